@@ -1,0 +1,408 @@
+"""The engine API: the one place every feature lives. The CLI and the magics are faces of it.
+
+    engine = Engine()                       # BOCKER_ROOT or /var/lib/bocker
+    img = engine.busybox()                  # the built-in image, made offline
+    result = engine.run(img.id, "echo hi")  # RunResult(id=…, exit_code=0, output=b"hi\\n", …)
+    engine.ps(); engine.logs(result.id); engine.rm(result.id)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import BockerError, Conflict, ContainerStartError, HostUnsupported, InvalidArgument, NotFound
+from . import linux
+from .cgroups import Limits, detect
+from .images import BUSYBOX_NAME, Image, ImageStore
+from .launcher import Launcher
+from .store import CONTAINER_PREFIX, Store, check_container_name, is_id, read_json, write_json
+
+MB = 1_000_000
+# The seed's defaults: --MEM_LIMIT=512 (MB) and --CPU_SHARE=512.
+SEED_LIMITS = Limits(memory=512 * MB, cpu_shares=512)
+
+
+@dataclass
+class Container:
+    """A container as `ps` and `inspect` see it: its config and its state, merged."""
+
+    id: str
+    name: str | None
+    image: str
+    image_name: str
+    command: str
+    created: float
+    status: str                  # created | running | exited | failed | dead
+    exit_code: int | None = None
+    oom_killed: bool = False
+    pid: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def status_text(self) -> str:
+        if self.status == "exited":
+            return "oom-killed" if self.oom_killed else f"exited ({self.exit_code})"
+        if self.status == "failed":
+            return f"failed ({self.exit_code})"
+        return self.status
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+@dataclass
+class RunResult:
+    id: str
+    exit_code: int
+    output: bytes
+    duration: float
+    oom_killed: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.output.decode(errors="replace")
+
+
+class ExitCodeError(BockerError):
+    """A container start that failed the way a shell would: the code is the shell's."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+
+def _pid_alive(pid: int | None, start: int | None) -> bool:
+    """True if `pid` is still the process that started at `start` (pids get reused)."""
+    return bool(pid) and start is not None and linux.process_start_time(pid) == start
+
+
+class Engine:
+    def __init__(self, root: str | os.PathLike[str] | None = None, *,
+                 cgroup_parent: str | None = None, default_limits: Limits = SEED_LIMITS) -> None:
+        self._check_host()
+        self.store = Store(root)
+        self.images_store = ImageStore(self.store)
+        self.cgroup_parent = cgroup_parent or os.environ.get("BOCKER_CGROUP_PARENT") or "bocker"
+        self.default_limits = default_limits
+        self._launcher = Launcher()
+        self._boot_id = linux.boot_id()
+
+    @staticmethod
+    def _check_host() -> None:
+        if os.geteuid() != 0:
+            raise HostUnsupported("bocker needs root: run it with sudo (namespaces, mounts and cgroups are root's)")
+
+    def close(self) -> None:
+        self._launcher.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # == images ============================================================================
+    def init(self, directory: str | os.PathLike[str], name: str | None = None) -> Image:
+        """`bocker init DIR`: an image of one layer, a copy of DIR."""
+        return self.images_store.init_from_dir(directory, [name] if name else [])
+
+    def busybox(self) -> Image:
+        """The built-in image (name `busybox`), made from the host's static busybox."""
+        return self.images_store.busybox()
+
+    def images(self) -> list[Image]:
+        return self.images_store.list()
+
+    def image(self, ref: str) -> Image:
+        """An image by id or name; `busybox` is made on first use, like a pull."""
+        img = self.images_store.find(ref)
+        if img is None and ref in ("busybox", BUSYBOX_NAME):
+            return self.busybox()
+        if img is None:
+            raise NotFound(f"No image named '{ref}' exists")
+        return img
+
+    def rmi(self, ref: str) -> str:
+        img = self.images_store.get(ref)
+        in_use = any(c.image == img.id for c in self.ps())
+        self.images_store.remove(img, in_use=in_use)
+        return img.id
+
+    # == containers ========================================================================
+    def run(self, image: str, command: str | list[str] | None = None, *,
+            name: str | None = None, hostname: str | None = None,
+            env: dict[str, str] | list[str] | None = None, workdir: str | None = None,
+            volumes: list[str] | None = None, limits: Limits | None = None,
+            detach: bool = False, remove: bool = False,
+            on_output: Callable[[bytes], None] | None = None, capture: bool = True) -> RunResult:
+        """Run a container. Foreground: stream output to `on_output` (and keep it, if
+        `capture`), return when it exits. Detached: return as soon as it runs."""
+        t0 = time.perf_counter()
+        img = self.image(image)
+        config = self._container_config(img, command, name, hostname, env, workdir, volumes,
+                                        self.default_limits if limits is None else limits)
+        with self.store.lock():
+            if name is not None and self._find(name) is not None:
+                raise Conflict(f"Container named '{name}' exists: remove it or choose another --name")
+            cid, cdir = self.store.new_container_dir()
+            config["id"] = cid
+            config["hostname"] = config["hostname"] or cid
+            write_json(cdir / "config.json", config, fsync=False)
+            write_json(cdir / "state.json", {"status": "created"}, fsync=False)
+        try:
+            return self._start(cid, cdir, config, img, detach, remove, on_output, capture, t0)
+        except BaseException:
+            if (cdir / "state.json").exists() and self._load(cid).status in ("created", "failed"):
+                shutil.rmtree(cdir, ignore_errors=True)
+            raise
+
+    def _container_config(self, img: Image, command: str | list[str] | None, name: str | None,
+                          hostname: str | None, env: dict[str, str] | list[str] | None,
+                          workdir: str | None, volumes: list[str] | None, limits: Limits) -> dict[str, Any]:
+        if name is not None:
+            check_container_name(name)
+        if hostname is not None and not (0 < len(hostname) <= 64 and all(c.isalnum() or c in "-." for c in hostname)):
+            raise InvalidArgument(f"Invalid hostname '{hostname}': letters, digits, '-' and '.', at most 64")
+        limits.validate()
+        if command is None or command == [] or command == "":
+            argv = list(img.config.get("Cmd") or ["sh"])
+            cmd_text = " ".join(argv)
+        else:
+            cmd_text = command if isinstance(command, str) else " ".join(command)
+            argv = ["/bin/sh", "-c", cmd_text]  # the seed's semantics: words joined, run by sh
+        environment = dict(e.split("=", 1) for e in img.config.get("Env", []))
+        for item in (env.items() if isinstance(env, dict) else (e.split("=", 1) if "=" in e else (e, None) for e in env or [])):
+            key, value = item
+            if not key or "\0" in key or value is None:
+                raise InvalidArgument(f"Invalid environment variable '{key}': use -e KEY=VALUE")
+            environment[key] = value
+        environment.setdefault("HOME", "/root")
+        if workdir is not None and (not workdir.startswith("/") or "\0" in workdir):
+            raise InvalidArgument(f"Invalid working directory '{workdir}': it must be an absolute path")
+        return {
+            "name": name, "image": img.id, "image_name": (img.names or [img.id])[0],
+            "layers": list(img.layers), "command": cmd_text, "argv": argv,
+            "hostname": hostname, "env": [f"{k}={v}" for k, v in environment.items()],
+            "workdir": workdir or img.config.get("WorkingDir") or "/",
+            "volumes": [self._parse_volume(v) for v in volumes or []],
+            "limits": asdict(limits), "created": time.time(), "network": "none",
+        }
+
+    @staticmethod
+    def _parse_volume(spec: str) -> list[Any]:
+        parts = spec.split(":")
+        if len(parts) == 3 and parts[2] in ("ro", "rw"):
+            host, ctr, mode = parts
+        elif len(parts) == 2:
+            (host, ctr), mode = parts, "rw"
+        else:
+            raise InvalidArgument(f"Invalid volume '{spec}': use -v HOSTDIR:CTRDIR[:ro]")
+        if not host.startswith("/") or not ctr.startswith("/") or "\0" in spec or "," in spec:
+            raise InvalidArgument(f"Invalid volume '{spec}': both paths must be absolute")
+        if not os.path.exists(host):
+            raise NotFound(f"No directory named '{host}' exists (volume '{spec}')")
+        return [os.path.realpath(host), os.path.normpath(ctr), mode == "ro"]
+
+    def _start(self, cid: str, cdir: Path, config: dict[str, Any], img: Image, detach: bool,
+               remove: bool, on_output: Callable[[bytes], None] | None, capture: bool, t0: float) -> RunResult:
+        request = {
+            "id": cid, "container_dir": str(cdir), "layers_dir": str(self.store.layers),
+            "lowerdirs": [self.store.layer_dir(d).name for d in reversed(img.layers)],
+            "volumes": config["volumes"], "hostname": config["hostname"], "env": config["env"],
+            "workdir": config["workdir"], "argv": config["argv"], "limits": config["limits"],
+            "cgroup_parent": self.cgroup_parent, "boot_id": self._boot_id,
+        }
+        ctl, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        out_r = out_w = None
+        try:
+            fds = [ctl_theirs.fileno()]
+            if not detach:
+                out_r, out_w = os.pipe2(os.O_CLOEXEC)
+                fds.append(out_w)
+            self._launcher.launch(request, fds)
+        finally:
+            ctl_theirs.close()
+            if out_w is not None:
+                os.close(out_w)
+        try:
+            event = json.loads(ctl.recv(65536) or b'{"event": "failed", "message": "the monitor died"}')
+            if event["event"] == "failed":
+                self._fail(cid, cdir, event)
+            if detach:
+                return RunResult(cid, 0, b"", time.perf_counter() - t0)
+            output, final = self._attach(cid, event["pid"], ctl, out_r, on_output, capture)
+        finally:
+            ctl.close()
+            if out_r is not None:
+                os.close(out_r)
+        if final.get("event") == "failed":
+            self._fail(cid, cdir, final)
+        result = RunResult(cid, final.get("code", 137), output, time.perf_counter() - t0,
+                           final.get("oom_killed", False))
+        if remove:
+            self.rm(cid)
+        return result
+
+    def _fail(self, cid: str, cdir: Path, event: dict[str, Any]) -> None:
+        shutil.rmtree(cdir, ignore_errors=True)
+        code = event.get("code", 125)
+        if code in (126, 127):
+            raise ExitCodeError(event["message"], code)
+        raise ContainerStartError(event["message"])
+
+    def _attach(self, cid: str, pid: int, ctl: socket.socket, out_r: int,
+                on_output: Callable[[bytes], None] | None, capture: bool) -> tuple[bytes, dict[str, Any]]:
+        """Stream output until the container exits; a KeyboardInterrupt kills it first."""
+        chunks: list[bytes] = []
+        final: dict[str, Any] = {}
+        interrupted = False
+        sel = selectors.DefaultSelector()
+        sel.register(out_r, selectors.EVENT_READ, "out")
+        sel.register(ctl, selectors.EVENT_READ, "ctl")
+        try:
+            while sel.get_map():
+                try:
+                    ready = sel.select()
+                    for key, _ in ready:
+                        if key.data == "out":
+                            chunk = os.read(out_r, 65536)
+                            if not chunk:
+                                sel.unregister(out_r)
+                                continue
+                            if capture:
+                                chunks.append(chunk)
+                            if on_output is not None:
+                                on_output(chunk)
+                        else:
+                            msg = ctl.recv(65536)
+                            sel.unregister(ctl)
+                            final = json.loads(msg) if msg else {"event": "failed", "message": "the monitor died", "code": 137}
+                except KeyboardInterrupt:
+                    # Ctrl-C or a notebook interrupt: stop the container, then wait for the
+                    # monitor to tear it down, so the host is clean when we return.
+                    interrupted = True
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+        finally:
+            sel.close()
+        if interrupted:
+            raise KeyboardInterrupt
+        return b"".join(chunks), final
+
+    # -- lookup ----------------------------------------------------------------------------
+    def _load(self, cid: str) -> Container:
+        cdir = self.store.container_dir(cid)
+        try:
+            config = read_json(cdir / "config.json")
+            state = read_json(cdir / "state.json")
+        except FileNotFoundError:
+            raise NotFound(f"No container named '{cid}' exists") from None
+        status = state.get("status", "created")
+        if status == "running":
+            if state.get("boot_id") != self._boot_id:
+                status = "dead"  # the machine rebooted since: nothing of it runs
+            elif not (_pid_alive(state.get("monitor_pid"), state.get("monitor_start"))
+                      or _pid_alive(state.get("pid"), state.get("pid_start"))):
+                status = "dead"  # its monitor was killed before it could record the exit
+        return Container(
+            id=cid, name=config.get("name"), image=config["image"], image_name=config.get("image_name", ""),
+            command=config["command"], created=config["created"], status=status,
+            exit_code=state.get("exit_code"), oom_killed=state.get("oom_killed", False),
+            pid=state.get("pid") if status == "running" else None, started_at=state.get("started_at"),
+            finished_at=state.get("finished_at"), config=config, state=state,
+        )
+
+    def _find(self, ref: str) -> Container | None:
+        if "\0" in ref or "/" in ref or ref in ("", ".", ".."):
+            raise InvalidArgument(f"Invalid container reference '{ref}': no '/', '..' or NUL")
+        if is_id(ref) and ref.startswith(CONTAINER_PREFIX):
+            try:
+                return self._load(ref)
+            except NotFound:
+                return None
+        for c in self.ps():
+            if c.name == ref:
+                return c
+        return None
+
+    def container(self, ref: str) -> Container:
+        c = self._find(ref)
+        if c is None:
+            raise NotFound(f"No container named '{ref}' exists")
+        return c
+
+    def ps(self) -> list[Container]:
+        out = []
+        for d in self.store.containers.iterdir():
+            if d.name.startswith(CONTAINER_PREFIX):
+                with contextlib.suppress(NotFound, ValueError, KeyError):
+                    out.append(self._load(d.name))
+        return sorted(out, key=lambda c: c.created)
+
+    def logs(self, ref: str) -> bytes:
+        c = self.container(ref)
+        try:
+            return (self.store.container_dir(c.id) / "log").read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """A container's (or an image's) whole record, as JSON-ready data."""
+        c = self._find(ref) if not ref.startswith("img_") else None
+        if c is not None:
+            return {"Id": c.id, "Name": c.name, "Status": c.status_text, "Config": c.config, "State": c.state}
+        img = self.images_store.find(ref)
+        if img is None:
+            raise NotFound(f"No container or image named '{ref}' exists")
+        return {"Id": img.id, "Image": img.to_json(),
+                "LayerDirs": [str(p) for p in self.images_store.layer_paths(img)]}
+
+    # -- removal ---------------------------------------------------------------------------
+    def rm(self, ref: str, force: bool = False) -> str:
+        """Remove a container (or, for an img_ id or an image name, an image)."""
+        if ref.startswith("img_") or (not ref.startswith(CONTAINER_PREFIX) and self._find(ref) is None
+                                      and self.images_store.find(ref) is not None):
+            return self.rmi(ref)
+        c = self._find(ref)
+        if c is None:
+            if ref.startswith(CONTAINER_PREFIX):
+                raise NotFound(f"No container named '{ref}' exists")
+            raise NotFound(f"No container or image named '{ref}' exists")
+        if c.running:
+            if not force:
+                raise Conflict(f"Container '{c.id}' is running: stop it first, or use rm -f")
+            self._kill_and_wait(c)
+        self._cleanup(c)
+        shutil.rmtree(self.store.container_dir(c.id), ignore_errors=True)
+        self.images_store.forget_if_unused(c.image, in_use=any(o.image == c.image for o in self.ps()))
+        return c.id
+
+    def _kill_and_wait(self, c: Container, timeout: float = 10.0) -> None:
+        if _pid_alive(c.state.get("pid"), c.state.get("pid_start")):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(c.state["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._load(c.id).running:
+            time.sleep(0.01)
+
+    def _cleanup(self, c: Container) -> None:
+        """Whatever a monitor that died (kill -9) left: the cgroup. Mounts die with the
+        container's mount namespace; nothing else is made on the host yet."""
+        if c.status in ("dead", "running", "created"):
+            group = detect(parent=self.cgroup_parent).group(c.id)
+            if group.exists():
+                group.destroy()

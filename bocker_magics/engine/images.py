@@ -1,0 +1,265 @@
+"""The image store: images are ordered lists of layers; layers are directories shared by digest.
+
+An image record (images/<id>.json):
+    {"id": "img_…", "layers": ["sha256:…", …] (bottom first), "source": "…",
+     "names": ["busybox:latest"], "created": 1700000000.0, "config": {"Env": […], "Cmd": […]},
+     "removed": false}
+
+`rm` of an image that containers still use only untags it ("removed": true); the record and
+its layers go when the last such container is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import Conflict, InvalidArgument, NotFound
+from .store import IMAGE_PREFIX, Store, is_id, new_id, parse_image_name, read_json, write_json
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BUSYBOX_NAME = "busybox:latest"
+# Directories every root needs as mount points (the seed adds /proc to each image it makes).
+ROOT_DIRS = ("proc", "sys", "dev", "tmp", "etc", "root")
+
+
+@dataclass
+class Image:
+    id: str
+    layers: list[str]
+    source: str
+    names: list[str] = field(default_factory=list)
+    created: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+    removed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Image":
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def tree_digest(root: Path) -> str:
+    """A digest of a directory tree's content: names, types, modes, owners, data, link targets.
+
+    Two trees with the same files get the same digest, so their layer is stored once.
+    Times are left out so that the same content made twice is the same layer.
+    """
+    h = hashlib.sha256()
+
+    def entry(path: str, rel: str) -> bool:
+        st = os.lstat(path)
+        h.update(f"{rel}\0{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}\0".encode("utf-8", "surrogateescape"))
+        if stat.S_ISREG(st.st_mode):
+            h.update(f"{st.st_size}\0".encode())
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        elif stat.S_ISLNK(st.st_mode):
+            h.update(os.fsencode(os.readlink(path)))
+        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            h.update(f"{st.st_rdev}".encode())
+        h.update(b"\n")
+        return stat.S_ISDIR(st.st_mode)
+
+    def walk(path: str, rel: str) -> None:
+        if entry(path, rel):
+            for name in sorted(os.listdir(path)):
+                walk(os.path.join(path, name), f"{rel}/{name}")
+
+    walk(str(root), ".")
+    return "sha256:" + h.hexdigest()
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """Copy a tree exactly (owners, modes, links, devices, xattrs); reflinks where the fs can."""
+    dst.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        ["cp", "-a", "--reflink=auto", "--", f"{src}/.", str(dst)],
+        capture_output=True, text=True,
+    )
+    if result.returncode:
+        raise InvalidArgument(f"Could not copy '{src}': {result.stderr.strip().splitlines()[-1]}")
+
+
+class ImageStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- reading ------------------------------------------------------------------------
+    def list(self, include_removed: bool = False) -> list[Image]:
+        images = []
+        for path in sorted(self.store.images.glob(f"{IMAGE_PREFIX}*.json")):
+            with contextlib.suppress(FileNotFoundError):
+                img = Image.from_json(read_json(path))
+                if include_removed or not img.removed:
+                    images.append(img)
+        return sorted(images, key=lambda i: i.created)
+
+    def load(self, image_id: str) -> Image:
+        try:
+            return Image.from_json(read_json(self.store.image_file(image_id)))
+        except FileNotFoundError:
+            raise NotFound(f"No image named '{image_id}' exists") from None
+
+    def find(self, ref: str) -> Image | None:
+        """An image by id or by name[:tag]; None when there is none."""
+        if "\0" in ref or "/../" in f"/{ref}/" or ref.startswith("/"):
+            raise InvalidArgument(f"Invalid image reference '{ref}': no '/', '..' or NUL at its start")
+        if is_id(ref):
+            try:
+                img = self.load(ref)
+            except NotFound:
+                return None
+            return None if img.removed else img
+        name, tag = parse_image_name(ref)
+        full = f"{name}:{tag}"
+        for img in self.list():
+            if full in img.names:
+                return img
+        return None
+
+    def get(self, ref: str) -> Image:
+        img = self.find(ref)
+        if img is None:
+            raise NotFound(f"No image named '{ref}' exists")
+        return img
+
+    def layer_paths(self, image: Image) -> list[Path]:
+        return [self.store.layer_dir(d) for d in image.layers]
+
+    # -- making -------------------------------------------------------------------------
+    def add_layer_from_dir(self, tree: Path) -> str:
+        """Move a finished tree (under store.tmp) into the layer store; returns its digest."""
+        digest = tree_digest(tree)
+        final = self.store.layer_dir(digest)
+        try:
+            os.rename(tree, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(tree)  # the same layer is already stored: share it
+        return digest
+
+    def create(self, layers: list[str], source: str, names: Iterable[str] = (),
+               config: dict[str, Any] | None = None) -> Image:
+        names = [":".join(parse_image_name(n)) for n in names]
+        with self.store.lock():
+            for n in names:
+                if self.find(n) is not None:
+                    raise Conflict(f"Image named '{n}' exists")
+            while True:
+                image_id = new_id(IMAGE_PREFIX)
+                if not self.store.image_file(image_id).exists():
+                    break
+            img = Image(id=image_id, layers=list(layers), source=source, names=names,
+                        created=time.time(), config=config or {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]})
+            write_json(self.store.image_file(image_id), img.to_json())
+        return img
+
+    def init_from_dir(self, directory: str | os.PathLike[str], names: Iterable[str] = ()) -> Image:
+        src = Path(directory)
+        if not src.is_dir():
+            raise NotFound(f"No directory named '{directory}' exists")
+        names = list(names)
+        for n in names:
+            parse_image_name(n)
+            if self.find(n) is not None:
+                raise Conflict(f"Image named '{n}' exists")
+        tmp = self.store.mkdtemp("init-")
+        try:
+            copy_tree(src, tmp)
+            os.chmod(tmp, 0o755)
+            for d in ROOT_DIRS:
+                if not os.path.lexists(tmp / d):
+                    (tmp / d).mkdir(mode=0o1777 if d == "tmp" else 0o755)
+            digest = self.add_layer_from_dir(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self.create([digest], source=str(src.absolute()), names=names)
+
+    def busybox(self) -> Image:
+        """The built-in image: the host's static busybox and a link per applet. No network."""
+        existing = self.find(BUSYBOX_NAME)
+        if existing is not None:
+            return existing
+        binary = shutil.which("busybox") or "/bin/busybox"
+        if not os.path.exists(binary):
+            raise InvalidArgument("No busybox on this host: install the busybox-static package "
+                                  "(apt-get install busybox-static)")
+        tmp = self.store.mkdtemp("busybox-")
+        try:
+            self._make_busybox_tree(Path(binary), tmp)
+            digest = self.add_layer_from_dir(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        version = subprocess.run([binary], capture_output=True, text=True).stdout.split("\n", 1)[0]
+        try:
+            return self.create([digest], source=f"built-in: {version.strip()}", names=[BUSYBOX_NAME])
+        except Conflict:  # another engine made it at the same moment
+            return self.get(BUSYBOX_NAME)
+
+    @staticmethod
+    def _make_busybox_tree(binary: Path, root: Path) -> None:
+        os.chmod(root, 0o755)
+        for d in ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "etc", "root",
+                  "tmp", "var/run", "home"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        os.chmod(root / "tmp", 0o1777)
+        os.chmod(root / "root", 0o700)
+        shutil.copy2(binary, root / "bin" / "busybox")
+        os.chmod(root / "bin" / "busybox", 0o755)
+        listing = subprocess.run([str(binary), "--list-full"], capture_output=True, text=True, check=True)
+        for rel in listing.stdout.split():
+            if rel in ("bin/busybox", "linuxrc"):
+                continue
+            link = root / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.lexists(link):
+                os.symlink("/bin/busybox", link)
+        (root / "etc" / "passwd").write_text(
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n")
+        (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+
+    # -- removing -----------------------------------------------------------------------
+    def remove(self, image: Image, in_use: bool) -> None:
+        """Delete an image; if containers still use it, only untag it (they keep its layers)."""
+        with self.store.lock():
+            if in_use:
+                image.removed = True
+                image.names = []
+                write_json(self.store.image_file(image.id), image.to_json())
+                return
+            os.unlink(self.store.image_file(image.id))
+            self._drop_unused_layers(image.layers)
+
+    def forget_if_unused(self, image_id: str, in_use: bool) -> None:
+        """After a container is removed: drop an untagged image nobody uses any more."""
+        if in_use:
+            return
+        with contextlib.suppress(NotFound):
+            img = self.load(image_id)
+            if img.removed:
+                self.remove(img, in_use=False)
+
+    def _drop_unused_layers(self, layers: list[str]) -> None:
+        used = {d for img in self.list(include_removed=True) for d in img.layers}
+        for digest in set(layers) - used:
+            path = self.store.layer_dir(digest)
+            # rename first: a half-deleted layer must never be used as a lowerdir
+            trash = self.store.mkdtemp("rm-layer-")
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(path, trash / "layer")
+            shutil.rmtree(trash, ignore_errors=True)

@@ -1,0 +1,82 @@
+"""The engine's side of the shim: start it once, send it one request per container.
+
+The shim is exec'ed (never forked from the engine, which may be a threaded Jupyter kernel)
+as `python -I -S`: isolated from the user's environment and without site-packages, so it
+starts in a few tens of milliseconds. It then forks a monitor per container, which costs
+under a millisecond.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import bocker_magics
+
+_PACKAGE_PARENT = str(Path(bocker_magics.__file__).resolve().parent.parent)
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+         "from bocker_magics.engine.shim import serve; serve(int(sys.argv[2]))")
+
+
+class Launcher:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._proc: subprocess.Popen | None = None
+
+    def _start(self) -> socket.socket:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _BOOT, _PACKAGE_PARENT, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True,
+            )
+        finally:
+            theirs.close()
+        self._sock = ours
+        return ours
+
+    def launch(self, request: dict, fds: list[int]) -> None:
+        """Hand a container request and its fds (control socket, output pipe) to the shim."""
+        data = json.dumps(request).encode()
+        with self._lock:
+            for attempt in (1, 2):
+                sock = self._sock if self._sock is not None and self._alive() else self._start()
+                try:
+                    socket.send_fds(sock, [data], fds)
+                    return
+                except OSError:
+                    if attempt == 2:
+                        raise
+                    self._close_locked()
+
+    def _alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _close_locked(self) -> None:
+        if self._sock is not None:
+            self._sock.close()  # the shim sees EOF and exits; its monitors live on
+            self._sock = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass

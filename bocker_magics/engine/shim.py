@@ -1,0 +1,251 @@
+"""The per-container monitor, and the small server that forks one per container.
+
+Process model (../DESIGN.md): a Jupyter kernel is multi-threaded, so no Python may run in a
+forked child of it. The engine therefore execs this module once, as a fresh single-threaded
+interpreter (`python -I -S`), and sends it a request per container over a socket. For each,
+the server forks a *monitor* (its own session, so it outlives the engine), which:
+
+  1. makes the container's cgroup and applies the limits,
+  2. unshares a pid namespace and forks the container's pid 1, which joins the cgroup,
+     unshares mount/uts/ipc/net, brings lo up, prepares the root (rootfs.prepare),
+     sets the hostname and execs the command,
+  3. relays the container's output to its log (and to the engine, when attached),
+  4. waits for pid 1, records the exit status (and an OOM kill) in state.json,
+  5. removes the cgroup. The mounts die with the container's mount namespace: none is
+     ever made in the host's.
+
+Stdlib only and quick to import: this runs once per engine (and once per CLI command).
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+
+from . import linux
+from .cgroups import Limits, detect
+from .rootfs import RootfsError, RootfsSpec, Volume, prepare
+
+NAMESPACES = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWNET
+MAX_FDS = 4
+
+
+# -- state.json, shared with the engine (same format as store.write_json) -----------------
+def write_state(container_dir: str, state: dict) -> None:
+    path = os.path.join(container_dir, "state.json")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(state, f, indent=1, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+class Channel:
+    """JSON events to the engine; a gone engine (detached, or killed) is not an error."""
+
+    def __init__(self, fd: int) -> None:
+        self.sock = socket.socket(fileno=fd)
+
+    def send(self, **event) -> None:
+        try:
+            self.sock.send(json.dumps(event).encode())
+        except OSError:
+            pass
+
+
+# -- the container's pid 1 ----------------------------------------------------------------
+def container_init(spec: dict, cgroup_procs: list[str], out_w: int, err_w: int) -> None:
+    """Runs as pid 1 of the new pid namespace; execs the command or reports why not."""
+    try:
+        # Join the cgroup first, so everything below is already accounted and limited.
+        # "0" means "the writer": our own pid is 1 here, the kernel maps it.
+        for procs in cgroup_procs:
+            with open(procs, "w") as f:
+                f.write("0")
+        linux.unshare(NAMESPACES)
+        linux.loopback_up()
+        prepare(RootfsSpec(
+            layers_dir=spec["layers_dir"], lowerdirs=spec["lowerdirs"],
+            upper=os.path.join(spec["container_dir"], "upper"),
+            work=os.path.join(spec["container_dir"], "work"),
+            merged=os.path.join(spec["container_dir"], "merged"),
+            volumes=[Volume(*v) for v in spec["volumes"]],
+        ))
+        linux.sethostname(spec["hostname"])
+        workdir = spec.get("workdir") or "/"
+        os.makedirs(workdir, exist_ok=True)
+        os.chdir(workdir)
+        # Only fds 0, 1, 2 in the container: stdin from /dev/null, output to the monitor.
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.closerange(3, err_w)
+        os.closerange(err_w + 1, 65536)
+        env = dict(e.split("=", 1) for e in spec["env"])
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        argv = spec["argv"]
+        try:
+            os.execvpe(argv[0], argv, env)
+        except OSError as e:
+            code = 126 if e.errno == errno.EACCES else 127
+            os.write(err_w, json.dumps({"message": f"{argv[0]}: {e.strerror} in the image", "code": code}).encode())
+            os._exit(code)
+    except RootfsError as e:
+        os.write(err_w, json.dumps({"message": str(e)}).encode())
+    except OSError as e:
+        os.write(err_w, json.dumps({"message": f"Could not prepare the container: {e.strerror} ({e.filename or ''})"}).encode())
+    except BaseException:
+        os.write(err_w, json.dumps({"message": "Bug: " + traceback.format_exc()}).encode())
+    os._exit(1)
+
+
+# -- the monitor --------------------------------------------------------------------------
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
+    channel = Channel(ctl_fd)
+    cdir = spec["container_dir"]
+    state = {"status": "created", "boot_id": spec["boot_id"], "monitor_pid": os.getpid(),
+             "monitor_start": linux.process_start_time(os.getpid())}
+    cgroup = None
+    pid = None
+    try:
+        driver = detect(parent=spec["cgroup_parent"])
+        cgroup = driver.group(spec["id"])
+        cgroup.create(Limits(**spec["limits"]))
+        for d in ("upper", "work", "merged"):
+            os.makedirs(os.path.join(cdir, d), exist_ok=True)
+        log_fd = os.open(os.path.join(cdir, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        linux.unshare(linux.CLONE_NEWPID)  # our next child is pid 1 of a new pid namespace
+        procs = cgroup.procs_files()
+        pid = os.fork()
+        if pid == 0:
+            container_init(spec, procs, out_w, err_w)
+        os.close(out_w)
+        os.close(err_w)
+        failure = _read_all(err_r)  # EOF when pid 1 execs (the fd is close-on-exec)
+        os.close(err_r)
+        if failure:
+            os.waitpid(pid, 0)
+            pid = None
+            report = json.loads(failure)
+            raise StartFailure(report["message"], report.get("code", 1))
+        state.update(status="running", pid=pid, pid_start=linux.process_start_time(pid),
+                     started_at=time.time(), cgroup_driver=driver.name, cgroup=cgroup.paths())
+        write_state(cdir, state)
+        channel.send(event="started", pid=pid)
+        # Relay output until every process of the container has closed it.
+        while chunk := os.read(out_r, 65536):
+            os.write(log_fd, chunk)
+            if attach_fd is not None:
+                try:
+                    os.write(attach_fd, chunk)
+                except OSError:
+                    attach_fd = None  # the engine went away: keep logging
+        _, status = os.waitpid(pid, 0)
+        pid = None
+        code = _exit_code(status)
+        oom = cgroup.oom_killed()
+        state.update(status="exited", exit_code=code, oom_killed=oom, finished_at=time.time())
+    except StartFailure as e:
+        state.update(status="failed", error=e.message, exit_code=e.code)
+    except Exception as e:  # BockerError from the cgroup driver, or a bug
+        message = str(e) if type(e).__module__.startswith("bocker_magics") else "Bug: " + traceback.format_exc()
+        state.update(status="failed", error=message, exit_code=125)
+    finally:
+        if pid is not None:  # a bug above while pid 1 ran: never leave it behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        if cgroup is not None:
+            try:
+                cgroup.destroy()
+            except Exception as e:
+                state.setdefault("error", f"cgroup not removed: {e}")
+    write_state(cdir, state)
+    if state["status"] == "failed":
+        channel.send(event="failed", message=state["error"], code=state["exit_code"])
+    else:
+        channel.send(event="exited", code=state["exit_code"], oom_killed=state["oom_killed"])
+    return 0
+
+
+class StartFailure(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+# -- the server ---------------------------------------------------------------------------
+def serve(sock_fd: int) -> None:
+    """Fork a monitor per request until the engine closes its end of the socket."""
+    sock = socket.socket(fileno=sock_fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a Ctrl-C is the engine's to handle
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, MAX_FDS)
+        except InterruptedError:
+            continue
+        if not msg:
+            return
+        request = json.loads(msg)
+        if request.get("op") == "ping":
+            sock.send(b'{"event": "pong"}')
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                sock.close()
+                os.setsid()  # outlive the engine, its terminal and its Ctrl-C
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                null = os.open("/dev/null", os.O_RDWR)
+                os.dup2(null, 0)
+                os.dup2(null, 1)
+                os.dup2(os.open(os.path.join(request["container_dir"], "monitor.log"),
+                                os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
+                code = monitor(request, fds[0], fds[1] if len(fds) > 1 else None)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+
+
+def main() -> None:
+    serve(int(sys.argv[1]))
+
+
+if __name__ == "__main__":
+    main()

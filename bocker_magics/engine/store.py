@@ -1,0 +1,144 @@
+"""The engine's state on disk: layout under BOCKER_ROOT, ids, names, locks, atomic files.
+
+    BOCKER_ROOT (default /var/lib/bocker)
+      layers/sha256/<hex>/       extracted layers: overlay lowerdirs, shared between images
+      images/<id>.json           ordered layers, config, source, names
+      containers/<id>/           state.json, log, upper/, work/, merged/
+      tmp/                       half-made things; anything here is garbage after a crash
+      lock                       flock'ed around changes that span several files
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import InvalidArgument
+
+DEFAULT_ROOT = "/var/lib/bocker"
+
+IMAGE_PREFIX = "img_"
+CONTAINER_PREFIX = "ps_"
+
+# A container name or image name: what Docker allows, which can never escape a directory.
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
+_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_ID = re.compile(r"^(img|ps)_[0-9a-f]{4,64}$")
+
+
+def default_root() -> str:
+    return os.environ.get("BOCKER_ROOT") or DEFAULT_ROOT
+
+
+def new_id(prefix: str) -> str:
+    """A fresh id: the prefix and 40 random bits (the seed drew from 253 values)."""
+    return prefix + secrets.token_hex(5)
+
+
+def is_id(text: str) -> bool:
+    return bool(_ID.match(text))
+
+
+def check_container_name(name: str) -> str:
+    if not _NAME.match(name) or is_id(name):
+        raise InvalidArgument(
+            f"Invalid container name '{name}': use letters, digits, '_', '.' or '-' "
+            "(starting with a letter or digit, not of the form ps_<hex>)"
+        )
+    return name
+
+
+def parse_image_name(ref: str) -> tuple[str, str]:
+    """'name[:tag]' -> (name, tag); the tag defaults to 'latest'."""
+    name, sep, tag = ref.rpartition(":")
+    if not sep or "/" in tag:
+        name, tag = ref, "latest"
+    if not _REPO.match(name) or not _TAG.match(tag) or ".." in name:
+        raise InvalidArgument(
+            f"Invalid image name '{ref}': use lowercase letters, digits and separators "
+            "('.', '_', '-', '/'), then an optional ':tag'"
+        )
+    return name, tag
+
+
+def atomic_write(path: Path, data: bytes, fsync: bool = True) -> None:
+    """Write to a temp file beside `path`, fsync it, rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, obj: Any, fsync: bool = True) -> None:
+    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n", fsync)
+
+
+def read_json(path: Path) -> Any:
+    with open(path, "rb") as f:
+        return json.load(f)
+
+
+class Store:
+    """Paths and locking for one BOCKER_ROOT. Creating it makes the directories."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root or default_root()).absolute()
+        self.layers = self.root / "layers" / "sha256"
+        self.images = self.root / "images"
+        self.containers = self.root / "containers"
+        self.tmp = self.root / "tmp"
+        for d in (self.layers, self.images, self.containers, self.tmp):
+            d.mkdir(parents=True, exist_ok=True)
+
+    # -- locking: one flock for changes that span files (names, refcounts) ----------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    # -- paths ----------------------------------------------------------------------------
+    def image_file(self, image_id: str) -> Path:
+        return self.images / f"{image_id}.json"
+
+    def container_dir(self, container_id: str) -> Path:
+        return self.containers / container_id
+
+    def layer_dir(self, digest: str) -> Path:
+        algo, _, hexpart = digest.partition(":")
+        if algo != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", hexpart):
+            raise InvalidArgument(f"Invalid layer digest '{digest}': expected sha256:<64 hex digits>")
+        return self.layers / hexpart
+
+    def new_container_dir(self) -> tuple[str, Path]:
+        """A fresh container id and its directory, made with mkdir so two engines never share one."""
+        while True:
+            cid = new_id(CONTAINER_PREFIX)
+            path = self.container_dir(cid)
+            try:
+                path.mkdir()
+                return cid, path
+            except FileExistsError:
+                continue
+
+    def mkdtemp(self, prefix: str) -> Path:
+        return Path(tempfile.mkdtemp(dir=self.tmp, prefix=prefix))
