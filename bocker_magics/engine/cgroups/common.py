@@ -1,0 +1,483 @@
+"""The cgroup interface shared by the v1 and v2 drivers (youki's ``libcgroups/src/common.rs``).
+
+Callers see :class:`Limits`, :class:`CgroupStats`, :class:`CgroupDriver` and :class:`Cgroup`;
+everything that differs between cgroup v1 and v2 (file names, units, the freezer, how a
+group is killed) lives in ``v1.py`` and ``v2.py``.
+
+Stdlib only and cheap to import: the single-threaded helper that starts every container
+imports this module, so no subprocess, no ``re``, no third-party packages.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from bocker_magics.errors import BockerError, Conflict, HostUnsupported, InvalidArgument, NotFound
+
+MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum: "Minimum memory limit allowed is 6MB"
+MIN_SHARES = 2
+MAX_SHARES = 262144
+MIN_WEIGHT = 1
+MAX_WEIGHT = 10000
+CPU_PERIOD_US = 100_000  # the CFS period Docker and runc use for --cpus
+
+# Which controller each limit needs; a driver checks these before it makes anything.
+LIMIT_CONTROLLER = {"memory": "memory", "cpu_shares": "cpu", "cpus": "cpu", "pids": "pids"}
+
+
+# --------------------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one container, in the units of ``docker run``."""
+
+    memory: int | None = None  # bytes; None = unlimited
+    cpu_shares: int | None = None  # v1 cpu.shares (2..262144); v2 gets shares_to_weight()
+    cpus: float | None = None  # CPUs: 0.5 -> cfs quota 50000 per period 100000
+    pids: int | None = None  # most tasks at once; None = unlimited
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidArgument` for a value that can never work."""
+        if self.memory is not None:
+            if not _is_int(self.memory):
+                raise InvalidArgument(f"memory limit must be a number of bytes, not {self.memory!r}")
+            if self.memory < MIN_MEMORY:
+                raise InvalidArgument(
+                    f"memory limit {self.memory} bytes is below the minimum of 6 MiB; use 6m or more"
+                )
+        if self.cpu_shares is not None:
+            if not _is_int(self.cpu_shares) or not MIN_SHARES <= self.cpu_shares <= MAX_SHARES:
+                raise InvalidArgument(
+                    f"cpu shares {self.cpu_shares!r} out of range; use a whole number from "
+                    f"{MIN_SHARES} to {MAX_SHARES} (1024 is the default)"
+                )
+        if self.cpus is not None:
+            ncpu = os.cpu_count() or 1
+            if (
+                isinstance(self.cpus, bool)
+                or not isinstance(self.cpus, (int, float))
+                or not 0 < self.cpus <= ncpu
+            ):
+                raise InvalidArgument(
+                    f"cpus {self.cpus!r} out of range; use a number above 0 and at most {ncpu} "
+                    "(this host's CPU count)"
+                )
+        if self.pids is not None:
+            if not _is_int(self.pids) or self.pids < 1:
+                raise InvalidArgument(f"pids limit {self.pids!r} is invalid; use a whole number of 1 or more")
+
+    def needed_controllers(self) -> dict[str, str]:
+        """Limit name -> the controller it needs, for the limits that are set."""
+        return {k: c for k, c in LIMIT_CONTROLLER.items() if getattr(self, k) is not None}
+
+    def cpu_quota_us(self) -> int | None:
+        """CFS quota in microseconds per :data:`CPU_PERIOD_US`, or None when cpus is unset."""
+        return None if self.cpus is None else int(round(self.cpus * CPU_PERIOD_US))
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def shares_to_weight(shares: int) -> int:
+    """cgroup v1 cpu.shares -> cgroup v2 cpu.weight, the formula of runc and crun.
+
+    Maps [2, 262144] onto [1, 10000]: 2 -> 1, 1024 -> 39, 262144 -> 10000.
+    """
+    if not MIN_SHARES <= shares <= MAX_SHARES:
+        raise InvalidArgument(f"cpu shares {shares} out of range; use a value from {MIN_SHARES} to {MAX_SHARES}")
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def weight_to_shares(weight: int) -> int:
+    """cpu.weight -> the largest cpu.shares that :func:`shares_to_weight` maps to it.
+
+    The inverse of a many-to-one map: taking the largest makes the default 1024 (weight 39)
+    and the maximum 262144 round-trip exactly.
+    """
+    weight = min(max(weight, MIN_WEIGHT), MAX_WEIGHT)
+    return min(1 + (weight * 262142 + 9998) // 9999, MAX_SHARES)
+
+
+# --------------------------------------------------------------------------- stats
+
+
+@dataclass
+class CgroupStats:
+    """Accounting of one group; the same fields on v1 and v2. A field is None when the
+    controller behind it is not available (or, for limits, when there is no limit)."""
+
+    cpu_seconds: float | None = None  # CPU time used by all tasks, user + system
+    cpu_shares: int | None = None  # v1 shares; on v2 the weight converted back
+    cpu_weight: int | None = None  # v2 weight; on v1 the shares converted
+    cpu_quota_cpus: float | None = None  # quota / period; None = no quota
+    memory_current: int | None = None  # bytes charged now
+    memory_peak: int | None = None  # high-water mark in bytes
+    memory_limit: int | None = None  # bytes; None = unlimited
+    oom_kills: int | None = None  # tasks killed by the OOM killer in this group
+    pids_current: int | None = None
+    pids_limit: int | None = None  # None = max
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_text(path: str) -> str | None:
+    """The file's text, or None when it does not exist."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def read_int(path: str) -> int | None:
+    """An integer file; None when missing, or when it holds "max"."""
+    text = read_text(path)
+    if text is None:
+        return None
+    text = text.strip()
+    if text == "max":
+        return None
+    return int(text)
+
+
+def read_keyed(path: str) -> dict[str, int] | None:
+    """A flat keyed file ("key value" lines: cpu.stat, memory.events, memory.oom_control)."""
+    text = read_text(path)
+    if text is None:
+        return None
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = int(parts[1])
+            except ValueError:
+                pass
+    return out
+
+
+def write_file(path: str, value: str) -> None:
+    """Write a control file with one write(2), so the kernel's error surfaces here.
+
+    (A buffered ``open().write`` would report it only at close, if at all.)
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def write_limit(path: str, value: str, label: str) -> None:
+    """Write one limit; the kernel's refusal becomes one line naming the limit and value."""
+    try:
+        write_file(path, value)
+    except OSError as e:
+        name = os.path.basename(path)
+        cls = InvalidArgument if e.errno in (errno.EINVAL, errno.ERANGE, errno.EBUSY) else BockerError
+        raise cls(
+            f"the kernel refused {label} ({name}={value.strip()}: {e.strerror}); choose another value"
+        ) from None
+
+
+def rmdir_quiet(path: str) -> bool:
+    """rmdir; True when the directory is gone (or never was)."""
+    try:
+        os.rmdir(path)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- mounts
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One line of /proc/self/mountinfo."""
+
+    mount_point: str
+    root: str
+    fstype: str
+    super_options: tuple[str, ...]
+
+
+def _unescape(s: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \ooo
+    if "\\" not in s:
+        return s
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == "\\" and i + 3 < len(s) and s[i + 1 : i + 4].isdigit():
+            out.append(chr(int(s[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+def read_mounts(path: str = "/proc/self/mountinfo") -> list[Mount]:
+    """The cgroup and cgroup2 mounts of this mount namespace, in mountinfo order."""
+    mounts = []
+    with open(path) as f:
+        for line in f:
+            if "cgroup" not in line:
+                continue
+            left, sep, right = line.partition(" - ")
+            if not sep:
+                continue
+            lf, rf = left.split(), right.split()
+            if len(lf) < 5 or len(rf) < 3 or rf[0] not in ("cgroup", "cgroup2"):
+                continue
+            mounts.append(Mount(_unescape(lf[4]), _unescape(lf[3]), rf[0], tuple(rf[2].split(","))))
+    return mounts
+
+
+# --------------------------------------------------------------------------- names
+
+
+def check_container_id(container_id: str) -> str:
+    if (
+        not isinstance(container_id, str)
+        or not container_id
+        or "/" in container_id
+        or "\0" in container_id
+        or container_id in (".", "..")
+    ):
+        raise InvalidArgument(f"bad container id {container_id!r} for a cgroup; use a name without '/'")
+    return container_id
+
+
+def check_parent(parent: str) -> str:
+    parts = parent.strip("/").split("/") if isinstance(parent, str) else []
+    if not parts or any(p in ("", ".", "..") or "\0" in p for p in parts):
+        raise InvalidArgument(
+            f"bad cgroup parent {parent!r}; use a relative path such as 'bocker' (set BOCKER_CGROUP_PARENT)"
+        )
+    return "/".join(parts)
+
+
+# --------------------------------------------------------------------------- interface
+
+
+class Cgroup(ABC):
+    """The group of one container, in every hierarchy the driver uses.
+
+    ``_dirs`` maps a hierarchy or controller name to the group's directory; on v1 several
+    co-mounted controllers share one directory.
+    """
+
+    def __init__(self, container_id: str, dirs: dict[str, str]) -> None:
+        self.container_id = check_container_id(container_id)
+        self._paths = dict(dirs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.container_id!r}, {self._paths!r})"
+
+    # -- where it lives
+
+    def paths(self) -> dict[str, str]:
+        """Hierarchy or controller name -> the group's directory there."""
+        return dict(self._paths)
+
+    def _dirs(self) -> list[str]:
+        return list(dict.fromkeys(self._paths.values()))
+
+    def procs_files(self) -> list[str]:
+        """The cgroup.procs files; a process joins by writing "0" to each (this works from
+        inside a new pid namespace, where its host pid is unknown)."""
+        return [os.path.join(d, "cgroup.procs") for d in self._dirs()]
+
+    def exists(self) -> bool:
+        return any(os.path.isdir(d) for d in self._dirs())
+
+    # -- lifecycle
+
+    def create(self, limits: Limits) -> None:
+        """Make the group in every hierarchy and apply ``limits``; all or nothing."""
+        limits.validate()
+        self._check_controllers(limits)
+        for d in self._dirs():
+            if os.path.isdir(d):
+                raise Conflict(
+                    f"a cgroup for container {self.container_id} already exists at {d}; "
+                    "remove that container or run gc"
+                )
+        made: list[str] = []
+        try:
+            self._prepare_parents(limits)
+            for d in self._dirs():
+                os.makedirs(os.path.dirname(d), exist_ok=True)
+                try:
+                    os.mkdir(d)
+                except FileExistsError:
+                    raise Conflict(
+                        f"a cgroup for container {self.container_id} already exists at {d}; "
+                        "remove that container or run gc"
+                    ) from None
+                made.append(d)
+            self._apply(limits)
+        except BaseException as e:
+            for d in reversed(made):
+                rmdir_quiet(d)
+            if isinstance(e, OSError):
+                raise BockerError(
+                    f"cannot create the cgroup of container {self.container_id}: {e}; "
+                    "check that cgroups are writable (run as root)"
+                ) from None
+            raise
+
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` (all its threads) into the group."""
+        for f in self.procs_files():
+            try:
+                write_file(f, str(pid))
+            except ProcessLookupError:
+                raise NotFound(f"process {pid} does not exist; it cannot join a cgroup") from None
+            except FileNotFoundError:
+                raise NotFound(f"no cgroup for container {self.container_id}; create it first") from None
+
+    def pids(self) -> list[int]:
+        """Processes in the group (in any hierarchy), as seen from this pid namespace."""
+        found: set[int] = set()
+        for f in self.procs_files():
+            text = read_text(f)
+            if text:
+                found.update(int(x) for x in text.split())
+        return sorted(found)
+
+    def kill_all(self) -> None:
+        """SIGKILL every process of the group."""
+        self._kill_loop()
+
+    def _kill_loop(self, rounds: int = 3) -> None:
+        # Sending signals pid by pid races with fork: repeat while new pids show up.
+        seen: set[int] = set()
+        for _ in range(rounds):
+            pids = [p for p in self.pids() if p not in seen]
+            if not pids:
+                return
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            seen.update(pids)
+
+    def destroy(self, timeout: float = 5.0) -> None:
+        """Kill what is left, wait for it to go, remove the group everywhere. Idempotent."""
+        if not self.exists():
+            return
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        try:
+            self.kill_all()
+        except (BockerError, OSError):
+            pass  # gone meanwhile, or a freezer that would not freeze: kill pid by pid below
+        while True:
+            if all(rmdir_quiet(d) for d in self._dirs()):
+                return
+            if time.monotonic() >= deadline:
+                left = self.pids()
+                raise BockerError(
+                    f"cgroup of container {self.container_id} still busy after {timeout:g}s "
+                    f"(processes {left or 'exiting'}); a process is stuck in the kernel, try again later"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+            self._kill_loop()
+
+    # -- the version-specific part
+
+    @abstractmethod
+    def _check_controllers(self, limits: Limits) -> None:
+        """Raise HostUnsupported when a limit needs a controller this driver lacks."""
+
+    def _prepare_parents(self, limits: Limits) -> None:
+        """Make the engine's parent dirs ready (v2: enable controllers)."""
+
+    @abstractmethod
+    def _apply(self, limits: Limits) -> None:
+        """Write the limits into the freshly made group."""
+
+    @abstractmethod
+    def stats(self) -> CgroupStats: ...
+
+    @abstractmethod
+    def oom_killed(self) -> bool:
+        """True once the OOM killer has killed a task of this group."""
+
+    @abstractmethod
+    def freeze(self) -> None:
+        """Stop every task of the group; returns once all are frozen."""
+
+    @abstractmethod
+    def thaw(self) -> None: ...
+
+    def _must_exist(self) -> None:
+        if not self.exists():
+            raise NotFound(f"no cgroup for container {self.container_id}; is it running?")
+
+
+class CgroupDriver(ABC):
+    """One cgroup version on this host: where the engine's groups live and what they can do."""
+
+    name: str = ""
+
+    def __init__(self, parent: str) -> None:
+        self.parent = check_parent(parent)
+
+    @abstractmethod
+    def group(self, container_id: str) -> Cgroup:
+        """The group of ``container_id`` (not created: see :meth:`Cgroup.create`)."""
+
+    @abstractmethod
+    def parent_dirs(self) -> list[str]:
+        """The engine's own directory in each hierarchy (<mount>/<parent>)."""
+
+    @abstractmethod
+    def available_controllers(self) -> set[str]:
+        """Controllers this driver can use for limits and accounting."""
+
+    def list_groups(self) -> list[str]:
+        """Container ids that have a group in any hierarchy (for gc)."""
+        ids: set[str] = set()
+        for d in self.parent_dirs():
+            try:
+                with os.scandir(d) as it:
+                    ids.update(e.name for e in it if e.is_dir(follow_symlinks=False))
+            except FileNotFoundError:
+                pass
+        return sorted(ids)
+
+    def remove_parent(self) -> None:
+        """rmdir the engine's parent dir in each hierarchy, if empty (never anything above
+        what the engine made: with parent "a/b", "a" goes only if it is empty too)."""
+        depth = len(self.parent.split("/"))
+        for d in self.parent_dirs():
+            for _ in range(depth):
+                if not rmdir_quiet(d):
+                    break
+                d = os.path.dirname(d)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(parent={self.parent!r})"
+
+
+def missing_controller_error(label: str, controller: str, version: str, why: str) -> HostUnsupported:
+    """One line: "memory limit needs the cgroup v2 memory controller, not enabled at X; ..." """
+    return HostUnsupported(
+        f"{label} limit needs the cgroup {version} {controller} controller, {why}; "
+        f"run without the {label} limit or enable the controller"
+    )
