@@ -1,0 +1,207 @@
+"""cgroup v1: one hierarchy per mounted controller (or per co-mounted set, e.g. cpu,cpuacct).
+
+The group of a container is ``<mount>/<parent>/<id>`` in each hierarchy of the controllers
+the engine uses. Mounts are found in /proc/self/mountinfo, never guessed from paths: hosts
+differ (``/sys/fs/cgroup/cpu,cpuacct`` with symlinks on one, separate mounts on another).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from bocker_magics.errors import BockerError, HostUnsupported
+
+from .common import (
+    CPU_PERIOD_US,
+    Cgroup,
+    CgroupDriver,
+    CgroupStats,
+    Limits,
+    Mount,
+    missing_controller_error,
+    read_int,
+    read_keyed,
+    read_mounts,
+    read_text,
+    shares_to_weight,
+    write_file,
+    write_limit,
+)
+
+CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "freezer")
+
+# The kernel's "no limit": PAGE_COUNTER_MAX pages, e.g. 9223372036854771712 with 4 KiB pages.
+_UNLIMITED = 1 << 62
+
+FREEZE_TIMEOUT = 5.0
+
+
+def controller_mounts(mounts: list[Mount] | None = None) -> dict[str, str]:
+    """Controller -> mount point, for the v1 controllers the engine uses (first mount wins)."""
+    found: dict[str, str] = {}
+    for m in read_mounts() if mounts is None else mounts:
+        if m.fstype != "cgroup":
+            continue
+        for opt in m.super_options:
+            if opt in CONTROLLERS and opt not in found:
+                found[opt] = m.mount_point
+    return found
+
+
+class V1Cgroup(Cgroup):
+    def _dir(self, controller: str) -> str | None:
+        return self._paths.get(controller)
+
+    def _file(self, controller: str, name: str) -> str | None:
+        d = self._paths.get(controller)
+        return None if d is None else os.path.join(d, name)
+
+    def _check_controllers(self, limits: Limits) -> None:
+        for label, ctrl in limits.needed_controllers().items():
+            if ctrl not in self._paths:
+                raise missing_controller_error(_LABEL[label], ctrl, "v1", "not mounted on this host")
+
+    def _apply(self, limits: Limits) -> None:
+        if limits.memory is not None:
+            value = str(limits.memory)
+            label = f"memory={limits.memory}"
+            write_limit(self._file("memory", "memory.limit_in_bytes"), value, label)
+            # memory+swap gets the same value, so swap cannot extend the limit (Docker's
+            # default: --memory-swap = --memory). Present only with swap accounting on.
+            memsw = self._file("memory", "memory.memsw.limit_in_bytes")
+            if os.path.exists(memsw):
+                write_limit(memsw, value, label)
+        if limits.cpu_shares is not None:
+            write_limit(self._file("cpu", "cpu.shares"), str(limits.cpu_shares), f"cpu_shares={limits.cpu_shares}")
+        if limits.cpus is not None:
+            label = f"cpus={limits.cpus:g}"
+            write_limit(self._file("cpu", "cpu.cfs_period_us"), str(CPU_PERIOD_US), label)
+            write_limit(self._file("cpu", "cpu.cfs_quota_us"), str(limits.cpu_quota_us()), label)
+        if limits.pids is not None:
+            write_limit(self._file("pids", "pids.max"), str(limits.pids), f"pids={limits.pids}")
+
+    def stats(self) -> CgroupStats:
+        self._must_exist()
+        s = CgroupStats()
+        if "cpuacct" in self._paths:
+            ns = read_int(self._file("cpuacct", "cpuacct.usage"))
+            s.cpu_seconds = None if ns is None else ns / 1e9
+        if "cpu" in self._paths:
+            s.cpu_shares = read_int(self._file("cpu", "cpu.shares"))
+            if s.cpu_shares is not None:
+                s.cpu_weight = shares_to_weight(min(max(s.cpu_shares, 2), 262144))
+            quota = read_int(self._file("cpu", "cpu.cfs_quota_us"))
+            period = read_int(self._file("cpu", "cpu.cfs_period_us"))
+            if quota is not None and quota > 0 and period:
+                s.cpu_quota_cpus = quota / period
+        if "memory" in self._paths:
+            s.memory_current = read_int(self._file("memory", "memory.usage_in_bytes"))
+            s.memory_peak = read_int(self._file("memory", "memory.max_usage_in_bytes"))
+            limit = read_int(self._file("memory", "memory.limit_in_bytes"))
+            s.memory_limit = None if limit is None or limit >= _UNLIMITED else limit
+            s.oom_kills = (read_keyed(self._file("memory", "memory.oom_control")) or {}).get("oom_kill")
+        if "pids" in self._paths:
+            s.pids_current = read_int(self._file("pids", "pids.current"))
+            s.pids_limit = read_int(self._file("pids", "pids.max"))
+        return s
+
+    def oom_killed(self) -> bool:
+        if "memory" not in self._paths:
+            return False
+        oom = read_keyed(self._file("memory", "memory.oom_control")) or {}
+        if "oom_kill" in oom:
+            return oom["oom_kill"] > 0
+        # Kernels before 4.13 do not count kills: the group hit its limit and is (or was)
+        # under OOM is the best sign there is.
+        failcnt = read_int(self._file("memory", "memory.failcnt")) or 0
+        return failcnt > 0 and (oom.get("under_oom", 0) > 0 or not self.pids())
+
+    def _freezer_state(self) -> str:
+        f = self._file("freezer", "freezer.state")
+        if f is None:
+            raise HostUnsupported(
+                "pausing a container needs the cgroup v1 freezer controller, which is not mounted on this host"
+            )
+        text = read_text(f)
+        if text is None:
+            self._must_exist()
+            raise BockerError(f"{f} is missing; this kernel's v1 freezer is unusable")
+        return text.strip()
+
+    def freeze(self) -> None:
+        self._freezer_state()
+        f = self._file("freezer", "freezer.state")
+        deadline = time.monotonic() + FREEZE_TIMEOUT
+        delay = 0.0001
+        while True:
+            # Writing FROZEN again nudges tasks that were missed (runc does the same):
+            # the state can otherwise stay FREEZING while a task forks.
+            write_file(f, "FROZEN")
+            if self._freezer_state() == "FROZEN":
+                return
+            if time.monotonic() >= deadline:
+                write_file(f, "THAWED")
+                raise BockerError(
+                    f"could not freeze container {self.container_id} within {FREEZE_TIMEOUT:g}s "
+                    "(a task is stuck in the kernel); try again"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
+
+    def thaw(self) -> None:
+        self._freezer_state()
+        write_file(self._file("freezer", "freezer.state"), "THAWED")
+
+    def kill_all(self) -> None:
+        # v1 has no cgroup.kill. Freeze first so nothing can fork while the signals go out,
+        # then thaw so the frozen tasks act on SIGKILL (runc's signalAllProcesses).
+        if "freezer" not in self._paths or read_text(self._file("freezer", "freezer.state")) is None:
+            self._kill_loop()
+            return
+        try:
+            self.freeze()
+        except BockerError:
+            pass  # could not freeze: signal anyway, in rounds
+        try:
+            for p in self.pids():
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        finally:
+            try:
+                self.thaw()
+            except (BockerError, FileNotFoundError):
+                pass
+        self._kill_loop()
+
+
+_LABEL = {"memory": "memory", "cpu_shares": "cpu shares", "cpus": "cpus", "pids": "pids"}
+
+
+class V1Driver(CgroupDriver):
+    """cgroup v1 (legacy or hybrid hosts)."""
+
+    name = "v1"
+
+    def __init__(self, parent: str, mounts: dict[str, str] | None = None) -> None:
+        super().__init__(parent)
+        self.mounts = controller_mounts() if mounts is None else dict(mounts)
+        if not self.mounts:
+            raise HostUnsupported(
+                "no cgroup v1 controller (cpu, cpuacct, memory, pids, freezer) is mounted; "
+                "mount them or set BOCKER_CGROUP_DRIVER=v2"
+            )
+
+    def group(self, container_id: str) -> V1Cgroup:
+        return V1Cgroup(
+            container_id, {c: os.path.join(m, self.parent, container_id) for c, m in self.mounts.items()}
+        )
+
+    def parent_dirs(self) -> list[str]:
+        return list(dict.fromkeys(os.path.join(m, self.parent) for m in self.mounts.values()))
+
+    def available_controllers(self) -> set[str]:
+        return set(self.mounts)

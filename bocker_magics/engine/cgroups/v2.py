@@ -1,0 +1,226 @@
+"""cgroup v2: one unified hierarchy; controllers are switched on per subtree.
+
+The group of a container is ``<mount>/<parent>/<id>``. Its controllers come from
+``cgroup.subtree_control`` of each directory above it, which :meth:`V2Cgroup.create`
+fills in (mount root only where it lacks them, then the engine's parent). Freezing,
+killing and CPU accounting (``cpu.stat``) are core files that work without any
+controller, so a hybrid host's ``/sys/fs/cgroup/unified`` (no cpu/memory/pids there)
+still runs containers: only limits are refused, with one clear line.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from bocker_magics.errors import BockerError, HostUnsupported
+
+from .common import (
+    CPU_PERIOD_US,
+    Cgroup,
+    CgroupStats,
+    CgroupDriver,
+    Limits,
+    missing_controller_error,
+    read_int,
+    read_keyed,
+    read_text,
+    weight_to_shares,
+    shares_to_weight,
+    write_file,
+    write_limit,
+)
+
+CONTROLLERS = ("cpu", "memory", "pids")
+HIERARCHY = "unified"  # the key of paths(): v2 has one hierarchy
+FREEZE_TIMEOUT = 5.0
+
+_LABEL = {"memory": "memory", "cpu_shares": "cpu shares", "cpus": "cpus", "pids": "pids"}
+
+
+def _controllers(path: str) -> set[str]:
+    return set((read_text(path) or "").split())
+
+
+class V2Cgroup(Cgroup):
+    def __init__(self, container_id: str, driver: V2Driver) -> None:
+        super().__init__(container_id, {HIERARCHY: os.path.join(driver.parent_dir, container_id)})
+        self._driver = driver
+        self.path = self._paths[HIERARCHY]
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def _check_controllers(self, limits: Limits) -> None:
+        have = self._driver.available_controllers()
+        for label, ctrl in limits.needed_controllers().items():
+            if ctrl not in have:
+                raise missing_controller_error(
+                    _LABEL[label], ctrl, "v2", f"not enabled at {self._driver.mount}"
+                )
+
+    def _prepare_parents(self, limits: Limits) -> None:
+        """Enable cpu, memory and pids for the engine's subtree, top down.
+
+        The mount root is written only where it lacks a controller (it is the host's);
+        a controller that cannot be enabled is an error only if a limit needs it.
+        """
+        root = self._driver.mount
+        os.makedirs(self._driver.parent_dir, exist_ok=True)
+        needed = set(limits.needed_controllers().values())
+        levels = [root]
+        for part in self._driver.parent.split("/"):
+            levels.append(os.path.join(levels[-1], part))
+        wanted = set(CONTROLLERS)
+        for d in levels:
+            wanted &= _controllers(os.path.join(d, "cgroup.controllers"))
+            subtree = os.path.join(d, "cgroup.subtree_control")
+            enabled = _controllers(subtree)
+            for c in sorted(wanted - enabled):
+                try:
+                    write_file(subtree, f"+{c}")
+                except OSError as e:
+                    if c in needed:
+                        raise HostUnsupported(
+                            f"cannot enable the cgroup v2 {c} controller in {subtree} ({e.strerror}); "
+                            f"run without the {c} limit or delegate the controller"
+                        ) from None
+                    wanted.discard(c)
+
+    def _apply(self, limits: Limits) -> None:
+        if limits.memory is not None:
+            label = f"memory={limits.memory}"
+            write_limit(self._file("memory.max"), str(limits.memory), label)
+            # No swap beyond the memory limit (Docker's default --memory-swap = --memory).
+            swap = self._file("memory.swap.max")
+            if os.path.exists(swap):
+                write_limit(swap, "0", label)
+        if limits.cpu_shares is not None:
+            write_limit(
+                self._file("cpu.weight"),
+                str(shares_to_weight(limits.cpu_shares)),
+                f"cpu_shares={limits.cpu_shares}",
+            )
+        if limits.cpus is not None:
+            write_limit(
+                self._file("cpu.max"), f"{limits.cpu_quota_us()} {CPU_PERIOD_US}", f"cpus={limits.cpus:g}"
+            )
+        if limits.pids is not None:
+            write_limit(self._file("pids.max"), str(limits.pids), f"pids={limits.pids}")
+
+    def stats(self) -> CgroupStats:
+        self._must_exist()
+        s = CgroupStats()
+        cpu = read_keyed(self._file("cpu.stat"))
+        if cpu and "usage_usec" in cpu:
+            s.cpu_seconds = cpu["usage_usec"] / 1e6
+        s.cpu_weight = read_int(self._file("cpu.weight"))
+        if s.cpu_weight is not None:
+            s.cpu_shares = weight_to_shares(s.cpu_weight)
+        cpu_max = read_text(self._file("cpu.max"))
+        if cpu_max:
+            quota, _, period = cpu_max.strip().partition(" ")
+            if quota != "max" and period:
+                s.cpu_quota_cpus = int(quota) / int(period)
+        s.memory_current = read_int(self._file("memory.current"))
+        s.memory_peak = read_int(self._file("memory.peak"))
+        s.memory_limit = read_int(self._file("memory.max"))
+        events = read_keyed(self._file("memory.events"))
+        if events is not None:
+            s.oom_kills = events.get("oom_kill", 0)
+        s.pids_current = read_int(self._file("pids.current"))
+        s.pids_limit = read_int(self._file("pids.max"))
+        return s
+
+    def oom_killed(self) -> bool:
+        events = read_keyed(self._file("memory.events")) or {}
+        return events.get("oom_kill", 0) > 0
+
+    def _frozen(self) -> bool:
+        events = read_keyed(self._file("cgroup.events"))
+        if events is None:
+            self._must_exist()
+            return False
+        return events.get("frozen", 0) == 1
+
+    def _freeze_file(self) -> str:
+        f = self._file("cgroup.freeze")
+        if not os.path.exists(f):
+            self._must_exist()
+            raise HostUnsupported("pausing a container needs cgroup.freeze (cgroup v2 on Linux 5.2 or later)")
+        return f
+
+    def freeze(self) -> None:
+        f = self._freeze_file()
+        write_file(f, "1")
+        deadline = time.monotonic() + FREEZE_TIMEOUT
+        delay = 0.0001
+        while not self._frozen():
+            if time.monotonic() >= deadline:
+                write_file(f, "0")
+                raise BockerError(
+                    f"could not freeze container {self.container_id} within {FREEZE_TIMEOUT:g}s "
+                    "(a task is stuck in the kernel); try again"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
+
+    def thaw(self) -> None:
+        write_file(self._freeze_file(), "0")
+
+    def kill_all(self) -> None:
+        kill = self._file("cgroup.kill")
+        if os.path.exists(kill):
+            # Linux 5.14+: the kernel kills every task, new forks included, in one write.
+            try:
+                write_file(kill, "1")
+                return
+            except OSError as e:
+                if e.errno == errno.ENOENT:
+                    return  # the group went away meanwhile
+        # Older kernels: freeze so nothing forks, signal, thaw so the signals land.
+        frozen = False
+        if os.path.exists(self._file("cgroup.freeze")):
+            try:
+                self.freeze()
+                frozen = True
+            except BockerError:
+                pass
+        try:
+            self._kill_loop()
+        finally:
+            if frozen:
+                try:
+                    self.thaw()
+                except (BockerError, OSError):
+                    pass
+        self._kill_loop()
+
+
+class V2Driver(CgroupDriver):
+    """cgroup v2 (pure v2 hosts, or the unified mount of a hybrid host)."""
+
+    name = "v2"
+
+    def __init__(self, parent: str, mount: str) -> None:
+        super().__init__(parent)
+        self.mount = mount.rstrip("/") or "/"
+        if not os.path.exists(os.path.join(self.mount, "cgroup.procs")) or not os.path.exists(
+            os.path.join(self.mount, "cgroup.controllers")
+        ):
+            raise HostUnsupported(
+                f"{self.mount} is not a cgroup2 mount; set BOCKER_CGROUP_V2_MOUNT to one, "
+                "or BOCKER_CGROUP_DRIVER=v1"
+            )
+        self.parent_dir = os.path.join(self.mount, self.parent)
+
+    def group(self, container_id: str) -> V2Cgroup:
+        return V2Cgroup(container_id, self)
+
+    def parent_dirs(self) -> list[str]:
+        return [self.parent_dir]
+
+    def available_controllers(self) -> set[str]:
+        """cpu, memory and pids, where the mount root offers them."""
+        return _controllers(os.path.join(self.mount, "cgroup.controllers")) & set(CONTROLLERS)
