@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 import subprocess
+import sys
 import time
 
 import pytest
@@ -408,7 +410,7 @@ def test_oom_kill_is_seen(driver, env):
     cg = driver.group("c1")
     cg.create(limits)
     assert not cg.oom_killed()
-    p = env.spawn(cg, 'exec python3 -c "b = bytearray(100 << 20)"')
+    p = env.spawn(cg, f"exec {shlex.quote(sys.executable)} -c 'b = bytearray(100 << 20)'")
     out, err = p.communicate(timeout=20)
     assert p.returncode == -9, err
     assert cg.oom_killed()
