@@ -90,6 +90,13 @@ def _pid_alive(pid: int | None, start: int | None) -> bool:
     return bool(pid) and start is not None and linux.process_start_time(pid) == start
 
 
+def _check_overlay() -> None:
+    with open("/proc/filesystems") as f:
+        if not any(line.split()[-1:] == ["overlay"] for line in f):
+            raise HostUnsupported("No overlayfs on this host: load it with 'modprobe overlay' "
+                                  "(kernel option CONFIG_OVERLAY_FS)")
+
+
 class Engine:
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
                  cgroup_parent: str | None = None, default_limits: Limits = SEED_LIMITS) -> None:
@@ -152,6 +159,7 @@ class Engine:
         """Run a container. Foreground: stream output to `on_output` (and keep it, if
         `capture`), return when it exits. Detached: return as soon as it runs."""
         t0 = time.perf_counter()
+        _check_overlay()
         img = self.image(image)
         config = self._container_config(img, command, name, hostname, env, workdir, volumes,
                                         self.default_limits if limits is None else limits)

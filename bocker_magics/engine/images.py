@@ -207,7 +207,7 @@ class ImageStore:
             raise
         version = subprocess.run([binary], capture_output=True, text=True).stdout.split("\n", 1)[0]
         try:
-            return self.create([digest], source=f"built-in: {version.strip()}", names=[BUSYBOX_NAME])
+            return self.create([digest], source=f"built-in {version.replace(' multi-call binary.', '').strip()}", names=[BUSYBOX_NAME])
         except Conflict:  # another engine made it at the same moment
             return self.get(BUSYBOX_NAME)
 

@@ -42,6 +42,8 @@ class RootfsSpec:
     work: str
     merged: str
     volumes: list[Volume] = field(default_factory=list)
+    # the container's own cgroup directories: {"memory": dir, …} (v1) or {"unified": dir} (v2)
+    cgroups: dict[str, str] = field(default_factory=dict)
 
 
 def secure_join(root: str, unsafe: str) -> str:
@@ -133,6 +135,24 @@ def prepare(spec: RootfsSpec) -> None:
 
     # 6. /sys read-only: a container must not reconfigure the host's devices.
     linux.mount("sysfs", os.path.join(root, "sys"), "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
+
+    # 6b. The container's own cgroups, read-only, at /sys/fs/cgroup: a process can read its
+    #     limits and accounting (memory.limit_in_bytes, memory.max, ...) but never another
+    #     group's, and never change them.
+    if spec.cgroups:
+        cgroot = os.path.join(root, "sys", "fs", "cgroup")
+        ro_bind = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        if set(spec.cgroups) == {"unified"}:
+            linux.mount(spec.cgroups["unified"], cgroot, None, MS_BIND)
+            linux.mount(None, cgroot, None, ro_bind)
+        else:
+            linux.mount("cgroup", cgroot, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k")
+            for name, directory in sorted(spec.cgroups.items()):
+                target = os.path.join(cgroot, name)
+                os.mkdir(target)
+                linux.mount(directory, target, None, MS_BIND)
+                linux.mount(None, target, None, ro_bind)
+            linux.mount(None, cgroot, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
     # 7. Bind mounts (-v). The target is resolved inside the root, never through a link out.
     for vol in spec.volumes:

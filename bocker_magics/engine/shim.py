@@ -63,13 +63,13 @@ class Channel:
 
 
 # -- the container's pid 1 ----------------------------------------------------------------
-def container_init(spec: dict, cgroup_procs: list[str], out_w: int, err_w: int) -> None:
+def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: int) -> None:
     """Runs as pid 1 of the new pid namespace; execs the command or reports why not."""
     try:
         # Join the cgroup first, so everything below is already accounted and limited.
         # "0" means "the writer": our own pid is 1 here, the kernel maps it.
-        for procs in cgroup_procs:
-            with open(procs, "w") as f:
+        for directory in dict.fromkeys(cgroup_dirs.values()):
+            with open(os.path.join(directory, "cgroup.procs"), "w") as f:
                 f.write("0")
         linux.unshare(NAMESPACES)
         linux.loopback_up()
@@ -79,6 +79,7 @@ def container_init(spec: dict, cgroup_procs: list[str], out_w: int, err_w: int) 
             work=os.path.join(spec["container_dir"], "work"),
             merged=os.path.join(spec["container_dir"], "merged"),
             volumes=[Volume(*v) for v in spec["volumes"]],
+            cgroups=cgroup_dirs,
         ))
         linux.sethostname(spec["hostname"])
         workdir = spec.get("workdir") or "/"
@@ -142,10 +143,10 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         linux.unshare(linux.CLONE_NEWPID)  # our next child is pid 1 of a new pid namespace
-        procs = cgroup.procs_files()
+        cgroup_dirs = cgroup.paths()
         pid = os.fork()
         if pid == 0:
-            container_init(spec, procs, out_w, err_w)
+            container_init(spec, cgroup_dirs, out_w, err_w)
         os.close(out_w)
         os.close(err_w)
         failure = _read_all(err_r)  # EOF when pid 1 execs (the fd is close-on-exec)

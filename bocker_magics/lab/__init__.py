@@ -1,0 +1,1 @@
+"""Helpers for the article's raw experiments (live shells, demo netns, demo overlay)."""
