@@ -19,7 +19,6 @@ Stdlib only and quick to import: this runs once per engine (and once per CLI com
 
 from __future__ import annotations
 
-import array
 import errno
 import json
 import os
@@ -27,7 +26,6 @@ import signal
 import socket
 import sys
 import time
-import traceback
 
 from . import linux
 from .cgroups import Limits, detect
@@ -108,6 +106,7 @@ def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: i
     except OSError as e:
         os.write(err_w, json.dumps({"message": f"Could not prepare the container: {e.strerror} ({e.filename or ''})"}).encode())
     except BaseException:
+        import traceback
         os.write(err_w, json.dumps({"message": "Bug: " + traceback.format_exc()}).encode())
     os._exit(1)
 
@@ -176,6 +175,7 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
     except StartFailure as e:
         state.update(status="failed", error=e.message, exit_code=e.code)
     except Exception as e:  # BockerError from the cgroup driver, or a bug
+        import traceback
         message = str(e) if type(e).__module__.startswith("bocker_magics") else "Bug: " + traceback.format_exc()
         state.update(status="failed", error=message, exit_code=125)
     finally:
@@ -237,6 +237,7 @@ def serve(sock_fd: int) -> None:
                                 os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
                 code = monitor(request, fds[0], fds[1] if len(fds) > 1 else None)
             except BaseException:
+                import traceback
                 traceback.print_exc()
             finally:
                 os._exit(code)
