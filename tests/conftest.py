@@ -37,6 +37,30 @@ def session_root() -> Path:
     return SESSION_ROOT / "root"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_session_state():
+    """However the run ends (a -k selection, a failure), the session's state goes."""
+    yield
+    remove_session_state()
+
+
+def remove_session_state() -> None:
+    import gc
+
+    from bocker_magics.engine.cgroups import detect
+
+    gc.collect()  # closes engines left unreferenced: their shims exit
+    for version in ("v1", "v2"):
+        os.environ["BOCKER_CGROUP_DRIVER"] = version
+        try:
+            detect(parent=CGROUP_PARENT).remove_parent()
+        except Exception:
+            pass  # no such hierarchy on this host
+        finally:
+            os.environ.pop("BOCKER_CGROUP_DRIVER", None)
+    shutil.rmtree(SESSION_ROOT, ignore_errors=True)
+
+
 @pytest.fixture
 def engine(session_root: Path):
     from bocker_magics.engine.engine import Engine
