@@ -26,7 +26,9 @@ VERBS: dict[str, tuple[str, str]] = {
     "init": ("Create an image from a directory", "init <directory> [--name NAME[:TAG]] | init --busybox"),
     "images": ("List images", "images"),
     "run": ("Create a container", "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] "
-            "[-v HOST:CTR[:ro]] [-m MEM] [--cpu-shares N] [--cpus N] [--pids-limit N] <image> [command...]"),
+            "[-v HOST:CTR[:ro]] [-m MEM] [--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] "
+            "[--cap-drop CAP] [--privileged] <image> [command...]"),
+    "exec": ("Execute a command in a running container", "exec [-e K=V] [-w DIR] <container_id> <command...>"),
     "ps": ("List containers", "ps"),
     "logs": ("View logs from a container", "logs <container_id>"),
     "inspect": ("Show a container's or an image's record as JSON", "inspect <container_id or image>"),
@@ -145,6 +147,9 @@ def cmd_run(args: list[str], seed: dict[str, str]) -> int:
     p.add_argument("--cpu-shares")
     p.add_argument("--cpus")
     p.add_argument("--pids-limit")
+    p.add_argument("--cap-add", action="append", default=[])
+    p.add_argument("--cap-drop", action="append", default=[])
+    p.add_argument("--privileged", action="store_true")
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
     a = p.parse_args(args)
@@ -171,10 +176,25 @@ def cmd_run(args: list[str], seed: dict[str, str]) -> int:
     result = engine.run(
         a.image, a.command or None, name=a.name, hostname=a.hostname, env=a.env, workdir=a.workdir,
         volumes=a.volume, limits=limits, detach=a.detach, remove=a.rm,
+        cap_add=a.cap_add, cap_drop=a.cap_drop, privileged=a.privileged,
         on_output=_write, capture=False,
     )
     if a.detach:
         print(result.id)
+    return result.exit_code
+
+
+def cmd_exec(args: list[str], seed: dict[str, str]) -> int:
+    p = _Parser(prog=f"{PROG} exec")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-w", "--workdir")
+    p.add_argument("container")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    a = p.parse_args(args)
+    if not a.command:
+        p.error("give the command to run, e.g. bocker exec ID ls /")
+    result = _engine().exec(a.container, a.command, env=a.env, workdir=a.workdir,
+                            on_output=_write, capture=False)
     return result.exit_code
 
 
@@ -217,7 +237,7 @@ def cmd_help(args: list[str], seed: dict[str, str]) -> int:
 
 
 COMMANDS: dict[str, Callable[[list[str], dict[str, str]], int]] = {
-    "init": cmd_init, "images": cmd_images, "run": cmd_run, "ps": cmd_ps, "logs": cmd_logs,
+    "init": cmd_init, "images": cmd_images, "run": cmd_run, "exec": cmd_exec, "ps": cmd_ps, "logs": cmd_logs,
     "inspect": cmd_inspect, "rm": cmd_rm, "rmi": cmd_rmi, "help": cmd_help,
 }
 

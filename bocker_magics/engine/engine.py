@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import BockerError, Conflict, ContainerStartError, HostUnsupported, InvalidArgument, NotFound
-from . import linux
+from . import capabilities, linux
 from .cgroups import Limits, detect
 from .images import BUSYBOX_NAME, Image, ImageStore
 from .launcher import Launcher
@@ -90,6 +90,18 @@ def _pid_alive(pid: int | None, start: int | None) -> bool:
     return bool(pid) and start is not None and linux.process_start_time(pid) == start
 
 
+def _parse_env(env: dict[str, str] | list[str] | None) -> dict[str, str]:
+    """-e KEY=VALUE items (or a dict) checked: a key, no NUL."""
+    items = env.items() if isinstance(env, dict) else (
+        tuple(e.split("=", 1)) if "=" in e else (e, None) for e in env or [])
+    out = {}
+    for key, value in items:
+        if not key or value is None or "\0" in key + value:
+            raise InvalidArgument(f"Invalid environment variable '{key}': use -e KEY=VALUE")
+        out[key] = value
+    return out
+
+
 def _check_overlay() -> None:
     with open("/proc/filesystems") as f:
         if not any(line.split()[-1:] == ["overlay"] for line in f):
@@ -154,7 +166,8 @@ class Engine:
             name: str | None = None, hostname: str | None = None,
             env: dict[str, str] | list[str] | None = None, workdir: str | None = None,
             volumes: list[str] | None = None, limits: Limits | None = None,
-            detach: bool = False, remove: bool = False,
+            detach: bool = False, remove: bool = False, cap_add: list[str] | None = None,
+            cap_drop: list[str] | None = None, privileged: bool = False,
             on_output: Callable[[bytes], None] | None = None, capture: bool = True) -> RunResult:
         """Run a container. Foreground: stream output to `on_output` (and keep it, if
         `capture`), return when it exits. Detached: return as soon as it runs."""
@@ -163,6 +176,8 @@ class Engine:
         img = self.image(image)
         config = self._container_config(img, command, name, hostname, env, workdir, volumes,
                                         self.default_limits if limits is None else limits)
+        config["capabilities"] = capabilities.resolve(cap_add or [], cap_drop or [], privileged)
+        config["privileged"] = privileged
         with self.store.lock():
             if name is not None and self._find(name) is not None:
                 raise Conflict(f"Container named '{name}' exists: remove it or choose another --name")
@@ -193,11 +208,7 @@ class Engine:
             cmd_text = command if isinstance(command, str) else " ".join(command)
             argv = ["/bin/sh", "-c", cmd_text]  # the seed's semantics: words joined, run by sh
         environment = dict(e.split("=", 1) for e in img.config.get("Env", []))
-        for item in (env.items() if isinstance(env, dict) else (e.split("=", 1) if "=" in e else (e, None) for e in env or [])):
-            key, value = item
-            if not key or "\0" in key or value is None:
-                raise InvalidArgument(f"Invalid environment variable '{key}': use -e KEY=VALUE")
-            environment[key] = value
+        environment.update(_parse_env(env))
         environment.setdefault("HOME", "/root")
         if workdir is not None and (not workdir.startswith("/") or "\0" in workdir):
             raise InvalidArgument(f"Invalid working directory '{workdir}': it must be an absolute path")
@@ -233,26 +244,15 @@ class Engine:
             "volumes": config["volumes"], "hostname": config["hostname"], "env": config["env"],
             "workdir": config["workdir"], "argv": config["argv"], "limits": config["limits"],
             "cgroup_parent": self.cgroup_parent, "boot_id": self._boot_id,
+            "capabilities": config["capabilities"], "privileged": config["privileged"],
         }
-        ctl, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        out_r = out_w = None
+        ctl, out_r, event = self._launch(request, attach=not detach)
         try:
-            fds = [ctl_theirs.fileno()]
-            if not detach:
-                out_r, out_w = os.pipe2(os.O_CLOEXEC)
-                fds.append(out_w)
-            self._launcher.launch(request, fds)
-        finally:
-            ctl_theirs.close()
-            if out_w is not None:
-                os.close(out_w)
-        try:
-            event = json.loads(ctl.recv(65536) or b'{"event": "failed", "message": "the monitor died"}')
             if event["event"] == "failed":
                 self._fail(cid, cdir, event)
             if detach:
                 return RunResult(cid, 0, b"", time.perf_counter() - t0)
-            output, final = self._attach(cid, event["pid"], ctl, out_r, on_output, capture)
+            output, final = self._attach(event["pid"], ctl, out_r, on_output, capture)
         finally:
             ctl.close()
             if out_r is not None:
@@ -265,6 +265,64 @@ class Engine:
             self.rm(cid)
         return result
 
+    def _launch(self, request: dict[str, Any], attach: bool) -> tuple[socket.socket, int | None, dict[str, Any]]:
+        """Hand a request to the shim; returns our end of its control socket, the read end
+        of the output pipe (when attached) and its first event (started or failed)."""
+        ctl, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        out_r = out_w = None
+        try:
+            fds = [ctl_theirs.fileno()]
+            if attach:
+                out_r, out_w = os.pipe2(os.O_CLOEXEC)
+                fds.append(out_w)
+            self._launcher.launch(request, fds)
+        except BaseException:
+            ctl.close()
+            if out_r is not None:
+                os.close(out_r)
+            raise
+        finally:
+            ctl_theirs.close()
+            if out_w is not None:
+                os.close(out_w)
+        event = json.loads(ctl.recv(65536) or b'{"event": "failed", "message": "the monitor died", "code": 125}')
+        return ctl, out_r, event
+
+    def exec(self, ref: str, command: str | list[str], *, env: dict[str, str] | list[str] | None = None,
+             workdir: str | None = None, on_output: Callable[[bytes], None] | None = None,
+             capture: bool = True) -> RunResult:
+        """Run one more process in a running container: all its namespaces, its root, its
+        cgroup and its capabilities. A list is the argv; a string is run by /bin/sh -c."""
+        t0 = time.perf_counter()
+        c = self.container(ref)
+        if not c.running:
+            raise Conflict(f"Container '{ref}' exists but is not running")
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+        if not argv or not all(isinstance(a, str) and "\0" not in a for a in argv):
+            raise InvalidArgument("Give the command to run in the container, e.g. bocker exec ID ls /")
+        if workdir is not None and not workdir.startswith("/"):
+            raise InvalidArgument(f"Invalid working directory '{workdir}': it must be an absolute path")
+        environment = dict(e.split("=", 1) for e in c.config["env"])
+        environment.update(_parse_env(env))
+        request = {
+            "op": "exec", "id": c.id, "container_dir": str(self.store.container_dir(c.id)),
+            "pid": c.state["pid"], "pid_start": c.state["pid_start"], "cgroup": c.state["cgroup"],
+            "env": [f"{k}={v}" for k, v in environment.items()], "argv": argv,
+            "workdir": workdir or c.config["workdir"], "capabilities": c.config["capabilities"],
+        }
+        ctl, out_r, event = self._launch(request, attach=True)
+        try:
+            if event["event"] == "failed":
+                if event.get("code") in (126, 127):
+                    raise ExitCodeError(event["message"], event["code"])
+                raise Conflict(event["message"])
+            output, final = self._attach(event["pid"], ctl, out_r, on_output, capture)
+        finally:
+            ctl.close()
+            if out_r is not None:
+                os.close(out_r)
+        return RunResult(c.id, final.get("code", 137), output, time.perf_counter() - t0)
+
     def _fail(self, cid: str, cdir: Path, event: dict[str, Any]) -> None:
         shutil.rmtree(cdir, ignore_errors=True)
         code = event.get("code", 125)
@@ -272,7 +330,7 @@ class Engine:
             raise ExitCodeError(event["message"], code)
         raise ContainerStartError(event["message"])
 
-    def _attach(self, cid: str, pid: int, ctl: socket.socket, out_r: int,
+    def _attach(self, pid: int, ctl: socket.socket, out_r: int,
                 on_output: Callable[[bytes], None] | None, capture: bool) -> tuple[bytes, dict[str, Any]]:
         """Stream output until the container exits; a KeyboardInterrupt kills it first."""
         chunks: list[bytes] = []

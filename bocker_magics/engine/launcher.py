@@ -64,11 +64,9 @@ class Launcher:
             self._sock.close()  # the shim sees EOF and exits; its monitors live on
             self._sock = None
         if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            # The shim exits as soon as it reads EOF: a blocking wait (no timeout, so no
+            # polling sleeps) reaps it at once.
+            self._proc.wait()
             self._proc = None
 
     def close(self) -> None:

@@ -19,6 +19,12 @@ from .linux import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIV
 # (name, major, minor): the minimal /dev of the OCI runtime spec.
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
            ("tty", 5, 0))
+# What Docker and runc hide from a container: kernel memory, keys, timers, hardware.
+MASKED_PATHS = ("/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/sys/firmware", "/sys/devices/virtual/powercap")
+# ... and what it may read but never change: kernel tunables, interrupts, the magic SysRq key.
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
              ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
 
@@ -44,6 +50,7 @@ class RootfsSpec:
     volumes: list[Volume] = field(default_factory=list)
     # the container's own cgroup directories: {"memory": dir, …} (v1) or {"unified": dir} (v2)
     cgroups: dict[str, str] = field(default_factory=dict)
+    privileged: bool = False   # --privileged: no masked paths, /sys writable
 
 
 def secure_join(root: str, unsafe: str) -> str:
@@ -134,7 +141,8 @@ def prepare(spec: RootfsSpec) -> None:
     linux.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
     # 6. /sys read-only: a container must not reconfigure the host's devices.
-    linux.mount("sysfs", os.path.join(root, "sys"), "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
+    linux.mount("sysfs", os.path.join(root, "sys"), "sysfs",
+                MS_NOSUID | MS_NODEV | MS_NOEXEC | (0 if spec.privileged else MS_RDONLY))
 
     # 6b. The container's own cgroups, read-only, at /sys/fs/cgroup: a process can read its
     #     limits and accounting (memory.limit_in_bytes, memory.max, ...) but never another
@@ -170,3 +178,26 @@ def prepare(spec: RootfsSpec) -> None:
     linux.pivot_root(".", ".")
     linux.umount2(".", MNT_DETACH)
     os.chdir("/")
+
+    # 9. Masked and read-only paths, inside the new root (so /dev/null is the container's).
+    if not spec.privileged:
+        mask_paths()
+
+
+def mask_paths() -> None:
+    """Hide MASKED_PATHS (a file gets /dev/null bound over it, a directory an empty read-only
+    tmpfs) and make READONLY_PATHS read-only bind mounts of themselves."""
+    for path in MASKED_PATHS:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            linux.mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k")
+        else:
+            linux.mount("/dev/null", path, None, MS_BIND)
+    for path in READONLY_PATHS:
+        if not os.path.exists(path):
+            continue
+        linux.mount(path, path, None, MS_BIND | MS_REC)
+        linux.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC)

@@ -27,7 +27,7 @@ import socket
 import sys
 import time
 
-from . import linux
+from . import capabilities, linux
 from .cgroups import Limits, detect
 from .rootfs import RootfsError, RootfsSpec, Volume, prepare
 
@@ -78,29 +78,10 @@ def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: i
             merged=os.path.join(spec["container_dir"], "merged"),
             volumes=[Volume(*v) for v in spec["volumes"]],
             cgroups=cgroup_dirs,
+            privileged=spec.get("privileged", False),
         ))
         linux.sethostname(spec["hostname"])
-        workdir = spec.get("workdir") or "/"
-        os.makedirs(workdir, exist_ok=True)
-        os.chdir(workdir)
-        # Only fds 0, 1, 2 in the container: stdin from /dev/null, output to the monitor.
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out_w, 1)
-        os.dup2(out_w, 2)
-        os.closerange(3, err_w)
-        os.closerange(err_w + 1, 65536)
-        env = dict(e.split("=", 1) for e in spec["env"])
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)
-        argv = spec["argv"]
-        try:
-            os.execvpe(argv[0], argv, env)
-        except OSError as e:
-            code = 126 if e.errno == errno.EACCES else 127
-            os.write(err_w, json.dumps({"message": f"{argv[0]}: {e.strerror} in the image", "code": code}).encode())
-            os._exit(code)
+        exec_command(spec, out_w, err_w)
     except RootfsError as e:
         os.write(err_w, json.dumps({"message": str(e)}).encode())
     except OSError as e:
@@ -109,6 +90,32 @@ def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: i
         import traceback
         os.write(err_w, json.dumps({"message": "Bug: " + traceback.format_exc()}).encode())
     os._exit(1)
+
+
+def exec_command(spec: dict, out_w: int, err_w: int) -> None:
+    """The last steps of every container process (pid 1, or one `exec` adds): working
+    directory, fds 0-2 only, capabilities, exec. Reports an exec failure on err_w."""
+    workdir = spec.get("workdir") or "/"
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    # Only fds 0, 1, 2 in the container: stdin from /dev/null, output to the monitor.
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_w, 1)
+    os.dup2(out_w, 2)
+    os.closerange(3, err_w)
+    os.closerange(err_w + 1, 65536)
+    env = dict(e.split("=", 1) for e in spec["env"])
+    for sig in (signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    argv = spec["argv"]
+    capabilities.apply(spec["capabilities"])  # last: the steps before needed CAP_SYS_ADMIN
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as e:
+        code = 126 if e.errno == errno.EACCES else 127
+        os.write(err_w, json.dumps({"message": f"{argv[0]}: {e.strerror} in the container", "code": code}).encode())
+        os._exit(code)
 
 
 # -- the monitor --------------------------------------------------------------------------
@@ -198,6 +205,66 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
     return 0
 
 
+# -- exec: one more process in a running container ----------------------------------------
+# mnt last: entering the mount namespace moves our root and cwd to the container's root.
+EXEC_NAMESPACES = ("ipc", "uts", "net", "mnt")
+
+
+def exec_monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
+    """Fork a process into every namespace and the cgroup of the container's pid 1, exec
+    the command there, relay its output, report its exit status."""
+    channel = Channel(ctl_fd)
+    target = spec["pid"]
+    try:
+        ns_fds = {kind: os.open(f"/proc/{target}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+                  for kind in EXEC_NAMESPACES + ("pid",)}
+        # checked after opening: the fds now name that process's namespaces for good
+        if linux.process_start_time(target) != spec["pid_start"]:
+            raise ProcessLookupError
+    except (OSError, ProcessLookupError):
+        channel.send(event="failed", message=f"Container '{spec['id']}' exists but is not running", code=1)
+        return 0
+    # Not dumpable (inherited by the child until it execs the command): a container process
+    # can't open /proc/PID/exe, mem or fd of a process that is still the host's interpreter.
+    capabilities.set_dumpable(False)
+    linux.setns(ns_fds["pid"], linux.CLONE_NEWPID)  # our child is born in the container's pid ns
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for directory in dict.fromkeys(spec["cgroup"].values()):
+                with open(os.path.join(directory, "cgroup.procs"), "w") as f:
+                    f.write("0")
+            for kind in EXEC_NAMESPACES:
+                linux.setns(ns_fds[kind], 0)
+            exec_command(spec, out_w, err_w)
+        except OSError as e:
+            os.write(err_w, json.dumps({"message": f"Could not enter the container: {e.strerror}"}).encode())
+        except BaseException:
+            import traceback
+            os.write(err_w, json.dumps({"message": "Bug: " + traceback.format_exc()}).encode())
+        os._exit(1)
+    for fd in (out_w, err_w, *ns_fds.values()):
+        os.close(fd)
+    failure = _read_all(err_r)
+    if failure:
+        os.waitpid(pid, 0)
+        report = json.loads(failure)
+        channel.send(event="failed", message=report["message"], code=report.get("code", 1))
+        return 0
+    channel.send(event="started", pid=pid)
+    while chunk := os.read(out_r, 65536):
+        if attach_fd is not None:
+            try:
+                os.write(attach_fd, chunk)
+            except OSError:
+                attach_fd = None
+    _, status = os.waitpid(pid, 0)
+    channel.send(event="exited", code=_exit_code(status), oom_killed=False)
+    return 0
+
+
 class StartFailure(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
@@ -235,7 +302,8 @@ def serve(sock_fd: int) -> None:
                 os.dup2(null, 1)
                 os.dup2(os.open(os.path.join(request["container_dir"], "monitor.log"),
                                 os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
-                code = monitor(request, fds[0], fds[1] if len(fds) > 1 else None)
+                run = exec_monitor if request.get("op") == "exec" else monitor
+                code = run(request, fds[0], fds[1] if len(fds) > 1 else None)
             except BaseException:
                 import traceback
                 traceback.print_exc()
