@@ -31,9 +31,14 @@ VERBS: dict[str, tuple[str, str]] = {
     "exec": ("Execute a command in a running container", "exec [-e K=V] [-w DIR] <container_id> <command...>"),
     "ps": ("List containers", "ps"),
     "logs": ("View logs from a container", "logs <container_id>"),
+    "stop": ("Stop a running container (SIGTERM, then SIGKILL)", "stop [-t SECONDS] <container_id>"),
+    "kill": ("Send a signal to a running container", "kill [-s SIGNAL] <container_id>"),
+    "wait": ("Wait for a container to exit; print its exit code", "wait <container_id>"),
+    "commit": ("Commit a container to an image", "commit <container_id> <image_id or name[:tag]>"),
     "inspect": ("Show a container's or an image's record as JSON", "inspect <container_id or image>"),
     "rm": ("Delete an image or container", "rm [-f] <image_id or container_id>"),
     "rmi": ("Delete an image", "rmi <image>"),
+    "gc": ("Remove what crashes left (cgroups, processes, half-made state)", "gc"),
     "help": ("Display this message", "help"),
 }
 
@@ -231,6 +236,52 @@ def cmd_rmi(args: list[str], seed: dict[str, str]) -> int:
     return 0
 
 
+def _one_container(verb: str, args: list[str], *options: tuple[tuple[str, ...], dict]) -> argparse.Namespace:
+    p = _Parser(prog=f"{PROG} {verb}")
+    for flags, kwargs in options:
+        p.add_argument(*flags, **kwargs)
+    p.add_argument("container")
+    return p.parse_args(args)
+
+
+def cmd_stop(args: list[str], seed: dict[str, str]) -> int:
+    a = _one_container("stop", args, (("-t", "--time"), {"type": float, "default": 10.0}))
+    _engine().stop(a.container, timeout=a.time)
+    print(a.container)
+    return 0
+
+
+def cmd_kill(args: list[str], seed: dict[str, str]) -> int:
+    a = _one_container("kill", args, (("-s", "--signal"), {"default": "KILL"}))
+    _engine().kill(a.container, a.signal)
+    print(a.container)
+    return 0
+
+
+def cmd_wait(args: list[str], seed: dict[str, str]) -> int:
+    a = _one_container("wait", args)
+    code = _engine().wait(a.container)
+    print(code if code is not None else "unknown")
+    return 0
+
+
+def cmd_commit(args: list[str], seed: dict[str, str]) -> int:
+    p = _Parser(prog=f"{PROG} commit")
+    p.add_argument("container")
+    p.add_argument("image")
+    a = p.parse_args(args)
+    img = _engine().commit(a.container, a.image)
+    print(f"Created: {img.id}")
+    return 0
+
+
+def cmd_gc(args: list[str], seed: dict[str, str]) -> int:
+    _Parser(prog=f"{PROG} gc").parse_args(args)
+    for line in _engine().gc():
+        print(f"Removed: {line}")
+    return 0
+
+
 def cmd_help(args: list[str], seed: dict[str, str]) -> int:
     sys.stdout.write(help_text())
     return 0
@@ -238,7 +289,8 @@ def cmd_help(args: list[str], seed: dict[str, str]) -> int:
 
 COMMANDS: dict[str, Callable[[list[str], dict[str, str]], int]] = {
     "init": cmd_init, "images": cmd_images, "run": cmd_run, "exec": cmd_exec, "ps": cmd_ps, "logs": cmd_logs,
-    "inspect": cmd_inspect, "rm": cmd_rm, "rmi": cmd_rmi, "help": cmd_help,
+    "inspect": cmd_inspect, "rm": cmd_rm, "rmi": cmd_rmi, "help": cmd_help, "stop": cmd_stop,
+    "kill": cmd_kill, "wait": cmd_wait, "commit": cmd_commit, "gc": cmd_gc,
 }
 
 

@@ -28,6 +28,7 @@ from .launcher import Launcher
 from .store import CONTAINER_PREFIX, Store, check_container_name, is_id, read_json, write_json
 
 MB = 1_000_000
+MONITOR_DIED: dict[str, Any] = {"event": "failed", "message": "the monitor died", "code": 255}
 # The seed's defaults: --MEM_LIMIT=512 (MB) and --CPU_SHARE=512.
 SEED_LIMITS = Limits(memory=512 * MB, cpu_shares=512)
 
@@ -83,6 +84,19 @@ class ExitCodeError(BockerError):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.exit_code = code
+
+
+def _signal_number(sig: str | int) -> int:
+    if isinstance(sig, int) or str(sig).isdigit():
+        num = int(sig)
+        if num in signal.valid_signals():
+            return num
+    else:
+        name = str(sig).upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        if hasattr(signal.Signals, name):
+            return int(signal.Signals[name])
+    raise InvalidArgument(f"Invalid signal '{sig}': use a name like TERM, KILL, HUP or a number")
 
 
 def _pid_alive(pid: int | None, start: int | None) -> bool:
@@ -185,11 +199,15 @@ class Engine:
             config["id"] = cid
             config["hostname"] = config["hostname"] or cid
             write_json(cdir / "config.json", config, fsync=False)
-            write_json(cdir / "state.json", {"status": "created"}, fsync=False)
+            me = os.getpid()
+            write_json(cdir / "state.json", {"status": "created", "creator_pid": me,
+                                             "creator_start": linux.process_start_time(me)}, fsync=False)
+        linux.crash_point("created")
         try:
             return self._start(cid, cdir, config, img, detach, remove, on_output, capture, t0)
         except BaseException:
-            if (cdir / "state.json").exists() and self._load(cid).status in ("created", "failed"):
+            # a start that failed before its monitor ran: nothing but the directory exists
+            if (cdir / "state.json").exists() and self._load(cid).state.get("status") == "created":
                 shutil.rmtree(cdir, ignore_errors=True)
             raise
 
@@ -285,7 +303,8 @@ class Engine:
             ctl_theirs.close()
             if out_w is not None:
                 os.close(out_w)
-        event = json.loads(ctl.recv(65536) or b'{"event": "failed", "message": "the monitor died", "code": 125}')
+        msg = ctl.recv(65536)
+        event = json.loads(msg) if msg else MONITOR_DIED
         return ctl, out_r, event
 
     def exec(self, ref: str, command: str | list[str], *, env: dict[str, str] | list[str] | None = None,
@@ -324,7 +343,11 @@ class Engine:
         return RunResult(c.id, final.get("code", 137), output, time.perf_counter() - t0)
 
     def _fail(self, cid: str, cdir: Path, event: dict[str, Any]) -> None:
-        shutil.rmtree(cdir, ignore_errors=True)
+        if event is MONITOR_DIED:
+            # Nobody cleaned up: what it left (a cgroup, processes) stays recorded for gc.
+            raise BockerError(f"The monitor of container {cid} was killed: "
+                              "run 'bocker gc' to remove what it left")
+        shutil.rmtree(cdir, ignore_errors=True)  # the monitor undid its steps
         code = event.get("code", 125)
         if code in (126, 127):
             raise ExitCodeError(event["message"], code)
@@ -356,7 +379,7 @@ class Engine:
                         else:
                             msg = ctl.recv(65536)
                             sel.unregister(ctl)
-                            final = json.loads(msg) if msg else {"event": "failed", "message": "the monitor died", "code": 137}
+                            final = json.loads(msg) if msg else MONITOR_DIED
                 except KeyboardInterrupt:
                     # Ctrl-C or a notebook interrupt: stop the container, then wait for the
                     # monitor to tear it down, so the host is clean when we return.
@@ -378,7 +401,12 @@ class Engine:
         except FileNotFoundError:
             raise NotFound(f"No container named '{cid}' exists") from None
         status = state.get("status", "created")
-        if status == "running":
+        if status == "created" and not _pid_alive(state.get("creator_pid"), state.get("creator_start")):
+            status = "dead"  # the engine that made it was killed before its monitor started
+        elif status == "starting":
+            alive = _pid_alive(state.get("monitor_pid"), state.get("monitor_start"))
+            status = "created" if alive else "dead"
+        elif status == "running":
             if state.get("boot_id") != self._boot_id:
                 status = "dead"  # the machine rebooted since: nothing of it runs
             elif not (_pid_alive(state.get("monitor_pid"), state.get("monitor_start"))
@@ -430,12 +458,130 @@ class Engine:
         """A container's (or an image's) whole record, as JSON-ready data."""
         c = self._find(ref) if not ref.startswith("img_") else None
         if c is not None:
-            return {"Id": c.id, "Name": c.name, "Status": c.status_text, "Config": c.config, "State": c.state}
+            cdir = self.store.container_dir(c.id)
+            layers = [str(self.store.layer_dir(d)) for d in c.config["layers"]]
+            return {
+                "Id": c.id, "Name": c.name, "Created": c.created, "Image": c.image,
+                "ImageName": c.image_name, "Command": c.command, "Status": c.status_text,
+                "State": {"Status": c.status, "Running": c.running, "Pid": c.pid,
+                          "ExitCode": c.exit_code, "OOMKilled": c.oom_killed,
+                          "StartedAt": c.started_at, "FinishedAt": c.finished_at,
+                          "Error": c.state.get("error")},
+                "Limits": c.config["limits"],
+                "Cgroup": {"Driver": c.state.get("cgroup_driver"), "Paths": c.state.get("cgroup", {})},
+                "Capabilities": c.config.get("capabilities", []),
+                "Privileged": c.config.get("privileged", False),
+                "Mounts": [{"Type": "overlay", "Destination": "/", "LowerDirs": layers[::-1],
+                            "UpperDir": str(cdir / "upper"), "WorkDir": str(cdir / "work")}]
+                          + [{"Type": "bind", "Source": h, "Destination": d, "ReadOnly": ro}
+                             for h, d, ro in c.config["volumes"]],
+                "Layers": c.config["layers"], "LogPath": str(cdir / "log"),
+                "Config": c.config,
+            }
         img = self.images_store.find(ref)
         if img is None:
             raise NotFound(f"No container or image named '{ref}' exists")
-        return {"Id": img.id, "Image": img.to_json(),
-                "LayerDirs": [str(p) for p in self.images_store.layer_paths(img)]}
+        return {**img.to_json(), "LayerDirs": [str(p) for p in self.images_store.layer_paths(img)]}
+
+    # -- signals and waiting ---------------------------------------------------------------
+    def kill(self, ref: str, sig: str | int = "KILL") -> str:
+        """Send a signal to the container's pid 1 (`bocker kill -s SIG`)."""
+        signum = _signal_number(sig)
+        c = self.container(ref)
+        if not c.running or not _pid_alive(c.state.get("pid"), c.state.get("pid_start")):
+            raise Conflict(f"Container '{ref}' exists but is not running")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(c.state["pid"], signum)
+        return c.id
+
+    def stop(self, ref: str, timeout: float = 10.0) -> str:
+        """SIGTERM, then SIGKILL after `timeout` seconds. A pid 1 that has no SIGTERM handler
+        ignores it (the kernel protects a namespace's init), as in Docker."""
+        c = self.container(ref)
+        if c.running:
+            with contextlib.suppress(Conflict):
+                self.kill(c.id, "TERM")
+            if self.wait(c.id, timeout=timeout) is None:
+                with contextlib.suppress(Conflict):
+                    self.kill(c.id, "KILL")
+                self.wait(c.id, timeout=30)
+        return c.id
+
+    def wait(self, ref: str, timeout: float | None = None) -> int | None:
+        """Block until the container is no longer running; its exit code (None on timeout)."""
+        cid = self.container(ref).id
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            c = self._load(cid)
+            if not c.running and c.status not in ("created",):
+                return c.exit_code
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    # -- commit ----------------------------------------------------------------------------
+    def commit(self, ref: str, target: str) -> Image:
+        """The container's changes (its upper dir) as a new layer over its image's layers.
+
+        No copy of the image: the time grows with the size of the change. A running
+        container is frozen (cgroup freezer) while its layer is taken, so the layer is a
+        consistent snapshot."""
+        c = self.container(ref)
+        parent = self.images_store.load(c.image)
+        group = detect(parent=self.cgroup_parent).group(c.id)
+
+        @contextlib.contextmanager
+        def frozen():
+            if not (c.running and group.exists()):
+                yield
+                return
+            group.freeze()
+            try:
+                yield
+            finally:
+                group.thaw()
+
+        return self.images_store.commit(
+            parent, self.store.container_dir(c.id) / "upper", target,
+            source=f"{c.id}:{time.strftime('%Y%m%d-%H%M%S')}", freeze=frozen)
+
+    # -- gc --------------------------------------------------------------------------------
+    def gc(self) -> list[str]:
+        """Remove what crashes left: cgroups (and their processes) of containers whose
+        monitor was killed, half-made images and state files, stale "running" state after a
+        reboot. Returns a line per thing removed or corrected."""
+        done: list[str] = []
+        driver = detect(parent=self.cgroup_parent)
+        containers = {c.id: c for c in self.ps()}
+        for c in containers.values():
+            if c.status != "dead":
+                continue
+            group = driver.group(c.id)
+            if group.exists():
+                group.destroy()  # kills what is left of the container first
+                done.append(f"cgroup of {c.id}")
+            state = {**c.state, "status": "exited", "exit_code": 255, "finished_at": time.time(),
+                     "error": "its monitor was killed or the host rebooted; cleaned up by gc"}
+            write_json(self.store.container_dir(c.id) / "state.json", state)
+            done.append(f"state of {c.id}: exited (255)")
+        for cid in driver.list_groups():
+            c = containers.get(cid)
+            group = driver.group(cid)
+            if c is None and group.pids():
+                continue  # processes but no container here: another BOCKER_ROOT's, left alone
+            if c is None or c.status in ("exited", "failed"):
+                group.destroy()
+                done.append(f"cgroup {cid}")
+        for path in self.store.stale_tmp():
+            shutil.rmtree(path, ignore_errors=True)
+            done.append(f"half-made {path.name}")
+        for tmp in self.store.containers.glob("*/state.json.*.tmp"):
+            pid = int(tmp.name.split(".")[2]) if tmp.name.split(".")[2].isdigit() else 0
+            if not pid or linux.process_start_time(pid) is None:
+                tmp.unlink(missing_ok=True)
+                done.append(f"half-written {tmp.parent.name}/{tmp.name}")
+        driver.remove_parent()  # only if empty
+        return done
 
     # -- removal ---------------------------------------------------------------------------
     def rm(self, ref: str, force: bool = False) -> str:
@@ -458,12 +604,9 @@ class Engine:
         return c.id
 
     def _kill_and_wait(self, c: Container, timeout: float = 10.0) -> None:
-        if _pid_alive(c.state.get("pid"), c.state.get("pid_start")):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(c.state["pid"], signal.SIGKILL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._load(c.id).running:
-            time.sleep(0.01)
+        with contextlib.suppress(Conflict):
+            self.kill(c.id, "KILL")
+        self.wait(c.id, timeout=timeout)
 
     def _cleanup(self, c: Container) -> None:
         """Whatever a monitor that died (kill -9) left: the cgroup. Mounts die with the

@@ -20,9 +20,10 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, ContextManager, Iterable
 
 from ..errors import Conflict, InvalidArgument, NotFound
+from . import linux
 from .store import IMAGE_PREFIX, Store, is_id, new_id, parse_image_name, read_json, write_json
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -60,6 +61,9 @@ def tree_digest(root: Path) -> str:
     def entry(path: str, rel: str) -> bool:
         st = os.lstat(path)
         h.update(f"{rel}\0{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}\0".encode("utf-8", "surrogateescape"))
+        # xattrs too: an opaque directory (trusted.overlay.opaque) is not a plain one
+        for name in sorted(os.listxattr(path, follow_symlinks=False)):
+            h.update(f"{name}=".encode() + os.getxattr(path, name, follow_symlinks=False) + b"\0")
         if stat.S_ISREG(st.st_mode):
             h.update(f"{st.st_size}\0".encode())
             with open(path, "rb") as f:
@@ -152,16 +156,18 @@ class ImageStore:
         return digest
 
     def create(self, layers: list[str], source: str, names: Iterable[str] = (),
-               config: dict[str, Any] | None = None) -> Image:
+               config: dict[str, Any] | None = None, image_id: str | None = None) -> Image:
         names = [":".join(parse_image_name(n)) for n in names]
         with self.store.lock():
             for n in names:
                 if self.find(n) is not None:
                     raise Conflict(f"Image named '{n}' exists")
-            while True:
+            if image_id is not None and self.store.image_file(image_id).exists():
+                raise Conflict(f"Image named '{image_id}' exists")
+            while image_id is None:
                 image_id = new_id(IMAGE_PREFIX)
-                if not self.store.image_file(image_id).exists():
-                    break
+                if self.store.image_file(image_id).exists():
+                    image_id = None
             img = Image(id=image_id, layers=list(layers), source=source, names=names,
                         created=time.time(), config=config or {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]})
             write_json(self.store.image_file(image_id), img.to_json())
@@ -179,6 +185,7 @@ class ImageStore:
         tmp = self.store.mkdtemp("init-")
         try:
             copy_tree(src, tmp)
+            linux.crash_point("init-copied")
             os.chmod(tmp, 0o755)
             for d in ROOT_DIRS:
                 if not os.path.lexists(tmp / d):
@@ -232,6 +239,34 @@ class ImageStore:
         (root / "etc" / "passwd").write_text(
             "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n")
         (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+
+    def commit(self, parent: Image, upper: Path, target: str, source: str,
+               freeze: "Callable[[], ContextManager[None]]") -> Image:
+        """A new image: the parent's layers and, on top, a copy of a container's upper dir.
+
+        Only the upper dir is copied (O(size of the change)); overlay whiteouts (char 0/0)
+        and opaque directories (trusted.overlay.opaque) are copied as they are, so what was
+        deleted stays deleted. `freeze` holds the container still while the copy is taken.
+        `target` is a new name[:tag], or an img_<hex> id as the seed's commit takes.
+        """
+        if is_id(target) and target.startswith(IMAGE_PREFIX):
+            image_id, names = target, []
+        else:
+            image_id, names = None, [":".join(parse_image_name(target))]
+        taken = self.find(target) if image_id is None else (
+            self.load(image_id) if self.store.image_file(image_id).exists() else None)
+        if taken is not None:
+            raise Conflict(f"Image named '{target}' exists")
+        tmp = self.store.mkdtemp("commit-")
+        try:
+            with freeze():
+                copy_tree(upper, tmp / "layer")
+            os.chmod(tmp / "layer", 0o755)
+            digest = self.add_layer_from_dir(tmp / "layer")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self.create(parent.layers + [digest], source=source, names=names,
+                           config=dict(parent.config), image_id=image_id)
 
     # -- removing -----------------------------------------------------------------------
     def remove(self, image: Image, in_use: bool) -> None:

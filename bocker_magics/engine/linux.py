@@ -125,3 +125,17 @@ def process_start_time(pid: int) -> int | None:
 def boot_id() -> str:
     with open("/proc/sys/kernel/random/boot_id") as f:
         return f.read().strip()
+
+
+def crash_point(step: str) -> None:
+    """Die here, as kill -9 would, when BOCKER_CRASH_AT names this step: how the tests show
+    that gc cleans up after a crash at every step of a container's life."""
+    if os.environ.get("BOCKER_CRASH_AT") == step:
+        os.kill(os.getpid(), 9)
+
+
+def pause_point(step: str) -> None:
+    """Sleep here when BOCKER_PAUSE_AT names this step (tests that need a window open)."""
+    if os.environ.get("BOCKER_PAUSE_AT") == step:
+        import time
+        time.sleep(float(os.environ.get("BOCKER_PAUSE_SECONDS", "2")))

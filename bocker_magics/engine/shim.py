@@ -36,14 +36,15 @@ MAX_FDS = 4
 
 
 # -- state.json, shared with the engine (same format as store.write_json) -----------------
-def write_state(container_dir: str, state: dict) -> None:
+def write_state(container_dir: str, state: dict, fsync: bool = True) -> None:
     path = os.path.join(container_dir, "state.json")
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
         json.dump(state, f, indent=1, sort_keys=True)
         f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
     os.rename(tmp, path)
 
 
@@ -140,9 +141,12 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
     cgroup = None
     pid = None
     try:
+        write_state(cdir, {**state, "status": "starting"}, fsync=False)
+        linux.crash_point("starting")
         driver = detect(parent=spec["cgroup_parent"])
         cgroup = driver.group(spec["id"])
         cgroup.create(Limits(**spec["limits"]))
+        linux.crash_point("cgroup")
         for d in ("upper", "work", "merged"):
             os.makedirs(os.path.join(cdir, d), exist_ok=True)
         log_fd = os.open(os.path.join(cdir, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
@@ -155,6 +159,7 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
             container_init(spec, cgroup_dirs, out_w, err_w)
         os.close(out_w)
         os.close(err_w)
+        linux.crash_point("forked")
         failure = _read_all(err_r)  # EOF when pid 1 execs (the fd is close-on-exec)
         os.close(err_r)
         if failure:
@@ -166,6 +171,7 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
                      started_at=time.time(), cgroup_driver=driver.name, cgroup=cgroup.paths())
         write_state(cdir, state)
         channel.send(event="started", pid=pid)
+        linux.crash_point("running")
         # Relay output until every process of the container has closed it.
         while chunk := os.read(out_r, 65536):
             os.write(log_fd, chunk)
@@ -176,6 +182,7 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
                     attach_fd = None  # the engine went away: keep logging
         _, status = os.waitpid(pid, 0)
         pid = None
+        linux.crash_point("exited")
         code = _exit_code(status)
         oom = cgroup.oom_killed()
         state.update(status="exited", exit_code=code, oom_killed=oom, finished_at=time.time())
@@ -238,6 +245,7 @@ def exec_monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
                     f.write("0")
             for kind in EXEC_NAMESPACES:
                 linux.setns(ns_fds[kind], 0)
+            linux.pause_point("exec")
             exec_command(spec, out_w, err_w)
         except OSError as e:
             os.write(err_w, json.dumps({"message": f"Could not enter the container: {e.strerror}"}).encode())

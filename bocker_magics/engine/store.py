@@ -141,4 +141,23 @@ class Store:
                 continue
 
     def mkdtemp(self, prefix: str) -> Path:
-        return Path(tempfile.mkdtemp(dir=self.tmp, prefix=prefix))
+        """A scratch directory named by its maker's pid and start time, so that gc can
+        tell one a crash left behind from one a live engine is filling."""
+        from .linux import process_start_time
+        pid = os.getpid()
+        return Path(tempfile.mkdtemp(dir=self.tmp, prefix=f"{prefix}{pid}-{process_start_time(pid)}-"))
+
+    def stale_tmp(self) -> list[Path]:
+        """Scratch directories whose maker is gone."""
+        from .linux import process_start_time
+        out = []
+        for p in self.tmp.iterdir():
+            parts = p.name.split("-")
+            try:
+                pid, start = int(parts[-3]), int(parts[-2])
+            except (IndexError, ValueError):
+                out.append(p)
+                continue
+            if process_start_time(pid) != start:
+                out.append(p)
+        return out
