@@ -409,9 +409,9 @@ class Engine:
         elif status == "running":
             if state.get("boot_id") != self._boot_id:
                 status = "dead"  # the machine rebooted since: nothing of it runs
-            elif not (_pid_alive(state.get("monitor_pid"), state.get("monitor_start"))
-                      or _pid_alive(state.get("pid"), state.get("pid_start"))):
-                status = "dead"  # its monitor was killed before it could record the exit
+            elif not _pid_alive(state.get("monitor_pid"), state.get("monitor_start")):
+                # its monitor was killed: nobody will record the exit or clean up (gc will)
+                status = "dead"
         return Container(
             id=cid, name=config.get("name"), image=config["image"], image_name=config.get("image_name", ""),
             command=config["command"], created=config["created"], status=status,

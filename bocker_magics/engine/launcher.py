@@ -18,9 +18,9 @@ from pathlib import Path
 
 import bocker_magics
 
+from .shim import BOOT
+
 _PACKAGE_PARENT = str(Path(bocker_magics.__file__).resolve().parent.parent)
-_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from bocker_magics.engine.shim import serve; serve(int(sys.argv[2]))")
 
 
 class Launcher:
@@ -33,7 +33,7 @@ class Launcher:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _BOOT, _PACKAGE_PARENT, str(theirs.fileno())],
+                [sys.executable, "-I", "-S", "-c", BOOT, _PACKAGE_PARENT, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 start_new_session=True, close_fds=True,
             )

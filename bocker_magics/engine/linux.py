@@ -107,6 +107,22 @@ def loopback_up() -> None:
         fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
 
 
+def readonly_interpreter_namespace() -> None:
+    """Enter a mount namespace of our own where the running interpreter's file is on a
+    read-only bind mount; the caller then re-execs it from there.
+
+    Every process the shim forks (monitors, and exec's child, which is briefly a Python
+    process inside the container's pid namespace) then has a /proc/PID/exe that can't be
+    opened for writing (EROFS), whatever capabilities a container holds: the fix runc
+    made for CVE-2019-5736. Host mounts still propagate in (slave); none of ours go out.
+    """
+    exe = os.readlink("/proc/self/exe")
+    unshare(CLONE_NEWNS)
+    mount(None, "/", None, MS_REC | MS_SLAVE)
+    mount(exe, exe, None, MS_BIND)
+    mount(None, exe, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+
+
 def process_start_time(pid: int) -> int | None:
     """The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat).
 

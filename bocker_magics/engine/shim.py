@@ -321,9 +321,16 @@ def serve(sock_fd: int) -> None:
             os.close(fd)
 
 
-def main() -> None:
-    serve(int(sys.argv[1]))
+# How the engine starts the shim: `python -I -S -c BOOT PACKAGE_PARENT FD`.
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+        "from bocker_magics.engine.shim import boot; boot()")
 
 
-if __name__ == "__main__":
-    main()
+def boot() -> None:
+    """First pass: move into a mount namespace where the interpreter is read-only, and
+    exec again from there. Second pass ('protected' appended): serve."""
+    package_parent, fd, *rest = sys.argv[1:]
+    if rest != ["protected"]:
+        linux.readonly_interpreter_namespace()
+        os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", BOOT, package_parent, fd, "protected"])
+    serve(int(fd))
