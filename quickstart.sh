@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-venv)
+# the tests also compile a static C program (the chroot-escape check)
+TEST_APT_PACKAGES=(gcc libc6-dev)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then
@@ -29,8 +31,9 @@ pick_python() {
 
 setup() {
   need_root
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+  local missing=() wanted=("${APT_PACKAGES[@]}")
+  [ "${1:-}" = test ] && wanted+=("${TEST_APT_PACKAGES[@]}")
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -192,10 +192,11 @@ def test_missing_shell_in_the_image_is_127(engine, tmp_path):
     assert not [c for c in engine.ps() if c.image == img.id]
 
 
-def test_v2_driver_runs_a_container_on_this_hosts_cgroup2(engine, busybox, monkeypatch):
-    """On this hybrid host the v2 driver runs against /sys/fs/cgroup/unified, which has no
-    cpu/memory/pids controllers: join, accounting and teardown for real; limits give the
-    clear error. (tests/test_v2vm.py runs the limits on a pure v2 kernel.)"""
+def test_v2_driver_runs_containers(engine, busybox, monkeypatch):
+    """The v2 driver, running containers. On this hybrid host it runs against
+    /sys/fs/cgroup/unified, which has no cpu/memory/pids controllers: join, accounting and
+    teardown for real, and limits give the clear error. tests/test_v2vm.py runs this test
+    again inside a pure cgroup v2 kernel, where every limit is set and enforced."""
     monkeypatch.setenv("BOCKER_CGROUP_DRIVER", "v2")
     from bocker_magics.engine.cgroups import detect
     driver = detect(parent=CGROUP_PARENT)
@@ -203,10 +204,18 @@ def test_v2_driver_runs_a_container_on_this_hosts_cgroup2(engine, busybox, monke
     assert r.exit_code == 0, r.text
     assert f"0::/{CGROUP_PARENT}/{r.id}" in r.text.splitlines()
     assert "cgroup.procs" in r.text and "cpu.stat" in r.text
-    if "memory" not in driver.available_controllers():
+    if not {"memory", "cpu", "pids"} <= driver.available_controllers():
         with pytest.raises(BockerError, match="memory limit needs the cgroup v2 memory controller"):
             engine.run(busybox, "true", limits=Limits(memory=64 << 20))
     else:
-        r = engine.run(busybox, "cat /sys/fs/cgroup/memory.max", limits=Limits(memory=64 << 20))
-        assert r.text.strip() == str(64 << 20)
+        limits = Limits(memory=64 << 20, cpu_shares=512, cpus=0.5, pids=20)
+        r = engine.run(busybox, "cd /sys/fs/cgroup; cat memory.max cpu.max pids.max cpu.weight", limits=limits)
+        assert r.text.split() == [str(64 << 20), "50000", "100000", "20", "20"], r.text
+        r = engine.run(busybox, "x=$(head -c 64000000 /dev/zero | tr '\\0' a); echo survived",
+                       limits=Limits(memory=16 << 20))
+        assert r.exit_code == 137 and r.oom_killed and "survived" not in r.text
+        assert engine.container(r.id).status_text == "oom-killed"
+        r = engine.run(busybox, "sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done' 2>/dev/null; "
+                                "read n < /sys/fs/cgroup/pids.current; echo $n", limits=Limits(pids=5))
+        assert int(r.text.split()[-1]) <= 5
     assert driver.list_groups() == []

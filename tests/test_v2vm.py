@@ -40,7 +40,7 @@ enabled = open("/sys/fs/cgroup/cgroup.subtree_control").read().split()
 print("V2VM-CHECK-OK controllers=" + ",".join(controllers) + " enabled=" + ",".join(enabled))
 """
 
-GUEST = 'set -e; "$1" -c "$2"; exec "$1" -m pytest tests/test_cgroups.py -p no:cacheprovider -q -rs'
+GUEST = 'set -e; "$1" -c "$2"; exec "$1" -m pytest tests/test_cgroups.py tests/test_engine.py::test_v2_driver_runs_containers -p no:cacheprovider -q -rs'
 
 
 def _mountinfo() -> list[str]:
