@@ -1,0 +1,231 @@
+"""Every verb once: its arguments (argparse) and the engine call they make.
+
+The two faces use this module: `cli.py` parses a command line, calls `execute` and prints
+the result in the seed's formats; `magics.py` does the same with a magic's line and returns
+the result as an object. Neither holds engine logic, and neither defines a verb's arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from .engine.engine import Engine
+
+PROG = "bocker"
+SEED_OPTIONS = ("MEM_LIMIT", "CPU_SHARE")
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg]?)b?$", re.IGNORECASE)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose mistakes are one line and an InvalidArgument (exit 2), not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        err = InvalidArgument(f"{self.prog}: {message} (see '{PROG} help')")
+        err.exit_code = 2
+        raise err
+
+
+@dataclass
+class Context:
+    """What a face hands to a verb besides its arguments."""
+
+    on_output: Callable[[bytes], None] | None = None   # live output of run and exec
+    capture: bool = True                                # keep the output in the result too
+    seed: dict[str, str] = field(default_factory=dict)  # the seed's --MEM_LIMIT=…, --CPU_SHARE=…
+
+
+@dataclass
+class Verb:
+    name: str
+    purpose: str      # the seed's #HELP first line
+    usage: str        # … and its second
+    arguments: Callable[[argparse.ArgumentParser], None]
+    call: Callable[["Engine", argparse.Namespace, Context], Any]
+
+
+def parse_size(text: str) -> int:
+    """Docker's memory spelling: 512m, 1g, 65536k, or bytes."""
+    m = _SIZE.match(text.strip())
+    if not m:
+        raise InvalidArgument(f"Invalid memory size '{text}': use a number with b, k, m or g (e.g. 256m)")
+    number, unit = float(m.group(1)), m.group(2).lower()
+    return int(number * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit])
+
+
+def whole_number(flag: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidArgument(f"Invalid value '{text}' for {flag}: it must be a whole number") from None
+
+
+# -- arguments --------------------------------------------------------------------------
+def _none(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _container(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container", help="container id or name")
+
+
+def _init_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory", nargs="?", help="the directory to copy into the image")
+    p.add_argument("--busybox", action="store_true", help="the built-in image, from the host's static busybox")
+    p.add_argument("--name", help="also name the image NAME[:TAG]")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--detach", action="store_true", help="print the id and return; the container runs on")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--name", help="a name to refer to the container by")
+    p.add_argument("--hostname", help="its hostname (default: its id)")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL", help="an environment variable")
+    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the container")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]", help="a bind mount")
+    p.add_argument("-m", "--memory", metavar="SIZE", help="memory limit, e.g. 256m (0: none; default 512 MB)")
+    p.add_argument("--cpu-shares", metavar="N", help="relative CPU weight (default 512)")
+    p.add_argument("--cpus", metavar="N", help="CPU quota in CPUs, e.g. 0.5")
+    p.add_argument("--pids-limit", metavar="N", help="at most N processes")
+    p.add_argument("--cap-add", action="append", default=[], metavar="CAP", help="add a capability")
+    p.add_argument("--cap-drop", action="append", default=[], metavar="CAP", help="drop a capability (ALL: every one)")
+    p.add_argument("--privileged", action="store_true", help="every capability, no masked paths, /sys writable")
+    p.add_argument("image", help="image id or name")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="run by /bin/sh -c, words joined")
+
+
+def _exec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL")
+    p.add_argument("-w", "--workdir", metavar="DIR")
+    p.add_argument("container", help="container id or name")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="the program and its arguments")
+
+
+def _stop_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-t", "--time", type=float, default=10.0, help="seconds before SIGKILL (default 10)")
+    _container(p)
+
+
+def _kill_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-s", "--signal", default="KILL", help="signal name or number (default KILL)")
+    _container(p)
+
+
+def _commit_args(p: argparse.ArgumentParser) -> None:
+    _container(p)
+    p.add_argument("image", help="an img_<hex> id (the seed's form) or a name[:tag]")
+
+
+def _ref_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ref", help="container or image, by id or name")
+
+
+def _rm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    _ref_args(p)
+
+
+# -- calls ------------------------------------------------------------------------------
+def limits_from(a: argparse.Namespace, seed: dict[str, str]):
+    """The run's limits: the seed's defaults (512 MB, 512 shares), its --MEM_LIMIT/--CPU_SHARE
+    spellings, then Docker's -m/--cpu-shares/--cpus/--pids-limit. 0 means no limit."""
+    from .engine.cgroups import Limits
+    from .engine.engine import MB
+
+    memory, shares = 512 * MB, 512
+    if "MEM_LIMIT" in seed:
+        memory = whole_number("--MEM_LIMIT", seed["MEM_LIMIT"]) * MB
+    if "CPU_SHARE" in seed:
+        shares = whole_number("--CPU_SHARE", seed["CPU_SHARE"])
+    if a.memory is not None:
+        memory = parse_size(a.memory)
+    if a.cpu_shares is not None:
+        shares = whole_number("--cpu-shares", a.cpu_shares)
+    cpus = None
+    if a.cpus is not None:
+        try:
+            cpus = float(a.cpus)
+        except ValueError:
+            raise InvalidArgument(f"Invalid value '{a.cpus}' for --cpus: it must be a number, e.g. 0.5") from None
+    pids = whole_number("--pids-limit", a.pids_limit) if a.pids_limit is not None else None
+    return Limits(memory=memory or None, cpu_shares=shares or None, cpus=cpus, pids=pids)
+
+
+def _init(e: "Engine", a: argparse.Namespace, ctx: Context):
+    if bool(a.busybox) == bool(a.directory):
+        err = InvalidArgument(f"{PROG} init: give a directory, or --busybox (see '{PROG} help')")
+        err.exit_code = 2
+        raise err
+    return e.busybox() if a.busybox else e.init(a.directory, a.name)
+
+
+def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
+    return e.run(a.image, a.command or None, name=a.name, hostname=a.hostname, env=a.env,
+                 workdir=a.workdir, volumes=a.volume, limits=limits_from(a, ctx.seed),
+                 detach=a.detach, remove=a.rm, cap_add=a.cap_add, cap_drop=a.cap_drop,
+                 privileged=a.privileged, on_output=ctx.on_output, capture=ctx.capture)
+
+
+def _exec(e: "Engine", a: argparse.Namespace, ctx: Context):
+    if not a.command:
+        err = InvalidArgument(f"{PROG} exec: give the command to run, e.g. {PROG} exec ID ls /")
+        err.exit_code = 2
+        raise err
+    return e.exec(a.container, a.command, env=a.env, workdir=a.workdir,
+                  on_output=ctx.on_output, capture=ctx.capture)
+
+
+VERBS: dict[str, Verb] = {v.name: v for v in [
+    Verb("init", "Create an image from a directory", "init <directory> [--name NAME[:TAG]] | init --busybox",
+         _init_args, _init),
+    Verb("images", "List images", "images", _none, lambda e, a, c: e.images()),
+    Verb("run", "Create a container",
+         "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
+         "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "
+         "<image> [command...]", _run_args, _run),
+    Verb("exec", "Execute a command in a running container",
+         "exec [-e K=V] [-w DIR] <container_id> <command...>", _exec_args, _exec),
+    Verb("ps", "List containers", "ps", _none, lambda e, a, c: e.ps()),
+    Verb("logs", "View logs from a container", "logs <container_id>", _container,
+         lambda e, a, c: e.logs(a.container)),
+    Verb("stop", "Stop a running container (SIGTERM, then SIGKILL)", "stop [-t SECONDS] <container_id>",
+         _stop_args, lambda e, a, c: e.stop(a.container, timeout=a.time)),
+    Verb("kill", "Send a signal to a running container", "kill [-s SIGNAL] <container_id>",
+         _kill_args, lambda e, a, c: e.kill(a.container, a.signal)),
+    Verb("wait", "Wait for a container to exit; print its exit code", "wait <container_id>",
+         _container, lambda e, a, c: e.wait(a.container)),
+    Verb("commit", "Commit a container to an image", "commit <container_id> <image_id or name[:tag]>",
+         _commit_args, lambda e, a, c: e.commit(a.container, a.image)),
+    Verb("inspect", "Show a container's or an image's record as JSON", "inspect <container_id or image>",
+         _ref_args, lambda e, a, c: e.inspect(a.ref)),
+    Verb("rm", "Delete an image or container", "rm [-f] <image_id or container_id>", _rm_args,
+         lambda e, a, c: e.rm(a.ref, force=a.force)),
+    Verb("rmi", "Delete an image", "rmi <image>", _ref_args, lambda e, a, c: e.rmi(a.ref)),
+    Verb("gc", "Remove what crashes left (cgroups, processes, half-made state)", "gc", _none,
+         lambda e, a, c: e.gc()),
+]}
+
+
+def parser(verb: str) -> Parser:
+    p = Parser(prog=f"{PROG} {verb}", description=VERBS[verb].purpose)
+    VERBS[verb].arguments(p)
+    return p
+
+
+def help_text() -> str:
+    """Every verb, as the seed's `bocker help` prints its #HELP lines."""
+    lines = [(v.purpose, v.usage) for v in VERBS.values()] + [("Display this message", "help")]
+    return "".join(f"{purpose}:\n\t{PROG} {usage}\n\n" for purpose, usage in lines)
+
+
+def execute(engine: "Engine", verb: str, args: list[str], ctx: Context | None = None) -> tuple[argparse.Namespace, Any]:
+    """Parse `args` for `verb` and make its engine call; returns the arguments and the result."""
+    if verb not in VERBS:
+        raise InvalidArgument(f"Unknown command '{verb}': see '{PROG} help'")
+    namespace = parser(verb).parse_args(args)
+    return namespace, VERBS[verb].call(engine, namespace, ctx or Context())
