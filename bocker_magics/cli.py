@@ -67,6 +67,15 @@ def render(verb: str, args: Any, result: Any) -> int:
         print(result if result is not None else "unknown")
     elif verb == "inspect":
         print(json.dumps(result, indent=2, sort_keys=True))
+    elif verb == "diff":
+        for ch in result:
+            print(f"{ch.kind} {ch.path}{'  (opaque)' if ch.opaque else ''}")
+    elif verb == "stats":
+        print("CONTAINER_ID\t\tCPU_SEC\t\tMEM_CURRENT\t\tMEM_PEAK\t\tMEM_LIMIT\t\tOOM_KILLS\t\tPIDS")
+        for cid, s in result.items():
+            cols = [s.cpu_seconds, s.memory_current, s.memory_peak, s.memory_limit, s.oom_kills, s.pids_current]
+            print("\t\t".join([cid] + ["-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+                                       for v in cols]))
     elif verb in ("rm", "rmi"):
         print(f"Removed: {args.ref}")
     elif verb == "gc":

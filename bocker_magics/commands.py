@@ -38,6 +38,7 @@ class Context:
     on_output: Callable[[bytes], None] | None = None   # live output of run and exec
     capture: bool = True                                # keep the output in the result too
     seed: dict[str, str] = field(default_factory=dict)  # the seed's --MEM_LIMIT=…, --CPU_SHARE=…
+    on_start: Callable[[str], None] | None = None       # run: the container's id, once it runs
 
 
 @dataclass
@@ -125,6 +126,10 @@ def _ref_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("ref", help="container or image, by id or name")
 
 
+def _refs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("containers", nargs="*", metavar="container", help="containers (default: every running one)")
+
+
 def _rm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
     _ref_args(p)
@@ -168,7 +173,8 @@ def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
     return e.run(a.image, a.command or None, name=a.name, hostname=a.hostname, env=a.env,
                  workdir=a.workdir, volumes=a.volume, limits=limits_from(a, ctx.seed),
                  detach=a.detach, remove=a.rm, cap_add=a.cap_add, cap_drop=a.cap_drop,
-                 privileged=a.privileged, on_output=ctx.on_output, capture=ctx.capture)
+                 privileged=a.privileged, on_output=ctx.on_output, capture=ctx.capture,
+                 on_start=ctx.on_start)
 
 
 def _exec(e: "Engine", a: argparse.Namespace, ctx: Context):
@@ -203,6 +209,10 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          _commit_args, lambda e, a, c: e.commit(a.container, a.image)),
     Verb("inspect", "Show a container's or an image's record as JSON", "inspect <container_id or image>",
          _ref_args, lambda e, a, c: e.inspect(a.ref)),
+    Verb("diff", "Show a container's (or an image's top layer's) changed files: A, C, D",
+         "diff <container_id or image>", _ref_args, lambda e, a, c: e.diff(a.ref)),
+    Verb("stats", "Show cgroup accounting: cpu, memory, pids", "stats [container_id...]", _refs_args,
+         lambda e, a, c: e.stats(a.containers or None)),
     Verb("rm", "Delete an image or container", "rm [-f] <image_id or container_id>", _rm_args,
          lambda e, a, c: e.rm(a.ref, force=a.force)),
     Verb("rmi", "Delete an image", "rmi <image>", _ref_args, lambda e, a, c: e.rmi(a.ref)),

@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 from ..errors import BockerError, Conflict, ContainerStartError, HostUnsupported, InvalidArgument, NotFound
 from . import capabilities, linux
-from .cgroups import Limits, detect
+from .cgroups import CgroupStats, Limits, detect
+from .changes import Change, changes
 from .images import BUSYBOX_NAME, Image, ImageStore
 from .launcher import Launcher
 from .store import CONTAINER_PREFIX, Store, check_container_name, is_id, read_json, write_json
@@ -182,9 +183,11 @@ class Engine:
             volumes: list[str] | None = None, limits: Limits | None = None,
             detach: bool = False, remove: bool = False, cap_add: list[str] | None = None,
             cap_drop: list[str] | None = None, privileged: bool = False,
-            on_output: Callable[[bytes], None] | None = None, capture: bool = True) -> RunResult:
+            on_output: Callable[[bytes], None] | None = None, capture: bool = True,
+            on_start: Callable[[str], None] | None = None) -> RunResult:
         """Run a container. Foreground: stream output to `on_output` (and keep it, if
-        `capture`), return when it exits. Detached: return as soon as it runs."""
+        `capture`), return when it exits. Detached: return as soon as it runs.
+        `on_start(id)` is called once the container runs (a monitor samples its cgroup)."""
         t0 = time.perf_counter()
         _check_overlay()
         img = self.image(image)
@@ -204,7 +207,7 @@ class Engine:
                                              "creator_start": linux.process_start_time(me)}, fsync=False)
         linux.crash_point("created")
         try:
-            return self._start(cid, cdir, config, img, detach, remove, on_output, capture, t0)
+            return self._start(cid, cdir, config, img, detach, remove, on_output, capture, t0, on_start)
         except BaseException:
             # a start that failed before its monitor ran: nothing but the directory exists
             if (cdir / "state.json").exists() and self._load(cid).state.get("status") == "created":
@@ -255,7 +258,8 @@ class Engine:
         return [os.path.realpath(host), os.path.normpath(ctr), mode == "ro"]
 
     def _start(self, cid: str, cdir: Path, config: dict[str, Any], img: Image, detach: bool,
-               remove: bool, on_output: Callable[[bytes], None] | None, capture: bool, t0: float) -> RunResult:
+               remove: bool, on_output: Callable[[bytes], None] | None, capture: bool, t0: float,
+               on_start: Callable[[str], None] | None = None) -> RunResult:
         request = {
             "id": cid, "container_dir": str(cdir), "layers_dir": str(self.store.layers),
             "lowerdirs": [self.store.layer_dir(d).name for d in reversed(img.layers)],
@@ -268,6 +272,8 @@ class Engine:
         try:
             if event["event"] == "failed":
                 self._fail(cid, cdir, event)
+            if on_start is not None:
+                on_start(cid)
             if detach:
                 return RunResult(cid, 0, b"", time.perf_counter() - t0)
             output, final = self._attach(event["pid"], ctl, out_r, on_output, capture)
@@ -482,6 +488,43 @@ class Engine:
         if img is None:
             raise NotFound(f"No container or image named '{ref}' exists")
         return {**img.to_json(), "LayerDirs": [str(p) for p in self.images_store.layer_paths(img)]}
+
+    # -- accounting and changes ------------------------------------------------------------
+    def stats(self, refs: list[str] | None = None) -> dict[str, CgroupStats]:
+        """Cgroup accounting per container id (the same fields on v1 and v2): every running
+        container, or the ones named. A container that is not running gives the stats its
+        monitor recorded at exit (state.json "stats"), or an empty CgroupStats."""
+        driver = detect(parent=self.cgroup_parent)
+        containers = [self.container(r) for r in refs] if refs else [c for c in self.ps() if c.running]
+        out: dict[str, CgroupStats] = {}
+        for c in containers:
+            stats = None
+            if c.running:
+                with contextlib.suppress(NotFound, OSError):
+                    stats = driver.group(c.id).stats()
+            if stats is None:
+                recorded = c.state.get("stats") or {}
+                stats = CgroupStats(**{k: v for k, v in recorded.items() if k in CgroupStats.__dataclass_fields__})
+            out[c.id] = stats
+        return out
+
+    def diff(self, ref: str) -> list[Change]:
+        """`docker diff`: what a container's upper dir changes over its image, or what an
+        image's top layer changes over the layers below it."""
+        upper, lowers = self.diff_dirs(ref)
+        return changes(upper, lowers)
+
+    def diff_dirs(self, ref: str) -> tuple[Path, list[Path]]:
+        """The upper dir and the lower dirs (top-most first) that `diff` compares."""
+        c = self._find(ref) if not ref.startswith("img_") else None
+        if c is not None:
+            lowers = [self.store.layer_dir(d) for d in reversed(c.config["layers"])]
+            return self.store.container_dir(c.id) / "upper", lowers
+        img = self.images_store.find(ref)
+        if img is None:
+            raise NotFound(f"No container or image named '{ref}' exists")
+        top_first = [self.store.layer_dir(d) for d in reversed(img.layers)]
+        return top_first[0], top_first[1:]
 
     # -- signals and waiting ---------------------------------------------------------------
     def kill(self, ref: str, sig: str | int = "KILL") -> str:
