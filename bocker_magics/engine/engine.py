@@ -276,7 +276,13 @@ class Engine:
                 on_start(cid)
             if detach:
                 return RunResult(cid, 0, b"", time.perf_counter() - t0)
-            output, final = self._attach(event["pid"], ctl, out_r, on_output, capture)
+            try:
+                output, final = self._attach(event["pid"], ctl, out_r, on_output, capture)
+            except KeyboardInterrupt:
+                if remove:  # --rm holds when interrupted too: the monitor has torn it down
+                    with contextlib.suppress(BockerError):
+                        self.rm(cid, force=True)
+                raise
         finally:
             ctl.close()
             if out_r is not None:
