@@ -52,10 +52,10 @@ class NamespaceTable(View):
             label, pid = host_column()
             columns[label] = ns_inodes(pid)
         for label, pid in pids.items():
-            try:
-                columns[label] = ns_inodes(pid)
-            except FileNotFoundError:
-                raise ProcessLookupError(f"process {pid} ({label}) does not exist") from None
+            inodes = ns_inodes(pid) if os.path.isdir(f"/proc/{pid}/ns") else {}
+            if not inodes:
+                raise ProcessLookupError(f"process {pid} ({label}) does not exist")
+            columns[label] = inodes
         return cls(columns)
 
     @property
