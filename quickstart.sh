@@ -9,7 +9,8 @@ cd "$(dirname "$0")"
 
 APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-venv)
 # the tests also compile a static C program (the chroot-escape check)
-TEST_APT_PACKAGES=(gcc libc6-dev)
+# pull/push/save/load tests: a real registry (docker-registry) filled by skopeo and umoci
+TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then

@@ -42,8 +42,17 @@ def _when(ts: float) -> str:
 
 def render(verb: str, args: Any, result: Any) -> int:
     """Print a verb's result as the seed (or Docker) does; return the exit status."""
-    if verb in ("init", "commit"):
+    if verb in ("init", "commit", "pull"):
         print(f"Created: {result.id}")
+    elif verb == "push":
+        print(f"Pushed: {result}")
+    elif verb == "save":
+        print(f"Saved: {result}")
+    elif verb == "load":
+        for img in result:
+            print(f"Loaded: {img.id}" + (f" ({', '.join(img.names)})" if img.names else ""))
+    elif verb == "login":
+        print(f"Login Succeeded: {result}")
     elif verb == "images":
         print("IMAGE_ID\t\tSOURCE\t\tNAMES\t\tLAYERS\t\tCREATED")
         for img in result:
@@ -104,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         from .engine.engine import Engine
         ctx = Context(on_output=_write, capture=False, seed=seed)
+        if verb in ("pull", "push"):
+            from .progress import TerminalProgress
+            ctx.on_progress = TerminalProgress(sys.stderr)
         with Engine() as engine:
             namespace, result = execute(engine, verb, rest, ctx)
             return render(verb, namespace, result)

@@ -39,6 +39,7 @@ class Context:
     capture: bool = True                                # keep the output in the result too
     seed: dict[str, str] = field(default_factory=dict)  # the seed's --MEM_LIMIT=…, --CPU_SHARE=…
     on_start: Callable[[str], None] | None = None       # run: the container's id, once it runs
+    on_progress: Callable[[Any], None] | None = None    # pull/push: a registry.Progress per layer event
 
 
 @dataclass
@@ -117,6 +118,44 @@ def _kill_args(p: argparse.ArgumentParser) -> None:
     _container(p)
 
 
+def _pull_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ref", help="[registry[:port]/]name[:tag|@sha256:…] (Docker Hub by default)")
+    p.add_argument("tag", nargs="?", help="the seed's form: pull NAME TAG")
+    p.add_argument("--platform", help="os/arch[/variant] to choose from a multi-platform image")
+    p.add_argument("--insecure", action="store_true", help="plain http or unverified https (loopback always may)")
+
+
+def _push_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", help="image id or name")
+    p.add_argument("ref", nargs="?", help="where to: [registry[:port]/]name[:tag] (default: the image's name)")
+    p.add_argument("--insecure", action="store_true", help="plain http or unverified https (loopback always may)")
+
+
+def _save_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["docker", "oci"], default="docker",
+                   help="docker-save tarball (default) or OCI image layout (a tar, or a dir if FILE ends with /)")
+    p.add_argument("image", help="image id or name")
+    p.add_argument("file", help="the tarball (or, for oci, a directory) to write")
+
+
+def _login_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("registry", nargs="?", default="", help="host[:port] (default: Docker Hub)")
+    p.add_argument("-u", "--username", required=True)
+    p.add_argument("-p", "--password", help="the password (or --password-stdin)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--insecure", action="store_true")
+
+
+def _login(e: "Engine", a: argparse.Namespace, ctx: Context):
+    import sys
+    password = sys.stdin.readline().rstrip("\n") if a.password_stdin else a.password
+    if password is None:
+        err = InvalidArgument(f"{PROG} login: give -p PASSWORD or --password-stdin")
+        err.exit_code = 2
+        raise err
+    return e.login(a.registry, a.username, password, insecure=a.insecure)
+
+
 def _commit_args(p: argparse.ArgumentParser) -> None:
     _container(p)
     p.add_argument("image", help="an img_<hex> id (the seed's form) or a name[:tag]")
@@ -190,6 +229,18 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
     Verb("init", "Create an image from a directory", "init <directory> [--name NAME[:TAG]] | init --busybox",
          _init_args, _init),
     Verb("images", "List images", "images", _none, lambda e, a, c: e.images()),
+    Verb("pull", "Pull an image from a registry", "pull <name> <tag> | pull [--platform P] [--insecure] <ref>",
+         _pull_args, lambda e, a, c: e.pull(a.ref, a.tag, insecure=a.insecure, platform=a.platform,
+                                            progress=c.on_progress)),
+    Verb("push", "Push an image to a registry", "push [--insecure] <image> [ref]", _push_args,
+         lambda e, a, c: e.push(a.image, a.ref, insecure=a.insecure, progress=c.on_progress)),
+    Verb("save", "Save an image as a docker-save tarball or an OCI layout", "save [--format docker|oci] <image> <file>",
+         _save_args, lambda e, a, c: e.save(a.image, a.file, a.format)),
+    Verb("load", "Load images from a docker-save tarball or an OCI layout", "load <file>",
+         lambda p: p.add_argument("file", help="a tarball or an OCI layout directory"),
+         lambda e, a, c: e.load(a.file)),
+    Verb("login", "Keep credentials for a registry", "login -u USER [-p PASS | --password-stdin] [registry]",
+         _login_args, _login),
     Verb("run", "Create a container",
          "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
          "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "

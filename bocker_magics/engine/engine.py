@@ -176,6 +176,70 @@ class Engine:
         self.images_store.remove(img, in_use=in_use)
         return img.id
 
+    # -- registries and archives (transfer.py, archive.py, registry.py) -------------------
+    def _registry_client(self, registry: str, insecure: bool):
+        from .registry import RegistryClient, docker_config_paths, find_credentials
+        creds = find_credentials(registry, [self.store.root / "auth.json", *docker_config_paths()])
+        return RegistryClient(registry, insecure=insecure, credentials=creds)
+
+    def pull(self, ref: str, tag: str | None = None, *, insecure: bool = False,
+             platform: str | None = None, progress: "Callable[[Any], None] | None" = None) -> Image:
+        """`bocker pull NAME TAG` (the seed's form) or `pull [registry/]repo[:tag|@digest]`.
+        `progress` gets a registry.Progress per layer event (a bar, a widget)."""
+        from .registry import Platform, parse_reference
+        from .transfer import Puller
+        reference = parse_reference(ref, tag)
+        client = self._registry_client(reference.registry, insecure)
+        try:
+            return Puller(self.store, self.images_store, client, progress).pull(
+                reference, Platform.parse(platform) if platform else None)
+        finally:
+            client.close()
+
+    def push(self, image: str, ref: str | None = None, *, insecure: bool = False,
+             progress: "Callable[[Any], None] | None" = None) -> str:
+        """Upload an image (its layers, an OCI config and manifest) as `ref` (default: the
+        image's own name); returns `ref@sha256:…`."""
+        from .registry import parse_reference
+        from .transfer import Pusher
+        img = self.image(image)
+        if ref is None:
+            if not img.names:
+                raise InvalidArgument(f"Image '{image}' has no name to push as: give one, e.g. "
+                                      "push IMAGE 127.0.0.1:5000/name:tag")
+            ref = img.names[0]
+        reference = parse_reference(ref)
+        client = self._registry_client(reference.registry, insecure)
+        try:
+            digest = Pusher(self.store, client, progress).push(img, reference)
+        finally:
+            client.close()
+        return f"{reference}@{digest}"
+
+    def login(self, registry: str, username: str, password: str, *, insecure: bool = False) -> str:
+        """Check credentials against a registry and keep them (BOCKER_ROOT/auth.json, 0600)."""
+        from .registry import RegistryClient, parse_reference, save_credentials
+        host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
+        client = RegistryClient(host, insecure=insecure, credentials=(username, password))
+        try:
+            resp = client.request("GET", "/v2/", scope="", what="/v2/")
+            resp.read()
+        finally:
+            client.close()
+        save_credentials(self.store.root / "auth.json", host, username, password)
+        return host
+
+    def save(self, image: str, path: str | os.PathLike[str], format: str = "docker") -> Path:
+        """Write an image as a docker-save tarball (format 'docker') or an OCI image layout
+        ('oci': a tar, or a directory when `path` is one or ends with '/')."""
+        from .archive import save
+        return save(self.store, self.image(image), Path(path), format)
+
+    def load(self, path: str | os.PathLike[str]) -> list[Image]:
+        """Images from a docker-save tarball or an OCI image layout (a tar or a directory)."""
+        from .archive import load
+        return load(self.store, self.images_store, Path(path))
+
     # == containers ========================================================================
     def run(self, image: str, command: str | list[str] | None = None, *,
             name: str | None = None, hostname: str | None = None,

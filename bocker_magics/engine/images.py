@@ -41,6 +41,7 @@ class Image:
     created: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
     removed: bool = False
+    digest: str | None = None   # the manifest digest it was pulled or loaded as, if any
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,6 +174,26 @@ class ImageStore:
             write_json(self.store.image_file(image_id), img.to_json())
         return img
 
+    def create_named(self, layers: list[str], source: str, names: Iterable[str],
+                     config: dict[str, Any], digest: str | None = None) -> Image:
+        """An image from a registry or an archive. Its names move to it from any image that
+        had them (as `docker pull` re-points a tag); an image left with no name and no
+        container keeps existing, as Docker's dangling images do."""
+        names = [":".join(parse_image_name(n)) for n in names]
+        with self.store.lock():
+            for other in self.list():
+                if set(other.names) & set(names):
+                    other.names = [n for n in other.names if n not in names]
+                    write_json(self.store.image_file(other.id), other.to_json())
+            while True:
+                image_id = new_id(IMAGE_PREFIX)
+                if not self.store.image_file(image_id).exists():
+                    break
+            img = Image(id=image_id, layers=list(layers), source=source, names=names,
+                        created=time.time(), config=config, digest=digest)
+            write_json(self.store.image_file(image_id), img.to_json())
+        return img
+
     def init_from_dir(self, directory: str | os.PathLike[str], names: Iterable[str] = ()) -> Image:
         src = Path(directory)
         if not src.is_dir():
@@ -298,3 +319,6 @@ class ImageStore:
             with contextlib.suppress(FileNotFoundError):
                 os.rename(path, trash / "layer")
             shutil.rmtree(trash, ignore_errors=True)
+            # what push knew of its compressed forms (transfer.LayerStore)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.store.layers.parent / "meta" / f"{path.name}.json")

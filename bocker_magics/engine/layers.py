@@ -1,0 +1,536 @@
+"""Layers as tars, both ways: safe extraction into overlay form, and a layer dir back to a tar.
+
+A registry layer is a tar whose deletions are `.wh.NAME` entries and whose opaque directories
+carry a `.wh..wh..opq` marker. Stored here, a layer is a directory used as an overlay lowerdir,
+so a deletion is a char 0/0 device and an opaque directory has `trusted.overlay.opaque=y` --
+the same form a container's upper dir has, so `commit` and `pull` make the same kind of layer.
+
+Extraction is done here, not by tarfile.extractall: its filters strip setuid bits and refuse
+device nodes, and without them it follows symlinks out of the tree. Every path is walked one
+component at a time from a directory fd with O_NOFOLLOW, so no entry can reach outside the
+layer (`../`, absolute names, a symlinked parent, a hard link to outside all fail with a
+LayerError naming the entry). The caller extracts into a scratch dir and moves it into place
+only when the whole tar was read and its digests checked.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import os
+import stat
+import subprocess
+import tarfile
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+from ..errors import InvalidArgument
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+# overlay's own xattrs in a tar could forge whiteouts, opaque dirs or redirects: never applied
+_FORBIDDEN_XATTR = ("trusted.overlay.",)
+_CHUNK = 1 << 20
+_XATTR_PAX = "SCHILY.xattr."
+
+
+class LayerError(InvalidArgument):
+    """A layer tar that is malformed or tries to write outside its layer."""
+
+
+# == decompression ==========================================================================
+class HashingReader(io.RawIOBase):
+    """Reads through `raw`, keeping the sha256 and the count of what passed."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.sha = hashlib.sha256()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        data = self.raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.sha.update(data)
+        self.count += n
+        return n
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.sha.update(data)
+        self.count += len(data)
+        return data
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.sha.hexdigest()
+
+
+class Decompressed(io.RawIOBase):
+    """The uncompressed bytes of a layer blob (gzip, zstd or plain tar, told by its magic),
+    with the sha256 of what came out: the layer's diff_id."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.sha = hashlib.sha256()
+        self.count = 0
+        self._buf = b""
+        self._eof = False
+        self._proc: subprocess.Popen | None = None
+        head = raw.read(4)
+        if head[:2] == b"\x1f\x8b":
+            self._z: zlib._Decompress | None = zlib.decompressobj(31)
+            self._pending = head
+            self._read = self._gunzip
+        elif head == b"\x28\xb5\x2f\xfd":
+            self._pending = head
+            self._read = self._unzstd
+        else:
+            self._z = None
+            self._pending = head
+            self._read = self._plain
+
+    def readable(self) -> bool:
+        return True
+
+    def _plain(self, n: int) -> bytes:
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        return self.raw.read(n)
+
+    def _gunzip(self, n: int) -> bytes:
+        while True:
+            if self._pending:
+                data, self._pending = self._pending, b""
+            else:
+                data = self.raw.read(max(n, 1 << 16))
+            if not data:
+                if self._z is not None and not self._z.eof and self._z.unconsumed_tail == b"":
+                    if self._started:
+                        raise LayerError("The layer's gzip stream ends early: the blob is truncated")
+                return b""
+            self._started = True
+            out = self._z.decompress(data)
+            while self._z.eof and self._z.unused_data:  # another gzip member follows
+                rest = self._z.unused_data
+                self._z = zlib.decompressobj(31)
+                out += self._z.decompress(rest)
+            if out:
+                return out
+
+    _started = False
+
+    def _unzstd(self, n: int) -> bytes:
+        # Python 3.11 has no zstd: the zstd command, fed from a thread, when the host has it
+        if self._proc is None:
+            import shutil
+            import threading
+            if not shutil.which("zstd"):
+                raise LayerError("This layer is zstd-compressed: install the zstd package (apt-get install zstd)")
+            self._proc = subprocess.Popen(["zstd", "-dc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self._feed_error: BaseException | None = None
+
+            def feed() -> None:
+                try:
+                    assert self._proc and self._proc.stdin
+                    self._proc.stdin.write(self._pending)
+                    while chunk := self.raw.read(1 << 16):
+                        self._proc.stdin.write(chunk)
+                except BaseException as e:  # noqa: BLE001 - reported by the reader
+                    self._feed_error = e
+                finally:
+                    with _suppress():
+                        self._proc.stdin.close()  # type: ignore[union-attr]
+
+            threading.Thread(target=feed, daemon=True).start()
+        assert self._proc.stdout
+        data = self._proc.stdout.read1(max(n, 1 << 16))
+        if not data:
+            code = self._proc.wait()
+            if self._feed_error is not None:
+                raise self._feed_error
+            if code:
+                raise LayerError("The layer's zstd stream is corrupt")
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            chunks = []
+            while chunk := self.read(_CHUNK):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        if not self._buf and not self._eof:
+            try:
+                self._buf = self._read(n)
+            except zlib.error as e:
+                raise LayerError(f"The layer's gzip stream is corrupt ({e})") from None
+            if not self._buf:
+                self._eof = True
+            self.sha.update(self._buf)
+            self.count += len(self._buf)
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        """Read to the end, so the digests cover the whole blob (tar padding included)."""
+        while self.read(_CHUNK):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.sha.hexdigest()
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+# == extraction ============================================================================
+def _components(name: str, what: str) -> list[str]:
+    """A tar name as path components inside the layer; anything that could leave it is an error."""
+    if "\0" in name:
+        raise LayerError(f"Layer entry '{name!r}' has a NUL in its {what}")
+    if name.startswith("/"):
+        raise LayerError(f"Layer entry '{name}' has an absolute {what}: a layer's names are relative")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise LayerError(f"Layer entry '{name}' has '..' in its {what}: it would reach outside the layer")
+    return parts
+
+
+class _Extractor:
+    def __init__(self, dest: Path) -> None:
+        self.root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        self.dirs: dict[tuple[str, ...], int] = {(): self.root}
+        self.seen: set[tuple[str, ...]] = set()
+        self.dir_meta: list[tuple[tuple[str, ...], tarfile.TarInfo]] = []
+
+    def close(self) -> None:
+        for fd in self.dirs.values():
+            os.close(fd)
+        self.dirs.clear()
+
+    def dir_fd(self, parts: tuple[str, ...], entry: str, create: bool = True) -> int:
+        """The fd of a directory inside the layer, opened one component at a time without
+        following a symlink; missing ones are made (0755) when `create`."""
+        fd = self.dirs.get(parts)
+        if fd is not None:
+            return fd
+        parent = self.dir_fd(parts[:-1], entry, create)
+        name = parts[-1]
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(name, flags, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                raise LayerError(f"Layer entry '{entry}' refers to '{'/'.join(parts)}', which the layer lacks") from None
+            os.mkdir(name, 0o755, dir_fd=parent)
+            fd = os.open(name, flags, dir_fd=parent)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                kind = "a symlink" if e.errno == errno.ELOOP else "not a directory"
+                raise LayerError(f"Layer entry '{entry}' goes through '{'/'.join(parts)}', which is {kind}: "
+                                 "it could reach outside the layer") from None
+            raise
+        if len(self.dirs) > 256:
+            for key in [k for k in self.dirs if k]:
+                os.close(self.dirs.pop(key))
+        self.dirs[parts] = fd
+        return fd
+
+    def claim(self, parts: tuple[str, ...], entry: str) -> None:
+        if parts in self.seen:
+            raise LayerError(f"Layer entry '{entry}' appears twice in the layer")
+        self.seen.add(parts)
+
+    def add(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+        parts = tuple(_components(m.name, "name"))
+        if not parts:  # the layer's root itself: only its metadata
+            if not m.isdir():
+                raise LayerError(f"Layer entry '{m.name}' names the layer's root but is not a directory")
+            self.claim(parts, m.name)
+            self.dir_meta.append((parts, m))
+            return
+        base = parts[-1]
+        if base.startswith(WHITEOUT):
+            return self.whiteout(m, parts)
+        self.claim(parts, m.name)
+        pfd = self.dir_fd(parts[:-1], m.name)
+        if m.isdir():
+            try:
+                os.mkdir(base, 0o700, dir_fd=pfd)
+            except FileExistsError:
+                st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+                if not stat.S_ISDIR(st.st_mode):
+                    raise LayerError(f"Layer entry '{m.name}' appears twice in the layer") from None
+            self.dir_meta.append((parts, m))
+            return
+        try:
+            os.stat(base, dir_fd=pfd, follow_symlinks=False)
+            raise LayerError(f"Layer entry '{m.name}' appears twice in the layer")
+        except FileNotFoundError:
+            pass
+        if m.isreg():
+            self.regular(tf, m, pfd, base)
+        elif m.issym():
+            os.symlink(m.linkname, base, dir_fd=pfd)
+            os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+            os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
+        elif m.islnk():
+            target = tuple(_components(m.linkname, "hard link target"))
+            if not target or target not in self.seen:
+                raise LayerError(f"Layer entry '{m.name}' is a hard link to '{m.linkname}', "
+                                 "which is not an earlier entry of the layer")
+            tfd = self.dir_fd(target[:-1], m.name, create=False)
+            try:
+                os.link(target[-1], base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+            except (IsADirectoryError, PermissionError):
+                raise LayerError(f"Layer entry '{m.name}' is a hard link to the directory '{m.linkname}'") from None
+        elif m.ischr() or m.isblk() or m.isfifo():
+            kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK if m.isblk() else stat.S_IFIFO
+            os.mknod(base, kind | 0o600, os.makedev(m.devmajor, m.devminor) if kind != stat.S_IFIFO else 0,
+                     dir_fd=pfd)
+            self.metadata_at(pfd, base, m)
+        else:
+            raise LayerError(f"Layer entry '{m.name}' is of a type layers can't hold ({m.type!r})")
+
+    def regular(self, tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, base: str) -> None:
+        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd)
+        try:
+            src = tf.extractfile(m)
+            assert src is not None
+            left = m.size
+            while left > 0:
+                chunk = src.read(min(_CHUNK, left))
+                if not chunk:
+                    raise LayerError(f"Layer entry '{m.name}' ends early: the layer is truncated")
+                left -= len(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+            os.fchown(fd, m.uid, m.gid)
+            os.fchmod(fd, m.mode & 0o7777)  # after chown, which clears setuid/setgid
+            self.xattrs(m, lambda k, v: os.setxattr(fd, k, v))
+            os.utime(fd, (m.mtime, m.mtime))
+        finally:
+            os.close(fd)
+
+    def metadata_at(self, pfd: int, base: str, m: tarfile.TarInfo) -> None:
+        fd = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+        try:
+            path = f"/proc/self/fd/{fd}"
+            os.chown(path, m.uid, m.gid)
+            os.chmod(path, m.mode & 0o7777)
+            self.xattrs(m, lambda k, v: os.setxattr(path, k, v))
+            os.utime(path, (m.mtime, m.mtime))
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def xattrs(m: tarfile.TarInfo, setx: Callable[[str, bytes], None]) -> None:
+        for key, value in m.pax_headers.items():
+            if key.startswith(_XATTR_PAX):
+                name = key[len(_XATTR_PAX):]
+                if name.startswith(_FORBIDDEN_XATTR):
+                    raise LayerError(f"Layer entry '{m.name}' sets the overlay's own attribute {name}")
+                setx(name, value.encode("utf-8", "surrogateescape"))
+
+    def whiteout(self, m: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
+        base = parts[-1]
+        if base == OPAQUE:
+            self.claim(parts, m.name)
+            fd = self.dir_fd(parts[:-1], m.name)
+            os.setxattr(fd, OPAQUE_XATTR, b"y")
+            return
+        hidden = base[len(WHITEOUT):]
+        if hidden in ("", ".", "..") or hidden.startswith(WHITEOUT):
+            raise LayerError(f"Layer entry '{m.name}' is not a valid whiteout: "
+                             "'.wh.' must be followed by the name of what it deletes")
+        target = parts[:-1] + (hidden,)
+        self.claim(target, m.name)
+        pfd = self.dir_fd(parts[:-1], m.name)
+        try:
+            os.mknod(hidden, stat.S_IFCHR | 0o600, os.makedev(0, 0), dir_fd=pfd)
+        except FileExistsError:
+            raise LayerError(f"Layer entry '{m.name}' deletes '{'/'.join(target)}', which the layer "
+                             "also adds") from None
+
+    def finish(self) -> None:
+        # directory metadata last, deepest first: adding entries changes a directory's mtime
+        for parts, m in sorted(self.dir_meta, key=lambda pm: -len(pm[0])):
+            fd = self.dir_fd(parts, m.name, create=False)
+            os.fchown(fd, m.uid, m.gid)
+            os.fchmod(fd, m.mode & 0o7777)
+            self.xattrs(m, lambda k, v: os.setxattr(fd, k, v))
+            os.utime(fd, (m.mtime, m.mtime))
+
+
+def extract(stream: BinaryIO, dest: Path) -> int:
+    """Extract an uncompressed layer tar read from `stream` into the empty directory `dest`,
+    in overlay form. Returns the number of entries. Raises LayerError for a bad layer; the
+    caller removes `dest` then (it holds only what this wrote, all of it inside `dest`)."""
+    ex = _Extractor(dest)
+    count = 0
+    try:
+        try:
+            tf = tarfile.open(fileobj=stream, mode="r|", errors="surrogateescape")
+        except tarfile.ReadError as e:
+            if isinstance(e.__context__, LayerError):
+                raise e.__context__ from None
+            raise LayerError(f"The layer is not a tar archive ({e})") from None
+        try:
+            for m in tf:
+                ex.add(tf, m)
+                count += 1
+            ex.finish()
+        except tarfile.TarError as e:
+            raise LayerError(f"The layer's tar is malformed ({e})") from None
+        finally:
+            tf.close()
+    finally:
+        ex.close()
+    return count
+
+
+# == a layer dir back to a tar =============================================================
+def _tarinfo(path: str, rel: str, st: os.stat_result) -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(rel)
+    ti.uid, ti.gid = st.st_uid, st.st_gid
+    ti.uname = ti.gname = ""
+    ti.mode = stat.S_IMODE(st.st_mode)
+    ti.mtime = int(st.st_mtime)
+    xattrs = {}
+    for name in sorted(os.listxattr(path, follow_symlinks=False)):
+        if not name.startswith(_FORBIDDEN_XATTR):
+            value = os.getxattr(path, name, follow_symlinks=False)
+            xattrs[_XATTR_PAX + name] = value.decode("utf-8", "surrogateescape")
+    ti.pax_headers = xattrs
+    return ti
+
+
+def _entries(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    def rec(path: str, rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
+        for name in sorted(os.listdir(path)):
+            p, r = os.path.join(path, name), f"{rel}{name}"
+            st = os.lstat(p)
+            yield p, r, st
+            if stat.S_ISDIR(st.st_mode):
+                yield from rec(p, r + "/")
+    yield from rec(root, "")
+
+
+def write_tar(layer_dir: Path, out: BinaryIO) -> None:
+    """A layer dir (overlay form, as commit and pull make them) as a layer tar: char 0/0
+    becomes `.wh.NAME`, an opaque directory gets a `.wh..wh..opq` entry, hard links stay links.
+    The same dir gives the same bytes (sorted names, no user names, PAX format)."""
+    links: dict[tuple[int, int], str] = {}
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
+                      errors="surrogateescape") as tf:
+        for path, rel, st in _entries(str(layer_dir)):
+            mode = st.st_mode
+            if stat.S_ISCHR(mode) and st.st_rdev == 0:
+                head, _, name = rel.rpartition("/")
+                ti = tarfile.TarInfo(f"{head}/{WHITEOUT}{name}" if head else f"{WHITEOUT}{name}")
+                ti.mtime, ti.mode, ti.uname, ti.gname = int(st.st_mtime), 0o644, "", ""
+                tf.addfile(ti)
+                continue
+            ti = _tarinfo(path, rel, st)
+            if stat.S_ISDIR(mode):
+                ti.type = tarfile.DIRTYPE
+                opaque = False
+                try:
+                    opaque = os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+                except OSError:
+                    pass
+                tf.addfile(ti)
+                if opaque:
+                    marker = tarfile.TarInfo(f"{rel}/{OPAQUE}")
+                    marker.mtime, marker.mode, marker.uname, marker.gname = int(st.st_mtime), 0o644, "", ""
+                    tf.addfile(marker)
+            elif stat.S_ISREG(mode):
+                key = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1 and key in links:
+                    ti.type, ti.linkname = tarfile.LNKTYPE, links[key]
+                    tf.addfile(ti)
+                    continue
+                if st.st_nlink > 1:
+                    links[key] = rel
+                ti.size = st.st_size
+                with open(path, "rb") as f:
+                    tf.addfile(ti, f)
+            elif stat.S_ISLNK(mode):
+                ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(path)
+                tf.addfile(ti)
+            elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+                ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+                tf.addfile(ti)
+            elif stat.S_ISFIFO(mode):
+                ti.type = tarfile.FIFOTYPE
+                tf.addfile(ti)
+            # sockets have no tar form: left out, as Docker does
+
+
+class _HashingWriter:
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        self.out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+class _GzipWriter:
+    """gzip with a fixed header (no name, no time): the same tar gives the same blob."""
+
+    def __init__(self, out: _HashingWriter, level: int = 6) -> None:
+        self.out = out
+        self.z = zlib.compressobj(level, zlib.DEFLATED, 31)
+        self.raw = _HashingWriter(io.BytesIO())  # only for the diff_id
+
+    def write(self, data: bytes) -> int:
+        self.raw.sha.update(data)
+        self.raw.size += len(data)
+        out = self.z.compress(data)
+        if out:
+            self.out.write(out)
+        return len(data)
+
+    def close(self) -> None:
+        self.out.write(self.z.flush())
+
+
+def write_blob(layer_dir: Path, out: BinaryIO, gzip: bool = True) -> tuple[str, str, int]:
+    """The layer as a (gzip'ed) tar blob into `out`. Returns (diff_id, blob digest, blob size)."""
+    hw = _HashingWriter(out)
+    if gzip:
+        gz = _GzipWriter(hw, level=1)
+        write_tar(layer_dir, gz)  # type: ignore[arg-type]
+        gz.close()
+        return "sha256:" + gz.raw.sha.hexdigest(), "sha256:" + hw.sha.hexdigest(), hw.size
+    write_tar(layer_dir, hw)  # type: ignore[arg-type]
+    digest = "sha256:" + hw.sha.hexdigest()
+    return digest, digest, hw.size
