@@ -78,10 +78,14 @@ class DigestMismatch(RegistryError):
     """A blob or manifest whose bytes are not what its digest says."""
 
 
+class BadDigest(RegistryError, InvalidArgument):
+    """A digest that is not sha256:<64 hex> (`sha256:../x` must never become a path or URL)."""
+
+
 def check_digest(digest: str) -> str:
     """A digest usable in a URL and as a file name: sha256:<64 hex>, nothing else."""
     if not isinstance(digest, str) or not _DIGEST.match(digest):
-        raise RegistryError(f"Invalid digest '{digest}': expected sha256:<64 lowercase hex digits>")
+        raise BadDigest(f"Invalid digest '{digest}': expected sha256:<64 lowercase hex digits>")
     return digest
 
 
