@@ -87,8 +87,17 @@ class LayerStore:
             dec = layerfmt.Decompressed(blob)
             if on_extract:
                 on_extract()
-            layerfmt.extract(dec, dest)
-            dec.drain()
+            try:
+                layerfmt.extract(dec, dest)
+                dec.drain()
+            except layerfmt.LayerError:
+                # a blob that is not what its digest says is reported as that, not as the
+                # broken tar or gzip it unpacks to
+                if verify:
+                    while blob.read(1 << 20):
+                        pass
+                    verify()
+                raise
             if verify:
                 verify()
             got = dec.digest
