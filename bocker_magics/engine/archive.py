@@ -83,10 +83,11 @@ class _Out:
                 os.unlink(self.tmp)
 
 
-def save(store: Store, image: Image, path: Path, fmt: str = "docker") -> Path:
+def save(store: Store, image: Image, target: str | os.PathLike[str], fmt: str = "docker") -> Path:
     if fmt not in FORMATS:
         raise InvalidArgument(f"Unknown format '{fmt}': use docker or oci")
-    as_dir = fmt == "oci" and (path.is_dir() or str(path).endswith("/"))
+    path = Path(target)
+    as_dir = fmt == "oci" and (path.is_dir() or os.fspath(target).endswith("/"))
     if not as_dir and path.is_dir():
         raise InvalidArgument(f"'{path}' is a directory: give a file name for the tarball")
     layer_store = LayerStore(store)

@@ -233,7 +233,7 @@ class Engine:
         """Write an image as a docker-save tarball (format 'docker') or an OCI image layout
         ('oci': a tar, or a directory when `path` is one or ends with '/')."""
         from .archive import save
-        return save(self.store, self.image(image), Path(path), format)
+        return save(self.store, self.image(image), path, format)
 
     def load(self, path: str | os.PathLike[str]) -> list[Image]:
         """Images from a docker-save tarball or an OCI image layout (a tar or a directory)."""
