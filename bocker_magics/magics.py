@@ -223,12 +223,21 @@ class BockerMagics(Magics):
             return views.Monitor(e, a.interval, c.id).follow(a.duration)
         if verb in ("run", "exec"):
             return self._run(verb, a, cell)
-        result = VERBS[verb].call(e, a, Context())
+        ctx, progress = Context(), None
+        if verb in ("pull", "push") and "on_progress" in Context.__dataclass_fields__:
+            from .views.progress import LayerProgress
+
+            progress = LayerProgress(f"{verb} {getattr(a, 'ref', None) or getattr(a, 'image', '')}",
+                                     widget=self.live_widgets)
+            ctx = Context(on_progress=progress)
+        result = VERBS[verb].call(e, a, ctx)
+        if progress is not None:
+            progress.close(f"{verb}ed")
         if verb in ("ps",):
             return views.ContainerTable(result)
         if verb in ("images",):
             return views.ImageTable(result)
-        if verb in ("init", "commit"):
+        if verb in ("init", "commit", "pull", "load") and hasattr(result, "layers"):
             return views.ImageTable([result])
         if verb == "inspect":
             return views.Inspect(result)

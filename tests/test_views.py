@@ -148,3 +148,23 @@ def test_progress_bundle():
     assert "512 B of 1.0 KiB" in bundle["text/plain"]
     p.close("pulled")
     assert "pulled" in p._repr_mimebundle_()["text/plain"]
+
+
+def test_layer_progress_sums_the_layers():
+    from dataclasses import dataclass
+
+    from bocker_magics.views.progress import LayerProgress
+
+    @dataclass
+    class Event:  # the fields of registry.Progress
+        layer: str
+        status: str
+        current: int = 0
+        total: int = 0
+
+    p = LayerProgress("pull demo", )
+    p(Event("aaa", "downloading", 100, 400))
+    p(Event("bbb", "exists", 600, 600))
+    bundle = p.progress._repr_mimebundle_()
+    assert '<progress value="700" max="1000"></progress>' in bundle["text/html"]
+    assert "(1/2 layers, exists bbb)" in bundle["text/plain"]

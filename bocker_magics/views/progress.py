@@ -69,3 +69,24 @@ class Progress:
                else "<progress></progress> " if self.note != "done" else "")
         return {"text/plain": self._text(), "text/html": f"<p>{bar}{html.escape(self._text())}</p>",
                 "text/markdown": self._text()}
+
+
+class LayerProgress:
+    """The registry's per-layer progress events (layer, status, current, total) summed into
+    one Progress line: bytes of every layer so far, and how many layers are done."""
+
+    FINISHED = ("done", "exists", "pushed")
+
+    def __init__(self, what: str, widget: bool = False) -> None:
+        self.progress = Progress(what, widget=widget)
+        self.layers: dict[str, Any] = {}
+
+    def __call__(self, event: Any) -> None:
+        self.layers[event.layer] = event
+        done = sum(e.current for e in self.layers.values())
+        total = sum(e.total for e in self.layers.values()) or None
+        finished = sum(e.status in self.FINISHED for e in self.layers.values())
+        self.progress(done, total, f"({finished}/{len(self.layers)} layers, {event.status} {event.layer})")
+
+    def close(self, note: str = "done") -> None:
+        self.progress.close(note)
