@@ -87,6 +87,15 @@ def render(verb: str, args: Any, result: Any) -> int:
                                        for v in cols]))
     elif verb in ("rm", "rmi"):
         print(f"Removed: {args.ref}")
+    elif verb == "network":
+        if args.action == "ls":
+            print("NETWORK\t\tBRIDGE\t\tSUBNET\t\tGATEWAY\t\tCONTAINERS")
+            for n in result:
+                print(f"{n['name']}\t\t{n['bridge']}\t\t{n['subnet']}\t\t{n['gateway']}\t\t{len(n['Containers'])}")
+        elif args.action == "rm":
+            print(f"Removed: {result}")
+        else:
+            print(json.dumps(result, indent=2, sort_keys=True))
     elif verb == "gc":
         for line in result:
             print(f"Removed: {line}")

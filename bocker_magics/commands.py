@@ -97,6 +97,10 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cap-add", action="append", default=[], metavar="CAP", help="add a capability")
     p.add_argument("--cap-drop", action="append", default=[], metavar="CAP", help="drop a capability (ALL: every one)")
     p.add_argument("--privileged", action="store_true", help="every capability, no masked paths, /sys writable")
+    p.add_argument("--network", "--net", metavar="NET", help="bridge (default), none, host, or a network's name")
+    p.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CTR[/tcp]",
+                   help="publish a container port on the host")
+    p.add_argument("--dns", action="append", default=[], metavar="IP", help="a nameserver for resolv.conf")
     p.add_argument("image", help="image id or name")
     p.add_argument("command", nargs=argparse.REMAINDER, help="run by /bin/sh -c, words joined")
 
@@ -212,8 +216,30 @@ def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
     return e.run(a.image, a.command or None, name=a.name, hostname=a.hostname, env=a.env,
                  workdir=a.workdir, volumes=a.volume, limits=limits_from(a, ctx.seed),
                  detach=a.detach, remove=a.rm, cap_add=a.cap_add, cap_drop=a.cap_drop,
-                 privileged=a.privileged, on_output=ctx.on_output, capture=ctx.capture,
-                 on_start=ctx.on_start)
+                 privileged=a.privileged, network=a.network, publish=a.publish, dns=a.dns,
+                 on_output=ctx.on_output, capture=ctx.capture, on_start=ctx.on_start)
+
+
+def _network_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["ls", "inspect", "create", "rm"])
+    p.add_argument("name", nargs="?", help="the network (inspect, create, rm)")
+    p.add_argument("--subnet", help="create: an IPv4 subnet, e.g. 172.19.0.0/24")
+    p.add_argument("--gateway", help="create: the bridge's address (default: the first host)")
+    p.add_argument("--bridge", help="create: the bridge device's name (default bk-NAME)")
+
+
+def _network(e: "Engine", a: argparse.Namespace, ctx: Context):
+    if a.action == "ls":
+        return e.network_ls()
+    if not a.name:
+        err = InvalidArgument(f"{PROG} network {a.action}: give the network's name")
+        err.exit_code = 2
+        raise err
+    if a.action == "inspect":
+        return e.network_inspect(a.name)
+    if a.action == "create":
+        return e.network_create(a.name, a.subnet, a.gateway, a.bridge)
+    return e.network_rm(a.name)
 
 
 def _exec(e: "Engine", a: argparse.Namespace, ctx: Context):
@@ -244,7 +270,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
     Verb("run", "Create a container",
          "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
          "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "
-         "<image> [command...]", _run_args, _run),
+         "[--network NET] [-p HOST:CTR] [--dns IP] <image> [command...]", _run_args, _run),
     Verb("exec", "Execute a command in a running container",
          "exec [-e K=V] [-w DIR] <container_id> <command...>", _exec_args, _exec),
     Verb("ps", "List containers", "ps", _none, lambda e, a, c: e.ps()),
@@ -267,6 +293,9 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
     Verb("rm", "Delete an image or container", "rm [-f] <image_id or container_id>", _rm_args,
          lambda e, a, c: e.rm(a.ref, force=a.force)),
     Verb("rmi", "Delete an image", "rmi <image>", _ref_args, lambda e, a, c: e.rmi(a.ref)),
+    Verb("network", "Manage networks (bridge, subnet, NAT)",
+         "network ls | inspect NAME | create NAME [--subnet CIDR] [--gateway IP] | rm NAME",
+         _network_args, _network),
     Verb("gc", "Remove what crashes left (cgroups, processes, half-made state)", "gc", _none,
          lambda e, a, c: e.gc()),
 ]}

@@ -16,7 +16,6 @@ is a UsageError (one line); anything else keeps its traceback.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import re
 import shlex
 import sys
@@ -49,27 +48,6 @@ class ContainerExitError(Exception):
 
     def _render_traceback_(self) -> list[str]:
         return [f"ContainerExitError: {self}"]
-
-
-@contextlib.contextmanager
-def outside_event_loop():
-    """Run blocking engine calls as if no asyncio loop ran in this thread.
-
-    A Jupyter kernel executes cells inside its running asyncio loop; synchronous libraries
-    that drive a loop of their own with run_until_complete (pyroute2's IPRoute, which the
-    engine's networking uses) then fail with "This event loop is already running". The
-    cell blocks the kernel's loop anyway while the engine works, so hiding it is safe."""
-    import asyncio.events
-
-    running = asyncio.events._get_running_loop()
-    if running is None:
-        yield
-        return
-    asyncio.events._set_running_loop(None)
-    try:
-        yield
-    finally:
-        asyncio.events._set_running_loop(running)
 
 
 def magic_parser(verb: str) -> commands.Parser:
@@ -164,8 +142,7 @@ class BockerMagics(Magics):
         except SystemExit:  # --help: argparse printed it
             return None
         try:
-            with outside_event_loop():
-                result = self._call(verb, a, cell)
+            result = self._call(verb, a, cell)
         except BockerError as e:
             raise UsageError(str(e)) from None
         if verb in ("run", "exec") and a.out:

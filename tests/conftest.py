@@ -21,6 +21,22 @@ SESSION_ROOT = Path(f"/tmp/{SESSION_TAG}")
 CGROUP_PARENT = SESSION_TAG
 BOCKER = str(Path(sys.executable).parent / "bocker")
 
+# The whole session runs in a network namespace of its own: bridges, addresses, NAT rules,
+# published ports and the registry all live there, never on the host's network; when the
+# session's processes are gone, so is the namespace. HOST_NETNS keeps the host's, so the
+# last test can check nothing of ours is there either.
+def _enter_session_netns() -> int:
+    from bocker_magics.engine import linux
+    host = os.open("/proc/self/ns/net", os.O_RDONLY)
+    if os.environ.get("BOCKER_TEST_NETNS") != str(os.getpid()):
+        linux.unshare(linux.CLONE_NEWNET)
+        linux.loopback_up()
+        os.environ["BOCKER_TEST_NETNS"] = str(os.getpid())
+    return host
+
+
+HOST_NETNS = _enter_session_netns()
+
 # Everything started from here (the CLI in subprocesses too) uses the session's root.
 os.environ["BOCKER_ROOT"] = str(SESSION_ROOT / "root")
 os.environ["BOCKER_CGROUP_PARENT"] = CGROUP_PARENT

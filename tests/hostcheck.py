@@ -17,11 +17,23 @@ def _cgroup_mounts() -> list[str]:
     return out
 
 
-def leftovers(root: str, cgroup_parent: str, only_children: bool = False) -> list[str]:
+def leftovers(root: str, cgroup_parent: str, only_children: bool = False, settle: float = 5.0) -> list[str]:
     """Everything under `root` or named `cgroup_parent` that the host still holds.
 
     only_children: the parent cgroup directories themselves may stay (they go at the end).
+    settle: the kernel removes a dead container's network namespace (and its veth) and
+    reaps its processes asynchronously; what is left is read again for up to this long.
     """
+    import time
+    deadline = time.monotonic() + settle
+    while True:
+        found = _leftovers(root, cgroup_parent, only_children)
+        if not found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.1)
+
+
+def _leftovers(root: str, cgroup_parent: str, only_children: bool) -> list[str]:
     found = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -48,4 +60,20 @@ def leftovers(root: str, cgroup_parent: str, only_children: bool = False) -> lis
             found.append(f"process {pid} ({open(f'/proc/{pid}/comm').read().strip()}) holds a file under {root}")
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     found += [f"netns {n.split()[0]}" for n in netns.splitlines() if "bocker" in n or "ps_" in n]
+    found += network_leftovers()
+    return found
+
+
+def network_leftovers(netns_fd: int | None = None) -> list[str]:
+    """Container veths (vb<hex>) in a network namespace (this one, or the one netns_fd
+    names); with netns_fd, also any bocker bridge or iptables rule."""
+    prefix = [] if netns_fd is None else ["nsenter", f"--net=/proc/{os.getpid()}/fd/{netns_fd}"]
+    links = subprocess.run(prefix + ["ip", "-o", "link"], capture_output=True, text=True).stdout
+    names = [l.split(":")[1].strip().split("@")[0] for l in links.splitlines()]
+    found = [f"veth {n}" for n in names if n.startswith("vb") and len(n) >= 12]
+    if netns_fd is not None:
+        found += [f"bridge {n}" for n in names if n == "bocker0" or n.startswith("bk-")]
+        for table in ("nat", "filter"):
+            rules = subprocess.run(prefix + ["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True).stdout
+            found += [f"iptables {r}" for r in rules.splitlines() if "bocker:" in r]
     return found

@@ -70,8 +70,9 @@ def test_minimal_dev_and_readonly_sys(engine, busybox):
     assert "null-ok" in r.text and r.text.rstrip().endswith("4")
 
 
-def test_network_namespace_has_only_lo_and_it_is_up(engine, busybox):
-    r = engine.run(busybox, "cat /proc/net/dev; ip -o link; ping -c 1 -W 1 127.0.0.1 >/dev/null && echo lo-ok")
+def test_network_none_has_only_lo_and_it_is_up(engine, busybox):
+    r = engine.run(busybox, "cat /proc/net/dev; ip -o link; ping -c 1 -W 1 127.0.0.1 >/dev/null && echo lo-ok",
+                   network="none")
     ifaces = [l.split(":")[0].strip() for l in r.text.splitlines() if ":" in l and "|" not in l and not l[0].isdigit()]
     assert ifaces == ["lo"], r.text
     assert re.search(r"^1: lo: <LOOPBACK,UP,LOWER_UP>", r.text, re.M)

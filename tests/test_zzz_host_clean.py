@@ -2,8 +2,8 @@
 
 import time
 
-from conftest import CGROUP_PARENT, SESSION_ROOT, remove_session_state
-from hostcheck import leftovers
+from conftest import CGROUP_PARENT, HOST_NETNS, SESSION_ROOT, remove_session_state
+from hostcheck import leftovers, network_leftovers
 
 
 def test_nothing_of_ours_is_left_on_the_host():
@@ -13,3 +13,5 @@ def test_nothing_of_ours_is_left_on_the_host():
     assert leftovers(str(SESSION_ROOT), CGROUP_PARENT, only_children=True) == []
     remove_session_state()
     assert leftovers(str(SESSION_ROOT), CGROUP_PARENT) == []
+    # the session's bridges and rules live in its own network namespace; the host's has none
+    assert network_leftovers(HOST_NETNS) == []

@@ -26,6 +26,7 @@ from .cgroups import CgroupStats, Limits, detect
 from .changes import Change, changes
 from .images import BUSYBOX_NAME, Image, ImageStore
 from .launcher import Launcher
+from .network import host_ifname
 from .store import CONTAINER_PREFIX, Store, check_container_name, is_id, read_json, write_json
 
 MB = 1_000_000
@@ -126,7 +127,8 @@ def _check_overlay() -> None:
 
 class Engine:
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 cgroup_parent: str | None = None, default_limits: Limits = SEED_LIMITS) -> None:
+                 cgroup_parent: str | None = None, default_limits: Limits = SEED_LIMITS,
+                 default_network: str | None = None) -> None:
         self._check_host()
         self.store = Store(root)
         self.images_store = ImageStore(self.store)
@@ -134,6 +136,9 @@ class Engine:
         self.default_limits = default_limits
         self._launcher = Launcher()
         self._boot_id = linux.boot_id()
+        self.default_network = default_network or os.environ.get("BOCKER_NETWORK") or "bridge"
+        from .network import Networks
+        self.networks = Networks(self.store)
 
     @staticmethod
     def _check_host() -> None:
@@ -142,6 +147,7 @@ class Engine:
 
     def close(self) -> None:
         self._launcher.close()
+        self.networks.close()
 
     def __enter__(self) -> "Engine":
         return self
@@ -247,6 +253,7 @@ class Engine:
             volumes: list[str] | None = None, limits: Limits | None = None,
             detach: bool = False, remove: bool = False, cap_add: list[str] | None = None,
             cap_drop: list[str] | None = None, privileged: bool = False,
+            network: str | None = None, publish: list[str] | None = None, dns: list[str] | None = None,
             on_output: Callable[[bytes], None] | None = None, capture: bool = True,
             on_start: Callable[[str], None] | None = None) -> RunResult:
         """Run a container. Foreground: stream output to `on_output` (and keep it, if
@@ -259,12 +266,18 @@ class Engine:
                                         self.default_limits if limits is None else limits)
         config["capabilities"] = capabilities.resolve(cap_add or [], cap_drop or [], privileged)
         config["privileged"] = privileged
+        mode, net, ports, resolv = self._network_plan(network or self.default_network, publish or [], dns)
         with self.store.lock():
             if name is not None and self._find(name) is not None:
                 raise Conflict(f"Container named '{name}' exists: remove it or choose another --name")
             cid, cdir = self.store.new_container_dir()
             config["id"] = cid
             config["hostname"] = config["hostname"] or cid
+            try:
+                config["network"] = self._plug(cid, cdir, config["hostname"], mode, net, ports, resolv)
+            except BaseException:
+                shutil.rmtree(cdir, ignore_errors=True)
+                raise
             write_json(cdir / "config.json", config, fsync=False)
             me = os.getpid()
             write_json(cdir / "state.json", {"status": "created", "creator_pid": me,
@@ -275,8 +288,68 @@ class Engine:
         except BaseException:
             # a start that failed before its monitor ran: nothing but the directory exists
             if (cdir / "state.json").exists() and self._load(cid).state.get("status") == "created":
+                self._release(cid, config)
                 shutil.rmtree(cdir, ignore_errors=True)
             raise
+
+    # -- networking ------------------------------------------------------------------------
+    def _network_plan(self, network: str, publish: list[str], dns: list[str] | None):
+        """Checks made before anything exists: the network (its bridge and NAT made if
+        missing), the published ports free, the resolv.conf to use."""
+        from .network import check_port_free, parse_publish, resolv_conf
+        ports = [parse_publish(p) for p in publish]
+        if ports and network in ("none", "host"):
+            raise InvalidArgument(f"-p needs a bridge network: with --network {network} the "
+                                  "container's ports are " + ("the host's" if network == "host" else "unreachable"))
+        for ip, hport, _, _ in ports:
+            check_port_free(ip, hport)
+        resolv = resolv_conf(dns)
+        if network in ("none", "host"):
+            return network, None, ports, resolv
+        return "bridge", self.networks.ensure(network), ports, resolv
+
+    def _plug(self, cid: str, cdir: Path, hostname: str, mode: str, net, ports, resolv: str) -> dict[str, Any]:
+        """The container's address (a lease) and its /etc files; the interface itself is made
+        when its network namespace exists (_start)."""
+        from .network import Endpoint, host_ifname, hosts_file, mac_for
+        endpoint = None
+        lease = None
+        if net is not None:
+            address = self.networks.allocate(net, cid, self._holds_lease)
+            lease = str(self.networks.dir / net.name / address)
+            endpoint = Endpoint(net.name, net.bridge, address, net.prefixlen, net.gateway, mac_for(address),
+                                host_ifname(cid))
+        files = {}
+        if mode != "host":
+            (cdir / "hosts").write_text(hosts_file(hostname, endpoint.address if endpoint else None))
+            (cdir / "hostname").write_text(hostname + "\n")
+            files = {"hosts": str(cdir / "hosts"), "hostname": str(cdir / "hostname")}
+        (cdir / "resolv.conf").write_text(resolv)
+        files["resolv.conf"] = str(cdir / "resolv.conf")
+        return {"mode": mode, "name": net.name if net else mode, "endpoint": asdict(endpoint) if endpoint else None,
+                "publish": [[ip, h, c] for ip, h, c, _ in ports], "files": files, "lease": lease}
+
+    @staticmethod
+    def _network_info(c: "Container") -> dict[str, Any]:
+        net = c.config.get("network") or {"mode": "none"}
+        ep = net.get("endpoint") or {}
+        return {"Mode": net["mode"], "Network": net.get("name"), "Interface": ep.get("ifname"),
+                "Address": ep.get("address"), "PrefixLen": ep.get("prefixlen"), "Gateway": ep.get("gateway"),
+                "MacAddress": ep.get("mac"), "HostVeth": ep.get("host_ifname"),
+                "NetnsInode": c.state.get("netns"),
+                "Ports": [f"{ip}:{h}->{cport}/tcp" for ip, h, cport in net.get("publish", [])]}
+
+    def _holds_lease(self, cid: str) -> bool:
+        """Whether a lease's owner may still use its address (else the lease is reclaimed)."""
+        try:
+            return self._load(cid).status in ("created", "running")
+        except NotFound:
+            return False
+
+    def _release(self, cid: str, config: dict[str, Any]) -> None:
+        ep = (config.get("network") or {}).get("endpoint")
+        if ep:
+            self.networks.release(ep["network"], ep["address"], cid)
 
     def _container_config(self, img: Image, command: str | list[str] | None, name: str | None,
                           hostname: str | None, env: dict[str, str] | list[str] | None,
@@ -331,9 +404,12 @@ class Engine:
             "workdir": config["workdir"], "argv": config["argv"], "limits": config["limits"],
             "cgroup_parent": self.cgroup_parent, "boot_id": self._boot_id,
             "capabilities": config["capabilities"], "privileged": config["privileged"],
+            "network": config["network"],
         }
         ctl, out_r, event = self._launch(request, attach=not detach)
         try:
+            if event["event"] == "netns":
+                event = self._connect(ctl, config, event["pid"])
             if event["event"] == "failed":
                 self._fail(cid, cdir, event)
             if on_start is not None:
@@ -417,6 +493,26 @@ class Engine:
             if out_r is not None:
                 os.close(out_r)
         return RunResult(c.id, final.get("code", 137), output, time.perf_counter() - t0)
+
+    def _connect(self, ctl: socket.socket, config: dict[str, Any], pid: int) -> dict[str, Any]:
+        """pid 1 has its network namespace: plug its interface in, let it go on; returns the
+        monitor's next event (started or failed)."""
+        from .network import Endpoint
+        try:
+            self.networks.attach(Endpoint(**config["network"]["endpoint"]), pid)
+        except Exception as e:
+            # the monitor stops pid 1 and answers "failed": with pid 1's own report if it
+            # had failed first (then the network could not be plugged in), else with ours
+            ctl.send(json.dumps({"op": "abort", "message": str(e)}).encode())
+            msg = ctl.recv(65536)
+            return json.loads(msg) if msg else MONITOR_DIED
+        except BaseException:
+            ctl.send(b'{"op": "abort", "message": "interrupted"}')
+            ctl.recv(65536)
+            raise
+        ctl.send(b'{"op": "go"}')
+        msg = ctl.recv(65536)
+        return json.loads(msg) if msg else MONITOR_DIED
 
     def _fail(self, cid: str, cdir: Path, event: dict[str, Any]) -> None:
         if event is MONITOR_DIED:
@@ -551,6 +647,7 @@ class Engine:
                             "UpperDir": str(cdir / "upper"), "WorkDir": str(cdir / "work")}]
                           + [{"Type": "bind", "Source": h, "Destination": d, "ReadOnly": ro}
                              for h, d, ro in c.config["volumes"]],
+                "Network": self._network_info(c),
                 "Layers": c.config["layers"], "LogPath": str(cdir / "log"),
                 "Config": c.config,
             }
@@ -595,6 +692,34 @@ class Engine:
             raise NotFound(f"No container or image named '{ref}' exists")
         top_first = [self.store.layer_dir(d) for d in reversed(img.layers)]
         return top_first[0], top_first[1:]
+
+    # -- networks ----------------------------------------------------------------------------
+    def network_ls(self) -> list[dict[str, Any]]:
+        """Every network with its bridge, subnet, gateway and the containers holding leases."""
+        return [self.network_inspect(n.name) for n in self.networks.list()]
+
+    def network_inspect(self, name: str) -> dict[str, Any]:
+        from .network import rules_present
+        net = self.networks.get(name)
+        ipr_up = self.networks.bridge_exists(net.bridge)
+        return {**net.to_json(), "BridgeExists": ipr_up,
+                "Containers": {cid: address for address, cid in sorted(self.networks.leases(name).items())},
+                "Rules": rules_present(net) if ipr_up else []}
+
+    def network_create(self, name: str, subnet: str | None = None, gateway: str | None = None,
+                       bridge: str | None = None) -> dict[str, Any]:
+        net = self.networks.create(name, subnet, gateway, bridge)
+        try:
+            self.networks.ensure(name)
+        except BaseException:
+            self.networks.remove(name, in_use=False)  # nothing half-made stays
+            raise
+        return self.network_inspect(net.name)
+
+    def network_rm(self, name: str) -> str:
+        in_use = any(c.running and (c.config.get("network") or {}).get("name") == name for c in self.ps())
+        self.networks.remove(name, in_use)
+        return name
 
     # -- signals and waiting ---------------------------------------------------------------
     def kill(self, ref: str, sig: str | int = "KILL") -> str:
@@ -685,6 +810,18 @@ class Engine:
             if c is None or c.status in ("exited", "failed"):
                 group.destroy()
                 done.append(f"cgroup {cid}")
+        for net in self.networks.list():
+            for address, owner in self.networks.leases(net.name).items():
+                if not self._holds_lease(owner):
+                    self.networks.release(net.name, address, owner)
+                    done.append(f"lease {net.name}/{address} of {owner}")
+        if self.networks.used():
+            running = {c.id for c in self.ps() if c.running}
+            for veth in self.networks.veths():
+                owner = next((cid for cid in containers if host_ifname(cid) == veth), None)
+                if owner not in running:
+                    self.networks.detach_ifname(veth)
+                    done.append(f"veth {veth}")
         for path in self.store.stale_tmp():
             shutil.rmtree(path, ignore_errors=True)
             done.append(f"half-made {path.name}")
@@ -722,9 +859,13 @@ class Engine:
         self.wait(c.id, timeout=timeout)
 
     def _cleanup(self, c: Container) -> None:
-        """Whatever a monitor that died (kill -9) left: the cgroup. Mounts die with the
-        container's mount namespace; nothing else is made on the host yet."""
+        """Whatever a monitor that died (kill -9) left: the cgroup (and its processes), the
+        address lease, a veth that outlived its namespace. Mounts die with the container's
+        mount namespace."""
         if c.status in ("dead", "running", "created"):
             group = detect(parent=self.cgroup_parent).group(c.id)
             if group.exists():
                 group.destroy()
+        self._release(c.id, c.config)
+        if (c.config.get("network") or {}).get("mode") == "bridge":
+            self.networks.detach(c.id)

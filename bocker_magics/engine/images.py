@@ -28,8 +28,11 @@ from .store import IMAGE_PREFIX, Store, is_id, new_id, parse_image_name, read_js
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BUSYBOX_NAME = "busybox:latest"
-# Directories every root needs as mount points (the seed adds /proc to each image it makes).
+# Directories every root needs as mount points (the seed adds /proc to each image it makes),
+# and the files the engine binds its own over: made in the image, so that starting a
+# container writes nothing to its upper dir.
 ROOT_DIRS = ("proc", "sys", "dev", "tmp", "etc", "root")
+ROOT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
 
 
 @dataclass
@@ -211,6 +214,9 @@ class ImageStore:
             for d in ROOT_DIRS:
                 if not os.path.lexists(tmp / d):
                     (tmp / d).mkdir(mode=0o1777 if d == "tmp" else 0o755)
+            for f in ROOT_FILES:
+                if not os.path.lexists(tmp / f) and (tmp / f).parent.is_dir() and not (tmp / f).parent.is_symlink():
+                    (tmp / f).touch(0o644)
             digest = self.add_layer_from_dir(tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -260,6 +266,8 @@ class ImageStore:
         (root / "etc" / "passwd").write_text(
             "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n")
         (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+        for f in ROOT_FILES:
+            (root / f).touch(0o644)
 
     def commit(self, parent: Image, upper: Path, target: str, source: str,
                freeze: "Callable[[], ContextManager[None]]") -> Image:

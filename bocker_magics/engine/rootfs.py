@@ -51,6 +51,8 @@ class RootfsSpec:
     # the container's own cgroup directories: {"memory": dir, …} (v1) or {"unified": dir} (v2)
     cgroups: dict[str, str] = field(default_factory=dict)
     privileged: bool = False   # --privileged: no masked paths, /sys writable
+    # files bound over /etc/NAME: {"hosts": path, "hostname": path, "resolv.conf": path}
+    etc_files: dict[str, str] = field(default_factory=dict)
 
 
 def secure_join(root: str, unsafe: str) -> str:
@@ -161,6 +163,19 @@ def prepare(spec: RootfsSpec) -> None:
                 linux.mount(directory, target, None, MS_BIND)
                 linux.mount(None, target, None, ro_bind)
             linux.mount(None, cgroot, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+    # 6c. /etc/hosts, /etc/hostname, /etc/resolv.conf: the engine's files for this container
+    #     (its name and address, the host's usable nameservers), bound over the image's.
+    for name, source in sorted(spec.etc_files.items()):
+        target = secure_join(root, f"/etc/{name}")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.islink(target) or not os.path.isfile(target):
+            if os.path.lexists(target) and not os.path.isdir(target):
+                os.unlink(target)
+            if not os.path.isdir(target):
+                open(target, "a").close()
+        if os.path.isfile(target):
+            linux.mount(source, target, None, MS_BIND)
 
     # 7. Bind mounts (-v). The target is resolved inside the root, never through a link out.
     for vol in spec.volumes:

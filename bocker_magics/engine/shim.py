@@ -60,18 +60,143 @@ class Channel:
         except OSError:
             pass
 
+    def receive(self) -> dict:
+        """The engine's answer; {} if it went away."""
+        try:
+            data = self.sock.recv(65536)
+        except OSError:
+            return {}
+        return json.loads(data) if data else {}
+
+
+def release_lease(spec: dict) -> None:
+    """Give the container's address back (the lease file holds its id)."""
+    lease = spec["network"].get("lease")
+    if not lease:
+        return
+    try:
+        with open(lease) as f:
+            mine = f.read().strip() == spec["id"]
+        if mine:
+            os.unlink(lease)
+    except OSError:
+        pass
+
+
+class PortRelay:
+    """Published ports (-p HOSTPORT:CTRPORT): listening sockets on the host, each accepted
+    connection spliced to the container's address. It lives in the monitor, so the ports
+    close when the container ends, or when a crash kills the monitor."""
+
+    def __init__(self, network: dict) -> None:
+        self.target = (network.get("endpoint") or {}).get("address")
+        self.listeners: dict[socket.socket, int] = {}  # listening socket -> container port
+        for ip, hport, cport in network.get("publish", []):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((ip, hport))
+            except OSError as e:
+                s.close()
+                self.close()
+                raise StartFailure(f"Port {ip}:{hport} can't be published: {e.strerror}", 125) from None
+            s.listen(64)
+            s.setblocking(False)
+            self.listeners[s] = cport
+
+    def close(self) -> None:
+        for s in self.listeners:
+            s.close()
+        self.listeners.clear()
+
+    def run(self, out_r: int, output) -> None:
+        """Until out_r reaches EOF: copy it to `output`, and move bytes between clients and
+        the container."""
+        import selectors
+        sel = selectors.DefaultSelector()
+        sel.register(out_r, selectors.EVENT_READ, ("out", None))
+        for listener, cport in self.listeners.items():
+            sel.register(listener, selectors.EVENT_READ, ("listen", cport))
+        peers: dict[socket.socket, socket.socket] = {}
+
+        def drop(sock: socket.socket) -> None:
+            for s in (sock, peers.pop(sock, None)):
+                if s is not None:
+                    peers.pop(s, None)
+                    try:
+                        sel.unregister(s)
+                    except (KeyError, ValueError):
+                        pass
+                    s.close()
+
+        done = False
+        while not done:
+            for key, _ in sel.select():
+                kind, data = key.data
+                if kind == "out":
+                    chunk = os.read(out_r, 65536)
+                    if not chunk:
+                        done = True
+                        break
+                    output(chunk)
+                elif kind == "listen":
+                    try:
+                        client, _ = key.fileobj.accept()
+                    except OSError:
+                        continue
+                    try:
+                        upstream = socket.create_connection((self.target, data), timeout=5)
+                    except OSError:
+                        client.close()
+                        continue
+                    for a, b in ((client, upstream), (upstream, client)):
+                        a.setblocking(True)
+                        peers[a] = b
+                        sel.register(a, selectors.EVENT_READ, ("pipe", None))
+                else:
+                    sock = key.fileobj
+                    try:
+                        chunk = sock.recv(65536)
+                    except OSError:
+                        chunk = b""
+                    peer = peers.get(sock)
+                    if not chunk or peer is None:
+                        drop(sock)
+                        continue
+                    try:
+                        peer.sendall(chunk)
+                    except OSError:
+                        drop(sock)
+        for sock in list(peers):
+            drop(sock)
+        sel.close()
+        self.close()
+
 
 # -- the container's pid 1 ----------------------------------------------------------------
-def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: int) -> None:
-    """Runs as pid 1 of the new pid namespace; execs the command or reports why not."""
+def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: int,
+                   sync: tuple[int, int] | None) -> None:
+    """Runs as pid 1 of the new pid namespace; execs the command or reports why not.
+
+    With bridge networking, `sync` is (ready_w, go_r): pid 1 says its network namespace
+    exists, prepares its root meanwhile, and waits for "go" (the engine has plugged in its
+    interface) only right before exec."""
+    # Hold nothing of the monitor's: were the monitor killed, an inherited end of its pipes
+    # or of the engine's socket would keep pid 1 (and the engine) waiting for ever.
+    _close_fds_except({out_w, err_w, *(sync or ())})
     try:
         # Join the cgroup first, so everything below is already accounted and limited.
         # "0" means "the writer": our own pid is 1 here, the kernel maps it.
         for directory in dict.fromkeys(cgroup_dirs.values()):
             with open(os.path.join(directory, "cgroup.procs"), "w") as f:
                 f.write("0")
-        linux.unshare(NAMESPACES)
-        linux.loopback_up()
+        mode = spec["network"]["mode"]
+        linux.unshare(NAMESPACES if mode != "host" else NAMESPACES & ~linux.CLONE_NEWNET)
+        if mode != "host":
+            linux.loopback_up()
+        if sync is not None:
+            os.write(sync[0], b"n")
+            os.close(sync[0])
         prepare(RootfsSpec(
             layers_dir=spec["layers_dir"], lowerdirs=spec["lowerdirs"],
             upper=os.path.join(spec["container_dir"], "upper"),
@@ -80,8 +205,11 @@ def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: i
             volumes=[Volume(*v) for v in spec["volumes"]],
             cgroups=cgroup_dirs,
             privileged=spec.get("privileged", False),
+            etc_files=spec["network"]["files"],
         ))
         linux.sethostname(spec["hostname"])
+        if sync is not None and os.read(sync[1], 1) != b"g":
+            os._exit(1)  # the engine could not connect the network: it reports why
         exec_command(spec, out_w, err_w)
     except RootfsError as e:
         os.write(err_w, json.dumps({"message": str(e)}).encode())
@@ -91,6 +219,16 @@ def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: i
         import traceback
         os.write(err_w, json.dumps({"message": "Bug: " + traceback.format_exc()}).encode())
     os._exit(1)
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the directory's own fd, already gone
 
 
 def exec_command(spec: dict, out_w: int, err_w: int) -> None:
@@ -150,16 +288,46 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
         for d in ("upper", "work", "merged"):
             os.makedirs(os.path.join(cdir, d), exist_ok=True)
         log_fd = os.open(os.path.join(cdir, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        relay = PortRelay(spec["network"])  # binds the published ports now: a taken one fails the start
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        bridge = spec["network"]["mode"] == "bridge"
+        ready_r, ready_w = os.pipe2(os.O_CLOEXEC) if bridge else (-1, -1)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC) if bridge else (-1, -1)
         linux.unshare(linux.CLONE_NEWPID)  # our next child is pid 1 of a new pid namespace
         cgroup_dirs = cgroup.paths()
         pid = os.fork()
         if pid == 0:
-            container_init(spec, cgroup_dirs, out_w, err_w)
+            relay.close()
+            container_init(spec, cgroup_dirs, out_w, err_w, (ready_w, go_r) if bridge else None)
         os.close(out_w)
         os.close(err_w)
         linux.crash_point("forked")
+        if bridge:
+            os.close(ready_w)
+            os.close(go_r)
+            if os.read(ready_r, 1) == b"n":
+                # pid 1 has its network namespace: the engine plugs the interface in
+                try:
+                    state["netns"] = os.stat(f"/proc/{pid}/ns/net").st_ino
+                except OSError:
+                    pass  # pid 1 has already failed: its report follows on err_r
+                channel.send(event="netns", pid=pid)
+                answer = channel.receive()
+                try:
+                    os.write(go_w, b"g" if answer.get("op") == "go" else b"x")
+                except BrokenPipeError:
+                    pass  # pid 1 already failed: its report is on err_r
+                if answer.get("op") != "go":
+                    # pid 1's own failure, if it had one, is the cause; else the engine's
+                    failure = _read_all(err_r)
+                    os.waitpid(pid, 0)
+                    pid = None
+                    report = json.loads(failure) if failure else {}
+                    raise StartFailure(report.get("message") or answer.get("message", "the engine went away"),
+                                       report.get("code", 125))
+            os.close(ready_r)
+            os.close(go_w)
         failure = _read_all(err_r)  # EOF when pid 1 execs (the fd is close-on-exec)
         os.close(err_r)
         if failure:
@@ -169,17 +337,25 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
             raise StartFailure(report["message"], report.get("code", 1))
         state.update(status="running", pid=pid, pid_start=linux.process_start_time(pid),
                      started_at=time.time(), cgroup_driver=driver.name, cgroup=cgroup.paths())
+        if "netns" not in state:  # none/host: pid 1 has exec'ed, so it has unshared (if still there)
+            try:
+                state["netns"] = os.stat(f"/proc/{pid}/ns/net").st_ino
+            except OSError:
+                state["netns"] = None
         write_state(cdir, state)
         channel.send(event="started", pid=pid)
         linux.crash_point("running")
-        # Relay output until every process of the container has closed it.
-        while chunk := os.read(out_r, 65536):
+        # Relay output until every process of the container has closed it, and relay the
+        # published ports meanwhile.
+        def output(chunk: bytes) -> None:
+            nonlocal attach_fd
             os.write(log_fd, chunk)
             if attach_fd is not None:
                 try:
                     os.write(attach_fd, chunk)
                 except OSError:
                     attach_fd = None  # the engine went away: keep logging
+        relay.run(out_r, output)
         _, status = os.waitpid(pid, 0)
         pid = None
         linux.crash_point("exited")
@@ -201,9 +377,16 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
                 pass
         if cgroup is not None:
             try:
+                if state.get("status") == "exited":  # the final accounting, before it goes
+                    from dataclasses import asdict
+                    state["stats"] = asdict(cgroup.stats())
+            except Exception:
+                pass
+            try:
                 cgroup.destroy()
             except Exception as e:
                 state.setdefault("error", f"cgroup not removed: {e}")
+        release_lease(spec)  # the veth went with the network namespace
     write_state(cdir, state)
     if state["status"] == "failed":
         channel.send(event="failed", message=state["error"], code=state["exit_code"])

@@ -1,0 +1,494 @@
+"""Container networking through netlink (pyroute2): a bridge, address leases, veth pairs,
+NAT for outbound traffic.
+
+What the seed does with nine `ip` calls per run (and a bridge made by hand):
+
+    network "bridge" (the default)  bridge bocker0, 172.18.0.1/24 (the seed's addresses)
+    per container                   a lease file for its address, a veth pair vb<id> (on the
+                                    bridge) <-> eth0 (in the container), MAC 02:42:<ip>,
+                                    address, default route via the bridge
+    NAT                             ip_forward, MASQUERADE of the subnet, FORWARD accepts
+                                    (iptables rules tagged with a comment "bocker:<network>")
+
+The veth pair lives as long as the container's network namespace: when the container's
+last process exits the kernel removes both ends, so a crash leaves no interface behind.
+Published ports are relayed by the container's monitor (shim.py), so they close with it.
+
+pyroute2 is imported only here, and lazily: `bocker ps` needs none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import json
+import os
+import re
+import socket
+import subprocess
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import BockerError, Conflict, HostUnsupported, InvalidArgument, NotFound
+from . import linux
+from .store import Store, read_json, write_json
+
+DEFAULT_NETWORK = "bridge"
+DEFAULT_BRIDGE = "bocker0"
+DEFAULT_SUBNET = "172.18.0.0/24"  # the seed's: br1 with 172.18.0.1/24
+MODES = ("bridge", "none", "host")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,31}$")
+
+
+@dataclass
+class Network:
+    name: str
+    bridge: str
+    subnet: str
+    gateway: str
+    ip_forward_was: str | None = None  # restored when the network is removed
+
+    @property
+    def prefixlen(self) -> int:
+        return ipaddress.ip_network(self.subnet).prefixlen
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Endpoint:
+    """A container's place on a network."""
+
+    network: str
+    bridge: str
+    address: str
+    prefixlen: int
+    gateway: str
+    mac: str
+    host_ifname: str
+    ifname: str = "eth0"
+
+
+def host_ifname(container_id: str) -> str:
+    """The host end of a container's veth: 'vb' + the id's hex (an interface name holds 15)."""
+    return "vb" + container_id.split("_", 1)[1][:13]
+
+
+def mac_for(address: str) -> str:
+    """02:42 and the IPv4 address, as Docker does: unique wherever the address is."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(address).packed)
+
+
+# -- /etc files of a container ------------------------------------------------------------
+def resolv_conf(dns: list[str] | None = None) -> str:
+    """The container's resolv.conf: --dns if given, else the host's nameservers that a
+    container can reach (a loopback stub such as systemd-resolved's 127.0.0.53 is useless
+    in another network namespace: its upstream file is used instead). Never a hard-coded
+    public resolver: with no usable nameserver the file says so and lists none."""
+    if dns:
+        for d in dns:
+            try:
+                ipaddress.ip_address(d)
+            except ValueError:
+                raise InvalidArgument(f"Invalid --dns '{d}': give a nameserver's IP address") from None
+        return "".join(f"nameserver {d}\n" for d in dns)
+    for path in ("/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"):
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            continue
+        servers = [l.split()[1] for l in lines if l.startswith("nameserver") and len(l.split()) > 1]
+        usable = [s for s in servers if not ipaddress.ip_address(s.split("%")[0]).is_loopback]
+        if usable:
+            rest = [l for l in lines if l.startswith(("search", "options", "domain"))]
+            return "".join(f"nameserver {s}\n" for s in usable) + "".join(f"{l}\n" for l in rest)
+    return "# no nameserver the container can reach was found on the host; use --dns\n"
+
+
+def hosts_file(hostname: str, address: str | None) -> str:
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines.append(f"{address}\t{hostname}" if address else f"127.0.1.1\t{hostname}")
+    return "\n".join(lines) + "\n"
+
+
+# -- iptables -------------------------------------------------------------------------------
+def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    try:
+        result = subprocess.run(["iptables", "-w", *args], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise HostUnsupported("No iptables on this host: install it (apt-get install iptables) "
+                              "or run with --network none") from None
+    if check and result.returncode:
+        raise BockerError(f"iptables {' '.join(args)}: {result.stderr.strip()}")
+    return result
+
+
+def nat_rules(net: Network) -> list[tuple[str, list[str]]]:
+    """(table, rule) pairs: outbound NAT of the subnet, and forwarding to and from it."""
+    tag = ["-m", "comment", "--comment", f"bocker:{net.name}"]
+    return [
+        ("nat", ["POSTROUTING", "-s", net.subnet, "!", "-o", net.bridge, "-j", "MASQUERADE", *tag]),
+        ("filter", ["FORWARD", "-i", net.bridge, "-j", "ACCEPT", *tag]),
+        ("filter", ["FORWARD", "-o", net.bridge, "-j", "ACCEPT", *tag]),
+    ]
+
+
+def rules_present(net: Network) -> list[str]:
+    """The rules of `net` that are in place, in iptables-save form (for tests and inspect)."""
+    out = []
+    for table in ("nat", "filter"):
+        listing = _iptables("-t", table, "-S", check=False).stdout
+        out += [l for l in listing.splitlines() if f'bocker:{net.name}"' in l or f"bocker:{net.name} " in l
+                or l.endswith(f"bocker:{net.name}")]
+    return out
+
+
+# -- the network store and the kernel objects ------------------------------------------------
+def on_netlink_thread(method):
+    """Run a method on the Networks' own worker thread.
+
+    pyroute2's synchronous IPRoute drives an asyncio loop of its own, which fails in a
+    thread where a loop already runs: a Jupyter kernel's main thread. One worker thread,
+    with no loop of anyone else's, holds the netlink socket and makes every netlink call."""
+    @functools.wraps(method)
+    def wrapper(self: "Networks", *args, **kwargs):
+        if threading.current_thread() is self._thread:
+            return method(self, *args, **kwargs)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bocker-netlink",
+                                            initializer=self._register_thread)
+        return self._pool.submit(method, self, *args, **kwargs).result()
+    return wrapper
+
+
+class Networks:
+    """Networks (BOCKER_ROOT/network/<name>.json), their bridges and rules, and leases
+    (BOCKER_ROOT/network/<name>/<address>, made with O_EXCL, holding the container id)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.dir = store.root / "network"
+        self.dir.mkdir(exist_ok=True)
+        self._ipr = None
+        self._lock = threading.Lock()
+        self._ready: set[str] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+
+    def _register_thread(self) -> None:
+        self._thread = threading.current_thread()
+
+    # -- netlink ---------------------------------------------------------------------------
+    def ipr(self):
+        """One warm netlink socket in the engine's network namespace."""
+        if self._ipr is None:
+            from pyroute2 import IPRoute
+            self._ipr = IPRoute()
+        return self._ipr
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._close_ipr()
+            self._pool.shutdown()
+            self._pool = None
+
+    @on_netlink_thread
+    def _close_ipr(self) -> None:
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
+
+    # -- configs ---------------------------------------------------------------------------
+    def _file(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise InvalidArgument(f"Invalid network name '{name}': letters, digits, '_', '.', '-' (32 at most)")
+        return self.dir / f"{name}.json"
+
+    def get(self, name: str) -> Network:
+        if name in ("none", "host"):
+            raise InvalidArgument(f"'{name}' is a network mode, not a network with a bridge")
+        try:
+            return Network(**read_json(self._file(name)))
+        except FileNotFoundError:
+            if name == DEFAULT_NETWORK:
+                return Network(DEFAULT_NETWORK, DEFAULT_BRIDGE, DEFAULT_SUBNET, "172.18.0.1")
+            raise NotFound(f"No network named '{name}' exists: create it with 'bocker network create {name}'") from None
+
+    def list(self) -> list[Network]:
+        nets = {n.stem: Network(**read_json(n)) for n in self.dir.glob("*.json")}
+        nets.setdefault(DEFAULT_NETWORK, self.get(DEFAULT_NETWORK))
+        return [nets[k] for k in sorted(nets)]
+
+    def create(self, name: str, subnet: str | None = None, gateway: str | None = None,
+               bridge: str | None = None) -> Network:
+        """A network of its own (a bridge and a subnet); made on the host at first use."""
+        path = self._file(name)
+        if name in MODES or path.exists():
+            raise Conflict(f"Network named '{name}' exists")
+        try:
+            net = ipaddress.ip_network(subnet or DEFAULT_SUBNET, strict=True)
+        except ValueError as e:
+            raise InvalidArgument(f"Invalid --subnet '{subnet}': {e} (e.g. 172.19.0.0/24)") from None
+        if net.version != 4 or net.prefixlen > 29:
+            raise InvalidArgument(f"Invalid --subnet '{subnet}': an IPv4 network of /29 or larger")
+        gw = gateway or str(next(net.hosts()))
+        if ipaddress.ip_address(gw) not in net or gw in (str(net.network_address), str(net.broadcast_address)):
+            raise InvalidArgument(f"Invalid --gateway '{gw}': a host address inside {net}")
+        bridge = bridge or f"bk-{name}"[:15]
+        if not re.fullmatch(r"[a-zA-Z0-9_.-]{1,15}", bridge):
+            raise InvalidArgument(f"Invalid bridge name '{bridge}': at most 15 letters, digits, '_', '.', '-'")
+        for other in self.list():
+            if ipaddress.ip_network(other.subnet).overlaps(net) and (self._file(other.name).exists()
+                                                                     or other.name == DEFAULT_NETWORK):
+                raise Conflict(f"Subnet {net} overlaps network '{other.name}' ({other.subnet}): choose another")
+        config = Network(name, bridge, str(net), gw)
+        write_json(path, config.to_json())
+        return config
+
+    @on_netlink_thread
+    def remove(self, name: str, in_use: bool) -> None:
+        """Remove a network's bridge, rules and record (`bocker network rm`)."""
+        net = self.get(name)
+        if in_use:
+            raise Conflict(f"Network '{name}' has running containers: stop them first")
+        with self._lock:
+            ipr = self.ipr()
+            for index in ipr.link_lookup(ifname=net.bridge):
+                ipr.link("del", index=index)
+            for table, rule in nat_rules(net):
+                while _iptables("-t", table, "-C", *rule, check=False).returncode == 0:
+                    _iptables("-t", table, "-D", *rule)
+            if net.ip_forward_was is not None:
+                with contextlib.suppress(OSError):
+                    Path("/proc/sys/net/ipv4/ip_forward").write_text(net.ip_forward_was)
+            self._ready.discard(name)
+        path = self._file(name)
+        if name == DEFAULT_NETWORK:
+            path.unlink(missing_ok=True)
+        elif path.exists():
+            path.unlink()
+        leases = self.dir / name
+        if leases.is_dir():
+            for lease in leases.iterdir():
+                lease.unlink(missing_ok=True)
+            leases.rmdir()
+
+    @on_netlink_thread
+    def ensure(self, name: str) -> Network:
+        """The network's bridge, address and NAT in place (made if missing)."""
+        net = self.get(name)
+        if name in self._ready:
+            return net
+        with self._lock:
+            ipr = self.ipr()
+            gw = ipaddress.ip_interface(f"{net.gateway}/{net.prefixlen}")
+            if not ipr.link_lookup(ifname=net.bridge):
+                self._check_no_overlap(net)
+                try:
+                    ipr.link("add", ifname=net.bridge, kind="bridge")
+                except Exception as e:  # NetlinkError
+                    raise BockerError(f"Could not create the bridge {net.bridge}: {e}") from None
+            index = ipr.link_lookup(ifname=net.bridge)[0]
+            have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index, family=socket.AF_INET)}
+            if (str(gw.ip), gw.network.prefixlen) not in have:
+                ipr.addr("add", index=index, address=str(gw.ip), prefixlen=gw.network.prefixlen)
+            ipr.link("set", index=index, state="up")
+            self._nat(net)
+            self._ready.add(name)
+            if not self._file(name).exists():  # the default network, made on first use
+                write_json(self._file(name), net.to_json())
+        return net
+
+    def _check_no_overlap(self, net: Network) -> None:
+        """Never shadow a network the host already routes to (a LAN, a VPN)."""
+        ours = ipaddress.ip_network(net.subnet)
+        for route in self.ipr().get_routes(family=socket.AF_INET):
+            dst = route.get_attr("RTA_DST")
+            if dst is None or route["dst_len"] == 0:
+                continue
+            theirs = ipaddress.ip_network(f"{dst}/{route['dst_len']}", strict=False)
+            if theirs.overlaps(ours):
+                dev = route.get_attr("RTA_OIF")
+                raise Conflict(f"Subnet {ours} of network '{net.name}' overlaps the host's route to {theirs} "
+                               f"(interface {dev}): create a network with another --subnet")
+
+    def _nat(self, net: Network) -> None:
+        forward = Path("/proc/sys/net/ipv4/ip_forward")
+        was = forward.read_text().strip()
+        if was != "1":
+            forward.write_text("1")
+            if net.ip_forward_was is None:
+                net.ip_forward_was = was
+                write_json(self._file(net.name), net.to_json())
+        for table, rule in nat_rules(net):
+            if _iptables("-t", table, "-C", *rule, check=False).returncode != 0:
+                _iptables("-t", table, "-I" if table == "filter" else "-A", *rule)
+
+    # -- leases ----------------------------------------------------------------------------
+    def allocate(self, net: Network, container_id: str, alive) -> str:
+        """A free address of the subnet for the container: a lease file made with O_EXCL,
+        so two engines never hand out the same one. A lease whose container is gone or dead
+        (`alive(id)` is False) is taken back. Call it holding the store lock."""
+        leases = self.dir / net.name
+        leases.mkdir(exist_ok=True)
+        subnet = ipaddress.ip_network(net.subnet)
+        for host in subnet.hosts():
+            address = str(host)
+            if address == net.gateway:
+                continue
+            path = leases / address
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                if self._reclaim(path, alive):
+                    return self.allocate(net, container_id, alive)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(container_id)
+            return address
+        raise Conflict(f"No free address left in network '{net.name}' ({net.subnet}): remove containers "
+                       "or create a larger network")
+
+    def _reclaim(self, path: Path, alive) -> bool:
+        """Take back a lease whose owner is gone. The caller holds the store lock (the
+        engine allocates under it), so no other engine decides the same at once."""
+        try:
+            owner = path.read_text().strip()
+        except FileNotFoundError:
+            return True
+        if owner and alive(owner):
+            return False
+        path.unlink(missing_ok=True)
+        return True
+
+    def release(self, network: str, address: str, container_id: str) -> None:
+        path = self.dir / network / address
+        with contextlib.suppress(FileNotFoundError):
+            if path.read_text().strip() == container_id:
+                path.unlink()
+
+    def leases(self, network: str) -> dict[str, str]:
+        """address -> container id."""
+        d = self.dir / network
+        return {p.name: p.read_text().strip() for p in d.iterdir()} if d.is_dir() else {}
+
+    # -- a container's interface -----------------------------------------------------------
+    @on_netlink_thread
+    def attach(self, ep: Endpoint, pid: int) -> None:
+        """The veth pair: host end on the bridge, eth0 (with the container's MAC) created
+        straight into the network namespace of `pid`; then address, link up, default route
+        through a netlink socket opened inside that namespace."""
+        ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with self._lock:
+                ipr = self.ipr()
+                bridge = ipr.link_lookup(ifname=ep.bridge)
+                if not bridge:
+                    raise BockerError(f"The bridge {ep.bridge} is gone: run again to recreate it")
+                ipr.link("add", ifname=ep.host_ifname, kind="veth", master=bridge[0], state="up",
+                         peer={"ifname": ep.ifname, "address": ep.mac, "net_ns_fd": ns_fd})
+            from pyroute2 import IPRoute
+            with IPRoute(use_socket=_netlink_socket_in(ns_fd)) as inside:
+                index = inside.link_lookup(ifname=ep.ifname)[0]
+                inside.addr("add", index=index, address=ep.address, prefixlen=ep.prefixlen)
+                inside.link("set", index=index, state="up")
+                inside.route("add", dst="default", gateway=ep.gateway)
+        except BockerError:
+            raise
+        except Exception as e:
+            raise BockerError(f"Could not connect the container to network '{ep.network}': {e}") from None
+        finally:
+            os.close(ns_fd)
+
+    def detach(self, container_id: str) -> bool:
+        """Remove a container's host-side veth if it is still there (its namespace was
+        pinned, or the kernel has not yet removed it). True if one was removed."""
+        return self.detach_ifname(host_ifname(container_id))
+
+    @on_netlink_thread
+    def detach_ifname(self, ifname: str) -> bool:
+        with self._lock:
+            ipr = self.ipr()
+            found = ipr.link_lookup(ifname=ifname)
+            for index in found:
+                with contextlib.suppress(Exception):
+                    ipr.link("del", index=index)
+            return bool(found)
+
+    def used(self) -> bool:
+        """Whether any network was ever set up from this root (gc then looks for veths)."""
+        return any(self.dir.glob("*.json"))
+
+    @on_netlink_thread
+    def bridge_exists(self, bridge: str) -> bool:
+        return bool(self.ipr().link_lookup(ifname=bridge))
+
+    @on_netlink_thread
+    def veths(self) -> list[str]:
+        """Host-side veths of ours (vb<hex>) in this network namespace."""
+        with self._lock:
+            links = self.ipr().get_links()
+        names = [l.get_attr("IFLA_IFNAME") for l in links]
+        return [n for n in names if n and re.fullmatch(r"vb[0-9a-f]{10,13}", n)]
+
+
+def _netlink_socket_in(ns_fd: int) -> socket.socket:
+    """A NETLINK_ROUTE socket that lives in another network namespace.
+
+    A socket belongs to the namespace it was made in. setns(CLONE_NEWNET) is per thread and
+    allowed in a threaded process (a Jupyter kernel), so a short-lived thread enters the
+    namespace, makes the socket and ends; no fork (which pyroute2's own netns support does).
+    """
+    made: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            linux.setns(ns_fd, linux.CLONE_NEWNET)
+            made["sock"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
+        except BaseException as e:  # reported to the caller
+            made["error"] = e
+
+    thread = threading.Thread(target=work, name="bocker-netns")
+    thread.start()
+    thread.join()
+    if "error" in made:
+        raise made["error"]
+    return made["sock"]
+
+
+def parse_publish(spec: str) -> tuple[str, int, int, str]:
+    """-p [IP:]HOSTPORT:CTRPORT[/tcp] -> (host ip, host port, container port, proto)."""
+    text, _, proto = spec.partition("/")
+    proto = proto or "tcp"
+    parts = text.split(":")
+    try:
+        if len(parts) == 2:
+            ip, (hport, cport) = "0.0.0.0", parts
+        elif len(parts) == 3:
+            ip, hport, cport = parts
+            ipaddress.ip_address(ip)
+        else:
+            raise ValueError
+        h, c = int(hport), int(cport)
+        if not (0 < h < 65536 and 0 < c < 65536) or proto != "tcp":
+            raise ValueError
+    except ValueError:
+        raise InvalidArgument(f"Invalid port '{spec}': use -p [IP:]HOSTPORT:CTRPORT[/tcp], ports 1-65535") from None
+    return ip, h, c, proto
+
+
+def check_port_free(ip: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((ip, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise Conflict(f"Port {ip}:{port} is already in use on the host: publish another") from None
+            raise InvalidArgument(f"Can't publish on {ip}:{port}: {e.strerror}") from None
