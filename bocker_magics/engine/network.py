@@ -42,6 +42,7 @@ DEFAULT_NETWORK = "bridge"
 DEFAULT_BRIDGE = "bocker0"
 DEFAULT_SUBNET = "172.18.0.0/24"  # the seed's: br1 with 172.18.0.1/24
 MODES = ("bridge", "none", "host")
+CONTAINER_IFINDEX = 2
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,31}$")
 
 
@@ -391,11 +392,14 @@ class Networks:
                 bridge = ipr.link_lookup(ifname=ep.bridge)
                 if not bridge:
                     raise BockerError(f"The bridge {ep.bridge} is gone: run again to recreate it")
+                # the container's namespace is new: only lo (index 1) is there, so its end
+                # can be given index 2 and needs no lookup afterwards
                 ipr.link("add", ifname=ep.host_ifname, kind="veth", master=bridge[0], state="up",
-                         peer={"ifname": ep.ifname, "address": ep.mac, "net_ns_fd": ns_fd})
+                         peer={"ifname": ep.ifname, "index": CONTAINER_IFINDEX, "address": ep.mac,
+                               "net_ns_fd": ns_fd})
             from pyroute2 import IPRoute
             with IPRoute(use_socket=_netlink_socket_in(ns_fd)) as inside:
-                index = inside.link_lookup(ifname=ep.ifname)[0]
+                index = CONTAINER_IFINDEX
                 inside.addr("add", index=index, address=ep.address, prefixlen=ep.prefixlen)
                 inside.link("set", index=index, state="up")
                 inside.route("add", dst="default", gateway=ep.gateway)
