@@ -199,6 +199,7 @@ def test_v2_driver_runs_containers(engine, busybox, monkeypatch):
     teardown for real, and limits give the clear error. tests/test_v2vm.py runs this test
     again inside a pure cgroup v2 kernel, where every limit is set and enforced."""
     monkeypatch.setenv("BOCKER_CGROUP_DRIVER", "v2")
+    engine.default_network = "none"  # cgroups are the point here (the VM has no iptables modules to spare)
     from bocker_magics.engine.cgroups import detect
     driver = detect(parent=CGROUP_PARENT)
     r = engine.run(busybox, "cat /proc/self/cgroup; ls /sys/fs/cgroup", limits=Limits())
