@@ -1,0 +1,70 @@
+"""A registry on 127.0.0.1 for notebooks on machines that do not reach Docker Hub:
+Debian's docker-registry (distribution 2.x) with its own config and storage in a scratch
+dir, on a free loopback port. Nothing leaves the machine.
+
+    with LocalRegistry() as reg:
+        reg.host        # "127.0.0.1:PORT": push to and pull from f"{reg.host}/lab/busybox"
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def available() -> bool:
+    return shutil.which("docker-registry") is not None
+
+
+class LocalRegistry:
+    def __init__(self) -> None:
+        if not available():
+            raise RuntimeError("docker-registry is not installed: apt-get install docker-registry")
+        self.dir = Path(tempfile.mkdtemp(prefix="bocker-lab-registry-"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.host = f"127.0.0.1:{self.port}"
+        config = self.dir / "config.yml"
+        config.write_text(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {self.dir / 'storage'}\n"
+            f"http:\n  addr: {self.host}\n")
+        self._log = open(self.dir / "log", "wb")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=self._log,
+                                     stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = (self.dir / "log").read_text()
+                self.close()
+                raise RuntimeError(f"docker-registry did not start: {log}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "LocalRegistry":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,201 @@
+"""`bocker-report`: execute every notebook and write reports/ — one self-contained HTML per
+notebook and an index (experiment, passed or failed, duration, and the machine: kernel,
+distro, cgroup mode). The HTML reads offline: no CDN (no MathJax, no require.js), the
+views' static HTML shows, plots are embedded PNGs.
+
+    bocker-report [--out reports] [--write-notebooks] [NOTEBOOK ...]
+
+Every kernel runs in a fresh network namespace (the report process unshares one before it
+starts them), so the engine's bridge, addresses and NAT rules never touch the host's network.
+With --write-notebooks the executed notebooks (outputs included) replace the sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+CELL_TIMEOUT = 180
+
+
+@dataclass
+class Outcome:
+    name: str
+    title: str
+    passed: bool
+    duration: float
+    error: str = ""
+    html: str = ""
+
+
+def machine() -> dict[str, str]:
+    distro = "unknown"
+    try:
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                distro = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    try:
+        from .lab.cgroups import cgroup_mode
+
+        mode = cgroup_mode()[0]
+    except Exception as e:  # a machine with no cgroups at all still gets its report
+        mode = f"unknown ({e})"
+    return {"kernel": f"{platform.release()} ({platform.machine()})", "distro": distro, "cgroup mode": mode,
+            "python": platform.python_version()}
+
+
+def notebooks(names: list[str] | None = None) -> list[Path]:
+    found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
+    if names:
+        found = [p for p in found if p.stem in names or p.name in names or str(p) in names]
+    return found
+
+
+def enter_fresh_netns() -> None:
+    """Unshare a network namespace with only lo, up; kernels started afterwards inherit it."""
+    from .engine import linux
+
+    linux.unshare(linux.CLONE_NEWNET)
+    linux.loopback_up()
+
+
+def kernel_spec(workdir: Path) -> str:
+    """A kernelspec for this interpreter in a private JUPYTER_PATH: nothing registered globally."""
+    spec = workdir / "jupyter" / "kernels" / "bocker-report"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "bocker-report", "language": "python"}))
+    os.environ["JUPYTER_PATH"] = str(workdir / "jupyter")
+    os.environ.setdefault("IPYTHONDIR", str(workdir / "ipython"))
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(workdir / "runtime")
+    os.environ["MPLBACKEND"] = "Agg"
+    return "bocker-report"
+
+
+def title_of(nb) -> str:
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            for line in c.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return ""
+
+
+def execute(path: Path, kernel: str, timeout: int = CELL_TIMEOUT):
+    """Run one notebook in a real kernel (cwd: the notebooks dir). Returns (nb, error)."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, kernel_name=kernel, timeout=timeout, startup_timeout=60,
+                                     resources={"metadata": {"path": str(path.parent)}})
+    error = ""
+    try:
+        client.execute()
+    except Exception as e:  # CellExecutionError (an assertion in a cell), a timeout, a dead kernel
+        error = f"{type(e).__name__}: {e}"
+    return nb, error
+
+
+def to_html(nb) -> str:
+    """Self-contained HTML: nbconvert's lab template, with no CDN script."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter.mathjax_url = ""
+    exporter.require_js_url = ""
+    body, _ = exporter.from_notebook_node(nb)
+    import re
+
+    # anything left that would be fetched from the network: drop it (the page reads offline)
+    body = re.sub(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', "", body)
+    body = re.sub(r'<script[^>]*>(?:(?!</script>).)*?https?://cdn(?:(?!</script>).)*</script>', "", body, flags=re.S)
+    body = re.sub(r'<link[^>]+href="https?://[^"]*"[^>]*>', "", body)
+    return body
+
+
+def index_html(outcomes: list[Outcome], info: dict[str, str], when: str) -> str:
+    rows = "".join(
+        f"<tr><td><a href=\"{html.escape(o.name)}.html\">{html.escape(o.name)}</a></td><td>{html.escape(o.title)}</td>"
+        f"<td class=\"{'ok' if o.passed else 'fail'}\">{'passed' if o.passed else 'failed'}</td>"
+        f"<td>{o.duration:.1f} s</td><td>{html.escape(o.error.splitlines()[0] if o.error else '')}</td></tr>"
+        for o in outcomes)
+    facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in info.items())
+    passed = sum(o.passed for o in outcomes)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>bocker-magics: the article's experiments</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
+td.ok {{ color: #1a7f37; font-weight: bold; }} td.fail {{ color: #cf222e; font-weight: bold; }}
+</style></head><body>
+<h1>bocker-magics: the article's experiments</h1>
+<p>{passed} of {len(outcomes)} notebooks passed — run {html.escape(when)}.</p>
+<table id="experiments"><thead><tr><th>notebook</th><th>experiment</th><th>result</th><th>duration</th><th>error</th></tr></thead>
+<tbody>{rows}</tbody></table>
+<h2>Machine</h2><table id="machine"><tbody>{facts}</tbody></table>
+</body></html>
+"""
+
+
+def report(paths: list[Path], out: Path, write_notebooks: bool = False, netns: bool = True,
+           timeout: int = CELL_TIMEOUT, log=print) -> list[Outcome]:
+    import nbformat
+
+    if netns:
+        enter_fresh_netns()
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="bocker-report-") as work:
+        kernel = kernel_spec(Path(work))
+        for path in paths:
+            log(f"{path.stem}: running …")
+            t0 = time.monotonic()
+            nb, error = execute(path, kernel, timeout)
+            o = Outcome(path.stem, title_of(nb), not error, time.monotonic() - t0, error)
+            (out / f"{path.stem}.html").write_text(to_html(nb))
+            if write_notebooks and o.passed:
+                nbformat.write(nb, path)
+            outcomes.append(o)
+            log(f"{path.stem}: {'passed' if o.passed else 'FAILED'} in {o.duration:.1f} s"
+                + (f"\n{error[-3000:]}" if error else ""))
+    (out / "index.html").write_text(index_html(outcomes, machine(), time.strftime("%Y-%m-%d %H:%M:%S")))
+    log(f"wrote {out / 'index.html'}")
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bocker-report", description=__doc__.split("\n\n")[0])
+    p.add_argument("notebooks", nargs="*", help="names (01-namespaces) or paths; default: all six")
+    p.add_argument("--out", default="reports", help="the directory to write (default: reports)")
+    p.add_argument("--write-notebooks", action="store_true",
+                   help="store each passing run's outputs in the notebook itself (for GitHub and mybinder)")
+    p.add_argument("--no-netns", action="store_true", help="run the kernels in this network namespace")
+    p.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    a = p.parse_args(argv)
+    if os.geteuid() != 0:
+        print("bocker-report runs real namespaces, mounts and cgroups: run it as root", file=sys.stderr)
+        return 1
+    paths = notebooks(a.notebooks)
+    if not paths:
+        print(f"no notebook matches {a.notebooks} in {NOTEBOOK_DIR}", file=sys.stderr)
+        return 2
+    outcomes = report(paths, Path(a.out), a.write_notebooks, not a.no_netns, a.timeout)
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,639 @@
+"""Writes the six notebooks (sources only) from the cells below: edit here, run
+`python notebooks/build.py`, then `bocker-report --write-notebooks` stores a real run's outputs in them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).parent
+P = "parameters"
+
+
+def md(text: str):
+    return new_markdown_cell(text.strip())
+
+
+def code(src: str, *tags: str):
+    c = new_code_cell(src.strip())
+    if tags:
+        c.metadata["tags"] = list(tags)
+    return c
+
+
+NOTEBOOKS: dict[str, list] = {}
+
+NOTEBOOKS["01-namespaces"] = [
+    md("""
+# 01 · Which namespaces does a process belong to? (article 2.1.3)
+
+Every process is in exactly one namespace of each kind (mnt, uts, ipc, pid, net, user, cgroup, time).
+`/proc/PID/ns/` holds one symbolic link per kind; its target reads `kind:[inode]`, and the inode
+*is* the namespace's identity: two processes with the same inode share that namespace.
+
+This notebook shows (1) the links of the kernel's own first process as a table, (2) two processes
+that share every namespace and one that has its own uts and ipc, and (3) that an open file
+descriptor — or a bind mount — keeps a namespace alive after its last process has exited, which is
+why the article says the links are there at all. Every claim is checked by an assertion.
+"""),
+    code("""
+# parameters: what a reader may change
+hostname_in_new_ns = "kept-alive"   # the hostname set inside the namespace we keep alive
+""", P),
+    code("""
+import os, subprocess, time
+from bocker_magics.views import NamespaceTable
+from bocker_magics.views.namespaces import host_column
+from bocker_magics.engine.namespaces import ns_links, ns_inodes
+label, host_pid = host_column()
+if host_pid == 1:
+    print("The first column is pid 1, the kernel's first process (init).")
+else:
+    print(f"/proc/1/ns is not readable here (a sandbox); the first column is this process instead: {label}")
+ns_links(host_pid)
+"""),
+    md("""
+## 1. The namespace links as a table
+
+`ls -l /proc/$$/ns` in the article; here the inode of each link, one column per process. The first
+column is the reference; a cell that differs from it is marked.
+"""),
+    code("""
+me = NamespaceTable.of({"this kernel": os.getpid()})
+assert set(me.kinds) >= {"ipc", "mnt", "net", "pid", "uts"}
+me
+"""),
+    md("""
+## 2. Two processes: sharing and not sharing
+
+`sleep` started normally inherits every namespace of its parent. `unshare -u -i sleep` gets a new
+uts and a new ipc namespace and shares the rest.
+"""),
+    code("""
+same = subprocess.Popen(["sleep", "300"])
+own = subprocess.Popen(["unshare", "-u", "-i", "sleep", "300"])
+try:
+    time.sleep(0.2)
+    table = NamespaceTable.of({"sleep": same.pid, "unshare -u -i sleep": own.pid})
+    display(table)
+    kernel = ns_inodes(os.getpid())
+    a, b = ns_inodes(same.pid), ns_inodes(own.pid)
+    assert all(a[k] == kernel[k] for k in ("uts", "ipc", "mnt", "net", "pid")), "a plain child shares every namespace"
+    assert a["uts"] != b["uts"] and a["ipc"] != b["ipc"], "unshare -u -i gives its own uts and ipc"
+    assert a["mnt"] == b["mnt"] and a["net"] == b["net"], "and shares the others"
+finally:
+    for p in (same, own):
+        p.kill(); p.wait()
+print("checked: the plain child shares all; the unshared one differs in uts and ipc only")
+"""),
+    md("""
+## 3. An open fd keeps a namespace alive
+
+A namespace is destroyed when its last process exits — unless something still refers to it: an open
+file descriptor on its `/proc/PID/ns/*` link, or a bind mount of that link (what `ip netns add` does).
+We start a process in a new uts namespace that sets the hostname, open its `ns/uts`, and kill it.
+Then `nsenter --uts=/proc/<kernel>/fd/<fd> hostname` enters the namespace through our fd and still
+reads the hostname set in it.
+"""),
+    code("""
+holder = subprocess.Popen(["unshare", "-u", "sh", "-c", f"hostname {hostname_in_new_ns}; echo ready; exec sleep 300"],
+                          stdout=subprocess.PIPE, text=True)
+fd = pin = None
+try:
+    assert holder.stdout.readline().strip() == "ready"
+    inode = ns_inodes(holder.pid)["uts"]
+    fd = os.open(f"/proc/{holder.pid}/ns/uts", os.O_RDONLY)
+    holder.kill(); holder.wait()
+    assert not os.path.exists(f"/proc/{holder.pid}"), "its last process is gone"
+    assert os.fstat(fd).st_ino == inode, "the fd still refers to the same namespace"
+    seen = subprocess.run(["nsenter", f"--uts=/proc/{os.getpid()}/fd/{fd}", "hostname"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    print(f"process {holder.pid} has exited; through fd {fd}, uts:[{inode}] still has hostname {seen!r}")
+    assert seen == hostname_in_new_ns
+
+    # the same with a bind mount instead of an fd
+    import tempfile
+    from bocker_magics.engine import linux
+    pin = tempfile.NamedTemporaryFile(prefix="bocker-lab-uts-", delete=False).name
+    linux.mount(f"/proc/{os.getpid()}/fd/{fd}", pin, None, linux.MS_BIND)
+    os.close(fd); fd = None
+    seen = subprocess.run(["nsenter", f"--uts={pin}", "hostname"], capture_output=True, text=True, check=True).stdout.strip()
+    print(f"fd closed; through the bind mount {pin}, the namespace still has hostname {seen!r}")
+    assert seen == hostname_in_new_ns and os.stat(pin).st_ino == inode
+finally:
+    if holder.poll() is None:
+        holder.kill(); holder.wait()
+    holder.stdout.close()
+    if fd is not None:
+        os.close(fd)
+    if pin is not None:
+        try:
+            linux.umount2(pin, 0)
+        except OSError:
+            pass
+        os.unlink(pin)
+print("unmounted and closed: nothing refers to the namespace any more, so the kernel frees it")
+"""),
+    code("""
+# the host as we found it: no mount of ours left
+assert not [l for l in open("/proc/self/mounts") if "bocker-lab-uts-" in l]
+"""),
+]
+
+NOTEBOOKS["02-ipc-uts"] = [
+    md("""
+# 02 · IPC and UTS namespaces with two live shells (article 2.1.4.1)
+
+The article opens two terminals. **Shell A** stays in the host's namespaces and makes a System V
+message queue with `ipcmk -Q`. **Shell B** runs `unshare -iu /bin/bash`: a new bash in a new IPC and
+a new UTS namespace, and sets its hostname to `shell-B`. B does not see A's queue, and A's hostname
+is unchanged. Then A joins B's namespaces with `nsenter -t PID -u -i /bin/bash` and sees `shell-B`
+and no queue.
+
+Both shells below are real `bash` processes, driven from this notebook; each step shows what each
+terminal printed, side by side. The queue is removed at the end.
+"""),
+    code("""
+# parameters
+new_hostname = "shell-B"
+""", P),
+    code("""
+import re
+from bocker_magics.lab.shells import LiveShell, ShellPair
+from bocker_magics.views import NamespaceTable
+A, B = LiveShell("A"), LiveShell("B")
+queue_id = None
+
+def cleanup():   # also runs when a cell fails and the kernel stops
+    import subprocess
+    if queue_id is not None:
+        subprocess.run(["ipcrm", "-q", str(queue_id)], capture_output=True)
+    A.close(); B.close()
+
+import atexit; atexit.register(cleanup)
+"""),
+    md("## Step 1 — where both shells start: the same uts and ipc namespaces, the same hostname"),
+    code("""
+m = ShellPair(A, B).mark()
+A.run("readlink /proc/$$/ns/uts /proc/$$/ns/ipc"); A.run("hostname")
+B.run("readlink /proc/$$/ns/uts /proc/$$/ns/ipc"); B.run("hostname")
+host_name = A.run("hostname").strip()
+display(ShellPair(A, B, since=m, title="before"))
+before = NamespaceTable.of({"shell A": A.pid, "shell B": B.pid})
+assert not before.differs("shell B", "uts") and not before.differs("shell B", "ipc")
+before
+"""),
+    md("## Step 2 — A makes a message queue; B makes new uts and ipc namespaces and a hostname"),
+    code("""
+m = ShellPair(A, B).mark()
+out = A.run("ipcmk -Q")
+queue_id = int(re.search(r"id: (\\d+)", out).group(1))
+A.run("ipcs -q")
+b_pid = B.enter("unshare -iu /bin/bash")
+B.run("readlink /proc/$$/ns/uts /proc/$$/ns/ipc")
+B.run(f"hostname {new_hostname}"); B.run("hostname")
+b_queues = B.run("ipcs -q")
+B.run("echo $$")
+display(ShellPair(A, B, since=m, title="A: ipcmk -Q; B: unshare -iu /bin/bash"))
+assert str(queue_id) in A.run("ipcs -q"), "A sees its queue"
+assert not re.search(rf"\\s{queue_id}\\s", b_queues.split("messages", 1)[1]), "B does not see A's queue"
+assert B.run("hostname").strip() == new_hostname and A.run("hostname").strip() == host_name
+"""),
+    code("""
+after_unshare = NamespaceTable.of({"shell A": A.pid, "shell B (unshare -iu)": b_pid})
+assert after_unshare.differs("shell B (unshare -iu)", "uts") and after_unshare.differs("shell B (unshare -iu)", "ipc")
+assert not after_unshare.differs("shell B (unshare -iu)", "mnt") and not after_unshare.differs("shell B (unshare -iu)", "net")
+after_unshare
+"""),
+    md(f"""
+## Step 3 — A enters B's namespaces with `nsenter -t PID -u -i`
+
+`nsenter` opens `/proc/PID/ns/uts` and `ipc` of B's bash and `setns()`s into them before it starts a
+new bash. In there, A sees B's hostname and B's (empty) set of queues.
+"""),
+    code("""
+m = ShellPair(A, B).mark()
+a_inside = A.enter(f"nsenter -t {b_pid} -u -i /bin/bash")
+A.run("readlink /proc/$$/ns/uts /proc/$$/ns/ipc")
+seen_name = A.run("hostname").strip()
+a_queues = A.run("ipcs -q")
+display(ShellPair(A, B, since=m, title=f"A: nsenter -t {b_pid} -u -i /bin/bash"))
+assert seen_name == new_hostname, "inside B's uts namespace A sees B's hostname"
+assert not re.search(rf"\\s{queue_id}\\s", a_queues.split("messages", 1)[1]), "and not its own queue"
+inside = NamespaceTable.of({"shell A (nsenter)": a_inside, "shell B": b_pid})
+assert inside.inode("shell A (nsenter)", "uts") == inside.inode("shell B", "uts")
+assert inside.inode("shell A (nsenter)", "ipc") == inside.inode("shell B", "ipc")
+inside
+"""),
+    md("## Step 4 — A leaves; it is back in the host's namespaces with its queue. Cleanup."),
+    code("""
+try:
+    A.leave()
+    assert A.run("hostname").strip() == host_name and str(queue_id) in A.run("ipcs -q")
+finally:
+    cleanup()
+display(ShellPair(A, B, title="the whole session"))
+assert A.proc.poll() is not None and B.proc.poll() is not None
+print("queue removed, both shells closed")
+"""),
+]
+
+NOTEBOOKS["03-net-namespace"] = [
+    md("""
+# 03 · Net namespaces: a veth pair between r1 and r2 (article 2.1.4.2)
+
+A network namespace has its own interfaces, addresses, routes, firewall and sockets; a new one has
+only `lo`, down. The article makes a veth pair (a virtual cable: what goes in one end comes out of
+the other), two namespaces r1 and r2, puts one end in each, gives them 172.18.0.11/24 and
+172.18.0.12/24, brings them up and pings both ways.
+
+Here every step is a pyroute2 (netlink) call, shown beside the `ip` command it replaces. The
+namespaces get names of their own (`bkl-r1-…`, `bkl-r2-…`) so they cannot clash with anything on the
+machine. The article's addresses are safe to use even next to the engine's bridge (bocker0,
+172.18.0.1/24): r1 and r2 have their own routing tables, so nothing outside them sees these
+addresses. All traffic stays inside the two namespaces.
+"""),
+    code("""
+# parameters
+addr1 = "172.18.0.11/24"
+addr2 = "172.18.0.12/24"
+ping_count = 2
+""", P),
+    code("""
+from IPython.display import Image, display
+from bocker_magics.lab.netns import NetnsDemo, link_names, addresses
+demo = NetnsDemo(addr1, addr2)
+import atexit; atexit.register(demo.close)   # also when a cell fails and the kernel stops
+print("r1 =", demo.r1, " r2 =", demo.r2, " veth:", demo.veth0, "<->", demo.veth1)
+"""),
+    md("## The steps: `ip` (the article) and pyroute2 (this notebook)"),
+    code("""
+try:
+    steps = demo.run_all()
+except BaseException:
+    demo.close()
+    raise
+assert demo.veth0 not in link_names() and demo.veth1 not in link_names(), "both ends left this namespace"
+assert link_names(demo.path("r1")) == ["lo", demo.veth0] or set(link_names(demo.path("r1"))) == {"lo", demo.veth0}
+assert (demo.veth0, addr1) in addresses(demo.path("r1")) and (demo.veth1, addr2) in addresses(demo.path("r2"))
+steps
+"""),
+    md("## The topology"),
+    code("""
+display(Image(demo.topology_png()))
+"""),
+    md("## Ping both ways (`ip netns exec r1 ping 172.18.0.12`, and back)"),
+    code("""
+try:
+    there = demo.ping("r1", demo.ip2, ping_count)
+    back = demo.ping("r2", demo.ip1, ping_count)
+    print(f"# in {demo.r1}: ping {demo.ip2}\\n{there.stdout}")
+    print(f"# in {demo.r2}: ping {demo.ip1}\\n{back.stdout}")
+    assert there.returncode == 0 and f"{ping_count} packets received" in there.stdout
+    assert back.returncode == 0 and f"{ping_count} packets received" in back.stdout
+finally:
+    demo.close()   # ip netns delete r1 r2: the veth pair goes with them
+"""),
+    code("""
+import os
+assert not os.path.exists(demo.path("r1")) and not os.path.exists(demo.path("r2"))
+assert demo.veth0 not in link_names() and demo.veth1 not in link_names()
+print("both namespaces deleted; the veth pair went with them")
+"""),
+]
+
+NOTEBOOKS["04-cgroups"] = [
+    md("""
+# 04 · cgroups: subsystems, a group, limits, a CPU hog and a memory hog (article 2.2.2–2.2.3)
+
+`/proc/cgroups` lists the kernel's subsystems (controllers) and the hierarchy each is attached to;
+`/proc/self/cgroup` says which group this process is in, in every hierarchy. The article then uses
+libcgroup's `cgcreate`, `cgset` and `cgexec`. Here the same is done in Python with the engine's
+cgroup driver (v1 or v2, chosen for this machine): create a group, set cpu shares, a CPU quota, a
+cpuset and a memory limit, run a CPU hog and a memory hog in it, and watch the accounting — until
+the OOM killer ends the memory hog. The group lives under a parent directory of this notebook's own,
+removed at the end.
+"""),
+    code("""
+# parameters
+memory_limit_mb = 64
+cpu_shares = 512
+cpus = 0.5          # CPU quota, in CPUs
+cpuset = "0"        # CPUs the group may run on
+hog_seconds = 3
+""", P),
+    code("""
+from bocker_magics.lab.cgroups import proc_cgroups_frame, self_cgroup_frame, cgroup_mode, LabGroup, CPU_HOG, memory_hog
+from bocker_magics.engine.cgroups import Limits
+mode, meaning = cgroup_mode()
+print(f"cgroup mode on this machine: {mode}\\n{meaning}")
+subsystems = proc_cgroups_frame()
+assert {"cpu", "memory"} <= set(subsystems.index) or mode == "v2"
+subsystems
+"""),
+    code("""
+mine = self_cgroup_frame()
+assert len(mine) >= 1
+mine
+"""),
+    md("""
+## cgcreate + cgset
+
+`cgcreate -g cpu,cpuacct,memory,cpuset:GROUP`, then `cgset -r cpu.shares=…`, `cpu.cfs_quota_us`,
+`cpuset.cpus=…` and `memory.limit_in_bytes=…` (on cgroup v2: `cpu.weight`, `cpu.max`, `cpuset.cpus`,
+`memory.max`). The driver writes the right files for this machine's version.
+"""),
+    code("""
+group = LabGroup(Limits(memory=memory_limit_mb << 20, cpu_shares=cpu_shares, cpus=cpus), cpuset=cpuset)
+import atexit; atexit.register(group.close)   # also when a cell fails and the kernel stops
+import pandas as pd
+display(pd.DataFrame(sorted(group.paths().items()), columns=["controller", "group directory"]))
+s = group.stats()
+assert s.memory_limit == memory_limit_mb << 20 and s.cpu_shares == cpu_shares and abs(s.cpu_quota_cpus - cpus) < 1e-9
+assert open(group.cpuset_file).read().strip() == cpuset
+s
+"""),
+    md("""
+## cgexec a CPU hog
+
+A shell joins the group (writes its pid into each `cgroup.procs`) and execs an endless loop. With a
+quota of `cpus` CPUs, the accounting shows it held at that share of one CPU, on the CPUs of the cpuset.
+"""),
+    code("""
+from IPython.display import display
+hog = group.exec(CPU_HOG)
+handle = display("starting…", display_id=True)
+cpu = group.sample(hog, hog_seconds, 0.25, on_sample=lambda f: handle.update(f.tail(4)))
+hog.kill(); hog.wait()
+handle.update(cpu)
+used = cpu["cpu_percent"].dropna().iloc[2:].mean()
+print(f"mean CPU use: {used:.0f}% of one CPU (quota {cpus * 100:.0f}%)")
+assert used <= cpus * 100 * 1.25 + 5, "the quota holds the hog down"
+assert used >= cpus * 100 * 0.5, "and the hog does run"
+"""),
+    md("""
+## cgexec a memory hog: the OOM kill
+
+It allocates 2 MiB every 0.1 s and writes it. The group's memory grows to the limit; then the kernel's
+OOM killer kills it (SIGKILL: exit status -9), and the group's OOM counter goes up.
+"""),
+    code("""
+mem_hog = group.exec(memory_hog())
+handle = display("starting…", display_id=True)
+mem = group.sample(mem_hog, 30, 0.1, on_sample=lambda f: handle.update(f.tail(4)))
+status = mem_hog.wait(10)
+handle.update(mem)
+final = group.stats()
+print(f"exit status {status}; peak {final.memory_peak / 2**20:.1f} MiB of {memory_limit_mb} MiB; oom kills {final.oom_kills}")
+assert status == -9, "killed by SIGKILL"
+assert final.oom_kills >= 1, "by the OOM killer"
+assert final.memory_peak <= (memory_limit_mb << 20) + (1 << 20)
+"""),
+    code("""
+import io
+from matplotlib.figure import Figure
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from IPython.display import Image
+fig = Figure(figsize=(7, 2.6), dpi=72); FigureCanvasAgg(fig)
+a, b = fig.subplots(1, 2)
+a.plot(cpu["time_s"], cpu["cpu_percent"], marker="."); a.axhline(cpus * 100, ls="--", c="grey")
+a.set_title("CPU hog: % of one CPU"); a.set_xlabel("s")
+b.plot(mem["time_s"], mem["memory_mib"], marker=".", c="tab:red"); b.axhline(memory_limit_mb, ls="--", c="grey")
+b.set_title("memory hog: MiB"); b.set_xlabel("s")
+fig.tight_layout(); buf = io.BytesIO(); fig.savefig(buf, format="png")
+Image(buf.getvalue())
+"""),
+    md("## Cleanup: the group and its parent directories go"),
+    code("""
+import os
+paths = group.paths()
+group.close()
+assert not any(os.path.isdir(p) for p in paths.values())
+assert not any(os.path.isdir(os.path.dirname(p)) for p in paths.values()), "the parent dir is gone too"
+print("removed:", *sorted(set(map(os.path.dirname, paths.values()))), sep="\\n  ")
+"""),
+]
+
+NOTEBOOKS["05-overlayfs"] = [
+    md("""
+# 05 · overlayfs: lower, upper, work, merged (article 2.3.5)
+
+A container's root is a union mount: read-only image layers (`lowerdir`) under one writable layer
+(`upperdir`), seen through `merged`; `workdir` is overlayfs's scratch space. The article's rules:
+
+* a file in both layers is read from the upper one (upper wins);
+* the first write to a lower file copies it up into the upper dir; the lower copy never changes;
+* deleting a file that exists in a lower layer leaves a *whiteout* in the upper dir — a character
+  device 0/0 — which hides it in `merged`.
+
+After each step a LayerDiff shows what the upper dir adds, changes and deletes relative to the lower
+(what `docker diff` shows for a container).
+"""),
+    code("""
+# parameters
+appended_text = "written through merged"
+""", P),
+    code("""
+import os
+from bocker_magics.lab.overlay import OverlayDemo, is_whiteout
+demo = OverlayDemo()
+import atexit; atexit.register(demo.close)   # also when a cell fails and the kernel stops
+print(demo.command)
+demo.listing_frame()
+"""),
+    md("## Mount"),
+    code("""
+try:
+    print(demo.mount())
+except BaseException:
+    demo.close(); raise
+assert sorted(os.listdir(demo.merged)) == ["in_both", "in_lower", "in_upper"]
+display(demo.listing_frame())
+demo.diff("after mount")
+"""),
+    md("## Upper wins on read"),
+    code("""
+print("merged/in_both:", demo.read("in_both"))
+assert demo.read("in_both") == demo.read("in_both", "upper") != demo.read("in_both", "lower")
+"""),
+    md("## The first write copies up"),
+    code("""
+assert not (demo.upper / "in_lower").exists()
+with open(demo.merged / "in_lower", "a") as f:
+    f.write(appended_text + "\\n")
+assert (demo.upper / "in_lower").exists(), "copied up on the first write"
+assert appended_text in demo.read("in_lower", "upper") and appended_text not in demo.read("in_lower", "lower")
+display(demo.listing_frame())
+d = demo.diff("after writing in_lower")
+assert "/in_lower" in d.paths("C")
+d
+"""),
+    md("## Delete leaves a whiteout"),
+    code("""
+os.unlink(demo.merged / "in_both")
+st = os.lstat(demo.upper / "in_both")
+print(f"upper/in_both: {oct(st.st_mode)} device {os.major(st.st_rdev)}/{os.minor(st.st_rdev)}")
+assert is_whiteout(demo.upper / "in_both"), "a character device 0/0"
+assert (demo.lower / "in_both").exists() and not (demo.merged / "in_both").exists()
+display(demo.listing_frame())
+d = demo.diff("after deleting in_both")
+assert d.paths("D") == ["/in_both"]
+d
+"""),
+    md("## Cleanup: unmount, remove the scratch dir"),
+    code("""
+from bocker_magics.lab.overlay import mounts_of
+base = demo.base
+demo.close()
+assert not mounts_of(base) and not base.exists()
+print("unmounted and removed", base)
+"""),
+]
+
+NOTEBOOKS["06-bocker"] = [
+    md("""
+# 06 · Bocker through the magics (article 3.1)
+
+The article ends with Bocker, a Docker in ~130 lines of bash: `init` an image from a directory,
+`pull` one from a registry, `images`, `run` with cgroup limits, `ps`, `exec` into a running
+container, `logs`, `commit`, and `rm`. Here the same verbs run on this toolkit's engine through the
+`%bocker` magics, and the views show what the kernel holds for a running container: its namespace
+inodes against the host's, its cgroup accounting, and its layer diff.
+
+**The pull is real.** With `registry = "local"` (the default) the notebook starts Debian's
+`docker-registry` on 127.0.0.1, fills it with `%bocker push`, and pulls from it: nothing leaves the
+machine. With `registry = "docker.io"` it pulls `busybox` from Docker Hub instead (for machines that
+reach it). The engine's default bridge network (bocker0, 172.18.0.1/24) is made in the network
+namespace the kernel runs in; the report command runs every kernel in a fresh one.
+"""),
+    code("""
+# parameters
+registry = "local"          # "local": a registry on 127.0.0.1 filled by %bocker push; "docker.io": Docker Hub
+image = "busybox"
+memory = "64m"
+cpu_shares = 512
+""", P),
+    code("""
+%load_ext bocker_magics
+from bocker_magics.lab.registry import LocalRegistry
+import atexit
+reg = None
+made = []          # containers and images to remove at the end
+
+def cleanup():
+    # remove what this notebook made; also runs when the kernel stops after a failed cell
+    global reg
+    from bocker_magics.errors import BockerError
+    engine = get_ipython().find_magic("bocker").__self__.engine
+    for ref in list(made):
+        try:
+            engine.rm(ref, force=True) if ref.startswith("ps_") else engine.rmi(ref)
+        except BockerError:
+            pass
+        made.remove(ref)
+    if reg is not None:
+        reg.close(); reg = None
+
+atexit.register(cleanup)
+"""),
+    md("## init: the built-in busybox image (from the host's static busybox, offline)"),
+    code("""
+%bocker init --busybox
+"""),
+    md("## pull"),
+    code("""
+if registry == "local":
+    reg = LocalRegistry()
+    source = f"{reg.host}/lab/{image}:latest"
+    print(f"Docker Hub is not used: pulling from a registry on {reg.host} (docker-registry), filled with %bocker push")
+    %bocker push busybox $source
+else:
+    source = f"docker.io/library/{image}:latest"
+    print("pulling from Docker Hub")
+%bocker pull --out pulled $source
+made.append(pulled.id)
+assert source in pulled.images[0].names
+%bocker images
+"""),
+    md("## run with limits (detached), ps, exec, logs"),
+    code("""
+%bocker run -d --name nb-bocker -m $memory --cpu-shares $cpu_shares --out run $source echo hello from $(hostname); echo data > /made-here; while true; do sleep 0.2; done
+made.insert(0, run.id)
+%bocker ps
+"""),
+    code("""
+import time
+for _ in range(100):   # the container writes the file as it starts
+    %bocker exec --no-raise-error --out probe nb-bocker cat /made-here
+    if probe.text.strip() == "data":
+        break
+    time.sleep(0.1)
+%bocker exec --out ex nb-bocker cat /made-here
+assert ex.exit_code == 0 and ex.text.strip() == "data"
+%bocker exec nb-bocker sh -c 'echo inside: $(hostname); ps'
+"""),
+    code("""
+%bocker logs --out log nb-bocker
+print(log)
+assert "hello from" in log
+"""),
+    md("## The running container as the kernel sees it: namespaces beside the host's, cgroup accounting, layer diff"),
+    code("""
+%bocker ns --out ns nb-bocker
+label = ns.labels[-1]
+assert all(ns.differs(label, k) for k in ("ipc", "mnt", "net", "pid_for_children", "uts")), "its own namespaces"
+ns
+"""),
+    code("""
+%bocker stats --out stats nb-bocker
+assert int(stats["memory_limit"].iloc[0]) == 64 << 20 if memory == "64m" else True
+assert int(stats["cpu_shares"].iloc[0]) == cpu_shares
+stats
+"""),
+    code("""
+%bocker diff --out diff nb-bocker
+assert "/made-here" in diff.paths("A")
+diff
+"""),
+    md("## commit, run the committed image, rm"),
+    code("""
+%bocker commit --out committed nb-bocker lab-committed:v1
+made.append(committed.id)
+%bocker run --rm --out second lab-committed:v1 cat /made-here
+assert second.exit_code == 0 and second.text.strip() == "data", "the committed image has the container's change"
+committed
+"""),
+    md("## Cleanup: remove the containers, the images, the registry"),
+    code("""
+ids = list(made)
+try:
+    for ref in ids:
+        %bocker rm -f $ref
+        made.remove(ref)
+finally:
+    cleanup()
+%bocker ps --out left
+%bocker images --out images_left
+assert not [c for c in left.containers if c.id in ids] and not [i for i in images_left.images if i.id in ids]
+assert reg is None
+print("removed:", *ids)
+"""),
+]
+
+
+def main(names: list[str]) -> None:
+    for name, cells in NOTEBOOKS.items():
+        if names and name not in names:
+            continue
+        nb = new_notebook(cells=cells, metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"}})
+        nbformat.write(nb, HERE / f"{name}.ipynb")
+        print("wrote", HERE / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

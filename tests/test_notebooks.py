@@ -1,0 +1,66 @@
+"""CI executes every notebook of notebooks/ end to end, one test each, in a real kernel (the
+venv's python) inside the test session: its network namespace, BOCKER_ROOT and cgroup
+parent. Each notebook checks its own outcome with assertions, so a wrong result fails here;
+afterwards nothing of the notebook's may be left on the host."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from bocker_magics.report import execute, kernel_spec, notebooks
+
+pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = notebooks()
+
+
+def lab_leftovers() -> list[str]:
+    """What the lab helpers make, by their names: netns bkl-*, scratch dirs bocker-lab-*,
+    cgroup parents <parent>-lab-*, mounts of either."""
+    found = []
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    found += [f"netns {l.split()[0]}" for l in netns.splitlines() if l.startswith("bkl-")]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found += [f"link {l.split(':')[1].strip()}" for l in links.splitlines() if ": bkl" in l]
+    found += [f"mount {l.split()[1]}" for l in open("/proc/self/mounts") if "bocker-lab-" in l]
+    found += [f"dir /tmp/{d}" for d in os.listdir("/tmp") if d.startswith("bocker-lab-")]
+    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if not os.path.isdir(base):
+            continue
+        for hier in [base] + [os.path.join(base, d) for d in os.listdir(base)]:
+            if os.path.isdir(hier):
+                found += [f"cgroup {hier}/{d}" for d in os.listdir(hier) if "-lab-" in d and d.startswith("bocker")]
+    queues = subprocess.run(["ipcs", "-q"], capture_output=True, text=True).stdout
+    return found + [f"queue {l}" for l in queues.splitlines() if l.startswith("0x")]
+
+
+def test_all_six_notebooks_are_there():
+    assert [p.stem for p in NOTEBOOKS] == ["01-namespaces", "02-ipc-uts", "03-net-namespace", "04-cgroups",
+                                           "05-overlayfs", "06-bocker"]
+    import nbformat
+
+    for p in NOTEBOOKS:
+        nb = nbformat.read(p, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{p.name}: one cell tagged 'parameters' (papermill)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_and_checks_its_outcome(path, tmp_path, monkeypatch, busybox, assert_nothing_left):
+    # busybox: the built-in image exists before (06 inits it; only what it adds must go)
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    before = set(lab_leftovers())
+    with monkeypatch.context() as m:
+        for var in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "MPLBACKEND"):
+            m.setenv(var, os.environ.get(var, ""))
+        kernel = kernel_spec(tmp_path)
+        nb, error = execute(path, kernel, timeout=180)
+    assert not error, error[-4000:]
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    assert set(lab_leftovers()) - before == set()
+    assert_nothing_left()
