@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bocker-magics quick start, as root on a fresh Debian/Ubuntu VM:
 #   sudo ./quickstart.sh demo   set up, build the built-in busybox image, run a container that
-#                               prints its namespace links beside the host's
+#                               prints its namespace links beside the host's, then execute every
+#                               notebook of the article and write reports/ (index.html + one per notebook)
 #   sudo ./quickstart.sh test   set up, run the whole test suite
 # Set-up installs what it needs (apt packages, a venv in .venv) and is quick when done before.
 set -euo pipefail
@@ -10,7 +11,9 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-venv)
 # the tests also compile a static C program (the chroot-escape check)
 # pull/push/save/load tests: a real registry (docker-registry) filled by skopeo and umoci
-TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci)
+TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci chromium)
+# the notebooks: 06 pulls from a loopback registry (docker-registry); 02 uses ipcmk/nsenter (util-linux)
+DEMO_APT_PACKAGES=(docker-registry)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then
@@ -34,6 +37,7 @@ setup() {
   need_root
   local missing=() wanted=("${APT_PACKAGES[@]}")
   [ "${1:-}" = test ] && wanted+=("${TEST_APT_PACKAGES[@]}")
+  [ "${1:-}" = demo ] && wanted+=("${DEMO_APT_PACKAGES[@]}")
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
@@ -49,7 +53,7 @@ setup() {
   if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import bocker_magics, pytest' 2>/dev/null \
      || [ pyproject.toml -nt .venv/.installed ]; then
     "$py" -m venv .venv
-    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test,notebooks]'
     touch .venv/.installed
   fi
 }
@@ -57,7 +61,15 @@ setup() {
 case "${1:-}" in
   demo)
     setup demo
-    exec .venv/bin/python -m bocker_magics.lab.demo
+    .venv/bin/python -m bocker_magics.lab.demo
+    echo
+    echo "Executing every notebook (each in a fresh network namespace) and writing reports/ ..."
+    exec .venv/bin/python -m bocker_magics.report --out reports
+    ;;
+  report)
+    setup demo
+    shift
+    exec .venv/bin/python -m bocker_magics.report "$@"
     ;;
   test)
     setup test
@@ -68,7 +80,7 @@ case "${1:-}" in
     setup "${2:-}"
     ;;
   *)
-    echo "usage: sudo $0 demo | test [PYTEST ARGS] | setup" >&2
+    echo "usage: sudo $0 demo | test [PYTEST ARGS] | report [NOTEBOOK...] [--write-notebooks] | setup" >&2
     exit 2
     ;;
 esac
