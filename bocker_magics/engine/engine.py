@@ -406,10 +406,28 @@ class Engine:
             "capabilities": config["capabilities"], "privileged": config["privileged"],
             "network": config["network"],
         }
-        ctl, out_r, event = self._launch(request, attach=not detach)
+        plug = None
+        ep = (config["network"] or {}).get("endpoint")
+        if ep:
+            # The container's network namespace is made now and its interface plugged in on
+            # the netlink thread while the shim starts the container, which joins it.
+            from .network import Endpoint
+            ns_fd, inside = self.networks.new_namespace()
+            launch_fd = os.dup(ns_fd)  # attach_async owns (and closes) ns_fd and the socket
+            plug = self.networks.attach_async(Endpoint(**ep), ns_fd, inside)
+            try:
+                ctl, out_r, event = self._launch(request, attach=not detach, netns_fd=launch_fd)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    plug.result()
+                raise
+            finally:
+                os.close(launch_fd)
+        else:
+            ctl, out_r, event = self._launch(request, attach=not detach)
         try:
             if event["event"] == "netns":
-                event = self._connect(ctl, config, event["pid"])
+                event = self._connect(ctl, plug)
             if event["event"] == "failed":
                 self._fail(cid, cdir, event)
             if on_start is not None:
@@ -435,16 +453,22 @@ class Engine:
             self.rm(cid)
         return result
 
-    def _launch(self, request: dict[str, Any], attach: bool) -> tuple[socket.socket, int | None, dict[str, Any]]:
+    def _launch(self, request: dict[str, Any], attach: bool,
+                netns_fd: int | None = None) -> tuple[socket.socket, int | None, dict[str, Any]]:
         """Hand a request to the shim; returns our end of its control socket, the read end
         of the output pipe (when attached) and its first event (started or failed)."""
         ctl, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         out_r = out_w = None
         try:
             fds = [ctl_theirs.fileno()]
+            request["fds"] = ["ctl"]
             if attach:
                 out_r, out_w = os.pipe2(os.O_CLOEXEC)
                 fds.append(out_w)
+                request["fds"].append("attach")
+            if netns_fd is not None:
+                fds.append(netns_fd)
+                request["fds"].append("netns")
             self._launcher.launch(request, fds)
         except BaseException:
             ctl.close()
@@ -494,15 +518,14 @@ class Engine:
                 os.close(out_r)
         return RunResult(c.id, final.get("code", 137), output, time.perf_counter() - t0)
 
-    def _connect(self, ctl: socket.socket, config: dict[str, Any], pid: int) -> dict[str, Any]:
-        """pid 1 has its network namespace: plug its interface in, let it go on; returns the
-        monitor's next event (started or failed)."""
-        from .network import Endpoint
+    def _connect(self, ctl: socket.socket, plug) -> dict[str, Any]:
+        """pid 1 waits in its network namespace: once the interface is plugged in, let it go
+        on; returns the monitor's next event (started or failed)."""
         try:
-            self.networks.attach(Endpoint(**config["network"]["endpoint"]), pid)
+            plug.result()
         except Exception as e:
             # the monitor stops pid 1 and answers "failed": with pid 1's own report if it
-            # had failed first (then the network could not be plugged in), else with ours
+            # had failed first, else with ours
             ctl.send(json.dumps({"op": "abort", "message": str(e)}).encode())
             msg = ctl.recv(65536)
             return json.loads(msg) if msg else MONITOR_DIED

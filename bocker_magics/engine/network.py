@@ -380,28 +380,40 @@ class Networks:
         return {p.name: p.read_text().strip() for p in d.iterdir()} if d.is_dir() else {}
 
     # -- a container's interface -----------------------------------------------------------
-    @on_netlink_thread
-    def attach(self, ep: Endpoint, pid: int) -> None:
-        """The veth pair: host end on the bridge, eth0 (with the container's MAC) created
-        straight into the network namespace of `pid`; then address, link up, default route
-        through a netlink socket opened inside that namespace."""
-        ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    def new_namespace(self) -> tuple[int, socket.socket]:
+        """A new network namespace, for a container that does not exist yet: an fd that
+        holds it, and a netlink socket inside it (lo is already up)."""
+        return _new_netns()
+
+    def attach_async(self, ep: Endpoint, ns_fd: int, inside: socket.socket):
+        """Start plugging a container's interface into a namespace from new_namespace(), on
+        the netlink thread, while the container is being started; returns a Future. The fd
+        and the socket are closed when it is done: keep your own dup of the fd if needed."""
+        return self._submit(self._attach, ep, ns_fd, inside)
+
+    def _submit(self, fn, *args):
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bocker-netlink",
+                                            initializer=self._register_thread)
+        return self._pool.submit(fn, *args)
+
+    def _attach(self, ep: Endpoint, ns_fd: int, inside_sock: socket.socket) -> None:
+        """The veth pair: host end on the bridge, the container's end (its MAC, ifindex 2:
+        only lo is in the new namespace) created straight into it; then its address, link
+        up and the default route, through the netlink socket opened inside it."""
         try:
             with self._lock:
                 ipr = self.ipr()
                 bridge = ipr.link_lookup(ifname=ep.bridge)
                 if not bridge:
                     raise BockerError(f"The bridge {ep.bridge} is gone: run again to recreate it")
-                # the container's namespace is new: only lo (index 1) is there, so its end
-                # can be given index 2 and needs no lookup afterwards
                 ipr.link("add", ifname=ep.host_ifname, kind="veth", master=bridge[0], state="up",
                          peer={"ifname": ep.ifname, "index": CONTAINER_IFINDEX, "address": ep.mac,
                                "net_ns_fd": ns_fd})
             from pyroute2 import IPRoute
-            with IPRoute(use_socket=_netlink_socket_in(ns_fd)) as inside:
-                index = CONTAINER_IFINDEX
-                inside.addr("add", index=index, address=ep.address, prefixlen=ep.prefixlen)
-                inside.link("set", index=index, state="up")
+            with IPRoute(use_socket=inside_sock) as inside:
+                inside.addr("add", index=CONTAINER_IFINDEX, address=ep.address, prefixlen=ep.prefixlen)
+                inside.link("set", index=CONTAINER_IFINDEX, state="up")
                 inside.route("add", dst="default", gateway=ep.gateway)
         except BockerError:
             raise
@@ -409,6 +421,7 @@ class Networks:
             raise BockerError(f"Could not connect the container to network '{ep.network}': {e}") from None
         finally:
             os.close(ns_fd)
+            inside_sock.close()
 
     def detach(self, container_id: str) -> bool:
         """Remove a container's host-side veth if it is still there (its namespace was
@@ -442,18 +455,18 @@ class Networks:
         return [n for n in names if n and re.fullmatch(r"vb[0-9a-f]{10,13}", n)]
 
 
-def _netlink_socket_in(ns_fd: int) -> socket.socket:
-    """A NETLINK_ROUTE socket that lives in another network namespace.
-
-    A socket belongs to the namespace it was made in. setns(CLONE_NEWNET) is per thread and
-    allowed in a threaded process (a Jupyter kernel), so a short-lived thread enters the
-    namespace, makes the socket and ends; no fork (which pyroute2's own netns support does).
-    """
+def _new_netns() -> tuple[int, socket.socket]:
+    """Make a network namespace from a short-lived thread: unshare(CLONE_NEWNET) is per
+    thread and allowed in a threaded process (a Jupyter kernel), and the thread's end leaves
+    the engine where it was. No fork (which pyroute2's own netns support does). Returns an
+    fd that holds the namespace and a NETLINK_ROUTE socket that lives in it."""
     made: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            linux.setns(ns_fd, linux.CLONE_NEWNET)
+            linux.unshare(linux.CLONE_NEWNET)
+            made["fd"] = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            linux.loopback_up()
             made["sock"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
         except BaseException as e:  # reported to the caller
             made["error"] = e
@@ -462,8 +475,10 @@ def _netlink_socket_in(ns_fd: int) -> socket.socket:
     thread.start()
     thread.join()
     if "error" in made:
+        if "fd" in made:
+            os.close(made["fd"])
         raise made["error"]
-    return made["sock"]
+    return made["fd"], made["sock"]
 
 
 def parse_publish(spec: str) -> tuple[str, int, int, str]:

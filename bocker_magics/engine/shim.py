@@ -183,7 +183,7 @@ def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: i
     interface) only right before exec."""
     # Hold nothing of the monitor's: were the monitor killed, an inherited end of its pipes
     # or of the engine's socket would keep pid 1 (and the engine) waiting for ever.
-    _close_fds_except({out_w, err_w, *(sync or ())})
+    _close_fds_except({out_w, err_w, *(sync or ()), *([spec["netns_fd"]] if spec.get("netns_fd") is not None else [])})
     try:
         # Join the cgroup first, so everything below is already accounted and limited.
         # "0" means "the writer": our own pid is 1 here, the kernel maps it.
@@ -191,9 +191,15 @@ def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: i
             with open(os.path.join(directory, "cgroup.procs"), "w") as f:
                 f.write("0")
         mode = spec["network"]["mode"]
-        linux.unshare(NAMESPACES if mode != "host" else NAMESPACES & ~linux.CLONE_NEWNET)
-        if mode != "host":
-            linux.loopback_up()
+        if spec.get("netns_fd") is not None:
+            # the engine made our network namespace and is plugging its interface in
+            linux.setns(spec["netns_fd"], linux.CLONE_NEWNET)
+            os.close(spec["netns_fd"])
+            linux.unshare(NAMESPACES & ~linux.CLONE_NEWNET)
+        else:
+            linux.unshare(NAMESPACES if mode != "host" else NAMESPACES & ~linux.CLONE_NEWNET)
+            if mode != "host":
+                linux.loopback_up()
         if sync is not None:
             os.write(sync[0], b"n")
             os.close(sync[0])
@@ -302,16 +308,15 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
             container_init(spec, cgroup_dirs, out_w, err_w, (ready_w, go_r) if bridge else None)
         os.close(out_w)
         os.close(err_w)
+        if spec.get("netns_fd") is not None:
+            state["netns"] = os.fstat(spec["netns_fd"]).st_ino
+            os.close(spec["netns_fd"])  # pid 1 holds the namespace now
         linux.crash_point("forked")
         if bridge:
             os.close(ready_w)
             os.close(go_r)
             if os.read(ready_r, 1) == b"n":
                 # pid 1 has its network namespace: the engine plugs the interface in
-                try:
-                    state["netns"] = os.stat(f"/proc/{pid}/ns/net").st_ino
-                except OSError:
-                    pass  # pid 1 has already failed: its report follows on err_r
                 channel.send(event="netns", pid=pid)
                 answer = channel.receive()
                 try:
@@ -493,8 +498,10 @@ def serve(sock_fd: int) -> None:
                 os.dup2(null, 1)
                 os.dup2(os.open(os.path.join(request["container_dir"], "monitor.log"),
                                 os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
+                named = dict(zip(request.get("fds", ["ctl", "attach"]), fds))
+                request["netns_fd"] = named.get("netns")
                 run = exec_monitor if request.get("op") == "exec" else monitor
-                code = run(request, fds[0], fds[1] if len(fds) > 1 else None)
+                code = run(request, named["ctl"], named.get("attach"))
             except BaseException:
                 import traceback
                 traceback.print_exc()
