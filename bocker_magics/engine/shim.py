@@ -389,6 +389,7 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
                 pass
             try:
                 cgroup.destroy()
+                driver.remove_parent()  # the engine's own dir goes with its last container
             except Exception as e:
                 state.setdefault("error", f"cgroup not removed: {e}")
         release_lease(spec)  # the veth went with the network namespace

@@ -316,17 +316,27 @@ class Cgroup(ABC):
                 )
         made: list[str] = []
         try:
-            self._prepare_parents(limits)
-            for d in self._dirs():
-                os.makedirs(os.path.dirname(d), exist_ok=True)
+            for attempt in range(5):
                 try:
-                    os.mkdir(d)
-                except FileExistsError:
-                    raise Conflict(
-                        f"a cgroup for container {self.container_id} already exists at {d}; "
-                        "remove that container or run gc"
-                    ) from None
-                made.append(d)
+                    self._prepare_parents(limits)
+                    for d in self._dirs():
+                        if d in made:
+                            continue
+                        os.makedirs(os.path.dirname(d), exist_ok=True)
+                        try:
+                            os.mkdir(d)
+                        except FileExistsError:
+                            raise Conflict(
+                                f"a cgroup for container {self.container_id} already exists at {d}; "
+                                "remove that container or run gc"
+                            ) from None
+                        made.append(d)
+                    break
+                except FileNotFoundError:
+                    # the engine's parent dir was removed as we made it (the last container
+                    # of another engine just ended): make it again
+                    if attempt == 4:
+                        raise
             self._apply(limits)
         except BaseException as e:
             for d in reversed(made):
