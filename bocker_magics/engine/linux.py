@@ -123,6 +123,29 @@ def readonly_interpreter_namespace() -> None:
     mount(None, exe, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
+def on_fresh_thread(fn):
+    """Run fn() on a short-lived thread and return its result (or raise its exception).
+
+    For per-thread namespace changes (setns or unshare of CLONE_NEWNET) in a process that
+    may be threaded, such as a Jupyter kernel, where forking Python is unsafe: the thread
+    ends with the change, and the rest of the process never sees it."""
+    import threading
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # handed to the caller
+            box["error"] = e
+
+    thread = threading.Thread(target=work, name="bocker-ns")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 def process_start_time(pid: int) -> int | None:
     """The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat).
 

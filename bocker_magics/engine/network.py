@@ -460,25 +460,17 @@ def _new_netns() -> tuple[int, socket.socket]:
     thread and allowed in a threaded process (a Jupyter kernel), and the thread's end leaves
     the engine where it was. No fork (which pyroute2's own netns support does). Returns an
     fd that holds the namespace and a NETLINK_ROUTE socket that lives in it."""
-    made: dict[str, Any] = {}
-
-    def work() -> None:
+    def make() -> tuple[int, socket.socket]:
+        linux.unshare(linux.CLONE_NEWNET)
+        fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            linux.unshare(linux.CLONE_NEWNET)
-            made["fd"] = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             linux.loopback_up()
-            made["sock"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
-        except BaseException as e:  # reported to the caller
-            made["error"] = e
+            return fd, socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
+        except BaseException:
+            os.close(fd)
+            raise
 
-    thread = threading.Thread(target=work, name="bocker-netns")
-    thread.start()
-    thread.join()
-    if "error" in made:
-        if "fd" in made:
-            os.close(made["fd"])
-        raise made["error"]
-    return made["fd"], made["sock"]
+    return linux.on_fresh_thread(make)
 
 
 def parse_publish(spec: str) -> tuple[str, int, int, str]:

@@ -18,7 +18,8 @@ LIST_NAMESPACES = "for n in /proc/self/ns/*; do echo ${n##*/} $(readlink $n); do
 
 def namespace_comparison(engine: Engine, image: str = "busybox") -> tuple[str, list[tuple[str, int, int]]]:
     """Run a container that prints its namespace links; pair them with this process's."""
-    result = engine.run(image, LIST_NAMESPACES, remove=True)
+    # --network none: its own (empty) network namespace, and nothing made on the host's
+    result = engine.run(image, LIST_NAMESPACES, remove=True, network="none")
     if result.exit_code:
         raise BockerError(f"the demo container failed ({result.exit_code}): {result.text.strip()}")
     inside = parse_links(result.text)

@@ -19,7 +19,6 @@ import html
 import os
 import shutil
 import subprocess
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -32,26 +31,16 @@ BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 def _in_thread(fn: Callable[[], Any], netns_path: str | None = None) -> Any:
     """Run fn on a fresh thread, in netns_path's network namespace if given."""
-    box: dict[str, Any] = {}
+    def work() -> Any:
+        if netns_path is not None:
+            fd = os.open(netns_path, os.O_RDONLY)
+            try:
+                linux.setns(fd, linux.CLONE_NEWNET)
+            finally:
+                os.close(fd)
+        return fn()
 
-    def work() -> None:
-        try:
-            if netns_path is not None:
-                fd = os.open(netns_path, os.O_RDONLY)
-                try:
-                    linux.setns(fd, linux.CLONE_NEWNET)
-                finally:
-                    os.close(fd)
-            box["value"] = fn()
-        except BaseException as e:  # handed to the caller
-            box["error"] = e
-
-    t = threading.Thread(target=work, name="bocker-lab-netns")
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+    return linux.on_fresh_thread(work)
 
 
 def _ipr_call(netns_path: str | None, fn: Callable[[Any], Any]) -> Any:
