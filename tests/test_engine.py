@@ -221,3 +221,17 @@ def test_v2_driver_runs_containers(engine, busybox, monkeypatch):
                                 "read n < /sys/fs/cgroup/pids.current; echo $n", limits=Limits(pids=5))
         assert int(r.text.split()[-1]) <= 5
     assert driver.list_groups() == []
+
+
+def test_no_command_runs_the_images_entrypoint_and_cmd(engine, busybox):
+    img = engine.image(busybox)
+    made = engine.images_store.create(img.layers, source="test", config={
+        "Env": img.config["Env"], "Entrypoint": ["/bin/echo", "from-entrypoint"], "Cmd": ["and-cmd"]})
+    try:
+        assert engine.run(made.id).text == "from-entrypoint and-cmd\n"
+        assert engine.run(made.id, "echo explicit").text == "explicit\n"  # the seed's sh -c
+    finally:
+        for c in engine.ps():
+            if c.image == made.id:
+                engine.rm(c.id)
+        engine.rmi(made.id)

@@ -360,7 +360,9 @@ class Engine:
             raise InvalidArgument(f"Invalid hostname '{hostname}': letters, digits, '-' and '.', at most 64")
         limits.validate()
         if command is None or command == [] or command == "":
-            argv = list(img.config.get("Cmd") or ["sh"])
+            # no command: the image's own, as Docker runs it (Entrypoint, then Cmd)
+            argv = list(img.config.get("Entrypoint") or []) + list(img.config.get("Cmd") or [])
+            argv = argv or ["sh"]
             cmd_text = " ".join(argv)
         else:
             cmd_text = command if isinstance(command, str) else " ".join(command)
