@@ -174,22 +174,16 @@ class PortRelay:
 
 
 # -- the container's pid 1 ----------------------------------------------------------------
-def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: int,
-                   sync: tuple[int, int] | None) -> None:
+def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: int, go_r: int) -> None:
     """Runs as pid 1 of the new pid namespace; execs the command or reports why not.
 
-    With bridge networking, `sync` is (ready_w, go_r): pid 1 says its network namespace
-    exists, prepares its root meanwhile, and waits for "go" (the engine has plugged in its
-    interface) only right before exec."""
+    It prepares everything while the monitor moves it into its cgroup (a cgroup v1 move
+    waits for an RCU grace period, milliseconds) and the engine plugs its network in; it
+    execs only after the monitor's "go", so the command never runs outside its limits."""
     # Hold nothing of the monitor's: were the monitor killed, an inherited end of its pipes
     # or of the engine's socket would keep pid 1 (and the engine) waiting for ever.
-    _close_fds_except({out_w, err_w, *(sync or ()), *([spec["netns_fd"]] if spec.get("netns_fd") is not None else [])})
+    _close_fds_except({out_w, err_w, go_r, *([spec["netns_fd"]] if spec.get("netns_fd") is not None else [])})
     try:
-        # Join the cgroup first, so everything below is already accounted and limited.
-        # "0" means "the writer": our own pid is 1 here, the kernel maps it.
-        for directory in dict.fromkeys(cgroup_dirs.values()):
-            with open(os.path.join(directory, "cgroup.procs"), "w") as f:
-                f.write("0")
         mode = spec["network"]["mode"]
         if spec.get("netns_fd") is not None:
             # the engine made our network namespace and is plugging its interface in
@@ -200,9 +194,6 @@ def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: i
             linux.unshare(NAMESPACES if mode != "host" else NAMESPACES & ~linux.CLONE_NEWNET)
             if mode != "host":
                 linux.loopback_up()
-        if sync is not None:
-            os.write(sync[0], b"n")
-            os.close(sync[0])
         prepare(RootfsSpec(
             layers_dir=spec["layers_dir"], lowerdirs=spec["lowerdirs"],
             upper=os.path.join(spec["container_dir"], "upper"),
@@ -214,8 +205,8 @@ def container_init(spec: dict, cgroup_dirs: dict[str, str], out_w: int, err_w: i
             etc_files=spec["network"]["files"],
         ))
         linux.sethostname(spec["hostname"])
-        if sync is not None and os.read(sync[1], 1) != b"g":
-            os._exit(1)  # the engine could not connect the network: it reports why
+        if os.read(go_r, 1) != b"g":
+            os._exit(1)  # the monitor or the engine could not finish the start: it reports why
         exec_command(spec, out_w, err_w)
     except RootfsError as e:
         os.write(err_w, json.dumps({"message": str(e)}).encode())
@@ -287,7 +278,7 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
     try:
         write_state(cdir, {**state, "status": "starting"}, fsync=False)
         linux.crash_point("starting")
-        driver = detect(parent=spec["cgroup_parent"])
+        driver = DRIVERS.get(spec["cgroup_parent"]) or detect(parent=spec["cgroup_parent"])
         cgroup = driver.group(spec["id"])
         cgroup.create(Limits(**spec["limits"]))
         linux.crash_point("cgroup")
@@ -297,42 +288,43 @@ def monitor(spec: dict, ctl_fd: int, attach_fd: int | None) -> int:
         relay = PortRelay(spec["network"])  # binds the published ports now: a taken one fails the start
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        bridge = spec["network"]["mode"] == "bridge"
-        ready_r, ready_w = os.pipe2(os.O_CLOEXEC) if bridge else (-1, -1)
-        go_r, go_w = os.pipe2(os.O_CLOEXEC) if bridge else (-1, -1)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
         linux.unshare(linux.CLONE_NEWPID)  # our next child is pid 1 of a new pid namespace
         cgroup_dirs = cgroup.paths()
         pid = os.fork()
         if pid == 0:
             relay.close()
-            container_init(spec, cgroup_dirs, out_w, err_w, (ready_w, go_r) if bridge else None)
+            container_init(spec, cgroup_dirs, out_w, err_w, go_r)
         os.close(out_w)
         os.close(err_w)
+        os.close(go_r)
         if spec.get("netns_fd") is not None:
             state["netns"] = os.fstat(spec["netns_fd"]).st_ino
             os.close(spec["netns_fd"])  # pid 1 holds the namespace now
         linux.crash_point("forked")
-        if bridge:
-            os.close(ready_w)
-            os.close(go_r)
-            if os.read(ready_r, 1) == b"n":
-                # pid 1 has its network namespace: the engine plugs the interface in
-                channel.send(event="netns", pid=pid)
-                answer = channel.receive()
-                try:
-                    os.write(go_w, b"g" if answer.get("op") == "go" else b"x")
-                except BrokenPipeError:
-                    pass  # pid 1 already failed: its report is on err_r
-                if answer.get("op") != "go":
-                    # pid 1's own failure, if it had one, is the cause; else the engine's
-                    failure = _read_all(err_r)
-                    os.waitpid(pid, 0)
-                    pid = None
-                    report = json.loads(failure) if failure else {}
-                    raise StartFailure(report.get("message") or answer.get("message", "the engine went away"),
-                                       report.get("code", 125))
-            os.close(ready_r)
-            os.close(go_w)
+        # Into the cgroup, from outside, while pid 1 prepares its root.
+        problem = None
+        try:
+            cgroup.add(pid)
+        except Exception as e:  # pid 1 already failed (its report follows), or a real problem
+            problem = str(e)
+        if problem is None and spec["network"]["mode"] == "bridge":
+            channel.send(event="netns", pid=pid)  # the engine answers once the network is plugged in
+            answer = channel.receive()
+            if answer.get("op") != "go":
+                problem = answer.get("message", "the engine went away")
+        try:
+            os.write(go_w, b"x" if problem else b"g")
+        except BrokenPipeError:
+            pass  # pid 1 already failed: its report is on err_r
+        os.close(go_w)
+        if problem:
+            # pid 1's own failure, if it had one, is the cause; else ours
+            failure = _read_all(err_r)
+            os.waitpid(pid, 0)
+            pid = None
+            report = json.loads(failure) if failure else {}
+            raise StartFailure(report.get("message") or problem, report.get("code", 125))
         failure = _read_all(err_r)  # EOF when pid 1 execs (the fd is close-on-exec)
         os.close(err_r)
         if failure:
@@ -469,6 +461,7 @@ class StartFailure(Exception):
 
 
 # -- the server ---------------------------------------------------------------------------
+DRIVERS: dict = {}  # cgroup parent -> driver, detected by the server before it forks
 def serve(sock_fd: int) -> None:
     """Fork a monitor per request until the engine closes its end of the socket."""
     sock = socket.socket(fileno=sock_fd)
@@ -487,6 +480,13 @@ def serve(sock_fd: int) -> None:
             for fd in fds:
                 os.close(fd)
             continue
+        parent = request.get("cgroup_parent")
+        if parent and parent not in DRIVERS:
+            # which cgroup driver, and where: found once per shim (reading mountinfo), not per container
+            try:
+                DRIVERS[parent] = detect(parent=parent)
+            except Exception:
+                pass  # the monitor reports it
         pid = os.fork()
         if pid == 0:
             code = 1
