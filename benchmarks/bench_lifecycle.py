@@ -56,7 +56,7 @@ CGROUP_PARENT = common.CGROUP_PARENT
 RUNNING_IN_PS = 5  # of the --containers, how many still run (the rest exited)
 # Orders: a cycle in which every method comes right after every method exactly once (the one
 # before matters, see bench_run.py). Four methods: bench_run's Euler circuit; two: A B B A.
-CYCLE4 = common.ORDER_CYCLE
+CYCLE4 = common.euler_cycle(4)
 CYCLE2 = (0, 1, 1, 0)
 EXEC_METHODS = ("exec_inproc", "run_inproc", "exec_cli", "run_cli")
 COMMIT_METHODS = ("commit_bb", "commit_1g")
@@ -130,6 +130,12 @@ def main() -> int:
         ap.error(f"--runs must be >= 1, --warmup >= 0, --containers > {RUNNING_IN_PS}")
 
     # SIGTERM should clean up like Ctrl-C does.
+    # Containers get the default bridge network: it lives in a network namespace of the
+    # benchmark's own, never on the host's network, and vanishes with the process.
+    from bocker_magics.engine import linux
+    linux.unshare(linux.CLONE_NEWNET)
+    linux.loopback_up()
+
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     work = Path(tempfile.mkdtemp(prefix="bocker-bench-"))
