@@ -20,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bocker_magics.lab.registry import LocalRegistry
+
 BUSYBOX = "/usr/bin/busybox" if os.path.exists("/usr/bin/busybox") else "/bin/busybox"
 TOOLS = ("docker-registry", "skopeo", "umoci")
 
@@ -41,45 +43,15 @@ def run(*args: str, cwd: Path | None = None) -> str:
     return r.stdout
 
 
-class Registry:
+class Registry(LocalRegistry):
+    """Debian's docker-registry on 127.0.0.1 (the lab's), with deletion on and helpers for
+    filling it with skopeo and reading it raw."""
+
     def __init__(self, workdir: Path) -> None:
-        self.dir = workdir
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        config = self.dir / "config.yml"
-        config.write_text(
-            "version: 0.1\n"
-            "log:\n  level: error\n  accesslog:\n    disabled: true\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {self.dir / 'storage'}\n"
-            "  delete:\n    enabled: true\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n")
-        self.log = open(self.dir / "log", "wb")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=self.log,
-                                     stderr=subprocess.STDOUT, cwd=self.dir)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"docker-registry did not start: {(self.dir / 'log').read_text()}")
-            time.sleep(0.05)
+        super().__init__(workdir, delete=True)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.close()
 
     def push_oci(self, layout: Path, tag: str, name: str, all_images: bool = False) -> None:
         args = ["skopeo", "copy", "-q", "--dest-tls-verify=false"]

@@ -22,10 +22,16 @@ def available() -> bool:
 
 
 class LocalRegistry:
-    def __init__(self) -> None:
+    def __init__(self, workdir: Path | None = None, delete: bool = False) -> None:
+        """Start it: in `workdir` (made; default a scratch dir), with blob deletion on if
+        `delete` (the tests remove what they pushed)."""
         if not available():
             raise RuntimeError("docker-registry is not installed: apt-get install docker-registry")
-        self.dir = Path(tempfile.mkdtemp(prefix="bocker-lab-registry-"))
+        if workdir is None:
+            self.dir = Path(tempfile.mkdtemp(prefix="bocker-lab-registry-"))
+        else:
+            self.dir = workdir
+            self.dir.mkdir(parents=True, exist_ok=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -34,7 +40,8 @@ class LocalRegistry:
         config.write_text(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.dir / 'storage'}\n"
-            f"http:\n  addr: {self.host}\n")
+            + ("  delete:\n    enabled: true\n" if delete else "")
+            + f"http:\n  addr: {self.host}\n")
         self._log = open(self.dir / "log", "wb")
         self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True)
