@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import tarfile
-import time
 import urllib.request
 from pathlib import Path
 

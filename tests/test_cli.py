@@ -270,7 +270,7 @@ def test_ctrl_c_stops_the_container_and_cleans_up():
 
 # -- ps, logs, rm -----------------------------------------------------------------------
 def test_ps_header_and_columns(fresh_root):
-    r = bocker("run", "busybox", "exit 4")
+    bocker("run", "busybox", "exit 4")
     lines = bocker("ps", check=True).stdout.splitlines()
     assert lines[0].startswith("CONTAINER_ID\t\tCOMMAND\t\tSTATUS\t\tIMAGE\t\tCREATED")
     cols = lines[1].split("\t\t")

@@ -4,9 +4,7 @@ the engine or of a container's monitor at any step, `bocker gc` leaves a clean h
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import time
 
 import pytest
 

@@ -9,10 +9,8 @@ import stat
 import subprocess
 import time
 
-import pytest
 
 from conftest import BOCKER, CGROUP_PARENT, bocker
-from hostcheck import leftovers
 
 
 def detached(*args: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bocker_magics.engine.network import rules_present
-from conftest import BOCKER, CGROUP_PARENT, bocker
+from conftest import CGROUP_PARENT, bocker
 from hostcheck import leftovers
 
 

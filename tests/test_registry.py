@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from conftest import SESSION_ROOT, bocker
-from registry_fixtures import Layout, Registry, build_test_images, missing_tools, run
+from registry_fixtures import Registry, build_test_images, missing_tools, run
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"needs {missing_tools()} (quickstart.sh test installs them)")
 

@@ -21,7 +21,7 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 from ..errors import InvalidArgument, NotFound
 from . import layers as layerfmt

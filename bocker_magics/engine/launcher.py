@@ -9,7 +9,6 @@ under a millisecond.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys

@@ -27,7 +27,6 @@ import json
 import os
 import platform as _platform
 import re
-import socket
 import ssl
 import threading
 import time

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.changes import Change, changes, lower_path
-from ._render import Table, human_bytes, md_table, text_table
+from ._render import Table, human_bytes, md_table
 
 COLOURS = {"A": "#1a7f37", "C": "#9a6700", "D": "#cf222e"}
 
