@@ -47,7 +47,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_run as common  # noqa: E402  the helpers, the cache, the clean-up and its checks
@@ -73,28 +72,6 @@ LABELS = {
     "ps_cli_0": "bocker ps, 0 containers (whole process)",
     "ps_cli_N": "bocker ps, {n} containers (whole process)",
 }
-
-
-def interleave(methods: tuple[str, ...], cycle: tuple[int, ...], one: Callable[[str], float | None],
-               warmup: int, runs: int, samples: dict[str, list[float]], sequence: list[dict]) -> None:
-    """Call one(method) warmup + runs times per method in the cycle's order; keep timed samples."""
-    total = warmup + runs
-    attempts = {m: 0 for m in methods}
-    previous = None
-    k = 0
-    while any(attempts[m] < total for m in methods):
-        method = methods[cycle[k % len(cycle)]]
-        k += 1
-        if attempts[method] >= total:
-            continue
-        attempts[method] += 1
-        dt = one(method)
-        timed = attempts[method] > warmup
-        if dt is not None and timed:
-            samples[method].append(dt)
-        sequence.append({"method": method, "after": previous, "timed": timed,
-                         "ms": None if dt is None else round(dt * 1000, 3)})
-        previous = method
 
 
 def subprocess_failed(p: subprocess.CompletedProcess) -> str:
@@ -206,7 +183,7 @@ def main() -> int:
         print(f"1/3 exec vs run: {args.warmup} warm-ups, then {args.runs} timed runs of each, interleaved...",
               flush=True)
         t0 = time.perf_counter()
-        interleave(EXEC_METHODS, CYCLE4, one_exec, args.warmup, args.runs, samples, sequence["exec"])
+        common.interleave(EXEC_METHODS, CYCLE4, one_exec, args.warmup, args.runs, samples, sequence["exec"])
         setup["exec_loop_s"] = time.perf_counter() - t0
         engine.rm(target, force=True)
 
@@ -247,7 +224,7 @@ def main() -> int:
         print(f"2/3 commit: {args.warmup} warm-ups, then {args.runs} timed commits of each, interleaved...",
               flush=True)
         t0 = time.perf_counter()
-        interleave(COMMIT_METHODS, CYCLE2, one_commit, args.warmup, args.runs, samples, sequence["commit"])
+        common.interleave(COMMIT_METHODS, CYCLE2, one_commit, args.warmup, args.runs, samples, sequence["commit"])
         setup["commit_loop_s"] = time.perf_counter() - t0
         checks["freezer_after_commit"] = {m: freezer_states(engine, cid) for m, cid in committing.items()}
         for m, states in checks["freezer_after_commit"].items():
@@ -300,7 +277,7 @@ def main() -> int:
         print(f"3/3 ps with {n_ps} containers ({RUNNING_IN_PS} running) and with none: "
               f"{args.warmup} warm-ups, then {args.runs} timed runs of each, interleaved...", flush=True)
         t0 = time.perf_counter()
-        interleave(PS_METHODS, CYCLE4, one_ps, args.warmup, args.runs, samples, sequence["ps"])
+        common.interleave(PS_METHODS, CYCLE4, one_ps, args.warmup, args.runs, samples, sequence["ps"])
         setup["ps_loop_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         for c in engine.ps():

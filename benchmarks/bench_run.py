@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 CACHE_DIR = Path("/var/cache/bocker-bench")
 CGROUP_PARENT = "bocker-bench"
@@ -86,6 +87,28 @@ LABELS = {
 
 
 # -- small helpers -------------------------------------------------------------------------
+def interleave(methods: tuple[str, ...], cycle: tuple[int, ...], one: Callable[[str], float | None],
+               warmup: int, runs: int, samples: dict[str, list[float]], sequence: list[dict]) -> None:
+    """Call one(method) warmup + runs times per method in the cycle's order; keep timed samples."""
+    total = warmup + runs
+    attempts = {m: 0 for m in methods}
+    previous = None
+    k = 0
+    while any(attempts[m] < total for m in methods):
+        method = methods[cycle[k % len(cycle)]]
+        k += 1
+        if attempts[method] >= total:
+            continue
+        attempts[method] += 1
+        dt = one(method)
+        timed = attempts[method] > warmup
+        if dt is not None and timed:
+            samples[method].append(dt)
+        sequence.append({"method": method, "after": previous, "timed": timed,
+                         "ms": None if dt is None else round(dt * 1000, 3)})
+        previous = method
+
+
 def percentile(values: list[float], q: float) -> float:
     """Linear-interpolated percentile (q in 0..100), like numpy's default."""
     s = sorted(values)
@@ -334,25 +357,9 @@ def main() -> int:
                 return None
             return dt
 
-        total = args.warmup + args.runs
         print(f"{args.warmup} warm-ups, then {args.runs} timed runs of each method, interleaved...", flush=True)
         t_loop = time.perf_counter()
-        attempts = {m: 0 for m in METHODS}
-        previous = None
-        k = 0
-        while any(attempts[m] < total for m in METHODS):
-            method = METHODS[ORDER_CYCLE[k % len(ORDER_CYCLE)]]
-            k += 1
-            if attempts[method] >= total:
-                continue
-            attempts[method] += 1
-            dt = one(method)
-            timed = attempts[method] > args.warmup
-            if dt is not None and timed:
-                samples[method].append(dt)
-            sequence.append({"method": method, "after": previous, "timed": timed,
-                             "ms": None if dt is None else round(dt * 1000, 3)})
-            previous = method
+        interleave(METHODS, ORDER_CYCLE, one, args.warmup, args.runs, samples, sequence)
         setup["loop_s"] = time.perf_counter() - t_loop
     except KeyboardInterrupt:
         print("\ninterrupted: cleaning up", file=sys.stderr)
