@@ -302,24 +302,13 @@ def main() -> int:
         status = status or 1
     if status == 0:
         status = report(args, samples, errors, setup, checks, sequence, load)
-    if leftovers:
-        print("HOST NOT CLEAN after the benchmark:", file=sys.stderr)
-        for item in leftovers:
-            print(f"  {item}", file=sys.stderr)
-        return 2
-    print("host clean: no bocker-bench cgroup, mount, process or bench root left")
-    return status
+    return common.finish(status, leftovers, "no bocker-bench cgroup, mount, process or bench root left")
 
 
 def report(args: argparse.Namespace, samples: dict[str, list[float]], errors: dict[str, list[str]],
            setup: dict[str, float], checks: dict[str, object], sequence: dict[str, list[dict]],
            load: dict[str, tuple[float, float, float]]) -> int:
-    status = 0
-    for m, errs in errors.items():
-        for e in errs[:3]:
-            print(f"{m}: FAILED {e}", file=sys.stderr)
-        if errs:
-            status = 1
+    status = common.report_failures(errors)
     stats = {m: common.summary(s) for m, s in samples.items() if s}
     n_ps = args.containers
     print()

@@ -370,23 +370,31 @@ def main() -> int:
     # -- report ------------------------------------------------------------------------------
     if status == 0:
         status = report(args, samples, errors, setup, sequence)
+    return finish(status, leftovers, "no bocker-bench cgroup, mount, process, runc state or bench root left")
+
+
+def finish(status: int, leftovers: list[str], clean: str) -> int:
+    """The exit status: 2 if the host was not left clean (said on stderr), else `status`."""
     if leftovers:
         print("HOST NOT CLEAN after the benchmark:", file=sys.stderr)
         for item in leftovers:
             print(f"  {item}", file=sys.stderr)
         return 2
-    print("host clean: no bocker-bench cgroup, mount, process, runc state or bench root left")
+    print(f"host clean: {clean}")
     return status
+
+
+def report_failures(errors: dict[str, list[str]]) -> int:
+    """Print the first failures of each method; 1 if any method failed."""
+    for m, errs in errors.items():
+        for e in errs[:3]:
+            print(f"{m}: FAILED {e}", file=sys.stderr)
+    return 1 if any(errors.values()) else 0
 
 
 def report(args: argparse.Namespace, samples: dict[str, list[float]], errors: dict[str, list[str]],
            setup: dict[str, float], sequence: list[dict]) -> int:
-    status = 0
-    for m in METHODS:
-        for e in errors[m][:3]:
-            print(f"{m}: FAILED {e}", file=sys.stderr)
-        if errors[m]:
-            status = 1
+    status = report_failures(errors)
     stats = {m: summary(samples[m]) for m in METHODS if samples[m]}
     print()
     print(f"{'method':42} {'n':>3} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")

@@ -428,9 +428,32 @@ class Cgroup(ABC):
     def oom_killed(self) -> bool:
         """True once the OOM killer has killed a task of this group."""
 
-    @abstractmethod
+    FREEZE_TIMEOUT = 5.0
+
     def freeze(self) -> None:
-        """Stop every task of the group; returns once all are frozen."""
+        """Stop every task of the group; returns once all are frozen (thawed again and an
+        error after FREEZE_TIMEOUT, if a task is stuck in the kernel)."""
+        deadline = time.monotonic() + self.FREEZE_TIMEOUT
+        delay = 0.0001
+        while True:
+            self._request_freeze()
+            if self._is_frozen():
+                return
+            if time.monotonic() >= deadline:
+                self.thaw()
+                raise BockerError(
+                    f"could not freeze container {self.container_id} within {self.FREEZE_TIMEOUT:g}s "
+                    "(a task is stuck in the kernel); try again"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
+
+    @abstractmethod
+    def _request_freeze(self) -> None:
+        """Ask the kernel to freeze the group (asked again while it is not yet frozen)."""
+
+    @abstractmethod
+    def _is_frozen(self) -> bool: ...
 
     @abstractmethod
     def thaw(self) -> None: ...

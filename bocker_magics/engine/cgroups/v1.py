@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from bocker_magics.errors import BockerError, HostUnsupported
 
@@ -35,7 +34,6 @@ CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "freezer")
 # The kernel's "no limit": PAGE_COUNTER_MAX pages, e.g. 9223372036854771712 with 4 KiB pages.
 _UNLIMITED = 1 << 62
 
-FREEZE_TIMEOUT = 5.0
 
 
 def controller_mounts(mounts: list[Mount] | None = None) -> dict[str, str]:
@@ -130,25 +128,14 @@ class V1Cgroup(Cgroup):
             raise BockerError(f"{f} is missing; this kernel's v1 freezer is unusable")
         return text.strip()
 
-    def freeze(self) -> None:
+    def _request_freeze(self) -> None:
+        # Writing FROZEN again nudges tasks that were missed (runc does the same): the
+        # state can otherwise stay FREEZING while a task forks.
         self._freezer_state()
-        f = self._file("freezer", "freezer.state")
-        deadline = time.monotonic() + FREEZE_TIMEOUT
-        delay = 0.0001
-        while True:
-            # Writing FROZEN again nudges tasks that were missed (runc does the same):
-            # the state can otherwise stay FREEZING while a task forks.
-            write_file(f, "FROZEN")
-            if self._freezer_state() == "FROZEN":
-                return
-            if time.monotonic() >= deadline:
-                write_file(f, "THAWED")
-                raise BockerError(
-                    f"could not freeze container {self.container_id} within {FREEZE_TIMEOUT:g}s "
-                    "(a task is stuck in the kernel); try again"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
+        write_file(self._file("freezer", "freezer.state"), "FROZEN")
+
+    def _is_frozen(self) -> bool:
+        return self._freezer_state() == "FROZEN"
 
     def thaw(self) -> None:
         self._freezer_state()

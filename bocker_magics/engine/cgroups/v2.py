@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 
 from bocker_magics.errors import BockerError, HostUnsupported
 
@@ -34,7 +33,6 @@ from .common import (
 
 CONTROLLERS = ("cpu", "memory", "pids")
 HIERARCHY = "unified"  # the key of paths(): v2 has one hierarchy
-FREEZE_TIMEOUT = 5.0
 
 _LABEL = {"memory": "memory", "cpu_shares": "cpu shares", "cpus": "cpus", "pids": "pids"}
 
@@ -151,20 +149,11 @@ class V2Cgroup(Cgroup):
             raise HostUnsupported("pausing a container needs cgroup.freeze (cgroup v2 on Linux 5.2 or later)")
         return f
 
-    def freeze(self) -> None:
-        f = self._freeze_file()
-        write_file(f, "1")
-        deadline = time.monotonic() + FREEZE_TIMEOUT
-        delay = 0.0001
-        while not self._frozen():
-            if time.monotonic() >= deadline:
-                write_file(f, "0")
-                raise BockerError(
-                    f"could not freeze container {self.container_id} within {FREEZE_TIMEOUT:g}s "
-                    "(a task is stuck in the kernel); try again"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
+    def _request_freeze(self) -> None:
+        write_file(self._freeze_file(), "1")
+
+    def _is_frozen(self) -> bool:
+        return self._frozen()
 
     def thaw(self) -> None:
         write_file(self._freeze_file(), "0")
