@@ -109,7 +109,7 @@ def main() -> int:
     # SIGTERM should clean up like Ctrl-C does.
     # Containers get the default bridge network: it lives in a network namespace of the
     # benchmark's own, never on the host's network, and vanishes with the process.
-    from bocker_magics.engine import linux
+    from bocker_magics.engine.kernel import linux
     linux.unshare(linux.CLONE_NEWNET)
     linux.loopback_up()
 

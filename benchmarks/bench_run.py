@@ -276,7 +276,7 @@ def main() -> int:
 
     # The bridge, its address and NAT rules go in a network namespace of the benchmark's
     # own, never on the host's network; it vanishes with the process.
-    from bocker_magics.engine import linux
+    from bocker_magics.engine.kernel import linux
     linux.unshare(linux.CLONE_NEWNET)
     linux.loopback_up()
 
@@ -289,7 +289,7 @@ def main() -> int:
     os.environ["BOCKER_CGROUP_PARENT"] = CGROUP_PARENT
     marker = f"BOCKER_ROOT={root}".encode()
 
-    from bocker_magics.engine.cgroups import Limits
+    from bocker_magics.engine.kernel.cgroups import Limits
     from bocker_magics.engine.engine import Engine
 
     limits = Limits(memory=MEMORY, cpu_shares=CPU_SHARES, cpus=CPU_QUOTA / CPU_PERIOD, pids=PIDS)

@@ -182,7 +182,7 @@ def _rm_args(p: argparse.ArgumentParser) -> None:
 def limits_from(a: argparse.Namespace, seed: dict[str, str]):
     """The run's limits: the seed's defaults (512 MB, 512 shares), its --MEM_LIMIT/--CPU_SHARE
     spellings, then Docker's -m/--cpu-shares/--cpus/--pids-limit. 0 means no limit."""
-    from .engine.cgroups import Limits
+    from .engine.kernel.cgroups import Limits
     from .engine.engine import MB
 
     memory, shares = 512 * MB, 512

@@ -64,7 +64,7 @@ def notebooks(names: list[str] | None = None) -> list[Path]:
 
 def enter_fresh_netns() -> None:
     """Unshare a network namespace with only lo, up; kernels started afterwards inherit it."""
-    from .engine import linux
+    from .engine.kernel import linux
 
     linux.unshare(linux.CLONE_NEWNET)
     linux.loopback_up()

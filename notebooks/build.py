@@ -47,7 +47,7 @@ hostname_in_new_ns = "kept-alive"   # the hostname set inside the namespace we k
 import os, subprocess, time
 from bocker_magics.views import NamespaceTable
 from bocker_magics.views.namespaces import host_column
-from bocker_magics.engine.namespaces import ns_links, ns_inodes
+from bocker_magics.engine.kernel.namespaces import ns_links, ns_inodes
 label, host_pid = host_column()
 if host_pid == 1:
     print("The first column is pid 1, the kernel's first process (init).")
@@ -116,7 +116,7 @@ try:
 
     # the same with a bind mount instead of an fd
     import tempfile
-    from bocker_magics.engine import linux
+    from bocker_magics.engine.kernel import linux
     pin = tempfile.NamedTemporaryFile(prefix="bocker-lab-uts-", delete=False).name
     linux.mount(f"/proc/{os.getpid()}/fd/{fd}", pin, None, linux.MS_BIND)
     os.close(fd); fd = None
@@ -327,7 +327,7 @@ hog_seconds = 3
 """, P),
     code("""
 from bocker_magics.lab.cgroups import proc_cgroups_frame, self_cgroup_frame, cgroup_mode, LabGroup, CPU_HOG, memory_hog
-from bocker_magics.engine.cgroups import Limits
+from bocker_magics.engine.kernel.cgroups import Limits
 mode, meaning = cgroup_mode()
 print(f"cgroup mode on this machine: {mode}\\n{meaning}")
 subsystems = proc_cgroups_frame()

@@ -26,7 +26,7 @@ BOCKER = str(Path(sys.executable).parent / "bocker")
 # session's processes are gone, so is the namespace. HOST_NETNS keeps the host's, so the
 # last test can check nothing of ours is there either.
 def _enter_session_netns() -> int:
-    from bocker_magics.engine import linux
+    from bocker_magics.engine.kernel import linux
     host = os.open("/proc/self/ns/net", os.O_RDONLY)
     if os.environ.get("BOCKER_TEST_NETNS") != str(os.getpid()):
         linux.unshare(linux.CLONE_NEWNET)
@@ -63,7 +63,7 @@ def _remove_session_state():
 def remove_session_state() -> None:
     import gc
 
-    from bocker_magics.engine.cgroups import detect
+    from bocker_magics.engine.kernel.cgroups import detect
 
     gc.collect()  # closes engines left unreferenced: their shims exit
     for version in ("v1", "v2"):

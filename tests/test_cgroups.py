@@ -1,4 +1,4 @@
-"""bocker_magics.engine.cgroups against the real kernel (run as root; no mocks).
+"""bocker_magics.engine.kernel.cgroups against the real kernel (run as root; no mocks).
 
 Every test works under its own parent ("bocker-test-<pid>-<n>") in each hierarchy and the
 fixture removes all of it, parents included, then checks that nothing is left.
@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from bocker_magics.engine.cgroups import (
+from bocker_magics.engine.kernel.cgroups import (
     CgroupDriver,
     Limits,
     V1Driver,
@@ -262,8 +262,8 @@ SAMPLE_MOUNTINFO = """\
 
 
 def test_mountinfo_parsing_handles_comounts_and_escapes(tmp_path):
-    from bocker_magics.engine.cgroups import read_mounts
-    from bocker_magics.engine.cgroups.v1 import controller_mounts
+    from bocker_magics.engine.kernel.cgroups import read_mounts
+    from bocker_magics.engine.kernel.cgroups.v1 import controller_mounts
 
     f = tmp_path / "mountinfo"
     f.write_text(SAMPLE_MOUNTINFO)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bocker_magics.engine.cgroups import Limits
-from bocker_magics.engine.namespaces import ns_inodes, parse_links
+from bocker_magics.engine.kernel.cgroups import Limits
+from bocker_magics.engine.kernel.namespaces import ns_inodes, parse_links
 from bocker_magics.errors import BockerError, NotFound
 from conftest import CGROUP_PARENT
 from hostcheck import leftovers
@@ -200,7 +200,7 @@ def test_v2_driver_runs_containers(engine, busybox, monkeypatch):
     again inside a pure cgroup v2 kernel, where every limit is set and enforced."""
     monkeypatch.setenv("BOCKER_CGROUP_DRIVER", "v2")
     engine.default_network = "none"  # cgroups are the point here (the VM has no iptables modules to spare)
-    from bocker_magics.engine.cgroups import detect
+    from bocker_magics.engine.kernel.cgroups import detect
     driver = detect(parent=CGROUP_PARENT)
     r = engine.run(busybox, "cat /proc/self/cgroup; ls /sys/fs/cgroup", limits=Limits())
     assert r.exit_code == 0, r.text

@@ -17,11 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bocker_magics.engine.images import ImageStore
-from bocker_magics.engine.registry import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_MANIFEST, AuthError,
+from bocker_magics.engine.distribution.registry import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_MANIFEST, AuthError,
                                            BadDigest, DigestMismatch, RegistryClient, RegistryError,
                                            find_credentials, parse_reference)
 from bocker_magics.engine.store import Store
-from bocker_magics.engine.transfer import Puller
+from bocker_magics.engine.distribution.transfer import Puller
 from bocker_magics.errors import InvalidArgument, NotFound
 from conftest import SESSION_ROOT
 from test_layers import REG, tar_bytes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bocker_magics.engine.capabilities import DOCKER_DEFAULT, NUMBER
+from bocker_magics.engine.kernel.capabilities import DOCKER_DEFAULT, NUMBER
 from bocker_magics.errors import BockerError
 from conftest import CGROUP_PARENT, bocker
 from hostcheck import leftovers

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bocker_magics.engine.cgroups.common import CgroupStats
+from bocker_magics.engine.kernel.cgroups.common import CgroupStats
 from bocker_magics.views import ContainerTable, ImageTable, Inspect, LayerDiff, Monitor, NamespaceTable, Progress, stats_frame
 from bocker_magics.views.namespaces import host_column
 

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import BockerError, Conflict, ContainerStartError, HostUnsupported, InvalidArgument, NotFound
-from . import capabilities, linux
-from .cgroups import CgroupStats, Limits, detect
+from .kernel import capabilities, linux
+from .kernel.cgroups import CgroupStats, Limits, detect
 from .changes import Change, changes
 from .images import BUSYBOX_NAME, Image, ImageStore
-from .launcher import Launcher
+from .runtime.launcher import Launcher
 from .network import host_ifname
 from .store import CONTAINER_PREFIX, Store, check_container_name, is_id, read_json, write_json
 
@@ -184,7 +184,7 @@ class Engine:
 
     # -- registries and archives (transfer.py, archive.py, registry.py) -------------------
     def _registry_client(self, registry: str, insecure: bool):
-        from .registry import RegistryClient, docker_config_paths, find_credentials
+        from .distribution.registry import RegistryClient, docker_config_paths, find_credentials
         creds = find_credentials(registry, [self.store.root / "auth.json", *docker_config_paths()])
         return RegistryClient(registry, insecure=insecure, credentials=creds)
 
@@ -192,8 +192,8 @@ class Engine:
              platform: str | None = None, progress: "Callable[[Any], None] | None" = None) -> Image:
         """`bocker pull NAME TAG` (the seed's form) or `pull [registry/]repo[:tag|@digest]`.
         `progress` gets a registry.Progress per layer event (a bar, a widget)."""
-        from .registry import Platform, parse_reference
-        from .transfer import Puller
+        from .distribution.registry import Platform, parse_reference
+        from .distribution.transfer import Puller
         reference = parse_reference(ref, tag)
         client = self._registry_client(reference.registry, insecure)
         try:
@@ -206,8 +206,8 @@ class Engine:
              progress: "Callable[[Any], None] | None" = None) -> str:
         """Upload an image (its layers, an OCI config and manifest) as `ref` (default: the
         image's own name); returns `ref@sha256:…`."""
-        from .registry import parse_reference
-        from .transfer import Pusher
+        from .distribution.registry import parse_reference
+        from .distribution.transfer import Pusher
         img = self.image(image)
         if ref is None:
             if not img.names:
@@ -224,7 +224,7 @@ class Engine:
 
     def login(self, registry: str, username: str, password: str, *, insecure: bool = False) -> str:
         """Check credentials against a registry and keep them (BOCKER_ROOT/auth.json, 0600)."""
-        from .registry import RegistryClient, parse_reference, save_credentials
+        from .distribution.registry import RegistryClient, parse_reference, save_credentials
         host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
         client = RegistryClient(host, insecure=insecure, credentials=(username, password))
         try:
@@ -238,12 +238,12 @@ class Engine:
     def save(self, image: str, path: str | os.PathLike[str], format: str = "docker") -> Path:
         """Write an image as a docker-save tarball (format 'docker') or an OCI image layout
         ('oci': a tar, or a directory when `path` is one or ends with '/')."""
-        from .archive import save
+        from .distribution.archive import save
         return save(self.store, self.image(image), path, format)
 
     def load(self, path: str | os.PathLike[str]) -> list[Image]:
         """Images from a docker-save tarball or an OCI image layout (a tar or a directory)."""
-        from .archive import load
+        from .distribution.archive import load
         return load(self.store, self.images_store, Path(path))
 
     # == containers ========================================================================

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterable
 
 from ..errors import Conflict, InvalidArgument, NotFound
-from . import linux
+from .kernel import linux
 from .store import IMAGE_PREFIX, Store, is_id, new_id, parse_image_name, read_json, write_json
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -145,13 +145,13 @@ class Store:
     def mkdtemp(self, prefix: str) -> Path:
         """A scratch directory named by its maker's pid and start time, so that gc can
         tell one a crash left behind from one a live engine is filling."""
-        from .linux import process_start_time
+        from .kernel.linux import process_start_time
         pid = os.getpid()
         return Path(tempfile.mkdtemp(dir=self.tmp, prefix=f"{prefix}{pid}-{process_start_time(pid)}-"))
 
     def stale_tmp(self) -> list[Path]:
         """Scratch directories whose maker is gone."""
-        from .linux import process_start_time
+        from .kernel.linux import process_start_time
         out = []
         for p in self.tmp.iterdir():
             parts = p.name.split("-")

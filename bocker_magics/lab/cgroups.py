@@ -19,8 +19,8 @@ import subprocess
 import time
 from typing import Any
 
-from ..engine.cgroups import Limits, detect, read_mounts
-from ..engine.cgroups.common import read_text, rmdir_quiet, write_file
+from ..engine.kernel.cgroups import Limits, detect, read_mounts
+from ..engine.kernel.cgroups.common import read_text, rmdir_quiet, write_file
 
 
 def proc_cgroups_frame():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from ..engine.engine import Engine
-from ..engine.namespaces import ns_inodes, parse_links
+from ..engine.kernel.namespaces import ns_inodes, parse_links
 from ..errors import BockerError
 
 # The namespaces a container gets its own of; the rest (user, time, cgroup) it shares.

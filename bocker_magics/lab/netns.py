@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..engine import linux
+from ..engine.kernel import linux
 
 NETNS_DIR = "/run/netns"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"

@@ -18,7 +18,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from ..engine import linux
+from ..engine.kernel import linux
 
 
 def mounts_of(path: str | os.PathLike[str]) -> list[str]:

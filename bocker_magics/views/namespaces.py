@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..engine.namespaces import KINDS, ns_inodes
+from ..engine.kernel.namespaces import KINDS, ns_inodes
 from ._render import View, html_table, md_table, text_table
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from typing import Any
 
-from ..engine.cgroups.common import CgroupStats
+from ..engine.kernel.cgroups.common import CgroupStats
 
 COLUMNS = [f.name for f in fields(CgroupStats)]
 

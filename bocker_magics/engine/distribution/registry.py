@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable
 
-from ..errors import BockerError, InvalidArgument, NotFound
+from ...errors import BockerError, InvalidArgument, NotFound
 
 DOCKER_HUB = "registry-1.docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
@@ -266,7 +266,7 @@ def find_credentials(registry: str, files: Iterable[Path]) -> tuple[str, str] | 
 
 def save_credentials(path: Path, registry: str, user: str, password: str) -> None:
     """Add `registry`'s credentials to a docker-style config file (0600)."""
-    from .store import atomic_write
+    from ..store import atomic_write
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):

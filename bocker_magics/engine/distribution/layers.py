@@ -26,7 +26,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-from ..errors import InvalidArgument
+from ...errors import InvalidArgument
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"

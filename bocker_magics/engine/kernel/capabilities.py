@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-from ..errors import InvalidArgument
+from ...errors import InvalidArgument
 
 NAMES = (
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",

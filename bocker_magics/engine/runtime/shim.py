@@ -27,9 +27,9 @@ import socket
 import sys
 import time
 
-from . import capabilities, linux
-from .cgroups import Limits, detect
-from .rootfs import RootfsError, RootfsSpec, Volume, prepare
+from ..kernel import capabilities, linux
+from ..kernel.cgroups import Limits, detect
+from ..kernel.rootfs import RootfsError, RootfsSpec, Volume, prepare
 
 NAMESPACES = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWNET
 MAX_FDS = 4
@@ -514,7 +514,7 @@ def serve(sock_fd: int) -> None:
 
 # How the engine starts the shim: `python -I -S -c BOOT PACKAGE_PARENT FD`.
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-        "from bocker_magics.engine.shim import boot; boot()")
+        "from bocker_magics.engine.runtime.shim import boot; boot()")
 
 
 def boot() -> None:

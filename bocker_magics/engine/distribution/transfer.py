@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from ..errors import NotFound
+from ...errors import NotFound
 from . import layers as layerfmt
-from .images import DEFAULT_PATH, Image, ImageStore
+from ..images import DEFAULT_PATH, Image, ImageStore
 from .registry import (DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST,
                        DigestMismatch, Platform, Progress, ProgressFn, Reference, RegistryClient,
                        RegistryError, check_digest, choose_platform)
-from .store import Store, read_json, write_json
+from ..store import Store, read_json, write_json
 
 LAYER_TYPES = {
     "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",

@@ -1,6 +1,6 @@
 """Cgroups for containers: one interface, a v1 driver and a v2 driver, chosen at run time.
 
-    from bocker_magics.engine.cgroups import Limits, detect
+    from bocker_magics.engine.kernel.cgroups import Limits, detect
     cg = detect().group(container_id)
     cg.create(Limits(memory=64 << 20, cpus=0.5, pids=100))
     ...                       # the container's pid 1 writes "0" to each of cg.procs_files()

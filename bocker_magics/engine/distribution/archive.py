@@ -23,12 +23,12 @@ import tarfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..errors import InvalidArgument, NotFound
+from ...errors import InvalidArgument, NotFound
 from . import layers as layerfmt
-from .images import Image, ImageStore
+from ..images import Image, ImageStore
 from .registry import (INDEX_TYPES, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, DigestMismatch,
                        Platform, RegistryError, check_digest, choose_platform, parse_reference)
-from .store import Store
+from ..store import Store
 from .transfer import LayerStore, canonical, check_config, oci_config, runtime_config
 
 FORMATS = ("docker", "oci")

@@ -33,9 +33,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BockerError, Conflict, HostUnsupported, InvalidArgument, NotFound
-from . import linux
-from .store import Store, read_json, write_json
+from ...errors import BockerError, Conflict, HostUnsupported, InvalidArgument, NotFound
+from ..kernel import linux
+from ..store import Store, read_json, write_json
 
 DEFAULT_NETWORK = "bridge"
 DEFAULT_BRIDGE = "bocker0"
