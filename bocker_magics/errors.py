@@ -29,3 +29,37 @@ class HostUnsupported(BockerError):
 
 class ContainerStartError(BockerError):
     """The container could not be started; the host was left as it was."""
+
+
+class StartFailure(ContainerStartError):
+    """Raised inside a container's monitor: the start failed with `code` as the exit status
+    a shell would give (125 the runtime's fault, 126 not executable, 127 not found)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message, self.exit_code = message, code
+
+    @property
+    def code(self) -> int:
+        return self.exit_code
+
+
+# -- images and registries
+class RegistryError(BockerError):
+    """The registry said no, or sent something that fails verification."""
+
+
+class AuthError(RegistryError):
+    """Credentials missing or refused (401/403): never retried."""
+
+
+class DigestMismatch(RegistryError):
+    """A blob or manifest whose bytes are not what its digest says."""
+
+
+class BadDigest(RegistryError, InvalidArgument):
+    """A digest that is not sha256:<64 hex> (`sha256:../x` must never become a path or URL)."""
+
+
+class LayerError(InvalidArgument):
+    """A layer tar that is malformed or tries to write outside its layer."""

@@ -14,7 +14,7 @@ import pytest
 from bocker_magics.engine.distribution import layers
 from bocker_magics.engine.distribution.layers import LayerError
 from bocker_magics.engine.store import Store
-from bocker_magics.engine.distribution.transfer import LayerStore
+from bocker_magics.engine.distribution.layerstore import LayerStore
 from conftest import SESSION_ROOT
 
 REG, DIR, SYM, LNK, CHR, BLK, FIFO = (tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE,
@@ -162,7 +162,7 @@ def test_a_bad_layer_leaves_nothing_half_made_in_the_store(tmp_path):
             ls.add_from_stream(io.BytesIO(gzip.compress(bad)), None)
         assert os.listdir(store.tmp) == [] and os.listdir(store.layers) == []
         good = gzip.compress(tar_bytes(("a", REG, {"data": b"fine"})))
-        from bocker_magics.engine.distribution.registry import DigestMismatch
+        from bocker_magics.errors import DigestMismatch
         with pytest.raises(DigestMismatch, match="unpacks to a tar with the digest"):
             ls.add_from_stream(io.BytesIO(good), "sha256:" + "0" * 64)
         assert os.listdir(store.tmp) == [] and os.listdir(store.layers) == []

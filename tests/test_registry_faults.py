@@ -17,9 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bocker_magics.engine.images import ImageStore
-from bocker_magics.engine.distribution.registry import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_MANIFEST, AuthError,
-                                           BadDigest, DigestMismatch, RegistryClient, RegistryError,
-                                           find_credentials, parse_reference)
+from bocker_magics.engine.distribution.oci import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_MANIFEST
+from bocker_magics.errors import AuthError, BadDigest, DigestMismatch, RegistryError
+from bocker_magics.engine.distribution.registry import RegistryClient
+from bocker_magics.engine.distribution.credentials import find_credentials
+from bocker_magics.engine.distribution.reference import parse_reference
 from bocker_magics.engine.store import Store
 from bocker_magics.engine.distribution.transfer import Puller
 from bocker_magics.errors import InvalidArgument, NotFound

@@ -184,15 +184,17 @@ class Engine:
 
     # -- registries and archives (transfer.py, archive.py, registry.py) -------------------
     def _registry_client(self, registry: str, insecure: bool):
-        from .distribution.registry import RegistryClient, docker_config_paths, find_credentials
-        creds = find_credentials(registry, [self.store.root / "auth.json", *docker_config_paths()])
+        from .distribution.registry import RegistryClient
+        from .distribution.credentials import docker_config_paths, find_credentials
+        creds = find_credentials(registry, [self.store.auth_file, *docker_config_paths()])
         return RegistryClient(registry, insecure=insecure, credentials=creds)
 
     def pull(self, ref: str, tag: str | None = None, *, insecure: bool = False,
              platform: str | None = None, progress: "Callable[[Any], None] | None" = None) -> Image:
         """`bocker pull NAME TAG` (the seed's form) or `pull [registry/]repo[:tag|@digest]`.
         `progress` gets a registry.Progress per layer event (a bar, a widget)."""
-        from .distribution.registry import Platform, parse_reference
+        from .distribution.oci import Platform
+        from .distribution.reference import parse_reference
         from .distribution.transfer import Puller
         reference = parse_reference(ref, tag)
         client = self._registry_client(reference.registry, insecure)
@@ -206,7 +208,7 @@ class Engine:
              progress: "Callable[[Any], None] | None" = None) -> str:
         """Upload an image (its layers, an OCI config and manifest) as `ref` (default: the
         image's own name); returns `ref@sha256:…`."""
-        from .distribution.registry import parse_reference
+        from .distribution.reference import parse_reference
         from .distribution.transfer import Pusher
         img = self.image(image)
         if ref is None:
@@ -224,7 +226,9 @@ class Engine:
 
     def login(self, registry: str, username: str, password: str, *, insecure: bool = False) -> str:
         """Check credentials against a registry and keep them (BOCKER_ROOT/auth.json, 0600)."""
-        from .distribution.registry import RegistryClient, parse_reference, save_credentials
+        from .distribution.registry import RegistryClient
+        from .distribution.reference import parse_reference
+        from .distribution.credentials import save_credentials
         host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
         client = RegistryClient(host, insecure=insecure, credentials=(username, password))
         try:
@@ -232,7 +236,7 @@ class Engine:
             resp.read()
         finally:
             client.close()
-        save_credentials(self.store.root / "auth.json", host, username, password)
+        save_credentials(self.store.auth_file, host, username, password)
         return host
 
     def save(self, image: str, path: str | os.PathLike[str], format: str = "docker") -> Path:

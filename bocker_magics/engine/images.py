@@ -12,10 +12,8 @@ its layers go when the last such container is removed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
-import stat
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,7 +22,9 @@ from typing import Any, Callable, ContextManager, Iterable
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from .kernel import linux
-from .store import IMAGE_PREFIX, Store, is_id, new_id, parse_image_name, read_json, write_json
+from .distribution.layerstore import LayerStore, copy_tree
+from .distribution.reference import parse_image_name
+from .store import IMAGE_PREFIX, Store, is_id, new_id, read_json, write_json
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BUSYBOX_NAME = "busybox:latest"
@@ -54,55 +54,10 @@ class Image:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
-def tree_digest(root: Path) -> str:
-    """A digest of a directory tree's content: names, types, modes, owners, data, link targets.
-
-    Two trees with the same files get the same digest, so their layer is stored once.
-    Times are left out so that the same content made twice is the same layer.
-    """
-    h = hashlib.sha256()
-
-    def entry(path: str, rel: str) -> bool:
-        st = os.lstat(path)
-        h.update(f"{rel}\0{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}\0".encode("utf-8", "surrogateescape"))
-        # xattrs too: an opaque directory (trusted.overlay.opaque) is not a plain one
-        for name in sorted(os.listxattr(path, follow_symlinks=False)):
-            h.update(f"{name}=".encode() + os.getxattr(path, name, follow_symlinks=False) + b"\0")
-        if stat.S_ISREG(st.st_mode):
-            h.update(f"{st.st_size}\0".encode())
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-        elif stat.S_ISLNK(st.st_mode):
-            h.update(os.fsencode(os.readlink(path)))
-        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            h.update(f"{st.st_rdev}".encode())
-        h.update(b"\n")
-        return stat.S_ISDIR(st.st_mode)
-
-    def walk(path: str, rel: str) -> None:
-        if entry(path, rel):
-            for name in sorted(os.listdir(path)):
-                walk(os.path.join(path, name), f"{rel}/{name}")
-
-    walk(str(root), ".")
-    return "sha256:" + h.hexdigest()
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy a tree exactly (owners, modes, links, devices, xattrs); reflinks where the fs can."""
-    dst.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        ["cp", "-a", "--reflink=auto", "--", f"{src}/.", str(dst)],
-        capture_output=True, text=True,
-    )
-    if result.returncode:
-        raise InvalidArgument(f"Could not copy '{src}': {result.stderr.strip().splitlines()[-1]}")
-
-
 class ImageStore:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.layers = LayerStore(store)
 
     # -- reading ------------------------------------------------------------------------
     def list(self, include_removed: bool = False) -> list[Image]:
@@ -147,18 +102,6 @@ class ImageStore:
         return [self.store.layer_dir(d) for d in image.layers]
 
     # -- making -------------------------------------------------------------------------
-    def add_layer_from_dir(self, tree: Path) -> str:
-        """Move a finished tree (under store.tmp) into the layer store; returns its digest."""
-        digest = tree_digest(tree)
-        final = self.store.layer_dir(digest)
-        try:
-            os.rename(tree, final)
-        except OSError:
-            if not final.is_dir():
-                raise
-            shutil.rmtree(tree)  # the same layer is already stored: share it
-        return digest
-
     def create(self, layers: list[str], source: str, names: Iterable[str] = (),
                config: dict[str, Any] | None = None, image_id: str | None = None) -> Image:
         names = [":".join(parse_image_name(n)) for n in names]
@@ -217,7 +160,7 @@ class ImageStore:
             for f in ROOT_FILES:
                 if not os.path.lexists(tmp / f) and (tmp / f).parent.is_dir() and not (tmp / f).parent.is_symlink():
                     (tmp / f).touch(0o644)
-            digest = self.add_layer_from_dir(tmp)
+            digest = self.layers.add_from_dir(tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -235,7 +178,7 @@ class ImageStore:
         tmp = self.store.mkdtemp("busybox-")
         try:
             self._make_busybox_tree(Path(binary), tmp)
-            digest = self.add_layer_from_dir(tmp)
+            digest = self.layers.add_from_dir(tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -291,7 +234,7 @@ class ImageStore:
             with freeze():
                 copy_tree(upper, tmp / "layer")
             os.chmod(tmp / "layer", 0o755)
-            digest = self.add_layer_from_dir(tmp / "layer")
+            digest = self.layers.add_from_dir(tmp / "layer")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return self.create(parent.layers + [digest], source=source, names=names,
@@ -307,7 +250,7 @@ class ImageStore:
                 write_json(self.store.image_file(image.id), image.to_json())
                 return
             os.unlink(self.store.image_file(image.id))
-            self._drop_unused_layers(image.layers)
+            self.layers.drop_unused(image.layers, {d for img in self.list(include_removed=True) for d in img.layers})
 
     def forget_if_unused(self, image_id: str, in_use: bool) -> None:
         """After a container is removed: drop an untagged image nobody uses any more."""
@@ -317,16 +260,3 @@ class ImageStore:
             img = self.load(image_id)
             if img.removed:
                 self.remove(img, in_use=False)
-
-    def _drop_unused_layers(self, layers: list[str]) -> None:
-        used = {d for img in self.list(include_removed=True) for d in img.layers}
-        for digest in set(layers) - used:
-            path = self.store.layer_dir(digest)
-            # rename first: a half-deleted layer must never be used as a lowerdir
-            trash = self.store.mkdtemp("rm-layer-")
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(path, trash / "layer")
-            shutil.rmtree(trash, ignore_errors=True)
-            # what push knew of its compressed forms (transfer.LayerStore)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.store.layers.parent / "meta" / f"{path.name}.json")

@@ -2,8 +2,12 @@
 
     BOCKER_ROOT (default /var/lib/bocker)
       layers/sha256/<hex>/       extracted layers: overlay lowerdirs, shared between images
+      layers/meta/<hex>.json     a layer's known compressed blobs (for push)
       images/<id>.json           ordered layers, config, source, names
-      containers/<id>/           state.json, log, upper/, work/, merged/
+      containers/<id>/           a bundle: config.json (the OCI spec), state.json, log, upper/,
+                                 work/, merged/ (the root)
+      network/<name>.json        a network; network/<name>/<address>: a lease (the container id)
+      auth.json                  registry credentials (`bocker login`), 0600
       tmp/                       half-made things; anything here is garbage after a crash
       lock                       flock'ed around changes that span several files
 """
@@ -29,10 +33,6 @@ CONTAINER_PREFIX = "ps_"
 
 # A container name or image name: what Docker allows, which can never escape a directory.
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
-# an optional registry part (`127.0.0.1:5000/`, `ghcr.io/`), as pulled images are named
-_REPO = re.compile(r"^(?:(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|[a-zA-Z0-9-]+(?=:))(?::[0-9]{1,5})?/)?"
-                   r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _ID = re.compile(r"^(img|ps)_[0-9a-f]{4,64}$")
 
 
@@ -56,19 +56,6 @@ def check_container_name(name: str) -> str:
             "(starting with a letter or digit, not of the form ps_<hex>)"
         )
     return name
-
-
-def parse_image_name(ref: str) -> tuple[str, str]:
-    """'name[:tag]' -> (name, tag); the tag defaults to 'latest'."""
-    name, sep, tag = ref.rpartition(":")
-    if not sep or "/" in tag:
-        name, tag = ref, "latest"
-    if not _REPO.match(name) or not _TAG.match(tag) or ".." in name:
-        raise InvalidArgument(
-            f"Invalid image name '{ref}': use lowercase letters, digits and separators "
-            "('.', '_', '-', '/'), then an optional ':tag'"
-        )
-    return name, tag
 
 
 def atomic_write(path: Path, data: bytes, fsync: bool = True) -> None:
@@ -105,6 +92,9 @@ class Store:
         self.images = self.root / "images"
         self.containers = self.root / "containers"
         self.tmp = self.root / "tmp"
+        self.layer_meta = self.root / "layers" / "meta"
+        self.network = self.root / "network"
+        self.auth_file = self.root / "auth.json"
         for d in (self.layers, self.images, self.containers, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
 

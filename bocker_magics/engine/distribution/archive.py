@@ -26,10 +26,12 @@ from typing import Any, BinaryIO
 from ...errors import InvalidArgument, NotFound
 from . import layers as layerfmt
 from ..images import Image, ImageStore
-from .registry import (INDEX_TYPES, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, DigestMismatch,
-                       Platform, RegistryError, check_digest, choose_platform, parse_reference)
+from .oci import INDEX_TYPES, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, Platform, choose_platform
+from ...errors import DigestMismatch, RegistryError
+from .reference import check_digest, parse_reference
 from ..store import Store
-from .transfer import LayerStore, canonical, check_config, oci_config, runtime_config
+from .layerstore import LayerStore
+from .transfer import canonical, check_config, oci_config, runtime_config
 
 FORMATS = ("docker", "oci")
 REF_NAME = "org.opencontainers.image.ref.name"

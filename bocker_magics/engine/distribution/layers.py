@@ -26,7 +26,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-from ...errors import InvalidArgument
+from ...errors import LayerError
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -35,10 +35,6 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 _FORBIDDEN_XATTR = ("trusted.overlay.",)
 _CHUNK = 1 << 20
 _XATTR_PAX = "SCHILY.xattr."
-
-
-class LayerError(InvalidArgument):
-    """A layer tar that is malformed or tries to write outside its layer."""
 
 
 # == decompression ==========================================================================

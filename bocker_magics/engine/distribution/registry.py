@@ -1,4 +1,5 @@
-"""OCI distribution client: references, auth, manifests, blobs -- the protocol only.
+"""OCI distribution client: auth, manifests, blobs -- the protocol only (references are
+reference.py, credentials credentials.py, media types oci.py).
 
     client = RegistryClient("127.0.0.1:5000")
     manifest = client.manifest("library/busybox", "latest")       # an index or an image manifest
@@ -22,260 +23,22 @@ import base64
 import hashlib
 import http.client
 import io
-import ipaddress
 import json
-import os
-import platform as _platform
 import re
 import ssl
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable
+from typing import Any, BinaryIO, Callable
 
-from ...errors import BockerError, InvalidArgument, NotFound
+from ...errors import AuthError, DigestMismatch, NotFound, RegistryError
+from .oci import ACCEPT, INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST
+from .reference import check_digest, is_loopback
 
-DOCKER_HUB = "registry-1.docker.io"
-_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
-HUB_AUTH_KEY = "https://index.docker.io/v1/"
-
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
-MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
-ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
 _VAGUE_TYPES = {"", "application/json", "text/plain", "application/octet-stream"}
-
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPO = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-                   r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 MAX_MANIFEST = 4 << 20
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
-
-
-class RegistryError(BockerError):
-    """The registry said no, or sent something that fails verification."""
-
-
-class AuthError(RegistryError):
-    """Credentials missing or refused (401/403): never retried."""
-
-
-class DigestMismatch(RegistryError):
-    """A blob or manifest whose bytes are not what its digest says."""
-
-
-class BadDigest(RegistryError, InvalidArgument):
-    """A digest that is not sha256:<64 hex> (`sha256:../x` must never become a path or URL)."""
-
-
-def check_digest(digest: str) -> str:
-    """A digest usable in a URL and as a file name: sha256:<64 hex>, nothing else."""
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
-        raise BadDigest(f"Invalid digest '{digest}': expected sha256:<64 lowercase hex digits>")
-    return digest
-
-
-# == references ============================================================================
-@dataclass(frozen=True)
-class Reference:
-    registry: str          # host[:port]; Docker Hub is registry-1.docker.io
-    repository: str        # library/busybox
-    tag: str | None = None
-    digest: str | None = None
-
-    @property
-    def is_hub(self) -> bool:
-        return self.registry == DOCKER_HUB
-
-    @property
-    def repo_name(self) -> str:
-        """The name images are known by here, as Docker shows it: `busybox`, `me/app`,
-        `127.0.0.1:5000/app`."""
-        if self.is_hub:
-            return self.repository.removeprefix("library/")
-        return f"{self.registry}/{self.repository}"
-
-    @property
-    def local_name(self) -> str:
-        return f"{self.repo_name}:{self.tag or 'latest'}"
-
-    @property
-    def ref(self) -> str:
-        """The tag or digest to ask the registry for."""
-        return self.digest or self.tag or "latest"
-
-    def __str__(self) -> str:
-        out = self.repo_name
-        if self.tag:
-            out += f":{self.tag}"
-        if self.digest:
-            out += f"@{self.digest}"
-        return out
-
-
-def parse_reference(text: str, tag: str | None = None) -> Reference:
-    """`[registry[:port]/]repo[:tag|@sha256:…]` with Docker Hub's defaults: no registry part
-    means registry-1.docker.io, and a one-word repo there is `library/NAME`."""
-    orig = text
-    if not text or any(c.isspace() for c in text) or "\0" in text:
-        raise InvalidArgument(f"Invalid reference '{orig}': use [registry[:port]/]name[:tag|@sha256:…]")
-    digest = None
-    if "@" in text:
-        text, digest = text.split("@", 1)
-        check_digest(digest)
-    first, slash, rest = text.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
-        registry, path = first, rest
-        if not _HOST.match(registry):
-            raise InvalidArgument(f"Invalid registry '{registry}' in '{orig}'")
-    else:
-        registry, path = DOCKER_HUB, text
-    name, sep, ref_tag = path.rpartition(":")
-    if not sep:
-        name, ref_tag = path, None
-    if tag is not None:
-        if ref_tag is not None:
-            raise InvalidArgument(f"Invalid reference '{orig}': give the tag once ('{orig}' or '{orig} {tag}')")
-        ref_tag = tag
-    if registry.lower() in _HUB_ALIASES:
-        registry = DOCKER_HUB
-    if registry == DOCKER_HUB and "/" not in name:
-        name = f"library/{name}"
-    if not _REPO.match(name) or len(name) > 255:
-        raise InvalidArgument(f"Invalid repository name '{name}' in '{orig}': lowercase letters, digits "
-                              "and separators ('.', '_', '-', '/')")
-    if ref_tag is not None and not _TAG.match(ref_tag):
-        raise InvalidArgument(f"Invalid tag '{ref_tag}' in '{orig}'")
-    if ref_tag is None and digest is None:
-        ref_tag = "latest"
-    return Reference(registry, name, ref_tag, digest)
-
-
-def is_loopback(registry: str) -> bool:
-    host = registry.rsplit(":", 1)[0] if not registry.startswith("[") else registry[1:registry.index("]")]
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# == platforms =============================================================================
-_ARCH = {"x86_64": ("amd64", ""), "amd64": ("amd64", ""), "aarch64": ("arm64", "v8"),
-         "arm64": ("arm64", "v8"), "armv7l": ("arm", "v7"), "armv6l": ("arm", "v6"),
-         "i686": ("386", ""), "i386": ("386", ""), "ppc64le": ("ppc64le", ""),
-         "s390x": ("s390x", ""), "riscv64": ("riscv64", "")}
-
-
-@dataclass(frozen=True)
-class Platform:
-    os: str
-    architecture: str
-    variant: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.os}/{self.architecture}" + (f"/{self.variant}" if self.variant else "")
-
-    @classmethod
-    def host(cls) -> "Platform":
-        arch, variant = _ARCH.get(_platform.machine(), (_platform.machine(), ""))
-        return cls("linux", arch, variant)
-
-    @classmethod
-    def parse(cls, text: str) -> "Platform":
-        parts = text.split("/")
-        if len(parts) not in (2, 3) or not all(parts):
-            raise InvalidArgument(f"Invalid platform '{text}': use os/arch[/variant], e.g. linux/amd64")
-        return cls(*parts)
-
-
-def choose_platform(index: dict[str, Any], want: Platform, what: str) -> dict[str, Any]:
-    """The index entry for `want`: attestations (and unknown/unknown) skipped; a variant
-    given by both sides must match (arm64's v8 is the default when one side has none)."""
-    offered = []
-    for entry in index.get("manifests") or []:
-        ann = entry.get("annotations") or {}
-        p = entry.get("platform") or {}
-        if ann.get("vnd.docker.reference.type") == "attestation-manifest" or p.get("os") in (None, "unknown"):
-            continue
-        have = Platform(p.get("os", ""), p.get("architecture", ""), p.get("variant", ""))
-        offered.append(str(have))
-        if (have.os, have.architecture) != (want.os, want.architecture):
-            continue
-        if have.variant and want.variant and have.variant != want.variant:
-            continue
-        if entry.get("mediaType") not in MANIFEST_TYPES + INDEX_TYPES:
-            continue
-        return entry
-    raise NotFound(f"No image for {want} in {what}: it has {', '.join(offered) or 'no platform'} "
-                   "(choose one with --platform)")
-
-
-# == credentials ===========================================================================
-def _auth_key(registry: str) -> str:
-    if registry in _HUB_ALIASES or registry == DOCKER_HUB:
-        return HUB_AUTH_KEY
-    return registry
-
-
-def _normalize_key(key: str) -> str:
-    key = re.sub(r"^https?://", "", key).split("/", 1)[0]
-    return DOCKER_HUB if key in _HUB_ALIASES else key
-
-
-def docker_config_paths() -> list[Path]:
-    base = os.environ.get("DOCKER_CONFIG")
-    return [Path(base) / "config.json"] if base else [Path.home() / ".docker" / "config.json"]
-
-
-def find_credentials(registry: str, files: Iterable[Path]) -> tuple[str, str] | None:
-    """(user, password) for `registry` from docker-style config files, the first that has it."""
-    want = _normalize_key(registry)
-    for path in files:
-        try:
-            auths = json.loads(Path(path).read_text()).get("auths") or {}
-        except (OSError, ValueError):
-            continue
-        for key, entry in auths.items():
-            if _normalize_key(key) != want or not isinstance(entry, dict):
-                continue
-            if entry.get("auth"):
-                try:
-                    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-                except (ValueError, UnicodeDecodeError):
-                    continue
-                return user, password
-            if entry.get("username"):
-                return entry["username"], entry.get("password", "")
-    return None
-
-
-def save_credentials(path: Path, registry: str, user: str, password: str) -> None:
-    """Add `registry`'s credentials to a docker-style config file (0600)."""
-    from ..store import atomic_write
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    data.setdefault("auths", {})[_auth_key(registry)] = {"auth": token}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(data, indent=1).encode() + b"\n")
-    os.chmod(path, 0o600)
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:

@@ -16,19 +16,18 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
-import os
 import shutil
 import time
-from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from ...errors import NotFound
-from . import layers as layerfmt
 from ..images import DEFAULT_PATH, Image, ImageStore
-from .registry import (DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST,
-                       DigestMismatch, Platform, Progress, ProgressFn, Reference, RegistryClient,
-                       RegistryError, check_digest, choose_platform)
-from ..store import Store, read_json, write_json
+from .oci import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_MANIFEST, Platform, choose_platform
+from ...errors import RegistryError
+from .registry import Progress, ProgressFn, RegistryClient
+from .reference import Reference, check_digest
+from ..store import Store
+from .layerstore import LayerStore, short
 
 LAYER_TYPES = {
     "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -40,92 +39,6 @@ LAYER_TYPES = {
 RUNTIME_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts",
                 "Volumes", "StopSignal")
 PULL_WORKERS = 4
-
-
-def short(digest: str) -> str:
-    return digest.split(":", 1)[-1][:12]
-
-
-# == the layer store, by diff_id ===========================================================
-class LayerStore:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.meta_dir = store.layers.parent / "meta"
-
-    def has(self, diff_id: str) -> bool:
-        return self.store.layer_dir(diff_id).is_dir()
-
-    def meta(self, key: str) -> dict[str, Any]:
-        try:
-            return read_json(self.meta_dir / f"{key.split(':', 1)[1]}.json")
-        except (FileNotFoundError, ValueError):
-            return {}
-
-    def add_blob_meta(self, key: str, blob: dict[str, Any]) -> None:
-        """Remember a compressed form of layer `key` (for push to reuse)."""
-        self.meta_dir.mkdir(parents=True, exist_ok=True)
-        with self.store.lock():
-            meta = self.meta(key)
-            blobs = [b for b in meta.get("blobs", []) if b.get("digest") != blob["digest"]
-                     or b.get("source") != blob.get("source")]
-            meta["blobs"] = ([blob] + blobs)[:8]
-            write_json(self.meta_dir / f"{key.split(':', 1)[1]}.json", meta, fsync=False)
-
-    def add_from_stream(self, blob: BinaryIO, diff_id: str | None, verify: Callable[[], None] | None = None,
-                        on_extract: Callable[[], None] | None = None) -> str:
-        """Extract a layer blob (any compression) into the store. `diff_id`, when known, is
-        checked (and a layer already stored is not extracted again by the caller); `verify`
-        is called once the blob was read to its end (its digest and size). Returns the
-        layer's key (its diff_id)."""
-        if diff_id is not None:
-            check_digest(diff_id)
-        tmp = self.store.mkdtemp("layer-")
-        try:
-            dest = tmp / "layer"
-            dest.mkdir(mode=0o755)
-            dec = layerfmt.Decompressed(blob)
-            if on_extract:
-                on_extract()
-            try:
-                layerfmt.extract(dec, dest)
-                dec.drain()
-            except layerfmt.LayerError:
-                # a blob that is not what its digest says is reported as that, not as the
-                # broken tar or gzip it unpacks to
-                if verify:
-                    while blob.read(1 << 20):
-                        pass
-                    verify()
-                raise
-            if verify:
-                verify()
-            got = dec.digest
-            if diff_id is not None and got != diff_id:
-                raise DigestMismatch(f"The layer {short(diff_id)} unpacks to a tar with the digest "
-                                     f"{short(got)}, not the {short(diff_id)} its image config says: refused")
-            final = self.store.layer_dir(got)
-            try:
-                os.rename(dest, final)
-            except OSError:
-                if not final.is_dir():
-                    raise  # else: another engine stored the same layer meanwhile: share it
-            return got
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-    def blob_for(self, key: str, gzip: bool = True) -> tuple[Path, dict[str, Any]]:
-        """The layer `key` made into a tar blob in a scratch dir: (path of the blob, descriptor
-        with digest, size, mediaType and diff_id). The caller removes path.parent."""
-        tmp = self.store.mkdtemp("blob-")
-        try:
-            path = tmp / "blob"
-            with open(path, "wb") as f:
-                diff_id, digest, size = layerfmt.write_blob(self.store.layer_dir(key), f, gzip=gzip)
-            media = OCI_LAYER_GZIP if gzip else "application/vnd.oci.image.layer.v1.tar"
-            return path, {"mediaType": media, "digest": digest, "size": size, "diff_id": diff_id}
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
 
 # == configs ==============================================================================
