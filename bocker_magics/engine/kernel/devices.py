@@ -119,7 +119,7 @@ class DeviceRule:
 
     def __str__(self) -> str:
         verb = "allow" if self.allow else "deny"
-        return f"{verb} {self.v1_lines()[0] if self.matches_all() else ' / '.join(self.v1_lines())}"
+        return f"{verb} {' / '.join(self.v1_lines())}"
 
 
 def check_access(access: Any, what: str) -> str:
