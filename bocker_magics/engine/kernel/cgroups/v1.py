@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 
+from bocker_magics.engine.kernel.devices import DeviceRule, write_v1
 from bocker_magics.errors import BockerError, HostUnsupported
 
 from .common import (
@@ -29,7 +30,8 @@ from .common import (
     write_limit,
 )
 
-CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "freezer")
+# devices: every group gets one, so the container's devices policy has somewhere to live.
+CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "freezer", "devices")
 
 # The kernel's "no limit": PAGE_COUNTER_MAX pages, e.g. 9223372036854771712 with 4 KiB pages.
 _UNLIMITED = 1 << 62
@@ -79,6 +81,16 @@ class V1Cgroup(Cgroup):
             write_limit(self._file("cpu", "cpu.cfs_quota_us"), str(limits.cpu_quota_us()), label)
         if limits.pids is not None:
             write_limit(self._file("pids", "pids.max"), str(limits.pids), f"pids={limits.pids}")
+
+    def set_devices(self, rules: list[DeviceRule]) -> None:
+        d = self._dir("devices")
+        if d is None:
+            raise HostUnsupported(
+                "a devices policy needs the cgroup v1 devices controller, which is not mounted on this host; "
+                "mount it (mount -t cgroup -o devices none /sys/fs/cgroup/devices)"
+            )
+        self._must_exist()
+        write_v1(d, rules)
 
     def stats(self) -> CgroupStats:
         self._must_exist()
@@ -178,7 +190,7 @@ class V1Driver(CgroupDriver):
         self.mounts = controller_mounts() if mounts is None else dict(mounts)
         if not self.mounts:
             raise HostUnsupported(
-                "no cgroup v1 controller (cpu, cpuacct, memory, pids, freezer) is mounted; "
+                "no cgroup v1 controller (cpu, cpuacct, memory, pids, freezer, devices) is mounted; "
                 "mount them or set BOCKER_CGROUP_DRIVER=v2"
             )
 

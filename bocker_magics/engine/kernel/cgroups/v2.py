@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 
+from bocker_magics.engine.kernel.devices import DeviceRule, attach_v2
 from bocker_magics.errors import BockerError, HostUnsupported
 
 from .common import (
@@ -106,6 +107,12 @@ class V2Cgroup(Cgroup):
             )
         if limits.pids is not None:
             write_limit(self._file("pids.max"), str(limits.pids), f"pids={limits.pids}")
+
+    def set_devices(self, rules: list[DeviceRule]) -> None:
+        # v2 has no devices controller: a device program attached to the group's directory
+        # (it needs none enabled, so the controller-less unified mount of a hybrid host works)
+        self._must_exist()
+        attach_v2(self.path, rules)
 
     def stats(self) -> CgroupStats:
         self._must_exist()
