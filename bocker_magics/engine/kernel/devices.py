@@ -40,7 +40,7 @@ TYPE_CHECKING = False  # not typing's: importing typing costs the monitor ~2 ms
 if TYPE_CHECKING:
     from typing import Any
 
-    from bocker_magics.engine.cgroups.common import Cgroup
+    from bocker_magics.engine.kernel.cgroups.common import Cgroup
 
 ACCESS = "rwm"  # read, write, mknod: the order v1 and OCI write them in
 TYPES = ("a", "b", "c")
