@@ -36,7 +36,7 @@ CLONE_NEWNS, CLONE_NEWUSER, SIGCHLD = 0x00020000, 0x10000000, 17
 CHILD = r"""
 import ctypes, json, os, sys
 sys.path.insert(0, ROOT)
-from bocker_magics.engine import capabilities
+from bocker_magics.engine.kernel import capabilities
 from bocker_magics.engine.kernel import seccomp
 cfg = json.loads(sys.argv[1])
 libc = ctypes.CDLL(None, use_errno=True)
