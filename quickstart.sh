@@ -11,7 +11,8 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-venv)
 # the tests also compile a static C program (the chroot-escape check)
 # pull/push/save/load tests: a real registry (docker-registry) filled by skopeo and umoci
-TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci chromium)
+# the spec tests: the OCI runtime spec's JSON schema (golang-github-opencontainers-specs-dev)
+TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci chromium golang-github-opencontainers-specs-dev)
 # the notebooks: 06 pulls from a loopback registry (docker-registry); 02 uses ipcmk/nsenter (util-linux)
 DEMO_APT_PACKAGES=(docker-registry)
 
