@@ -255,14 +255,17 @@ class Chromium:
         page = self.context.pages[0] if self.context.pages else self.context.new_page()
         page.set_default_timeout(30_000)
         page.goto(lab.url(f"/lab/tree/{name}"), wait_until="domcontentloaded")
-        page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(timeout=timeout * 1000)
+        tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text=name)
+        tab.wait_for(timeout=timeout * 1000)
+        nb = Notebook(page, f"[id='{tab.get_attribute('data-id')}']", artifacts)
+        nb.cells.first.locator(".cm-content").wait_for(timeout=timeout * 1000)
         # the notebook gets the whole width: the file browser goes (View > Show Left Sidebar)
         if page.locator("#jp-left-stack").is_visible():
             page.keyboard.press("Control+b")
             page.locator("#jp-left-stack").wait_for(state="hidden")
-        nb = Notebook(page, artifacts)
+        page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=timeout * 1000)
         artifacts.mkdir(parents=True, exist_ok=True)
-        # a cell that runs proves the kernel is up (its status line can say idle before that)
+        # a cell that runs proves the kernel is up
         nb.run_cell("1 + 1", timeout=timeout)
         return nb
 
@@ -280,6 +283,14 @@ class Chromium:
 
 
 # -- a notebook in the page ---------------------------------------------------------------------
+_PROMPT_JS = """([panel, index]) => {
+    const cell = document.querySelectorAll(panel + ' .jp-Notebook .jp-Cell')[index];
+    const prompt = cell && cell.querySelector('.jp-InputArea-prompt');
+    return prompt ? prompt.textContent.trim() : null;
+}"""
+_SOURCE_JS = """(content) => Array.from(content.querySelectorAll('.cm-line')).map(l => l.textContent).join('\\n')"""
+
+
 @dataclass
 class Cell:
     """One code cell of the page: its prompt tells busy from done; its outputs are read as the
@@ -293,6 +304,10 @@ class Cell:
         return self.notebook.cells.nth(self.index)
 
     @property
+    def editor(self):
+        return self.locator.locator(".jp-InputArea-editor .cm-content")
+
+    @property
     def prompt(self) -> str:
         return self.locator.locator(".jp-InputArea-prompt").inner_text().strip()
 
@@ -301,16 +316,22 @@ class Cell:
         return self.prompt == "[*]:"
 
     @property
+    def source(self) -> str:
+        """The cell's text as the editor holds it."""
+        return self.editor.evaluate(_SOURCE_JS)
+
+    @property
     def outputs(self):
         return self.locator.locator(".jp-OutputArea-output")
 
-    def wait_done(self, timeout: float = 60) -> "Cell":
+    def wait_prompt(self, js_test: str, timeout: float) -> None:
+        """Until the prompt's text passes `js_test` (a JS expression over `p`)."""
         self.notebook.page.wait_for_function(
-            """([cell, pattern]) => {
-                 const p = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')[cell];
-                 const prompt = p && p.querySelector('.jp-InputArea-prompt');
-                 return prompt && new RegExp(pattern).test(prompt.textContent.trim());
-               }""", arg=[self.index, DONE_PROMPT.pattern], timeout=timeout * 1000)
+            f"""(args) => {{ const p = ({_PROMPT_JS})(args); return p !== null && ({js_test}); }}""",
+            arg=[self.notebook.panel, self.index], timeout=timeout * 1000)
+
+    def wait_done(self, timeout: float = 60) -> "Cell":
+        self.wait_prompt(f"new RegExp({json.dumps(DONE_PROMPT.pattern)}).test(p)", timeout)
         return self
 
     def wait_for_output(self, text: str, timeout: float = 30) -> "Cell":
@@ -340,14 +361,17 @@ class Completion:
 
 @dataclass
 class Notebook:
+    """The notebook panel `panel` (a CSS selector) of the page."""
+
     page: Any
+    panel: str
     artifacts: Path
     shots: list[Path] = field(default_factory=list)
     _used: int = 0  # cells of the page already run or typed into
 
     @property
     def cells(self):
-        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
+        return self.page.locator(f"{self.panel} .jp-Notebook .jp-Cell")
 
     def new_cell(self, code: str) -> Cell:
         """A cell at the end with `code` typed into it (not run)."""
@@ -356,35 +380,44 @@ class Notebook:
             last.locator(".jp-InputArea-prompt").click()  # select it, command mode
             self.page.keyboard.press("Escape")
             self.page.keyboard.press("b")  # insert a cell below
-        index = self._used
+            self.cells.nth(self._used).wait_for()
+        cell = Cell(self, self._used)
         self._used += 1
-        cell = Cell(self, index)
-        cell.locator.locator(".jp-InputArea-editor .cm-content").click()
-        # typed as text input, not key presses: no auto-closed brackets or auto-indent
-        self.page.keyboard.insert_text(code)
+        self._type(cell, code)
         return cell
+
+    def _type(self, cell: Cell, code: str, tries: int = 3) -> None:
+        """Into the cell's editor, as text input rather than key presses (no auto-closed
+        brackets or auto-indent). Text typed before the editor has focus is lost: the
+        editor is checked, and cleared and typed again if it does not hold the code."""
+        for _ in range(tries):
+            cell.editor.click()
+            cell.locator.locator(".cm-editor.cm-focused").wait_for(timeout=10_000)
+            self.page.keyboard.insert_text(code)
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                if cell.source == code:
+                    return
+                time.sleep(0.05)
+            self.page.keyboard.press("Control+a")
+            self.page.keyboard.press("Delete")
+        raise RuntimeError(f"cell {cell.index} holds {cell.source!r}, not the code typed: {code!r}")
 
     def run_cell(self, code: str, wait: bool = True, timeout: float = 60) -> Cell:
         cell = self.new_cell(code)
-        cell.locator.locator(".jp-InputArea-editor .cm-content").click()
         self.page.keyboard.press("Control+Enter")  # run, stay on the cell
-        # the prompt turns "[*]:" once the request is sent
-        self.page.wait_for_function(
-            """(cell) => {
-                 const c = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')[cell];
-                 const p = c && c.querySelector('.jp-InputArea-prompt');
-                 return p && p.textContent.trim() !== '[ ]:' && p.textContent.trim() !== '';
-               }""", arg=cell.index, timeout=10_000)
+        # the prompt leaves "[ ]:" once the request is sent ("[*]:", or "[N]:" if quick)
+        cell.wait_prompt("p !== '[ ]:' && p !== ''", timeout=15)
         if wait:
             cell.wait_done(timeout)
         return cell
 
     def interrupt(self) -> None:
         """The toolbar's stop button (Interrupt the kernel)."""
-        self.page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar '
+        self.page.locator(f'{self.panel} .jp-NotebookPanel-toolbar '
                           '[data-command="notebook:interrupt-kernel"]').first.click()
 
-    def complete(self, text: str, timeout: float = 10) -> "Completion":
+    def complete(self, text: str, timeout: float = 10) -> Completion:
         """Type `text` into a new cell (left unrun), press Tab, and read what the completion
         menu lists ([] when none opens: Tab may have inserted a single match, or nothing).
         `close_completion` closes the menu."""
@@ -399,8 +432,7 @@ class Notebook:
         except Exception as e:
             if type(e).__name__ != "TimeoutError":
                 raise
-        line = cell.locator.locator(".jp-InputArea-editor .cm-content").inner_text()
-        return Completion(cell, items, line)
+        return Completion(cell, items, cell.source)
 
     def close_completion(self) -> None:
         self.page.keyboard.press("Escape")
