@@ -83,6 +83,7 @@ SECCOMP_ARCHES = (
     "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64",
 )
 STATUSES = ("creating", "created", "running", "stopped")
+PHASES = ("", "created", "starting", "running", "restarting", "exited", "failed")
 
 # integer ranges: (low, high, the spec's name for it)
 U16 = (0, 2**16 - 1, "a uint16")
@@ -613,6 +614,16 @@ class State(_Model):
     monitor_start: int = _f(0, range=U64)  # its start time (/proc/PID/stat field 22): pid reuse
     pid_start: int = _f(0, range=U64)
     boot_id: str = _f("")  # a state from before a reboot describes nothing that runs
+    # the engine's own lifecycle, finer than OCI's: created (made, never started), starting,
+    # running, restarting (between two runs of --restart), exited, failed (never ran)
+    phase: str = _f("", enum=PHASES, noun="a phase")
+    restart_count: int = _f(0, range=U32)
+    creator_pid: int = _f(0, range=(0, 2**31 - 1, "a pid"))  # the engine that launched it
+    creator_start: int = _f(0, range=U64)
+    netns: int | None = _f(range=U64)  # the network namespace's inode
+    cgroup_driver: str = _f("")
+    cgroup: dict[str, str] = _f(factory=dict)  # hierarchy -> the container's cgroup dir
+    stats: dict[str, float] = _f(factory=dict)  # the final accounting, taken at exit
     unknown: dict[str, object] = _unknown()
 
     OCI_KEYS = ("ociVersion", "id", "status", "pid", "bundle", "annotations")

@@ -34,6 +34,8 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT_RAISE = 2
 _CAPSET = {"x86_64": 126, "aarch64": 91, "riscv64": 91, "ppc64le": 184, "s390x": 185}.get(os.uname().machine, 126)
 _VERSION_3 = 0x20080522
 
@@ -123,3 +125,60 @@ def apply(names: list[str]) -> None:
         err = ctypes.get_errno()
         raise OSError(err, f"capset: {os.strerror(err)}")
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _numbers(names: list[str]) -> set[int]:
+    """OCI names (CAP_CHOWN) or ours (CHOWN) -> numbers; a name this kernel lacks is skipped,
+    as runc does, so a spec written for a newer kernel still runs."""
+    out = set()
+    top = last_cap()
+    for name in names:
+        n = name.upper()
+        n = n[4:] if n.startswith("CAP_") else n
+        if n not in NUMBER:
+            raise InvalidArgument(f"Unknown capability '{name}' in the spec: use names like CAP_NET_ADMIN")
+        if NUMBER[n] <= top:
+            out.add(NUMBER[n])
+    return out
+
+
+def apply_sets(*, bounding: list[str], effective: list[str], permitted: list[str],
+               inheritable: list[str], ambient: list[str], change_user=None,
+               no_new_privs: bool = True) -> None:
+    """The spec's five capability sets, with the user change in the one place it works:
+    keep capabilities over setuid, drop the bounding set, change user, then set effective,
+    permitted and inheritable, raise the ambient ones, and no_new_privs last (runc's order).
+    Irreversible for this process tree."""
+    keep_bounding = _numbers(bounding)
+    _prctl(PR_SET_KEEPCAPS, 1)
+    for cap in range(last_cap() + 1):
+        if cap not in keep_bounding:
+            _prctl(PR_CAPBSET_DROP, cap)
+    if change_user is not None:
+        change_user()
+    _prctl(PR_SET_KEEPCAPS, 0)
+    eff, prm, inh = _numbers(effective), _numbers(permitted), _numbers(inheritable)
+    header = _Header(_VERSION_3, 0)
+    data = (_Data * 2)()
+    for field, caps in (("effective", eff), ("permitted", prm), ("inheritable", inh)):
+        for cap in caps:
+            word, bit = divmod(cap, 32)
+            setattr(data[word], field, getattr(data[word], field) | 1 << bit)
+    if _libc.syscall(_CAPSET, ctypes.byref(header), ctypes.byref(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"capset: {os.strerror(err)} (effective must be within permitted, "
+                           "permitted within the bounding set)")
+    try:
+        _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+        for cap in _numbers(ambient):
+            _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)
+    except OSError:
+        if ambient:
+            raise
+    if no_new_privs:
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def oci_names(names: list[str]) -> list[str]:
+    """Our names (CHOWN) as the spec writes them (CAP_CHOWN)."""
+    return [n if n.startswith("CAP_") else f"CAP_{n}" for n in names]

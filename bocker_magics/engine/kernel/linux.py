@@ -41,6 +41,11 @@ MS_STRICTATIME = 1 << 24
 
 MNT_DETACH = 2
 
+# clone as fork does it (SIGCHLD on exit, no new stack), plus CLONE_NEWPID: by number, since
+# libc's clone wants a function to run.
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220, "riscv64": 220, "ppc64le": 120, "s390x": 120}.get(os.uname().machine, 56)
+_SIGCHLD = 17
+
 # pivot_root has no libc wrapper: call it by number.
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}.get(
     os.uname().machine, 155
@@ -69,6 +74,16 @@ def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
 
 
+def clone_new_pid() -> int:
+    """fork(), with the child as pid 1 of a new pid namespace. unshare(CLONE_NEWPID) would
+    do it once per process; a monitor that restarts its container needs it again and again.
+    The caller is single-threaded (the shim's monitors, bocker-runc), so the child may run
+    Python as after a fork."""
+    pid = _libc.syscall(_SYS_CLONE, ctypes.c_ulong(CLONE_NEWPID | _SIGCHLD), 0, 0, 0, 0)
+    _check(pid, "clone")
+    return pid
+
+
 def setns(fd: int, nstype: int = 0) -> None:
     _check(_libc.setns(fd, nstype), "setns")
 
@@ -88,6 +103,11 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 def sethostname(name: str) -> None:
     socket.sethostname(name)
+
+
+def setdomainname(name: str) -> None:
+    data = _b(name)
+    _check(_libc.setdomainname(data, len(data)), "setdomainname")
 
 
 _SIOCGIFFLAGS = 0x8913

@@ -1,8 +1,11 @@
-"""The container's root: an overlay of the image's layers, then pivot_root into it.
+"""The container's root, from the spec: its mounts in order, /dev, pivot_root, then the
+masked and read-only paths.
 
 Runs in the container's first process, after it has its own mount namespace and before it
 execs the command. The steps are ordered and named as in runc's rootfs_linux.go; each
-unusual one says why.
+unusual one says why. Two modes share every step: the engine's, where the root is an overlay
+of the image's layers mounted here first (never in the host's namespace), and a runtime's
+(bocker-runc), where the bundle's root directory is already filled in.
 """
 
 from __future__ import annotations
@@ -13,20 +16,48 @@ import stat
 from dataclasses import dataclass, field
 
 from . import linux
-from .linux import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
-                    MS_REC, MS_REMOUNT, MS_STRICTATIME)
+from .linux import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
+                    MS_REC, MS_REMOUNT, MS_SLAVE)
 
-# (name, major, minor): the minimal /dev of the OCI runtime spec.
-DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
-           ("tty", 5, 0))
-# What Docker and runc hide from a container: kernel memory, keys, timers, hardware.
-MASKED_PATHS = ("/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-                "/sys/firmware", "/sys/devices/virtual/powercap")
-# ... and what it may read but never change: kernel tunables, interrupts, the magic SysRq key.
-READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+MS_SYNCHRONOUS = 16
+MS_MANDLOCK = 64
+MS_DIRSYNC = 128
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_SILENT = 32768
+MS_UNBINDABLE = 1 << 17
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+
+# OCI mount option -> (flag, set it?)
+FLAGS = {
+    "defaults": (0, False), "ro": (MS_RDONLY, True), "rw": (MS_RDONLY, False),
+    "suid": (MS_NOSUID, False), "nosuid": (MS_NOSUID, True), "dev": (MS_NODEV, False),
+    "nodev": (MS_NODEV, True), "exec": (MS_NOEXEC, False), "noexec": (MS_NOEXEC, True),
+    "sync": (MS_SYNCHRONOUS, True), "async": (MS_SYNCHRONOUS, False), "dirsync": (MS_DIRSYNC, True),
+    "remount": (MS_REMOUNT, True), "mand": (MS_MANDLOCK, True), "nomand": (MS_MANDLOCK, False),
+    "atime": (MS_NOATIME, False), "noatime": (MS_NOATIME, True), "diratime": (MS_NODIRATIME, False),
+    "nodiratime": (MS_NODIRATIME, True), "bind": (MS_BIND, True), "rbind": (MS_BIND | MS_REC, True),
+    "relatime": (MS_RELATIME, True), "norelatime": (MS_RELATIME, False),
+    "strictatime": (MS_STRICTATIME, True), "nostrictatime": (MS_STRICTATIME, False),
+    "silent": (MS_SILENT, True), "loud": (MS_SILENT, False),
+}
+PROPAGATION = {
+    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "shared": MS_SHARED,
+    "rshared": MS_SHARED | MS_REC, "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
+    "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
+}
+# Options that only say how a caller made the mount, and need nothing from us.
+NOTES = {"x-mount.mkdir"}
+# (name, major, minor): the devices the OCI runtime spec says every container has.
+DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
+                   ("tty", 5, 0))
 DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
              ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
+# Mount types whose mount point must be a real directory of the root: mounting them over a
+# symlink would put the kernel's files on whatever path the image points at (CVE-2019-19921).
+KERNEL_FS = ("proc", "sysfs")
 
 
 class RootfsError(Exception):
@@ -34,25 +65,60 @@ class RootfsError(Exception):
 
 
 @dataclass
-class Volume:
-    host: str
-    container: str
-    readonly: bool = False
+class Overlay:
+    """The image's layers, for the engine's containers: mounted at the root first."""
 
-
-@dataclass
-class RootfsSpec:
     layers_dir: str            # the directory the lowerdirs are relative to
     lowerdirs: list[str]       # top layer first, as overlay wants them
     upper: str
     work: str
-    merged: str
-    volumes: list[Volume] = field(default_factory=list)
-    # the container's own cgroup directories: {"memory": dir, …} (v1) or {"unified": dir} (v2)
+
+
+@dataclass
+class RootContext:
+    """What preparing the root needs besides the spec."""
+
+    root: str                                 # the root's absolute path
+    overlay: Overlay | None = None
+    # the container's own cgroup directories: {"memory": dir, …} (v1) or {"unified": dir} (v2),
+    # bound read-only where the spec mounts type "cgroup"
     cgroups: dict[str, str] = field(default_factory=dict)
-    privileged: bool = False   # --privileged: no masked paths, /sys writable
-    # files bound over /etc/NAME: {"hosts": path, "hostname": path, "resolv.conf": path}
-    etc_files: dict[str, str] = field(default_factory=dict)
+    no_pivot: bool = False                    # bocker-runc --no-pivot (a root on a ramfs)
+
+
+@dataclass
+class MountOptions:
+    flags: int = 0
+    clear: int = 0            # flags an option explicitly turned off (rw, suid, ...)
+    propagation: list[int] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+
+    @property
+    def bind(self) -> bool:
+        return bool(self.flags & MS_BIND)
+
+
+def parse_options(options: list[str], where: str) -> MountOptions:
+    out = MountOptions()
+    for opt in options:
+        if opt in FLAGS:
+            flag, on = FLAGS[opt]
+            if on:
+                out.flags |= flag
+                out.clear &= ~flag
+            else:
+                out.flags &= ~flag
+                out.clear |= flag
+        elif opt in PROPAGATION:
+            out.propagation.append(PROPAGATION[opt])
+        elif opt in NOTES or opt.startswith("x-"):
+            continue
+        elif opt in ("tmpcopyup", "idmap", "ridmap", "rro", "copy-symlink", "notmpcopyup"):
+            raise RootfsError(f"The mount option '{opt}' of {where} is not supported by bocker yet: "
+                              "remove it from the configuration")
+        else:
+            out.data.append(opt)
+    return out
 
 
 def secure_join(root: str, unsafe: str) -> str:
@@ -89,130 +155,213 @@ def secure_join(root: str, unsafe: str) -> str:
     return os.path.join(root, *resolved)
 
 
-def _mkdir_in_root(root: str, path: str) -> str:
-    target = secure_join(root, path)
-    os.makedirs(target, exist_ok=True)
-    # made by path walk, but a race with a symlink swap is impossible here: no container
-    # process runs yet
-    return target
+def _make_mount_point(target: str, source_is_dir: bool) -> None:
+    """A directory (or, for a file bound over a file, an empty file) to mount on. Made by
+    path walk, but a race with a symlink swap is impossible here: no container process
+    runs yet."""
+    if source_is_dir:
+        os.makedirs(target, exist_ok=True)
+        return
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if not os.path.lexists(target):
+        with open(target, "a"):
+            pass
 
 
-def prepare(spec: RootfsSpec) -> None:
-    """Mount the root and everything in it, then pivot into it. Leaves cwd at '/'."""
-    # 1. Make every mount private, recursively. Hosts with systemd mount / shared; without
-    #    this, the overlay and the mounts below would propagate back to the host.
-    linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
+def prepare(spec, ctx: RootContext) -> None:
+    """Everything up to and including pivot_root; leaves cwd at '/'. The caller sets the
+    hostname, sysctls and the console, then calls finalize()."""
+    root = ctx.root
+    # 1. Mount propagation: nothing we mount may reach the host. Hosts with systemd mount /
+    #    shared; rprivate (or the spec's own choice) cuts every link back first.
+    propagation = spec.linux.rootfs_propagation
+    linux.mount(None, "/", None, PROPAGATION.get(propagation, MS_PRIVATE | MS_REC)
+                if propagation in ("slave", "rslave", "private", "rprivate") else MS_PRIVATE | MS_REC)
 
-    # 2. The overlay. Lowerdirs are given relative to the layer store (we chdir there) so
-    #    that the option string stays under the kernel's one-page limit with many layers.
-    os.chdir(spec.layers_dir)
-    options = f"lowerdir={':'.join(spec.lowerdirs)},upperdir={spec.upper},workdir={spec.work}"
-    try:
-        linux.mount("overlay", spec.merged, "overlay", 0, options)
-    except OSError as e:
-        if e.errno == errno.ENODEV:
-            raise RootfsError("No overlayfs on this host: load it with 'modprobe overlay'") from None
-        raise RootfsError(f"Could not mount the image's layers: {os.strerror(e.errno)}") from None
-    root = spec.merged
+    # 2. The root itself: the image's layers as one overlay (engine), or the bundle's
+    #    directory bound onto itself (pivot_root needs a mount point).
+    if ctx.overlay is not None:
+        ov = ctx.overlay
+        # lowerdirs relative to the layer store (we chdir there): the option string stays
+        # under the kernel's one-page limit with many layers
+        os.chdir(ov.layers_dir)
+        options = f"lowerdir={':'.join(ov.lowerdirs)},upperdir={ov.upper},workdir={ov.work}"
+        try:
+            linux.mount("overlay", root, "overlay", 0, options)
+        except OSError as e:
+            if e.errno == errno.ENODEV:
+                raise RootfsError("No overlayfs on this host: load it with 'modprobe overlay'") from None
+            raise RootfsError(f"Could not mount the image's layers: {os.strerror(e.errno)}") from None
+    else:
+        if not os.path.isdir(root):
+            raise RootfsError(f"The root {root} is not a directory: fill the bundle's root first")
+        linux.mount(root, root, None, MS_BIND | MS_REC)
 
-    # 3. Refuse roots whose mount points are symlinks: mounting over /proc -> /host/x would
-    #    put the container's proc on a host path (CVE-2019-19921 class).
-    for name in ("proc", "dev", "sys"):
-        path = os.path.join(root, name)
-        if os.path.islink(path):
-            raise RootfsError(f"The image's /{name} is a symbolic link: refusing to mount over it")
-        os.makedirs(path, exist_ok=True)
+    # 3. The spec's mounts, in order; each target resolved inside the root.
+    dev_is_tmpfs = False
+    for i, m in enumerate(spec.mounts):
+        where = f"mounts[{i}] ({m.destination})"
+        if not m.destination.startswith("/"):
+            raise RootfsError(f"The mount destination '{m.destination}' is not absolute: give /path")
+        _mount_one(root, m, ctx, where)
+        if os.path.normpath(m.destination) == "/dev" and m.type == "tmpfs":
+            dev_is_tmpfs = True
 
-    # 4. /proc, for the new pid namespace (we are its pid 1).
-    linux.mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    # 4. /dev: on a tmpfs of ours, the spec's default devices and its own (never the host's
+    #    whole /dev), and the usual links.
+    if dev_is_tmpfs:
+        _populate_dev(root, spec.linux.devices)
+    else:
+        _make_devices(root, spec.linux.devices)
 
-    # 5. A minimal /dev on tmpfs: the OCI default devices, never the host's whole /dev.
-    dev = os.path.join(root, "dev")
-    linux.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
-    for name, major, minor in DEVICES:
-        os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
-        os.chmod(os.path.join(dev, name), 0o666)  # mknod applies the umask
-    for name, target in DEV_LINKS:
-        os.symlink(target, os.path.join(dev, name))
-    for sub in ("pts", "shm", "mqueue"):
-        os.mkdir(os.path.join(dev, sub))
-    linux.mount("devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC,
-                "newinstance,ptmxmode=0666,mode=0620,gid=5")
-    linux.mount("shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "mode=1777,size=65536k")
-    linux.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-
-    # 6. /sys read-only: a container must not reconfigure the host's devices.
-    linux.mount("sysfs", os.path.join(root, "sys"), "sysfs",
-                MS_NOSUID | MS_NODEV | MS_NOEXEC | (0 if spec.privileged else MS_RDONLY))
-
-    # 6b. The container's own cgroups, read-only, at /sys/fs/cgroup: a process can read its
-    #     limits and accounting (memory.limit_in_bytes, memory.max, ...) but never another
-    #     group's, and never change them.
-    if spec.cgroups:
-        cgroot = os.path.join(root, "sys", "fs", "cgroup")
-        ro_bind = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
-        if set(spec.cgroups) == {"unified"}:
-            linux.mount(spec.cgroups["unified"], cgroot, None, MS_BIND)
-            linux.mount(None, cgroot, None, ro_bind)
-        else:
-            linux.mount("cgroup", cgroot, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k")
-            for name, directory in sorted(spec.cgroups.items()):
-                target = os.path.join(cgroot, name)
-                os.mkdir(target)
-                linux.mount(directory, target, None, MS_BIND)
-                linux.mount(None, target, None, ro_bind)
-            linux.mount(None, cgroot, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-
-    # 6c. /etc/hosts, /etc/hostname, /etc/resolv.conf: the engine's files for this container
-    #     (its name and address, the host's usable nameservers), bound over the image's.
-    for name, source in sorted(spec.etc_files.items()):
-        target = secure_join(root, f"/etc/{name}")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        if os.path.islink(target) or not os.path.isfile(target):
-            if os.path.lexists(target) and not os.path.isdir(target):
-                os.unlink(target)
-            if not os.path.isdir(target):
-                open(target, "a").close()
-        if os.path.isfile(target):
-            linux.mount(source, target, None, MS_BIND)
-
-    # 7. Bind mounts (-v). The target is resolved inside the root, never through a link out.
-    for vol in spec.volumes:
-        target = _mkdir_in_root(root, vol.container)
-        linux.mount(vol.host, target, None, MS_BIND | MS_REC)
-        if vol.readonly:
-            # a bind mount ignores MS_RDONLY on creation: it takes a remount
-            linux.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
-
-    # 8. pivot_root, not chroot: chroot leaves the host's root reachable (the classic
+    # 5. pivot_root, not chroot: chroot leaves the host's root reachable (the classic
     #    mkdir + chroot + cd .. escape). pivot_root(".", ".") stacks the old root under the
     #    new one; unmounting "." then detaches the old root entirely (runc's trick, no
     #    temporary directory needed).
     os.chdir(root)
-    linux.pivot_root(".", ".")
-    linux.umount2(".", MNT_DETACH)
+    if ctx.no_pivot:
+        linux.mount(root, "/", None, MS_MOVE)
+        os.chroot(".")
+    else:
+        linux.pivot_root(".", ".")
+        linux.umount2(".", MNT_DETACH)
     os.chdir("/")
 
-    # 9. Masked and read-only paths, inside the new root (so /dev/null is the container's).
-    if not spec.privileged:
-        mask_paths()
+
+def finalize(spec) -> None:
+    """After sysctls and the console: masked and read-only paths (inside the new root, so
+    /dev/null is the container's), then a read-only root."""
+    for path in spec.linux.masked_paths:
+        mask_path(path)
+    for path in spec.linux.readonly_paths:
+        readonly_path(path)
+    if spec.root.readonly:
+        linux.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    if spec.linux.rootfs_propagation in ("shared", "rshared", "unbindable", "runbindable"):
+        linux.mount(None, "/", None, PROPAGATION[spec.linux.rootfs_propagation])
 
 
-def mask_paths() -> None:
-    """Hide MASKED_PATHS (a file gets /dev/null bound over it, a directory an empty read-only
-    tmpfs) and make READONLY_PATHS read-only bind mounts of themselves."""
-    for path in MASKED_PATHS:
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            linux.mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k")
-        else:
-            linux.mount("/dev/null", path, None, MS_BIND)
-    for path in READONLY_PATHS:
-        if not os.path.exists(path):
-            continue
-        linux.mount(path, path, None, MS_BIND | MS_REC)
-        linux.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+def _mount_one(root: str, m, ctx: RootContext, where: str) -> None:
+    opts = parse_options(m.options, where)
+    kind = m.type or ("bind" if opts.bind else "")
+    if kind == "bind" or opts.bind:
+        _bind(root, m, opts, where)
+        return
+    if kind == "cgroup":
+        _cgroup(root, m, opts, ctx)
+        return
+    if not kind:
+        raise RootfsError(f"The mount {where} has no type: give one (proc, tmpfs, bind, ...)")
+    target = secure_join(root, m.destination)
+    if kind in KERNEL_FS and os.path.islink(os.path.join(root, m.destination.lstrip("/"))):
+        raise RootfsError(f"The image's {m.destination} is a symbolic link: refusing to mount {kind} over it")
+    if os.path.normpath(m.destination).startswith("/proc/") and kind != "proc":
+        raise RootfsError(f"Refusing to mount over {m.destination}: /proc is the kernel's")
+    os.makedirs(target, exist_ok=True)
+    try:
+        linux.mount(m.source or kind, target, kind, opts.flags, ",".join(opts.data) or None)
+    except OSError as e:
+        raise RootfsError(f"Could not mount {kind} on {m.destination}: {os.strerror(e.errno)}") from None
+    for p in opts.propagation:
+        linux.mount(None, target, None, p)
+
+
+def _bind(root: str, m, opts: MountOptions, where: str) -> None:
+    source = m.source
+    if not source.startswith("/"):
+        raise RootfsError(f"The bind mount {where} needs an absolute source, not '{source}'")
+    try:
+        st = os.stat(source)
+    except OSError as e:
+        raise RootfsError(f"The source of {m.destination}, {source}, is unusable: {e.strerror}") from None
+    dest = os.path.normpath(m.destination)
+    if dest == "/proc" or dest.startswith("/proc/"):
+        raise RootfsError(f"Refusing to bind over {m.destination}: /proc is the kernel's")
+    target = secure_join(root, m.destination)
+    _make_mount_point(target, stat.S_ISDIR(st.st_mode))
+    flags = MS_BIND | (opts.flags & MS_REC)
+    try:
+        linux.mount(source, target, None, flags)
+        # a bind mount ignores most flags on creation: ro, nosuid, ... take a remount
+        rest = opts.flags & ~(MS_BIND | MS_REC | MS_REMOUNT)
+        if rest:
+            linux.mount(None, target, None, MS_BIND | MS_REMOUNT | rest)
+        for p in opts.propagation:
+            linux.mount(None, target, None, p)
+    except OSError as e:
+        raise RootfsError(f"Could not bind {source} on {m.destination}: {os.strerror(e.errno)}") from None
+
+
+def _cgroup(root: str, m, opts: MountOptions, ctx: RootContext) -> None:
+    """The container's own cgroups, read-only (unless the spec says rw), at the mount point:
+    a process can read its limits and accounting (memory.limit_in_bytes, memory.max, ...)
+    but never another group's."""
+    cgroot = secure_join(root, m.destination)
+    os.makedirs(cgroot, exist_ok=True)
+    groups = ctx.cgroups
+    if not groups:
+        return
+    ro = MS_RDONLY if opts.flags & MS_RDONLY else 0
+    bind_flags = MS_BIND | MS_REMOUNT | ro | MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if set(groups) == {"unified"}:
+        linux.mount(groups["unified"], cgroot, None, MS_BIND)
+        linux.mount(None, cgroot, None, bind_flags)
+        return
+    linux.mount("cgroup", cgroot, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k")
+    for name, directory in sorted(groups.items()):
+        target = os.path.join(cgroot, name)
+        os.mkdir(target)
+        linux.mount(directory, target, None, MS_BIND)
+        linux.mount(None, target, None, bind_flags)
+    linux.mount(None, cgroot, None, MS_REMOUNT | ro | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def _populate_dev(root: str, devices) -> None:
+    dev = os.path.join(root, "dev")
+    for name, major, minor in DEFAULT_DEVICES:
+        _mknod(os.path.join(dev, name), stat.S_IFCHR, major, minor, 0o666, 0, 0)
+    for name, target in DEV_LINKS:
+        if not os.path.lexists(os.path.join(dev, name)):
+            os.symlink(target, os.path.join(dev, name))
+    _make_devices(root, devices)
+
+
+def _make_devices(root: str, devices) -> None:
+    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+    for d in devices:
+        target = secure_join(root, d.path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        mode = 0o666 if d.file_mode is None else d.file_mode & 0o7777
+        _mknod(target, kinds[d.type], d.major, d.minor, mode, d.uid or 0, d.gid or 0)
+
+
+def _mknod(path: str, kind: int, major: int, minor: int, mode: int, uid: int, gid: int) -> None:
+    if os.path.lexists(path):
+        os.unlink(path)
+    try:
+        os.mknod(path, mode | kind, os.makedev(major, minor) if kind != stat.S_IFIFO else 0)
+    except OSError as e:
+        raise RootfsError(f"Could not make the device {path.rsplit('/dev/', 1)[-1]}: {e.strerror}") from None
+    os.chmod(path, mode)  # mknod applies the umask
+    if uid or gid:
+        os.chown(path, uid, gid)
+
+
+def mask_path(path: str) -> None:
+    """Hide a path: a file gets /dev/null bound over it, a directory an empty read-only tmpfs."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        linux.mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k")
+    else:
+        linux.mount("/dev/null", path, None, MS_BIND)
+
+
+def readonly_path(path: str) -> None:
+    """A read-only bind mount of the path over itself."""
+    if not os.path.exists(path):
+        return
+    linux.mount(path, path, None, MS_BIND | MS_REC)
+    linux.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC)

@@ -45,6 +45,18 @@ class Limits:
     cpu_shares: int | None = None  # v1 cpu.shares (2..262144); v2 gets shares_to_weight()
     cpus: float | None = None  # CPUs: 0.5 -> cfs quota 50000 per period 100000
     pids: int | None = None  # most tasks at once; None = unlimited
+    cpu_period: int = CPU_PERIOD_US  # the CFS period the quota of `cpus` is taken over
+
+    @classmethod
+    def from_resources(cls, resources) -> "Limits":
+        """The limits a spec's linux.resources sets (memory, cpu shares/quota/period, pids)."""
+        cpu = resources.cpu
+        period = cpu.period or CPU_PERIOD_US
+        cpus = None if cpu.quota is None or cpu.quota <= 0 else cpu.quota / period
+        memory = resources.memory.limit
+        pids = resources.pids.limit
+        return cls(memory=memory if memory and memory > 0 else None, cpu_shares=cpu.shares or None,
+                   cpus=cpus, pids=pids if pids and pids > 0 else None, cpu_period=period)
 
     def validate(self) -> None:
         """Raise :class:`InvalidArgument` for a value that can never work."""
@@ -81,8 +93,8 @@ class Limits:
         return {k: c for k, c in LIMIT_CONTROLLER.items() if getattr(self, k) is not None}
 
     def cpu_quota_us(self) -> int | None:
-        """CFS quota in microseconds per :data:`CPU_PERIOD_US`, or None when cpus is unset."""
-        return None if self.cpus is None else int(round(self.cpus * CPU_PERIOD_US))
+        """CFS quota in microseconds per `cpu_period`, or None when cpus is unset."""
+        return None if self.cpus is None else int(round(self.cpus * self.cpu_period))
 
 
 def _is_int(v: object) -> bool:
@@ -261,6 +273,14 @@ def check_container_id(container_id: str) -> str:
     ):
         raise InvalidArgument(f"bad container id {container_id!r} for a cgroup; use a name without '/'")
     return container_id
+
+
+def split_group_path(path: str) -> tuple[str, str]:
+    """An OCI cgroupsPath -> (its parent, relative to the hierarchy's root; its last part)."""
+    parts = path.strip("/").split("/") if isinstance(path, str) else []
+    if not parts or any(p in ("", ".", "..") or "\0" in p for p in parts):
+        raise InvalidArgument(f"bad cgroupsPath {path!r}: use a path such as /bocker/NAME, without '..'")
+    return "/".join(parts[:-1]), parts[-1]
 
 
 def check_parent(parent: str) -> str:

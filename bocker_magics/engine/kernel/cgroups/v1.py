@@ -14,7 +14,8 @@ from bocker_magics.engine.kernel.devices import DeviceRule, write_v1
 from bocker_magics.errors import BockerError, HostUnsupported
 
 from .common import (
-    CPU_PERIOD_US,
+    check_container_id,
+    split_group_path,
     Cgroup,
     CgroupDriver,
     CgroupStats,
@@ -77,7 +78,7 @@ class V1Cgroup(Cgroup):
             write_limit(self._file("cpu", "cpu.shares"), str(limits.cpu_shares), f"cpu_shares={limits.cpu_shares}")
         if limits.cpus is not None:
             label = f"cpus={limits.cpus:g}"
-            write_limit(self._file("cpu", "cpu.cfs_period_us"), str(CPU_PERIOD_US), label)
+            write_limit(self._file("cpu", "cpu.cfs_period_us"), str(limits.cpu_period), label)
             write_limit(self._file("cpu", "cpu.cfs_quota_us"), str(limits.cpu_quota_us()), label)
         if limits.pids is not None:
             write_limit(self._file("pids", "pids.max"), str(limits.pids), f"pids={limits.pids}")
@@ -195,9 +196,12 @@ class V1Driver(CgroupDriver):
             )
 
     def group(self, container_id: str) -> V1Cgroup:
-        return V1Cgroup(
-            container_id, {c: os.path.join(m, self.parent, container_id) for c, m in self.mounts.items()}
-        )
+        return self.group_at(f"{self.parent}/{check_container_id(container_id)}")
+
+    def group_at(self, path: str) -> V1Cgroup:
+        """The group at `path` (an OCI cgroupsPath: relative to each hierarchy's mount)."""
+        parent, name = split_group_path(path)
+        return V1Cgroup(name, {c: os.path.join(m, parent, name) for c, m in self.mounts.items()})
 
     def parent_dirs(self) -> list[str]:
         return list(dict.fromkeys(os.path.join(m, self.parent) for m in self.mounts.values()))

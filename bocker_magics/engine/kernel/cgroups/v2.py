@@ -17,7 +17,7 @@ from bocker_magics.engine.kernel.devices import DeviceRule, attach_v2
 from bocker_magics.errors import BockerError, HostUnsupported
 
 from .common import (
-    CPU_PERIOD_US,
+    split_group_path,
     Cgroup,
     CgroupStats,
     CgroupDriver,
@@ -43,8 +43,10 @@ def _controllers(path: str) -> set[str]:
 
 
 class V2Cgroup(Cgroup):
-    def __init__(self, container_id: str, driver: V2Driver) -> None:
-        super().__init__(container_id, {HIERARCHY: os.path.join(driver.parent_dir, container_id)})
+    def __init__(self, container_id: str, driver: V2Driver, parent: str | None = None) -> None:
+        # parent: the group's parent, relative to the mount (default: the driver's)
+        self._parent = driver.parent if parent is None else parent
+        super().__init__(container_id, {HIERARCHY: os.path.join(driver.mount, self._parent, container_id)})
         self._driver = driver
         self.path = self._paths[HIERARCHY]
 
@@ -66,10 +68,10 @@ class V2Cgroup(Cgroup):
         a controller that cannot be enabled is an error only if a limit needs it.
         """
         root = self._driver.mount
-        os.makedirs(self._driver.parent_dir, exist_ok=True)
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
         needed = set(limits.needed_controllers().values())
         levels = [root]
-        for part in self._driver.parent.split("/"):
+        for part in filter(None, self._parent.split("/")):
             levels.append(os.path.join(levels[-1], part))
         wanted = set(CONTROLLERS)
         for d in levels:
@@ -103,7 +105,7 @@ class V2Cgroup(Cgroup):
             )
         if limits.cpus is not None:
             write_limit(
-                self._file("cpu.max"), f"{limits.cpu_quota_us()} {CPU_PERIOD_US}", f"cpus={limits.cpus:g}"
+                self._file("cpu.max"), f"{limits.cpu_quota_us()} {limits.cpu_period}", f"cpus={limits.cpus:g}"
             )
         if limits.pids is not None:
             write_limit(self._file("pids.max"), str(limits.pids), f"pids={limits.pids}")
@@ -213,6 +215,11 @@ class V2Driver(CgroupDriver):
 
     def group(self, container_id: str) -> V2Cgroup:
         return V2Cgroup(container_id, self)
+
+    def group_at(self, path: str) -> V2Cgroup:
+        """The group at `path` (an OCI cgroupsPath: relative to the mount, '/' or not)."""
+        parent, name = split_group_path(path)
+        return V2Cgroup(name, self, parent)
 
     def parent_dirs(self) -> list[str]:
         return [self.parent_dir]

@@ -1,0 +1,274 @@
+"""From a spec to pid 1: the one path both faces of the runtime take.
+
+The engine's monitor (runtime/monitor.py) and bocker-runc's `create` (runc.py) each make
+the pid namespace, fork, and call `container_init` in the child, which becomes the
+container's pid 1:
+
+    namespaces (unshare / setns, lo up) -> [hooks: the parent runs prestart/createRuntime]
+    -> createContainer hooks -> the root (kernel/rootfs.prepare: overlay or bundle root,
+    the spec's mounts, /dev, pivot_root) -> hostname, sysctls -> the console (a pty whose
+    master goes to the caller) -> masked/read-only paths, read-only root -> stdio ->
+    process setup (kernel/process: cwd, rlimits, user, capabilities, no_new_privs)
+    -> READY: wait for the go (a message from the monitor, or the exec fifo opened by
+    `bocker-runc start`) -> cgroup namespace -> startContainer hooks -> seccomp -> exec
+
+Messages go over the sync socket (protocol.Sync); an error at any step is reported there as
+one line, and pid 1 exits. The exec closes the socket (close-on-exec): the parent reads EOF
+and knows the program runs. Stdlib + ctypes only: pid 1 is a fork of a `python -I -S`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import struct
+import termios
+from dataclasses import dataclass
+
+from ..kernel import linux, rootfs
+from ..kernel.process import ProcessError, Seccomp, exec_process
+from .protocol import Sync
+
+# namespace type in the spec -> clone flag (pid and user are the parent's to make)
+NS_FLAGS = {"mount": linux.CLONE_NEWNS, "uts": linux.CLONE_NEWUTS, "ipc": linux.CLONE_NEWIPC,
+            "network": linux.CLONE_NEWNET, "cgroup": linux.CLONE_NEWCGROUP}
+NS_FILES = {"mount": "mnt", "uts": "uts", "ipc": "ipc", "network": "net", "cgroup": "cgroup",
+            "pid": "pid", "user": "user", "time": "time"}
+_TIOCGPTN = 0x80045430
+_TIOCSPTLCK = 0x40045431
+_TIOCSCTTY = 0x540E
+_TIOCSWINSZ = 0x5414
+
+
+@dataclass
+class InitConfig:
+    """What pid 1 needs besides the spec; fds are this process's."""
+
+    root: rootfs.RootContext
+    sync: int                          # SOCK_SEQPACKET to the parent (protocol.Sync)
+    stdio: tuple[int, int, int] | None = None   # fds to become 0, 1, 2 (None: keep ours)
+    console: int | None = None         # a connected unix socket: the pty master goes there
+    netns_fd: int | None = None        # a network namespace the engine made and plugs
+    exec_fifo: int | None = None       # bocker-runc: an O_PATH fd of the exec fifo
+    seccomp: Seccomp | None = None
+    preserve_fds: int = 0              # bocker-runc --preserve-fds: 3..3+N-1 stay open
+    hook_state: str = ""               # the OCI state JSON hooks read on stdin
+
+
+def container_init(spec, cfg: InitConfig) -> None:
+    """Runs as pid 1 of the new pid namespace; execs the program or reports why not."""
+    sync = Sync(cfg.sync)
+    try:
+        _init(spec, cfg, sync)
+    except (rootfs.RootfsError, ProcessError, HookError) as e:
+        sync.send(type="error", message=str(e), code=getattr(e, "code", 125))
+    except OSError as e:
+        sync.send(type="error", message=f"Could not prepare the container: {e.strerror} ({e.filename or ''})",
+                  code=125)
+    except BaseException:
+        import traceback
+        sync.send(type="error", message="Bug: " + traceback.format_exc(), code=125)
+    os._exit(125)
+
+
+def _init(spec, cfg: InitConfig, sync: Sync) -> None:
+    keep = {0, 1, 2, cfg.sync, *(range(3, 3 + cfg.preserve_fds))}
+    keep |= {fd for fd in (cfg.console, cfg.netns_fd, cfg.exec_fifo) if fd is not None}
+    if cfg.stdio is not None:
+        keep |= set(cfg.stdio)
+    # Hold nothing of the parent's: were the monitor killed, an inherited end of its pipes
+    # would keep pid 1 (and the engine) waiting for ever.
+    _close_fds_except(keep)
+
+    # 1. Namespaces: join the ones with a path (and the engine's network namespace), make
+    #    the rest. cgroup waits until pid 1 is in its cgroup (after the go).
+    joins: list[tuple[int, int]] = []
+    flags = 0
+    for ns in spec.linux.namespaces:
+        if ns.type in ("pid", "user", "cgroup", "time"):
+            continue
+        if ns.type == "network" and cfg.netns_fd is not None:
+            joins.append((cfg.netns_fd, linux.CLONE_NEWNET))
+        elif ns.path:
+            joins.append((os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC), NS_FLAGS[ns.type]))
+        else:
+            flags |= NS_FLAGS[ns.type]
+    for fd, kind in joins:
+        try:
+            linux.setns(fd, kind)
+        except OSError as e:
+            raise rootfs.RootfsError(f"Could not join a namespace: {e.strerror}") from None
+        os.close(fd)
+    if flags:
+        linux.unshare(flags)
+    if flags & linux.CLONE_NEWNET:
+        linux.loopback_up()
+
+    # 2. prestart and createRuntime hooks run in the runtime's namespaces: the parent's.
+    if spec.hooks.prestart or spec.hooks.create_runtime:
+        sync.send(type="hooks")
+        answer = sync.receive()
+        if answer.get("type") != "resume":
+            raise HookError(answer.get("message") or "the runtime went away during its hooks")
+    # 3. createContainer hooks: in the container's namespaces, before pivot_root.
+    run_hooks(spec.hooks.create_container, cfg.hook_state, "createContainer")
+
+    # 4. The root, then what needs it.
+    has_mount_ns = spec.linux.namespace("mount") is not None
+    if has_mount_ns:
+        rootfs.prepare(spec, cfg.root)
+    if spec.hostname and spec.linux.namespace("uts") is not None:
+        linux.sethostname(spec.hostname)
+    if spec.domainname and spec.linux.namespace("uts") is not None:
+        linux.setdomainname(spec.domainname)
+    for key, value in spec.linux.sysctl.items():
+        _sysctl(key, value)
+    master = None
+    if spec.process.terminal:
+        master = _console(spec, cfg)
+    if has_mount_ns:
+        rootfs.finalize(spec)
+    if master is None and cfg.stdio is not None:
+        for i, fd in enumerate(cfg.stdio):
+            if fd != i:
+                os.dup2(fd, i)
+    _resolve_program(spec.process)
+
+    # 5. The process: everything that can fail has run when READY is sent.
+    def ready() -> None:
+        sync.send(type="ready")
+        if cfg.exec_fifo is not None:
+            # bocker-runc: blocks until `start` opens the fifo for reading
+            fd = os.open(f"/proc/self/fd/{cfg.exec_fifo}", os.O_WRONLY | os.O_CLOEXEC)
+            os.write(fd, b"0")
+            os.close(fd)
+        else:
+            answer = sync.receive()
+            if answer.get("type") != "go":
+                os._exit(125)  # the monitor or the engine could not finish the start: it reports why
+        if spec.linux.namespace("cgroup") is not None and not spec.linux.namespace("cgroup").path:
+            linux.unshare(linux.CLONE_NEWCGROUP)
+        run_hooks(spec.hooks.start_container, cfg.hook_state, "startContainer")
+        _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync})
+
+    exec_process(spec.process, seccomp=cfg.seccomp, ready=ready)
+
+
+def _sysctl(key: str, value: str) -> None:
+    path = "/proc/sys/" + key.replace(".", "/")
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        raise rootfs.RootfsError(f"Could not set the sysctl {key}={value}: {e.strerror}") from None
+
+
+def _resolve_program(process) -> None:
+    """Find the program before READY, as runc does: `create` then fails for a missing one."""
+    prog = process.args[0] if process.args else ""
+    if not prog:
+        raise ProcessError("The process has no args: nothing to run", 125)
+    if "/" in prog:
+        candidates = [prog if prog.startswith("/") else os.path.join(process.cwd or "/", prog)]
+    else:
+        path = next((e[5:] for e in process.env if e.startswith("PATH=")), "/usr/local/bin:/usr/bin:/bin")
+        candidates = [os.path.join(d or ".", prog) for d in path.split(":")]
+    for c in candidates:
+        if os.path.isfile(c):
+            if not os.access(c, os.X_OK):
+                raise ProcessError(f"{prog}: Permission denied in the container", 126)
+            return
+    raise ProcessError(f"{prog}: No such file or directory in the container", 127)
+
+
+def _console(spec, cfg: InitConfig) -> int:
+    """A pty from the container's own devpts; its master goes to the caller over the
+    console socket (as runc sends it to podman's conmon or containerd's shim), its slave
+    becomes /dev/console, the controlling terminal and fds 0-2."""
+    if cfg.console is None:
+        raise ProcessError("process.terminal is set but no console socket was given (--console-socket)")
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+    number = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0" * 4))[0]
+    slave_path = f"/dev/pts/{number}"
+    slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
+    size = spec.process.console_size
+    if size is not None and size.height and size.width:
+        fcntl.ioctl(slave, _TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
+    attrs = termios.tcgetattr(slave)
+    attrs[1] |= termios.ONLCR | termios.OPOST  # \n is \r\n on a terminal, as on a real one
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    console = "/dev/console"
+    if not os.path.exists(console):
+        with open(console, "a"):
+            pass
+    linux.mount(slave_path, console, None, linux.MS_BIND)
+    sock = socket.socket(fileno=os.dup(cfg.console))
+    try:
+        socket.send_fds(sock, [b"/dev/ptmx"], [master])
+    finally:
+        sock.close()
+    os.close(master)
+    os.setsid()
+    fcntl.ioctl(slave, _TIOCSCTTY, 0)
+    for i in (0, 1, 2):
+        os.dup2(slave, i)
+    if slave > 2:
+        os.close(slave)
+    return master
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the directory's own fd, already gone
+
+
+def _close_fds_from(first: int, keep: set[int]) -> None:
+    """Only fds 0..first-1 reach the program (the sync socket is close-on-exec)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= first and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+# -- hooks ------------------------------------------------------------------------------------
+class HookError(Exception):
+    code = 125
+
+
+def run_hooks(hooks, state_json: str, phase: str) -> None:
+    """Run each hook (path, args, env, timeout) with the container's OCI state on stdin; a
+    hook that fails or overruns its timeout fails the phase, as the spec says."""
+    import subprocess
+    for hook in hooks:
+        try:
+            result = subprocess.run(hook.args or [hook.path],
+                                    executable=hook.path, input=state_json.encode(),
+                                    env=dict(e.split("=", 1) for e in hook.env if "=" in e),
+                                    capture_output=True, timeout=hook.timeout or None)
+        except subprocess.TimeoutExpired:
+            raise HookError(f"The {phase} hook {hook.path} ran past its timeout of {hook.timeout}s") from None
+        except OSError as e:
+            raise HookError(f"The {phase} hook {hook.path} could not run: {e.strerror}") from None
+        if result.returncode != 0:
+            err = result.stderr.decode(errors="replace").strip().splitlines()
+            raise HookError(f"The {phase} hook {hook.path} failed with status {result.returncode}"
+                            + (f": {err[-1]}" if err else ""))
+
+
+def receive_fd(sock: socket.socket) -> int:
+    """One fd sent with SCM_RIGHTS (the pty master, on the caller's side)."""
+    _, fds, _, _ = socket.recv_fds(sock, 1024, 1)
+    if not fds:
+        raise OSError("no fd came over the console socket")
+    return fds[0]
+

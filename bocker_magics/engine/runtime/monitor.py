@@ -1,0 +1,817 @@
+"""The per-container monitor: a process of its own (forked by the shim, in its own session,
+so it outlives the engine), that runs one container from its bundle to its end:
+
+  1. makes the container's cgroup, its limits and its devices policy (spec.linux.resources),
+  2. makes pid 1 in a new pid namespace (init.py does the rest: namespaces, root, process),
+  3. relays the container's stdio: its stdout and stderr (or its pty) to the log and to
+     every attached client, the clients' input to its stdin; the published ports,
+  4. waits for pid 1, records the exit status (and an OOM kill) in state.json, restarts it
+     if the restart policy says so,
+  5. removes the cgroup. The mounts die with the container's mount namespace: none is
+     ever made in the host's.
+
+The exec monitor does the same for one more process in a running container: it joins the
+container's namespaces and cgroup instead of making them. protocol.py has the picture of
+who says what to whom. Stdlib only: this is a `python -I -S` process.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import time
+
+from ...errors import BockerError, StartFailure
+from ..kernel import capabilities, linux
+from ..kernel.cgroups import Limits, detect
+from ..kernel.process import Seccomp
+from ..kernel.rootfs import Overlay, RootContext
+from ..spec import Process, Spec, State
+from .init import InitConfig, container_init, receive_fd
+from .logfile import LogWriter
+from .protocol import (CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_NETNS, EVENT_STARTED, OP_GO, STDERR,
+                       STDIN, STDOUT, Channel, ExecLaunch, Launch, Sync, control)
+
+CHUNK = 65536
+HIGH_WATER = 4 << 20      # a client this far behind stops the container's output until it reads
+ATTACH_SOCKET = "attach.sock"
+STOP_MARK = "stopped-by-user"  # the engine's stop/kill leaves it: no restart after that exit
+_TIOCSWINSZ = 0x5414
+
+
+# -- a small event loop ------------------------------------------------------------------------
+class Loop:
+    """selectors with a read and a write callback per file."""
+
+    def __init__(self) -> None:
+        self.sel = selectors.DefaultSelector()
+
+    def watch(self, f, read=None, write=None) -> None:
+        events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
+        try:
+            key = self.sel.get_key(f)
+        except (KeyError, ValueError):
+            key = None
+        if not events:
+            if key is not None:
+                self.sel.unregister(f)
+            return
+        if key is None:
+            self.sel.register(f, events, (read, write))
+        else:
+            self.sel.modify(f, events, (read, write))
+
+    def remove(self, f) -> None:
+        try:
+            self.sel.unregister(f)
+        except (KeyError, ValueError):
+            pass
+
+    def run_once(self, timeout: float | None = None) -> None:
+        for key, mask in self.sel.select(timeout):
+            read, write = key.data
+            if mask & selectors.EVENT_READ and read:
+                read(key.fileobj)
+            # the read may have unregistered it
+            if mask & selectors.EVENT_WRITE and write and self._still(key.fileobj, write):
+                write(key.fileobj)
+
+    def _still(self, f, cb) -> bool:
+        try:
+            return self.sel.get_key(f).data[1] is cb
+        except (KeyError, ValueError):
+            return False
+
+    def close(self) -> None:
+        self.sel.close()
+
+
+# -- the container's stdio -------------------------------------------------------------------
+class Client:
+    """An attached client: a SOCK_SEQPACKET socket speaking protocol.py's frames."""
+
+    def __init__(self, sock: socket.socket, owner: bool) -> None:
+        self.sock = sock
+        sock.setblocking(False)
+        self.owner = owner          # the one that started the run: its stdin EOF closes stdin
+        self.stdin = owner          # sends input (hello may say otherwise)
+        self.streams = {"stdout", "stderr"}
+        self.queue: collections.deque[bytes] = collections.deque()
+        self.queued = 0
+
+
+class Stdio:
+    """Output of the container (pipes, or the pty master) to the log and the clients; input
+    from the clients to its stdin (a pipe, or the pty master)."""
+
+    def __init__(self, loop: Loop, log: LogWriter | None, tty: bool) -> None:
+        self.loop = loop
+        self.log = log
+        self.tty = tty
+        self.clients: list[Client] = []
+        self.sources: dict[int, str] = {}       # fd -> stream
+        self.stdin_fd: int | None = None
+        self.stdin_buffer = bytearray()
+        self.stdin_closing = False
+        self.master: int | None = None
+        self.paused = False                      # output reading stopped: a client is behind
+        self.listener: socket.socket | None = None
+
+    # sources and sinks of one run of the container
+    def start(self, sources: dict[int, str], stdin_fd: int | None, master: int | None) -> None:
+        self.sources = dict(sources)
+        self.master = master
+        self.stdin_fd = stdin_fd
+        for fd in self.sources:
+            os.set_blocking(fd, False)
+        if stdin_fd is not None:
+            os.set_blocking(stdin_fd, False)
+        self.stdin_buffer.clear()
+        self.stdin_closing = False
+        self._rewatch()
+
+    @property
+    def output_open(self) -> bool:
+        return bool(self.sources)
+
+    def _rewatch(self) -> None:
+        for fd in self.sources:
+            read = None if self.paused else self._read
+            write = self._write_stdin if (fd == self.stdin_fd and self.stdin_buffer) else None
+            self.loop.watch(fd, read=read, write=write)
+        if self.stdin_fd is not None and self.stdin_fd not in self.sources:
+            self.loop.watch(self.stdin_fd, write=self._write_stdin if self.stdin_buffer else None)
+
+    def _read(self, fd: int) -> None:
+        try:
+            data = os.read(fd, CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno != errno.EIO:  # EIO: a pty whose every slave fd is closed
+                raise
+            data = b""
+        if not data:
+            self._close_source(fd)
+            return
+        stream = self.sources[fd]
+        if self.log is not None:
+            self.log.write(stream, data)
+        self.broadcast(STDOUT if stream == "stdout" else STDERR, data, stream)
+
+    def _close_source(self, fd: int) -> None:
+        self.sources.pop(fd, None)
+        if fd == self.stdin_fd:
+            self.stdin_fd = None
+        self.loop.remove(fd)
+        os.close(fd)
+        if fd == self.master:
+            self.master = None
+
+    def broadcast(self, kind: bytes, data: bytes, stream: str | None = None) -> None:
+        for c in list(self.clients):
+            if stream is None or stream in c.streams:
+                self.send(c, kind + data)
+
+    def send(self, c: Client, message: bytes) -> None:
+        if not c.queue:
+            try:
+                c.sock.send(message)
+                return
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.drop(c)
+                return
+        c.queue.append(message)
+        c.queued += len(message)
+        self.loop.watch(c.sock, read=self._from_client, write=self._flush_client)
+        if c.queued > HIGH_WATER and not self.paused:
+            self.paused = True
+            self._rewatch()
+
+    def _flush_client(self, sock: socket.socket) -> None:
+        c = self._client(sock)
+        if c is None:
+            return
+        while c.queue:
+            try:
+                sock.send(c.queue[0])
+            except BlockingIOError:
+                return
+            except OSError:
+                self.drop(c)
+                return
+            c.queued -= len(c.queue.popleft())
+        self.loop.watch(sock, read=self._from_client)
+        if self.paused and all(x.queued <= HIGH_WATER // 2 for x in self.clients):
+            self.paused = False
+            self._rewatch()
+
+    def _client(self, sock: socket.socket) -> Client | None:
+        return next((c for c in self.clients if c.sock is sock), None)
+
+    # clients
+    def add_client(self, sock: socket.socket, owner: bool) -> Client:
+        c = Client(sock, owner)
+        self.clients.append(c)
+        self.loop.watch(sock, read=self._from_client)
+        return c
+
+    def listen(self, bundle: str) -> None:
+        """The attach socket, for `bocker attach` (bound by a relative path: a BOCKER_ROOT of
+        any length fits in a socket address)."""
+        path = os.path.join(bundle, ATTACH_SOCKET)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        dirfd = os.open(bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            s.bind(f"/proc/self/fd/{dirfd}/{ATTACH_SOCKET}")
+        finally:
+            os.close(dirfd)
+        os.chmod(path, 0o600)
+        s.listen(8)
+        s.setblocking(False)
+        self.listener = s
+        self.loop.watch(s, read=self._accept)
+
+    def _accept(self, listener: socket.socket) -> None:
+        try:
+            sock, _ = listener.accept()
+        except OSError:
+            return
+        self.add_client(sock, owner=False)
+
+    def _from_client(self, sock: socket.socket) -> None:
+        c = self._client(sock)
+        if c is None:
+            return
+        try:
+            msg = sock.recv(CHUNK + 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            msg = b""
+        if not msg:
+            self.drop(c)
+            return
+        kind, data = msg[:1], msg[1:]
+        if kind == STDIN and c.stdin:
+            self.feed(data)
+        elif kind == CONTROL:
+            self._control(c, json.loads(data or b"{}"))
+
+    def _control(self, c: Client, op: dict) -> None:
+        what = op.get("op")
+        if what == "hello":
+            c.stdin = bool(op.get("stdin", c.stdin))
+            c.streams = {s for s in ("stdout", "stderr") if op.get(s, True)}
+        elif what == "resize" and self.master is not None:
+            rows, cols = int(op.get("rows", 0)), int(op.get("cols", 0))
+            if rows > 0 and cols > 0:
+                fcntl.ioctl(self.master, _TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        elif what == "eof":
+            if c.owner or op.get("close_stdin"):
+                self.close_stdin()
+        elif what == "detach":
+            self.send(c, control(event="detached"))
+            self.drop(c, flush=True)
+
+    def drop(self, c: Client, flush: bool = False) -> None:
+        if c not in self.clients:
+            return
+        self.clients.remove(c)
+        self.loop.remove(c.sock)
+        if flush:
+            c.sock.setblocking(True)
+            try:
+                for m in c.queue:
+                    c.sock.send(m)
+            except OSError:
+                pass
+        c.sock.close()
+        if self.paused and all(x.queued <= HIGH_WATER // 2 for x in self.clients):
+            self.paused = False
+            self._rewatch()
+
+    # stdin
+    def feed(self, data: bytes) -> None:
+        if self.stdin_fd is None or self.stdin_closing:
+            return
+        self.stdin_buffer += data
+        self._write_stdin(self.stdin_fd)
+
+    def _write_stdin(self, fd: int) -> None:
+        while self.stdin_buffer and self.stdin_fd is not None:
+            try:
+                n = os.write(self.stdin_fd, self.stdin_buffer)
+            except BlockingIOError:
+                break
+            except OSError:  # the container closed its stdin
+                self.stdin_buffer.clear()
+                break
+            del self.stdin_buffer[:n]
+        if not self.stdin_buffer and self.stdin_closing:
+            self._finish_stdin()
+        self._rewatch()
+
+    def close_stdin(self) -> None:
+        if self.tty or self.stdin_fd is None:
+            return  # a terminal's EOF is a ^D the program reads
+        self.stdin_closing = True
+        if not self.stdin_buffer:
+            self._finish_stdin()
+
+    def _finish_stdin(self) -> None:
+        if self.stdin_fd is not None and self.stdin_fd not in self.sources:
+            self.loop.remove(self.stdin_fd)
+            os.close(self.stdin_fd)
+        self.stdin_fd = None
+
+    def end_run(self) -> None:
+        """The run's pipes are done with (a restart makes new ones)."""
+        for fd in list(self.sources):
+            self._close_source(fd)
+        self._finish_stdin()
+
+    def finish(self, message: bytes) -> None:
+        """Tell every client how it ended, deliver what is queued, close."""
+        for c in list(self.clients):
+            self.send(c, message)
+            self.drop(c, flush=True)
+        if self.listener is not None:
+            self.loop.remove(self.listener)
+            self.listener.close()
+            self.listener = None
+
+
+# -- pid 1 ---------------------------------------------------------------------------------------
+class Child:
+    """One run of the container's pid 1, and the pipes (or pty) it was given."""
+
+    def __init__(self, pid: int, sync: Sync, sources: dict[int, str], stdin_fd: int | None,
+                 console: socket.socket | None) -> None:
+        self.pid, self.sync, self.sources, self.stdin_fd, self.console = pid, sync, sources, stdin_fd, console
+
+
+def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
+          seccomp: Seccomp | None, hook_state: str = "", new_pid_ns: bool = True) -> Child:
+    """Fork pid 1 in a new pid namespace (a raw clone: a process may make a pid namespace for
+    its children only once, and a restart needs another) and have it run init.py."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    tty = spec.process.terminal
+    console_ours = console_theirs = None
+    sources: dict[int, str] = {}
+    child_fds: list[int] = []
+    if tty:
+        console_ours, console_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        stdio = None
+        stdin_w = None
+    else:
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        if stdin:
+            in_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+        else:
+            in_r, stdin_w = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC), None
+        stdio = (in_r, out_w, err_w)
+        child_fds = [in_r, out_w, err_w]
+        sources = {out_r: "stdout", err_r: "stderr"}
+    pid = linux.clone_new_pid() if new_pid_ns else os.fork()
+    if pid == 0:
+        ours.close()
+        if console_ours is not None:
+            console_ours.close()
+        for fd in sources:
+            os.close(fd)
+        if stdin_w is not None:
+            os.close(stdin_w)
+        cfg = InitConfig(root=root, sync=theirs.detach(), stdio=stdio,
+                         console=console_theirs.detach() if console_theirs is not None else None,
+                         netns_fd=netns_fd, seccomp=seccomp, hook_state=hook_state)
+        container_init(spec, cfg)
+        os._exit(125)
+    theirs.close()
+    for fd in child_fds:
+        os.close(fd)
+    if console_theirs is not None:
+        console_theirs.close()
+    return Child(pid, Sync(ours), sources, stdin_w, console_ours)
+
+
+def _exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _seccomp(path: str | None, spec: Spec) -> Seccomp | None:
+    if not path:
+        return None
+    from ..kernel.seccomp import filter_flags
+    with open(path, "rb") as f:
+        program = f.read()
+    flags = filter_flags(spec.linux.seccomp.to_json()) if spec.linux.seccomp is not None else 0
+    return Seccomp(program, flags)
+
+
+def cgroup_of(driver, spec: Spec, launch_id: str):
+    return driver.group_at(spec.linux.cgroups_path) if spec.linux.cgroups_path else driver.group(launch_id)
+
+
+# -- the monitor ---------------------------------------------------------------------------------
+DRIVERS: dict = {}  # cgroup parent -> driver, detected by the shim before it forks
+
+
+class Monitor:
+    def __init__(self, launch: Launch, fds: dict[str, int]) -> None:
+        self.launch = launch
+        self.bundle = launch.bundle
+        self.ctl = Channel(fds["ctl"])
+        self.attach_fd = fds.get("attach")
+        self.netns_fd = fds.get("netns")
+        self.spec = Spec.load(os.path.join(self.bundle, "config.json"))
+        me = os.getpid()
+        self.state = State(id=launch.id, status="creating", bundle=self.bundle, phase="starting",
+                           monitor_pid=me, monitor_start=linux.process_start_time(me) or 0,
+                           boot_id=launch.boot_id, annotations=dict(self.spec.annotations))
+        previous = self._previous_state()
+        if previous is not None:
+            self.state.created_at = previous.created_at
+            self.state.creator_pid, self.state.creator_start = previous.creator_pid, previous.creator_start
+        self.loop = Loop()
+        self.cgroup = None
+        self.driver = None
+        self.pid: int | None = None
+
+    def _previous_state(self) -> State | None:
+        try:
+            return State.load(os.path.join(self.bundle, "state.json"))
+        except Exception:
+            return None
+
+    def save(self, fsync: bool = True) -> None:
+        self.state.save(os.path.join(self.bundle, "state.json"), fsync=fsync)
+
+    def run(self) -> int:
+        relay = stdio = None
+        try:
+            self.save(fsync=False)
+            linux.crash_point("starting")
+            self.driver = DRIVERS.get(self.launch.cgroup_parent) or detect(parent=self.launch.cgroup_parent)
+            self.cgroup = cgroup_of(self.driver, self.spec, self.launch.id)
+            self.cgroup.create(Limits.from_resources(self.spec.linux.resources))
+            if self.spec.linux.resources.devices:
+                from ..kernel.devices import rules_from_oci
+                self.cgroup.set_devices(rules_from_oci([r.to_json() for r in self.spec.linux.resources.devices]))
+            linux.crash_point("cgroup")
+            for d in ("upper", "work", "merged"):
+                os.makedirs(os.path.join(self.bundle, d), exist_ok=True)
+            log = LogWriter(os.path.join(self.bundle, "log"))
+            relay = self._ports()
+            stdio = Stdio(self.loop, log, self.spec.process.terminal)
+            if self.attach_fd is not None:
+                stdio.add_client(socket.socket(fileno=self.attach_fd), owner=True)
+            stdio.listen(self.bundle)
+            seccomp = _seccomp(self.launch.seccomp, self.spec)
+            root = RootContext(root=os.path.join(self.bundle, "merged"),
+                               overlay=Overlay(self.launch.layers_dir, self.launch.lowerdirs,
+                                               os.path.join(self.bundle, "upper"), os.path.join(self.bundle, "work")),
+                               cgroups=self.cgroup.paths())
+            first = True
+            while True:
+                code, oom = self._run_once(stdio, root, seccomp, first)
+                first = False
+                if not self._restart(code):
+                    break
+            self.state.status, self.state.phase = "stopped", "exited"
+            self.state.exit_code, self.state.oom_killed = code, oom
+            self.state.finished_at = time.time()
+            self.state.pid = 0
+        except StartFailure as e:
+            self._failed(e.message, e.code)
+        except BockerError as e:
+            self._failed(str(e), 125)
+        except Exception:
+            import traceback
+            self._failed("Bug: " + traceback.format_exc(), 125)
+        finally:
+            self._cleanup(relay)
+        self.save()
+        if stdio is not None:
+            if self.state.phase == "failed":
+                stdio.finish(control(event=EVENT_FAILED, message=self.state.error, code=self.state.exit_code))
+            else:
+                stdio.finish(control(event=EVENT_EXITED, code=self.state.exit_code, oom_killed=self.state.oom_killed))
+        if self.state.phase == "failed":
+            self.ctl.send(event=EVENT_FAILED, message=self.state.error, code=self.state.exit_code)
+        else:
+            self.ctl.send(event=EVENT_EXITED, code=self.state.exit_code, oom_killed=self.state.oom_killed)
+        return 0
+
+    def _failed(self, message: str, code: int) -> None:
+        self.state.status, self.state.phase = "stopped", "failed"
+        self.state.error, self.state.exit_code = message, code
+        self.state.pid = 0
+
+    def _ports(self):
+        if not self.launch.publish:
+            return None
+        from ..network.relay import PortRelay
+        relay = PortRelay(self.launch.endpoint.address if self.launch.endpoint else None, self.launch.publish)
+        relay.attach(self.loop)
+        return relay
+
+    def _run_once(self, stdio: Stdio, root: RootContext, seccomp: Seccomp | None, first: bool) -> tuple[int, bool]:
+        child = spawn(self.spec, root, stdin=self.launch.stdin, netns_fd=self.netns_fd, seccomp=seccomp)
+        self.pid = child.pid
+        if self.netns_fd is not None and first:
+            self.state.netns = os.fstat(self.netns_fd).st_ino
+            if self.launch.restart.name == "no":
+                os.close(self.netns_fd)  # pid 1 holds the namespace now
+                self.netns_fd = None
+        linux.crash_point("forked")
+        # Into the cgroup, from outside, while pid 1 prepares its root (a v1 move waits for
+        # an RCU grace period: milliseconds).
+        problem = None
+        try:
+            self.cgroup.add(child.pid)
+        except Exception as e:  # pid 1 already failed (its report follows), or a real problem
+            problem = str(e)
+        if problem is None and first and self.launch.endpoint is not None:
+            self.ctl.send(event=EVENT_NETNS, pid=child.pid)  # the engine answers once it is plugged in
+            answer = self.ctl.receive()
+            if answer.get("op") != OP_GO:
+                problem = answer.get("message", "the engine went away")
+        report = child.sync.receive()
+        master = None
+        if report.get("type") == "ready" and child.console is not None:
+            master = receive_fd(child.console)
+            child.console.close()
+        if report.get("type") != "ready":
+            self._reap(child)
+            raise StartFailure(report.get("message") or problem or "pid 1 died before it was ready",
+                               report.get("code", 125))
+        if problem:
+            self._reap(child)
+            raise StartFailure(problem, 125)
+        child.sync.send(type="go")
+        final = child.sync.receive()  # {} (EOF) once the program was exec'ed
+        if final.get("type") == "error":
+            self._reap(child)
+            raise StartFailure(final["message"], final.get("code", 125))
+        child.sync.close()
+        now = time.time()
+        self.state.status, self.state.phase, self.state.pid = "running", "running", child.pid
+        self.state.pid_start = linux.process_start_time(child.pid) or 0
+        self.state.started_at = now
+        self.state.cgroup_driver, self.state.cgroup = self.driver.name, self.cgroup.paths()
+        if self.state.netns is None:  # none/host: pid 1 has exec'ed, so it has unshared (if still there)
+            try:
+                self.state.netns = os.stat(f"/proc/{child.pid}/ns/net").st_ino
+            except OSError:
+                pass
+        self.save()
+        if first:
+            self.ctl.send(event=EVENT_STARTED, pid=child.pid)
+        stdio.broadcast(CONTROL, json.dumps({"event": EVENT_STARTED, "pid": child.pid}).encode())
+        linux.crash_point("running")
+        sources = dict(child.sources)
+        stdin_fd = child.stdin_fd
+        if master is not None:
+            sources = {master: "stdout"}
+            stdin_fd = master
+        stdio.start(sources, stdin_fd, master)
+        while stdio.output_open:
+            self.loop.run_once()
+        _, status = os.waitpid(child.pid, 0)
+        self.pid = None
+        stdio.end_run()
+        linux.crash_point("exited")
+        self._ran_for = time.time() - now
+        return _exit_code(status), self.cgroup.oom_killed()
+
+    def _reap(self, child: Child) -> None:
+        try:
+            os.kill(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(child.pid, 0)
+        self.pid = None
+        child.sync.close()
+
+    def _restart(self, code: int) -> bool:
+        """The restart policy (--restart), with Docker's back-off: 100 ms, doubled after each
+        quick exit, back to 100 ms after a run of 10 s or more."""
+        policy = self.launch.restart
+        if policy.name == "no" or os.path.exists(os.path.join(self.bundle, STOP_MARK)):
+            return False
+        if policy.name == "on-failure" and (code == 0 or (policy.max_retries and
+                                                          self.state.restart_count >= policy.max_retries)):
+            return False
+        self._delay = 0.1 if self._ran_for >= 10 or not hasattr(self, "_delay") else min(self._delay * 2, 60)
+        self.state.status, self.state.phase, self.state.pid = "stopped", "restarting", 0
+        self.state.exit_code = code
+        self.save(fsync=False)
+        deadline = time.monotonic() + self._delay
+        while time.monotonic() < deadline:  # the ports and attach socket stay served meanwhile
+            self.loop.run_once(max(0.0, deadline - time.monotonic()))
+            if os.path.exists(os.path.join(self.bundle, STOP_MARK)):
+                return False
+        self.state.restart_count += 1
+        return True
+
+    def _cleanup(self, relay) -> None:
+        if self.pid is not None:  # a bug above while pid 1 ran: never leave it behind
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+        if relay is not None:
+            relay.close()
+        if self.netns_fd is not None:
+            os.close(self.netns_fd)
+            self.netns_fd = None
+        if self.cgroup is not None:
+            try:
+                if self.state.phase == "exited":  # the final accounting, before it goes
+                    from dataclasses import asdict
+                    self.state.stats = {k: v for k, v in asdict(self.cgroup.stats()).items() if v is not None}
+            except Exception:
+                pass
+            try:
+                self.cgroup.destroy()
+                self.driver.remove_parent()  # the engine's own dir goes with its last container
+            except Exception as e:
+                if not self.state.error:
+                    self.state.error = f"cgroup not removed: {e}"
+        release_lease(self.launch.lease, self.launch.id)  # the veth went with the network namespace
+        try:
+            os.unlink(os.path.join(self.bundle, ATTACH_SOCKET))
+        except FileNotFoundError:
+            pass
+
+
+def release_lease(lease: str | None, container_id: str) -> None:
+    """Give the container's address back (the lease file holds its id)."""
+    if not lease:
+        return
+    try:
+        with open(lease) as f:
+            mine = f.read().strip() == container_id
+        if mine:
+            os.unlink(lease)
+    except OSError:
+        pass
+
+
+def monitor(launch: Launch, fds: dict[str, int]) -> int:
+    return Monitor(launch, fds).run()
+
+
+# -- exec: one more process in a running container ------------------------------------------------
+# mnt last: entering the mount namespace moves our root and cwd to the container's root.
+EXEC_NAMESPACES = ("ipc", "uts", "net", "cgroup", "mnt")
+
+
+def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
+    """Fork a process into every namespace and the cgroup of the container's pid 1, exec
+    the process there, relay its stdio, report its exit status."""
+    ctl = Channel(fds["ctl"])
+    target = launch.pid
+    try:
+        ns_fds = {}
+        for kind in EXEC_NAMESPACES + ("pid",):
+            try:
+                ns_fds[kind] = os.open(f"/proc/{target}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+        # checked after opening: the fds now name that process's namespaces for good
+        if linux.process_start_time(target) != launch.pid_start:
+            raise ProcessLookupError
+        same = {k for k, fd in ns_fds.items() if os.fstat(fd).st_ino == os.stat(f"/proc/self/ns/{k}").st_ino}
+        for k in same:  # joining our own namespace again is a no-op, and cgroup's is refused
+            os.close(ns_fds.pop(k))
+    except (OSError, ProcessLookupError):
+        ctl.send(event=EVENT_FAILED, message=f"Container '{launch.id}' exists but is not running", code=1)
+        return 0
+    spec = Spec.load(os.path.join(launch.bundle, "config.json"))
+    process = Process.from_json(launch.process) if hasattr(Process, "from_json") else None
+    if process is None:
+        from ..spec import _parse  # the model's own reader for one object
+        process = _parse(Process, launch.process, "exec process")
+    # Not dumpable (inherited by the child until it execs the program): a container process
+    # can't open /proc/PID/exe, mem or fd of a process that is still the host's interpreter.
+    capabilities.set_dumpable(False)
+    if "pid" in ns_fds:
+        linux.setns(ns_fds["pid"], linux.CLONE_NEWPID)  # our child is born in the container's pid ns
+    seccomp = _seccomp(launch.seccomp, spec)
+    sync_ours, sync_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    tty = process.terminal
+    sources: dict[int, str] = {}
+    stdin_w = None
+    if tty:
+        console_ours, console_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    else:
+        console_ours = console_theirs = None
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        if launch.stdin:
+            in_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+        else:
+            in_r = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        sources = {out_r: "stdout", err_r: "stderr"}
+    pid = os.fork()
+    if pid == 0:
+        sync = Sync(sync_theirs)
+        try:
+            sync_ours.close()
+            for directory in dict.fromkeys(launch.cgroup.values()):
+                with open(os.path.join(directory, "cgroup.procs"), "w") as f:
+                    f.write("0")
+            for kind in EXEC_NAMESPACES:
+                if kind in ns_fds:
+                    linux.setns(ns_fds[kind], 0)
+            linux.pause_point("exec")
+            from .init import _console, _resolve_program
+            if tty:
+                from .init import InitConfig as _Cfg
+                _console(spec_with(spec, process), _Cfg(root=None, sync=-1, console=console_theirs.fileno()))
+            else:
+                for i, fd in enumerate((in_r, out_w, err_w)):
+                    os.dup2(fd, i)
+            _resolve_program(process)
+            from ..kernel.process import exec_process
+
+            def ready() -> None:
+                for name in os.listdir("/proc/self/fd"):
+                    fd = int(name)
+                    if fd > 2 and fd != sync_theirs.fileno():
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+            exec_process(process, seccomp=seccomp, ready=ready)
+        except Exception as e:
+            code = getattr(e, "code", 125)
+            message = getattr(e, "message", None) or (f"Could not enter the container: {e.strerror}"
+                                                      if isinstance(e, OSError) else f"Bug: {e!r}")
+            sync.send(type="error", message=message, code=code if isinstance(code, int) else 125)
+        os._exit(125)
+    sync_theirs.close()
+    for fd in ns_fds.values():
+        os.close(fd)
+    master = None
+    if tty:
+        console_theirs.close()
+    else:
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+    sync = Sync(sync_ours)
+    report = sync.receive()  # EOF: exec'ed
+    if report.get("type") == "error":
+        os.waitpid(pid, 0)
+        ctl.send(event=EVENT_FAILED, message=report["message"], code=report.get("code", 125))
+        return 0
+    if tty:
+        master = receive_fd(console_ours)
+        console_ours.close()
+        sources, stdin_w = {master: "stdout"}, master
+    ctl.send(event=EVENT_STARTED, pid=pid)
+    loop = Loop()
+    stdio = Stdio(loop, None, tty)
+    if "attach" in fds:
+        stdio.add_client(socket.socket(fileno=fds["attach"]), owner=True)
+    stdio.start(sources, stdin_w, master)
+    while stdio.output_open:
+        loop.run_once()
+    _, status = os.waitpid(pid, 0)
+    code = _exit_code(status)
+    stdio.end_run()
+    stdio.finish(control(event=EVENT_EXITED, code=code, oom_killed=False))
+    ctl.send(event=EVENT_EXITED, code=code, oom_killed=False)
+    return 0
+
+
+def spec_with(spec: Spec, process: Process) -> Spec:
+    """The container's spec with another process (exec's), for the console's size."""
+    import copy
+    out = copy.copy(spec)
+    out.process = process
+    return out
+
+
+def interrupted_by_engine() -> None:
+    """SIGTERM to a monitor is a bug's way out: die like kill -9 would not, cleanly."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

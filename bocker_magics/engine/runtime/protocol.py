@@ -1,0 +1,175 @@
+"""Who says what to whom when a container starts and runs: the messages, named once.
+
+    engine (runtime/launcher.py)      shim (shim.py)       monitor (monitor.py)         pid 1 (init.py)
+      |                                  |                    |                           |
+      |-- Launch + fds [ctl, attach,  -->|-- fork (setsid) -->| cgroup, limits, devices   |
+      |   netns] over the shim socket    |                    | unshare(NEWPID), fork --->| namespaces, root,
+      |                                  |                    |                           | process setup
+      |<------------------------- Event netns {pid} (bridge) -|                           |
+      |   (the veth goes in meanwhile)                        |<------------ Sync ready --|
+      |-- Op go | abort {message} --------------------------->|------------- Sync go ---->| exec: Sync EOF
+      |<------------------------- Event started {pid} --------|                           |   (or Sync error)
+      |<======== attach frames: stdout, stderr ===============| relay: pipes or the pty   |
+      |========= stdin, resize, eof, detach =================>|   -> log, clients, ports  |
+      |<------------------------- Event exited {code, oom} ---| wait, record, clean up    |
+      |                                                       |   (or restart: fork again)
+    `bocker attach` connects to the monitor's attach socket (containers/<id>/attach.sock)
+    and speaks the same frames. `exec` is the same picture with an exec monitor that joins
+    the container's namespaces instead of making them.
+
+bocker-runc (runc.py) is the monitor's stand-in for a runtime's callers: it makes pid 1
+the same way and talks to it over the same Sync socket, then exits, leaving pid 1 waiting on
+the exec fifo until `start`.
+
+Every message is one datagram of a SOCK_SEQPACKET socket: JSON for events, ops and sync
+messages; for attach frames, a one-byte kind then the data. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MAX_MESSAGE = 1 << 20
+
+# -- events (monitor -> engine) and ops (engine -> monitor), on the ctl socket ---------------
+EVENT_NETNS = "netns"        # pid 1 waits in its network namespace: plug it in, then go
+EVENT_STARTED = "started"    # {pid}: the program runs
+EVENT_FAILED = "failed"      # {message, code}: it never ran; nothing is left
+EVENT_EXITED = "exited"      # {code, oom_killed}
+OP_GO = "go"
+OP_ABORT = "abort"           # {message}
+
+# -- attach frames: the first byte says what the rest is ---------------------------------------
+STDIN = b"0"
+STDOUT = b"1"
+STDERR = b"2"
+CONTROL = b"c"               # JSON: hello, resize, eof, detach (client); exited, detached (monitor)
+STREAMS = {STDOUT: "stdout", STDERR: "stderr"}
+
+
+def frame(kind: bytes, data: bytes) -> bytes:
+    return kind + data
+
+
+def control(**message: Any) -> bytes:
+    return CONTROL + json.dumps(message).encode()
+
+
+class Channel:
+    """JSON messages on a SOCK_SEQPACKET socket; a peer that went away is not an error to
+    the sender (a detached engine, a killed one), and reads as {} to the receiver."""
+
+    def __init__(self, fd: int | socket.socket) -> None:
+        self.sock = fd if isinstance(fd, socket.socket) else socket.socket(fileno=fd)
+
+    def send(self, **message: Any) -> None:
+        try:
+            self.sock.send(json.dumps(message).encode())
+        except OSError:
+            pass
+
+    def receive(self) -> dict[str, Any]:
+        try:
+            data = self.sock.recv(MAX_MESSAGE)
+        except OSError:
+            return {}
+        return json.loads(data) if data else {}
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Sync(Channel):
+    """pid 1 <-> its parent: {type: hooks | ready | error {message, code}} up, {type: resume
+    | go} down; EOF up means the program was exec'ed (the socket is close-on-exec)."""
+
+
+# -- what the engine hands the shim ----------------------------------------------------------
+@dataclass
+class Endpoint:
+    """A container's place on a network (network/model.py has the engine's own)."""
+
+    network: str
+    bridge: str
+    address: str
+    prefixlen: int
+    gateway: str
+    mac: str
+    host_ifname: str
+    ifname: str = "eth0"
+
+
+@dataclass
+class Publish:
+    """-p: a host address and port relayed to the container's port."""
+
+    host_ip: str
+    host_port: int
+    container_port: int
+    proto: str = "tcp"
+
+
+@dataclass
+class RestartPolicy:
+    name: str = "no"             # no | on-failure | always | unless-stopped
+    max_retries: int = 0         # on-failure:N (0: no limit)
+
+
+@dataclass
+class Launch:
+    """One container start: the bundle (config.json holds the spec) and what the spec does
+    not hold."""
+
+    id: str
+    bundle: str                              # the container's directory
+    layers_dir: str
+    lowerdirs: list[str]                     # top first, relative to layers_dir
+    cgroup_parent: str
+    boot_id: str
+    seccomp: str | None = None               # a compiled filter's file (kernel/seccomp.py)
+    endpoint: Endpoint | None = None
+    publish: list[Publish] = field(default_factory=list)
+    lease: str | None = None                 # the lease file to give back at the end
+    stdin: bool = False                      # -i: keep stdin open
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    fds: list[str] = field(default_factory=list)   # names of the fds sent with it: ctl, attach, netns
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": "run", **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Launch":
+        data = {k: v for k, v in data.items() if k != "op"}
+        data["endpoint"] = Endpoint(**data["endpoint"]) if data.get("endpoint") else None
+        data["publish"] = [Publish(**p) for p in data.get("publish", [])]
+        data["restart"] = RestartPolicy(**data.get("restart", {}))
+        return cls(**data)
+
+
+@dataclass
+class ExecLaunch:
+    """One more process in a running container: its spec `process` (JSON) and where the
+    container is."""
+
+    id: str
+    bundle: str
+    process: dict[str, Any]                  # the spec's process object
+    pid: int
+    pid_start: int
+    cgroup: dict[str, str]                   # hierarchy -> the container's cgroup dir
+    seccomp: str | None = None
+    stdin: bool = False
+    fds: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": "exec", **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ExecLaunch":
+        return cls(**{k: v for k, v in data.items() if k != "op"})
