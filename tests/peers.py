@@ -527,7 +527,8 @@ class Podman(Peer):
                 *(["--runtime", runtime] if runtime else []), *map(str, args)]
 
     def full_argv(self, *args: str, runtime: str | None = None) -> list[str]:
-        """The whole command (sandbox prefix included), for a benchmark to time."""
+        """The whole command (sandbox prefix included), for a benchmark to time: run it with
+        env=self.env (CONTAINERS_CONF and friends; without them podman uses the host's confs)."""
         return [*self.sandbox.prefix(), *self.argv(*args, runtime=runtime)]
 
     def podman(self, *args: str, runtime: str | None = None, **kw) -> subprocess.CompletedProcess:
@@ -658,6 +659,7 @@ class Buildah(Peer):
                 *map(str, args)]
 
     def full_argv(self, *args: str, cwd: str | os.PathLike | None = None) -> list[str]:
+        """The whole command, for a benchmark to time: run it with env=self.env (see Podman)."""
         return [*self.sandbox.prefix(cwd), *self.argv(*args)]
 
     def buildah(self, *args: str, **kw) -> subprocess.CompletedProcess:
