@@ -22,7 +22,19 @@ Cgroups are not namespaced: each peer puts its containers under a cgroup parent 
         assert podman.close() == []             # what had to be cleaned by force, if anything
 
 A peer that cannot run here raises PeerUnavailable with a one-line reason (`str(e)`), which a
-benchmark prints when it skips that peer and a test gives to pytest.skip.
+benchmark prints when it skips that peer and a test gives to pytest.skip. `python tests/peers.py`
+starts and stops each once and says which run here.
+
+The busybox image (busybox_tarball: `bocker init --busybox` + `bocker save`), as each peer names it:
+
+    podman load -i FILE                    localhost/busybox:latest   (`busybox` finds it)
+    ctr images import FILE                 docker.io/library/busybox:latest (the full name is needed)
+    docker load -i FILE                    busybox:latest
+    buildah pull docker-archive:FILE       localhost/busybox:latest   (`FROM busybox` finds it)
+
+On this machine (Debian 12, kernel 6.18, cgroup v1 hybrid): all four run with runc. crun (podman's
+Debian default) does not: "cgroups in hybrid mode not supported, drop all controllers from
+cgroupv2" (hugetlb is available on the unified hierarchy), so Podman and Buildah use runc.
 """
 
 from __future__ import annotations
@@ -61,13 +73,6 @@ def _need(binary: str, package: str) -> str:
     if path is None:
         raise PeerUnavailable(f"{binary} is not installed (apt-get install {package})")
     return path
-
-
-def _in_host_netns() -> bool:
-    try:
-        return os.readlink("/proc/self/ns/net") == os.readlink("/proc/1/ns/net")
-    except OSError:
-        return False
 
 
 # -- cgroups ---------------------------------------------------------------------------------
