@@ -115,6 +115,25 @@ def remove_cgroups(parent: str, timeout: float = 5.0) -> list[str]:
         time.sleep(0.1)
 
 
+def cgroup_processes(parent: str) -> set[int]:
+    """Pids in the cgroup `parent` or below, in any hierarchy: containers live in mount
+    namespaces of their own, so only their cgroups tell that they are a peer's."""
+    pids: set[int] = set()
+    for d in cgroup_dirs(parent):
+        with contextlib.suppress(OSError):
+            pids.update(int(x) for x in Path(d, "cgroup.procs").read_text().split())
+    return pids
+
+
+def kill_cgroup_processes(parent: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (pids := cgroup_processes(parent)) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
 def cgroup_children(parent: str) -> list[str]:
     """Cgroups under `parent` (not the parent itself): containers a peer left."""
     return [f"cgroup {d}" for mount in cgroup_mounts()
@@ -290,6 +309,8 @@ class Peer:
         if self.sandbox is not None:
             found += [f"process {p}" for p in self.sandbox.processes()]
             found += [f"mount {m}" for m in self.sandbox.mounts_under(self.tmp)]
+        found += [f"process {pid} in cgroup {self.cgroup_parent}" for pid in sorted(cgroup_processes(self.cgroup_parent))
+                  if not any(x.startswith(f"process {pid} ") for x in found)]
         found += cgroup_children(self.cgroup_parent)
         return found
 
@@ -312,6 +333,7 @@ class Peer:
             d.wait()
         if self.sandbox is not None:
             self.sandbox.close()  # every process in it, then its mounts
+        kill_cgroup_processes(self.cgroup_parent)  # containers a dead conmon or shim left running
         left += remove_cgroups(self.cgroup_parent)
         _rmtree(self.tmp)
         return left
