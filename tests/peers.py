@@ -781,8 +781,10 @@ def availability(tmp: str | os.PathLike) -> dict[str, str | None]:
     for name, cls in PEERS.items():
         try:
             with cls(Path(tmp) / name) as peer:
-                if isinstance(peer, (Podman, Buildah)):
-                    peer.exec([peer.binary, "--version"])
+                if isinstance(peer, Podman):
+                    peer.podman("info")  # daemonless: ask it to read its storage and confs
+                elif isinstance(peer, Buildah):
+                    peer.buildah("info")
             out[name] = None
         except PeerUnavailable as e:
             out[name] = str(e)
