@@ -11,8 +11,11 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-venv)
 # the tests also compile a static C program (the chroot-escape check)
 # pull/push/save/load tests: a real registry (docker-registry) filled by skopeo and umoci
-# the spec tests: the OCI runtime spec's JSON schema (golang-github-opencontainers-specs-dev)
-TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci chromium golang-github-opencontainers-specs-dev)
+# the peers bocker is tested and measured against (tests/peers.py): podman, containerd, docker,
+# buildah, crun; tini as an init; tmux for the interactive tests; the OCI runtime spec's schemas
+# (golang-github-opencontainers-specs-dev) and libseccomp for the runtime
+TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci chromium
+                   podman containerd docker.io buildah crun tini tmux golang-github-opencontainers-specs-dev libseccomp2)
 # the notebooks: 06 pulls from a loopback registry (docker-registry); 02 uses ipcmk/nsenter (util-linux)
 DEMO_APT_PACKAGES=(docker-registry)
 
@@ -34,6 +37,31 @@ pick_python() {
   exit 1
 }
 
+# Install packages without starting any daemon they ship (containerd, docker, the registry):
+# on a host whose init runs services, a package's postinst would start them in the host's
+# network namespace (docker would add its bridge and NAT rules). A policy-rc.d that says 101
+# ("action not allowed") stops invoke-rc.d; one that was already there is kept as it was.
+POLICY_RC=/usr/sbin/policy-rc.d
+POLICY_RC_SAVED=""
+restore_policy_rc() {
+  if [ -n "$POLICY_RC_SAVED" ]; then mv -f "$POLICY_RC_SAVED" "$POLICY_RC"; else rm -f "$POLICY_RC"; fi
+  POLICY_RC_SAVED=""
+}
+apt_install() {
+  if [ -e "$POLICY_RC" ] || [ -L "$POLICY_RC" ]; then
+    POLICY_RC_SAVED=$(mktemp "$(dirname "$POLICY_RC")/.policy-rc.d.quickstart.XXXXXX")
+    cp -a "$POLICY_RC" "$POLICY_RC_SAVED"
+  fi
+  trap restore_policy_rc EXIT  # also when apt-get fails (set -e) or the user interrupts
+  trap 'exit 130' INT TERM
+  printf '#!/bin/sh\n# quickstart.sh: no service starts while it installs packages\nexit 101\n' > "$POLICY_RC"
+  chmod 755 "$POLICY_RC"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  trap - EXIT INT TERM
+  restore_policy_rc
+}
+
 setup() {
   need_root
   local missing=() wanted=("${APT_PACKAGES[@]}")
@@ -44,8 +72,7 @@ setup() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
   fi
   if [ -x tests/v2vm/setup.sh ] && [ "${1:-}" = test ]; then
     tests/v2vm/setup.sh
