@@ -367,6 +367,13 @@ _CACHE_FORMAT = 1
 def cached_program(profile: dict, cache_dir: str | os.PathLike) -> bytes:
     """compile_profile, once per distinct profile: the bytes are kept in cache_dir under the
     hash of the profile (and of what else shapes them: libseccomp's version, the host)."""
+    with open(cached_program_file(profile, cache_dir), "rb") as f:
+        return f.read()
+
+
+def cached_program_file(profile: dict, cache_dir: str | os.PathLike):
+    """The file in cache_dir that holds the profile's compiled program (made if missing):
+    what the engine hands a container's monitor, which only loads it."""
     import hashlib  # here, not at the top: pid 1 imports this module only to load
     from pathlib import Path
 
@@ -375,9 +382,8 @@ def cached_program(profile: dict, cache_dir: str | os.PathLike) -> bytes:
                          .encode()).hexdigest()
     path = Path(cache_dir) / f"{key}.bpf"
     try:
-        program = path.read_bytes()
-        if program and len(program) % 8 == 0:
-            return program
+        if path.stat().st_size and path.stat().st_size % 8 == 0:
+            return path
     except FileNotFoundError:
         pass
     program = compile_profile(profile)
@@ -385,7 +391,7 @@ def cached_program(profile: dict, cache_dir: str | os.PathLike) -> bytes:
     tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
     tmp.write_bytes(program)
     os.replace(tmp, path)  # atomic: a concurrent reader sees the whole program or none
-    return program
+    return path
 
 
 # -- loading: stdlib + ctypes only ---------------------------------------------------------

@@ -133,7 +133,7 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
         for i, fd in enumerate(cfg.stdio):
             if fd != i:
                 os.dup2(fd, i)
-    _resolve_program(spec.process)
+    resolve_program(spec.process)
 
     # 5. The process: everything that can fail has run when READY is sent.
     def ready() -> None:
@@ -164,7 +164,7 @@ def _sysctl(key: str, value: str) -> None:
         raise rootfs.RootfsError(f"Could not set the sysctl {key}={value}: {e.strerror}") from None
 
 
-def _resolve_program(process) -> None:
+def resolve_program(process) -> None:
     """Find the program before READY, as runc does: `create` then fails for a missing one."""
     prog = process.args[0] if process.args else ""
     if not prog:
@@ -183,28 +183,39 @@ def _resolve_program(process) -> None:
 
 
 def _console(spec, cfg: InitConfig) -> int:
-    """A pty from the container's own devpts; its master goes to the caller over the
-    console socket (as runc sends it to podman's conmon or containerd's shim), its slave
-    becomes /dev/console, the controlling terminal and fds 0-2."""
+    """pid 1's console: a pty whose slave also becomes /dev/console."""
     if cfg.console is None:
         raise ProcessError("process.terminal is set but no console socket was given (--console-socket)")
-    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
-    number = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0" * 4))[0]
-    slave_path = f"/dev/pts/{number}"
-    slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
-    size = spec.process.console_size
-    if size is not None and size.height and size.width:
-        fcntl.ioctl(slave, _TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
-    attrs = termios.tcgetattr(slave)
-    attrs[1] |= termios.ONLCR | termios.OPOST  # \n is \r\n on a terminal, as on a real one
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    master, slave, slave_path = open_pty(spec.process.console_size)
     console = "/dev/console"
     if not os.path.exists(console):
         with open(console, "a"):
             pass
     linux.mount(slave_path, console, None, linux.MS_BIND)
-    sock = socket.socket(fileno=os.dup(cfg.console))
+    take_terminal(master, slave, cfg.console)
+    return master
+
+
+def open_pty(size=None) -> tuple[int, int, str]:
+    """A pty from the container's own devpts (/dev/ptmx after pivot_root or setns into its
+    mount namespace): (master, slave, slave's path)."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+    number = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0" * 4))[0]
+    slave_path = f"/dev/pts/{number}"
+    slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
+    if size is not None and size.height and size.width:
+        fcntl.ioctl(slave, _TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
+    attrs = termios.tcgetattr(slave)
+    attrs[1] |= termios.ONLCR | termios.OPOST  # \n is \r\n on a terminal, as on a real one
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    return master, slave, slave_path
+
+
+def take_terminal(master: int, slave: int, console_fd: int) -> None:
+    """Send the master to the caller over the console socket (as runc sends it to podman's
+    conmon or containerd's shim), then make the slave our controlling terminal and fds 0-2."""
+    sock = socket.socket(fileno=os.dup(console_fd))
     try:
         socket.send_fds(sock, [b"/dev/ptmx"], [master])
     finally:
@@ -216,7 +227,6 @@ def _console(spec, cfg: InitConfig) -> int:
         os.dup2(slave, i)
     if slave > 2:
         os.close(slave)
-    return master
 
 
 def _close_fds_except(keep: set[int]) -> None:

@@ -33,8 +33,8 @@ from ..kernel import capabilities, linux
 from ..kernel.cgroups import Limits, detect
 from ..kernel.process import Seccomp
 from ..kernel.rootfs import Overlay, RootContext
-from ..spec import Process, Spec, State
-from .init import InitConfig, container_init, receive_fd
+from ..spec import Process, Spec, State, read_object
+from .init import InitConfig, container_init, open_pty, receive_fd, resolve_program, take_terminal
 from .logfile import LogWriter
 from .protocol import (CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_NETNS, EVENT_STARTED, OP_GO, STDERR,
                        STDIN, STDOUT, Channel, ExecLaunch, Launch, Sync, control)
@@ -707,10 +707,7 @@ def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
         ctl.send(event=EVENT_FAILED, message=f"Container '{launch.id}' exists but is not running", code=1)
         return 0
     spec = Spec.load(os.path.join(launch.bundle, "config.json"))
-    process = Process.from_json(launch.process) if hasattr(Process, "from_json") else None
-    if process is None:
-        from ..spec import _parse  # the model's own reader for one object
-        process = _parse(Process, launch.process, "exec process")
+    process = read_object(Process, launch.process, "exec process")
     # Not dumpable (inherited by the child until it execs the program): a container process
     # can't open /proc/PID/exe, mem or fd of a process that is still the host's interpreter.
     capabilities.set_dumpable(False)
@@ -744,14 +741,13 @@ def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
                 if kind in ns_fds:
                     linux.setns(ns_fds[kind], 0)
             linux.pause_point("exec")
-            from .init import _console, _resolve_program
             if tty:
-                from .init import InitConfig as _Cfg
-                _console(spec_with(spec, process), _Cfg(root=None, sync=-1, console=console_theirs.fileno()))
+                master, slave, _ = open_pty(process.console_size)
+                take_terminal(master, slave, console_theirs.fileno())
             else:
                 for i, fd in enumerate((in_r, out_w, err_w)):
                     os.dup2(fd, i)
-            _resolve_program(process)
+            resolve_program(process)
             from ..kernel.process import exec_process
 
             def ready() -> None:
@@ -802,16 +798,3 @@ def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
     stdio.finish(control(event=EVENT_EXITED, code=code, oom_killed=False))
     ctl.send(event=EVENT_EXITED, code=code, oom_killed=False)
     return 0
-
-
-def spec_with(spec: Spec, process: Process) -> Spec:
-    """The container's spec with another process (exec's), for the console's size."""
-    import copy
-    out = copy.copy(spec)
-    out.process = process
-    return out
-
-
-def interrupted_by_engine() -> None:
-    """SIGTERM to a monitor is a bug's way out: die like kill -9 would not, cleanly."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
