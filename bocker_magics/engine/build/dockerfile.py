@@ -244,7 +244,9 @@ class _Parser:
         try:
             words = Lexer("\\", raw_quotes=True, raw_escapes=True, skip_unset=True).words(logical, {})
         except LexError:
-            return []
+            # BuildKit then finds no here-document and reads its body as instructions; the
+            # words as they stand show a broken one (<<'EOF) on its own line instead
+            words = logical.split()
         out = []
         for header in filter(None, (parse_heredoc_word(w) for w in words)):
             body: list[str] = []
@@ -407,9 +409,11 @@ class _Parser:
         json_form = args is not None
         if args is None:
             args = _WHITESPACE.split(rest) if rest else []
+        if not args:
+            raise _Fail(f"{kw} requires at least two arguments: a source and a destination")
         if len(args) < 2:
-            raise _Fail(f"{kw} requires at least two arguments, but only {'one was' if args else 'none were'} "
-                        f"provided. Destination could not be determined")
+            raise _Fail(f"{kw} requires at least two arguments, but only one was provided. "
+                        f"Destination could not be determined")
         *sources, dest = args
         if not json_form and parse_heredoc_word(dest) is not None:
             raise _Fail(f"{kw} cannot accept a heredoc as a destination")
