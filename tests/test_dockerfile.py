@@ -264,6 +264,8 @@ def test_the_backtick_escape_directive():
     run, env = df.stages[0].instructions
     assert run.command.args == ("echo a   b",)
     assert env.expand(Expander({}, df.escape)).pairs == (("A", 'x"y'), ("B", 'q"q'))
+    workdir = parse("# escape=`\nFROM x\nWORKDIR `$B/$B\\x\n").stages[0].instructions[0]
+    assert workdir.expand(Expander({"B": "b"}, "`")).path == "$B/b\\x"     # ` escapes $, \ is plain
     # and without it the backslash continues the COPY into the RUN, as Docker does
     copy, = parse("FROM x\nCOPY testfile.txt c:\\\nRUN dir c:\\\n").stages[0].instructions
     assert (copy.sources, copy.dest) == (("testfile.txt", "c:RUN", "dir"), "c:")

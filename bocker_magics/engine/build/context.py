@@ -242,7 +242,7 @@ class _Reader:
 
     def not_found(self, written: str, rel: str) -> ContextError:
         if rel != "." and self.hidden(rel):
-            return ContextError(f"{written}: excluded from the build context by {self.ignore.file}")
+            return ContextError(f"{written}: excluded from the build context by {self.ignore.file or DOCKERIGNORE}")
         return ContextError(f"{written}: no such file or directory in the build context {self.root}")
 
     def ignore_state(self, rel: str) -> tuple[bool, tuple[bool, ...]]:
@@ -264,14 +264,15 @@ class _Reader:
         base = _join(*parts[:first])
         rest = "/".join(parts[first:])
         base_real, base_inner = self.resolve(base, pattern)
-        if self.hidden(base) or self.hidden(base_inner) or not os.path.isdir(base_real):
+        hidden = self.hidden(base) or self.hidden(base_inner)
+        if (hidden and not self.ignore.matcher.has_exceptions) or not os.path.isdir(base_real):
             return []                              # a wildcard may match nothing
         found = []
         for match_rel in self.glob(base_real, base_inner, rest):
             written = _join(base, match_rel)
             if self.exclude and self.exclude.matches(match_rel):
                 continue
-            found.append(self.source(written, pattern))
+            found.append(self.source(written, written))
         return found
 
     def glob(self, base_real: str, base_inner: str, pattern: str) -> list[str]:
@@ -304,20 +305,22 @@ class _Reader:
             raise ContextError(f"can't read {path}: {e.strerror}") from None
 
     def source(self, rel: str, written: str) -> Source:
-        if self.hidden(rel):
-            raise self.not_found(written, rel)
         real, inner = self.resolve(rel, written)
-        if self.hidden(inner):
-            raise self.not_found(written, inner)
         try:
             st = os.lstat(real)
         except FileNotFoundError:
             raise self.not_found(written, rel) from None
         root = _entry(".", real, st)
+        hidden, state = self.ignore_state(inner)
+        hidden = hidden or self.hidden(rel)           # through a symlink: both names count
         if root.type != "dir":
+            if hidden:
+                raise self.not_found(written, inner)
             return Source(rel, root.type, (root,))
-        _, state = self.ignore_state(inner)
-        return Source(rel, "dir", (root, *self.walk(real, state)))
+        below = self.walk(real, state)
+        if hidden and not (self.ignore.matcher.has_exceptions and below):
+            raise self.not_found(written, inner)       # an ignored dir is there only for its exceptions
+        return Source(rel, "dir", (root, *below))
 
     def walk(self, top: str, state: tuple[bool, ...], *, exclude: bool = True,
              prefix: str = "", xstate: tuple[bool, ...] = ()) -> list[Entry]:
