@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verb not in VERBS:
             sys.stderr.write(f"Unknown command '{verb}': see '{PROG} help'\n")
             return 2
-        from .engine.engine import Engine
+        from .engine import Engine
         ctx = Context(on_output=_write, capture=False, seed=seed)
         if verb in ("pull", "push"):
             from .progress import TerminalProgress

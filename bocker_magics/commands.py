@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .errors import InvalidArgument
 
 if TYPE_CHECKING:
-    from .engine.engine import Engine
+    from .engine import Engine
 
 PROG = "bocker"
 SEED_OPTIONS = ("MEM_LIMIT", "CPU_SHARE")
@@ -182,8 +182,7 @@ def _rm_args(p: argparse.ArgumentParser) -> None:
 def limits_from(a: argparse.Namespace, seed: dict[str, str]):
     """The run's limits: the seed's defaults (512 MB, 512 shares), its --MEM_LIMIT/--CPU_SHARE
     spellings, then Docker's -m/--cpu-shares/--cpus/--pids-limit. 0 means no limit."""
-    from .engine.kernel.cgroups import Limits
-    from .engine.engine import MB
+    from .engine import MB, Limits
 
     memory, shares = 512 * MB, 512
     if "MEM_LIMIT" in seed:
@@ -212,12 +211,20 @@ def _init(e: "Engine", a: argparse.Namespace, ctx: Context):
     return e.busybox() if a.busybox else e.init(a.directory, a.name)
 
 
+def run_options(a: argparse.Namespace, ctx: Context):
+    """The run's options, as the engine takes them."""
+    from .engine import RunOptions
+    return RunOptions(name=a.name, hostname=a.hostname, env=a.env, workdir=a.workdir, volumes=a.volume,
+                      limits=limits_from(a, ctx.seed), detach=a.detach, remove=a.rm, cap_add=a.cap_add,
+                      cap_drop=a.cap_drop, privileged=a.privileged, network=a.network, publish=a.publish,
+                      dns=a.dns)
+
+
 def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
-    return e.run(a.image, a.command or None, name=a.name, hostname=a.hostname, env=a.env,
-                 workdir=a.workdir, volumes=a.volume, limits=limits_from(a, ctx.seed),
-                 detach=a.detach, remove=a.rm, cap_add=a.cap_add, cap_drop=a.cap_drop,
-                 privileged=a.privileged, network=a.network, publish=a.publish, dns=a.dns,
-                 on_output=ctx.on_output, capture=ctx.capture, on_start=ctx.on_start)
+    # the seed's semantics: the words are joined and run by /bin/sh -c
+    command = " ".join(a.command) if a.command else None
+    return e.run(a.image, command, run_options(a, ctx), on_output=ctx.on_output, capture=ctx.capture,
+                 on_start=ctx.on_start)
 
 
 def _network_args(p: argparse.ArgumentParser) -> None:

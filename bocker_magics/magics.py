@@ -103,7 +103,7 @@ class BockerMagics(Magics):
     @property
     def engine(self):
         if self._engine is None:
-            from .engine.engine import Engine
+            from .engine import Engine
 
             self._engine = Engine(self.root or None, cgroup_parent=self.cgroup_parent or None)
         return self._engine

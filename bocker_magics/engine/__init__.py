@@ -1,0 +1,33 @@
+"""The engine's public API: what the faces (cli, magics, bocker-runc) and user code import.
+
+    from bocker_magics.engine import Engine, RunOptions, Limits
+    with Engine() as engine:
+        r = engine.run("busybox", "echo hi", RunOptions(memory=None, name="hello"))
+
+Loaded on first use (PEP 562): the shim and pid 1 import submodules of this package and
+must not pay for the engine's own imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Engine": "engine", "SEED_LIMITS": "engine", "MB": "engine",
+    "RunOptions": "options", "Volume": "options",
+    "Limits": "kernel.cgroups", "CgroupStats": "kernel.cgroups",
+    "Container": "containers", "RunResult": "containers", "ExitCodeError": "containers",
+    "Image": "images", "Change": "changes",
+    "Spec": "spec", "State": "spec",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -33,7 +33,7 @@ from .runtime import logfile
 from .runtime.monitor import ATTACH_SOCKET, STOP_MARK
 from .runtime.protocol import (CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_NETNS, STDERR, STDIN, STDOUT,
                                Channel, Endpoint, ExecLaunch, Launch, Publish, RestartPolicy, control)
-from .spec import Spec, State
+from .spec import Spec, State, object_json
 from .store import CONTAINER_PREFIX, check_container_name, is_id, read_json, write_json
 
 if TYPE_CHECKING:
@@ -625,8 +625,7 @@ class Containers:
         process.env = [f"{k}={v}" for k, v in environment.items()]
         process.cwd = workdir or process.cwd
         process.terminal = False
-        launch = ExecLaunch(id=c.id, bundle=str(self.store.container_dir(c.id)), process=process.to_json()
-                            if hasattr(process, "to_json") else _object_json(process),
+        launch = ExecLaunch(id=c.id, bundle=str(self.store.container_dir(c.id)), process=object_json(process),
                             pid=c.state.pid, pid_start=c.state.pid_start, cgroup=c.state.cgroup,
                             seccomp=self.engine.seccomp_program(spec), stdin=stdin is not None)
         ctl, client, event = self._launch(launch, attach=True)
@@ -773,8 +772,3 @@ class Containers:
     def logs(self, ref: str) -> bytes:
         """What it printed, stdout and stderr as they came (the seed's `bocker logs`)."""
         return b"".join(r.text() for r in self.log_records(ref))
-
-
-def _object_json(obj) -> dict[str, Any]:
-    from .spec import _dump
-    return _dump(obj)

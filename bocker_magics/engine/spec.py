@@ -1006,6 +1006,11 @@ def _set_paths(obj, path: str, out: list[str], *, in_list: bool) -> None:
         out.append(_at(path, k))
 
 
+def object_json(obj) -> dict:
+    """One object of the model as its JSON (unset fields left out)."""
+    return _dump(obj)
+
+
 def read_object(cls, obj: dict | str | bytes, source: str):
     """One object of the model (a Process, a Mount, ...) from its JSON, validated."""
     return _parse(cls, obj, source)

@@ -121,6 +121,23 @@ class Store:
             raise InvalidArgument(f"Invalid layer digest '{digest}': expected sha256:<64 hex digits>")
         return self.layers / hexpart
 
+    def new_container_id(self) -> str:
+        """A fresh container id no container has (claim its directory with claim_container_dir)."""
+        while True:
+            cid = new_id(CONTAINER_PREFIX)
+            if not self.container_dir(cid).exists():
+                return cid
+
+    def claim_container_dir(self, cid: str) -> Path:
+        """mkdir the container's directory: two engines never share one."""
+        path = self.container_dir(cid)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            from ..errors import Conflict
+            raise Conflict(f"Container id {cid} was taken meanwhile: run again") from None
+        return path
+
     def new_container_dir(self) -> tuple[str, Path]:
         """A fresh container id and its directory, made with mkdir so two engines never share one."""
         while True:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from ..engine.engine import Engine
+from ..engine import Engine
 from ..engine.kernel.namespaces import ns_inodes, parse_links
 from ..errors import BockerError
 

@@ -5,17 +5,20 @@ holds what the step needs.
     cwd -> rlimits -> oom_score_adj -> keep caps over setuid -> bounding set -> groups, gid,
     uid -> effective/permitted/inheritable, ambient -> no_new_privs -> seccomp -> umask -> exec
 
-Stdlib + ctypes only: this runs in a forked child of the shim or of bocker-runc.
+Stdlib + ctypes only: this runs in a forked child of the shim or of bocker-runc, and every
+module it needs is imported here, up front: after pivot_root the host's Python is gone.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import resource
 import signal
 from dataclasses import dataclass
 
 from . import capabilities
+from .seccomp import load_filter
 
 # RLIMIT_* name -> resource number (the kernel's, the same on every Linux architecture the
 # engine supports; Python's resource module names them too, but importing it costs a module).
@@ -44,7 +47,6 @@ class Seccomp:
 
 
 def set_rlimits(rlimits) -> None:
-    import resource
     for r in rlimits:
         try:
             resource.setrlimit(RLIMITS[r.type], (r.soft, r.hard))
@@ -123,7 +125,6 @@ def exec_process(process, *, seccomp: Seccomp | None = None, ready=None) -> None
 
 
 def _load_seccomp(seccomp: Seccomp) -> None:
-    from .seccomp import load_filter
     try:
         load_filter(seccomp.program, seccomp.flags)
     except Exception as e:

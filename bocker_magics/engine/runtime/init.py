@@ -24,6 +24,7 @@ import os
 import socket
 import struct
 import termios
+import traceback
 from dataclasses import dataclass
 
 from ..kernel import linux, rootfs
@@ -67,7 +68,6 @@ def container_init(spec, cfg: InitConfig) -> None:
         sync.send(type="error", message=f"Could not prepare the container: {e.strerror} ({e.filename or ''})",
                   code=125)
     except BaseException:
-        import traceback
         sync.send(type="error", message="Bug: " + traceback.format_exc(), code=125)
     os._exit(125)
 
@@ -111,6 +111,8 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
         answer = sync.receive()
         if answer.get("type") != "resume":
             raise HookError(answer.get("message") or "the runtime went away during its hooks")
+    if spec.hooks.start_container:
+        import subprocess  # noqa: F401  (startContainer hooks run after pivot_root: import it now)
     # 3. createContainer hooks: in the container's namespaces, before pivot_root.
     run_hooks(spec.hooks.create_container, cfg.hook_state, "createContainer")
 
@@ -258,7 +260,7 @@ class HookError(Exception):
 def run_hooks(hooks, state_json: str, phase: str) -> None:
     """Run each hook (path, args, env, timeout) with the container's OCI state on stdin; a
     hook that fails or overruns its timeout fails the phase, as the spec says."""
-    import subprocess
+    import subprocess  # imported before pivot_root by _init when the spec has hooks
     for hook in hooks:
         try:
             result = subprocess.run(hook.args or [hook.path],

@@ -33,7 +33,7 @@ from ..kernel import capabilities, linux
 from ..kernel.cgroups import Limits, detect
 from ..kernel.process import Seccomp
 from ..kernel.rootfs import Overlay, RootContext
-from ..spec import Process, Spec, State, read_object
+from ..spec import Process, Spec, State, object_json, read_object
 from .init import InitConfig, container_init, open_pty, receive_fd, resolve_program, take_terminal
 from .logfile import LogWriter
 from .protocol import (CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_NETNS, EVENT_STARTED, OP_GO, STDERR,
@@ -421,7 +421,7 @@ def _seccomp(path: str | None, spec: Spec) -> Seccomp | None:
     from ..kernel.seccomp import filter_flags
     with open(path, "rb") as f:
         program = f.read()
-    flags = filter_flags(spec.linux.seccomp.to_json()) if spec.linux.seccomp is not None else 0
+    flags = filter_flags(object_json(spec.linux.seccomp)) if spec.linux.seccomp is not None else 0
     return Seccomp(program, flags)
 
 
@@ -473,7 +473,7 @@ class Monitor:
             self.cgroup.create(Limits.from_resources(self.spec.linux.resources))
             if self.spec.linux.resources.devices:
                 from ..kernel.devices import rules_from_oci
-                self.cgroup.set_devices(rules_from_oci([r.to_json() for r in self.spec.linux.resources.devices]))
+                self.cgroup.set_devices(rules_from_oci([object_json(r) for r in self.spec.linux.resources.devices]))
             linux.crash_point("cgroup")
             for d in ("upper", "work", "merged"):
                 os.makedirs(os.path.join(self.bundle, d), exist_ok=True)

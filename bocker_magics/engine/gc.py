@@ -1,0 +1,130 @@
+"""gc: what crashes left, found and removed, one reaper per kind of host object.
+
+Every host object carries the container id in its name or path (cgroup <parent>/<id>, lease
+file holding the id, veth vb<id>, state under containers/<id>), so what a kill -9 left at any
+step is found from the store and the kernel alone.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import TYPE_CHECKING
+
+from .kernel import linux
+from .kernel.cgroups import detect
+from .network.model import host_ifname
+from .spec import State
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def collect(engine: "Engine") -> list[str]:
+    """Run every reaper; a line per thing removed or corrected."""
+    driver = detect(parent=engine.cgroup_parent)
+    done: list[str] = []
+    containers = {c.id: c for c in engine.ps()}
+    done += dead_containers(engine, driver, containers)
+    done += orphan_cgroups(driver, containers)
+    done += stale_leases(engine)
+    done += stray_veths(engine, containers)
+    done += half_made(engine)
+    driver.remove_parent()  # only if empty
+    return done
+
+
+def dead_containers(engine: "Engine", driver, containers) -> list[str]:
+    """A container whose monitor was killed (or that a reboot stopped): its cgroup and what
+    still runs in it go, and its state says how it ended."""
+    done = []
+    for c in containers.values():
+        if c.status == "broken":
+            done += broken(engine, c)
+            continue
+        if c.status != "dead":
+            continue
+        group = driver.group(c.id)
+        if group.exists():
+            group.destroy()  # kills what is left of the container first
+            done.append(f"cgroup of {c.id}")
+        state = c.state or State(id=c.id, status="stopped", bundle=str(engine.store.container_dir(c.id)))
+        state.status, state.phase, state.pid = "stopped", "exited", 0
+        state.exit_code, state.finished_at = 255, time.time()
+        state.error = "its monitor was killed or the host rebooted; cleaned up by gc"
+        state.save(engine.store.container_dir(c.id) / "state.json")
+        done.append(f"state of {c.id}: exited (255)")
+    return done
+
+
+def broken(engine: "Engine", c) -> list[str]:
+    """A container whose files are unreadable (a truncated state.json, say): its state is
+    written anew from what is known when its record is readable, else it is removed."""
+    cdir = engine.store.container_dir(c.id)
+    if c.record is not None:
+        group = driver_group(engine, c.id)
+        if group is not None and group.exists():
+            group.destroy()
+        State(id=c.id, status="stopped", bundle=str(cdir), phase="exited", exit_code=255,
+              finished_at=time.time(), error=f"its state was lost ({c.problem}); repaired by gc",
+              created_at=c.created).save(cdir / "state.json")
+        return [f"state of {c.id}: repaired (it was unreadable)"]
+    engine.containers.cleanup(c)
+    shutil.rmtree(cdir, ignore_errors=True)
+    return [f"broken container {c.id} ({c.problem})"]
+
+
+def driver_group(engine: "Engine", cid: str):
+    try:
+        return detect(parent=engine.cgroup_parent).group(cid)
+    except Exception:
+        return None
+
+
+def orphan_cgroups(driver, containers) -> list[str]:
+    done = []
+    for cid in driver.list_groups():
+        c = containers.get(cid)
+        group = driver.group(cid)
+        if c is None and group.pids():
+            continue  # processes but no container here: another BOCKER_ROOT's, left alone
+        if c is None or c.status in ("exited", "failed"):
+            group.destroy()
+            done.append(f"cgroup {cid}")
+    return done
+
+
+def stale_leases(engine: "Engine") -> list[str]:
+    done = []
+    for net in engine.networks.list():
+        for address, owner in engine.networks.leases(net.name).items():
+            if not engine._holds_lease(owner):
+                engine.networks.release(net.name, address, owner)
+                done.append(f"lease {net.name}/{address} of {owner}")
+    return done
+
+
+def stray_veths(engine: "Engine", containers) -> list[str]:
+    done = []
+    if engine.networks.used():
+        running = {c.id for c in engine.ps() if c.running}
+        for veth in engine.networks.veths():
+            owner = next((cid for cid in containers if host_ifname(cid) == veth), None)
+            if owner not in running:
+                engine.networks.detach_ifname(veth)
+                done.append(f"veth {veth}")
+    return done
+
+
+def half_made(engine: "Engine") -> list[str]:
+    done = []
+    store = engine.store
+    for path in store.stale_tmp():
+        shutil.rmtree(path, ignore_errors=True)
+        done.append(f"half-made {path.name}")
+    for tmp in store.containers.glob("*/state.json.*.tmp"):
+        pid = int(tmp.name.split(".")[2]) if tmp.name.split(".")[2].isdigit() else 0
+        if not pid or linux.process_start_time(pid) is None:
+            tmp.unlink(missing_ok=True)
+            done.append(f"half-written {tmp.parent.name}/{tmp.name}")
+    return done
