@@ -31,6 +31,10 @@ class ContainerStartError(BockerError):
     """The container could not be started; the host was left as it was."""
 
 
+class MonitorDied(BockerError):
+    """A container's monitor was killed (kill -9): what it left stays for `bocker gc`."""
+
+
 class StartFailure(ContainerStartError):
     """Raised inside a container's monitor: the start failed with `code` as the exit status
     a shell would give (125 the runtime's fault, 126 not executable, 127 not found)."""

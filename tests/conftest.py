@@ -49,6 +49,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
+def schema():
+    """validate(schema file name, obj) -> the schema's error messages (none: valid)."""
+    from oci_schema import schema_validator
+    return schema_validator()
+
+
+@pytest.fixture(scope="session")
 def session_root() -> Path:
     return SESSION_ROOT / "root"
 

@@ -105,14 +105,38 @@ def test_run_result_and_log(engine, busybox):
     assert c.status_text == "exited (5)" and c.command == "echo one; echo two >&2; exit 5"
 
 
-def test_state_files_are_json_and_complete(engine, busybox):
+def test_state_files_are_json_and_complete(engine, busybox, schema):
+    # The bundle: config.json is the OCI spec, state.json the OCI state with the engine's
+    # fields beside it, container.json the engine's record.
     r = engine.run(busybox, "true")
     cdir = engine.store.container_dir(r.id)
     state = json.loads((cdir / "state.json").read_text())
-    assert state["status"] == "exited" and state["exit_code"] == 0 and state["boot_id"]
+    assert state["status"] == "stopped" and state["phase"] == "exited" and state["exitCode"] == 0
+    assert state["bootId"] and state["id"] == r.id and state["bundle"] == str(cdir)
+    assert schema("state-schema.json", {k: state[k] for k in ("ociVersion", "id", "status", "pid", "bundle")
+                                        if k in state}) == []
     config = json.loads((cdir / "config.json").read_text())
-    assert config["argv"] == ["/bin/sh", "-c", "true"] and config["layers"]
+    assert config["process"]["args"] == ["/bin/sh", "-c", "true"]
+    assert schema("config-schema.json", config) == []
+    record = json.loads((cdir / "container.json").read_text())
+    assert record["layers"] and record["command"] == "true"
     assert not [p for p in cdir.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"limits": Limits(memory=64 << 20, cpus=0.5, pids=50, cpu_shares=256)},
+    {"volumes": ["/tmp:/mnt/tmp:ro", "/etc:/mnt/etc"]}, {"cap_add": ["NET_ADMIN"], "cap_drop": ["CHOWN"]},
+    {"privileged": True}, {"network": "none"}, {"network": "host"}, {"network": "bridge"},
+    {"hostname": "web-1", "env": ["A=1"], "workdir": "/tmp"},
+], ids=["default", "limits", "volumes", "capabilities", "privileged", "none", "host", "bridge", "env"])
+def test_every_config_json_validates_against_the_runtime_spec(engine, busybox, schema, options):
+    r = engine.run(busybox, "true", **options)
+    try:
+        config = json.loads((engine.store.container_dir(r.id) / "config.json").read_text())
+        assert schema("config-schema.json", config) == []
+        assert engine.inspect(r.id)["Spec"] == config  # inspect shows the spec
+    finally:
+        engine.rm(r.id)
 
 
 def test_a_reused_pid_does_not_look_running(engine, busybox):
@@ -120,10 +144,11 @@ def test_a_reused_pid_does_not_look_running(engine, busybox):
     r = engine.run(busybox, "true")
     cdir = engine.store.container_dir(r.id)
     state = json.loads((cdir / "state.json").read_text())
-    state.update(status="running", pid=os.getpid(), pid_start=1, monitor_pid=os.getpid(), monitor_start=1)
+    state.update(status="running", phase="running", pid=os.getpid(), pidStart=1, monitorPid=os.getpid(),
+                 monitorStart=1)
     (cdir / "state.json").write_text(json.dumps(state))
     assert engine.container(r.id).status == "dead"
-    state.update(boot_id="another-boot")
+    state.update(bootId="another-boot")
     (cdir / "state.json").write_text(json.dumps(state))
     assert engine.container(r.id).status == "dead"
 

@@ -71,7 +71,7 @@ def test_stale_running_state_after_a_reboot_is_corrected(fresh_root):
     cid = _cid(fresh_root)
     path = fresh_root / "containers" / cid / "state.json"
     state = json.loads(path.read_text())
-    state.update(status="running", boot_id="0" * 36, monitor_pid=1, monitor_start=0, pid=1, pid_start=0)
+    state.update(status="running", phase="running", bootId="0" * 36, monitorPid=1, monitorStart=0, pid=1, pidStart=0)
     path.write_text(json.dumps(state))
     assert bocker("ps").stdout.splitlines()[1].split("\t\t")[2] == "dead"
     assert f"Removed: state of {cid}: exited (255)" in bocker("gc").stdout

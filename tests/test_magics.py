@@ -301,9 +301,9 @@ def test_interrupt_stops_the_container_and_cleans_up(ip, magics, assert_nothing_
 def test_unload_closes_the_engine_and_reload_works(ip, magics):
     engine = magics.engine
     ip.run_line_magic("bocker", "run --rm busybox true")  # the shim is running
-    assert engine._launcher._proc is not None
+    assert engine.launcher._proc is not None
     ip.run_line_magic("reload_ext", "bocker_magics")
-    assert engine._launcher._proc is None  # closed: the shim exited
+    assert engine.launcher._proc is None  # closed: the shim exited
     new = ip.magics_manager.registry["BockerMagics"]
     assert new is not magics and magics._engine is None
     assert new in ip.configurables and magics not in ip.configurables

@@ -159,7 +159,7 @@ def test_host_interpreter_is_unreachable_through_proc_exe_during_exec(engine, bu
         # Python processes runs; what holds when none does is the read-only bind mount that
         # the shim (and so every process it forks) runs the interpreter from:
         interpreter = os.path.realpath(sys.executable)
-        mounts = Path(f"/proc/{engine._launcher._proc.pid}/mountinfo").read_text().splitlines()
+        mounts = Path(f"/proc/{engine.launcher._proc.pid}/mountinfo").read_text().splitlines()
         mine = [m.split() for m in mounts if m.split()[4] == interpreter]
         assert mine and mine[-1][5].split(",")[0] == "ro", mine
         assert not any(m.split()[4] == interpreter for m in Path("/proc/self/mountinfo").read_text().splitlines())

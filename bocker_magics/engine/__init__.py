@@ -11,7 +11,6 @@ must not pay for the engine's own imports.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 _EXPORTS = {
     "Engine": "engine", "SEED_LIMITS": "engine", "MB": "engine",
@@ -24,7 +23,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

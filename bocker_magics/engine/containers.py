@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import BockerError, Conflict, ContainerStartError, HostUnsupported, InvalidArgument, NotFound
+from ..errors import BockerError, Conflict, ContainerStartError, HostUnsupported, InvalidArgument, MonitorDied, NotFound
 from .kernel import linux
 from .kernel.cgroups import CgroupStats, detect
 from .options import RunOptions, Target, command_argv, parse_env, to_spec
@@ -359,10 +359,14 @@ class Containers:
         linux.crash_point("created")
         try:
             return self._launch_and_attach(c, spec, attach, on_output, capture, on_start, stdin, t0)
+        except MonitorDied:
+            raise  # what it left stays recorded for gc ("dead")
         except BaseException:
-            # a start that failed before its monitor ran: only our own steps to undo
+            # A start that failed before its monitor ran, or one whose monitor reported the
+            # failure and undid its steps: back to created.
             with contextlib.suppress(Exception):
-                if self.load(cid).status in ("created", "dead", "failed"):
+                now = self.load(cid)
+                if now.status == "failed" or (now.state is not None and not now.state.monitor_pid):
                     self._unplug(cid, record)
                     self._reset_run(cid, cdir, phase="created")
             raise
@@ -484,7 +488,7 @@ class Containers:
     def _fail(self, cid: str, event: dict[str, Any]) -> None:
         if event is MONITOR_DIED or event.get("message") == "the monitor died":
             # Nobody cleaned up: what it left (a cgroup, processes) stays recorded for gc.
-            raise BockerError(f"The monitor of container {cid} was killed: "
+            raise MonitorDied(f"The monitor of container {cid} was killed: "
                               "run 'bocker gc' to remove what it left")
         code = event.get("code", 125)
         message = event.get("message", "the container failed to start")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import HostUnsupported, InvalidArgument, NotFound
+from ..errors import HostUnsupported, InvalidArgument, MonitorDied, NotFound
 from .changes import Change, changes
 from .containers import Container, Containers, NetworkPlan, Output, RunResult
 from .images import BUSYBOX_NAME, Image, ImageStore
@@ -181,6 +181,8 @@ class Engine:
         try:
             return self.containers.start(c, attach=not options.detach, on_output=on_output, capture=capture,
                                          on_start=on_start, stdin=stdin, t0=t0)
+        except MonitorDied:
+            raise  # its state stays for gc
         except BaseException:
             # a start that failed: the container it made goes too, as if never made
             import contextlib

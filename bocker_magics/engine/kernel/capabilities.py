@@ -149,7 +149,9 @@ def apply_sets(*, bounding: list[str], effective: list[str], permitted: list[str
     keep capabilities over setuid, drop the bounding set, change user, then set effective,
     permitted and inheritable, raise the ambient ones, and no_new_privs last (runc's order).
     Irreversible for this process tree."""
-    keep_bounding = _numbers(bounding)
+    held = _permitted()  # nobody gains what we lack (this host's root may lack some)
+    have = {c for c in range(last_cap() + 1) if held >> c & 1}
+    keep_bounding = _numbers(bounding) & have
     _prctl(PR_SET_KEEPCAPS, 1)
     for cap in range(last_cap() + 1):
         if cap not in keep_bounding:
@@ -157,7 +159,7 @@ def apply_sets(*, bounding: list[str], effective: list[str], permitted: list[str
     if change_user is not None:
         change_user()
     _prctl(PR_SET_KEEPCAPS, 0)
-    eff, prm, inh = _numbers(effective), _numbers(permitted), _numbers(inheritable)
+    eff, prm, inh = (_numbers(x) & keep_bounding for x in (effective, permitted, inheritable))
     header = _Header(_VERSION_3, 0)
     data = (_Data * 2)()
     for field, caps in (("effective", eff), ("permitted", prm), ("inheritable", inh)):
@@ -170,7 +172,7 @@ def apply_sets(*, bounding: list[str], effective: list[str], permitted: list[str
                            "permitted within the bounding set)")
     try:
         _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
-        for cap in _numbers(ambient):
+        for cap in _numbers(ambient) & prm & inh:
             _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)
     except OSError:
         if ambient:

@@ -58,6 +58,7 @@ DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "
 # Mount types whose mount point must be a real directory of the root: mounting them over a
 # symlink would put the kernel's files on whatever path the image points at (CVE-2019-19921).
 KERNEL_FS = ("proc", "sysfs")
+KERNEL_DIRS = ("/proc", "/sys", "/dev")
 
 
 class RootfsError(Exception):
@@ -243,6 +244,9 @@ def finalize(spec) -> None:
 
 def _mount_one(root: str, m, ctx: RootContext, where: str) -> None:
     opts = parse_options(m.options, where)
+    top = os.path.normpath(m.destination)
+    if top in KERNEL_DIRS and os.path.islink(os.path.join(root, top.lstrip("/"))):
+        raise RootfsError(f"The image's {top} is a symbolic link: refusing to mount over it")
     kind = m.type or ("bind" if opts.bind else "")
     if kind == "bind" or opts.bind:
         _bind(root, m, opts, where)

@@ -9,7 +9,6 @@ The names below are loaded on first use (PEP 562): the monitor imports relay.py 
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 _EXPORTS = {
     "Network": "model", "Endpoint": "model", "host_ifname": "model", "mac_for": "model",
@@ -23,7 +22,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

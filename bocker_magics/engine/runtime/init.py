@@ -112,7 +112,7 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
         if answer.get("type") != "resume":
             raise HookError(answer.get("message") or "the runtime went away during its hooks")
     if spec.hooks.start_container:
-        import subprocess  # noqa: F401  (startContainer hooks run after pivot_root: import it now)
+        __import__("subprocess")  # startContainer hooks run after pivot_root: import it now
     # 3. createContainer hooks: in the container's namespaces, before pivot_root.
     run_hooks(spec.hooks.create_container, cfg.hook_state, "createContainer")
 
