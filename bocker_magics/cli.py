@@ -40,66 +40,87 @@ def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
+def _lines(*lines: str) -> None:
+    for line in lines:
+        print(line)
+
+
+def _images(args: Any, result: Any) -> None:
+    print("IMAGE_ID\t\tSOURCE\t\tNAMES\t\tLAYERS\t\tCREATED")
+    for img in result:
+        names = ",".join(img.names) or "<none>"
+        print(f"{img.id}\t\t{img.source}\t\t{names}\t\t{len(img.layers)}\t\t{_when(img.created)}")
+
+
+def _ps(args: Any, result: Any) -> None:
+    print("CONTAINER_ID\t\tCOMMAND\t\tSTATUS\t\tIMAGE\t\tCREATED\t\tNAME")
+    for c in result:
+        print(f"{c.id}\t\t{c.command}\t\t{c.status_text}\t\t{c.image_name}\t\t{_when(c.created)}\t\t{c.name or ''}")
+
+
+def _run(args: Any, result: Any) -> int:
+    if args.detach:
+        print(result.id)
+    return result.exit_code
+
+
+def _stats(args: Any, result: Any) -> None:
+    print("CONTAINER_ID\t\tCPU_SEC\t\tMEM_CURRENT\t\tMEM_PEAK\t\tMEM_LIMIT\t\tOOM_KILLS\t\tPIDS")
+    for cid, s in result.items():
+        cols = [s.cpu_seconds, s.memory_current, s.memory_peak, s.memory_limit, s.oom_kills, s.pids_current]
+        print("\t\t".join([cid] + ["-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+                                   for v in cols]))
+
+
+def _network(args: Any, result: Any) -> None:
+    if args.action == "ls":
+        print("NETWORK\t\tBRIDGE\t\tSUBNET\t\tGATEWAY\t\tCONTAINERS")
+        for n in result:
+            print(f"{n['name']}\t\t{n['bridge']}\t\t{n['subnet']}\t\t{n['gateway']}\t\t{len(n['Containers'])}")
+    elif args.action == "rm":
+        print(f"Removed: {result}")
+    else:
+        print(json.dumps(result, indent=2, sort_keys=True))
+
+
+def _json(args: Any, result: Any) -> None:
+    print(json.dumps(result, indent=2, sort_keys=True))
+
+
+# How each verb's result is printed: as the seed does (or Docker, for verbs the seed lacks).
+# A renderer returns the exit status, or None for 0.
+RENDERERS: dict[str, Any] = {
+    "init": lambda a, r: _lines(f"Created: {r.id}"),
+    "commit": lambda a, r: _lines(f"Created: {r.id}"),
+    "pull": lambda a, r: _lines(f"Created: {r.id}"),
+    "push": lambda a, r: _lines(f"Pushed: {r}"),
+    "save": lambda a, r: _lines(f"Saved: {r}"),
+    "load": lambda a, r: _lines(*(f"Loaded: {img.id}" + (f" ({', '.join(img.names)})" if img.names else "")
+                                  for img in r)),
+    "login": lambda a, r: _lines(f"Login Succeeded: {r}"),
+    "images": _images,
+    "ps": _ps,
+    "run": _run,
+    "exec": lambda a, r: r.exit_code,
+    "logs": lambda a, r: _write(r),
+    "stop": lambda a, r: _lines(a.container),
+    "kill": lambda a, r: _lines(a.container),
+    "wait": lambda a, r: _lines(str(r) if r is not None else "unknown"),
+    "inspect": _json,
+    "diff": lambda a, r: _lines(*(f"{ch.kind} {ch.path}{'  (opaque)' if ch.opaque else ''}" for ch in r)),
+    "stats": _stats,
+    "rm": lambda a, r: _lines(f"Removed: {a.ref}"),
+    "rmi": lambda a, r: _lines(f"Removed: {a.ref}"),
+    "network": _network,
+    "gc": lambda a, r: _lines(*(f"Removed: {line}" for line in r)),
+}
+
+
 def render(verb: str, args: Any, result: Any) -> int:
     """Print a verb's result as the seed (or Docker) does; return the exit status."""
-    if verb in ("init", "commit", "pull"):
-        print(f"Created: {result.id}")
-    elif verb == "push":
-        print(f"Pushed: {result}")
-    elif verb == "save":
-        print(f"Saved: {result}")
-    elif verb == "load":
-        for img in result:
-            print(f"Loaded: {img.id}" + (f" ({', '.join(img.names)})" if img.names else ""))
-    elif verb == "login":
-        print(f"Login Succeeded: {result}")
-    elif verb == "images":
-        print("IMAGE_ID\t\tSOURCE\t\tNAMES\t\tLAYERS\t\tCREATED")
-        for img in result:
-            names = ",".join(img.names) or "<none>"
-            print(f"{img.id}\t\t{img.source}\t\t{names}\t\t{len(img.layers)}\t\t{_when(img.created)}")
-    elif verb == "ps":
-        print("CONTAINER_ID\t\tCOMMAND\t\tSTATUS\t\tIMAGE\t\tCREATED\t\tNAME")
-        for c in result:
-            print(f"{c.id}\t\t{c.command}\t\t{c.status_text}\t\t{c.image_name}\t\t{_when(c.created)}\t\t{c.name or ''}")
-    elif verb == "run":
-        if args.detach:
-            print(result.id)
-        return result.exit_code
-    elif verb == "exec":
-        return result.exit_code
-    elif verb == "logs":
-        _write(result)
-    elif verb in ("stop", "kill"):
-        print(args.container)
-    elif verb == "wait":
-        print(result if result is not None else "unknown")
-    elif verb == "inspect":
-        print(json.dumps(result, indent=2, sort_keys=True))
-    elif verb == "diff":
-        for ch in result:
-            print(f"{ch.kind} {ch.path}{'  (opaque)' if ch.opaque else ''}")
-    elif verb == "stats":
-        print("CONTAINER_ID\t\tCPU_SEC\t\tMEM_CURRENT\t\tMEM_PEAK\t\tMEM_LIMIT\t\tOOM_KILLS\t\tPIDS")
-        for cid, s in result.items():
-            cols = [s.cpu_seconds, s.memory_current, s.memory_peak, s.memory_limit, s.oom_kills, s.pids_current]
-            print("\t\t".join([cid] + ["-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
-                                       for v in cols]))
-    elif verb in ("rm", "rmi"):
-        print(f"Removed: {args.ref}")
-    elif verb == "network":
-        if args.action == "ls":
-            print("NETWORK\t\tBRIDGE\t\tSUBNET\t\tGATEWAY\t\tCONTAINERS")
-            for n in result:
-                print(f"{n['name']}\t\t{n['bridge']}\t\t{n['subnet']}\t\t{n['gateway']}\t\t{len(n['Containers'])}")
-        elif args.action == "rm":
-            print(f"Removed: {result}")
-        else:
-            print(json.dumps(result, indent=2, sort_keys=True))
-    elif verb == "gc":
-        for line in result:
-            print(f"Removed: {line}")
-    return 0
+    renderer = RENDERERS.get(verb)
+    status = renderer(args, result) if renderer is not None else None
+    return status if isinstance(status, int) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, UsageError
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -26,9 +26,7 @@ class Parser(argparse.ArgumentParser):
     """argparse whose mistakes are one line and an InvalidArgument (exit 2), not a usage dump."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        err = InvalidArgument(f"{self.prog}: {message} (see '{PROG} help')")
-        err.exit_code = 2
-        raise err
+        raise UsageError(f"{self.prog}: {message} (see '{PROG} help')")
 
 
 @dataclass
@@ -154,9 +152,7 @@ def _login(e: "Engine", a: argparse.Namespace, ctx: Context):
     import sys
     password = sys.stdin.readline().rstrip("\n") if a.password_stdin else a.password
     if password is None:
-        err = InvalidArgument(f"{PROG} login: give -p PASSWORD or --password-stdin")
-        err.exit_code = 2
-        raise err
+        raise UsageError(f"{PROG} login: give -p PASSWORD or --password-stdin")
     return e.login(a.registry, a.username, password, insecure=a.insecure)
 
 
@@ -205,9 +201,7 @@ def limits_from(a: argparse.Namespace, seed: dict[str, str]):
 
 def _init(e: "Engine", a: argparse.Namespace, ctx: Context):
     if bool(a.busybox) == bool(a.directory):
-        err = InvalidArgument(f"{PROG} init: give a directory, or --busybox (see '{PROG} help')")
-        err.exit_code = 2
-        raise err
+        raise UsageError(f"{PROG} init: give a directory, or --busybox (see '{PROG} help')")
     return e.busybox() if a.busybox else e.init(a.directory, a.name)
 
 
@@ -239,9 +233,7 @@ def _network(e: "Engine", a: argparse.Namespace, ctx: Context):
     if a.action == "ls":
         return e.network_ls()
     if not a.name:
-        err = InvalidArgument(f"{PROG} network {a.action}: give the network's name")
-        err.exit_code = 2
-        raise err
+        raise UsageError(f"{PROG} network {a.action}: give the network's name")
     if a.action == "inspect":
         return e.network_inspect(a.name)
     if a.action == "create":
@@ -251,9 +243,7 @@ def _network(e: "Engine", a: argparse.Namespace, ctx: Context):
 
 def _exec(e: "Engine", a: argparse.Namespace, ctx: Context):
     if not a.command:
-        err = InvalidArgument(f"{PROG} exec: give the command to run, e.g. {PROG} exec ID ls /")
-        err.exit_code = 2
-        raise err
+        raise UsageError(f"{PROG} exec: give the command to run, e.g. {PROG} exec ID ls /")
     return e.exec(a.container, a.command, env=a.env, workdir=a.workdir,
                   on_output=ctx.on_output, capture=ctx.capture)
 

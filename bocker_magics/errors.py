@@ -23,6 +23,13 @@ class InvalidArgument(BockerError):
     """A value that can never work: a bad limit, a name with '/', a missing directory."""
 
 
+class UsageError(InvalidArgument):
+    """A command line that does not parse (an unknown option, a missing argument): exit 2, as
+    argparse and Docker's CLI give."""
+
+    exit_code = 2
+
+
 class HostUnsupported(BockerError):
     """The host lacks something the engine needs (root, overlayfs, cgroups)."""
 
@@ -36,16 +43,38 @@ class MonitorDied(BockerError):
 
 
 class StartFailure(ContainerStartError):
-    """Raised inside a container's monitor: the start failed with `code` as the exit status
-    a shell would give (125 the runtime's fault, 126 not executable, 127 not found)."""
+    """The start failed with `code` as the exit status a shell would give (125: the
+    runtime's fault, 126: not executable, 127: not found). Raised in a container's monitor and
+    its pid 1; the engine raises it as ExitCodeError (126, 127) or ContainerStartError."""
 
-    def __init__(self, message: str, code: int) -> None:
+    def __init__(self, message: str, code: int = 125) -> None:
         super().__init__(message)
         self.message, self.exit_code = message, code
 
     @property
     def code(self) -> int:
         return self.exit_code
+
+
+class RootfsError(StartFailure):
+    """A root that can't be prepared (a mount, /dev, pivot_root)."""
+
+
+class ProcessError(StartFailure):
+    """A step of the container's process that failed (its user, limits, program)."""
+
+
+class HookError(StartFailure):
+    """An OCI hook that failed or ran past its timeout."""
+
+
+class ExitCodeError(BockerError):
+    """A container start that failed the way a shell would: the code is the shell's
+    (126: not executable, 127: not found)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = code
 
 
 # -- images and registries
@@ -67,3 +96,16 @@ class BadDigest(RegistryError, InvalidArgument):
 
 class LayerError(InvalidArgument):
     """A layer tar that is malformed or tries to write outside its layer."""
+
+
+# -- builds
+class DockerfileError(InvalidArgument):
+    """A mistake in a Dockerfile: one line, `FILE:LINE: message`."""
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        self.file, self.line, self.reason = file, line, message
+        super().__init__(f"{file}:{line}: {message}")
+
+
+class ContextError(InvalidArgument):
+    """A COPY/ADD source that isn't in the build context, or leaves it."""

@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import BockerError, Conflict, ContainerStartError, HostUnsupported, InvalidArgument, MonitorDied, NotFound
+from ..errors import (BockerError, Conflict, ContainerStartError, ExitCodeError, HostUnsupported, InvalidArgument,
+                      MonitorDied, NotFound)
 from .kernel import linux
 from .kernel.cgroups import CgroupStats, detect
 from .options import RunOptions, Target, command_argv, parse_env, to_spec
@@ -74,14 +75,6 @@ def _check_overlay() -> None:
         if not any(line.split()[-1:] == ["overlay"] for line in f):
             raise HostUnsupported("No overlayfs on this host: load it with 'modprobe overlay' "
                                   "(kernel option CONFIG_OVERLAY_FS)")
-
-
-class ExitCodeError(BockerError):
-    """A container start that failed the way a shell would: the code is the shell's."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.exit_code = code
 
 
 # -- the engine's record --------------------------------------------------------------------

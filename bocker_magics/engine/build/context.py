@@ -24,16 +24,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bocker_magics.errors import InvalidArgument
+from bocker_magics.errors import ContextError
 
 from .instructions import InlineFile
 from .patterns import IgnoreMatcher, PatternError, clean, has_wildcards, match, read_ignore_file
 
 DOCKERIGNORE = ".dockerignore"
-
-
-class ContextError(InvalidArgument):
-    """A COPY/ADD source that isn't in the build context, or leaves it."""
 
 
 @dataclass(frozen=True)

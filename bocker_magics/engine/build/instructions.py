@@ -18,21 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import ClassVar
 
-from bocker_magics.errors import InvalidArgument
+from bocker_magics.errors import DockerfileError
 
 from .lexer import LexError, Lexer
 
 # The instructions whose arguments the builder substitutes (the reference's list).
 SUBSTITUTING = frozenset({"ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER",
                           "VOLUME", "WORKDIR"})
-
-
-class DockerfileError(InvalidArgument):
-    """A mistake in a Dockerfile: one line, `FILE:LINE: message`."""
-
-    def __init__(self, file: str, line: int, message: str) -> None:
-        self.file, self.line, self.reason = file, line, message
-        super().__init__(f"{file}:{line}: {message}")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import resource
 import signal
 from dataclasses import dataclass
 
+from ...errors import ProcessError
 from . import capabilities
 from .seccomp import load_filter
 
@@ -28,14 +29,6 @@ RLIMITS = {
     "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
     "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
 }
-
-
-class ProcessError(Exception):
-    """A step that failed; `code` is the exit status a shell would give (126, 127) or 125."""
-
-    def __init__(self, message: str, code: int = 125) -> None:
-        super().__init__(message)
-        self.message, self.code = message, code
 
 
 @dataclass

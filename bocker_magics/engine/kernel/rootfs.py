@@ -15,6 +15,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from ...errors import RootfsError
 from . import linux
 from .linux import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
                     MS_REC, MS_REMOUNT, MS_SLAVE)
@@ -59,10 +60,6 @@ DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "
 # symlink would put the kernel's files on whatever path the image points at (CVE-2019-19921).
 KERNEL_FS = ("proc", "sysfs")
 KERNEL_DIRS = ("/proc", "/sys", "/dev")
-
-
-class RootfsError(Exception):
-    """A root that can't be prepared; the message is one line for the user."""
 
 
 @dataclass

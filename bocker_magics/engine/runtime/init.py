@@ -27,8 +27,9 @@ import termios
 import traceback
 from dataclasses import dataclass
 
+from ...errors import HookError, ProcessError, RootfsError
 from ..kernel import linux, rootfs
-from ..kernel.process import ProcessError, Seccomp, exec_process
+from ..kernel.process import Seccomp, exec_process
 from .protocol import Sync
 
 # namespace type in the spec -> clone flag (pid and user are the parent's to make)
@@ -62,7 +63,7 @@ def container_init(spec, cfg: InitConfig) -> None:
     sync = Sync(cfg.sync)
     try:
         _init(spec, cfg, sync)
-    except (rootfs.RootfsError, ProcessError, HookError) as e:
+    except (RootfsError, ProcessError, HookError) as e:
         sync.send(type="error", message=str(e), code=getattr(e, "code", 125))
     except OSError as e:
         sync.send(type="error", message=f"Could not prepare the container: {e.strerror} ({e.filename or ''})",
@@ -98,7 +99,7 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
         try:
             linux.setns(fd, kind)
         except OSError as e:
-            raise rootfs.RootfsError(f"Could not join a namespace: {e.strerror}") from None
+            raise RootfsError(f"Could not join a namespace: {e.strerror}") from None
         os.close(fd)
     if flags:
         linux.unshare(flags)
@@ -163,7 +164,7 @@ def _sysctl(key: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
     except OSError as e:
-        raise rootfs.RootfsError(f"Could not set the sysctl {key}={value}: {e.strerror}") from None
+        raise RootfsError(f"Could not set the sysctl {key}={value}: {e.strerror}") from None
 
 
 def resolve_program(process) -> None:
@@ -253,10 +254,6 @@ def _close_fds_from(first: int, keep: set[int]) -> None:
 
 
 # -- hooks ------------------------------------------------------------------------------------
-class HookError(Exception):
-    code = 125
-
-
 def run_hooks(hooks, state_json: str, phase: str) -> None:
     """Run each hook (path, args, env, timeout) with the container's OCI state on stdin; a
     hook that fails or overruns its timeout fails the phase, as the spec says."""
