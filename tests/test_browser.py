@@ -160,14 +160,12 @@ def test_interrupt_button_stops_the_container(interrupted):
     assert LOOPER not in interrupted.names_after
 
 
-@pytest.mark.xfail(strict=True, reason="one-line interrupt not implemented yet (issue 16)")
 def test_interrupt_prints_one_line(interrupted):
     lines = [line for line in interrupted.text.splitlines() if line.strip()]
     assert "Traceback" not in interrupted.text and "KeyboardInterrupt" not in interrupted.text
     assert re.fullmatch(rf"interrupted: container {LOOPER} \(ps_[0-9a-f]+\) stopped, exit 137", lines[-1])
 
 
-@pytest.mark.xfail(strict=True, reason="completer not implemented yet (issue 16)")
 def test_completion_lists_a_container_name(lab):
     nb = lab.notebook
     done = nb.complete("%bocker logs ")
