@@ -101,9 +101,15 @@ POLL_SECONDS = 0.2
 def follow_logs(engine: Any, ref: str, poll: float = POLL_SECONDS) -> Iterator[bytes]:
     """A container's log from its start, as it grows, until the container exits.
 
-    The one place `%bocker logs -f` reads the engine: `engine.logs_follow(ref)` where the
-    engine has it; until then the log is polled through `engine.logs(ref)` while
+    The one place `%bocker logs -f` reads the engine: an engine that follows by itself
+    (`engine.logs(ref, follow=True)` or `engine.logs_follow(ref)`, chunks of bytes) is used;
+    until then the log is polled through `engine.logs(ref)` while
     `engine.container(ref).running` (a GeneratorExit or an interrupt ends it)."""
+    import inspect
+
+    if "follow" in inspect.signature(engine.logs).parameters:
+        yield from engine.logs(ref, follow=True)
+        return
     native = getattr(engine, "logs_follow", None)
     if native is not None:
         yield from native(ref)
