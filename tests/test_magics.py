@@ -312,8 +312,11 @@ def test_unload_closes_the_engine_and_reload_works(ip, magics):
     new = ip.magics_manager.registry["BockerMagics"]
     assert new is not magics and magics._engine is None
     assert new in ip.configurables and magics not in ip.configurables
+    ours = [m for m in ip.Completer.custom_matchers if hasattr(m, "bocker_completer")]
+    assert len(ours) == 1, "one completer after a reload"
     ip.run_line_magic("unload_ext", "bocker_magics")
     assert "bocker" not in ip.magics_manager.magics["line"]
+    assert not [m for m in ip.Completer.custom_matchers if hasattr(m, "bocker_completer")]
     with pytest.raises(UsageError):
         ip.run_line_magic("bocker", "ps")
     ip.run_line_magic("load_ext", "bocker_magics")
