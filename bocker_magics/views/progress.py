@@ -89,7 +89,7 @@ class Progress:
             # an indeterminate <progress> (no value) moves: only while the work goes on
             bar = f'<progress value="{self.done}" max="{self.total}"></progress> ' if self.total else "<progress></progress> "
         elif self.state == DONE:
-            bar = f'<progress value="1" max="1"></progress> ✓ '
+            bar = '<progress value="1" max="1"></progress> ✓ '
         else:
             bar = (f'<progress value="{self.done}" max="{self.total}"></progress> ' if self.total else "") + "✗ "
         return {"text/plain": self._text(), "text/html": f"<p>{bar}{html.escape(self._text())}</p>",
