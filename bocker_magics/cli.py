@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any, Sequence
 
+from . import format
 from .commands import PROG, SEED_OPTIONS, VERBS, Context, execute, help_text
 from .errors import BockerError, InvalidArgument
 
@@ -31,13 +31,14 @@ def _split_seed_options(argv: list[str]) -> tuple[dict[str, str], list[str]]:
     return options, argv
 
 
-def _write(data: bytes) -> None:
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+def _write(data: bytes, stream: str = "stdout") -> None:
+    """A container's output as it comes: stderr to stderr, once the engine keeps them apart."""
+    out = sys.stderr if stream == "stderr" else sys.stdout
+    out.buffer.write(data)
+    out.buffer.flush()
 
 
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+_when = format.local_time
 
 
 def _lines(*lines: str) -> None:
@@ -67,9 +68,10 @@ def _run(args: Any, result: Any) -> int:
 def _stats(args: Any, result: Any) -> None:
     print("CONTAINER_ID\t\tCPU_SEC\t\tMEM_CURRENT\t\tMEM_PEAK\t\tMEM_LIMIT\t\tOOM_KILLS\t\tPIDS")
     for cid, s in result.items():
-        cols = [s.cpu_seconds, s.memory_current, s.memory_peak, s.memory_limit, s.oom_kills, s.pids_current]
-        print("\t\t".join([cid] + ["-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
-                                   for v in cols]))
+        cpu = "-" if s.cpu_seconds is None else f"{s.cpu_seconds:.3f}"
+        memory = [format.size(v) for v in (s.memory_current, s.memory_peak, s.memory_limit)]
+        counts = ["-" if v is None else str(v) for v in (s.oom_kills, s.pids_current)]
+        print("\t\t".join([cid, cpu, *memory, *counts]))
 
 
 def _network(args: Any, result: Any) -> None:
@@ -143,11 +145,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         from .engine import Engine
         ctx = Context(on_output=_write, capture=False, seed=seed)
+        progress = None
         if verb in ("pull", "push"):
             from .progress import TerminalProgress
-            ctx.on_progress = TerminalProgress(sys.stderr)
+            ctx.on_progress = progress = TerminalProgress(sys.stderr)
         with Engine() as engine:
-            namespace, result = execute(engine, verb, rest, ctx)
+            try:
+                namespace, result = execute(engine, verb, rest, ctx)
+            except BaseException:
+                if progress is not None:
+                    progress.close(ok=False)  # the bars end as failed, not midway
+                raise
+            if progress is not None:
+                progress.close(ok=True)
             return render(verb, namespace, result)
     except BockerError as e:
         sys.stderr.write(f"{e}\n")

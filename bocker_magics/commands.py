@@ -22,11 +22,25 @@ SEED_OPTIONS = ("MEM_LIMIT", "CPU_SHARE")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg]?)b?$", re.IGNORECASE)
 
 
+HELP_HINT = f"see '{PROG} help'"
+
+
+def usage_error(message: str) -> UsageError:
+    """A usage mistake: one line, exit status 2."""
+    return UsageError(message)
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse whose mistakes are one line and an InvalidArgument (exit 2), not a usage dump."""
+    """argparse whose mistakes are one line and an InvalidArgument (exit 2), not a usage dump.
+    `hint` ends the line with where the face's help is: `bocker help` on the command line,
+    `%bocker VERB?` in a notebook."""
+
+    def __init__(self, *args: Any, hint: str = HELP_HINT, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hint = hint
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message} (see '{PROG} help')")
+        raise usage_error(f"{self.prog}: {message} ({self.hint})")
 
 
 @dataclass
@@ -38,6 +52,8 @@ class Context:
     seed: dict[str, str] = field(default_factory=dict)  # the seed's --MEM_LIMIT=…, --CPU_SHARE=…
     on_start: Callable[[str], None] | None = None       # run: the container's id, once it runs
     on_progress: Callable[[Any], None] | None = None    # pull/push: a registry.Progress per layer event
+    prog: str = PROG                                    # how the face spells a verb: "bocker", "%bocker"
+    hint: str = HELP_HINT                               # where the face's help is, for usage mistakes
 
 
 @dataclass
@@ -152,7 +168,7 @@ def _login(e: "Engine", a: argparse.Namespace, ctx: Context):
     import sys
     password = sys.stdin.readline().rstrip("\n") if a.password_stdin else a.password
     if password is None:
-        raise UsageError(f"{PROG} login: give -p PASSWORD or --password-stdin")
+        raise usage_error(f"{ctx.prog} login: give -p PASSWORD or --password-stdin")
     return e.login(a.registry, a.username, password, insecure=a.insecure)
 
 
@@ -201,7 +217,7 @@ def limits_from(a: argparse.Namespace, seed: dict[str, str]):
 
 def _init(e: "Engine", a: argparse.Namespace, ctx: Context):
     if bool(a.busybox) == bool(a.directory):
-        raise UsageError(f"{PROG} init: give a directory, or --busybox (see '{PROG} help')")
+        raise usage_error(f"{ctx.prog} init: give a directory, or --busybox ({ctx.hint})")
     return e.busybox() if a.busybox else e.init(a.directory, a.name)
 
 
@@ -233,7 +249,7 @@ def _network(e: "Engine", a: argparse.Namespace, ctx: Context):
     if a.action == "ls":
         return e.network_ls()
     if not a.name:
-        raise UsageError(f"{PROG} network {a.action}: give the network's name")
+        raise usage_error(f"{ctx.prog} network {a.action}: give the network's name ({ctx.hint})")
     if a.action == "inspect":
         return e.network_inspect(a.name)
     if a.action == "create":
@@ -243,7 +259,7 @@ def _network(e: "Engine", a: argparse.Namespace, ctx: Context):
 
 def _exec(e: "Engine", a: argparse.Namespace, ctx: Context):
     if not a.command:
-        raise UsageError(f"{PROG} exec: give the command to run, e.g. {PROG} exec ID ls /")
+        raise usage_error(f"{ctx.prog} exec: give the command to run, e.g. {ctx.prog} exec ID ls /")
     return e.exec(a.container, a.command, env=a.env, workdir=a.workdir,
                   on_output=ctx.on_output, capture=ctx.capture)
 
@@ -298,8 +314,9 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
 ]}
 
 
-def parser(verb: str) -> Parser:
-    p = Parser(prog=f"{PROG} {verb}", description=VERBS[verb].purpose)
+def parser(verb: str, prog: str = PROG, hint: str = HELP_HINT) -> Parser:
+    """The verb's arguments; `prog` and `hint` say how the face spells it and where its help is."""
+    p = Parser(prog=f"{prog} {verb}", description=VERBS[verb].purpose, hint=hint)
     VERBS[verb].arguments(p)
     return p
 

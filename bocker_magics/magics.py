@@ -6,19 +6,24 @@
     %bocker run busybox echo hi         # streams the output, returns a RunReport
     %%bocker run -m 64m busybox         # the cell is the script /bin/sh runs
     %bocker ns ID                       # namespace inodes beside the host's
+    %bocker top web                     # a live plot of its memory and cpu
+    %bocker logs -f web                 # its log as it grows
+    %bocker cleanup                     # remove what this kernel made
     %config BockerMagics.memory = "256m"
 
 The verbs and their arguments are commands.VERBS (defined once, shared with the CLI); the
-magic adds only what a notebook needs: --out VAR, --no-raise-error, --monitor. A BockerError
-is a UsageError (one line); anything else keeps its traceback.
+magic adds only what a notebook needs: --out VAR, --quiet, --no-raise-error, --monitor,
+logs -f, and the verbs ns, top and cleanup. Tab completes verbs, options, containers, images
+and networks (completion.py). A BockerError is a UsageError (one line); an interrupt stops
+the container and is one line too; anything else keeps its traceback (a bug).
 """
 
 from __future__ import annotations
 
-import codecs
 import re
 import shlex
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -26,58 +31,117 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, Int, Unicode, observe
 
 from . import commands
+from .cell_output import CellOutput, follow_logs
 from .commands import VERBS, Context
-from .errors import BockerError
+from .errors import BockerError, NotFound
 
-# Verbs of the magic only: views over processes, not engine commands.
+PROG = "%bocker"
+# Verbs of the magic only: views over processes, and the kernel's own bookkeeping.
 MAGIC_VERBS = {
     "ns": ("Show namespace inodes of containers or processes beside the host's", "ns [container_id|PID...]"),
-    "top": ("Sample a running container's memory and cpu and plot them", "top [--interval S] [--duration S] <container_id>"),
+    "top": ("Sample a running container's memory and cpu; a live plot",
+            "top [--interval S] [--duration S] <container_id>"),
+    "cleanup": ("Remove the containers, images and networks this kernel made (running ones killed)",
+                "cleanup [--dry-run]"),
 }
+RUNS = ("run", "exec")
 _HELP_LINE = re.compile(r"^\s*%bocker\s+([\w-]+)\s*\?{1,2}\s*$")
 
 
+# -- errors that are one line in a cell -------------------------------------------------------
 class ContainerExitError(Exception):
     """A container that exited non-zero: fails the cell (and nbconvert --execute, papermill)."""
 
     def __init__(self, report: Any) -> None:
         self.report = report
         self.exit_code = report.exit_code
-        what = "was killed by the OOM killer" if report.oom_killed else f"exited with code {report.exit_code}"
-        super().__init__(f"Container {report.id} {what} (use --no-raise-error to go on)")
+        what = f"was killed by the OOM killer (exit {report.exit_code})" if getattr(report, "killed_by_oom", False) \
+            else f"exited with code {report.exit_code}"
+        where = f"exec in {report.exec_in}" if getattr(report, "exec_in", None) else f"Container {report.label}"
+        super().__init__(f"{where} {what} (use --no-raise-error to go on)")
 
     def _render_traceback_(self) -> list[str]:
         return [f"ContainerExitError: {self}"]
 
 
+class ContainerInterrupted(KeyboardInterrupt):
+    """The cell was interrupted (the stop button, Ctrl-C, a notebook run's timeout) and the
+    container stopped. Still a KeyboardInterrupt: the cell fails and a notebook run stops
+    there; the cell shows one line, no traceback."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+    def _render_traceback_(self) -> list[str]:
+        return [self.line]
+
+
+# -- what this kernel made -------------------------------------------------------------------
+@dataclass
+class Made:
+    """Containers, images and networks the magics made in this process, oldest first: what
+    `%bocker cleanup` removes. Kept by the module, so %reload_ext keeps it."""
+
+    containers: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, ref: str) -> None:
+        refs = getattr(self, kind)
+        if ref not in refs:
+            refs.append(ref)
+
+
+MADE = Made()
+
+
+# -- arguments ---------------------------------------------------------------------------------
 def magic_parser(verb: str) -> commands.Parser:
     """The verb's parser (commands.py) plus the magic's own options."""
+    hint = f"see {PROG} {verb}?"
     if verb in MAGIC_VERBS:
-        p = commands.Parser(prog=f"%bocker {verb}", description=MAGIC_VERBS[verb][0])
+        p = commands.Parser(prog=f"{PROG} {verb}", description=MAGIC_VERBS[verb][0], hint=hint)
         if verb == "ns":
             p.add_argument("refs", nargs="*", metavar="ID|PID", help="running containers or process ids")
-        else:
+        elif verb == "top":
             p.add_argument("--interval", type=float, default=0.5, help="seconds between samples (default 0.5)")
-            p.add_argument("--duration", type=float, help="stop after this many seconds (default: until it exits)")
+            p.add_argument("--duration", type=float, help="stop after this many seconds (default: until it exits "
+                                                          "or the cell is interrupted)")
             p.add_argument("container", help="container id or name")
+        else:
+            p.add_argument("-n", "--dry-run", action="store_true", help="list what would be removed, remove nothing")
     else:
-        p = commands.parser(verb)
-        p.prog = f"%bocker {verb}"
+        p = commands.parser(verb, prog=PROG, hint=hint)
     p.add_argument("--out", metavar="VAR", help="store the result in VAR instead of showing it")
-    if verb in ("run", "exec"):
-        p.add_argument("--no-raise-error", action="store_true",
-                       help="a non-zero exit does not fail the cell")
+    if verb in RUNS:
+        p.add_argument("--no-raise-error", action="store_true", help="a non-zero exit does not fail the cell")
+        p.add_argument("--quiet", action="store_true",
+                       help="stream nothing into the cell (the result, e.g. --out VAR, keeps the output)")
     if verb == "run":
-        p.add_argument("--monitor", action="store_true", help="sample memory and cpu while it runs; plot them")
+        p.add_argument("--monitor", action="store_true",
+                       help="sample memory and cpu while it runs; a live plot, then the final one")
+    if verb == "logs":
+        p.add_argument("-f", "--follow", action="store_true",
+                       help="stream the log as it grows, until the container exits or the cell is interrupted")
     return p
+
+
+def verbs() -> list[str]:
+    return [*VERBS, *MAGIC_VERBS, "help"]
 
 
 def _help() -> str:
     rows = [(v.purpose, v.usage) for v in VERBS.values()] + list(MAGIC_VERBS.values())
     body = "".join(f"  %bocker {usage}\n      {purpose}\n" for purpose, usage in rows)
     return ("Run and look at containers: %bocker VERB ARGS, or %%bocker run [OPTIONS] [IMAGE] with the\n"
-            "cell as the script /bin/sh runs. `%bocker VERB?` shows a verb's options. Every verb takes\n"
-            "--out VAR; run and exec take --no-raise-error; run takes --monitor.\n\n" + body)
+            "cell as the script /bin/sh runs. `%bocker VERB?` shows a verb's options; Tab completes\n"
+            "verbs, options, containers, images and networks. Every verb takes --out VAR; run and\n"
+            "exec take --quiet and --no-raise-error; run takes --monitor; logs takes -f.\n\n" + body)
+
+
+def _label(name: str | None, cid: str | None) -> str:
+    return f"{name} ({cid})" if name and cid else (name or cid or "?")
 
 
 @magics_class
@@ -93,6 +157,8 @@ class BockerMagics(Magics):
     pids_limit = Int(None, allow_none=True, config=True, help="default --pids-limit of run")
     live_widgets = Bool(False, config=True, help="show views as live ipywidgets instead of static HTML")
     monitor_interval = Float(0.2, config=True, help="seconds between cgroup samples of a run")
+    stream_lines = Int(1000, config=True, help="lines of a run's output shown in the cell (0: all); the rest is "
+                                               "kept in the result and the log (%bocker logs)")
     _engine = None  # made on first use; config may set root before __init__ ends
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -132,11 +198,10 @@ class BockerMagics(Magics):
             verb, args = verb.rstrip("?"), ["--help"]
         if verb not in VERBS and verb not in MAGIC_VERBS:
             raise UsageError(f"Unknown command '{verb}': see %bocker? for the verbs")
-        if cell is not None and verb not in ("run", "exec"):
+        if cell is not None and verb not in RUNS:
             raise UsageError(f"%%bocker {verb}: only run and exec take a cell; use %bocker {verb} on one line")
-        parser = magic_parser(verb)
         try:
-            a = self._parse(parser, verb, args, cell)
+            a = self._parse(magic_parser(verb), verb, args, cell)
         except BockerError as e:
             raise UsageError(str(e)) from None
         except SystemExit:  # --help: argparse printed it
@@ -145,19 +210,25 @@ class BockerMagics(Magics):
             result = self._call(verb, a, cell)
         except BockerError as e:
             raise UsageError(str(e)) from None
-        if verb in ("run", "exec") and a.out:
+        if a.out:
             self.shell.user_ns[a.out] = result
-        elif a.out:
-            self.shell.user_ns[a.out] = result
-        if verb in ("run", "exec") and result.exit_code != 0 and not a.no_raise_error:
+        if verb in RUNS and result.exit_code != 0 and not a.no_raise_error:
             raise ContainerExitError(result)
         if a.out:
             return None
-        if self.live_widgets and hasattr(result, "widget"):
-            return result.widget()
-        return result
+        return self._shown(result)
 
     bocker.__doc__ = _help()
+
+    def _shown(self, result: Any) -> Any:
+        """With live_widgets, a view goes out as its widget (and its HTML, for where widgets
+        do not render)."""
+        if not self.live_widgets or result is None or not hasattr(result, "widget"):
+            return result
+        from .views import WithWidget
+
+        live = getattr(result, "live_widget", None)  # the widget that followed it live, if one did
+        return WithWidget(result, live if live is not None else result.widget())
 
     def _parse(self, parser: commands.Parser, verb: str, args: list[str], cell: str | None):
         if verb == "run":
@@ -187,6 +258,9 @@ class BockerMagics(Magics):
             out += ["--pids-limit", str(self.pids_limit)]
         return out
 
+    def _context(self, verb: str, **kwargs: Any) -> Context:
+        return Context(prog=PROG, hint=f"see {PROG} {verb}?", **kwargs)
+
     def _call(self, verb: str, a: Any, cell: str | None) -> Any:
         from . import views
 
@@ -194,28 +268,34 @@ class BockerMagics(Magics):
         if verb == "ns":
             return self._ns(a.refs)
         if verb == "top":
-            c = e.container(a.container)
-            if not c.running:
-                raise BockerError(f"Container '{a.container}' exists but is not running")
-            return views.Monitor(e, a.interval, c.id).follow(a.duration)
-        if verb in ("run", "exec"):
+            return self._top(a)
+        if verb == "cleanup":
+            return self._cleanup(a.dry_run, a.out)
+        if verb in RUNS:
             return self._run(verb, a, cell)
-        ctx, progress = Context(), None
-        if verb in ("pull", "push") and "on_progress" in Context.__dataclass_fields__:
-            from .views.progress import LayerProgress
-
-            progress = LayerProgress(f"{verb} {getattr(a, 'ref', None) or getattr(a, 'image', '')}",
-                                     widget=self.live_widgets)
-            ctx = Context(on_progress=progress)
-        result = VERBS[verb].call(e, a, ctx)
+        if verb == "logs" and a.follow:
+            return self._follow(a.container)
+        progress = None
+        if verb in ("pull", "push"):
+            progress = self._progress(f"{verb} {getattr(a, 'ref', None) or getattr(a, 'image', '')}")
+        images_before = {i.id for i in e.images()} if verb in ("init", "pull", "load", "commit") else set()
+        try:
+            result = VERBS[verb].call(e, a, self._context(verb, on_progress=progress))
+        except BaseException as err:
+            if progress is not None:
+                progress.close(ok=False, note=str(err).splitlines()[0] if str(err) else type(err).__name__)
+            raise
         if progress is not None:
-            progress.close(f"{verb}ed")
-        if verb in ("ps",):
+            progress.close(ok=True, note=f"{verb}ed")
+        self._remember(verb, a, result, images_before)
+        if verb == "ps":
             return views.ContainerTable(result)
-        if verb in ("images",):
+        if verb == "images":
             return views.ImageTable(result)
-        if verb in ("init", "commit", "pull", "load") and hasattr(result, "layers"):
+        if verb in ("init", "commit", "pull") and hasattr(result, "layers"):
             return views.ImageTable([result])
+        if verb == "load":
+            return views.ImageTable(result)
         if verb == "inspect":
             return views.Inspect(result)
         if verb == "diff":
@@ -223,10 +303,13 @@ class BockerMagics(Magics):
             return views.LayerDiff(result, upper, lowers, title=a.ref)
         if verb == "stats":
             names = {c.id: c.name for c in e.ps()}
-            return views.stats_frame(result, names)
+            return views.StatsTable(result, names)
         if verb == "logs":
-            sys.stdout.write(result.decode(errors="replace"))
-            return None if not a.out else result.decode(errors="replace")
+            text = result.decode(errors="replace")
+            if a.out:
+                return text
+            sys.stdout.write(text)
+            return None
         if verb in ("rm", "rmi"):
             print(f"Removed: {a.ref}")
             return None
@@ -238,37 +321,175 @@ class BockerMagics(Magics):
             return None
         return result  # wait: the exit code; anything a new verb returns
 
+    def _remember(self, verb: str, a: Any, result: Any, images_before: set[str]) -> None:
+        if verb in ("init", "pull", "commit", "load"):
+            for img in result if isinstance(result, list) else [result]:
+                if getattr(img, "id", None) and img.id not in images_before:
+                    MADE.add("images", img.id)
+        elif verb == "network" and a.action == "create":
+            MADE.add("networks", a.name)
+
+    # -- progress: a bar in the cell, a widget, or the terminal's --------------------------------
+    def _progress(self, what: str) -> "_EndingProgress":
+        from .views.live import updates_in_place
+
+        if updates_in_place():
+            from .views.progress import LayerProgress
+
+            return _EndingProgress(LayerProgress(what, widget=self.live_widgets))
+        from .progress import TerminalProgress
+
+        return _EndingProgress(TerminalProgress(sys.stderr))
+
+    # -- run and exec ---------------------------------------------------------------------------
     def _run(self, verb: str, a: Any, cell: str | None):
         from . import views
 
+        e = self.engine
         if cell is not None:
             a.command = [cell] if verb == "run" else ["/bin/sh", "-c", cell]
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        if verb == "run":
+            self._check_image(a.image)
+            name, cid = a.name, None
+        else:
+            c = e.container(a.container)
+            name, cid = c.name, c.id
+        started: dict[str, str] = {}
+        see_all = (lambda: f"%bocker logs {started.get('id') or name}") if verb == "run" else \
+            "the result's .text (--out VAR)"
+        output = None if a.quiet else CellOutput(self.stream_lines, see_all)
+        monitor = views.Monitor(e, self.monitor_interval) if verb == "run" else None
 
-        def stream(chunk: bytes) -> None:
-            sys.stdout.write(decoder.decode(chunk))
-            sys.stdout.flush()
+        def on_start(container_id: str) -> None:
+            started["id"] = container_id
+            MADE.add("containers", container_id)
+            if monitor is not None:
+                monitor.start(container_id)
+                if a.monitor and not a.detach:
+                    monitor.show_live(widget=self.live_widgets)
 
-        monitor = views.Monitor(self.engine, self.monitor_interval) if verb == "run" else None
-        ctx = Context(on_output=stream, capture=True, on_start=monitor.start if monitor else None)
+        ctx = self._context(verb, on_output=output.write if output else None, capture=True,
+                            on_start=on_start if verb == "run" else None)
         try:
-            result = VERBS[verb].call(self.engine, a, ctx)
+            result = VERBS[verb].call(e, a, ctx)
+        except KeyboardInterrupt:
+            raise ContainerInterrupted(self._interrupted(verb, name, started.get("id") or cid)) from None
         finally:
             if monitor is not None:
                 monitor.stop()
-            tail = decoder.decode(b"", final=True)
-            if tail:
-                sys.stdout.write(tail)
-            sys.stdout.flush()
-        detached = verb == "run" and a.detach
+                monitor.end_live()
+            if output is not None:
+                output.close()
+        if verb == "exec":
+            return views.RunReport(result, exec_in=name or cid, label=_label(name, cid), streamed=output is not None)
+        detached = a.detach
         stats = monitor.last if monitor is not None else None
-        if verb == "run" and not detached and not a.rm:
+        if not detached and not a.rm:
             # the stats the monitor recorded at exit, where it does (else the last sample)
-            recorded = self.engine.stats([result.id]).get(result.id)
+            recorded = e.stats([result.id]).get(result.id)
             if recorded is not None and recorded.cpu_seconds is not None:
                 stats = recorded
-        return views.RunReport(result, stats, monitor if verb == "run" and a.monitor else None, detached)
+        return views.RunReport(result, stats, monitor if a.monitor else None, detached,
+                               label=_label(name, result.id), streamed=output is not None)
 
+    def _check_image(self, ref: str) -> None:
+        """A missing image says how to get one (the engine's message, and the magic's verbs)."""
+        try:
+            self.engine.image(ref)
+        except NotFound as e:
+            raise NotFound(f"{e}: `%bocker pull {ref}` fetches it, or `%bocker init --busybox` makes "
+                           "the built-in busybox") from None
+
+    def _interrupted(self, verb: str, name: str | None, cid: str | None) -> str:
+        """The one line an interrupt leaves: what stopped, and its exit status."""
+        if cid is None:
+            return "interrupted: the container was not started"
+        if verb == "exec":
+            return f"interrupted: exec in {_label(name, cid)} stopped, exit 137"
+        code = 137  # the engine stops it with SIGKILL; with --rm its record is gone already
+        try:
+            c = self.engine.container(cid)
+            code = c.exit_code if c.exit_code is not None else code
+        except BockerError:
+            pass
+        return f"interrupted: container {_label(name, cid)} stopped, exit {code}"
+
+    # -- top, logs -f ---------------------------------------------------------------------------
+    def _top(self, a: Any):
+        from . import views
+
+        c = self.engine.container(a.container)
+        if not c.running:
+            raise BockerError(f"Container '{a.container}' exists but is not running")
+        m = views.Monitor(self.engine, a.interval, c.id)
+        m.show_live(widget=self.live_widgets)
+        try:
+            m.follow(a.duration)
+        except KeyboardInterrupt:
+            pass  # the interrupt ends the sampling (it observes; nothing to stop): the picture stays
+        finally:
+            m.end_live()
+        return m
+
+    def _follow(self, ref: str) -> None:
+        """`%bocker logs -f`: the log into the cell as it grows; an interrupt ends it."""
+        from . import format
+
+        self.engine.container(ref)  # a missing container is a one-line error before anything
+        out = CellOutput(None)
+        try:
+            for chunk in follow_logs(self.engine, ref):
+                out.write(chunk)
+        except KeyboardInterrupt:
+            out.close()
+            print(f"(stopped following {ref})")
+            return None
+        out.close()
+        c = self.engine.container(ref)
+        print(f"({ref} {c.status_text}" + (f" at {format.local_time(c.finished_at)})" if c.finished_at else ")"))
+        return None
+
+    # -- cleanup --------------------------------------------------------------------------------
+    def _cleanup(self, dry_run: bool, quiet: bool) -> list[str]:
+        """Remove what this kernel made and still exists: containers (killed first if
+        running), then images, then networks. Returns what it removed."""
+        e = self.engine
+        removed: list[str] = []
+        existing = {c.id: c for c in e.ps()}
+        for cid in list(MADE.containers):
+            if cid in existing:
+                if not dry_run:
+                    e.rm(cid, force=True)
+                removed.append(_label(existing[cid].name, cid))
+            if not dry_run:
+                MADE.containers.remove(cid)
+        images = {i.id: i for i in e.images()}
+        for iid in list(MADE.images):
+            if iid in images:
+                if not dry_run:
+                    e.rmi(iid)
+                removed.append(_label(", ".join(images[iid].names), iid))
+            if not dry_run:
+                MADE.images.remove(iid)
+        from .completion import network_names
+
+        networks = set(network_names(e))
+        for net in list(MADE.networks):
+            if net in networks:
+                if not dry_run:
+                    e.network_rm(net)
+                removed.append(f"network {net}")
+            if not dry_run:
+                MADE.networks.remove(net)
+        if not quiet:
+            word = "Would remove" if dry_run else "Removed"
+            for what in removed:
+                print(f"{word}: {what}")
+            if not removed:
+                print("Nothing to remove: what this kernel made is gone already")
+        return removed
+
+    # -- ns -------------------------------------------------------------------------------------
     def _ns(self, refs: list[str]):
         from .views import NamespaceTable
 
@@ -289,6 +510,26 @@ class BockerMagics(Magics):
             raise BockerError(f"{e}: give a running process or container") from None
 
 
+class _EndingProgress:
+    """A pull's or push's progress, whichever display it is, ending done or failed."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def __call__(self, event: Any) -> None:
+        self.target(event)
+
+    def close(self, ok: bool, note: str) -> None:
+        from .progress import TerminalProgress
+
+        if isinstance(self.target, TerminalProgress):
+            self.target.close(ok)
+        elif ok:
+            self.target.close(note)
+        else:
+            self.target.fail(note)
+
+
 def _help_transformer(lines: list[str]) -> list[str]:
     """`%bocker run?` is help for the verb: IPython would look up an object named `run`."""
     if len(lines) == 1:
@@ -299,11 +540,21 @@ def _help_transformer(lines: list[str]) -> list[str]:
 
 
 def load(ipython: Any) -> BockerMagics:
+    from .completion import BockerCompleter
+
     magics = BockerMagics(shell=ipython)
     ipython.register_magics(magics)
     if _help_transformer not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(_help_transformer)
+    completer = getattr(ipython, "Completer", None)
+    if completer is not None:
+        _remove_completers(completer)
+        completer.custom_matchers.append(BockerCompleter(lambda: magics.engine, verbs, magic_parser).matcher())
     return magics
+
+
+def _remove_completers(completer: Any) -> None:
+    completer.custom_matchers[:] = [m for m in completer.custom_matchers if not hasattr(m, "bocker_completer")]
 
 
 def unload(ipython: Any) -> None:
@@ -317,3 +568,5 @@ def unload(ipython: Any) -> None:
             ipython.configurables.remove(instance)
     while _help_transformer in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(_help_transformer)
+    if getattr(ipython, "Completer", None) is not None:
+        _remove_completers(ipython.Completer)

@@ -2,7 +2,9 @@
 
 The engine reports registry.Progress events through a callback; this draws them. On a
 terminal the bars are redrawn in place (at most ~10 times a second); otherwise one line is
-printed per layer when it is done, so logs stay readable.
+printed per layer when it is done, so logs stay readable. `close(ok)` ends it: the last
+picture of every bar, and unfinished layers marked failed when the work failed. The `bocker`
+command and terminal IPython (the magics outside a notebook) both use it.
 """
 
 from __future__ import annotations
@@ -12,22 +14,21 @@ import threading
 import time
 from typing import Any, TextIO
 
+from . import format
+
 _WIDTH = 30
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1000  # type: ignore[assignment]
-    return str(n)
+_FINAL = {"done": "Pull complete", "exists": "Already exists", "pushed": "Pushed"}
 
 
 class TerminalProgress:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        try:
+            self.tty = self.stream.isatty()
+        except (AttributeError, ValueError):
+            self.tty = False
         self.layers: dict[str, Any] = {}
+        self.failed = False
         self.drawn = 0
         self.last = 0.0
         self.lock = threading.Lock()
@@ -36,11 +37,10 @@ class TerminalProgress:
         with self.lock:
             before = self.layers.get(p.layer)
             self.layers[p.layer] = p
-            final = p.status in ("done", "exists", "pushed")
+            final = p.status in _FINAL
             if not self.tty:
                 if final and (before is None or before.status != p.status):
-                    word = {"done": "Pull complete", "exists": "Already exists", "pushed": "Pushed"}[p.status]
-                    self.stream.write(f"{p.layer}: {word}\n")
+                    self.stream.write(f"{p.layer}: {_FINAL[p.status]}\n")
                     self.stream.flush()
                 return
             now = time.monotonic()
@@ -48,18 +48,28 @@ class TerminalProgress:
                 self.last = now
                 self._draw()
 
+    def close(self, ok: bool = True) -> None:
+        """The work ended: draw the final state (unfinished layers: failed, when not ok)."""
+        with self.lock:
+            self.failed = not ok
+            if self.tty and self.layers:
+                self._draw()
+            elif not ok:
+                for p in self.layers.values():
+                    if p.status not in _FINAL:
+                        self.stream.write(f"{p.layer}: Failed\n")
+                self.stream.flush()
+
     def _line(self, p: Any) -> str:
-        if p.status == "exists":
-            return f"{p.layer}: Already exists"
-        if p.status in ("done", "pushed"):
-            return f"{p.layer}: {'Pull complete' if p.status == 'done' else 'Pushed'}"
+        if p.status in _FINAL:
+            return f"{p.layer}: {_FINAL[p.status]}"
+        if self.failed:
+            return f"{p.layer}: Failed"
         if p.status == "waiting":
             return f"{p.layer}: Waiting"
-        frac = p.current / p.total if p.total else 0.0
-        bar = "=" * int(frac * _WIDTH)
-        bar = (bar[:-1] + ">") if 0 < len(bar) < _WIDTH else bar
-        word = "Uploading" if p.status == "uploading" else "Downloading"
-        return f"{p.layer}: {word} [{bar:<{_WIDTH}}] {_size(p.current)}/{_size(p.total)}"
+        word = "Uploading" if p.status == "uploading" else "Extracting" if p.status == "extracting" else "Downloading"
+        fraction = p.current / p.total if p.total else 0.0
+        return f"{p.layer}: {word} {format.bar(fraction, _WIDTH)} {format.size(p.current)}/{format.size(p.total)}"
 
     def _draw(self) -> None:
         out = []

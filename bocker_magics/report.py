@@ -23,8 +23,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+# the package's notebooks: a link to the repository's notebooks/ in a clone, the notebooks
+# themselves in an installed package (package data)
+NOTEBOOK_DIR = Path(__file__).resolve().parent / "notebooks"
 CELL_TIMEOUT = 180
+EXTRA = "pip install 'bocker-magics[notebooks]'"
+NEEDS = ("nbclient", "nbformat", "nbconvert", "ipykernel")
 
 
 @dataclass
@@ -35,6 +39,13 @@ class Outcome:
     duration: float
     error: str = ""
     html: str = ""
+
+
+def missing_extra() -> list[str]:
+    """The packages of the `notebooks` extra that are not installed."""
+    import importlib.util
+
+    return [name for name in NEEDS if importlib.util.find_spec(name) is None]
 
 
 def machine() -> dict[str, str]:
@@ -98,9 +109,17 @@ def execute(path: Path, kernel: str, timeout: int = CELL_TIMEOUT):
     import nbclient
     import nbformat
 
+    from traitlets.config import Config
+
     nb = nbformat.read(path, as_version=4)
+    # the kernel talks over Unix sockets (in the private runtime dir), not TCP: nothing to
+    # eavesdrop on, and no "running over TCP without encryption" warning in the report's log
+    # (an absolute path: the kernel runs in the notebook's directory, the client here)
+    sockets = Path(os.environ.get("JUPYTER_RUNTIME_DIR") or tempfile.gettempdir()) / "kernel"
+    sockets.parent.mkdir(parents=True, exist_ok=True)
+    config = Config({"KernelManager": {"transport": "ipc", "ip": str(sockets)}})
     client = nbclient.NotebookClient(nb, kernel_name=kernel, timeout=timeout, startup_timeout=60,
-                                     resources={"metadata": {"path": str(path.parent)}})
+                                     resources={"metadata": {"path": str(path.parent)}}, config=config)
     error = ""
     try:
         client.execute()
@@ -186,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-netns", action="store_true", help="run the kernels in this network namespace")
     p.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
     a = p.parse_args(argv)
+    missing = missing_extra()
+    if missing:
+        print(f"bocker-report needs {', '.join(missing)}: {EXTRA}", file=sys.stderr)
+        return 1
     if os.geteuid() != 0:
         print("bocker-report runs real namespaces, mounts and cgroups: run it as root", file=sys.stderr)
         return 1

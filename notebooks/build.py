@@ -521,23 +521,16 @@ cpu_shares = 512
 from bocker_magics.lab.registry import LocalRegistry
 import atexit
 reg = None
-made = []          # containers and images to remove at the end
 
 def cleanup():
-    # remove what this notebook made; also runs when the kernel stops after a failed cell
+    # what this kernel made (containers, images) and the registry; also runs when the
+    # kernel stops after a failed cell
     global reg
-    from bocker_magics.errors import BockerError
-    engine = get_ipython().find_magic("bocker").__self__.engine
-    for ref in list(made):
-        try:
-            engine.rm(ref, force=True) if ref.startswith("ps_") else engine.rmi(ref)
-        except BockerError:
-            pass
-        made.remove(ref)
+    %bocker cleanup
     if reg is not None:
         reg.close(); reg = None
 
-atexit.register(cleanup)
+atexit.register(cleanup);
 """),
     md("## init: the built-in busybox image (from the host's static busybox, offline)"),
     code("""
@@ -554,24 +547,22 @@ else:
     source = f"docker.io/library/{image}:latest"
     print("pulling from Docker Hub")
 %bocker pull --out pulled $source
-made.append(pulled.id)
 assert source in pulled.images[0].names
 %bocker images
 """),
     md("## run with limits (detached), ps, exec, logs"),
     code("""
 %bocker run -d --name nb-bocker -m $memory --cpu-shares $cpu_shares --out run $source echo hello from $(hostname); echo data > /made-here; while true; do sleep 0.2; done
-made.insert(0, run.id)
 %bocker ps
 """),
     code("""
 import time
 for _ in range(100):   # the container writes the file as it starts
-    %bocker exec --no-raise-error --out probe nb-bocker cat /made-here
+    %bocker exec --quiet --no-raise-error --out probe nb-bocker cat /made-here
     if probe.text.strip() == "data":
         break
     time.sleep(0.1)
-%bocker exec --out ex nb-bocker cat /made-here
+%bocker exec --quiet --out ex nb-bocker cat /made-here
 assert ex.exit_code == 0 and ex.text.strip() == "data"
 %bocker exec nb-bocker sh -c 'echo inside: $(hostname); ps'
 """),
@@ -601,25 +592,23 @@ diff
     md("## commit, run the committed image, rm"),
     code("""
 %bocker commit --out committed nb-bocker lab-committed:v1
-made.append(committed.id)
 %bocker run --rm --out second lab-committed:v1 cat /made-here
 assert second.exit_code == 0 and second.text.strip() == "data", "the committed image has the container's change"
 committed
 """),
-    md("## Cleanup: remove the containers, the images, the registry"),
+    md("""
+## Cleanup: what this kernel made, and the registry
+
+`%bocker cleanup` removes the containers and images the magics made in this kernel (a running
+container is killed first), and nothing else: `%bocker cleanup --dry-run` lists them.
+"""),
     code("""
-ids = list(made)
-try:
-    for ref in ids:
-        %bocker rm -f $ref
-        made.remove(ref)
-finally:
-    cleanup()
+ours = {run.id, pulled.id, committed.id}
+cleanup()
 %bocker ps --out left
 %bocker images --out images_left
-assert not [c for c in left.containers if c.id in ids] and not [i for i in images_left.images if i.id in ids]
+assert not [c for c in left if c.id in ours] and not [i for i in images_left if i.id in ours]
 assert reg is None
-print("removed:", *ids)
 """),
 ]
 

@@ -145,8 +145,7 @@ def interrupted(lab) -> Interrupted:
     nb = lab.notebook
     cell = nb.run_cell(f"%%bocker run --rm --name {LOOPER} busybox\necho looping\nsleep 600", wait=False)
     cell.wait_for_output("looping", timeout=30)
-    if not cell.busy:  # not an assert: the xfail below expects only its own assertion to fail
-        raise RuntimeError(f"the cell ended by itself: {cell.output_text()}")
+    assert cell.busy
     cell.screenshot("interrupt-before")
     nb.interrupt()
     cell.wait_done(timeout=60)
@@ -161,16 +160,12 @@ def test_interrupt_button_stops_the_container(interrupted):
     assert LOOPER not in interrupted.names_after
 
 
-# raises=AssertionError: a harness or page failure (a timeout) fails the test instead of
-# passing for the expected failure
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="one-line interrupt not implemented yet (issue 16)")
 def test_interrupt_prints_one_line(interrupted):
     lines = [line for line in interrupted.text.splitlines() if line.strip()]
     assert "Traceback" not in interrupted.text and "KeyboardInterrupt" not in interrupted.text
     assert re.fullmatch(rf"interrupted: container {LOOPER} \(ps_[0-9a-f]+\) stopped, exit 137", lines[-1])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="completer not implemented yet (issue 16)")
 def test_completion_lists_a_container_name(lab):
     nb = lab.notebook
     done = nb.complete("%bocker logs ")

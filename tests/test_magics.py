@@ -4,6 +4,7 @@ expansion, interrupt, %config and unload. Containers really run (the built-in bu
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -56,7 +57,7 @@ def test_line_run_streams_and_returns_a_report(ip, capsys, cleanup):
     assert r.duration > 0
     bundle = r._repr_mimebundle_()
     assert r.id in bundle["text/plain"] and r.id in bundle["text/html"] and r.id in bundle["text/markdown"]
-    assert "<pre>hello\noops\n</pre>" in bundle["text/html"]
+    assert "hello" not in bundle["text/html"], "the output was streamed: the report does not repeat it"
     frame = r.to_frame()
     assert frame.loc[r.id, "exit_code"] == 0
 
@@ -155,7 +156,7 @@ def test_inspect_logs_stop_wait_rm(ip, capsys, cleanup):
     assert r.detached
     info = ip.run_line_magic("bocker", "inspect life")
     assert info["Id"] == r.id and info["State"]["Running"]
-    assert f"<h4>{r.id}</h4>" in info._repr_mimebundle_()["text/html"]
+    assert f"<h4>life ({r.id})</h4>" in info._repr_mimebundle_()["text/html"]
     ip.run_line_magic("bocker", "stop -t 0.2 life")
     assert ip.run_line_magic("bocker", "wait life") == 137
     capsys.readouterr()
@@ -203,7 +204,8 @@ def test_stats_ns_and_top(ip, cleanup):
     m = ip.run_line_magic("bocker", "top --interval 0.1 --duration 0.6 busy")
     assert len(m.samples) >= 3
     assert m.to_frame()["cpu_percent"].dropna().max() > 20  # the busy loop shows
-    assert m._repr_mimebundle_()["image/png"]
+    bundle = m._repr_mimebundle_()
+    assert bundle["text/html"].count("data:image/png;base64,") == 1 and "image/png" not in bundle
     ip.run_line_magic("bocker", "kill busy")
 
 
@@ -282,12 +284,14 @@ def _interrupt_after(seconds: float) -> threading.Timer:
 def test_interrupt_stops_the_container_and_cleans_up(ip, magics, assert_nothing_left):
     t0 = time.monotonic()
     timer = _interrupt_after(0.8)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as info:
         ip.run_cell_magic("bocker", "run --name intr busybox", "echo started\nsleep 30\n")
     timer.join()
     assert time.monotonic() - t0 < 10
     c = magics.engine.container("intr")
     assert c.status == "exited" and c.exit_code == 137
+    # one line, and nothing of our code's frames shown
+    assert info.value._render_traceback_() == [f"interrupted: container intr ({c.id}) stopped, exit 137"]
     magics.engine.rm("intr")
     # --rm holds when interrupted
     timer = _interrupt_after(0.8)
@@ -307,10 +311,301 @@ def test_unload_closes_the_engine_and_reload_works(ip, magics):
     new = ip.magics_manager.registry["BockerMagics"]
     assert new is not magics and magics._engine is None
     assert new in ip.configurables and magics not in ip.configurables
+    ours = [m for m in ip.Completer.custom_matchers if hasattr(m, "bocker_completer")]
+    assert len(ours) == 1, "one completer after a reload"
     ip.run_line_magic("unload_ext", "bocker_magics")
     assert "bocker" not in ip.magics_manager.magics["line"]
+    assert not [m for m in ip.Completer.custom_matchers if hasattr(m, "bocker_completer")]
     with pytest.raises(UsageError):
         ip.run_line_magic("bocker", "ps")
     ip.run_line_magic("load_ext", "bocker_magics")
     ip.run_line_magic("config", f"BockerMagics.cgroup_parent = {CGROUP_PARENT!r}")
     assert ip.run_line_magic("bocker", "ps") is not None
+
+
+def test_interrupted_cell_is_one_line_and_fails(ip, magics, capsys, cleanup):
+    timer = _interrupt_after(0.8)
+    result = ip.run_cell("%%bocker run --rm --name intr3 busybox\necho looping\nsleep 30\n")
+    timer.join()
+    out = capsys.readouterr()
+    assert not result.success and isinstance(result.error_in_exec, KeyboardInterrupt)
+    lines = [line for line in (out.out + out.err).splitlines() if line.strip()]
+    assert lines[0] == "looping"
+    assert re.fullmatch(r"interrupted: container intr3 \(ps_[0-9a-f]+\) stopped, exit 137", lines[-1]), lines
+    assert "Traceback" not in out.out + out.err and "KeyboardInterrupt" not in out.out + out.err
+
+
+# -- completion -------------------------------------------------------------------------------
+def _complete(ip, text: str) -> list[str]:
+    """What the shell's completer offers at the end of `text` (the API ipykernel uses)."""
+    from IPython.core.completer import provisionalcompleter
+
+    with provisionalcompleter():
+        found = list(ip.Completer.completions(text, len(text)))
+    return [text[:c.start] + c.text for c in found]
+
+
+def test_completion_of_verbs_and_options(ip):
+    verbs = _complete(ip, "%bocker ")
+    assert {"%bocker run", "%bocker ps", "%bocker logs", "%bocker top", "%bocker cleanup"} <= set(verbs)
+    assert all(v.startswith("%bocker ") for v in verbs), "only ours: nothing of Python or the files"
+    assert set(_complete(ip, "%bocker lo")) == {"%bocker logs", "%bocker login", "%bocker load"}
+    options = _complete(ip, "%bocker run --c")
+    assert {"%bocker run --cpus", "%bocker run --cpu-shares", "%bocker run --cap-add"} <= set(options)
+    assert "%bocker run --no-raise-error" in _complete(ip, "%bocker run --no")  # the magic's own too
+    assert set(_complete(ip, "%bocker logs -")) == {"%bocker logs -f", "%bocker logs --follow", "%bocker logs --out"}
+    assert set(_complete(ip, "%bocker network ")) >= {"%bocker network ls", "%bocker network inspect"}
+    assert "%%bocker run --monitor" in _complete(ip, "%%bocker run --mon")
+
+
+def test_completion_of_containers_images_and_networks(ip, magics, busybox, cleanup):
+    r = ip.run_line_magic("bocker", "run -d --name compl-web busybox sleep 30")
+    ip.run_line_magic("bocker", "run --name compl-done busybox true")
+    logs = _complete(ip, "%bocker logs ")
+    assert "%bocker logs compl-web" in logs and "%bocker logs compl-done" in logs and f"%bocker logs {r.id}" in logs
+    assert all(t.startswith("%bocker logs ") for t in logs)
+    assert _complete(ip, "%bocker logs compl-w") == ["%bocker logs compl-web"]
+    running = _complete(ip, "%bocker exec compl-")  # exec needs a running one
+    assert running == ["%bocker exec compl-web"]
+    assert "%bocker exec -w /tmp compl-web" in _complete(ip, "%bocker exec -w /tmp compl-")
+    images = _complete(ip, "%bocker run -m 64m ")
+    assert "%bocker run -m 64m busybox:latest" in images and f"%bocker run -m 64m {busybox}" in images
+    assert "%bocker run busybox:latest" in _complete(ip, "%bocker run busybox:la")  # ':' in a name
+    in_command = _complete(ip, "%bocker run busybox ")  # the container's command: not ours
+    assert "%bocker run busybox compl-web" not in in_command and "%bocker run busybox busybox:latest" not in in_command
+    assert {"%bocker rm compl-web", "%bocker rm busybox:latest"} <= set(_complete(ip, "%bocker rm "))
+    assert "%bocker run --network bridge" in _complete(ip, "%bocker run --network ")
+    assert "%bocker run --network=none" in _complete(ip, "%bocker run --network=n")
+    assert "%%bocker run --name x busybox:latest" in _complete(ip, "%%bocker run --name x busybox:")
+    assert "x = %bocker logs compl-web" in _complete(ip, "x = %bocker logs compl-w")
+    # right after a change: a new container is offered, a removed one no more
+    ip.run_line_magic("bocker", "rm -f compl-web")
+    ip.run_line_magic("bocker", "run --name compl-new busybox true")
+    logs = _complete(ip, "%bocker logs compl-")
+    assert "%bocker logs compl-new" in logs and "%bocker logs compl-web" not in logs
+
+
+def _children() -> set[int]:
+    """This process's child processes (the engine's shim is one)."""
+    found: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as f:
+            found |= {int(p) for p in f.read().split()}
+    return found
+
+
+def test_completion_is_fast_and_starts_nothing(ip, magics, cleanup):
+    ip.run_line_magic("bocker", "ps")  # the engine exists
+    before = _children()
+    t0 = time.perf_counter()
+    for _ in range(20):
+        _complete(ip, "%bocker logs ")
+        _complete(ip, "%bocker run ")
+    elapsed = (time.perf_counter() - t0) / 40
+    assert _children() <= before, "a completion started a process"
+    print(f"completion: {elapsed * 1000:.1f} ms each")  # reported, not asserted
+
+
+def test_key_completions_of_results(ip, busybox, cleanup):
+    r = ip.run_line_magic("bocker", "run -d --name keyed busybox sleep 30")
+    ip.run_line_magic("bocker", "ps --out table")
+    assert "keyed" in ip.user_ns["table"]._ipython_key_completions_()
+    assert ip.user_ns["table"]["keyed"].id == r.id
+    assert any("keyed" in c for c in _complete(ip, 'table["ke'))
+    ip.run_line_magic("bocker", "inspect --out info keyed")
+    assert {"Id", "State", "Limits"} <= set(ip.user_ns["info"]._ipython_key_completions_())
+    assert any("State" in c for c in _complete(ip, 'info["St'))
+    ip.run_line_magic("bocker", "stats --out st keyed")
+    assert "memory_limit" in ip.user_ns["st"]._ipython_key_completions_()
+    ip.run_line_magic("bocker", "images --out imgs")
+    assert ip.user_ns["imgs"]["busybox"].id == busybox
+
+
+# -- results that read well -----------------------------------------------------------------------
+def test_exec_reports_its_exit_and_does_not_repeat_the_output(ip, capsys, cleanup):
+    ip.run_line_magic("bocker", "run -d --name ex2 busybox sleep 30")
+    capsys.readouterr()
+    r = ip.run_line_magic("bocker", "exec ex2 echo streamed-once")
+    assert capsys.readouterr().out == "streamed-once\n"
+    bundle = r._repr_mimebundle_()
+    assert re.fullmatch(r"exec in ex2: exit 0", bundle["text/plain"])
+    assert "exec in ex2: exit 0" in bundle["text/html"] and "streamed-once" not in bundle["text/html"]
+    assert r.text == "streamed-once\n"
+
+
+def test_quiet_with_out_streams_nothing(ip, capsys, cleanup):
+    capsys.readouterr()
+    assert ip.run_line_magic("bocker", "run --quiet --out q busybox echo kept") is None
+    ip.run_line_magic("bocker", "run -d --name qx busybox sleep 30")
+    ip.run_line_magic("bocker", "exec --quiet --out qe qx echo kept too")
+    assert capsys.readouterr().out == ""
+    assert ip.user_ns["q"].text == "kept\n" and ip.user_ns["qe"].text == "kept too\n"
+    # shown, a quiet run's report carries the output it did not stream
+    shown = ip.run_line_magic("bocker", "run --quiet busybox echo in-the-report")
+    assert "in-the-report" in shown._repr_mimebundle_()["text/html"]
+
+
+def test_a_long_stream_is_capped_with_a_line_to_see_all(ip, magics, capsys, cleanup):
+    magics.stream_lines = 50
+    try:
+        capsys.readouterr()
+        r = ip.run_line_magic("bocker", "run --name longout busybox seq 1 5000")
+        out = capsys.readouterr().out.splitlines()
+    finally:
+        magics.stream_lines = 1000
+    assert out[:50] == [str(i) for i in range(1, 51)] and len(out) == 51
+    assert "%bocker logs " in out[-1] and ("longout" in out[-1] or r.id in out[-1])
+    assert r.text.splitlines()[-1] == "5000"  # the result keeps it all
+    html = r._repr_mimebundle_()["text/html"]
+    assert "4999" not in html and len(html) < 5000
+
+
+def test_stderr_is_shown_as_stderr():
+    import io
+
+    from bocker_magics.cell_output import CellOutput
+
+    out, err = io.StringIO(), io.StringIO()
+    cell = CellOutput(10, stdout=out, stderr=err)
+    cell.write(b"to out\n")                        # today's engine: one argument
+    cell.write(b"to err\n", stream="stderr")       # an engine that keeps the streams apart
+    cell.write("é".encode()[:1], "stdout")          # a character split between chunks
+    cell.write("é".encode()[1:] + b"\n", "stdout")
+    cell.close()
+    assert out.getvalue() == "to out\né\n" and err.getvalue() == "to err\n"
+
+
+def test_usage_errors_point_to_the_verbs_help(ip):
+    with pytest.raises(UsageError, match=re.escape("(see %bocker run?)")):
+        ip.run_line_magic("bocker", "run")
+    with pytest.raises(UsageError, match=re.escape("%bocker init: give a directory, or --busybox (see %bocker init?)")):
+        ip.run_line_magic("bocker", "init")
+    from bocker_magics import commands
+
+    with pytest.raises(commands.InvalidArgument, match=re.escape("(see 'bocker help')")):
+        commands.parser("run").parse_args([])
+
+
+def test_a_missing_image_says_how_to_get_one(ip):
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("bocker", "run no-such-image true")
+    message = str(info.value)
+    assert message.startswith("No image named 'no-such-image' exists")
+    assert "%bocker pull no-such-image" in message and "%bocker init --busybox" in message
+    assert "\n" not in message
+
+
+def test_an_oom_kill_of_a_child_is_not_a_contradiction(ip, cleanup):
+    # the shell survives; dd fills a 64 MiB buffer in a 16 MiB group and is OOM-killed
+    r = ip.run_line_magic("bocker", "run --no-raise-error -m 16m busybox 'dd if=/dev/zero of=/dev/null bs=64M count=1; true'")
+    assert r.exit_code == 0 and not r.killed_by_oom
+    status = r._repr_mimebundle_()["text/plain"]
+    assert "exited (0); 1 process killed by the OOM killer" in status, status
+    assert "killed by the OOM killer (exit" not in status
+    ps = ip.run_line_magic("bocker", "ps").to_frame().set_index("id")
+    assert ps.loc[r.id, "status"] == "exited (0); 1 process killed by the OOM killer"
+
+
+def test_live_widgets_without_a_widget_frontend_still_read(ip, magics, cleanup):
+    magics.live_widgets = True
+    try:
+        table = ip.run_line_magic("bocker", "ps")
+        bundle = table._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle
+        assert "<table" in bundle["text/html"] or "No containers" in bundle["text/html"]
+        assert not bundle["text/plain"].startswith("HTML(")
+        assert table.to_frame() is not None  # still the view underneath
+        ip.run_line_magic("bocker", "run -d --name wid busybox 'while :; do :; done'")
+        m = ip.run_line_magic("bocker", "top --interval 0.1 --duration 0.4 wid")
+        bundle = m._repr_mimebundle_()
+        assert bundle["text/html"].count("data:image/png;base64,") == 1 and "image/png" not in bundle
+        assert "application/vnd.jupyter.widget-view+json" in bundle and len(m.samples) >= 2
+    finally:
+        magics.live_widgets = False
+
+
+def test_top_reports_the_sample_not_the_lifetime(ip, magics, cleanup):
+    ip.run_line_magic("bocker", "run -d --name toploop busybox 'while :; do :; done'")
+    time.sleep(1.5)  # cpu time before the sample: not the sample's
+    m = ip.run_line_magic("bocker", "top --interval 0.1 --duration 0.5 toploop")
+    sampled = m.sampled_cpu_seconds()
+    lifetime = m.last.cpu_seconds
+    assert sampled is not None and 0 < sampled < lifetime
+    summary = dict(m._summary())
+    assert summary["cpu (sampled)"].startswith(f"{sampled:.3f} s")
+
+
+def test_logs_follow_streams_until_the_container_exits(ip, capsys, cleanup):
+    ip.run_line_magic("bocker", "run -d --name follower busybox 'for i in 1 2 3 4; do echo line $i; sleep 0.3; done'")
+    capsys.readouterr()
+    t0 = time.monotonic()
+    assert ip.run_line_magic("bocker", "logs -f follower") is None
+    out = capsys.readouterr().out
+    assert time.monotonic() - t0 < 20
+    assert out.startswith("line 1\nline 2\nline 3\nline 4\n") and "exited (0)" in out.splitlines()[-1]
+
+
+def test_logs_follow_ends_at_an_interrupt(ip, capsys, cleanup):
+    ip.run_line_magic("bocker", "run -d --name follower2 busybox 'echo up; sleep 30'")
+    capsys.readouterr()
+    timer = _interrupt_after(1.0)
+    ip.run_line_magic("bocker", "logs -f follower2")
+    timer.join()
+    assert capsys.readouterr().out == "up\n(stopped following follower2)\n"
+
+
+def test_cleanup_removes_what_this_kernel_made(ip, magics, tmp_path, capsys, busybox):
+    (tmp_path / "f").write_text("x")
+    ip.run_line_magic("bocker", "cleanup --out before")  # what earlier tests left
+    kept = magics.engine.run(busybox, "sleep 30", detach=True, name="not-ours")  # not made by the magics
+    try:
+        web = ip.run_line_magic("bocker", "run -d --name made-web busybox sleep 30")
+        done = ip.run_line_magic("bocker", "run --name made-done busybox true")
+        img = ip.run_line_magic("bocker", f"init {tmp_path} --name made-img:1")
+        capsys.readouterr()
+        listed = ip.run_line_magic("bocker", "cleanup --dry-run --out listed")
+        assert listed is None and set(ip.user_ns["listed"]) == {
+            f"made-web ({web.id})", f"made-done ({done.id})", f"made-img:1 ({img.id})"}
+        assert magics.engine.container("made-web").running  # a dry run removes nothing
+        ip.run_line_magic("bocker", "cleanup")
+        out = capsys.readouterr().out
+        assert f"Removed: made-web ({web.id})" in out and f"Removed: made-img:1 ({img.id})" in out
+        names = {c.name for c in magics.engine.ps()}
+        assert not {"made-web", "made-done"} & names and "not-ours" in names
+        assert img.id not in {i.id for i in magics.engine.images()} and busybox in {i.id for i in magics.engine.images()}
+        ip.run_line_magic("bocker", "cleanup")
+        assert "Nothing to remove" in capsys.readouterr().out
+    finally:
+        magics.engine.rm(kept.id, force=True)
+
+
+def test_terminal_ipython_gets_the_terminal_progress_bar(magics):
+    from bocker_magics.progress import TerminalProgress
+
+    assert isinstance(magics._progress("pull x").target, TerminalProgress)
+
+
+def test_a_failed_pull_is_one_line(ip, capsys):
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("bocker", "pull --insecure 127.0.0.1:9/nothing:latest")
+    assert "\n" not in str(info.value)
+
+
+def test_follow_logs_switches_to_the_engines_own_follow():
+    """logs -f reads the engine in one place: an engine that follows by itself is used as is."""
+    from bocker_magics.cell_output import follow_logs
+
+    class Following:  # the engine API to come: logs(ref, follow=True) yields chunks
+        def logs(self, ref, follow=False):
+            assert follow
+            yield from (b"a\n", b"b\n")
+
+    class Native:
+        def logs(self, ref):
+            raise AssertionError("not polled")
+
+        def logs_follow(self, ref):
+            yield b"c\n"
+
+    assert list(follow_logs(Following(), "x")) == [b"a\n", b"b\n"]
+    assert list(follow_logs(Native(), "x")) == [b"c\n"]

@@ -1,16 +1,17 @@
-"""Views: engine data made visible. Each has `_repr_mimebundle_` (text, plain HTML,
-Markdown), most have `.to_frame()` (pandas) and `.widget()` (ipywidgets, imported lazily).
-Module imports here are stdlib only."""
+"""Views: engine data made visible. Each has `_repr_mimebundle_` (text, plain HTML, and
+Markdown where it carries no image), most have `.to_frame()` (pandas) and `.widget()`
+(ipywidgets, imported lazily). Module imports here are stdlib only."""
 
 from .diff import LayerDiff
 from .images import ImageTable
 from .inspect import Inspect
+from .live import LiveDisplay, WithWidget
 from .monitor import Monitor
 from .namespaces import NamespaceTable
 from .progress import Progress
 from .ps import ContainerTable
 from .run import RunReport
-from .stats import stats_frame
+from .stats import StatsTable, stats_frame
 
-__all__ = ["ContainerTable", "ImageTable", "Inspect", "LayerDiff", "Monitor", "NamespaceTable",
-           "Progress", "RunReport", "stats_frame"]
+__all__ = ["ContainerTable", "ImageTable", "Inspect", "LayerDiff", "LiveDisplay", "Monitor", "NamespaceTable",
+           "Progress", "RunReport", "StatsTable", "WithWidget", "stats_frame"]

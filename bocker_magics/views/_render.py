@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import base64
 import html
-import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
+
+from .. import format
 
 
-def human_bytes(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
-
-
-def when(ts: float | None) -> str:
-    return "-" if not ts else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+# one formatter for the whole toolkit (the CLI uses it too)
+human_bytes = format.size
+when = format.local_time
 
 
 def cell_text(v: Any) -> str:
@@ -38,9 +29,22 @@ def cell_text(v: Any) -> str:
     return str(v).replace("\n", " ⏎ ")
 
 
-def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], marks: set[tuple[int, int]] = frozenset()) -> str:
-    """Columns padded to width; a marked cell gets a trailing '*'."""
-    cells = [[cell_text(v) + ("*" if (i, j) in marks else "") for j, v in enumerate(r)] for i, r in enumerate(rows)]
+def short_cell(v: Any, width: int | None) -> tuple[str, str]:
+    """(what the cell shows, the whole value): long values are shortened to `width`."""
+    whole = cell_text(v)
+    return (format.shorten(whole, width) if width else whole), whole
+
+
+def _widths(headers: Sequence[str], widths: Mapping[str, int] | None) -> list[int | None]:
+    return [(widths or {}).get(h) for h in headers]
+
+
+def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], marks: set[tuple[int, int]] = frozenset(),
+               widths: Mapping[str, int] | None = None) -> str:
+    """Columns padded to width (long values shortened); a marked cell gets a trailing '*'."""
+    limit = _widths(headers, widths)
+    cells = [[short_cell(v, limit[j])[0] + ("*" if (i, j) in marks else "") for j, v in enumerate(r)]
+             for i, r in enumerate(rows)]
     widths = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
@@ -49,8 +53,10 @@ def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], marks: set
 
 def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, caption: str | None = None,
                marks: set[tuple[int, int]] = frozenset(), row_headers: bool = False,
-               raw: set[int] = frozenset()) -> str:
-    """A plain <table>: <th> headers, <mark> for marked cells; columns in `raw` are HTML already."""
+               raw: set[int] = frozenset(), widths: Mapping[str, int] | None = None) -> str:
+    """A plain <table>: <th> headers, <mark> for marked cells; columns in `raw` are HTML already.
+    A value longer than its column's width (`widths`) is shortened, the whole of it on hover."""
+    limit = _widths(headers, widths)
     out = ["<table>"]
     if caption:
         out.append(f"<caption>{html.escape(caption)}</caption>")
@@ -58,8 +64,13 @@ def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, caption
     for i, r in enumerate(rows):
         tds = []
         for j, v in enumerate(r):
-            text = cell_text(v) if j not in raw else str(v)
-            text = text if j in raw else html.escape(text)
+            if j in raw:
+                text = str(v)
+            else:
+                shown, whole = short_cell(v, limit[j])
+                text = html.escape(shown)
+                if shown != whole:
+                    text = f'<span title="{html.escape(whole)}">{text}</span>'
             if (i, j) in marks:
                 text = f"<mark>{text}</mark>"
             tag = "th" if row_headers and j == 0 else "td"
@@ -73,10 +84,12 @@ def md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], marks: set[tuple[int, int]] = frozenset()) -> str:
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], marks: set[tuple[int, int]] = frozenset(),
+             widths: Mapping[str, int] | None = None) -> str:
+    limit = _widths(headers, widths)
     lines = ["| " + " | ".join(md_escape(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     for i, r in enumerate(rows):
-        cells = [md_escape(cell_text(v)) for v in r]
+        cells = [md_escape(short_cell(v, limit[j])[0]) for j, v in enumerate(r)]
         cells = [f"**{c}**" if (i, j) in marks else c for j, c in enumerate(cells)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -88,7 +101,8 @@ def png_data_uri(png: bytes) -> str:
 
 class View:
     """A result that renders everywhere: `_repr_mimebundle_` (text, HTML, Markdown) and
-    `.widget()` (ipywidgets, live where the view has something live to show)."""
+    `.widget()` (ipywidgets, live where the view has something live to show). A view that
+    carries an image has no Markdown: the PNG is carried once per output, in the HTML."""
 
     def _text(self) -> str:
         raise NotImplementedError
@@ -96,11 +110,15 @@ class View:
     def _html(self) -> str:
         raise NotImplementedError
 
-    def _markdown(self) -> str:
-        raise NotImplementedError
+    def _markdown(self) -> str | None:
+        return None
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self._text(), "text/html": self._html(), "text/markdown": self._markdown()}
+        bundle = {"text/plain": self._text(), "text/html": self._html()}
+        markdown = self._markdown()
+        if markdown is not None:
+            bundle["text/markdown"] = markdown
+        return bundle
 
     def __repr__(self) -> str:
         return self._text()
@@ -112,10 +130,14 @@ class View:
 
 
 class Table(View):
-    """Rows under headers; `.to_frame()` is the pandas version (typed values, not text)."""
+    """Rows under headers; `.to_frame()` is the pandas version (typed values, not text, and
+    long values whole). The text, HTML and Markdown shorten a column's long values to its
+    `widths` entry (the HTML keeps the whole value on hover); an empty table says `empty`."""
 
     caption = ""
     headers: Sequence[str] = ()
+    widths: Mapping[str, int] = {}
+    empty = "(none)"
 
     def rows(self) -> list[list[Any]]:
         raise NotImplementedError
@@ -132,15 +154,15 @@ class Table(View):
         return len(self.rows())
 
     def _text(self) -> str:
-        return text_table(self.headers, self.rows())
+        rows = self.rows()
+        return text_table(self.headers, rows, widths=self.widths) if rows else self.empty
 
     def _html(self) -> str:
-        return html_table(self.headers, self.rows(), caption=self.caption or None)
+        rows = self.rows()
+        if not rows:
+            return f"<p>{html.escape(self.empty)}</p>"
+        return html_table(self.headers, rows, caption=self.caption or None, widths=self.widths)
 
     def _markdown(self) -> str:
-        return md_table(self.headers, self.rows())
-
-    def widget(self):
-        import ipywidgets
-
-        return ipywidgets.HTML(self._html())
+        rows = self.rows()
+        return md_table(self.headers, rows, widths=self.widths) if rows else self.empty

@@ -1,20 +1,29 @@
 """Monitor: a container's memory and CPU sampled over time from its cgroup, plotted.
 
     m = Monitor(engine, interval=0.2); m.start(container_id) ... m.stop()
+    m = Monitor(engine, 0.5, container_id).follow(duration=10)   # in this thread
     m.to_frame()   # time_s, cpu_seconds, cpu_percent, memory_bytes, pids
     m.png()        # the plot (matplotlib Agg), also in the HTML so exported reports show it
 
-Sampling runs in a thread and ends when the container stops or `stop()` is called.
+Sampling runs in a thread (`start`) or in the caller's (`follow`) and ends when the container
+stops, `stop()` is called or the time is up. The figures are the sample's: cpu seconds used
+while it sampled (not the container's lifetime total), the sampled memory peak.
+
+While it samples, `show_live()` puts the plot and summary in the cell and redraws them as
+samples come (`views.live.LiveDisplay`); a widget from `.widget()` follows too.
 """
 
 from __future__ import annotations
 
-import contextlib
+import html
 import threading
 import time
 from typing import Any
 
-from ._render import View, human_bytes, md_table, png_data_uri
+from .. import format
+from ._render import View, png_data_uri
+
+REDRAW_SECONDS = 0.5  # a live plot is redrawn at most this often (a PNG costs tens of ms)
 
 
 class Monitor(View):
@@ -22,11 +31,16 @@ class Monitor(View):
         self.engine = engine
         self.interval = interval
         self.container_id = container_id
+        self.label = container_id  # "name (id)" once known
         self.samples: list[tuple[float, Any]] = []  # (seconds since start, CgroupStats)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
-        self._png: bytes | None = None
+        self._png: tuple[int, bytes] | None = None  # (samples it shows, the PNG)
+        self._widgets: list[tuple[Any, Any]] = []  # (Image, HTML) of each widget made
+        self._live = None
+        self.live_widget = None  # the widget that showed it live (live_widgets on), once it ended
+        self._drawn = 0.0  # when the widgets were last redrawn
 
     # -- sampling ---------------------------------------------------------------------------
     def sample(self) -> bool:
@@ -37,18 +51,19 @@ class Monitor(View):
             c = self.engine.container(self.container_id)
             if not c.running:
                 return False
+            self.label = f"{c.name} ({c.id})" if c.name else c.id
             stats = self.engine.stats([self.container_id])[c.id]
         except (BockerError, OSError):
             return False
         if stats.cpu_seconds is None and stats.memory_current is None and stats.pids_current is None:
             return False  # the cgroup went away: the container has exited
         self.samples.append((time.monotonic() - self._t0, stats))
-        self._png = None
+        self._redraw()
         return True
 
     def start(self, container_id: str | None = None) -> "Monitor":
         if container_id is not None:
-            self.container_id = container_id
+            self.container_id = self.label = container_id
         self._t0 = time.monotonic()
         self.sample()  # at least one sample, however short the run
         self._thread = threading.Thread(target=self._loop, name=f"bocker-monitor-{self.container_id}", daemon=True)
@@ -67,15 +82,14 @@ class Monitor(View):
         return self
 
     def follow(self, duration: float | None = None) -> "Monitor":
-        """Sample in this thread until the container exits (or `duration` seconds pass, or
-        the kernel is interrupted)."""
+        """Sample in this thread until the container exits or `duration` seconds pass. An
+        interrupt ends the sampling and goes on up (the caller decides what it means)."""
         self._t0 = time.monotonic()
         deadline = None if duration is None else self._t0 + duration
-        with contextlib.suppress(KeyboardInterrupt):
-            while self.sample():
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                time.sleep(self.interval)
+        while self.sample():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(self.interval)
         return self
 
     @property
@@ -83,12 +97,42 @@ class Monitor(View):
         """The last CgroupStats sampled (None before any)."""
         return self.samples[-1][1] if self.samples else None
 
+    # -- live -------------------------------------------------------------------------------
+    def show_live(self, widget: bool = False) -> "Monitor":
+        """Show the plot and summary in the cell now and redraw them as samples come (in a
+        Jupyter kernel; elsewhere nothing is shown until the result)."""
+        from .live import LiveDisplay
+
+        self._live = LiveDisplay(self, widget=widget, min_interval=REDRAW_SECONDS)
+        return self
+
+    def end_live(self) -> Any:
+        """Remove the live output (the result shows the final picture); returns the live
+        widget, if there was one, for the result to show."""
+        live, self._live = self._live, None
+        if live is None:
+            return None
+        live.close()
+        self.live_widget = live.widget
+        return live.widget
+
+    def _redraw(self) -> None:
+        if self._live is not None:
+            self._live.refresh()
+        elif self._widgets:
+            # a widget made by hand: follow, as often as a live display would
+            now = time.monotonic()
+            if now - self._drawn >= REDRAW_SECONDS:
+                self._drawn = now
+                for w in list(self._widgets):
+                    self._fill(*w)
+
     # -- data -------------------------------------------------------------------------------
     def to_frame(self):
         import pandas as pd
 
         rows, prev = [], None
-        for t, s in self.samples:
+        for t, s in list(self.samples):
             pct = None
             if prev is not None and s.cpu_seconds is not None and prev[1].cpu_seconds is not None and t > prev[0]:
                 pct = 100.0 * (s.cpu_seconds - prev[1].cpu_seconds) / (t - prev[0])
@@ -97,9 +141,15 @@ class Monitor(View):
             prev = (t, s)
         return pd.DataFrame(rows, columns=["time_s", "cpu_seconds", "cpu_percent", "memory_bytes", "pids"])
 
+    def sampled_cpu_seconds(self) -> float | None:
+        """CPU time the container used while it was sampled."""
+        cpu = [s.cpu_seconds for _, s in list(self.samples) if s.cpu_seconds is not None]
+        return cpu[-1] - cpu[0] if len(cpu) >= 2 else None
+
     def png(self) -> bytes:
         """Memory and CPU over time, as a PNG (matplotlib's Agg backend: no display needed)."""
-        if self._png is None:
+        samples = len(self.samples)
+        if self._png is None or self._png[0] != samples:
             import io
 
             from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -113,60 +163,57 @@ class Monitor(View):
             mem.set_title("memory"); mem.set_xlabel("seconds"); mem.set_ylabel("MiB")
             cpu.plot(frame["time_s"], frame["cpu_percent"].astype(float), marker=".", color="tab:red")
             cpu.set_title("cpu"); cpu.set_xlabel("seconds"); cpu.set_ylabel("% of one CPU")
-            fig.suptitle(f"container {self.container_id}")
+            fig.suptitle(f"container {self.label}")
             fig.tight_layout()
             buf = io.BytesIO()
             fig.savefig(buf, format="png")
-            self._png = buf.getvalue()
-        return self._png
+            self._png = (samples, buf.getvalue())
+        return self._png[1]
 
     # -- rendering --------------------------------------------------------------------------
     def _summary(self) -> list[tuple[str, str]]:
-        frame = self.to_frame()
-        peak = frame["memory_bytes"].max() if len(frame) else None
-        cpu = self.last.cpu_seconds if self.last is not None else None
-        return [("container", str(self.container_id)), ("samples", str(len(frame))),
-                ("seconds", f"{frame['time_s'].max():.2f}" if len(frame) else "-"),
-                ("memory peak (sampled)", human_bytes(None if peak != peak else peak)),
-                ("cpu seconds", "-" if cpu is None else f"{cpu:.3f}")]
+        samples = list(self.samples)
+        if not samples:
+            return [("container", str(self.label)), ("samples", "0")]
+        seconds = samples[-1][0] - samples[0][0]
+        memory = [s.memory_current for _, s in samples if s.memory_current is not None]
+        cpu = self.sampled_cpu_seconds()
+        average = f"{100 * cpu / seconds:.0f}% of one CPU" if cpu is not None and seconds > 0 else "-"
+        last = samples[-1][1]
+        return [("container", str(self.label)), ("samples", f"{len(samples)} over {format.duration(seconds)}"),
+                ("cpu (sampled)", "-" if cpu is None else f"{cpu:.3f} s, {average}"),
+                ("memory peak (sampled)", format.size(max(memory) if memory else None)),
+                ("memory now", format.size(last.memory_current)),
+                ("pids", "-" if last.pids_current is None else str(last.pids_current))]
 
     def _text(self) -> str:
         return "Monitor: " + ", ".join(f"{k} {v}" for k, v in self._summary())
 
-    def _html(self) -> str:
-        import html
-
+    def _summary_html(self) -> str:
         info = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in self._summary())
-        img = f'<img alt="memory and cpu of {html.escape(str(self.container_id))}" src="{png_data_uri(self.png())}">' \
+        return f'<table style="text-align:left"><tbody>{info}</tbody></table>'
+
+    def _html(self) -> str:
+        img = f'<img alt="memory and cpu of {html.escape(str(self.label))}" src="{png_data_uri(self.png())}">' \
             if self.samples else "<p>no samples: the container was not running</p>"
-        return f"<figure>{img}<figcaption><table><tbody>{info}</tbody></table></figcaption></figure>"
+        return f"<figure>{img}<figcaption>{self._summary_html()}</figcaption></figure>"
 
-    def _markdown(self) -> str:
-        img = f"![memory and cpu]({png_data_uri(self.png())})\n\n" if self.samples else ""
-        return img + md_table(["", ""], self._summary())
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = super()._repr_mimebundle_(include, exclude)
-        if self.samples:
-            import base64
-
-            bundle["image/png"] = base64.b64encode(self.png()).decode()
-        return bundle
+    # no text/markdown: the PNG is carried once, in the HTML (exported reports show it there)
 
     def widget(self):
-        """An image that refreshes while the container runs."""
+        """The plot and the summary as widgets; they follow while the monitor samples."""
         import ipywidgets
 
         image = ipywidgets.Image(format="png", value=self.png() if self.samples else b"")
-        label = ipywidgets.HTML(self._text())
-
-        def refresh() -> None:
-            while self._thread is not None and self._thread.is_alive():
-                time.sleep(max(self.interval, 0.5))
-                if self.samples:
-                    image.value, label.value = self.png(), self._text()
-            if self.samples:
-                image.value, label.value = self.png(), self._text()
-
-        threading.Thread(target=refresh, daemon=True).start()
+        label = ipywidgets.HTML(self._summary_html())
+        self._widgets.append((image, label))
         return ipywidgets.VBox([image, label])
+
+    def refresh_widget(self, box: Any) -> None:
+        image, label = box.children
+        self._fill(image, label)
+
+    def _fill(self, image: Any, label: Any) -> None:
+        if self.samples:
+            image.value = self.png()
+        label.value = self._summary_html()
