@@ -51,8 +51,8 @@ def cleanup(magics):
 
 def test_line_run_streams_and_returns_a_report(ip, capsys, cleanup):
     r = ip.run_line_magic("bocker", "run busybox 'echo hello; echo oops >&2'")
-    out = capsys.readouterr().out
-    assert "hello\n" in out and "oops\n" in out        # streamed as it ran
+    streamed = capsys.readouterr()
+    assert streamed.out == "hello\n" and streamed.err == "oops\n"  # streamed as it ran, each stream as itself
     assert r.exit_code == 0 and r.text == "hello\noops\n" and r.id.startswith("ps_")
     assert r.duration > 0
     bundle = r._repr_mimebundle_()

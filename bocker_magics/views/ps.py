@@ -17,7 +17,7 @@ def status(c: Any) -> str:
     """The container's status; an exit says whether the OOM killer took pid 1 or others."""
     if c.status != "exited":
         return c.status_text
-    recorded = (c.state or {}).get("stats") or {}
+    recorded = (getattr(c.state, "stats", None) or {}) if c.state is not None else {}
     return status_line(c.exit_code, c.oom_killed, recorded.get("oom_kills"))
 
 
