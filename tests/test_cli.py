@@ -144,7 +144,7 @@ def test_run_options(tmp_path):
 
 def test_readonly_volume(tmp_path):
     r = bocker("run", "-v", f"{tmp_path}:/ro:ro", "busybox", "touch /ro/x")
-    assert r.returncode == 1 and "Read-only file system" in r.stdout
+    assert r.returncode == 1 and "Read-only file system" in r.stderr
     assert not (tmp_path / "x").exists()
 
 
