@@ -365,9 +365,19 @@ class Child:
 
 
 def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
-          seccomp: Seccomp | None, hook_state: str = "", new_pid_ns: bool = True) -> Child:
+          seccomp: Seccomp | None, hook_state: str = "") -> Child:
     """Fork pid 1 in a new pid namespace (a raw clone: a process may make a pid namespace for
-    its children only once, and a restart needs another) and have it run init.py."""
+    its children only once, and a restart needs another), or in the one the spec names (a
+    setns first), or in ours (no pid namespace: --pid host), and have it run init.py."""
+    pid_ns = spec.linux.namespace("pid")
+    if pid_ns is not None and pid_ns.path:
+        fd = os.open(pid_ns.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            linux.setns(fd, linux.CLONE_NEWPID)  # our next children are born there
+        except OSError as e:
+            raise StartFailure(f"Could not join the pid namespace {pid_ns.path}: {e.strerror}", 125) from None
+        finally:
+            os.close(fd)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     tty = spec.process.terminal
     console_ours = console_theirs = None
@@ -387,7 +397,7 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
         stdio = (in_r, out_w, err_w)
         child_fds = [in_r, out_w, err_w]
         sources = {out_r: "stdout", err_r: "stderr"}
-    pid = linux.clone_new_pid() if new_pid_ns else os.fork()
+    pid = linux.clone_new_pid() if pid_ns is not None and not pid_ns.path else os.fork()
     if pid == 0:
         ours.close()
         if console_ours is not None:
