@@ -16,7 +16,7 @@ import sys
 from typing import Any, Sequence
 
 from . import format
-from .commands import PROG, SEED_OPTIONS, VERBS, Context, help_text, parser
+from .commands import PROG, SEED_OPTIONS, VERBS, Context, canonical, help_text, parser
 from .errors import BockerError, InvalidArgument
 
 
@@ -49,16 +49,138 @@ def _lines(*lines: str) -> None:
 
 
 def _images(args: Any, result: Any) -> None:
-    print("IMAGE_ID\t\tSOURCE\t\tNAMES\t\tLAYERS\t\tCREATED")
-    for img in result:
-        names = ",".join(img.names) or "<none>"
-        print(f"{img.id}\t\t{img.source}\t\t{names}\t\t{len(img.layers)}\t\t{_when(img.created)}")
+    """The seed's two columns (IMAGE_ID, SOURCE); --format table is the wider table."""
+    from . import listing
+    if args.quiet:
+        return _lines(*(img.id for img in result))
+    if args.format is None:
+        print("IMAGE_ID\t\tSOURCE")
+        return _lines(*(f"{img.id}\t\t{img.source}" for img in result))
+
+    def wide() -> list[str]:
+        return ["IMAGE_ID\t\tSOURCE\t\tNAMES\t\tLAYERS\t\tCREATED"] + [
+            f"{img.id}\t\t{img.source}\t\t{','.join(img.names) or '<none>'}\t\t{len(img.layers)}\t\t"
+            f"{_when(img.created)}" for img in result]
+
+    rows = [listing.image_row(img, _image_size(img), args.no_trunc) for img in result]
+    _lines(*listing.render(args.format, rows, listing.IMAGES, wide))
+
+
+def _image_size(img: Any):
+    def size() -> int:
+        from .engine.store import Store
+        from .engine.usage import tree_size
+        store = Store()
+        seen: set = set()
+        return sum(tree_size(store.layer_dir(d), seen) for d in img.layers)
+    return size
 
 
 def _ps(args: Any, result: Any) -> None:
-    print("CONTAINER_ID\t\tCOMMAND\t\tSTATUS\t\tIMAGE\t\tCREATED\t\tNAME")
-    for c in result:
-        print(f"{c.id}\t\t{c.command}\t\t{c.status_text}\t\t{c.image_name}\t\t{_when(c.created)}\t\t{c.name or ''}")
+    """The seed's two columns (CONTAINER_ID, COMMAND) for every container; --format table is
+    Docker's wider table (status, image, created, restarts, ports, name)."""
+    from . import listing
+    if args.quiet:
+        return _lines(*(c.id for c in result))
+    if args.format is None:
+        print("CONTAINER_ID\t\tCOMMAND")
+        return _lines(*(f"{c.id}\t\t{c.command}" for c in result))
+
+    def wide() -> list[str]:
+        return ["CONTAINER_ID\t\tCOMMAND\t\tSTATUS\t\tIMAGE\t\tCREATED\t\tRESTARTS\t\tPORTS\t\tNAME"] + [
+            f"{c.id}\t\t{listing.shorten(c.command, args.no_trunc, 60)}\t\t{c.status_text}\t\t{c.image_name}"
+            f"\t\t{_when(c.created)}\t\t{c.restart_count}\t\t{listing.ports_text(c)}\t\t{c.name or ''}"
+            for c in result]
+
+    rows = [listing.container_row(c, args.no_trunc) for c in result]
+    _lines(*listing.render(args.format, rows, listing.CONTAINERS, wide))
+
+
+def _history(args: Any, rows: Any) -> None:
+    from . import listing
+    if args.quiet:
+        return _lines(*(h.image for h in rows))
+    fields = [listing.history_row(h, args.no_trunc) for h in rows]
+
+    def wide() -> list[str]:
+        return ["IMAGE\t\tCREATED\t\tCREATED_BY\t\tSIZE\t\tCOMMENT"] + [
+            "\t\t".join([f["ID"], f["CreatedSince"], f["CreatedBy"], f["Size"], f["Comment"]]) for f in fields]
+
+    _lines(*listing.render(args.format or "table", fields, listing.HISTORY, wide))
+
+
+def _top(args: Any, processes: Any) -> None:
+    print("PID\t\tCONTAINER_PID\t\tPPID\t\tUSER\t\tSTAT\t\tTIME\t\tCOMMAND")
+    for p in processes:
+        minutes, seconds = divmod(int(p.cpu_seconds), 60)
+        print(f"{p.pid}\t\t{p.container_pid}\t\t{p.ppid}\t\t{p.user}\t\t{p.state}\t\t"
+              f"{minutes}:{seconds:02d}\t\t{p.command}")
+
+
+def _port(args: Any, mappings: Any) -> None:
+    _lines(*((m.host for m in mappings) if args.private_port else map(str, mappings)))
+
+
+def _cp(args: Any, result: Any) -> None:
+    if not args.quiet and args.destination != "-":
+        sys.stderr.write(f"Successfully copied {format.count(result.files, 'file')} "
+                         f"({format.size(result.bytes)}) to {result.destination}\n")
+
+
+def _prune(title: str):
+    def render(args: Any, result: Any) -> int | None:
+        if result.removed:
+            _lines(title, *result.removed, "")
+        _lines(f"Total reclaimed space: {format.size(result.reclaimed)}")
+        for line in result.errors:
+            sys.stderr.write(line + "\n")
+        return 1 if result.errors else None
+    return render
+
+
+def _volume(args: Any, result: Any) -> None:
+    from . import listing
+    if args.action == "create":
+        return _lines(result.name)
+    if args.action == "rm":
+        return _lines(*result)
+    if args.action == "inspect":
+        return _json(args, result)
+    if args.quiet:
+        return _lines(*(v.name for v in result))
+
+    def wide() -> list[str]:
+        return ["DRIVER\t\tVOLUME_NAME"] + [f"{v.driver}\t\t{v.name}" for v in result]
+
+    _lines(*listing.render(args.format or "table", [listing.volume_row(v) for v in result], listing.VOLUMES, wide))
+
+
+def _df(rows: Any) -> None:
+    print("TYPE\t\tTOTAL\t\tACTIVE\t\tSIZE\t\tRECLAIMABLE")
+    for r in rows:
+        share = f" ({100 * r.reclaimable // r.size}%)" if r.size else ""
+        print(f"{r.kind}\t\t{r.total}\t\t{r.active}\t\t{format.size(r.size)}\t\t"
+              f"{format.size(r.reclaimable)}{share}")
+
+
+def _info(i: Any) -> None:
+    _lines(f"Containers: {i.containers}", f" Running: {i.running}", f" Paused: {i.paused}",
+           f" Stopped: {i.stopped}", f"Images: {i.images}", f"Volumes: {i.volumes}",
+           f"Server Version: {i.server_version}", f"Storage Driver: {i.storage_driver}",
+           f" Backing Filesystem: {i.backing_filesystem}", f"Cgroup Driver: {i.cgroup_driver}",
+           f"Cgroup Version: {i.cgroup_version}", f"Networks: {' '.join(i.networks)}",
+           f"Security Options: {', '.join(i.security_options) or 'none'}", f"Kernel Version: {i.kernel}",
+           f"Operating System: {i.operating_system}", "OSType: linux", f"Architecture: {i.architecture}",
+           f"CPUs: {i.cpus}", f"Total Memory: {format.size(i.memory)}", f"Bocker Root Dir: {i.root_dir}",
+           *i.warnings)
+
+
+def _version(v: Any) -> None:
+    _lines(*(f"{key}: {value}" for key, value in v.lines()))
+
+
+def _system(args: Any, result: Any) -> None:
+    return _df(result) if args.action == "df" else _info(result)
 
 
 def _run(args: Any, result: Any) -> int:
@@ -110,15 +232,29 @@ RENDERERS: dict[str, Any] = {
     "login": lambda a, r: _lines(f"Login Succeeded: {r}"),
     "images": _images,
     "ps": _ps,
+    "tag": lambda a, r: None,
+    "history": _history,
+    "pause": lambda a, r: _lines(*r),
+    "unpause": lambda a, r: _lines(*r),
+    "top": _top,
+    "port": _port,
+    "rename": lambda a, r: None,
+    "cp": _cp,
+    "container": _prune("Deleted Containers:"),
+    "image": _prune("Deleted Images:"),
+    "volume": _volume,
+    "system": _system,
+    "info": lambda a, r: _info(r),
+    "version": lambda a, r: _version(r),
     "run": _run,
     "exec": lambda a, r: r.exit_code,
     "create": lambda a, r: _lines(r.id),
     "start": lambda a, r: r.exit_code if a.attach else _lines(*a.containers),
-    "restart": lambda a, r: _lines(*a.containers),
+    "restart": lambda a, r: _lines(*r),
     "attach": lambda a, r: r.exit_code,
     "logs": _logs,
-    "stop": lambda a, r: _lines(*a.containers),
-    "kill": lambda a, r: _lines(*a.containers),
+    "stop": lambda a, r: _lines(*r),
+    "kill": lambda a, r: _lines(*r),
     "wait": lambda a, r: _lines(str(r) if r is not None else "unknown"),
     "inspect": _json,
     "diff": lambda a, r: _lines(*(f"{ch.kind} {ch.path}{'  (opaque)' if ch.opaque else ''}" for ch in r)),
@@ -147,31 +283,59 @@ def _terminal(ctx: Context):
     return ctx.terminal
 
 
+def _attaches_a_terminal(verb: str, a: Any) -> bool:
+    """Whether the verb attaches to a pty: run/exec -t (not -d), attach, start -a."""
+    if verb in ("run", "exec"):
+        return bool(a.tty and not a.detach)
+    return verb == "attach" or (verb == "start" and a.attach)
+
+
 def _wants_raw(verb: str, a: Any, terminal: Any, engine: Any) -> bool:
     """Raw mode only while attached to a pty: run/exec -t (not -d), attach and start -a to a
     container made with -t."""
-    if terminal is None:
+    if terminal is None or not _attaches_a_terminal(verb, a):
         return False
     if verb in ("run", "exec"):
-        return a.tty and not a.detach
-    if verb == "attach" or (verb == "start" and a.attach):
-        ref = a.container if verb == "attach" else a.containers[0]
-        try:
-            c = engine.container(ref)
-        except BockerError:
-            return False
-        return bool(c.record is not None and c.record.tty)
-    return False
+        return True
+    ref = a.container if verb == "attach" else a.containers[0]
+    try:
+        c = engine.container(ref)
+    except BockerError:
+        return False
+    return bool(c.record is not None and c.record.tty)
+
+
+def _ask(question: str) -> bool:
+    """prune's question, on a terminal only (a script gives -f)."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+# Verbs that act on several ids: what was done before a failure is printed too, as Docker does.
+_EACH = ("stop", "kill", "rm", "rmi", "pause", "unpause", "restart")
+
+
+def _failed(verb: str, namespace: Any, e: BockerError) -> int:
+    done = getattr(e, "done", None)
+    if done and verb in _EACH:
+        render(verb, namespace, done)
+    for err in getattr(e, "errors", None) or [e]:
+        sys.stderr.write(f"{err}\n")
+    return e.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    namespace = None
+    verb = ""
     try:
         seed, args = _split_seed_options(args)
         if not args:
             sys.stdout.write(help_text())
             return 1
-        verb, rest = args[0], args[1:]
+        verb, rest = canonical(args[0], args[1:])
         if verb in ("help", "--help", "-h"):
             sys.stdout.write(help_text())
             return 0
@@ -184,14 +348,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         namespace = parser(verb).parse_args(rest)
         from .engine import Engine
-        ctx = Context(on_output=_write, capture=False, seed=seed, stdin=0, environ=dict(os.environ))
+        ctx = Context(on_output=_write, capture=False, seed=seed, stdin=0, environ=dict(os.environ),
+                      confirm=_ask if os.isatty(0) else None, binary_stdin=sys.stdin.buffer,
+                      binary_stdout=sys.stdout.buffer)
         progress = None
         if verb in ("pull", "push"):
             from .progress import TerminalProgress
             ctx.on_progress = progress = TerminalProgress(sys.stderr)
-        terminal = None
-        if getattr(namespace, "tty", False) or verb in ("attach", "start"):
-            terminal = _terminal(ctx)
+        terminal = _terminal(ctx) if _attaches_a_terminal(verb, namespace) else None
         with Engine() as engine, (terminal.raw() if _wants_raw(verb, namespace, terminal, engine)
                                   else contextlib.nullcontext()):
             try:
@@ -207,8 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress.close(ok=True)
         return render(verb, namespace, result)
     except BockerError as e:
-        sys.stderr.write(f"{e}\n")
-        return e.exit_code
+        return _failed(verb, namespace, e)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

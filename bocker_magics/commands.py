@@ -58,6 +58,9 @@ class Context:
     terminal: Any = None                                # -t: the face's terminal (terminal.Terminal)
     no_terminal: str = ""                               # why -t can't work here (a notebook has no terminal)
     environ: dict[str, str] = field(default_factory=dict)  # the face's environment (-e KEY, --env-file)
+    confirm: Callable[[str], bool] | None = None        # asks a yes/no question (prune); None: can't ask
+    binary_stdin: Any = None                            # cp - : the face's stdin as a binary stream
+    binary_stdout: Any = None                           # cp … - : the face's stdout as a binary stream
 
 
 @dataclass
@@ -336,9 +339,13 @@ def run_options(a: argparse.Namespace, ctx: Context):
         stop_timeout=_int_option("--stop-timeout", a.stop_timeout), init=a.init, restart=a.restart)
 
 
-def _command(a: argparse.Namespace) -> str | None:
-    # the seed's semantics: the words are joined and run by /bin/sh -c
-    return " ".join(a.command) if a.command else None
+def _command(a: argparse.Namespace) -> str | list[str] | None:
+    """One word is the seed's form, a script /bin/sh -c runs (`run IMG 'echo a; echo b'`);
+    several words are the program and its arguments, as Docker runs them
+    (`run IMG sh -c 'echo out; echo err >&2'`)."""
+    if not a.command:
+        return None
+    return a.command[0] if len(a.command) == 1 else list(a.command)
 
 
 def _io(ctx: Context, interactive: bool, tty: bool):
@@ -354,15 +361,14 @@ def _detach_keys(a: argparse.Namespace):
 
 
 def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
-    stdin, terminal = _io(ctx, a.interactive, a.tty)
-    if a.detach:
-        stdin = terminal = None
+    # detached, nothing is attached: -t gives the container a pty, and needs no terminal here
+    stdin, terminal = (None, None) if a.detach else _io(ctx, a.interactive, a.tty)
     return e.run(a.image, _command(a), run_options(a, ctx), on_output=ctx.on_output, capture=ctx.capture,
                  on_start=ctx.on_start, stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a))
 
 
 def _create(e: "Engine", a: argparse.Namespace, ctx: Context):
-    _io(ctx, False, a.tty)
+    # -t needs a terminal only once something attaches (start -a, attach)
     return e.create(a.image, _command(a), run_options(a, ctx))
 
 
@@ -384,7 +390,171 @@ def _attach(e: "Engine", a: argparse.Namespace, ctx: Context):
 
 
 def _restart(e: "Engine", a: argparse.Namespace, ctx: Context):
-    return [e.restart(ref, timeout=a.time) for ref in a.containers]
+    return _each(lambda e, r: e.restart(r, timeout=a.time) and r)(e, a.containers)
+
+
+# -- listings: ps, images, history, volume ls ----------------------------------------------
+def _listing_args(p: argparse.ArgumentParser, what: str, table: str) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help=f"only the {what} ids")
+    p.add_argument("--format", metavar="FORMAT", help=f"table ({table}), json, or a Go template such as "
+                   "'{{.ID}}\\t{{.Status}}'")
+    p.add_argument("--no-trunc", action="store_true", help="long values whole")
+
+
+def _ps_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="every container (ps lists every one anyway, "
+                   "as the seed does)")
+    p.add_argument("-n", "--last", metavar="N", help="only the N made last")
+    p.add_argument("-l", "--latest", action="store_true", help="only the one made last")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="status=…, name=…, ancestor=…, label=…, id=…, exited=…, volume=…, network=…")
+    _listing_args(p, "container", "Docker's wider one: status, image, created, restarts, ports, name")
+
+
+def _ps(e: "Engine", a: argparse.Namespace, ctx: Context):
+    from . import listing
+    listing.check(a.format, listing.CONTAINERS)
+    last = whole_number("--last", a.last) if a.last is not None else None
+    if last is not None and last < 0:
+        raise InvalidArgument(f"Invalid value '{a.last}' for --last: give 0 or more")
+    return e.ps(filters=a.filter, last=1 if a.latest else last)
+
+
+def _images_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="accepted (there are no intermediate images)")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="dangling=true|false, reference=PATTERN, label=…, before=IMAGE, since=IMAGE")
+    _listing_args(p, "image", "the wider one: names, layers, created")
+    p.add_argument("reference", nargs="?", help="only images whose name matches, e.g. busybox or 'busy*:*'")
+
+
+def _images(e: "Engine", a: argparse.Namespace, ctx: Context):
+    from . import listing
+    listing.check(a.format, listing.IMAGES)
+    filters = list(a.filter) + ([f"reference={a.reference}"] if a.reference else [])
+    return e.images(filters=filters or None)
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    _listing_args(p, "image", "IMAGE, CREATED, CREATED BY, SIZE, COMMENT")
+    p.add_argument("image", help="image id or name")
+
+
+def _history(e: "Engine", a: argparse.Namespace, ctx: Context):
+    from . import listing
+    listing.check(a.format, listing.HISTORY)
+    return e.history(a.image)
+
+
+# -- containers: pause, top, port, rename, cp, prune ------------------------------------
+def _top_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container", help="container id or name")
+    p.add_argument("ps_options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+
+def _top(e: "Engine", a: argparse.Namespace, ctx: Context):
+    if a.ps_options:
+        raise usage_error(f"{ctx.prog} top: no ps options ('{' '.join(a.ps_options)}'): it shows every process "
+                          "with its pids, user, state, cpu time and command")
+    return e.top(a.container)
+
+
+def _port_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container", help="container id or name")
+    p.add_argument("private_port", nargs="?", metavar="PORT[/PROTO]", help="only this container port")
+
+
+def _cp_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--archive", action="store_true", help="keep the files' owners (uid and gid)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="copy what a symlink SRC points to")
+    p.add_argument("-q", "--quiet", action="store_true", help="no line saying what was copied")
+    p.add_argument("source", metavar="SRC", help="CONTAINER:PATH or a host path (- : a tar stream on stdin)")
+    p.add_argument("destination", metavar="DEST", help="CONTAINER:PATH or a host path (- : a tar stream on stdout)")
+
+
+def _cp(e: "Engine", a: argparse.Namespace, ctx: Context):
+    return e.cp(a.source, a.destination, archive=a.archive, follow_link=a.follow_link,
+                stdin=ctx.binary_stdin, stdout=ctx.binary_stdout)
+
+
+def _prune_args(p: argparse.ArgumentParser, all_help: str | None = None) -> None:
+    p.add_argument("action", choices=["prune"], help="prune: remove what nothing uses")
+    p.add_argument("-f", "--force", action="store_true", help="do not ask for a confirmation")
+    if all_help:
+        p.add_argument("-a", "--all", action="store_true", help=all_help)
+    p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE", help="label=…, until=…")
+
+
+def _confirmed(ctx: Context, a: argparse.Namespace, question: str, verb: str) -> bool:
+    """prune without -f: asked where the face can ask (a terminal), else refused."""
+    if a.force:
+        return True
+    if ctx.confirm is None:
+        raise usage_error(f"{ctx.prog} {verb} {question.lower()}: add -f to go on (nothing was removed)")
+    return ctx.confirm(f"WARNING! This {question.lower()}.\nAre you sure you want to continue? [y/N] ")
+
+
+def _container_prune(e: "Engine", a: argparse.Namespace, ctx: Context):
+    from .engine.prune import PruneResult, _filters
+    _filters(a.filter, "container prune")  # a bad filter before the question
+    if not _confirmed(ctx, a, "Will remove all stopped containers", "container prune"):
+        return PruneResult()
+    return e.container_prune(a.filter)
+
+
+def _image_prune(e: "Engine", a: argparse.Namespace, ctx: Context):
+    from .engine.prune import PruneResult, _filters
+    _filters(a.filter, "image prune")
+    what = "Will remove all images without at least one container" if a.all else "Will remove all dangling images"
+    if not _confirmed(ctx, a, what, "image prune"):
+        return PruneResult()
+    return e.image_prune(a.all, a.filter)
+
+
+def _system_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["df", "info"], help="df: disk usage; info: as bocker info")
+
+
+def _system(e: "Engine", a: argparse.Namespace, ctx: Context):
+    return e.system_df() if a.action == "df" else e.info()
+
+
+# -- volumes -------------------------------------------------------------------------------
+def _volume_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["create", "ls", "inspect", "rm"])
+    p.add_argument("names", nargs="*", metavar="NAME", help="the volumes (create: at most one; a random name if "
+                   "none)")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="create: a label")
+    p.add_argument("-q", "--quiet", action="store_true", help="ls: only the names")
+    p.add_argument("--format", metavar="FORMAT", help="ls: table, json, or a Go template such as '{{.Name}}'")
+    p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="ls: name=…, dangling=true|false, label=…")
+    p.add_argument("-f", "--force", action="store_true", help="rm: a missing volume is no error")
+
+
+def _volume(e: "Engine", a: argparse.Namespace, ctx: Context):
+    from . import listing
+    used = {"create": ("label",), "ls": ("quiet", "format", "filter"), "inspect": (), "rm": ("force",)}[a.action]
+    for option, flag in (("label", "--label"), ("quiet", "-q"), ("format", "--format"), ("filter", "--filter"),
+                         ("force", "-f")):
+        if getattr(a, option) and option not in used:
+            raise usage_error(f"{ctx.prog} volume {a.action}: {flag} is an option of volume "
+                              + {"label": "create", "quiet": "ls", "format": "ls", "filter": "ls",
+                                 "force": "rm"}[option] + f" ({ctx.hint})")
+    if a.action == "create":
+        if len(a.names) > 1:
+            raise usage_error(f"{ctx.prog} volume create: give one name (or none, for a random one)")
+        return e.volume_create(a.names[0] if a.names else None, a.label)
+    if a.action == "ls":
+        if a.names:
+            raise usage_error(f"{ctx.prog} volume ls: no names (use --filter name=…)")
+        listing.check(a.format, listing.VOLUMES)
+        return e.volume_ls(a.filter)
+    if not a.names:
+        raise usage_error(f"{ctx.prog} volume {a.action}: give the volume's name ({ctx.hint})")
+    if a.action == "inspect":
+        return _each(lambda e, n: e.volume_inspect(n))(e, a.names)
+    return _each(lambda e, n: e.volume_rm(n, force=a.force) and n)(e, a.names)
 
 
 def _logs(e: "Engine", a: argparse.Namespace, ctx: Context):
@@ -436,6 +606,7 @@ def _each(call):
         if errors:
             err = errors[0]
             err.done = done  # what did happen, for the face to print
+            err.errors = errors  # every failure, one line each
             raise err
         return done
     return run
@@ -444,7 +615,14 @@ def _each(call):
 VERBS: dict[str, Verb] = {v.name: v for v in [
     Verb("init", "Create an image from a directory", "init <directory> [--name NAME[:TAG]] | init --busybox",
          _init_args, _init),
-    Verb("images", "List images", "images", _none, lambda e, a, c: e.images()),
+    Verb("images", "List images", "images [-q] [--filter K=V] [--format table|json|TEMPLATE] [REFERENCE] "
+         "(the seed's two columns; --format table: the wider table)", _images_args, _images),
+    Verb("tag", "Give an image another name", "tag <image> <name[:tag]>",
+         lambda p: (p.add_argument("source", help="image id or name"),
+                    p.add_argument("target", help="the new name[:tag]")),
+         lambda e, a, c: e.tag(a.source, a.target)),
+    Verb("history", "Show the steps that made an image (a row per layer and per config step)",
+         "history [-q] [--no-trunc] [--format F] <image>", _history_args, _history),
     Verb("pull", "Pull an image from a registry", "pull <name> <tag> | pull [--platform P] [--insecure] <ref>",
          _pull_args, lambda e, a, c: e.pull(a.ref, a.tag, insecure=a.insecure, platform=a.platform,
                                             progress=c.on_progress)),
@@ -460,24 +638,50 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
     Verb("run", "Create a container",
          "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
          "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "
-         "[--network NET] [-p HOST:CTR] [--dns IP] <image> [command...]", _run_args, _run),
+         "[--network NET] [-p HOST:CTR] [--dns IP] [-i] [-t] <image> [command...] (one word is a script "
+         "/bin/sh -c runs, as the seed's; several are the program and its arguments, as Docker's)", _run_args, _run),
     Verb("create", "Create a container (nothing runs until start)", "create [OPTIONS] <image> [command...]",
          _create_args, _create),
     Verb("start", "Start created or stopped containers", "start [-a] [-i] <container_id...>", _start_args, _start),
     Verb("restart", "Stop and start containers again", "restart [-t SECONDS] <container_id...>",
-         lambda p: (p.add_argument("-t", "--time", type=float, default=10.0), p.add_argument(
-             "containers", nargs="+", metavar="container")), _restart),
+         _stop_args, _restart),
     Verb("attach", "Attach to a running container's input and output (ctrl-p ctrl-q leaves it running)",
          "attach [--detach-keys KEYS] [--no-stdin] <container_id>", _attach_args, _attach),
     Verb("exec", "Execute a command in a running container",
          "exec [-i] [-t] [-d] [-u USER] [-e K=V] [-w DIR] <container_id> <command...>", _exec_args, _exec),
-    Verb("ps", "List containers", "ps", _none, lambda e, a, c: e.ps()),
+    Verb("ps", "List containers", "ps [-q] [-n N] [--no-trunc] [--filter K=V] [--format table|json|TEMPLATE] "
+         "(the seed's two columns; --format table: Docker's wider table)", _ps_args, _ps),
     Verb("logs", "View logs from a container", "logs [-f] [--tail N] [-t] [--since T] <container_id>", _logs_args,
          _logs),
     Verb("stop", "Stop running containers (their stop signal, then SIGKILL)", "stop [-t SECONDS] <container_id...>",
-         _stop_args, lambda e, a, c: _each(lambda e, r: e.stop(r, timeout=a.time))(e, a.containers)),
+         _stop_args, lambda e, a, c: _each(lambda e, r: e.stop(r, timeout=a.time) and r)(e, a.containers)),
     Verb("kill", "Send a signal to running containers", "kill [-s SIGNAL] <container_id...>",
-         _kill_args, lambda e, a, c: _each(lambda e, r: e.kill(r, a.signal))(e, a.containers)),
+         _kill_args, lambda e, a, c: _each(lambda e, r: e.kill(r, a.signal) and r)(e, a.containers)),
+    Verb("pause", "Pause every process of running containers (the cgroup freezer)", "pause <container_id...>",
+         _containers, lambda e, a, c: _each(lambda e, r: e.pause(r) and r)(e, a.containers)),
+    Verb("unpause", "Let paused containers run on", "unpause <container_id...>",
+         _containers, lambda e, a, c: _each(lambda e, r: e.unpause(r) and r)(e, a.containers)),
+    Verb("top", "Show a running container's processes (host and container pids)", "top <container_id>",
+         _top_args, _top),
+    Verb("port", "Show a container's published ports", "port <container_id> [PORT[/PROTO]]", _port_args,
+         lambda e, a, c: e.port(a.container, a.private_port)),
+    Verb("rename", "Rename a container", "rename <container> <new_name>",
+         lambda p: (p.add_argument("container", help="container id or name"),
+                    p.add_argument("new_name", help="its new name")),
+         lambda e, a, c: e.rename(a.container, a.new_name)),
+    Verb("cp", "Copy files between a container and the host (through the container's root)",
+         "cp [-a] [-L] <container:path> <hostpath|-> | cp [-a] [-L] <hostpath|-> <container:path>", _cp_args, _cp),
+    Verb("container", "Remove every stopped container (container VERB …: the verb, e.g. container ls)",
+         "container prune [-f] [--filter label=…|until=…]", _prune_args, _container_prune),
+    Verb("image", "Remove dangling images, or every unused one with -a (image VERB …: the verb)",
+         "image prune [-f] [-a] [--filter label=…|until=…]",
+         lambda p: _prune_args(p, "every image no container uses, not only the dangling ones"), _image_prune),
+    Verb("volume", "Manage named volumes", "volume create [NAME] [--label K=V] | ls [-q] [--filter K=V] | "
+         "inspect NAME... | rm [-f] NAME...", _volume_args, _volume),
+    Verb("system", "Show disk usage (df) or the engine's details (info)", "system df | system info",
+         _system_args, _system),
+    Verb("info", "Show the engine's details and what it runs on", "info", _none, lambda e, a, c: e.info()),
+    Verb("version", "Show bocker's version and what it runs on", "version", _none, lambda e, a, c: e.version()),
     Verb("wait", "Wait for a container to exit; print its exit code", "wait <container_id>",
          _container, lambda e, a, c: e.wait(a.container)),
     Verb("commit", "Commit a container to an image", "commit <container_id> <image_id or name[:tag]>",
@@ -501,6 +705,29 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
 ]}
 
 
+# `container ls`, `image rm`…: Docker's management spellings of the verbs (the `container`,
+# `image` and `system` verbs themselves hold only what has no verb of its own: prune, df).
+ALIASES = {("container", "ls"): "ps", ("container", "list"): "ps", ("container", "ps"): "ps",
+           ("image", "ls"): "images", ("image", "list"): "images", ("image", "rm"): "rmi",
+           ("image", "build"): "build", ("system", "info"): "info"}
+CONTAINER_VERBS = ("run", "create", "start", "stop", "restart", "kill", "rm", "attach", "exec", "logs", "inspect",
+                   "top", "port", "rename", "cp", "pause", "unpause", "wait", "diff", "commit", "stats")
+IMAGE_VERBS = ("pull", "push", "save", "load", "tag", "history", "inspect")
+
+
+def canonical(verb: str, args: list[str]) -> tuple[str, list[str]]:
+    """`container ls -a` -> ("ps", ["-a"]); anything else as it is."""
+    if verb in ("container", "image", "system") and args:
+        sub = args[0]
+        target = ALIASES.get((verb, sub))
+        if target is None and ((verb == "container" and sub in CONTAINER_VERBS) or
+                               (verb == "image" and sub in IMAGE_VERBS)):
+            target = sub
+        if target is not None and target in VERBS:
+            return target, args[1:]
+    return verb, args
+
+
 def parser(verb: str, prog: str = PROG, hint: str = HELP_HINT) -> Parser:
     """The verb's arguments; `prog` and `hint` say how the face spells it and where its help is.
     Options are never abbreviated (`--pid host` is not `--pids-limit host`); -h is help unless
@@ -521,6 +748,7 @@ def help_text() -> str:
 
 def execute(engine: "Engine", verb: str, args: list[str], ctx: Context | None = None) -> tuple[argparse.Namespace, Any]:
     """Parse `args` for `verb` and make its engine call; returns the arguments and the result."""
+    verb, args = canonical(verb, args)
     if verb not in VERBS:
         raise InvalidArgument(f"Unknown command '{verb}': see '{PROG} help'")
     namespace = parser(verb).parse_args(args)

@@ -571,8 +571,12 @@ class Containers:
         pending_input: list[bytes] = []
         if isinstance(stdin, (bytes, bytearray)):
             pending_input = [bytes(stdin[i:i + 65536]) for i in range(0, len(stdin), 65536)] + [b""]
-        elif isinstance(stdin, int):
-            sel.register(stdin, selectors.EVENT_READ, "stdin")
+        file_stdin = False  # a regular file or /dev/null: always readable, and epoll refuses it
+        if isinstance(stdin, int):
+            try:
+                sel.register(stdin, selectors.EVENT_READ, "stdin")
+            except PermissionError:
+                file_stdin = True
         if terminal is not None:
             sel.register(terminal.winch_fd, selectors.EVENT_READ, "winch")
         matched = 0  # how much of the detach keys the input has typed so far
@@ -620,7 +624,11 @@ class Containers:
         try:
             while not final:
                 try:
-                    for key, _ in sel.select():
+                    if file_stdin:
+                        data = os.read(stdin, 65536)
+                        file_stdin = bool(data)
+                        send_input(data)
+                    for key, _ in sel.select(0 if file_stdin else None):
                         if key.data == "stdin":
                             data = os.read(stdin, 65536)
                             if not data:
@@ -717,6 +725,8 @@ class Containers:
         c = self.get(ref)
         if not c.running:
             raise Conflict(f"Container '{ref}' exists but is not running")
+        if c.status == "paused":
+            raise Conflict(f"Container '{ref}' is paused: unpause it first (bocker unpause {ref})")
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
         if not argv or not all(isinstance(a, str) and "\0" not in a for a in argv):
             raise InvalidArgument("Give the command to run in the container, e.g. bocker exec ID ls /")
@@ -773,6 +783,13 @@ class Containers:
             (self.store.container_dir(c.id) / STOP_MARK).touch()
         with contextlib.suppress(ProcessLookupError):
             os.kill(c.state.pid, signum)
+        stop_signal = c.record.stop_signal if c.record is not None else "SIGTERM"
+        if stopping and c.status == "paused" and signum in (signal.SIGKILL, signal.SIGTERM,
+                                                            _signal_number(stop_signal)):
+            # a frozen task acts on no signal: stop, kill and rm -f of a paused container
+            # thaw it once the signal is sent (another signal waits for unpause)
+            from .pause import thaw_if_paused
+            thaw_if_paused(self.engine, c)
         return c.id
 
     def stop(self, ref: str, timeout: float | None = None) -> str:

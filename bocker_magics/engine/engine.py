@@ -77,8 +77,29 @@ class Engine:
         """The built-in image (name `busybox`), made from the host's static busybox."""
         return self.images_store.busybox()
 
-    def images(self) -> list[Image]:
-        return self.images_store.list()
+    def images(self, filters: list[str] | None = None) -> list[Image]:
+        """The images (oldest first); `filters` as `images --filter` takes them (filters.py)."""
+        found = self.images_store.list()
+        if not filters:
+            return found
+        from . import filters as _filters
+        parsed = _filters.parse_filters(filters, _filters.IMAGE_FILTERS, "images")
+        return _filters.images(self, found, parsed, {c.image for c in self.ps()})
+
+    def tag(self, source: str, target: str) -> Image:
+        """`tag SOURCE TARGET`: one more name for an image (tags.py)."""
+        from .tags import tag
+        return tag(self, source, target)
+
+    def history(self, ref: str):
+        """`history IMAGE`: a row per step that made it, newest first (history.py)."""
+        from .history import history
+        return history(self, ref)
+
+    def image_prune(self, all_unused: bool = False, filters: list[str] | None = None):
+        """Remove dangling images (every unused one with `all_unused`); prune.py."""
+        from .prune import prune_images
+        return prune_images(self, all_unused, filters or [])
 
     def image(self, ref: str) -> Image:
         """An image by id or name; `busybox` is made on first use, like a pull."""
@@ -228,8 +249,110 @@ class Engine:
     def container(self, ref: str) -> Container:
         return self.containers.get(ref)
 
-    def ps(self) -> list[Container]:
-        return self.containers.list()
+    def ps(self, filters: list[str] | None = None, last: int | None = None) -> list[Container]:
+        """Every container, oldest first; `filters` as `ps --filter` takes them (filters.py),
+        `last`: only the N made last."""
+        found = self.containers.list()
+        if filters:
+            from . import filters as _filters
+            parsed = _filters.parse_filters(filters, _filters.CONTAINER_FILTERS, "ps")
+            found = _filters.containers(self, found, parsed)
+        if last is not None:
+            found = found[-last:] if last > 0 else []
+        return found
+
+    def pause(self, ref: str) -> str:
+        """Freeze every process of a running container (the cgroup freezer; pause.py)."""
+        from .pause import pause
+        return pause(self, ref)
+
+    def unpause(self, ref: str) -> str:
+        from .pause import unpause
+        return unpause(self, ref)
+
+    def top(self, ref: str):
+        """A running container's processes, host and container pids (processes.py)."""
+        from .processes import top
+        return top(self, ref)
+
+    def port(self, ref: str, private: str | None = None):
+        """Its published ports, `80/tcp -> 0.0.0.0:8080` (port.py)."""
+        from .port import ports
+        return ports(self, ref, private)
+
+    def rename(self, ref: str, new_name: str) -> str:
+        from .rename import rename
+        return rename(self, ref, new_name)
+
+    def cp(self, source: str, destination: str, **kwargs: Any):
+        """`cp CONTAINER:PATH HOSTPATH` or back, through the container's root (copy.py)."""
+        from .copy import copy
+        return copy(self, source, destination, **kwargs)
+
+    def container_prune(self, filters: list[str] | None = None):
+        """Remove every container that is not running (prune.py)."""
+        from .prune import prune_containers
+        return prune_containers(self, filters or [])
+
+    # -- the whole engine ------------------------------------------------------------------
+    def system_df(self):
+        """What images, containers and volumes hold on disk (usage.py)."""
+        from .usage import disk_usage
+        return disk_usage(self)
+
+    def info(self):
+        from .system import info
+        return info(self)
+
+    @staticmethod
+    def version():
+        from .system import version
+        return version()
+
+    # -- volumes (volumes.py) ----------------------------------------------------------------
+    def volume_users(self, name: str) -> list[str]:
+        """The containers (any state) whose mounts name the volume."""
+        return [c.name or c.id for c in self.containers.list() if c.record is not None and name in c.record.volumes]
+
+    def volume_create(self, name: str | None = None, labels: list[str] | None = None):
+        """A named volume (a random name if none); an existing one is returned as it is."""
+        import secrets
+        from .options import parse_env
+        return self.volumes.create(name or secrets.token_hex(32), dict(parse_env(labels or [])) if labels else {},
+                                   exist_ok=True)
+
+    def volume_ls(self, filters: list[str] | None = None):
+        from .filters import parse_filters
+        parsed = parse_filters(filters or [], ("name", "dangling", "label"), "volume ls")
+        users = {c_volume for c in self.containers.list() if c.record is not None for c_volume in c.record.volumes}
+        out = []
+        for v in self.volumes.list():
+            dangling = v.name not in users
+            if any(w not in v.name for w in parsed.get("name", [])):
+                continue
+            if any(dangling != (w.lower() in ("true", "1")) for w in parsed.get("dangling", [])):
+                continue
+            if parsed.get("label"):
+                from .filters import _label_matches
+                if not all(_label_matches(v.labels, w) for w in parsed["label"]):
+                    continue
+            out.append(v)
+        return out
+
+    def volume_inspect(self, name: str) -> dict[str, Any]:
+        v = self.volumes.get(name)
+        return {"Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "Labels": v.labels,
+                "Scope": "local", "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(v.created)),
+                "UsedBy": self.volume_users(name)}
+
+    def volume_rm(self, name: str, force: bool = False) -> str:
+        """Remove a volume no container uses (`force`: a missing one is no error)."""
+        try:
+            self.volumes.remove(name, self.volume_users(name))
+        except NotFound:
+            if not force:
+                raise
+        return name
 
     def logs(self, ref: str) -> bytes:
         return self.containers.logs(ref)
@@ -394,8 +517,8 @@ class Engine:
 
         @contextlib.contextmanager
         def frozen():
-            if not (c.running and group.exists()):
-                yield
+            if not (c.running and group.exists()) or c.status == "paused":
+                yield  # a paused container is frozen already, and stays so after
                 return
             group.freeze()
             try:

@@ -268,16 +268,20 @@ def check_hostname(hostname: str) -> str:
 
 
 def command_argv(image_config: dict, command: str | list[str] | None) -> tuple[list[str], str]:
-    """(argv, the command as text) with the seed's semantics: the words joined and run by
-    /bin/sh -c; no command runs the image's Entrypoint and Cmd, as Docker does."""
+    """(argv, the command as text): a string is run by /bin/sh -c (the seed's semantics; the
+    CLI passes one word of `run` so), a list is that exact argv (several words, as Docker
+    runs them); no command runs the image's Entrypoint and Cmd, as Docker does."""
     if command is None or command == [] or command == "":
         argv = list(image_config.get("Entrypoint") or []) + list(image_config.get("Cmd") or [])
         argv = argv or ["sh"]
         return argv, " ".join(argv)
-    text = command if isinstance(command, str) else " ".join(command)
-    if "\0" in text:
+    if isinstance(command, str):
+        argv, text = ["/bin/sh", "-c", command], command
+    else:
+        argv, text = [str(a) for a in command], " ".join(command)
+    if any("\0" in a for a in argv):
         raise InvalidArgument("Invalid command: it holds a NUL byte")
-    return ["/bin/sh", "-c", text], text
+    return argv, text
 
 
 def default_mounts(privileged: bool) -> list[Mount]:
@@ -311,7 +315,7 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
     limits.validate()
     if options.entrypoint is not None:
         # --entrypoint: that program, and the words as its arguments (no shell)
-        words = command.split() if isinstance(command, str) else list(command or [])
+        words = [command] if isinstance(command, str) else list(command or [])
         argv = [options.entrypoint, *words] if options.entrypoint else words
         if not argv:
             raise InvalidArgument("--entrypoint '' needs a command to run instead")

@@ -1,0 +1,97 @@
+"""`container prune` and `image prune`: remove what nothing uses, and say how much it freed.
+
+    container prune   every container that is not running (exited, failed, dead, created)
+    image prune       dangling images (no name, no container); -a: every image no container uses
+
+`--filter label=KEY[=VALUE]` and `until=DURATION|TIME` narrow them, as Docker's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import BockerError, InvalidArgument
+from .usage import tree_size
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+PRUNE_FILTERS = ("label", "until")
+
+
+@dataclass
+class PruneResult:
+    removed: list[str] = field(default_factory=list)
+    reclaimed: int = 0                                  # bytes
+    errors: list[str] = field(default_factory=list)     # one line per thing that could not go
+
+
+def _filters(items: list[str], verb: str) -> tuple[list[str], float | None]:
+    from .filters import parse_filters
+    from .runtime.logfile import parse_since
+    parsed = parse_filters(items, PRUNE_FILTERS, verb)
+    until = None
+    for text in parsed.get("until", []):
+        try:
+            until = parse_since(text)
+        except BockerError:
+            raise InvalidArgument(f"Invalid filter 'until={text}': give a time or a duration, e.g. until=24h") from None
+    return parsed.get("label", []), until
+
+
+def _labelled(labels: dict[str, str], wanted: list[str]) -> bool:
+    from .filters import _label_matches
+    return all(_label_matches(labels, w) for w in wanted)
+
+
+def prune_containers(engine: "Engine", filters: list[str] = ()) -> PruneResult:
+    labels, until = _filters(list(filters), "container prune")
+    out = PruneResult()
+    for c in engine.ps():
+        if c.running or c.status == "restarting":
+            continue
+        if c.status == "created" and c.state is not None and c.state.phase == "starting":
+            continue  # being started right now
+        if until is not None and c.created >= until:
+            continue
+        if labels and not _labelled(c.record.labels if c.record else {}, labels):
+            continue
+        size = tree_size(engine.store.container_dir(c.id) / "upper")
+        try:
+            engine.containers.rm(c.id)
+        except BockerError as e:
+            out.errors.append(f"{c.id}: {e}")
+            continue
+        out.removed.append(c.id)
+        out.reclaimed += size
+    return out
+
+
+def prune_images(engine: "Engine", all_unused: bool = False, filters: list[str] = ()) -> PruneResult:
+    labels, until = _filters(list(filters), "image prune")
+    out = PruneResult()
+    used = {c.image for c in engine.ps()}
+    candidates = []
+    for img in engine.images_store.list():
+        if img.id in used or (img.names and not all_unused):
+            continue
+        if until is not None and img.created >= until:
+            continue
+        if labels and not _labelled((img.config or {}).get("Labels") or {}, labels):
+            continue
+        candidates.append(img)
+    going = {i.id for i in candidates}
+    keep_layers = {d for i in engine.images_store.list(include_removed=True) if i.id not in going for d in i.layers}
+    freed = {d for i in candidates for d in i.layers if d not in keep_layers}
+    sizes = {d: tree_size(engine.store.layer_dir(d)) for d in freed}
+    for img in candidates:
+        try:
+            engine.images_store.remove(img, in_use=False)
+        except BockerError as e:
+            out.errors.append(f"{img.id}: {e}")
+            continue
+        out.removed.append(img.id)
+    gone = {d for d in freed if not engine.store.layer_dir(d).exists()}
+    out.reclaimed = sum(sizes[d] for d in gone)
+    return out
