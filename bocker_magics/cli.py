@@ -314,7 +314,7 @@ def _ask(question: str) -> bool:
 
 
 # Verbs that act on several ids: what was done before a failure is printed too, as Docker does.
-_EACH = ("stop", "kill", "rm", "rmi", "pause", "unpause", "restart")
+_EACH = ("stop", "kill", "rm", "rmi", "pause", "unpause", "restart", "volume")
 
 
 def _failed(verb: str, namespace: Any, e: BockerError) -> int:

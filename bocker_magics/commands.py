@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -42,6 +43,13 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise usage_error(f"{self.prog}: {message} ({self.hint})")
 
+    intermixed = False  # options may come between the positionals (`volume rm -f a b`)
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self.intermixed:
+            return self.parse_intermixed_args(args, namespace)
+        return super().parse_args(args, namespace)
+
 
 @dataclass
 class Context:
@@ -70,6 +78,7 @@ class Verb:
     usage: str        # … and its second
     arguments: Callable[[argparse.ArgumentParser], None]
     call: Callable[["Engine", argparse.Namespace, Context], Any]
+    intermixed: bool = False  # an ACTION NAME... verb: options anywhere between the words
 
 
 def parse_size(text: str) -> int:
@@ -340,12 +349,16 @@ def run_options(a: argparse.Namespace, ctx: Context):
 
 
 def _command(a: argparse.Namespace) -> str | list[str] | None:
-    """One word is the seed's form, a script /bin/sh -c runs (`run IMG 'echo a; echo b'`);
-    several words are the program and its arguments, as Docker runs them
-    (`run IMG sh -c 'echo out; echo err >&2'`)."""
+    """One word is the seed's form, a script /bin/sh -c runs (`run IMG 'echo a; echo b'`).
+    Several words are the program and its arguments, as Docker runs them (`run IMG sh -c
+    'echo out; echo err >&2'`): each word is quoted as it is, so the shell that runs them
+    adds nothing of its own, and a builtin (`run IMG exit 3`) still works as in the seed.
+    With --entrypoint the words are that program's arguments, no shell between."""
     if not a.command:
         return None
-    return a.command[0] if len(a.command) == 1 else list(a.command)
+    if getattr(a, "entrypoint", None) is not None:
+        return list(a.command)
+    return a.command[0] if len(a.command) == 1 else shlex.join(a.command)
 
 
 def _io(ctx: Context, interactive: bool, tty: bool):
@@ -639,7 +652,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
          "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "
          "[--network NET] [-p HOST:CTR] [--dns IP] [-i] [-t] <image> [command...] (one word is a script "
-         "/bin/sh -c runs, as the seed's; several are the program and its arguments, as Docker's)", _run_args, _run),
+         "/bin/sh -c runs, as the seed's; several are the program and its arguments, each word as it is)", _run_args, _run),
     Verb("create", "Create a container (nothing runs until start)", "create [OPTIONS] <image> [command...]",
          _create_args, _create),
     Verb("start", "Start created or stopped containers", "start [-a] [-i] <container_id...>", _start_args, _start),
@@ -677,7 +690,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          "image prune [-f] [-a] [--filter label=…|until=…]",
          lambda p: _prune_args(p, "every image no container uses, not only the dangling ones"), _image_prune),
     Verb("volume", "Manage named volumes", "volume create [NAME] [--label K=V] | ls [-q] [--filter K=V] | "
-         "inspect NAME... | rm [-f] NAME...", _volume_args, _volume),
+         "inspect NAME... | rm [-f] NAME...", _volume_args, _volume, intermixed=True),
     Verb("system", "Show disk usage (df) or the engine's details (info)", "system df | system info",
          _system_args, _system),
     Verb("info", "Show the engine's details and what it runs on", "info", _none, lambda e, a, c: e.info()),
@@ -735,6 +748,7 @@ def parser(verb: str, prog: str = PROG, hint: str = HELP_HINT) -> Parser:
     p = Parser(prog=f"{prog} {verb}", description=VERBS[verb].purpose, hint=hint, add_help=False,
                allow_abbrev=False)
     VERBS[verb].arguments(p)
+    p.intermixed = VERBS[verb].intermixed
     flags = ["--help"] if "-h" in p._option_string_actions else ["-h", "--help"]
     p.add_argument(*flags, action="help", help="show this help")
     return p

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 # verbs that act on a running container: only those are offered after them
-RUNNING_ONLY = {"exec", "top", "ns", "stop", "kill", "stats"}
+RUNNING_ONLY = {"exec", "top", "ns", "stop", "kill", "stats", "pause", "port"}
 # (verb, positional) -> what it names; the rest go by the positional's name (KINDS)
 BY_VERB = {("rm", "refs"): "container|image", ("inspect", "ref"): "container|image",
            ("diff", "ref"): "container|image", ("rmi", "refs"): "image", ("pull", "ref"): "image",
-           ("push", "ref"): None, ("commit", "image"): None, ("network", "name"): "network"}
+           ("push", "ref"): None, ("commit", "image"): None, ("network", "name"): "network",
+           ("tag", "source"): "image", ("tag", "target"): None, ("rename", "new_name"): None,
+           ("history", "image"): "image"}
 KINDS = {"container": "container", "containers": "container", "refs": "container", "image": "image"}
 # options whose value names something that exists
 OPTION_VALUES = {"--network": "network", "--net": "network"}

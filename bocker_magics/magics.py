@@ -40,12 +40,12 @@ PROG = "%bocker"
 # Verbs of the magic only: views over processes, and the kernel's own bookkeeping.
 MAGIC_VERBS = {
     "ns": ("Show namespace inodes of containers or processes beside the host's", "ns [container_id|PID...]"),
-    "top": ("Sample a running container's memory and cpu; a live plot",
-            "top [--interval S] [--duration S] <container_id>"),
     "cleanup": ("Remove the containers, images and networks this kernel made (running ones killed)",
                 "cleanup [--dry-run]"),
 }
 RUNS = ("run", "exec")
+# verbs whose result a notebook shows as the CLI's lines (no view of their own)
+TEXT_VERBS = ("port", "cp", "container", "image", "info", "version", "pause", "unpause", "rename", "tag")
 NO_TERMINAL = ("a notebook has no terminal: use %%bocker run IMAGE (the cell is the script), "
                "%%bocker run -i IMAGE PROGRAM (the cell is its input) or %bocker exec NAME COMMAND")
 _HELP_LINE = re.compile(r"^\s*%bocker\s+([\w-]+)\s*\?{1,2}\s*$")
@@ -107,15 +107,15 @@ def magic_parser(verb: str) -> commands.Parser:
         p = commands.Parser(prog=f"{PROG} {verb}", description=MAGIC_VERBS[verb][0], hint=hint)
         if verb == "ns":
             p.add_argument("refs", nargs="*", metavar="ID|PID", help="running containers or process ids")
-        elif verb == "top":
-            p.add_argument("--interval", type=float, default=0.5, help="seconds between samples (default 0.5)")
-            p.add_argument("--duration", type=float, help="stop after this many seconds (default: until it exits "
-                                                          "or the cell is interrupted)")
-            p.add_argument("container", help="container id or name")
         else:
             p.add_argument("-n", "--dry-run", action="store_true", help="list what would be removed, remove nothing")
     else:
         p = commands.parser(verb, prog=PROG, hint=hint)
+    if verb == "top":  # the processes (as the CLI's); with these, a live plot of memory and cpu instead
+        p.add_argument("--monitor", action="store_true", help="sample its memory and cpu: a live plot")
+        p.add_argument("--interval", type=float, help="seconds between samples (default 0.5; implies --monitor)")
+        p.add_argument("--duration", type=float, help="stop sampling after this many seconds (default: until it "
+                                                      "exits or the cell is interrupted; implies --monitor)")
     p.add_argument("--out", metavar="VAR", help="store the result in VAR instead of showing it")
     if verb in RUNS:
         p.add_argument("--no-raise-error", action="store_true", help="a non-zero exit does not fail the cell")
@@ -137,7 +137,10 @@ def _help() -> str:
     return ("Run and look at containers: %bocker VERB ARGS, or %%bocker run [OPTIONS] [IMAGE] with the\n"
             "cell as the script /bin/sh runs. `%bocker VERB?` shows a verb's options; Tab completes\n"
             "verbs, options, containers, images and networks. Every verb takes --out VAR; run and\n"
-            "exec take --quiet and --no-raise-error; run takes --monitor; logs takes -f.\n\n" + body)
+            "exec take --quiet and --no-raise-error; run takes --monitor; logs takes -f; top takes\n"
+            "--monitor, --interval S, --duration S (a live plot of memory and cpu instead of the processes).\n"
+            "A notebook has no terminal: no -t (attached) and no attach; %%bocker run -i IMAGE PROGRAM feeds\n"
+            "the cell to PROGRAM as its input.\n\n" + body)
 
 
 def _label(name: str | None, cid: str | None) -> str:
@@ -196,6 +199,7 @@ class BockerMagics(Magics):
         verb, args = words[0], words[1:]
         if verb.endswith("?"):
             verb, args = verb.rstrip("?"), ["--help"]
+        verb, args = commands.canonical(verb, args)  # container ls, image rm ...
         if verb not in VERBS and verb not in MAGIC_VERBS:
             raise UsageError(f"Unknown command '{verb}': see %bocker? for the verbs")
         if cell is not None and verb not in RUNS:
@@ -268,8 +272,11 @@ class BockerMagics(Magics):
         e = self.engine
         if verb == "ns":
             return self._ns(a.refs)
-        if verb == "top":
+        if verb == "top" and (a.monitor or a.interval is not None or a.duration is not None):
             return self._top(a)
+        if verb == "cp" and "-" in (a.source, a.destination):
+            raise UsageError("%bocker cp: a notebook has no stdin or stdout stream for a tar ('-'): "
+                             "copy to or from a file path")
         if verb == "cleanup":
             return self._cleanup(a.dry_run, a.out)
         if verb in RUNS:
@@ -291,10 +298,30 @@ class BockerMagics(Magics):
         if progress is not None:
             progress.close(ok=True, note=f"{verb}ed")
         self._remember(verb, a, result, images_before)
+        if verb in TEXT_VERBS or (verb in ("ps", "images", "history") and (a.quiet or a.format)) or (
+                verb == "volume" and (a.action not in ("ls", "inspect") or a.quiet or a.format)) or (
+                verb == "system" and a.action == "info"):
+            # printed as the CLI prints it (one renderer for both faces)
+            from . import cli
+            status = cli.render(verb, a, result)
+            if status:
+                raise BockerError(f"{PROG} {verb} did not finish: see the lines above")
+            return result if a.out else None
         if verb == "ps":
             return views.ContainerTable(result)
         if verb == "images":
             return views.ImageTable(result)
+        if verb == "top":
+            c = e.container(a.container)
+            return views.ProcessTable(result, _label(c.name, c.id))
+        if verb == "history":
+            return views.HistoryTable(result, a.image)
+        if verb == "volume":
+            if a.action == "ls":
+                return views.VolumeTable(result)
+            return views.Inspect(result[0]) if len(result) == 1 else [views.Inspect(r) for r in result]
+        if verb == "system":
+            return views.DiskUsageTable(result)
         if verb in ("init", "commit", "pull") and hasattr(result, "layers"):
             return views.ImageTable([result])
         if verb == "load":
@@ -427,7 +454,7 @@ class BockerMagics(Magics):
         c = self.engine.container(a.container)
         if not c.running:
             raise BockerError(f"Container '{a.container}' exists but is not running")
-        m = views.Monitor(self.engine, a.interval, c.id)
+        m = views.Monitor(self.engine, a.interval if a.interval is not None else 0.5, c.id)
         m.show_live(widget=self.live_widgets)
         try:
             m.follow(a.duration)

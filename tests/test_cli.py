@@ -59,8 +59,11 @@ def test_init_a_directory_then_images(fresh_root, tmp_path):
     assert r.returncode == 0
     image_id = created_id(r)
     lines = bocker("images", check=True).stdout.splitlines()
-    assert lines[0].startswith("IMAGE_ID\t\tSOURCE")
-    assert lines[1].startswith(f"{image_id}\t\t{tmp_path}\t\t")
+    assert lines == ["IMAGE_ID\t\tSOURCE", f"{image_id}\t\t{tmp_path}"]  # the seed's, whole lines
+    assert bocker("images", "-q").stdout == f"{image_id}\n"
+    lines = bocker("images", "--format", "table", check=True).stdout.splitlines()
+    assert lines[0] == "IMAGE_ID\t\tSOURCE\t\tNAMES\t\tLAYERS\t\tCREATED"
+    assert lines[1].startswith(f"{image_id}\t\t{tmp_path}\t\t<none>\t\t1\t\t")
 
 
 def test_ids_never_collide(fresh_root, tmp_path):
@@ -70,7 +73,7 @@ def test_ids_never_collide(fresh_root, tmp_path):
 
 def test_busybox_is_built_in_and_named(fresh_root):
     image_id = created_id(bocker("init", "--busybox"))
-    images = bocker("images", check=True).stdout
+    images = bocker("images", "--format", "table", check=True).stdout
     assert re.search(rf"^{image_id}\t\tbuilt-in BusyBox .*\t\tbusybox:latest\t\t", images, re.M)
     # the same image again, by name: no second copy
     assert created_id(bocker("init", "--busybox")) == image_id
@@ -86,7 +89,7 @@ def test_init_missing_directory(fresh_root, assert_nothing_left):
 
 def test_named_image_and_name_taken(fresh_root, tmp_path):
     created_id(bocker("init", str(tmp_path), "--name", "mine:v1"))
-    assert "mine:v1" in bocker("images").stdout
+    assert "mine:v1" in bocker("images", "--format", "table").stdout
     r = bocker("init", str(tmp_path), "--name", "mine:v1")
     assert r.returncode == 1 and r.stderr == "Image named 'mine:v1' exists\n"
 
@@ -99,11 +102,16 @@ def test_image_names_that_could_escape_are_refused(fresh_root, tmp_path, bad, as
 
 
 # -- run --------------------------------------------------------------------------------
-def test_run_joins_the_words_and_runs_them_with_sh():
-    r = bocker("run", "busybox", "sleep 0.1 && echo hi")
+def test_one_word_is_a_script_for_sh_several_are_the_program_and_its_arguments():
+    r = bocker("run", "busybox", "sleep 0.1 && echo hi")  # the seed's form
     assert (r.returncode, r.stdout) == (0, "hi\n")
     r = bocker("run", "busybox", "echo", "a", "b")
     assert r.stdout == "a b\n"
+    r = bocker("run", "busybox", "sh", "-c", "echo out; echo err >&2")  # Docker's form
+    assert (r.returncode, r.stdout, r.stderr) == (0, "out\n", "err\n")
+    r = bocker("run", "busybox", "echo", "$HOME", "a;b")  # each word as it is: the shell adds nothing
+    assert r.stdout == "$HOME a;b\n"
+    assert bocker("run", "busybox", "exit", "3").returncode == 3  # and a builtin still works, as in the seed
 
 
 def test_run_exit_status_is_the_commands():
@@ -136,7 +144,7 @@ def test_run_options(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout == "box1\nhello\n/work/dir\nfrom the host\n"
     assert (tmp_path / "out.txt").read_text() == "new\n"
-    ps = bocker("ps").stdout
+    ps = bocker("ps", "--format", "table").stdout
     assert re.search(rf"\t\topts-{os.getpid()}$", ps, re.M)
     r = bocker("run", "--name", f"opts-{os.getpid()}", "busybox", "true")
     assert r.returncode == 1 and "exists" in r.stderr
@@ -190,7 +198,7 @@ def test_memory_limit_kills_a_process_over_it():
     r = bocker("run", "-m", "16m", "busybox", "x=$(head -c 64000000 /dev/zero | tr '\\0' a); echo survived")
     assert r.returncode == 137 and "survived" not in r.stdout
     cid = bocker("ps").stdout.splitlines()[-1].split("\t")[0]
-    assert "\t\toom-killed\t\t" in bocker("ps").stdout.splitlines()[-1], cid
+    assert "\t\toom-killed\t\t" in bocker("ps", "--format", "table").stdout.splitlines()[-1], cid
 
 
 def test_pids_limit_stops_a_fork_bomb():
@@ -266,20 +274,25 @@ def test_ctrl_c_stops_the_container_and_cleans_up():
     assert p.stdout.readline() == "up\n"
     p.send_signal(signal.SIGINT)
     assert p.wait(10) == 130
-    line = [l for l in bocker("ps").stdout.splitlines() if l.endswith(f"sigint-{os.getpid()}")][0]
+    line = [l for l in bocker("ps", "--format", "table").stdout.splitlines() if l.endswith(f"sigint-{os.getpid()}")][0]
     assert "\t\texited (137)\t\t" in line
     assert leftovers(os.environ["BOCKER_ROOT"], CGROUP_PARENT, only_children=True) == []
 
 
 # -- ps, logs, rm -----------------------------------------------------------------------
-def test_ps_header_and_columns(fresh_root):
+def test_ps_prints_the_seeds_lines_and_the_wider_table_on_request(fresh_root):
     bocker("run", "busybox", "exit 4")
     lines = bocker("ps", check=True).stdout.splitlines()
-    assert lines[0].startswith("CONTAINER_ID\t\tCOMMAND\t\tSTATUS\t\tIMAGE\t\tCREATED")
+    cid = lines[1].split("\t")[0]
+    assert lines == ["CONTAINER_ID\t\tCOMMAND", f"{cid}\t\texit 4"]  # the seed's, whole lines
+    assert re.fullmatch(r"ps_[0-9a-f]{10}", cid)
+    assert bocker("ps", "-a").stdout.splitlines() == lines  # -a accepted: ps lists every container anyway
+    lines = bocker("ps", "--format", "table", check=True).stdout.splitlines()
+    assert lines[0] == "CONTAINER_ID\t\tCOMMAND\t\tSTATUS\t\tIMAGE\t\tCREATED\t\tRESTARTS\t\tPORTS\t\tNAME"
     cols = lines[1].split("\t\t")
-    assert re.fullmatch(r"ps_[0-9a-f]{10}", cols[0])
-    assert cols[1:4] == ["exit 4", "exited (4)", "busybox:latest"]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cols[4])
+    assert cols[0] == cid and cols[1:4] == ["exit 4", "exited (4)", "busybox:latest"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cols[4]) and cols[5] == "0"
+    assert "--format table" in bocker("help").stdout  # help says where the wider table is
 
 
 def test_ps_is_right_after_the_starting_process_dies(fresh_root):
@@ -288,7 +301,7 @@ def test_ps_is_right_after_the_starting_process_dies(fresh_root):
     assert p.stdout.readline() == "up\n"
     p.kill()  # kill -9 of the process that started it: the container's monitor lives on
     p.wait()
-    line = bocker("ps").stdout.splitlines()[1]
+    line = bocker("ps", "--format", "table").stdout.splitlines()[1]
     assert line.split("\t\t")[2] == "running" and line.endswith("survivor")
     r = bocker("rm", "survivor")
     assert r.returncode == 1 and "is running" in r.stderr
@@ -330,10 +343,10 @@ def test_rm_of_an_image_in_use_untags_it_and_layers_stay(fresh_root, tmp_path):
     assert image not in bocker("images").stdout
     layers = set((fresh_root / "layers" / "sha256").iterdir())
     assert len(layers) == 2  # busybox's and the image's: the untagged image keeps its layer
-    assert "exited (0)" in bocker("ps").stdout  # and its container is unaffected
+    assert bocker("ps", "--format", "{{.Status}}").stdout == "exited (0)\n"  # and its container is unaffected
     bocker("rm", cid, check=True)
     assert len(set((fresh_root / "layers" / "sha256").iterdir())) == 1
-    assert [p.name for p in (fresh_root / "images").iterdir()] == [bocker("images").stdout.split()[5] + ".json"]
+    assert [p.name for p in (fresh_root / "images").iterdir()] == [bocker("images", "-q").stdout.strip() + ".json"]
 
 
 def _busybox_layer() -> str:
@@ -348,6 +361,6 @@ def test_parallel_bocker_processes_never_corrupt_state(fresh_root):
              for i in range(10)]
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert sorted(outs) == sorted(f"{i}\n" for i in range(10))
-    lines = bocker("ps", check=True).stdout.splitlines()[1:]
+    lines = bocker("ps", "--format", "table", check=True).stdout.splitlines()[1:]
     assert len(lines) == 10 and len({l.split("\t")[0] for l in lines}) == 10
     assert all("\t\texited (0)\t\t" in l for l in lines)

@@ -26,12 +26,12 @@ def test_kill_9_at_each_step_then_gc_leaves_a_clean_host(fresh_root, step):
         assert r.returncode == -9
     else:
         assert r.stderr == f"The monitor of container {_cid(fresh_root)} was killed: run 'bocker gc' to remove what it left\n"
-    ps = bocker("ps").stdout.splitlines()
+    ps = bocker("ps", "--format", "table").stdout.splitlines()
     assert ps[1].split("\t\t")[2] == "dead", ps
     r = bocker("gc")
     assert r.returncode == 0 and "Removed: state of" in r.stdout
     assert clean(fresh_root) == []
-    assert bocker("ps").stdout.splitlines()[1].split("\t\t")[2] == "exited (255)"
+    assert bocker("ps", "--format", "{{.Status}}").stdout.splitlines()[0] == "exited (255)"
     state = json.loads((fresh_root / "containers" / _cid(fresh_root) / "state.json").read_text())
     assert "gc" in state["error"]
     assert bocker("rm", "victim").returncode == 0
@@ -61,7 +61,7 @@ def test_kill_9_of_the_starting_engine_leaves_the_container_running(fresh_root):
     p.kill()
     p.wait()
     assert bocker("gc").stdout == ""  # nothing is garbage: it runs, with its monitor
-    assert bocker("ps").stdout.splitlines()[1].split("\t\t")[2] == "running"
+    assert bocker("ps", "--format", "{{.Status}}").stdout.splitlines()[0] == "running"
     bocker("rm", "-f", _cid(fresh_root), check=True)
     assert clean(fresh_root) == []
 
@@ -73,9 +73,9 @@ def test_stale_running_state_after_a_reboot_is_corrected(fresh_root):
     state = json.loads(path.read_text())
     state.update(status="running", phase="running", bootId="0" * 36, monitorPid=1, monitorStart=0, pid=1, pidStart=0)
     path.write_text(json.dumps(state))
-    assert bocker("ps").stdout.splitlines()[1].split("\t\t")[2] == "dead"
+    assert bocker("ps", "--format", "{{.Status}}").stdout.splitlines()[0] == "dead"
     assert f"Removed: state of {cid}: exited (255)" in bocker("gc").stdout
-    assert bocker("ps").stdout.splitlines()[1].split("\t\t")[2] == "exited (255)"
+    assert bocker("ps", "--format", "{{.Status}}").stdout.splitlines()[0] == "exited (255)"
 
 
 def test_half_written_state_files_are_removed(fresh_root):

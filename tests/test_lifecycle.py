@@ -24,7 +24,7 @@ def test_detached_run_returns_at_once_and_outlives_its_starter():
     t0 = time.monotonic()
     cid = detached("busybox", "echo started; sleep 30")
     assert time.monotonic() - t0 < 5
-    line = [l for l in bocker("ps").stdout.splitlines() if l.startswith(cid)][0]
+    line = [l for l in bocker("ps", "--format", "table").stdout.splitlines() if l.startswith(cid)][0]
     assert line.split("\t\t")[2] == "running"
     time.sleep(0.2)
     assert bocker("logs", cid).stdout == "started\n"  # the monitor keeps the log

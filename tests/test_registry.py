@@ -95,7 +95,7 @@ def test_cli_pull_and_images(registry, fresh_root):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("Created: img_") and len(r.stdout.split()) == 2
     assert "Pull complete" in r.stderr                                  # progress on stderr
-    r = bocker("images", check=True)
+    r = bocker("images", "--format", "table", check=True)
     assert f"{registry.host}/test/layers:latest" in r.stdout
     r = bocker("run", f"{registry.host}/test/layers", "cat /data/new", check=True)
     assert r.stdout == "added in layer 2\n"

@@ -12,6 +12,8 @@ from .progress import Progress
 from .ps import ContainerTable
 from .run import RunReport
 from .stats import StatsTable, stats_frame
+from .tables import DiskUsageTable, HistoryTable, ProcessTable, VolumeTable
 
-__all__ = ["ContainerTable", "ImageTable", "Inspect", "LayerDiff", "LiveDisplay", "Monitor", "NamespaceTable",
-           "Progress", "RunReport", "StatsTable", "WithWidget", "stats_frame"]
+__all__ = ["ContainerTable", "DiskUsageTable", "HistoryTable", "ImageTable", "Inspect", "LayerDiff", "LiveDisplay",
+           "Monitor", "NamespaceTable", "ProcessTable", "Progress", "RunReport", "StatsTable", "VolumeTable",
+           "WithWidget", "stats_frame"]

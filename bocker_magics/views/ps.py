@@ -21,9 +21,14 @@ def status(c: Any) -> str:
     return status_line(c.exit_code, c.oom_killed, recorded.get("oom_kills"))
 
 
+def _restarts(c: Any) -> int:
+    """How often its restart policy brought it back (--restart)."""
+    return getattr(c, "restart_count", 0)
+
+
 class ContainerTable(Table):
     caption = "containers"
-    headers = ("id", "name", "image", "command", "status", "exit_code", "pid", "created")
+    headers = ("id", "name", "image", "command", "status", "exit_code", "restarts", "pid", "created")
     widths = {"name": 24, "image": 32, "command": 40, "status": 40}
     empty = "No containers: %bocker run IMAGE COMMAND starts one"
 
@@ -31,13 +36,13 @@ class ContainerTable(Table):
         self.containers = list(containers)
 
     def rows(self) -> list[list[Any]]:
-        return [[c.id, c.name, c.image_name, c.command, status(c), c.exit_code, c.pid, when(c.created)]
-                for c in self.containers]
+        return [[c.id, c.name, c.image_name, c.command, status(c), c.exit_code, _restarts(c), c.pid,
+                 when(c.created)] for c in self.containers]
 
     def frame_rows(self) -> list[list[Any]]:
         import pandas as pd
 
-        return [[c.id, c.name, c.image_name, c.command, status(c), c.exit_code, c.pid,
+        return [[c.id, c.name, c.image_name, c.command, status(c), c.exit_code, _restarts(c), c.pid,
                  pd.Timestamp(c.created, unit="s")] for c in self.containers]
 
     def __iter__(self):
