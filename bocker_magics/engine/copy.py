@@ -499,6 +499,27 @@ def _member_parts(name: str) -> list[str]:
     return parts
 
 
+def check_archive(tar: tarfile.TarFile) -> None:
+    """The whole stream checked before anything is written: no member leaves the destination
+    ('..'), none goes through an earlier member that is not a directory (a symlink), a hard
+    link names an earlier file."""
+    kinds: dict[str, str] = {}
+    for member in tar:
+        parts = _member_parts(member.name)
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if kinds.get(prefix, "dir") != "dir":
+                raise CopyError(f"Refusing the archive member '{member.name}': '{prefix}' is not a directory "
+                                "in the archive")
+        if member.islnk():
+            target = "/".join(_member_parts(member.linkname))
+            if kinds.get(target) != "file":
+                raise CopyError(f"Refusing the hard link '{member.name}': its target '{member.linkname}' is not "
+                                "an earlier file of the archive")
+        if parts:
+            kinds["/".join(parts)] = "dir" if member.isdir() else "file" if member.isreg() else "other"
+
+
 def untar_into(tar: tarfile.TarFile, dest: Dest) -> None:
     """A tar stream's members written under `dest`, each path walked from `dest` (never
     leaving it: no '..', no absolute name, no symlink followed; a hard link's target must
@@ -512,7 +533,9 @@ def untar_into(tar: tarfile.TarFile, dest: Dest) -> None:
         try:
             here = dest
             for part in parts[:-1]:
-                here = here.directory(part)
+                # a missing directory is made; a symlink (or file) on the way is an error,
+                # never followed and never replaced
+                here = here.directory(part, replace=False)
                 stack.append(here)
             name = parts[-1]
             if member.isdir():
@@ -554,6 +577,17 @@ def _copy_written(dest: Dest, parts: list[str], into: Dest, name: str) -> None:
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _spooled(data: IO[bytes]):
+    """A tar stream read whole (in memory up to 64 MiB, then a temporary file): it is checked
+    before it is written, and tarfile reads it again."""
+    import shutil
+    import tempfile
+    spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+    shutil.copyfileobj(data, spool, 1 << 20)
+    spool.seek(0)
+    return spool
 
 
 # -- the roots ------------------------------------------------------------------------------
@@ -760,8 +794,14 @@ def _into_container(root: Root, host: str, path: str, follow_link: bool, archive
                 raise CopyError(f"Destination {path} in {root.label} must be an existing directory "
                                 "to extract a tar stream into")
             data = stdin if stdin is not None else os.fdopen(0, "rb", closefd=False)
-            with _open_dest_dir(root, r.path, tally) as dest, tarfile.open(fileobj=data, mode="r|*") as tar:
-                untar_into(tar, dest)
+            with _spooled(data) as spool:
+                try:
+                    with tarfile.open(fileobj=spool, mode="r:*") as tar:
+                        check_archive(tar)  # all of it, before anything is written
+                        with _open_dest_dir(root, r.path, tally) as dest:
+                            untar_into(tar, dest)
+                except tarfile.TarError as err:
+                    raise CopyError(f"Can't read the tar stream on stdin: {err}") from None
             return
         view, entry = _host_source(host, follow_link)
         with view:
