@@ -186,6 +186,16 @@ def _system(args: Any, result: Any) -> None:
 def _run(args: Any, result: Any) -> int:
     if args.detach:
         print(result.id)
+    else:
+        _left_running(result)
+    return result.exit_code
+
+
+def _left_running(result: Any) -> int:
+    """The detach keys left it running: a line that says so and how to come back (stderr,
+    so that its output stays its own)."""
+    if getattr(result, "detached", False):
+        sys.stderr.write(f"\nread escape sequence: {result.id} runs on (bocker attach {result.id})\n")
     return result.exit_code
 
 
@@ -249,9 +259,9 @@ RENDERERS: dict[str, Any] = {
     "run": _run,
     "exec": lambda a, r: r.exit_code,
     "create": lambda a, r: _lines(r.id),
-    "start": lambda a, r: r.exit_code if a.attach else _lines(*a.containers),
+    "start": lambda a, r: _left_running(r) if a.attach else _lines(*a.containers),
     "restart": lambda a, r: _lines(*r),
-    "attach": lambda a, r: r.exit_code,
+    "attach": lambda a, r: _left_running(r),
     "logs": _logs,
     "stop": lambda a, r: _lines(*r),
     "kill": lambda a, r: _lines(*r),

@@ -368,16 +368,20 @@ def _io(ctx: Context, interactive: bool, tty: bool):
     return (ctx.stdin if interactive else None), (ctx.terminal if tty else None)
 
 
-def _detach_keys(a: argparse.Namespace):
+def _detach_keys(a: argparse.Namespace, tty: bool = True):
+    """The keys that detach, read from the input only where it is a terminal's (-t), as
+    Docker's: piped input (-i alone) goes to the container byte for byte. A bad --detach-keys
+    is an error either way."""
     from .terminal import DEFAULT_DETACH_KEYS, parse_detach_keys
-    return parse_detach_keys(getattr(a, "detach_keys", None) or DEFAULT_DETACH_KEYS)
+    keys = parse_detach_keys(getattr(a, "detach_keys", None) or DEFAULT_DETACH_KEYS)
+    return keys if tty else None
 
 
 def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
     # detached, nothing is attached: -t gives the container a pty, and needs no terminal here
     stdin, terminal = (None, None) if a.detach else _io(ctx, a.interactive, a.tty)
     return e.run(a.image, _command(a), run_options(a, ctx), on_output=ctx.on_output, capture=ctx.capture,
-                 on_start=ctx.on_start, stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a))
+                 on_start=ctx.on_start, stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a, a.tty))
 
 
 def _create(e: "Engine", a: argparse.Namespace, ctx: Context):
@@ -393,13 +397,17 @@ def _start(e: "Engine", a: argparse.Namespace, ctx: Context):
     c = e.container(a.containers[0])
     stdin, terminal = _io(ctx, a.interactive, c.record.tty if c.record else False)
     return e.start(c.id, attach=True, on_output=ctx.on_output, capture=ctx.capture, stdin=stdin,
-                   terminal=terminal, detach_keys=_detach_keys(a))
+                   terminal=terminal, detach_keys=_detach_keys(a, bool(c.record and c.record.tty)))
 
 
 def _attach(e: "Engine", a: argparse.Namespace, ctx: Context):
     c = e.container(a.container)
+    if not c.running:
+        from .errors import Conflict
+        raise Conflict(f"Container '{a.container}' exists but is not running: start it first")
     stdin, terminal = _io(ctx, not a.no_stdin, c.record.tty if c.record else False)
-    return e.attach(c.id, on_output=ctx.on_output, stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a))
+    return e.attach(c.id, on_output=ctx.on_output, stdin=stdin, terminal=terminal,
+                    detach_keys=_detach_keys(a, bool(c.record and c.record.tty)))
 
 
 def _restart(e: "Engine", a: argparse.Namespace, ctx: Context):
@@ -603,7 +611,7 @@ def _exec(e: "Engine", a: argparse.Namespace, ctx: Context):
     stdin, terminal = _io(ctx, a.interactive and not a.detach, a.tty and not a.detach)
     return e.exec(a.container, a.command, env=environment(a.env, a.env_file, ctx.environ), workdir=a.workdir,
                   user=a.user, tty=a.tty, detach=a.detach, on_output=ctx.on_output, capture=ctx.capture,
-                  stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a))
+                  stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a, a.tty))
 
 
 def _each(call):

@@ -587,26 +587,30 @@ class Containers:
             except OSError:
                 pass
 
+        detached = False  # the detach keys were typed: no more input goes to it
+
         def send_input(data: bytes) -> None:
-            nonlocal matched
+            nonlocal matched, detached
+            if detached:
+                return
             if not data:
                 send(control(op="eof"))
                 return
             if detach_keys:
                 out = bytearray()
                 for b in data:
+                    if matched and b != detach_keys[matched]:
+                        out += detach_keys[:matched]  # a partial match was ordinary input after all
+                        matched = 0
                     if b == detach_keys[matched]:
                         matched += 1
                         if matched == len(detach_keys):
                             if out:
                                 send(STDIN + bytes(out))
                             send(control(op="detach"))
-                            matched = 0
+                            matched, detached = 0, True
                             return
                         continue
-                    if matched:  # a partial match was ordinary input after all
-                        out += detach_keys[:matched]
-                        matched = 0
                     out.append(b)
                 data = bytes(out)
                 if not data:
@@ -624,13 +628,13 @@ class Containers:
         try:
             while not final:
                 try:
-                    if file_stdin:
+                    if file_stdin and not detached:
                         data = os.read(stdin, 65536)
                         file_stdin = bool(data)
                         send_input(data)
                     for key, _ in sel.select(0 if file_stdin else None):
                         if key.data == "stdin":
-                            data = os.read(stdin, 65536)
+                            data = b"" if detached else os.read(stdin, 65536)
                             if not data:
                                 sel.unregister(stdin)
                             send_input(data)
@@ -639,7 +643,10 @@ class Containers:
                             terminal.drain_winch()
                             resize()
                             continue
-                        msg = sock.recv(1 << 17)
+                        try:
+                            msg = sock.recv(1 << 17)
+                        except ConnectionResetError:  # it closed with our input unread: it has ended
+                            msg = b""
                         if not msg:
                             final = MONITOR_DIED if not chunks and not interrupted else {"event": EVENT_EXITED,
                                                                                           "code": 137}
