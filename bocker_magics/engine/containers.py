@@ -354,12 +354,18 @@ class Containers:
         text = " ".join(spec.process.args) if options.entrypoint is not None else command_argv(img.config or {},
                                                                                              command)[1]
         labels = dict(parse_env(options.labels)) if options.labels else {}
+        stop_signal = options.stop_signal or (img.config or {}).get("StopSignal") or "SIGTERM"
+        try:
+            _signal_number(stop_signal)
+        except InvalidArgument:
+            raise InvalidArgument(f"Invalid stop signal '{stop_signal}' (--stop-signal or the image's StopSignal): "
+                                  "use a name like TERM, INT, QUIT, USR1 or a number") from None
         record = ContainerRecord(id=cid, name=options.name, image=img.id, image_name=(img.names or [img.id])[0],
                                  layers=list(img.layers), command=text, created=time.time(),
                                  network=NetworkPlan(mode=mode, name=network_name, publish=publish, dns=dns),
                                  auto_remove=options.remove, restart=restart, stdin=options.interactive,
                                  tty=options.tty, labels=labels, volumes=volumes,
-                                 stop_signal=options.stop_signal or (img.config or {}).get("StopSignal") or "SIGTERM",
+                                 stop_signal=stop_signal,
                                  stop_timeout=10 if options.stop_timeout is None else options.stop_timeout,
                                  joins=joins)
         with self.store.lock():
@@ -404,7 +410,7 @@ class Containers:
             self._reset_run(cid, cdir)
         plan = record.network
         with self.store.lock():
-            e.plug(cid, cdir, spec.hostname, plan)
+            e.plug(cid, cdir, spec.hostname or cid, plan)  # no hostname of its own: a shared UTS namespace
             write_json(cdir / "container.json", record.to_json(), fsync=False)
             me = os.getpid()
             state = State(id=cid, status="creating", bundle=str(cdir), phase="starting", created_at=record.created,

@@ -311,6 +311,9 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
     config = image.config or {}
     if options.hostname is not None:
         check_hostname(options.hostname)
+        if options.uts:
+            raise InvalidArgument(f"Conflicting options: --hostname and --uts {options.uts} (the hostname is "
+                                  "that namespace's)")
     limits = default_limits if options.limits is None else options.limits
     limits.validate()
     if options.entrypoint is not None:
@@ -452,7 +455,8 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
             oom_score_adj=options.oom_score_adj,
         ),
         root=Root(path=str(target.bundle / "merged"), readonly=options.read_only),
-        hostname=options.hostname or target.id,
+        # a UTS namespace of its own only: a joined one (or the host's) keeps its hostname
+        hostname=None if options.uts else (options.hostname or target.id),
         mounts=mounts,
         annotations={"org.opencontainers.image.ref.name": (image.names or [image.id])[0],
                      "io.bocker.image.id": image.id},

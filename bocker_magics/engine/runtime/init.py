@@ -121,9 +121,11 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
     has_mount_ns = spec.linux.namespace("mount") is not None
     if has_mount_ns:
         rootfs.prepare(spec, cfg.root)
-    if spec.hostname and spec.linux.namespace("uts") is not None:
+    uts = spec.linux.namespace("uts")
+    own_uts = uts is not None and not uts.path  # never the name of a namespace it joined (another's)
+    if spec.hostname and own_uts:
         linux.sethostname(spec.hostname)
-    if spec.domainname and spec.linux.namespace("uts") is not None:
+    if spec.domainname and own_uts:
         linux.setdomainname(spec.domainname)
     for key, value in spec.linux.sysctl.items():
         _sysctl(key, value)
