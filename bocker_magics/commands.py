@@ -46,7 +46,9 @@ class Parser(argparse.ArgumentParser):
     intermixed = False  # options may come between the positionals (`volume rm -f a b`)
 
     def parse_args(self, args=None, namespace=None):  # type: ignore[override]
-        if self.intermixed:
+        # (help goes the plain way: argparse's intermixed parsing %-formats a usage that holds
+        # the prog, and the notebook's prog is "%bocker")
+        if self.intermixed and not {"-h", "--help"} & set(args or []):
             return self.parse_intermixed_args(args, namespace)
         return super().parse_args(args, namespace)
 

@@ -127,6 +127,16 @@ def magic_parser(verb: str) -> commands.Parser:
     return p
 
 
+def _template_braces(a: Any) -> Any:
+    """IPython expands {expr} in a magic's line and turns Docker's {{.Field}} into {.Field}:
+    in a --format without {{ the braces are the template's (written {{{{.ID}}}} they arrive
+    as {{.ID}} and stay)."""
+    fmt = getattr(a, "format", None)
+    if isinstance(fmt, str) and "{{" not in fmt and "{" in fmt:
+        a.format = fmt.replace("{", "{{").replace("}", "}}")
+    return a
+
+
 def verbs() -> list[str]:
     return [*VERBS, *MAGIC_VERBS, "help"]
 
@@ -136,7 +146,9 @@ def _help() -> str:
     body = "".join(f"  %bocker {usage}\n      {purpose}\n" for purpose, usage in rows)
     return ("Run and look at containers: %bocker VERB ARGS, or %%bocker run [OPTIONS] [IMAGE] with the\n"
             "cell as the script /bin/sh runs. `%bocker VERB?` shows a verb's options; Tab completes\n"
-            "verbs, options, containers, images and networks. Every verb takes --out VAR; run and\n"
+            "verbs, options, containers, images and networks. --format '{{.ID}}' works as on the command line\n"
+            "(IPython's {expr} expansion leaves single braces: they are read as the template's).\n"
+            "Every verb takes --out VAR; run and\n"
             "exec take --quiet and --no-raise-error; run takes --monitor; logs takes -f; top takes\n"
             "--monitor, --interval S, --duration S (a live plot of memory and cpu instead of the processes).\n"
             "A notebook has no terminal: no -t (attached) and no attach; %%bocker run -i IMAGE PROGRAM feeds\n"
@@ -238,7 +250,7 @@ class BockerMagics(Magics):
         if verb == "run":
             args = self._defaults() + args
         if cell is None:
-            return parser.parse_args(args)
+            return _template_braces(parser.parse_args(args))
         try:
             a = parser.parse_args(args)
         except BockerError:
