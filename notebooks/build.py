@@ -552,7 +552,7 @@ assert source in pulled.images[0].names
 """),
     md("## run with limits (detached), ps, exec, logs"),
     code("""
-%bocker run -d --name nb-bocker -m $memory --cpu-shares $cpu_shares --out run $source echo hello from $(hostname); echo data > /made-here; while true; do sleep 0.2; done
+%bocker run -d --name nb-bocker -m $memory --cpu-shares $cpu_shares --out run $source 'echo hello from $(hostname); echo data > /made-here; while true; do sleep 0.2; done'
 %bocker ps
 """),
     code("""
