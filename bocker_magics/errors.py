@@ -109,3 +109,8 @@ class DockerfileError(InvalidArgument):
 
 class ContextError(InvalidArgument):
     """A COPY/ADD source that isn't in the build context, or leaves it."""
+
+
+class CopyError(InvalidArgument):
+    """A `cp` that can't be done as asked: a directory onto a file, a missing destination
+    directory, a tar member that would leave its destination."""

@@ -291,3 +291,22 @@ def test_symlinks_of_a_stopped_container_never_reach_the_host(stopped, marker, t
     assert r.returncode == 1 and not (tmp_path / "x").exists()
     assert cp("-L", f"{stopped}:/rel", str(tmp_path / "rel")).returncode == 0
     assert (tmp_path / "rel").read_text() == ""  # the image's (empty) /etc/hostname, not the host's
+
+
+def test_a_stopped_containers_volumes_are_read_and_written_where_it_sees_them(fresh_root, tmp_path):
+    name = f"cpv-{os.getpid()}"
+    (tmp_path / "hostdir").mkdir()
+    bocker("run", "--name", name, "-v", "cpdata:/data", "-v", f"{tmp_path / 'hostdir'}:/ro:ro", "busybox",
+           "echo in-volume > /data/v", check=True)
+    volume = fresh_root / "volumes" / "cpdata" / "_data"
+    (tmp_path / "f").write_text("copied\n")
+    assert cp(str(tmp_path / "f"), f"{name}:/data/").returncode == 0
+    assert (volume / "f").read_text() == "copied\n" and not (upper(fresh_root, name) / "data" / "f").exists()
+    assert cp(f"{name}:/data", str(tmp_path / "out")).returncode == 0  # the volume's own directory
+    assert sorted(os.listdir(tmp_path / "out")) == ["f", "v"]
+    (tmp_path / "into").mkdir()
+    assert cp(f"{name}:/data", str(tmp_path / "into")).returncode == 0
+    assert sorted(os.listdir(tmp_path / "into" / "data")) == ["f", "v"]  # under its name in the container
+    r = cp(str(tmp_path / "f"), f"{name}:/ro/f")
+    assert r.returncode == 1 and b"read-only" in r.stderr and not (tmp_path / "hostdir" / "f").exists()
+    bocker("rm", "-v", name, check=True)

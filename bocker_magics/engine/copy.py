@@ -32,10 +32,10 @@ import errno
 import os
 import stat
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Iterator
 
-from ..errors import BockerError, Conflict, InvalidArgument, NotFound
+from ..errors import BockerError, Conflict, CopyError, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -43,10 +43,6 @@ if TYPE_CHECKING:
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40
 _OPAQUE = "trusted.overlay.opaque"
-
-
-class CopyError(BockerError):
-    """A copy that can't be done as asked: one line, exit 1."""
 
 
 # -- arguments -------------------------------------------------------------------------------
@@ -593,19 +589,58 @@ def _spooled(data: IO[bytes]):
 # -- the roots ------------------------------------------------------------------------------
 @dataclass
 class Root:
-    """Where a path is resolved: the fds of its layers (top first) and whether they are
-    overlayfs layers; `upper`: their writable top (a stopped container's upper dir)."""
+    """Where a path is resolved: the fds of its layers (top first; container_root owns them)
+    and whether they are overlayfs layers; `upper`: the first is their writable top (a
+    stopped container's upper dir)."""
     fds: list[int]
     union: bool
     label: str                       # how errors name it: "container web", "the host"
     owner: Owner
     upper: bool = False
-    opened: list[int] = field(default_factory=list)
+    # a stopped container's directory binds (named volumes, -v DIR): (destination, source, ro),
+    # longest first: what is under one is read and written there, as the running one sees it
+    mounts: tuple[tuple[str, str, bool], ...] = ()
+    readonly: bool = False
 
-    def close(self) -> None:
-        for fd in self.opened:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+
+def _directory_binds(engine: "Engine", cid: str) -> tuple[tuple[str, str, bool], ...]:
+    try:
+        spec = engine.containers.spec(cid)
+    except (BockerError, OSError, ValueError):
+        return ()
+    binds = [(os.path.normpath(m.destination), m.source, "ro" in (m.options or []))
+             for m in spec.mounts if m.type == "bind" and m.source and os.path.isdir(m.source)
+             and os.path.normpath(m.destination) != "/"]
+    return tuple(sorted(binds, key=lambda b: len(b[0]), reverse=True))
+
+
+@contextlib.contextmanager
+def _resolving(root: Root, path: str, follow_last: bool) -> Iterator[tuple[Root, Resolved, str | None]]:
+    """`path` resolved in the root; for a stopped container, on into a directory bind that
+    holds it (then resolved inside the bind's source: its own root). Yields the root it is
+    in, the Resolved (its parent View closed after), and the name to show for a bind's own
+    directory."""
+    r = resolve(root.fds, root.union, path, follow_last)
+    bind = next(((d, src, ro) for d, src, ro in root.mounts if r.path == d or r.path.startswith(d + "/")), None)
+    if bind is None:
+        with r.parent:
+            yield root, r, None
+        return
+    r.parent.close()
+    dest, source, ro = bind
+    fd = os.open(source, _DIR)
+    try:
+        sub = Root([fd], False, root.label, root.owner, readonly=ro)
+        rest = r.path[len(dest):] or "/"
+        inner = resolve(sub.fds, False, rest, follow_last)
+        shown = None
+        if inner.name is None:  # the bind's own directory: its entry, under the name it has
+            inner = Resolved(inner.parent, ".", Entry(".", os.fstat(fd), fd), "/")
+            shown = os.path.basename(dest)
+        with inner.parent:
+            yield sub, inner, shown
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -623,7 +658,7 @@ def container_root(engine: "Engine", ref: str, archive: bool, writing: bool) -> 
             if not c.pid:
                 raise Conflict(f"Container '{ref}' is running but has no process yet: try again")
             opened.append(os.open(f"/proc/{c.pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-            root = Root(opened, False, label, Owner(archive), opened=opened)
+            root = Root(opened, False, label, Owner(archive))
         else:
             cdir = engine.store.container_dir(c.id)
             upper = cdir / "upper"
@@ -633,7 +668,8 @@ def container_root(engine: "Engine", ref: str, archive: bool, writing: bool) -> 
                 opened.append(os.open(upper, _DIR))
             for digest in reversed(c.record.layers):
                 opened.append(os.open(engine.store.layer_dir(digest), _DIR))
-            root = Root(opened, True, label, Owner(archive), upper=upper.is_dir(), opened=opened)
+            root = Root(opened, True, label, Owner(archive), upper=upper.is_dir(),
+                        mounts=_directory_binds(engine, c.id))
         yield root
     finally:
         for fd in opened:
@@ -727,9 +763,9 @@ def _copy_contents(parent: View, entry: Entry, dest: Dest) -> None:
 def _from_container(root: Root, path: str, host: str, follow_link: bool, tally: Tally,
                     stdout: IO[bytes] | None) -> None:
     contents = _source_contents_only(path)
-    r = resolve(root.fds, root.union, path, follow_last=follow_link or path.endswith("/") or contents)
-    with r.parent as parent:
-        entry, base = r.entry, r.name
+    with _resolving(root, path, follow_link or path.endswith("/") or contents) as (root, r, shown):
+        parent = r.parent
+        entry, base = r.entry, shown or r.name
         if base is None:  # the whole root
             entry, base, contents = Entry(".", os.fstat(parent.fds[0]), parent.fds[0]), ".", True
         if entry is None:
@@ -785,10 +821,11 @@ def _host_source(host: str, follow_link: bool) -> tuple[View, Entry]:
 
 def _into_container(root: Root, host: str, path: str, follow_link: bool, archive: bool, tally: Tally,
                     stdin: IO[bytes] | None) -> None:
-    r = resolve(root.fds, root.union, path, follow_last=True)
-    with r.parent:
+    with _resolving(root, path, True) as (root, r, shown):
+        if root.readonly:
+            raise CopyError(f"Can't write {path} in {root.label}: it is read-only (a :ro mount)")
         exists = r.entry is not None
-        target_is_dir = r.name is None or (exists and stat.S_ISDIR(r.entry.st.st_mode))
+        target_is_dir = r.name is None or shown is not None or (exists and stat.S_ISDIR(r.entry.st.st_mode))
         if host == "-":
             if not target_is_dir:
                 raise CopyError(f"Destination {path} in {root.label} must be an existing directory "
