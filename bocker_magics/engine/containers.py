@@ -291,11 +291,12 @@ class Containers:
         return c
 
     # -- create ----------------------------------------------------------------------------
-    def create(self, image: str, command: str | list[str] | None, options: RunOptions) -> Container:
-        """The bundle (spec, record, created state): nothing runs yet."""
+    def create(self, image, command: str | list[str] | None, options: RunOptions) -> Container:
+        """The bundle (spec, record, created state): nothing runs yet. `image` is a name or
+        an id, or an Image itself (a build's step, which is no stored image yet)."""
         e = self.engine
         _check_overlay()
-        img = e.image(image)
+        img = image if hasattr(image, "layers") else e.image(image)
         if options.name is not None:
             check_container_name(options.name)
         mode, network_name, publish, dns = e.network_request(options.network, options.publish, options.dns)
@@ -304,7 +305,8 @@ class Containers:
         etc = {} if mode == "host" else {"hosts": str(cdir / "hosts"), "hostname": str(cdir / "hostname")}
         etc["resolv.conf"] = str(cdir / "resolv.conf")
         spec = to_spec(img, command, options,
-                       Target(cid, cdir, f"/{e.cgroup_parent}/{cid}", mode, etc), e.default_limits)
+                       Target(cid, cdir, f"/{e.cgroup_parent}/{cid}", mode, etc,
+                              [self.store.layer_dir(d) for d in img.layers]), e.default_limits)
         _, text = command_argv(img.config or {}, command)
         record = ContainerRecord(id=cid, name=options.name, image=img.id, image_name=(img.names or [img.id])[0],
                                  layers=list(img.layers), command=text, created=time.time(),

@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import os
 import time
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import HostUnsupported, InvalidArgument, MonitorDied, NotFound
-from .changes import Change, changes
-from .containers import Container, Containers, NetworkPlan, Output, RunResult
 from .images import BUSYBOX_NAME, Image, ImageStore
-from .kernel import linux
-from .kernel.cgroups import CgroupStats, Limits, detect
-from .options import RunOptions
-from .runtime.launcher import Launcher
-from .runtime.protocol import Endpoint, Publish
-from .spec import object_json
+from .kernel.cgroups.common import Limits
 from .store import Store
+
+if TYPE_CHECKING:
+    from .changes import Change
+    from .containers import Container, Containers, NetworkPlan, Output, RunResult
+    from .kernel.cgroups import CgroupStats
+    from .network.networks import Networks
+    from .options import RunOptions
+    from .runtime.launcher import Launcher
 
 MB = 1_000_000
 # The seed's defaults: --MEM_LIMIT=512 (MB) and --CPU_SHARE=512.
@@ -36,6 +38,10 @@ SEED_LIMITS = Limits(memory=512 * MB, cpu_shares=512)
 
 
 class Engine:
+    """The parts a verb needs are made on first use (containers, networks, the shim's
+    launcher): `images`, or a build whose every step comes from the cache, pays for none of
+    them (their imports are most of a CLI call's time)."""
+
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
                  cgroup_parent: str | None = None, default_limits: Limits = SEED_LIMITS,
                  default_network: str | None = None) -> None:
@@ -44,12 +50,27 @@ class Engine:
         self.images_store = ImageStore(self.store)
         self.cgroup_parent = cgroup_parent or os.environ.get("BOCKER_CGROUP_PARENT") or "bocker"
         self.default_limits = default_limits
-        self.launcher = Launcher()
-        self.boot_id = linux.boot_id()
         self.default_network = default_network or os.environ.get("BOCKER_NETWORK") or "bridge"
+
+    @cached_property
+    def launcher(self) -> "Launcher":
+        from .runtime.launcher import Launcher
+        return Launcher()
+
+    @cached_property
+    def boot_id(self) -> str:
+        from .kernel import linux
+        return linux.boot_id()
+
+    @cached_property
+    def networks(self) -> "Networks":
         from .network.networks import Networks
-        self.networks = Networks(self.store)
-        self.containers = Containers(self)
+        return Networks(self.store)
+
+    @cached_property
+    def containers(self) -> "Containers":
+        from .containers import Containers
+        return Containers(self)
 
     @staticmethod
     def _check_host() -> None:
@@ -57,8 +78,10 @@ class Engine:
             raise HostUnsupported("bocker needs root: run it with sudo (namespaces, mounts and cgroups are root's)")
 
     def close(self) -> None:
-        self.launcher.close()
-        self.networks.close()
+        if "launcher" in self.__dict__:
+            self.launcher.close()
+        if "networks" in self.__dict__:
+            self.networks.close()
 
     def __enter__(self) -> "Engine":
         return self
@@ -162,6 +185,22 @@ class Engine:
         from .distribution.archive import load
         return load(self.store, self.images_store, Path(path))
 
+    # -- builds (build/) --------------------------------------------------------------------
+    def build(self, context: str | os.PathLike[str], tags: list[str] | str | None = None, *,
+              dockerfile: str | None = None, dockerfile_text: str | None = None,
+              build_args: dict[str, str] | None = None, target: str | None = None, no_cache: bool = False,
+              pull: bool = False, network: str | None = None,
+              on_output: "Callable[[bytes, str], None] | None" = None):
+        """`bocker build`: an image from a Dockerfile (CONTEXT/Dockerfile, the path `dockerfile`,
+        or the text `dockerfile_text`), a layer per step that changes files, each step cached.
+        `on_output(chunk, stream)` gets the build's log as it goes (each step, RUN's output).
+        Returns a build.BuildResult (the image, and a StepResult per step)."""
+        from .build.builder import Builder, BuildOptions
+        options = BuildOptions(tags=[tags] if isinstance(tags, str) else list(tags or []), dockerfile=dockerfile,
+                               dockerfile_text=dockerfile_text, build_args=dict(build_args or {}), target=target,
+                               no_cache=no_cache, pull=pull, network=network)
+        return Builder(self, options, on_output=on_output).build(context)
+
     # == containers ========================================================================
     def run(self, image: str, command: str | list[str] | None = None, options: RunOptions | None = None, *,
             on_output: Output | None = None, capture: bool = True,
@@ -172,6 +211,7 @@ class Engine:
         is called once the container runs (a monitor samples its cgroup). A string command is
         run by /bin/sh -c (the seed's semantics); a list is the program and its arguments.
         `options` is a RunOptions; keyword arguments name its fields instead."""
+        from .options import RunOptions
         t0 = time.perf_counter()
         if options is None:
             options = RunOptions.of(**kwargs)
@@ -250,12 +290,14 @@ class Engine:
         if spec.linux.seccomp is None:
             return None
         from .kernel.seccomp import cached_program_file
+        from .spec import object_json
         return str(cached_program_file(object_json(spec.linux.seccomp), self.store.root / "seccomp"))
 
     # -- accounting and changes ------------------------------------------------------------
     def diff(self, ref: str) -> list[Change]:
         """`docker diff`: what a container's upper dir changes over its image, or what an
         image's top layer changes over the layers below it."""
+        from .changes import changes
         upper, lowers = self.diff_dirs(ref)
         return changes(upper, lowers)
 
@@ -277,6 +319,7 @@ class Engine:
         missing), the published ports free, the nameservers. Returns (mode, network name,
         ports, dns)."""
         from .network.ports import check_port_free, parse_publish
+        from .runtime.protocol import Publish
         network = network or self.default_network
         ports = [Publish(*parse_publish(p)) for p in publish]
         if ports and network in ("none", "host"):
@@ -297,6 +340,7 @@ class Engine:
         when its network namespace exists (containers.start). Call it under the store lock."""
         from .network.etc_files import hosts_file, resolv_conf
         from .network.model import host_ifname, mac_for
+        from .runtime.protocol import Endpoint
         plan.endpoint = None
         plan.lease = None
         if plan.mode == "bridge":
@@ -352,6 +396,7 @@ class Engine:
         container is frozen (cgroup freezer) while its layer is taken, so the layer is a
         consistent snapshot."""
         import contextlib
+        from .kernel.cgroups import detect
         c = self.container(ref)
         parent = self.images_store.load(c.image)
         group = detect(parent=self.cgroup_parent).group(c.id)

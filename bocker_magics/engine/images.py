@@ -45,6 +45,10 @@ class Image:
     config: dict[str, Any] = field(default_factory=dict)
     removed: bool = False
     digest: str | None = None   # the manifest digest it was pulled or loaded as, if any
+    # the OCI config's history: one entry per step, "empty_layer": true for those that made
+    # no layer (a build's ENV, CMD, ...); empty for an image made before history was kept
+    history: list[dict[str, Any]] = field(default_factory=list)
+    author: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,7 +107,8 @@ class ImageStore:
 
     # -- making -------------------------------------------------------------------------
     def create(self, layers: list[str], source: str, names: Iterable[str] = (),
-               config: dict[str, Any] | None = None, image_id: str | None = None) -> Image:
+               config: dict[str, Any] | None = None, image_id: str | None = None,
+               history: list[dict[str, Any]] | None = None) -> Image:
         names = [":".join(parse_image_name(n)) for n in names]
         with self.store.lock():
             for n in names:
@@ -115,13 +120,17 @@ class ImageStore:
                 image_id = new_id(IMAGE_PREFIX)
                 if self.store.image_file(image_id).exists():
                     image_id = None
+            now = time.time()
             img = Image(id=image_id, layers=list(layers), source=source, names=names,
-                        created=time.time(), config=config or {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]})
+                        created=now, config=config or {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]},
+                        history=list(history) if history is not None else
+                        [history_entry(now, source) for _ in layers])
             write_json(self.store.image_file(image_id), img.to_json())
         return img
 
     def create_named(self, layers: list[str], source: str, names: Iterable[str],
-                     config: dict[str, Any], digest: str | None = None) -> Image:
+                     config: dict[str, Any], digest: str | None = None,
+                     history: list[dict[str, Any]] | None = None, author: str | None = None) -> Image:
         """An image from a registry or an archive. Its names move to it from any image that
         had them (as `docker pull` re-points a tag); an image left with no name and no
         container keeps existing, as Docker's dangling images do."""
@@ -136,7 +145,8 @@ class ImageStore:
                 if not self.store.image_file(image_id).exists():
                     break
             img = Image(id=image_id, layers=list(layers), source=source, names=names,
-                        created=time.time(), config=config, digest=digest)
+                        created=time.time(), config=config, digest=digest,
+                        history=consistent_history(history, len(layers)), author=author)
             write_json(self.store.image_file(image_id), img.to_json())
         return img
 
@@ -238,7 +248,29 @@ class ImageStore:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return self.create(parent.layers + [digest], source=source, names=names,
-                           config=dict(parent.config), image_id=image_id)
+                           config=dict(parent.config), image_id=image_id,
+                           history=history_of(parent) + [history_entry(time.time(), f"bocker commit {source}")])
+
+    def find_same(self, layers: list[str], config: dict[str, Any], history: list[dict[str, Any]]) -> Image | None:
+        """An image with exactly these layers, config and history (a build whose every step
+        came from the cache makes no second copy of its image)."""
+        for img in self.list():
+            if img.layers == layers and img.config == config and img.history == history:
+                return img
+        return None
+
+    def tag(self, image: Image, names: Iterable[str]) -> Image:
+        """Give `image` these names, taking them from any image that had them (as docker tag)."""
+        names = [":".join(parse_image_name(n)) for n in names]
+        with self.store.lock():
+            for other in self.list():
+                if other.id != image.id and set(other.names) & set(names):
+                    other.names = [n for n in other.names if n not in names]
+                    write_json(self.store.image_file(other.id), other.to_json())
+            current = self.load(image.id)
+            current.names = list(dict.fromkeys(current.names + names))
+            write_json(self.store.image_file(current.id), current.to_json())
+        return current
 
     # -- removing -----------------------------------------------------------------------
     def remove(self, image: Image, in_use: bool) -> None:
@@ -260,3 +292,34 @@ class ImageStore:
             img = self.load(image_id)
             if img.removed:
                 self.remove(img, in_use=False)
+
+
+# -- history (the OCI image config's) ---------------------------------------------------------
+def history_entry(created: float, created_by: str, empty_layer: bool = False, comment: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+                             "created_by": created_by}
+    if comment:
+        entry["comment"] = comment
+    if empty_layer:
+        entry["empty_layer"] = True
+    return entry
+
+
+def consistent_history(history: list[dict[str, Any]] | None, layer_count: int) -> list[dict[str, Any]]:
+    """`history` when its non-empty entries are one per layer (what the OCI spec asks and
+    buildah checks), else nothing (the image's history is then made up from its layers)."""
+    if not history:
+        return []
+    history = [dict(h) for h in history if isinstance(h, dict)]
+    if sum(not h.get("empty_layer") for h in history) != layer_count:
+        return []
+    return history
+
+
+def history_of(image: Image) -> list[dict[str, Any]]:
+    """The image's history, one non-empty entry per layer: its own when it has a consistent
+    one, else an entry per layer from its source (images made before history was kept)."""
+    kept = consistent_history(image.history, len(image.layers))
+    if kept or not image.layers:
+        return kept
+    return [history_entry(image.created or time.time(), image.source or "bocker") for _ in image.layers]

@@ -95,6 +95,7 @@ class RunOptions:
     network: str | None = None                             # bridge | none | host | NAME
     publish: list[str] = field(default_factory=list)       # [IP:]HOST:CTR[/tcp]
     dns: list[str] = field(default_factory=list)
+    user: str | None = None                                # NAME|UID[:GROUP|GID], the image's own names
 
     @classmethod
     def of(cls, **kwargs) -> "RunOptions":
@@ -116,6 +117,7 @@ class Target:
     cgroups_path: str
     network_mode: str = "none"      # bridge | none | host
     etc_files: dict[str, str] = field(default_factory=dict)  # /etc/NAME -> file in the bundle
+    layers: list[Path] = field(default_factory=list)  # the image's layer dirs, bottom first (user names)
 
 
 def parse_env(items: list[str] | dict[str, str] | None) -> dict[str, str]:
@@ -138,16 +140,20 @@ def check_hostname(hostname: str) -> str:
 
 
 def command_argv(image_config: dict, command: str | list[str] | None) -> tuple[list[str], str]:
-    """(argv, the command as text) with the seed's semantics: the words joined and run by
-    /bin/sh -c; no command runs the image's Entrypoint and Cmd, as Docker does."""
+    """(argv, the command as text): a string is run by /bin/sh -c (the seed's semantics; the
+    CLI joins the words of `run` into one), a list is that exact argv (a build's RUN in exec
+    form); no command runs the image's Entrypoint and Cmd, as Docker does."""
     if command is None or command == [] or command == "":
         argv = list(image_config.get("Entrypoint") or []) + list(image_config.get("Cmd") or [])
         argv = argv or ["sh"]
         return argv, " ".join(argv)
-    text = command if isinstance(command, str) else " ".join(command)
-    if "\0" in text:
+    if isinstance(command, str):
+        argv, text = ["/bin/sh", "-c", command], command
+    else:
+        argv, text = [str(a) for a in command], " ".join(command)
+    if any("\0" in a for a in argv):
         raise InvalidArgument("Invalid command: it holds a NUL byte")
-    return ["/bin/sh", "-c", text], text
+    return argv, text
 
 
 def default_mounts(privileged: bool) -> list[Mount]:
@@ -179,6 +185,11 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
     environment = parse_env([e for e in config.get("Env", []) if "=" in e])
     environment.update(parse_env(options.env))
     environment.setdefault("PATH", DEFAULT_PATH)
+    user = User(uid=0, gid=0)
+    if options.user:
+        ids = image_user(options.user, target.layers)
+        user = User(uid=ids.uid, gid=ids.gid, additional_gids=[g for g in ids.groups if g != ids.gid])
+        environment.setdefault("HOME", ids.home or "/")
     environment.setdefault("HOME", "/root")
     workdir = options.workdir
     if workdir is not None and (not workdir.startswith("/") or "\0" in workdir):
@@ -214,7 +225,7 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
 
     return Spec(
         process=Process(
-            user=User(uid=0, gid=0),
+            user=user,
             args=argv,
             env=[f"{k}={v}" for k, v in environment.items()],
             cwd=workdir or config.get("WorkingDir") or "/",
@@ -236,6 +247,14 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
             readonly_paths=[] if options.privileged else list(READONLY_PATHS),
         ),
     )
+
+
+def image_user(spec: str, layers: list[Path]):
+    """-u / USER: the ids from the image's own /etc/passwd and /etc/group (its layers), never
+    the host's."""
+    from .layerview import LayerView
+    from .users import resolve_user
+    return resolve_user(spec, LayerView(list(reversed(layers))))
 
 
 def _device_rule(oci: dict):

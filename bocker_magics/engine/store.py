@@ -7,6 +7,7 @@
       containers/<id>/           a bundle: config.json (the OCI spec), state.json, log, upper/,
                                  work/, merged/ (the root)
       network/<name>.json        a network; network/<name>/<address>: a lease (the container id)
+      build/cache/<hex>.json     a build step's result by its cache key (its layer, config, history)
       auth.json                  registry credentials (`bocker login`), 0600
       tmp/                       half-made things; anything here is garbage after a crash
       lock                       flock'ed around changes that span several files
@@ -95,6 +96,7 @@ class Store:
         self.layer_meta = self.root / "layers" / "meta"
         self.network = self.root / "network"
         self.auth_file = self.root / "auth.json"
+        self.build_cache = self.root / "build" / "cache"   # made by the first build
         for d in (self.layers, self.images, self.containers, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
 
