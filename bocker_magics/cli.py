@@ -104,6 +104,7 @@ RENDERERS: dict[str, Any] = {
     "ps": _ps,
     "run": _run,
     "exec": lambda a, r: r.exit_code,
+    "build": lambda a, r: _lines(r.image.id) if a.quiet else None,
     "logs": lambda a, r: _write(r),
     "stop": lambda a, r: _lines(a.container),
     "kill": lambda a, r: _lines(a.container),
