@@ -175,7 +175,7 @@ RUN id -u > /tmp/numeric
     assert (files["/srv/data"].uid, files["/srv/data"].gid) == (1000, 1500), "... then by the USER of the moment"
     assert (files["/srv/data/sub/mine"].uid, files["/srv/data/sub/mine"].gid) == (1000, 1500)
     ids = read(engine.store, r.image.layers, "/srv/data/sub/ids").decode()
-    assert ids.startswith("uid=1000(app) gid=1500(app)") and "2000(extra)" in ids
+    assert ids == "uid=1000(app) gid=1500(app) groups=1500(app),2000(extra)\n"
     assert read(engine.store, r.image.layers, "/tmp/numeric") == b"1234\n"
     assert r.image.config["WorkingDir"] == "/srv/data/sub" and r.image.config["User"] == "1234:2000"
 

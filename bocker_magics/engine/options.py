@@ -188,7 +188,7 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
     user = User(uid=0, gid=0)
     if options.user:
         ids = image_user(options.user, target.layers)
-        user = User(uid=ids.uid, gid=ids.gid, additional_gids=[g for g in ids.groups if g != ids.gid])
+        user = User(uid=ids.uid, gid=ids.gid, additional_gids=list(ids.groups))  # the primary too, as runc
         environment.setdefault("HOME", ids.home or "/")
     environment.setdefault("HOME", "/root")
     workdir = options.workdir

@@ -8,7 +8,8 @@ host's NSS (a name means what it means inside the container).
 The rules are Docker's (moby/sys/user): `USER`/`-u` takes NAME|UID[:GROUP|GID]; a UID absent
 from passwd runs with gid 0 (or the given group); the supplementary groups are those of
 /etc/group that list the user by name, and the primary one. `--chown=NAME` without a group
-takes the user's UID as GID too, as the Dockerfile reference says.
+takes the user's own group; `--chown=UID` takes the UID as GID too (the Dockerfile reference;
+BuildKit and buildah do both).
 """
 
 from __future__ import annotations
@@ -121,11 +122,13 @@ def resolve_owner(spec: str, files: RootFiles) -> tuple[int, int]:
     if not user or (":" in spec and not group):
         raise InvalidArgument(f"Invalid {what}: use USER[:GROUP], names or numbers")
     uid = _number(user)
+    gid = uid
     if uid is None:
         entry = next((p for p in passwd(files) if p.name == user), None)
         if entry is None:
             raise InvalidArgument(f"{what}: no user named '{user}' in the image's /etc/passwd "
                                   "(use a number, or add the user first)")
-        uid = entry.uid
-    gid = _group_id(group, files, what) if group else uid
+        uid, gid = entry.uid, entry.gid
+    if group:
+        gid = _group_id(group, files, what)
     return uid, gid
