@@ -21,20 +21,31 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import HostUnsupported, InvalidArgument, MonitorDied, NotFound
 from .images import BUSYBOX_NAME, Image, ImageStore
-from .kernel.cgroups.common import Limits
 from .store import Store
 
 if TYPE_CHECKING:
     from .changes import Change
     from .containers import Container, Containers, NetworkPlan, Output, RunResult
-    from .kernel.cgroups import CgroupStats
+    from .kernel.cgroups import CgroupStats, Limits
     from .network.networks import Networks
     from .options import RunOptions
     from .runtime.launcher import Launcher
 
 MB = 1_000_000
-# The seed's defaults: --MEM_LIMIT=512 (MB) and --CPU_SHARE=512.
-SEED_LIMITS = Limits(memory=512 * MB, cpu_shares=512)
+
+
+def __getattr__(name: str):
+    # SEED_LIMITS is made on first use: importing the cgroup drivers costs `images` and a
+    # cached build more than all their work
+    if name == "SEED_LIMITS":
+        return seed_limits()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def seed_limits() -> "Limits":
+    """The seed's defaults: --MEM_LIMIT=512 (MB) and --CPU_SHARE=512."""
+    from .kernel.cgroups import Limits
+    return Limits(memory=512 * MB, cpu_shares=512)
 
 
 class Engine:
@@ -43,14 +54,18 @@ class Engine:
     them (their imports are most of a CLI call's time)."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 cgroup_parent: str | None = None, default_limits: Limits = SEED_LIMITS,
+                 cgroup_parent: str | None = None, default_limits: "Limits | None" = None,
                  default_network: str | None = None) -> None:
         self._check_host()
         self.store = Store(root)
         self.images_store = ImageStore(self.store)
         self.cgroup_parent = cgroup_parent or os.environ.get("BOCKER_CGROUP_PARENT") or "bocker"
-        self.default_limits = default_limits
+        self._default_limits = default_limits
         self.default_network = default_network or os.environ.get("BOCKER_NETWORK") or "bridge"
+
+    @cached_property
+    def default_limits(self) -> "Limits":
+        return self._default_limits if self._default_limits is not None else seed_limits()
 
     @cached_property
     def launcher(self) -> "Launcher":
@@ -195,10 +210,16 @@ class Engine:
         or the text `dockerfile_text`), a layer per step that changes files, each step cached.
         `on_output(chunk, stream)` gets the build's log as it goes (each step, RUN's output).
         Returns a build.BuildResult (the image, and a StepResult per step)."""
-        from .build.builder import Builder, BuildOptions
+        from .build.options import BuildOptions
+        from .build.record import rebuild
         options = BuildOptions(tags=[tags] if isinstance(tags, str) else list(tags or []), dockerfile=dockerfile,
                                dockerfile_text=dockerfile_text, build_args=dict(build_args or {}), target=target,
                                no_cache=no_cache, pull=pull, network=network)
+        # a rebuild whose every step is cached is checked without the parser (record.py)
+        done = rebuild(self, options, context, on_output)
+        if done is not None:
+            return done
+        from .build.builder import Builder
         return Builder(self, options, on_output=on_output).build(context)
 
     # == containers ========================================================================

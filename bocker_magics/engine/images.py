@@ -14,14 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterable
 
 from ..errors import Conflict, InvalidArgument, NotFound
-from .kernel import linux
 from .distribution.layerstore import LayerStore, copy_tree
 from .distribution.reference import parse_image_name
 from .store import IMAGE_PREFIX, Store, is_id, new_id, read_json, write_json
@@ -162,6 +160,7 @@ class ImageStore:
         tmp = self.store.mkdtemp("init-")
         try:
             copy_tree(src, tmp)
+            from .kernel import linux
             linux.crash_point("init-copied")
             os.chmod(tmp, 0o755)
             for d in ROOT_DIRS:
@@ -192,6 +191,7 @@ class ImageStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        import subprocess
         version = subprocess.run([binary], capture_output=True, text=True).stdout.split("\n", 1)[0]
         try:
             return self.create([digest], source=f"built-in {version.replace(' multi-call binary.', '').strip()}", names=[BUSYBOX_NAME])
@@ -208,6 +208,7 @@ class ImageStore:
         os.chmod(root / "root", 0o700)
         shutil.copy2(binary, root / "bin" / "busybox")
         os.chmod(root / "bin" / "busybox", 0o755)
+        import subprocess
         listing = subprocess.run([str(binary), "--list-full"], capture_output=True, text=True, check=True)
         for rel in listing.stdout.split():
             if rel in ("bin/busybox", "linuxrc"):

@@ -24,22 +24,22 @@ finish stay in the cache, as Docker's do, so the next try starts after them).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import stat
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from bocker_magics.errors import BockerError, BuildError, BuildStepFailed, ExitCodeError
 
-from ..images import Image, history_entry, history_of
+from ..images import Image, history_entry
 from ..layerview import LayerView
 from .cache import BuildCache, CacheEntry, step_key
-from .context import BuildContext
+from .options import BuildOptions
+from .record import Recorder, read_dockerfile, record_key
+from .result import BuildResult, ImageState, StepResult, base_state
 from .dockerfile import Dockerfile, parse, parse_trigger
 from .instructions import (Arg, Cmd, Copy, Entrypoint, Env, Expose, From, Healthcheck, Instruction, Label,
                            Maintainer, Onbuild, Run, Shell, StopSignal, User, Volume, Workdir)
@@ -55,70 +55,6 @@ COMMENT = "bocker build"
 # What the runtime mounts over in every container: the mount points it makes in the upper dir
 # when the image lacks them are not the step's changes.
 MOUNT_POINTS = ("proc", "sys", "dev", "etc/hosts", "etc/hostname", "etc/resolv.conf")
-
-
-@dataclass
-class BuildOptions:
-    tags: list[str] = field(default_factory=list)          # NAME[:TAG]
-    dockerfile: str | None = None                          # a path (default CONTEXT/Dockerfile), or "-"
-    dockerfile_text: str | None = None                     # the Dockerfile itself (-f -, a cell)
-    build_args: dict[str, str] = field(default_factory=dict)
-    target: str | None = None
-    no_cache: bool = False
-    pull: bool = False
-    network: str | None = None                             # None: the engine's default (bridge)
-
-
-@dataclass
-class ImageState:
-    """An image as a build holds it between steps: not stored until the end."""
-    layers: list[str]
-    config: dict[str, Any]
-    history: list[dict[str, Any]]
-    author: str | None = None
-
-    @property
-    def key(self) -> str:
-        """What the cache knows this image by: its layers and its config (not its history)."""
-        data = json.dumps([self.layers, self.config, self.author], sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(data.encode()).hexdigest()
-
-    def then(self, entry: CacheEntry) -> ImageState:
-        return ImageState(self.layers + ([entry.layer] if entry.layer else []), entry.config,
-                          self.history + [entry.history], entry.extra.get("author", self.author))
-
-
-@dataclass
-class StepResult:
-    number: int                 # 1-based over the whole build, FROM lines included
-    stage: str                  # the stage's name or index
-    instruction: str            # as written
-    keyword: str
-    line: int
-    cached: bool
-    layer: str | None           # the layer it made (None: config only)
-    size: int                   # bytes in that layer
-    seconds: float              # how long the step took now (a cached one: the lookup)
-    lowers: list[str] = field(default_factory=list)   # the layers below it, bottom first
-    output: bytes = b""         # a RUN's output
-
-
-@dataclass
-class BuildResult:
-    image: Image
-    steps: list[StepResult]
-    seconds: float
-    tags: list[str]
-    dockerfile: str
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def cached(self) -> list[StepResult]:
-        return [s for s in self.steps if s.cached]
-
-    @property
-    def built(self) -> list[StepResult]:
-        return [s for s in self.steps if not s.cached and s.keyword != "FROM"]
 
 
 @dataclass
@@ -141,6 +77,7 @@ class Builder:
         self.steps: list[StepResult] = []
         self.number = 0
         self.total = 0
+        self.recorder = Recorder()
 
     # -- output ------------------------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -151,20 +88,15 @@ class Builder:
     def build(self, context_dir: str | os.PathLike[str]) -> BuildResult:
         t0 = time.perf_counter()
         opts = self.options
-        dockerfile_path = None if opts.dockerfile in (None, "-") else os.path.abspath(opts.dockerfile)
-        self.context = BuildContext(context_dir, dockerfile_path)
-        if opts.dockerfile_text is not None:
-            text, name = opts.dockerfile_text, opts.dockerfile if opts.dockerfile not in (None,) else "Dockerfile"
-        else:
-            text = self.context.read_dockerfile()
-            name = opts.dockerfile or "Dockerfile"
+        self.context, text, name = read_dockerfile(context_dir, opts)
         df = parse(text, name)
         plan = plan_build(df, opts.build_args, opts.target)
-        for w in df.warnings:
-            self.emit(f"warning: {w}")
+        warnings = list(df.warnings)
         unused = plan.unused_build_args()
         if unused:
-            self.emit(f"warning: build args not used by any ARG: {', '.join(unused)}")
+            warnings.append(f"build args not used by any ARG: {', '.join(unused)}")
+        for w in warnings:
+            self.emit(f"warning: {w}")
         self.total = sum(1 + len(ps.stage.instructions) for ps in plan.stages)
         stages: dict[int, _Stage] = {}
         for ps in plan.stages:
@@ -174,7 +106,9 @@ class Builder:
         self.emit(f"Successfully built {image.id}")
         for tag in image.names if opts.tags else []:
             self.emit(f"Successfully tagged {tag}")
-        return BuildResult(image, self.steps, time.perf_counter() - t0, list(opts.tags), name, list(df.warnings))
+        self.recorder.save(self.store, record_key(self.context.root, text, name, opts), image, self.total,
+                           self.steps, warnings)
+        return BuildResult(image, self.steps, time.perf_counter() - t0, list(opts.tags), name, warnings)
 
     def _store(self, state: ImageState) -> Image:
         tags = self.options.tags
@@ -189,56 +123,58 @@ class Builder:
     def _stage(self, df: Dockerfile, plan: BuildPlan, ps: PlannedStage, done: dict[int, _Stage]) -> _Stage:
         t0 = time.perf_counter()
         self.number += 1
-        self.emit(f"Step {self.number}/{self.total} : {ps.stage.from_.original}")
+        result = StepResult(self.number, ps.stage.label, ps.stage.from_.original, "FROM", ps.stage.from_.line,
+                            True, None, 0, 0.0)
+        self.emit(result.head(self.total))
         if ps.base.kind == "stage":
             parent = done[ps.base.stage]
             state = ImageState(list(parent.state.layers), dict(parent.state.config), list(parent.state.history),
                                parent.state.author)
             scope = plan.scope(ps, parent=parent.scope)
-            self.emit(f" ---> stage {parent.planned.stage.label}")
+            result.base = f"stage {parent.planned.stage.label}"
         elif ps.base.kind == "scratch":
             state = ImageState([], {"Env": [f"PATH={DEFAULT_PATH}"]}, [])
             scope = plan.scope(ps, base_env=())
-            self.emit(" ---> scratch (no layers)")
+            result.base = "scratch (no layers)"
         else:
-            img = self._base_image(ps.from_.image)
-            config = dict(img.config)
-            if not any(e.startswith("PATH=") for e in config.get("Env") or []):
-                config["Env"] = [*(config.get("Env") or []), f"PATH={DEFAULT_PATH}"]
-            state = ImageState(list(img.layers), config, history_of(img), img.author)
-            scope = plan.scope(ps, base_env=config.get("Env") or ())
-            self.emit(f" ---> {img.id}" + (f" ({img.names[0]})" if img.names else ""))
-        self.steps.append(StepResult(self.number, ps.stage.label, ps.stage.from_.original, "FROM",
-                                     ps.stage.from_.line, True, None, 0, time.perf_counter() - t0,
-                                     list(state.layers)))
+            img = self.base_image(ps.from_.image)
+            state = base_state(img)
+            scope = plan.scope(ps, base_env=state.config.get("Env") or ())
+            result.base = img.id + (f" ({img.names[0]})" if img.names else "")
+        self.emit(f" ---> {result.base}")
+        result.lowers, result.seconds = list(state.layers), time.perf_counter() - t0
+        self.steps.append(result)
+        self.recorder.step(result)
         stage = _Stage(ps, state, scope)
         triggers = list(state.config.get("OnBuild") or [])
         if triggers:
             # the base image's ONBUILD triggers run first, then leave the config (Docker's rule)
             stage.state.config = {k: v for k, v in state.config.items() if k != "OnBuild"}
-            self.emit(f" # Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}")
             for expression in triggers:
                 self._step(df, plan, stage, parse_trigger(expression, ps.stage.from_.location), done, trigger=True)
         for instruction in ps.stage.instructions:
             self._step(df, plan, stage, instruction, done)
         return stage
 
-    def _base_image(self, ref: str) -> Image:
+    def base_image(self, ref: str) -> Image:
+        """A FROM (or COPY --from) image: the one here, or pulled when it isn't (or, with
+        --pull, when it came from a registry)."""
         from ..images import BUSYBOX_NAME
         img = self.images.find(ref)
         if img is None and ref in ("busybox", BUSYBOX_NAME):
-            return self.engine.busybox()
+            img = self.engine.busybox()
         registry_image = img is not None and img.digest is not None and "@sha256:" in (img.source or "") \
             and not (img.source or "").startswith("load ")
-        if img is not None and not (self.options.pull and registry_image):
-            return img
-        self.emit(f" ---> pulling {ref}")
-        try:
-            return self.engine.pull(ref)
-        except BockerError as e:
-            if img is None:
-                raise BuildError(f"FROM {ref}: the image isn't here and can't be pulled: {e}") from None
-            raise
+        if img is None or (self.options.pull and registry_image):
+            self.emit(f" ---> pulling {ref}")
+            try:
+                img = self.engine.pull(ref)
+            except BockerError as e:
+                if img is None:
+                    raise BuildError(f"FROM {ref}: the image isn't here and can't be pulled: {e}") from None
+                raise
+        self.recorder.base(ref, base_state(img).key)
+        return img
 
     # -- steps -------------------------------------------------------------------------------------
     def _step(self, df: Dockerfile, plan: BuildPlan, stage: _Stage, instruction: Instruction,
@@ -247,38 +183,37 @@ class Builder:
         if not trigger:
             self.number += 1
         text = instruction.original if not trigger else f"ONBUILD {instruction.original}"
-        self.emit(f"Step {self.number}/{self.total} : {text}" if not trigger else f" ---> trigger: {instruction.original}")
+        result = StepResult(self.number, stage.planned.stage.label, text, instruction.keyword, instruction.line,
+                            False, None, 0, 0.0, list(stage.state.layers), trigger=trigger)
+        self.emit(result.head(self.total))
         scope = stage.scope
         step = scope.expand(instruction)
         scope.apply(step)
+        result.keyword = step.keyword
         state = stage.state
         run = _StepRun(self, df, plan, stage, step, done)
         content, extra = run.inputs()
         key = step_key(state.key, step.cache_key(), content, extra)
         entry = None if self.options.no_cache else self.cache.get(key)
-        cached = entry is not None
-        output = b""
-        if cached:
+        result.cached = entry is not None
+        if result.cached:
             self.emit(" ---> Using cache")
             run.close()
         else:
             try:
                 entry = run.make()
-                output = run.output
+                result.output = run.output
             finally:
                 run.close()
             entry.seconds = time.perf_counter() - t0
             self.cache.put(key, entry)
-        if isinstance(step, (Cmd,)):
+        if isinstance(step, Cmd):
             stage.cmd_set = True
-        lowers = list(state.layers)
         stage.state = state.then(entry)
-        if entry.layer:
-            self.emit(f" ---> layer {entry.layer.split(':')[1][:12]} ({_size(entry.size)})")
-        else:
-            self.emit(" ---> config only")
-        self.steps.append(StepResult(self.number, stage.planned.stage.label, text, step.keyword, step.line, cached,
-                                     entry.layer, entry.size, time.perf_counter() - t0, lowers, output))
+        result.layer, result.size, result.seconds = entry.layer, entry.size, time.perf_counter() - t0
+        self.emit(result.outcome())
+        self.steps.append(result)
+        self.recorder.step(result, key, run.copy_record())
 
 
 class _StepRun:
@@ -291,6 +226,7 @@ class _StepRun:
         self.config = dict(stage.state.config)
         self.scratch: list[Path] = []
         self.copy_plan = None
+        self.from_layers: list[str] | None = None
         self.output = b""
 
     @property
@@ -300,6 +236,14 @@ class _StepRun:
     def close(self) -> None:
         for d in self.scratch:
             shutil.rmtree(d, ignore_errors=True)
+
+    def copy_record(self) -> dict[str, Any] | None:
+        """What a cached rebuild needs to check this COPY again without the Dockerfile."""
+        if self.copy_plan is None:
+            return None
+        from .digests import CopySpec
+        return {"spec": CopySpec.of(self.step).to_json(), "digest": self.copy_plan.digest,
+                "from_layers": self.from_layers}
 
     def view(self, layers: list[str] | None = None) -> LayerView:
         layers = self.state.layers if layers is None else layers
@@ -340,8 +284,10 @@ class _StepRun:
         if base.kind == "stage":
             if base.stage not in self.done:
                 raise BuildError(f"COPY --from={ref}: stage {ref} was not built")
-            return self.view(self.done[base.stage].state.layers)
-        img = self.b._base_image(ref)
+            self.from_layers = list(self.done[base.stage].state.layers)
+            return self.view(self.from_layers)
+        img = self.b.base_image(ref)
+        self.from_layers = list(img.layers)
         return self.view(img.layers)
 
     def check_run(self, step: Run) -> None:

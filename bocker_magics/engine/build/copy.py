@@ -17,17 +17,16 @@ network by surprise: download the file, then COPY it).
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bocker_magics.errors import ContextError
 
 from ..layerview import LayerView
-from .context import BuildContext, Entry, Source, content_digest, sources
+from .context import BuildContext, Entry, Source, sources
+from .digests import CopySpec, context_inputs, decompressed, view_inputs
 from .instructions import Add, Copy
 from .layerwriter import LayerWriter, apply_chmod
 from .patterns import clean, has_wildcards
@@ -56,23 +55,14 @@ class CopyPlan:
                                    f"network by surprise): download it, then COPY the file")
         if isinstance(step, Add) and step.checksum:
             raise ContextError("ADD --checksum is for URLs, and ADD from a URL is refused: COPY the file instead")
-        srcs = ctx.sources(list(step.sources), excludes=list(step.excludes), parents=step.parents)
-        archives = _archives(step, srcs)
-        return cls(step, srcs, ctx.digest(srcs, inline=step.inline, chown=step.chown, chmod=step.chmod)
-                   + _archive_mark(archives), archives=archives)
+        srcs, archives, digest = context_inputs(CopySpec.of(step), ctx)
+        return cls(step, srcs, digest, archives=archives)
 
     @classmethod
     def from_view(cls, step: Copy, view: LayerView, scratch: Path) -> CopyPlan:
-        """COPY --from: the named paths of a stage's or an image's files, materialized under
-        `scratch` (hard links to the layers' files, which nothing here writes to), then read
-        with the build context's rules."""
-        scratch.mkdir(parents=True, exist_ok=True)
-        for pattern in step.sources:
-            _materialize(view, pattern, scratch)
-        srcs = sources(scratch, list(step.sources), excludes=list(step.excludes), parents=step.parents)
-        archives = _archives(step, srcs)
-        digest = content_digest(srcs, inline=step.inline, chown=step.chown, chmod=step.chmod, owners=True)
-        return cls(step, srcs, digest + _archive_mark(archives), owners_kept=True, archives=archives)
+        """COPY --from: the files of a stage or an image (digests.view_inputs)."""
+        srcs, archives, digest = view_inputs(CopySpec.of(step), view, scratch)
+        return cls(step, srcs, digest, owners_kept=True, archives=archives)
 
     # -- the layer --------------------------------------------------------------------------------
     def write(self, writer: LayerWriter, workdir: str, owner: tuple[int, int] | None) -> None:
@@ -137,7 +127,7 @@ class CopyPlan:
         try:
             with open(src.entries[0].abspath, "rb") as f:
                 try:
-                    layerfmt.extract(_decompressed(f), scratch, whiteouts=False)
+                    layerfmt.extract(decompressed(f), scratch, whiteouts=False)
                 except LayerError as e:
                     raise ContextError(f"ADD {src.path}: {e}") from None
             writer.ensure_dir(dest, p_uid, p_gid)
@@ -152,105 +142,3 @@ class CopyPlan:
 def _resolve_parent(view: LayerView, path: str) -> str:
     parent, name = os.path.split(clean(path))
     return f"{view.resolve(parent).rstrip('/')}/{name}"
-
-
-# -- archives (ADD) --------------------------------------------------------------------------------
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
-
-
-def _archives(step: Copy, srcs: list[Source]) -> set[int]:
-    """Which of an ADD's sources are local tar archives it unpacks (Docker looks at the bytes,
-    not the name; `--unpack=false` keeps them as files)."""
-    if not isinstance(step, Add) or step.unpack is False:
-        return set()
-    return {i for i, s in enumerate(srcs) if s.type == "file" and is_archive(s.entries[0].abspath)}
-
-
-def _archive_mark(archives: set[int]) -> str:
-    return f"+unpack{sorted(archives)}" if archives else ""
-
-
-def compression(head: bytes) -> str | None:
-    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
-
-
-def is_archive(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(6)
-            f.seek(0)
-            if compression(head) is None:
-                block = f.read(512)
-            else:
-                block = _decompressed(f).read(512)
-    except (OSError, EOFError, ValueError):
-        return False
-    import tarfile
-    if len(block) < 512:
-        return False
-    if block[257:262] == b"ustar":
-        return True
-    try:
-        tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")   # a v7 tar: its checksum holds
-        return True
-    except tarfile.HeaderError:
-        return False
-
-
-def _decompressed(f) -> io.RawIOBase:
-    head = f.read(6)
-    f.seek(0)
-    kind = compression(head)
-    if kind == "bzip2":
-        import bz2
-        return bz2.BZ2File(f)
-    if kind == "xz":
-        import lzma
-        return lzma.LZMAFile(f)
-    if kind in ("gzip", "zstd"):
-        from ..distribution.layers import Decompressed
-        return Decompressed(f)
-    return f
-
-
-# -- COPY --from: a stage's or an image's files as a directory ------------------------------------
-def _materialize(view: LayerView, pattern: str, scratch: Path) -> None:
-    """The part of the image a source pattern can reach, under `scratch` at the path as
-    written: the pattern's directory part up to its first wildcard (symlinks on it followed
-    inside the image), and everything below."""
-    rel = clean("/" + pattern).lstrip("/")
-    parts = [p for p in rel.split("/") if p]
-    first = next((i for i, p in enumerate(parts) if has_wildcards(p)), len(parts))
-    written = parts[:first]
-    target = scratch.joinpath(*written) if written else scratch
-    real = view.resolve("/" + "/".join(written))
-    node = view.node(real)
-    if node is None:
-        return                                 # sources() then says it isn't there
-    if target != scratch and os.path.lexists(target):
-        return                                 # another pattern brought it already
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _flatten(view, real, target, node)
-
-
-def _flatten(view: LayerView, real: str, target: Path, node) -> None:
-    for path, n in view.walk(real):
-        rel = path[len(real.rstrip("/")):].lstrip("/")
-        out = target / rel if rel else target
-        st = n.st
-        if n.is_dir:
-            out.mkdir(exist_ok=True)
-            os.chown(out, st.st_uid, st.st_gid)
-            os.chmod(out, stat.S_IMODE(st.st_mode))
-        elif stat.S_ISREG(st.st_mode):
-            try:
-                os.link(n.path, out)
-            except OSError:
-                shutil.copy2(n.path, out)
-                os.chown(out, st.st_uid, st.st_gid)
-        elif n.is_symlink:
-            os.symlink(os.readlink(n.path), out)
-            os.chown(out, st.st_uid, st.st_gid, follow_symlinks=False)
-        elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            os.mknod(out, st.st_mode, st.st_rdev)
-            os.chown(out, st.st_uid, st.st_gid)

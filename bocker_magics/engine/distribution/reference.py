@@ -3,7 +3,6 @@ and the `name[:tag]` an image is known by locally; digests as they may appear in
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -107,6 +106,7 @@ def is_loopback(registry: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
+        import ipaddress  # only for a registry's host: not for every image name
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
