@@ -377,3 +377,88 @@ def test_cli_build(busybox, tmp_path, six):
     assert bad.returncode == 1 and bad.stderr == "-:2: unknown instruction: XYZZY\n"
     usage = bocker("build")
     assert usage.returncode == 2 and len(usage.stderr.strip().splitlines()) == 1
+
+
+# -- the cached rebuild that reads no Dockerfile (build/record.py) -------------------------------
+def _records(engine) -> Path:
+    return engine.store.build_cache.parent / "records"
+
+
+def test_a_cached_rebuild_says_and_makes_what_the_full_build_does(engine, busybox, six):
+    build(engine, six, "record-six:1")
+    fast_log: list[bytes] = []
+    fast = build(engine, six, "record-six:1", on_output=lambda chunk, stream: fast_log.append(chunk))
+    import shutil
+    shutil.rmtree(_records(engine))               # no record: the full build, all from the cache
+    full_log: list[bytes] = []
+    full = build(engine, six, "record-six:1", on_output=lambda chunk, stream: full_log.append(chunk))
+    assert b"".join(fast_log) == b"".join(full_log)
+    assert fast.image.id == full.image.id
+    assert [s.to_json() | {"seconds": 0} for s in fast.steps] == [s.to_json() | {"seconds": 0} for s in full.steps]
+
+
+def test_a_cached_rebuild_imports_no_parser(busybox, six):
+    build_cmd = ("import sys; from bocker_magics.cli import main; main(['build', '-q', '--network', 'none', "
+                 f"{str(six)!r}]); print(sorted(m for m in sys.modules if m.startswith('bocker_magics.engine.build.')))")
+    import subprocess
+    import sys
+    first = subprocess.run([sys.executable, "-c", build_cmd], capture_output=True, text=True, check=True)
+    again = subprocess.run([sys.executable, "-c", build_cmd], capture_output=True, text=True, check=True)
+    loaded = again.stdout.strip().splitlines()[-1]
+    assert "instructions" not in loaded and "dockerfile" not in loaded and "builder" not in loaded, loaded
+    assert first.stdout.splitlines()[0] == again.stdout.splitlines()[0], "the same image"
+
+
+def test_a_record_that_no_longer_holds_runs_the_full_build(engine, busybox, tmp_path):
+    base = engine.image("busybox")
+    other = build(engine, make_context(tmp_path / "other", "FROM busybox\nRUN echo other > /other\n")).image
+    engine.images_store.tag(base, ["record-base:1"])
+    ctx = make_context(tmp_path / "ctx", "FROM record-base:1\nRUN echo x > /x\nCOPY f /f\n", {"f": "f\n"})
+    first = build(engine, ctx)
+    # the base image is another one now: every step again (a new parent)
+    engine.images_store.tag(other, ["record-base:1"])
+    moved = build(engine, ctx)
+    assert [s.cached for s in moved.steps[1:]] == [False, False] and moved.image.layers[:2] == other.layers
+    engine.images_store.tag(base, ["record-base:1"])
+    assert all(s.cached for s in build(engine, ctx).steps)
+    # the image was untagged, and made again by another build: the record's image is gone
+    # from the store's names but its layers stay, so the steps come from the cache
+    kept = engine.images_store.create_named(first.image.layers, "a copy", ["record-copy:1"], first.image.config)
+    engine.rmi(first.image.id)
+    again = build(engine, ctx)
+    assert all(s.cached for s in again.steps) and again.image.id != first.image.id
+    assert again.image.layers == first.image.layers
+    # its layers are gone (their last image removed): the steps run again
+    engine.rmi(again.image.id)
+    engine.rmi(kept.id)
+    rerun = build(engine, ctx)
+    assert [s.cached for s in rerun.steps[1:]] == [False, False]
+
+
+def test_a_pushed_build_shows_its_history_in_skopeo_and_is_a_pull_away(engine, busybox, six, tmp_path):
+    import shutil
+    import subprocess
+    from registry_fixtures import Registry, missing_tools
+    if missing_tools():
+        pytest.skip(f"needs {missing_tools()}")
+    reg = Registry(tmp_path / "registry")
+    try:
+        r = build(engine, six, "pushed-six:1")
+        ref = f"{reg.host}/lab/six:1"
+        engine.push("pushed-six:1", ref)
+        shown = json.loads(subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--config", f"docker://{ref}"],
+                                          capture_output=True, text=True, check=True).stdout)
+        assert [h["created_by"] for h in shown["history"]] == [h["created_by"] for h in r.image.history]
+        assert [h.get("empty_layer", False) for h in shown["history"]] == [False] * 5 + [True]
+        assert shown["config"]["Cmd"] == ["cat", "/two"]
+        # and a pull of it is the same image again (its history kept)
+        pulled = engine.pull(ref)
+        assert pulled.history == r.image.history and pulled.config["Cmd"] == ["cat", "/two"]
+        # a FROM of the registry image builds on it; --pull checks the registry again
+        child = make_context(tmp_path / "child", f"FROM {ref}\nRUN cat /two > /copy\n")
+        got = build(engine, child, pull=True)
+        assert read(engine.store, got.image.layers, "/copy") == b"a\none\n"
+        engine.rmi(pulled.id)
+    finally:
+        reg.stop()
+        shutil.rmtree(tmp_path / "registry", ignore_errors=True)
