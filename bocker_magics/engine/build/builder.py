@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from bocker_magics.errors import BockerError, BuildError, BuildStepFailed, ExitCodeError
+from bocker_magics.errors import BockerError, BuildError, BuildStepFailed, DockerfileError, ExitCodeError
 
 from ..images import Image, history_entry
 from ..layerview import LayerView
@@ -233,6 +233,15 @@ class _StepRun:
     def where(self) -> str:
         return f"{self.df.file}:{self.step.line}"
 
+    def located(self, e: BockerError) -> BockerError:
+        """The same mistake, its line saying where in the Dockerfile it is."""
+        if isinstance(e, DockerfileError) or str(e).startswith(f"{self.df.file}:"):
+            return e
+        try:
+            return type(e)(f"{self.where}: {e}")
+        except TypeError:
+            return BuildError(f"{self.where}: {e}")
+
     def close(self) -> None:
         for d in self.scratch:
             shutil.rmtree(d, ignore_errors=True)
@@ -269,7 +278,7 @@ class _StepRun:
                 else:
                     self.copy_plan = CopyPlan.from_context(step, self.b.context)
             except BockerError as e:
-                raise type(e)(f"{self.where}: {e}") from None
+                raise self.located(e) from None
             return self.copy_plan.digest, None
         if isinstance(step, Run):
             self.check_run(step)
@@ -422,7 +431,7 @@ class _StepRun:
             writer = LayerWriter(self.mkdtemp("build-copy-") / "layer", view)
             self.copy_plan.write(writer, self.config.get("WorkingDir") or "/", owner)
         except BockerError as e:
-            raise type(e)(f"{self.where}: {e}") from None
+            raise self.located(e) from None
         return self.entry(*self.store_layer(writer))
 
     def store_layer(self, writer) -> tuple[str | None, int]:
