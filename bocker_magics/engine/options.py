@@ -268,16 +268,20 @@ def check_hostname(hostname: str) -> str:
 
 
 def command_argv(image_config: dict, command: str | list[str] | None) -> tuple[list[str], str]:
-    """(argv, the command as text) with the seed's semantics: the words joined and run by
-    /bin/sh -c; no command runs the image's Entrypoint and Cmd, as Docker does."""
+    """(argv, the command as text). A string has the seed's semantics: run by /bin/sh -c (the
+    CLI joins its words into one); a list is the program and its arguments (Docker's exec
+    form); no command runs the image's Entrypoint and Cmd, as Docker does."""
     if command is None or command == [] or command == "":
         argv = list(image_config.get("Entrypoint") or []) + list(image_config.get("Cmd") or [])
         argv = argv or ["sh"]
         return argv, " ".join(argv)
-    text = command if isinstance(command, str) else " ".join(command)
-    if "\0" in text:
+    if isinstance(command, str):
+        argv, text = ["/bin/sh", "-c", command], command
+    else:
+        argv, text = [str(a) for a in command], " ".join(command)
+    if any("\0" in a for a in argv):
         raise InvalidArgument("Invalid command: it holds a NUL byte")
-    return ["/bin/sh", "-c", text], text
+    return argv, text
 
 
 def default_mounts(privileged: bool) -> list[Mount]:
