@@ -137,6 +137,23 @@ def render(verb: str, args: Any, result: Any) -> int:
     return status if isinstance(status, int) else 0
 
 
+def one_line(message: str) -> str:
+    """A message is one line: a name that holds a newline is shown escaped, not broken."""
+    return message.replace("\r", "\\r").replace("\n", "\\n") or "failed"
+
+
+def fault_message(e: OSError) -> str:
+    import errno
+    from .engine.store import default_root
+    root = default_root()
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"No space left on BOCKER_ROOT ({root}): free space or move BOCKER_ROOT"
+    if e.errno == errno.EROFS:
+        return f"BOCKER_ROOT ({root}) is on a read-only file system: move BOCKER_ROOT"
+    where = f" ({e.filename})" if e.filename else ""
+    return f"{e.strerror or e}{where}: check BOCKER_ROOT ({root}) and the host"
+
+
 def _terminal(ctx: Context):
     """Our terminal, for -t (and attach to a container that has one); or why there is none."""
     from .terminal import Terminal
@@ -207,8 +224,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress.close(ok=True)
         return render(verb, namespace, result)
     except BockerError as e:
-        sys.stderr.write(f"{e}\n")
+        for ref in getattr(e, "done", []) or []:
+            print(ref)  # what a verb of several containers did before the one that failed
+        sys.stderr.write(one_line(str(e)) + "\n")
         return e.exit_code
+    except OSError as e:
+        # a fault of the host (a full disk, a read-only BOCKER_ROOT): one line, never a traceback
+        sys.stderr.write(one_line(fault_message(e)) + "\n")
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import HostUnsupported, InvalidArgument, MonitorDied, NotFound
+from ..errors import (Conflict, ContainerStartError, ExitCodeError, HostUnsupported, InvalidArgument, MonitorDied,
+                      NotFound)
 from .changes import Change, changes
 from .containers import Container, Containers, NetworkPlan, Output, RunResult
 from .images import BUSYBOX_NAME, Image, ImageStore
@@ -88,12 +89,13 @@ class Engine:
         if img is None:
             raise NotFound(f"No image named '{ref}' exists: pull it (bocker pull {ref}) "
                            "or make the built-in one (bocker init --busybox)")
+        if img.broken:
+            raise Conflict(f"Image {img.id} is broken ({img.problem}): remove it with 'bocker rmi {img.id}'")
         return img
 
     def rmi(self, ref: str) -> str:
         img = self.images_store.get(ref)
-        in_use = any(c.image == img.id for c in self.ps())
-        self.images_store.remove(img, in_use=in_use)
+        self.images_store.remove(img, in_use=lambda: any(c.image == img.id for c in self.ps()))
         return img.id
 
     # -- registries and archives (transfer.py, archive.py, registry.py) -------------------
@@ -186,13 +188,14 @@ class Engine:
                                          detach_keys=detach_keys)
         except MonitorDied:
             raise  # its state stays for gc
-        except BaseException:
-            # a start that failed: the container it made goes too, as if never made
+        except BaseException as err:
+            # a start that failed: the container it made goes too, as if never made (a monitor
+            # that reported the failure has undone its own steps)
             import contextlib
             with contextlib.suppress(Exception):
                 c2 = self.containers.load(c.id)
-                if c2.status == "created":
-                    self.containers.rm(c.id)
+                if c2.status in ("created", "failed") or isinstance(err, (ContainerStartError, ExitCodeError)):
+                    self.containers.rm(c.id, force=True)
             raise
 
     def create(self, image: str, command: str | list[str] | None = None, options: RunOptions | None = None,
@@ -403,6 +406,8 @@ class Engine:
             finally:
                 group.thaw()
 
-        return self.images_store.commit(
-            parent, self.store.container_dir(c.id) / "upper", target,
-            source=f"{c.id}:{time.strftime('%Y%m%d-%H%M%S')}", freeze=frozen)
+        with self.store.container_lock(c.id):  # an rm of it waits: the layer is all of it
+            linux.pause_point("commit")
+            return self.images_store.commit(
+                parent, self.store.container_dir(c.id) / "upper", target,
+                source=f"{c.id}:{time.strftime('%Y%m%d-%H%M%S')}", freeze=frozen)
