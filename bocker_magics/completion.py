@@ -24,8 +24,8 @@ from typing import Any, Callable
 # verbs that act on a running container: only those are offered after them
 RUNNING_ONLY = {"exec", "top", "ns", "stop", "kill", "stats"}
 # (verb, positional) -> what it names; the rest go by the positional's name (KINDS)
-BY_VERB = {("rm", "ref"): "container|image", ("inspect", "ref"): "container|image",
-           ("diff", "ref"): "container|image", ("rmi", "ref"): "image", ("pull", "ref"): "image",
+BY_VERB = {("rm", "refs"): "container|image", ("inspect", "ref"): "container|image",
+           ("diff", "ref"): "container|image", ("rmi", "refs"): "image", ("pull", "ref"): "image",
            ("push", "ref"): None, ("commit", "image"): None, ("network", "name"): "network",
            ("build", "context"): "directory"}
 KINDS = {"container": "container", "containers": "container", "refs": "container", "image": "image"}

@@ -20,6 +20,7 @@ the container and is one line too; anything else keeps its traceback (a bug).
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -46,6 +47,8 @@ MAGIC_VERBS = {
 }
 RUNS = ("run", "exec")
 CELL_VERBS = (*RUNS, "build")   # the verbs whose cell is their input: a script, a Dockerfile
+NO_TERMINAL = ("a notebook has no terminal: use %%bocker run IMAGE (the cell is the script), "
+               "%%bocker run -i IMAGE PROGRAM (the cell is its input) or %bocker exec NAME COMMAND")
 _HELP_LINE = re.compile(r"^\s*%bocker\s+([\w-]+)\s*\?{1,2}\s*$")
 
 
@@ -125,9 +128,6 @@ def magic_parser(verb: str) -> commands.Parser:
     if verb == "run":
         p.add_argument("--monitor", action="store_true",
                        help="sample memory and cpu while it runs; a live plot, then the final one")
-    if verb == "logs":
-        p.add_argument("-f", "--follow", action="store_true",
-                       help="stream the log as it grows, until the container exits or the cell is interrupted")
     return p
 
 
@@ -254,9 +254,9 @@ class BockerMagics(Magics):
             if verb != "run":
                 raise
             a = parser.parse_args(args + [self.default_image])  # %%bocker run [OPTIONS]
-        if a.command:
+        if a.command and not getattr(a, "interactive", False):
             raise UsageError(f"%%bocker {verb}: the cell is the script; give no command on the line "
-                             f"(got '{' '.join(a.command)}')")
+                             f"(got '{' '.join(a.command)}'), or -i to feed the cell to it as its input")
         return a
 
     def _defaults(self) -> list[str]:
@@ -272,7 +272,8 @@ class BockerMagics(Magics):
         return out
 
     def _context(self, verb: str, **kwargs: Any) -> Context:
-        return Context(prog=PROG, hint=f"see {PROG} {verb}?", **kwargs)
+        return Context(prog=PROG, hint=f"see {PROG} {verb}?", no_terminal=NO_TERMINAL, environ=dict(os.environ),
+                       **kwargs)
 
     def _call(self, verb: str, a: Any, cell: str | None) -> Any:
         from . import views
@@ -288,6 +289,8 @@ class BockerMagics(Magics):
             return self._run(verb, a, cell)
         if verb == "build":
             return self._build(a)
+        if verb == "attach":
+            raise UsageError(NO_TERMINAL)
         if verb == "logs" and a.follow:
             return self._follow(a.container)
         progress = None
@@ -320,13 +323,13 @@ class BockerMagics(Magics):
             names = {c.id: c.name for c in e.ps()}
             return views.StatsTable(result, names)
         if verb == "logs":
-            text = result.decode(errors="replace")
+            text = b"".join(r.text(a.timestamps) for r in result).decode(errors="replace")
             if a.out:
                 return text
             sys.stdout.write(text)
             return None
         if verb in ("rm", "rmi"):
-            print(f"Removed: {a.ref}")
+            print("\n".join(f"Removed: {ref}" for ref in result))
             return None
         if verb == "gc":
             for line in result:
@@ -361,7 +364,10 @@ class BockerMagics(Magics):
         from . import views
 
         e = self.engine
-        if cell is not None:
+        stdin = None
+        if cell is not None and getattr(a, "interactive", False) and a.command:
+            stdin = cell.encode()  # %%bocker run -i IMAGE PROGRAM: the cell is its input
+        elif cell is not None:
             a.command = [cell] if verb == "run" else ["/bin/sh", "-c", cell]
         if verb == "run":
             self._check_image(a.image)
@@ -384,7 +390,7 @@ class BockerMagics(Magics):
                     monitor.show_live(widget=self.live_widgets)
 
         ctx = self._context(verb, on_output=output.write if output else None, capture=True,
-                            on_start=on_start if verb == "run" else None)
+                            on_start=on_start if verb == "run" else None, stdin=stdin)
         try:
             result = VERBS[verb].call(e, a, ctx)
         except KeyboardInterrupt:

@@ -353,7 +353,9 @@ def test_completion_of_verbs_and_options(ip):
     options = _complete(ip, "%bocker run --c")
     assert {"%bocker run --cpus", "%bocker run --cpu-shares", "%bocker run --cap-add"} <= set(options)
     assert "%bocker run --no-raise-error" in _complete(ip, "%bocker run --no")  # the magic's own too
-    assert set(_complete(ip, "%bocker logs -")) == {"%bocker logs -f", "%bocker logs --follow", "%bocker logs --out"}
+    assert set(_complete(ip, "%bocker logs -")) == {"%bocker logs -f", "%bocker logs --follow", "%bocker logs --out",
+                                                    "%bocker logs --tail", "%bocker logs -t", "%bocker logs --timestamps",
+                                                    "%bocker logs --since"}
     assert set(_complete(ip, "%bocker network ")) >= {"%bocker network ls", "%bocker network inspect"}
     assert "%%bocker run --monitor" in _complete(ip, "%%bocker run --mon")
 

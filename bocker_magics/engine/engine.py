@@ -19,7 +19,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import HostUnsupported, InvalidArgument, MonitorDied, NotFound
+from ..errors import (Conflict, ContainerStartError, ExitCodeError, HostUnsupported, InvalidArgument, MonitorDied,
+                      NotFound)
 from .images import BUSYBOX_NAME, Image, ImageStore
 from .store import Store
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .network.networks import Networks
     from .options import RunOptions
     from .runtime.launcher import Launcher
+    from .volumes import Volumes
 
 MB = 1_000_000
 
@@ -87,6 +89,11 @@ class Engine:
         from .containers import Containers
         return Containers(self)
 
+    @cached_property
+    def volumes(self) -> "Volumes":
+        from .volumes import Volumes
+        return Volumes(self.store)
+
     @staticmethod
     def _check_host() -> None:
         if os.geteuid() != 0:
@@ -124,12 +131,13 @@ class Engine:
         if img is None:
             raise NotFound(f"No image named '{ref}' exists: pull it (bocker pull {ref}) "
                            "or make the built-in one (bocker init --busybox)")
+        if img.broken:
+            raise Conflict(f"Image {img.id} is broken ({img.problem}): remove it with 'bocker rmi {img.id}'")
         return img
 
     def rmi(self, ref: str) -> str:
         img = self.images_store.get(ref)
-        in_use = any(c.image == img.id for c in self.ps())
-        self.images_store.remove(img, in_use=in_use)
+        self.images_store.remove(img, in_use=lambda: any(c.image == img.id for c in self.ps()))
         return img.id
 
     # -- registries and archives (transfer.py, archive.py, registry.py) -------------------
@@ -226,7 +234,7 @@ class Engine:
     def run(self, image: str, command: str | list[str] | None = None, options: RunOptions | None = None, *,
             on_output: Output | None = None, capture: bool = True,
             on_start: Callable[[str], None] | None = None, stdin: bytes | int | None = None,
-            **kwargs: Any) -> RunResult:
+            terminal: Any = None, detach_keys: bytes | None = None, **kwargs: Any) -> RunResult:
         """Run a container. Foreground: stream output to `on_output` (and keep it, if
         `capture`), return when it exits. Detached: return as soon as it runs. `on_start(id)`
         is called once the container runs (a monitor samples its cgroup). A string command is
@@ -241,17 +249,44 @@ class Engine:
         c = self.containers.create(image, command, options)
         try:
             return self.containers.start(c, attach=not options.detach, on_output=on_output, capture=capture,
-                                         on_start=on_start, stdin=stdin, t0=t0)
+                                         on_start=on_start, stdin=stdin, t0=t0, terminal=terminal,
+                                         detach_keys=detach_keys)
         except MonitorDied:
             raise  # its state stays for gc
-        except BaseException:
-            # a start that failed: the container it made goes too, as if never made
+        except BaseException as err:
+            # a start that failed: the container it made goes too, as if never made (a monitor
+            # that reported the failure has undone its own steps)
             import contextlib
             with contextlib.suppress(Exception):
                 c2 = self.containers.load(c.id)
-                if c2.status == "created":
-                    self.containers.rm(c.id)
+                if c2.status in ("created", "failed") or isinstance(err, (ContainerStartError, ExitCodeError)):
+                    self.containers.rm(c.id, force=True)
             raise
+
+    def create(self, image: str, command: str | list[str] | None = None, options: RunOptions | None = None,
+               **kwargs: Any) -> Container:
+        """`bocker create`: the container, made and not started."""
+        from .options import RunOptions
+        return self.containers.create(image, command, options if options is not None else RunOptions.of(**kwargs))
+
+    def start(self, ref: str, *, attach: bool = False, **kwargs: Any):
+        """Start a created (or stopped) container; attached: stream it until it exits, as run."""
+        c = self.containers.get(ref)
+        result = self.containers.start(c, attach=attach, **kwargs)
+        return result if attach else c
+
+    def restart(self, ref: str, timeout: float | None = None) -> str:
+        """stop, then start again (detached)."""
+        c = self.containers.get(ref)
+        if c.status in ("running", "paused", "restarting"):
+            self.containers.stop(c.id, timeout)
+        self.containers.start(self.containers.get(c.id), attach=False)
+        return c.id
+
+    def logs_follow(self, ref: str):
+        """The log's bytes as they come, until the container stops (for %bocker logs -f)."""
+        for r in self.containers.log_records(ref, follow=True):
+            yield r.text()
 
     def exec(self, ref: str, command: str | list[str], **kwargs: Any) -> RunResult:
         return self.containers.exec(ref, command, **kwargs)
@@ -274,7 +309,7 @@ class Engine:
     def kill(self, ref: str, sig: str | int = "KILL") -> str:
         return self.containers.kill(ref, sig)
 
-    def stop(self, ref: str, timeout: float = 10.0) -> str:
+    def stop(self, ref: str, timeout: float | None = None) -> str:
         return self.containers.stop(ref, timeout)
 
     def wait(self, ref: str, timeout: float | None = None) -> int | None:
@@ -288,7 +323,7 @@ class Engine:
         from .inspect import inspect
         return inspect(self, ref)
 
-    def rm(self, ref: str, force: bool = False) -> str:
+    def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         """Remove a container (or, for an img_ id or an image name, an image)."""
         if ref.startswith("img_") or (not ref.startswith("ps_") and self.containers.find(ref) is None
                                       and self.images_store.find(ref) is not None):
@@ -298,7 +333,7 @@ class Engine:
             if ref.startswith("ps_"):
                 raise NotFound(f"No container named '{ref}' exists")
             raise NotFound(f"No container or image named '{ref}' exists")
-        return self.containers.rm(c.id, force=force)
+        return self.containers.rm(c.id, force=force, volumes=volumes)
 
     def gc(self) -> list[str]:
         """Remove what crashes left; a line per thing removed or corrected (gc.py)."""
@@ -335,14 +370,23 @@ class Engine:
         return top_first[0], top_first[1:]
 
     # -- networks ----------------------------------------------------------------------------
-    def network_request(self, network: str | None, publish: list[str], dns: list[str] | None):
+    def network_request(self, network: str | None, publish: list[str], dns: list[str] | None, *,
+                        exposed: list[str] = (), joins: dict[str, str] | None = None):
         """Checks made before anything exists: the network (its bridge and NAT made if
-        missing), the published ports free, the nameservers. Returns (mode, network name,
-        ports, dns)."""
-        from .network.ports import check_port_free, parse_publish
+        missing), the published ports free (-P: each exposed port on a free one), the
+        nameservers. Returns (mode, network name, ports, dns)."""
+        from .network.ports import check_port_free, free_port, parse_publish
         from .runtime.protocol import Publish
         network = network or self.default_network
         ports = [Publish(*parse_publish(p)) for p in publish]
+        for spec in exposed:
+            port, _, proto = spec.partition("/")
+            if (proto or "tcp") == "tcp" and port.isdigit() and not any(p.container_port == int(port) for p in ports):
+                ports.append(Publish("0.0.0.0", free_port(), int(port)))
+        if network.startswith("container:"):
+            if ports:
+                raise InvalidArgument("-p/-P with --network container:NAME: publish on that container instead")
+            return "container", (joins or {})["network"], [], []
         if ports and network in ("none", "host"):
             raise InvalidArgument(f"-p needs a bridge network: with --network {network} the "
                                   "container's ports are " + ("the host's" if network == "host" else "unreachable"))
@@ -433,6 +477,9 @@ class Engine:
             finally:
                 group.thaw()
 
-        return self.images_store.commit(
-            parent, self.store.container_dir(c.id) / "upper", target,
-            source=f"{c.id}:{time.strftime('%Y%m%d-%H%M%S')}", freeze=frozen)
+        with self.store.container_lock(c.id):  # an rm of it waits: the layer is all of it
+            from .kernel import linux
+            linux.pause_point("commit")
+            return self.images_store.commit(
+                parent, self.store.container_dir(c.id) / "upper", target,
+                source=f"{c.id}:{time.strftime('%Y%m%d-%H%M%S')}", freeze=frozen)

@@ -47,9 +47,16 @@ class Image:
     # no layer (a build's ENV, CMD, ...); empty for an image made before history was kept
     history: list[dict[str, Any]] = field(default_factory=list)
     author: str | None = None
+    problem: str = ""           # why its record is unreadable (a broken image: only rmi and gc use it)
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.problem)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("problem")
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Image":
@@ -62,18 +69,34 @@ class ImageStore:
         self.layers = LayerStore(store)
 
     # -- reading ------------------------------------------------------------------------
-    def list(self, include_removed: bool = False) -> list[Image]:
+    def list(self, include_removed: bool = False, include_broken: bool = True) -> list[Image]:
         images = []
         for path in sorted(self.store.images.glob(f"{IMAGE_PREFIX}*.json")):
             with contextlib.suppress(FileNotFoundError):
-                img = Image.from_json(read_json(path))
-                if include_removed or not img.removed:
+                img = self._read(path)
+                if (include_removed or not img.removed) and (include_broken or not img.broken):
                     images.append(img)
         return sorted(images, key=lambda i: i.created)
 
+    def _read(self, path: Path) -> Image:
+        """An image record; one that is unreadable (truncated, not JSON) is a broken image,
+        listed as such, that rmi and gc remove, and that no other verb trips over."""
+        try:
+            data = read_json(path)
+            img = Image.from_json(data)
+            if not isinstance(img.layers, list) or not all(isinstance(d, str) for d in img.layers) \
+                    or not isinstance(img.names, list) or not isinstance(img.config, dict):
+                raise ValueError("its fields have the wrong types")
+            return img
+        except FileNotFoundError:
+            raise
+        except (ValueError, TypeError, UnicodeDecodeError) as e:
+            return Image(id=path.stem, layers=[], source="", created=path.stat().st_mtime,
+                         problem=f"its record {path.name} is unreadable ({str(e).splitlines()[0]})")
+
     def load(self, image_id: str) -> Image:
         try:
-            return Image.from_json(read_json(self.store.image_file(image_id)))
+            return self._read(self.store.image_file(image_id))
         except FileNotFoundError:
             raise NotFound(f"No image named '{image_id}' exists") from None
 
@@ -89,7 +112,7 @@ class ImageStore:
             return None if img.removed else img
         name, tag = parse_image_name(ref)
         full = f"{name}:{tag}"
-        for img in self.list():
+        for img in self.list(include_broken=False):
             if full in img.names:
                 return img
         return None
@@ -255,7 +278,7 @@ class ImageStore:
     def find_same(self, layers: list[str], config: dict[str, Any], history: list[dict[str, Any]]) -> Image | None:
         """An image with exactly these layers, config and history (a build whose every step
         came from the cache makes no second copy of its image)."""
-        for img in self.list():
+        for img in self.list(include_broken=False):
             if img.layers == layers and img.config == config and img.history == history:
                 return img
         return None
@@ -274,9 +297,19 @@ class ImageStore:
         return current
 
     # -- removing -----------------------------------------------------------------------
-    def remove(self, image: Image, in_use: bool) -> None:
-        """Delete an image; if containers still use it, only untag it (they keep its layers)."""
+    def remove(self, image: Image, in_use) -> None:
+        """Delete an image; if containers still use it, only untag it (they keep its layers).
+        `in_use` (a bool, or a callable) is decided under the store's lock, where a run that
+        starts from the image records itself too: the check and the removal are one step."""
         with self.store.lock():
+            if image.broken:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.store.image_file(image.id))
+                return
+            if callable(in_use):
+                in_use = in_use()
+            if not self.store.image_file(image.id).exists():
+                raise NotFound(f"No image named '{image.id}' exists")
             if in_use:
                 image.removed = True
                 image.names = []

@@ -1,134 +1,174 @@
-"""Users and groups as an image names them: its own /etc/passwd and /etc/group, never the
-host's NSS (a name means what it means inside the container).
+"""Users and groups as a container sees them: names looked up in the container's own
+/etc/passwd and /etc/group (read from the image's layers, or from a running container's
+root), never through the host's NSS. Docker's rules for `-u`:
 
-    ids = resolve_user("app", view)            # UserIds(uid=1000, gid=1000, groups=(1000, 2000), home="/home/app")
-    resolve_user("1000:grp", view)             # a number needs no passwd entry; a name must have one
-    resolve_owner("app:grp", view)             # COPY --chown: (uid, gid)
-
-The rules are Docker's (moby/sys/user): `USER`/`-u` takes NAME|UID[:GROUP|GID]; a UID absent
-from passwd runs with gid 0 (or the given group); the supplementary groups are those of
-/etc/group that list the user by name, and the primary one. `--chown=NAME` without a group
-takes the user's own group; `--chown=UID` takes the UID as GID too (the Dockerfile reference;
-BuildKit and buildah do both).
+    -u NAME          its uid, its primary gid, and every group that lists it
+    -u UID           that uid; its passwd entry's gid if it has one, else 0
+    -u X:GROUP       the group by name (or number) instead of the primary one
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, NotFound
+
+MAX_ID = 2**31 - 2
 
 
-class RootFiles(Protocol):
-    def read_file(self, path: str) -> bytes | None: ...
-
-
-@dataclass(frozen=True)
-class UserIds:
+@dataclass
+class ExecUser:
     uid: int
     gid: int
-    groups: tuple[int, ...] = ()
-    home: str | None = None
+    additional_gids: list[int] = field(default_factory=list)
+    home: str = "/"
 
 
-@dataclass(frozen=True)
-class PasswdEntry:
-    name: str
-    uid: int
-    gid: int
-    home: str
-
-
-@dataclass(frozen=True)
-class GroupEntry:
-    name: str
-    gid: int
-    members: tuple[str, ...]
-
-
-def _lines(data: bytes | None) -> list[list[str]]:
-    if not data:
-        return []
+def _entries(text: bytes | None, width: int) -> list[list[str]]:
     out = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            out.append(line.split(":"))
-    return out
-
-
-def passwd(files: RootFiles) -> list[PasswdEntry]:
-    out = []
-    for f in _lines(files.read_file("/etc/passwd")):
-        if len(f) >= 4 and f[2].isdigit() and f[3].isdigit():
-            out.append(PasswdEntry(f[0], int(f[2]), int(f[3]), f[5] if len(f) > 5 else ""))
-    return out
-
-
-def groups(files: RootFiles) -> list[GroupEntry]:
-    out = []
-    for f in _lines(files.read_file("/etc/group")):
-        if len(f) >= 3 and f[2].isdigit():
-            members = tuple(m for m in (f[3].split(",") if len(f) > 3 else []) if m)
-            out.append(GroupEntry(f[0], int(f[2]), members))
+    for line in (text or b"").decode(errors="replace").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(":")
+        if len(parts) >= width:
+            out.append(parts)
     return out
 
 
 def _number(text: str) -> int | None:
-    if text.isascii() and text.isdigit():
-        value = int(text)
-        if value < 1 << 32:
-            return value
+    if text.isdigit():
+        n = int(text)
+        if n <= MAX_ID:
+            return n
     return None
 
 
-def _group_id(group: str, files: RootFiles, what: str) -> int:
-    gid = _number(group)
+def resolve(user: str, passwd: bytes | None, group: bytes | None, group_add: list[str] = ()) -> ExecUser:
+    """`-u` (and --group-add) against the container's passwd and group files."""
+    if not user or "\0" in user or user.count(":") > 1:
+        raise InvalidArgument(f"Invalid user '{user}': use NAME, UID, NAME:GROUP or UID:GID")
+    name, _, grp = user.partition(":")
+    users = _entries(passwd, 7)
+    groups = _entries(group, 4)
+    uid = _number(name)
+    entry = next((e for e in users if (e[0] == name if uid is None else _number(e[2]) == uid)), None)
+    if entry is None and uid is None:
+        raise NotFound(f"Unable to find user '{name}': no matching entry in the container's /etc/passwd "
+                       "(give a number, e.g. -u 1000)")
+    if entry is not None:
+        uid = _number(entry[2])
+        if uid is None:
+            raise InvalidArgument(f"The container's /etc/passwd has a bad uid for '{entry[0]}'")
+        gid = _number(entry[3]) or 0
+        home = entry[5] or "/"
+        login = entry[0]
+    else:
+        gid, home, login = 0, "/", None
+    if grp:
+        gid = group_id(grp, groups)
+    extra = []
+    if login is not None and not grp:
+        extra = [_number(g[2]) for g in groups if login in g[3].split(",") and _number(g[2]) is not None]
+    for g in group_add:
+        extra.append(group_id(g, groups))
+    # the primary group first, then the others: what podman and buildah write (their
+    # config.json, tests/oci_configs/podman-options.json), so `id` lists it among the groups
+    extra = [gid] + sorted({g for g in extra if g is not None and g != gid})
+    return ExecUser(uid, gid, extra, home)
+
+
+def group_id(text: str, groups: list[list[str]]) -> int:
+    gid = _number(text)
     if gid is not None:
         return gid
-    for g in groups(files):
-        if g.name == group:
-            return g.gid
-    raise InvalidArgument(f"{what}: no group named '{group}' in the image's /etc/group "
-                          "(use a number, or add the group first)")
+    entry = next((g for g in groups if g[0] == text), None)
+    if entry is None or _number(entry[2]) is None:
+        raise NotFound(f"Unable to find group '{text}': no matching entry in the container's /etc/group")
+    return _number(entry[2])  # type: ignore[return-value]
 
 
-def resolve_user(spec: str, files: RootFiles) -> UserIds:
-    """USER / -u: NAME|UID[:GROUP|GID] -> the ids the process runs with."""
-    user, _, group = spec.partition(":")
-    what = f"user '{spec}'"
-    if not user or (":" in spec and not group):
-        raise InvalidArgument(f"Invalid {what}: use NAME|UID[:GROUP|GID]")
-    entries = passwd(files)
-    uid = _number(user)
-    entry = next((p for p in entries if (p.uid == uid if uid is not None else p.name == user)), None)
-    if entry is None and uid is None:
-        raise InvalidArgument(f"{what}: no user named '{user}' in the image's /etc/passwd "
-                              "(use a number, or add the user first)")
-    if uid is None:
-        uid = entry.uid
-    gid = _group_id(group, files, what) if group else (entry.gid if entry is not None else 0)
-    extra: list[int] = [gid]
-    if not group and entry is not None:
-        extra += [g.gid for g in groups(files) if entry.name in g.members]
-    return UserIds(uid, gid, tuple(dict.fromkeys(extra)), entry.home if entry is not None else None)
+# -- reading a file of an image or a container ------------------------------------------------
+def image_file(layer_dirs_top_first: list[Path], path: str, depth: int = 0) -> bytes | None:
+    """A file as the image's merged view shows it, read from its layers (overlay form: a
+    whiteout is a char device 0/0, an opaque directory hides what is below it). Symlinks are
+    followed inside the image only; None when the image has no such regular file."""
+    if depth > 16:
+        return None
+    parts = [p for p in path.split("/") if p not in ("", ".", "..")]
+    layers = list(layer_dirs_top_first)   # the layers in which the directory so far is visible
+    done: list[str] = []
+    for i, name in enumerate(parts):
+        found = None
+        below: list[Path] = []
+        for layer in layers:
+            candidate = layer.joinpath(*done, name)
+            try:
+                st = os.lstat(candidate)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                break  # a whiteout: gone here and below
+            if found is None:
+                found = (candidate, st)
+            if not stat.S_ISDIR(st.st_mode):
+                break  # a file hides whatever is below it
+            below.append(layer)
+            if _opaque(candidate):
+                break
+        if found is None:
+            return None
+        candidate, st = found
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(candidate)
+            base = "/" if target.startswith("/") else "/" + "/".join(done)
+            rest = parts[i + 1:]
+            return image_file(layer_dirs_top_first, os.path.normpath(os.path.join(base, target, *rest)), depth + 1)
+        if i == len(parts) - 1:
+            return candidate.read_bytes() if stat.S_ISREG(st.st_mode) else None
+        if not stat.S_ISDIR(st.st_mode):
+            return None
+        done.append(name)
+        layers = below
+    return None
 
 
-def resolve_owner(spec: str, files: RootFiles) -> tuple[int, int]:
-    """COPY/ADD --chown=USER[:GROUP]: the owner of the copied files."""
-    user, _, group = spec.partition(":")
-    what = f"--chown={spec}"
-    if not user or (":" in spec and not group):
-        raise InvalidArgument(f"Invalid {what}: use USER[:GROUP], names or numbers")
-    uid = _number(user)
+def _opaque(directory: Path) -> bool:
+    try:
+        return os.getxattr(directory, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def container_file(root: str, path: str) -> bytes | None:
+    """A file of a running container, through /proc/PID/root, resolved inside it (a symlink
+    in the container can never make us read a host file)."""
+    from .kernel.rootfs import secure_join
+    try:
+        target = secure_join(root, path)
+        with open(target, "rb") as f:
+            return f.read(1 << 20)
+    except OSError:
+        return None
+
+
+def resolve_owner(spec: str, passwd: bytes | None, group: bytes | None) -> tuple[int, int]:
+    """COPY/ADD --chown=USER[:GROUP] against the image's files: a name takes its passwd
+    entry's uid and, without a group, its primary gid; a bare UID is its own GID too (the
+    Dockerfile reference; BuildKit and buildah do both)."""
+    if not spec or "\0" in spec or spec.count(":") > 1 or spec.startswith(":") or spec.endswith(":"):
+        raise InvalidArgument(f"Invalid --chown={spec}: use USER[:GROUP], names or numbers")
+    name, _, grp = spec.partition(":")
+    uid = _number(name)
     gid = uid
     if uid is None:
-        entry = next((p for p in passwd(files) if p.name == user), None)
-        if entry is None:
-            raise InvalidArgument(f"{what}: no user named '{user}' in the image's /etc/passwd "
-                                  "(use a number, or add the user first)")
-        uid, gid = entry.uid, entry.gid
-    if group:
-        gid = _group_id(group, files, what)
-    return uid, gid
+        entry = next((e for e in _entries(passwd, 7) if e[0] == name), None)
+        if entry is None or _number(entry[2]) is None:
+            raise NotFound(f"--chown={spec}: no user named '{name}' in the image's /etc/passwd "
+                           "(use a number, or add the user first)")
+        uid, gid = _number(entry[2]), _number(entry[3]) or 0
+    if grp:
+        gid = group_id(grp, _entries(group, 4))
+    return uid, gid  # type: ignore[return-value]

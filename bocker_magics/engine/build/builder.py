@@ -427,7 +427,8 @@ class _StepRun:
         from .layerwriter import LayerWriter
         view = self.view()
         try:
-            owner = resolve_owner(step.chown, view) if step.chown else None
+            owner = resolve_owner(step.chown, view.read_file("/etc/passwd"), view.read_file("/etc/group")) \
+                if step.chown else None
             writer = LayerWriter(self.mkdtemp("build-copy-") / "layer", view)
             self.copy_plan.write(writer, self.config.get("WorkingDir") or "/", owner)
         except BockerError as e:
@@ -455,9 +456,9 @@ class _StepRun:
             return self.entry()
         uid, gid = 0, 0
         if self.config.get("User"):
-            from ..users import resolve_user
+            from ..users import resolve
             try:
-                ids = resolve_user(self.config["User"], view)
+                ids = resolve(self.config["User"], view.read_file("/etc/passwd"), view.read_file("/etc/group"))
             except BockerError as e:
                 raise BuildError(f"{self.where}: {e}") from None
             uid, gid = ids.uid, ids.gid

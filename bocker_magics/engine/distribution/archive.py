@@ -184,7 +184,11 @@ class _Archive:
                 if m.isreg():
                     self.members[name] = m
         except (tarfile.TarError, OSError, EOFError) as e:
-            raise InvalidArgument(f"'{path}' is not an image archive (a tar): {e}") from None
+            if isinstance(e, OSError) and e.errno is not None:
+                raise InvalidArgument(f"Can't read '{path}': {e.strerror}") from None
+            what = "an empty file" if os.path.getsize(path) == 0 else "not a tar (plain or compressed)"
+            raise InvalidArgument(f"'{path}' is not an image archive: it is {what}; give a file made by "
+                                  "docker save, bocker save or an OCI layout") from None
 
     def _parts(self, name: str) -> str:
         if not isinstance(name, str):
