@@ -104,10 +104,10 @@ class CopyPlan:
                 scratch.unlink(missing_ok=True)
 
     def _entry(self, writer: LayerWriter, e: Entry, target: str, owner: tuple[int, int] | None,
-               p_uid: int, p_gid: int) -> None:
+               p_uid: int, p_gid: int, keep_owner: bool = False) -> None:
         if owner is not None:
             uid, gid = owner
-        elif self.owners_kept:
+        elif self.owners_kept or keep_owner:
             uid, gid = e.uid, e.gid
         else:
             uid, gid = 0, 0
@@ -133,8 +133,7 @@ class CopyPlan:
             writer.ensure_dir(dest, p_uid, p_gid)
             tree = sources(scratch, ["."])[0]
             for e in tree.entries[1:]:
-                self.owners_kept = True
-                self._entry(writer, e, f"{dest.rstrip('/')}/{e.path}", owner, p_uid, p_gid)
+                self._entry(writer, e, f"{dest.rstrip('/')}/{e.path}", owner, p_uid, p_gid, keep_owner=True)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
