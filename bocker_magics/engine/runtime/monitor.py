@@ -601,7 +601,9 @@ class Monitor:
                 self.state.netns = os.stat(f"/proc/{child.pid}/ns/net").st_ino
             except OSError:
                 pass
-        self.save()
+        # not synced: were the host to crash now, the state says "starting" and gc knows what to do;
+        # the exit status is synced (the final save)
+        self.save(fsync=False)
         if first:
             self.ctl.send(event=EVENT_STARTED, pid=child.pid)
         stdio.broadcast(CONTROL, json.dumps({"event": EVENT_STARTED, "pid": child.pid}).encode())
