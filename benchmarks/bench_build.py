@@ -170,7 +170,8 @@ def main() -> int:
     for name, a, b, target in targets:
         if a in stats and b in stats:
             ratio = stats[a]["median_ms"] / stats[b]["median_ms"]
-            mark = "" if target is None else (" (target <= %.1f: %s)" % (target, "met" if ratio <= target else "NOT met"))
+            verdict = "met" if target is not None and ratio <= target else "NOT met"
+            mark = "" if target is None else f" (target <= {target:.1f}: {verdict})"
             print(f"{name:44} {ratio:>10.2f}{mark}")
     if "bocker_cached" in stats:
         ms = stats["bocker_cached"]["median_ms"]

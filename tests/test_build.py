@@ -14,9 +14,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from build_helpers import image_files, make_context, read
 from conftest import bocker
+
 from bocker_magics.errors import BockerError, BuildStepFailed, ContextError
 
 SIX_STEPS = """FROM busybox
@@ -438,6 +438,7 @@ def test_a_record_that_no_longer_holds_runs_the_full_build(engine, busybox, tmp_
 def test_a_pushed_build_shows_its_history_in_skopeo_and_is_a_pull_away(engine, busybox, six, tmp_path):
     import shutil
     import subprocess
+
     from registry_fixtures import Registry, missing_tools
     if missing_tools():
         pytest.skip(f"needs {missing_tools()}")

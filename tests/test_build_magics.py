@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-
 from build_helpers import make_context
 from conftest import CGROUP_PARENT
 

@@ -22,11 +22,11 @@ import shutil
 import tarfile
 from pathlib import Path
 
-import pytest
-
 import peers
+import pytest
 from build_helpers import image_files, make_context, read
 from conftest import CGROUP_PARENT, SESSION_ROOT
+
 from bocker_magics.errors import BuildStepFailed
 
 BUILDAH_ONLY_PATHS = ("/run",)

@@ -86,7 +86,7 @@ class LayerView:
         node: Node | None = None
         if not parts:
             return self._root()
-        for i, name in enumerate(parts):
+        for i in range(len(parts)):
             found: tuple[Path, os.stat_result] | None = None
             merged: list[Path] = []
             rel = parts[:i + 1]

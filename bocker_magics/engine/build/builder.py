@@ -28,21 +28,40 @@ import os
 import shutil
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from bocker_magics.errors import BockerError, BuildError, BuildStepFailed, DockerfileError, ExitCodeError
 
 from ..images import Image, history_entry
 from ..layerview import LayerView
 from .cache import BuildCache, CacheEntry, step_key
+from .dockerfile import Dockerfile, parse, parse_trigger
+from .instructions import (
+    Arg,
+    Cmd,
+    Copy,
+    Entrypoint,
+    Env,
+    Expose,
+    From,
+    Healthcheck,
+    Instruction,
+    Label,
+    Maintainer,
+    Onbuild,
+    Run,
+    Shell,
+    StopSignal,
+    User,
+    Volume,
+    Workdir,
+)
 from .options import BuildOptions
 from .record import Recorder, read_dockerfile, record_key
 from .result import BuildResult, ImageState, StepResult, base_state
-from .dockerfile import Dockerfile, parse, parse_trigger
-from .instructions import (Arg, Cmd, Copy, Entrypoint, Env, Expose, From, Healthcheck, Instruction, Label,
-                           Maintainer, Onbuild, Run, Shell, StopSignal, User, Volume, Workdir)
 from .stages import BuildPlan, PlannedStage, plan_build
 from .variables import DEFAULT_PATH, PROXY_ARGS, Scope
 
@@ -66,7 +85,7 @@ class _Stage:
 
 
 class Builder:
-    def __init__(self, engine: "Engine", options: BuildOptions | None = None, *,
+    def __init__(self, engine: Engine, options: BuildOptions | None = None, *,
                  on_output: Output | None = None) -> None:
         self.engine = engine
         self.options = options or BuildOptions()

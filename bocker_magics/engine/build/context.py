@@ -30,7 +30,7 @@ from bocker_magics.errors import ContextError
 from .patterns import IgnoreMatcher, PatternError, clean, has_wildcards, match, read_ignore_file
 
 if TYPE_CHECKING:
-    from .instructions import InlineFile     # not imported: a cached rebuild reads no Dockerfile
+    from .instructions import InlineFile  # not imported: a cached rebuild reads no Dockerfile
 
 DOCKERIGNORE = ".dockerignore"
 

@@ -121,6 +121,7 @@ class CopyPlan:
         """ADD of a local archive: extracted (safely: nothing outside its root) into a scratch
         dir, then merged into the destination with the archive's own owners and modes."""
         from bocker_magics.errors import LayerError
+
         from ..distribution import layers as layerfmt
         scratch = writer.root.parent / f".unpack-{os.getpid()}"
         scratch.mkdir()
