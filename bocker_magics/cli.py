@@ -258,6 +258,7 @@ RENDERERS: dict[str, Any] = {
     "version": lambda a, r: _version(r),
     "run": _run,
     "exec": lambda a, r: r.exit_code,
+    "build": lambda a, r: _lines(r.image.id) if a.quiet else None,
     "create": lambda a, r: _lines(r.id),
     "start": lambda a, r: _left_running(r) if a.attach else _lines(*a.containers),
     "restart": lambda a, r: _lines(*r),
@@ -281,6 +282,23 @@ def render(verb: str, args: Any, result: Any) -> int:
     renderer = RENDERERS.get(verb)
     status = renderer(args, result) if renderer is not None else None
     return status if isinstance(status, int) else 0
+
+
+def one_line(message: str) -> str:
+    """A message is one line: a name that holds a newline is shown escaped, not broken."""
+    return message.replace("\r", "\\r").replace("\n", "\\n") or "failed"
+
+
+def fault_message(e: OSError) -> str:
+    import errno
+    from .engine.store import default_root
+    root = default_root()
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"No space left on BOCKER_ROOT ({root}): free space or move BOCKER_ROOT"
+    if e.errno == errno.EROFS:
+        return f"BOCKER_ROOT ({root}) is on a read-only file system: move BOCKER_ROOT"
+    where = f" ({e.filename})" if e.filename else ""
+    return f"{e.strerror or e}{where}: check BOCKER_ROOT ({root}) and the host"
 
 
 def _terminal(ctx: Context):
@@ -332,7 +350,7 @@ def _failed(verb: str, namespace: Any, e: BockerError) -> int:
     if done and verb in _EACH:
         render(verb, namespace, done)
     for err in getattr(e, "errors", None) or [e]:
-        sys.stderr.write(f"{err}\n")
+        sys.stderr.write(one_line(str(err)) + "\n")
     return e.exit_code
 
 
@@ -382,6 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return render(verb, namespace, result)
     except BockerError as e:
         return _failed(verb, namespace, e)
+    except OSError as e:
+        # a fault of the host (a full disk, a read-only BOCKER_ROOT): one line, never a traceback
+        sys.stderr.write(one_line(fault_message(e)) + "\n")
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -188,7 +188,7 @@ def test_tag_names_an_image_and_moves_a_name(fresh_root, tmp_path):
     assert "Bad" not in bocker("images", "--format", "{{.Names}}").stdout
 
 
-def test_history_of_an_image_without_history_is_a_row_per_layer_and_config_step(fresh_root):
+def test_history_is_a_row_per_step_newest_first(fresh_root):
     bocker("init", "--busybox", check=True)
     bocker("run", "--name", "h", "busybox", "echo x > /added", check=True)
     bocker("commit", "h", "hist:v1", check=True)
@@ -196,30 +196,45 @@ def test_history_of_an_image_without_history_is_a_row_per_layer_and_config_step(
     assert lines[0] == "IMAGE\t\tCREATED\t\tCREATED_BY\t\tSIZE\t\tCOMMENT"
     rows = [l.split("\t\t") for l in lines[1:]]
     image_id = bocker("images", "-q", "hist:v1").stdout.strip()
-    assert rows[0][0] == image_id and all(r[0] == "<missing>" for r in rows[1:])
-    assert [r[2] for r in rows[:2]] == ['CMD ["sh"]', "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr…"]
-    layers = [r for r in rows if r[4] != "from the image's config"]
-    assert len(layers) == 2  # busybox's layer and the commit's
-    assert layers[0][3] != "0 B" and layers[1][3] != "0 B"
+    assert [r[0] for r in rows] == [image_id, "<missing>"]
+    assert rows[0][2].startswith("bocker commit ps_") and rows[1][2].startswith("built-in BusyBox")
+    assert rows[0][3] != "0 B" and rows[1][3].endswith("MiB")  # each step's layer
     assert bocker("history", "-q", "hist:v1").stdout.splitlines() == [r[0] for r in rows]
     full = bocker("history", "--no-trunc", "--format", "{{.CreatedBy}}", "hist:v1").stdout.splitlines()
-    assert full[1].startswith("ENV PATH=") and "…" not in full[1]
+    assert full[1].startswith("built-in BusyBox") and "…" not in full[1]
     r = bocker("history", "nosuch")
     assert r.returncode == 1 and r.stderr.startswith("No image named 'nosuch' exists")
 
 
-def test_history_reads_the_images_own_history(fresh_root, tmp_path):
+def _set_history(history: list | None) -> str:
     from bocker_magics.engine.engine import Engine
     with Engine() as e:
         img = e.busybox()
         path = e.store.image_file(img.id)
         record = json.loads(path.read_text())
-        record["history"] = [{"created": "2024-01-02T03:04:05Z", "created_by": "ADD rootfs /", "comment": "base"},
-                             {"created": "2024-01-02T03:04:06Z", "created_by": 'CMD ["sh"]', "empty_layer": True}]
+        record["history"] = history
         path.write_text(json.dumps(record))
+        return img.id
+
+
+def test_history_of_an_image_without_one_is_made_from_its_layers_and_config(fresh_root):
+    image_id = _set_history(None)  # an image made before history was kept
+    rows = [l.split("\t\t") for l in bocker("history", "busybox", check=True).stdout.splitlines()[1:]]
+    assert rows[0][0] == image_id and all(r[0] == "<missing>" for r in rows[1:])
+    assert [r[2] for r in rows[:2]] == ['CMD ["sh"]', "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr…"]
+    assert all(r[3] == "0 B" and r[4] == "from the image's config" for r in rows[:2])
+    assert rows[2][2].startswith("built-in BusyBox") and rows[2][3].endswith("MiB")
+    assert len(rows) == 3
+
+
+def test_history_reads_the_images_own_history(fresh_root):
+    image_id = _set_history([{"created": "2024-01-02T03:04:05Z", "created_by": "ADD rootfs /", "comment": "base"},
+                             {"created": "2024-01-02T03:04:06Z", "created_by": 'CMD ["sh"]', "empty_layer": True}])
     rows = [l.split("\t\t") for l in bocker("history", "busybox", check=True).stdout.splitlines()[1:]]
     assert [(r[2], r[3] == "0 B", r[4]) for r in rows] == [('CMD ["sh"]', True, ""), ("ADD rootfs /", False, "base")]
-    assert rows[0][0] == img.id and rows[1][0] == "<missing>"
+    assert rows[0][0] == image_id and rows[1][0] == "<missing>"
+    js = [json.loads(l) for l in bocker("history", "--format", "json", "busybox").stdout.splitlines()]
+    assert js[1]["CreatedAt"].startswith("2024-01-02") and js[1]["Comment"] == "base"
 
 
 # -- prune, df, info, version -------------------------------------------------------------------

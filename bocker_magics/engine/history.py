@@ -1,8 +1,9 @@
 """`history IMAGE`: a row per step that made the image, newest first, as `docker history`.
 
-An image's history is its OCI config's (`history` in its record: pulled and loaded images
-carry one, and so do built ones: a row per layer and one per config step, `empty_layer`);
-an image made before history was kept gets a row per layer, made up from its record.
+An image's history is its OCI config's (`history` in its record: pulled, loaded, made and
+built images carry one; a build's has a row per layer and one per config step, marked
+`empty_layer`); an image made before history was kept gets a row per layer, made up from
+its record, and a row per setting of its config (ENV, CMD ...).
 The top row carries the image's id; the rows below it say `<missing>`, as Docker's do for
 steps that are not images of their own here.
 """
@@ -43,17 +44,15 @@ def _timestamp(text: Any) -> float | None:
 
 def recorded_history(engine: "Engine", img: "Image") -> list[dict[str, Any]]:
     """The image's history entries when they are one per layer plus config steps (what the
-    OCI spec asks), else nothing."""
+    OCI spec asks; images.consistent_history), else nothing."""
+    from .images import consistent_history
     entries = getattr(img, "history", None)
     if entries is None:  # an Image type without the field: the record may still have it
         try:
             entries = read_json(engine.store.image_file(img.id)).get("history")
         except (OSError, ValueError):
             entries = None
-    entries = [e for e in (entries or []) if isinstance(e, dict)]
-    if sum(not e.get("empty_layer") for e in entries) != len(img.layers):
-        return []
-    return entries
+    return consistent_history(entries, len(img.layers))
 
 
 def config_steps(config: dict[str, Any]) -> list[str]:

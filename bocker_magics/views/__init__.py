@@ -2,6 +2,7 @@
 Markdown where it carries no image), most have `.to_frame()` (pandas) and `.widget()`
 (ipywidgets, imported lazily). Module imports here are stdlib only."""
 
+from .build import BuildReport
 from .diff import LayerDiff
 from .images import ImageTable
 from .inspect import Inspect
@@ -14,6 +15,6 @@ from .run import RunReport
 from .stats import StatsTable, stats_frame
 from .tables import DiskUsageTable, HistoryTable, ProcessTable, VolumeTable
 
-__all__ = ["ContainerTable", "DiskUsageTable", "HistoryTable", "ImageTable", "Inspect", "LayerDiff", "LiveDisplay",
-           "Monitor", "NamespaceTable", "ProcessTable", "Progress", "RunReport", "StatsTable", "VolumeTable",
-           "WithWidget", "stats_frame"]
+__all__ = ["BuildReport", "ContainerTable", "DiskUsageTable", "HistoryTable", "ImageTable", "Inspect", "LayerDiff",
+           "LiveDisplay", "Monitor", "NamespaceTable", "ProcessTable", "Progress", "RunReport", "StatsTable",
+           "VolumeTable", "WithWidget", "stats_frame"]
