@@ -17,7 +17,7 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..errors import InvalidArgument, NotFound
+from ..errors import InvalidArgument
 
 if TYPE_CHECKING:
     from .containers import Container
@@ -70,10 +70,9 @@ def containers(engine: "Engine", found: list["Container"], filters: dict[str, li
     """The containers every filter key lets through."""
     ancestors: list[Any] = []
     for ref in filters.get("ancestor", []):
-        try:
-            ancestors.append(engine.image(ref))
-        except NotFound:
-            ancestors.append(ref)  # no such image now: containers made from one of that name still match
+        # (found, never made: a listing makes no busybox image); no such image now:
+        # containers made from one of that name still match
+        ancestors.append(engine.images_store.find(ref) or ref)
 
     def from_ancestor(c: "Container") -> bool:
         for a in ancestors:
@@ -119,7 +118,7 @@ def images(engine: "Engine", found: list["Image"], filters: dict[str, list[str]]
            in_use: set[str]) -> list["Image"]:
     """The images every filter key lets through. Dangling: no name, and no container uses it."""
     def created_of(ref: str) -> float:
-        return engine.image(ref).created
+        return engine.images_store.get(ref).created
 
     before = [created_of(r) for r in filters.get("before", [])]
     since = [created_of(r) for r in filters.get("since", [])]
