@@ -19,7 +19,33 @@ from hostcheck import leftovers
 SESSION_TAG = f"bocker-test-{os.getpid()}"
 SESSION_ROOT = Path(f"/tmp/{SESSION_TAG}")
 CGROUP_PARENT = SESSION_TAG
-BOCKER = str(Path(sys.executable).parent / "bocker")
+# The command line goes through the bocker server (client.py, server.py) unless
+# BOCKER_NO_SERVER=1: the whole suite runs either way.
+SERVER = os.environ.get("BOCKER_NO_SERVER") != "1"
+
+
+def _bocker_command() -> str:
+    """The `bocker` command: the venv's, when it is the client (client.main); an install
+    made before the client existed runs cli.main, so the session writes the entry point as
+    pip now would."""
+    installed = Path(sys.executable).parent / "bocker"
+    try:
+        if "bocker_magics.client" in installed.read_text():
+            return str(installed)
+    except OSError:
+        pass
+    script = SESSION_ROOT / "bin" / "bocker"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom bocker_magics.client import main\n"
+                      "if __name__ == '__main__':\n    sys.exit(main())\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+BOCKER = _bocker_command()
+# What a `bocker` command killed with the engine (kill -9) returns: in process, it is the
+# one killed; through the server, the client says so and exits 137.
+ENGINE_KILLED = 137 if SERVER else -9
 
 # The whole session runs in a network namespace of its own: bridges, addresses, NAT rules,
 # published ports and the registry all live there, never on the host's network; when the
@@ -73,6 +99,7 @@ def remove_session_state() -> None:
     from bocker_magics.engine.kernel.cgroups import detect
 
     gc.collect()  # closes engines left unreferenced: their shims exit
+    stop_servers_under(SESSION_ROOT)
     for version in ("v1", "v2"):
         os.environ["BOCKER_CGROUP_DRIVER"] = version
         try:
@@ -82,6 +109,16 @@ def remove_session_state() -> None:
         finally:
             os.environ.pop("BOCKER_CGROUP_DRIVER", None)
     shutil.rmtree(SESSION_ROOT, ignore_errors=True)
+
+
+def stop_servers_under(top: Path) -> list[int]:
+    """Stop the bocker servers of every root under `top` (the session's, the fresh ones)."""
+    from bocker_magics.server import stop_servers
+    pids = []
+    for server_dir in [top / "server", *top.glob("*/server")]:
+        if server_dir.is_dir() and not server_dir.is_symlink():
+            pids += stop_servers(str(server_dir.parent))
+    return pids
 
 
 @pytest.fixture
