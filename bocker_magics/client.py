@@ -39,7 +39,7 @@ DEFAULT_ROOT = "/var/lib/bocker"
 # What changes the server's behaviour besides the BOCKER_* variables: where registry
 # credentials are found (DOCKER_CONFIG, HOME) and which programs it runs (PATH).
 IDENTITY_VARIABLES = ("DOCKER_CONFIG", "HOME", "PATH")
-NOT_IDENTITY = ("BOCKER_NO_SERVER",)
+NOT_IDENTITY = ("BOCKER_NO_SERVER", "BOCKER_DEBUG_SERVER")
 NAMESPACES = ("net", "mnt", "pid", "user", "cgroup")
 START_TIMEOUT = 60.0
 
@@ -332,15 +332,18 @@ def main() -> int:
     if os.environ.get("BOCKER_NO_SERVER") == "1" or os.geteuid() != 0:
         return in_process(argv)
     try:
-        s, name, identity = connect(os.environ)
-    except (NoServer, OSError) as e:
-        if os.environ.get("BOCKER_DEBUG_SERVER"):
-            sys.stderr.write(f"bocker: no server ({e}): running in this process\n")
-        return in_process(argv)
-    try:
-        status = converse(s, name, identity, argv)
-    finally:
-        s.close()
+        try:
+            s, name, identity = connect(os.environ)
+        except (NoServer, OSError) as e:
+            if os.environ.get("BOCKER_DEBUG_SERVER"):
+                sys.stderr.write(f"bocker: no server ({e}): running in this process\n")
+            return in_process(argv)
+        try:
+            status = converse(s, name, identity, argv)
+        finally:
+            s.close()
+    except KeyboardInterrupt:  # before the command reached the server
+        return 130
     if status is None:
         return in_process(argv)
     return status

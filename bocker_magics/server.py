@@ -45,6 +45,7 @@ DEFAULT_IDLE = 600.0
 POLL = 0.25           # how often it looks at its socket (its root) and the clock
 VERSION_POLL = 2.0    # how often it looks at its code
 MAX_FDS = 4
+REQUEST_TIMEOUT = 10.0  # for a peer to send its request once connected
 LOG_LIMIT = 1 << 20
 
 
@@ -281,12 +282,14 @@ class Server:
         fds: list[int] = []
         try:
             pid, uid = _peer(conn)
+            conn.settimeout(REQUEST_TIMEOUT)
+            data, fds = _receive(conn)  # read before any answer: unread data would reset the connection
+            conn.settimeout(None)
             if uid != 0:
                 self.log(f"refused pid {pid}: uid {uid}")
                 with contextlib.suppress(OSError):
                     conn.send(b"rthe bocker server serves root only")
                 return
-            data, fds = _receive(conn)
             if data == b"quit":  # a newer version of this server, or a clean-up
                 self.retire(f"told to leave by pid {pid}")
                 conn.send(b"bye %d" % os.getpid())
