@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import io
 import os
+import queue
 import select
 import signal
 import socket
@@ -54,6 +55,7 @@ class _Streams(threading.local):
     stdin: Any = None
     stdout: Any = None
     stderr: Any = None
+    own_fs: bool = False  # this thread unshared its filesystem context (CLONE_FS)
 
 
 _streams = _Streams()
@@ -139,6 +141,38 @@ class Request:
                 continue  # raised just before: done is set on the next pass
 
 
+class Workers:
+    """Threads kept for the next request: starting a thread costs ~0.1 ms, and now and then
+    (the kernel's clone under load) several ms, on the path of every command."""
+
+    KEEP = 16  # idle threads kept; more leave
+
+    def __init__(self, log) -> None:
+        self._idle: list[queue.SimpleQueue] = []
+        self._lock = threading.Lock()
+        self._log = log
+
+    def submit(self, fn, *args: Any) -> None:
+        with self._lock:
+            q = self._idle.pop() if self._idle else None
+        if q is None:
+            q = queue.SimpleQueue()
+            threading.Thread(target=self._loop, args=(q,), daemon=True, name="bocker-worker").start()
+        q.put((fn, args))
+
+    def _loop(self, q: queue.SimpleQueue) -> None:
+        while True:
+            fn, args = q.get()
+            try:
+                fn(*args)
+            except BaseException:
+                self._log("a worker failed:\n" + traceback.format_exc())
+            with self._lock:
+                if len(self._idle) >= self.KEEP:
+                    return
+                self._idle.append(q)
+
+
 # -- the server's directory ----------------------------------------------------------------------
 class ServerDir:
     """BOCKER_ROOT/server, reached through a short-lived fd each time: a server holds no file
@@ -219,6 +253,7 @@ class Server:
         self.quitting = False
         self.lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.workers = Workers(self.log)
 
     def log(self, text: str) -> None:
         self.logfile.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} bocker-server {os.getpid()} {self.name}: {text}\n")
@@ -243,8 +278,7 @@ class Server:
                 if conn is not None:
                     with self.lock:
                         self.active += 1
-                    threading.Thread(target=self._serve_connection, args=(conn,), daemon=True,
-                                     name="bocker-request").start()
+                    self.workers.submit(self._serve_connection, conn)
             now = time.monotonic()
             with self.lock:
                 idle = self.active == 0
@@ -329,7 +363,9 @@ class Server:
         from .cli import Face, main as cli_main
         from .engine.containers import Interrupts, interrupts_from
         stdin_fd, out_fd, err_fd, cwd_fd = fds
-        _unshare_fs()  # this thread's own cwd and umask, as the client's
+        if not getattr(_streams, "own_fs", False):
+            _unshare_fs()  # this thread's own cwd and umask (set to the client's for each request)
+            _streams.own_fs = True
         os.fchdir(cwd_fd)
         os.close(cwd_fd)
         os.umask(request["umask"])
@@ -345,13 +381,12 @@ class Server:
             served.terminals.append(t)
             return t
 
-        watcher = threading.Thread(target=self._watch, args=(conn, served), daemon=True, name="bocker-watch")
         _streams.stdin, _streams.stdout, _streams.stderr = stdin, stdout, stderr
         status = 130
         try:
             try:
                 try:
-                    watcher.start()
+                    self.workers.submit(self._watch, conn, served)
                     with interrupts_from(interrupts):
                         status = cli_main(request["argv"], Face(stdin=stdin_fd, environ=request["environ"],
                                                                 terminal=terminal, stderr=stderr), self.engine)
@@ -373,6 +408,8 @@ class Server:
                     stream.flush()
         finally:
             _streams.stdin = _streams.stdout = _streams.stderr = None
+            with contextlib.suppress(OSError):
+                os.chdir("/")  # a kept thread must not pin the client's directory (or its mount)
             for stream in (stdout, stderr):
                 with contextlib.suppress(Exception):
                     stream.close()
