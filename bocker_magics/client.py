@@ -277,6 +277,8 @@ def converse(s, name: str, identity: str, argv: list[str]) -> int | None:
     try:
         send_request(s, encode_request(identity, argv, environ, os.getcwd() if _cwd_ok() else "", umask),
                      [*fds, cwd])
+    except OSError:
+        return None  # the server went away before it had the command: run it here
     finally:
         os.close(cwd)
         for fd in opened:

@@ -509,12 +509,17 @@ def retire_older(sdir: ServerDir, name: str, log) -> None:
     for entry in sdir.entries():
         if entry.startswith(base + "-") and entry.endswith(".sock") and entry != name + ".sock":
             other = entry[:-len(".sock")]
-            pid, _ = tell_to_leave(sdir, other)
+            pid, agreed = tell_to_leave(sdir, other)
             if pid is None:  # nobody listens: a socket a killed server left
                 sdir.unlink(entry)
                 sdir.unlink(other + ".lock")
-            else:
+            elif agreed:
                 log(f"told the older version {other} (pid {pid}) to leave")
+            else:  # it does not answer: its containers are its monitors', nothing is lost
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                sdir.unlink(entry)
+                log(f"killed the older version {other} (pid {pid}): it did not answer")
 
 
 def stop_servers(root: str, timeout: float = 10.0) -> list[int]:
