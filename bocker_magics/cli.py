@@ -113,6 +113,7 @@ RENDERERS: dict[str, Any] = {
     "ps": _ps,
     "run": _run,
     "exec": lambda a, r: r.exit_code,
+    "build": lambda a, r: _lines(r.image.id) if a.quiet else None,
     "create": lambda a, r: _lines(r.id),
     "start": lambda a, r: r.exit_code if a.attach else _lines(*a.containers),
     "restart": lambda a, r: _lines(*a.containers),
@@ -136,6 +137,23 @@ def render(verb: str, args: Any, result: Any) -> int:
     renderer = RENDERERS.get(verb)
     status = renderer(args, result) if renderer is not None else None
     return status if isinstance(status, int) else 0
+
+
+def one_line(message: str) -> str:
+    """A message is one line: a name that holds a newline is shown escaped, not broken."""
+    return message.replace("\r", "\\r").replace("\n", "\\n") or "failed"
+
+
+def fault_message(e: OSError) -> str:
+    import errno
+    from .engine.store import default_root
+    root = default_root()
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"No space left on BOCKER_ROOT ({root}): free space or move BOCKER_ROOT"
+    if e.errno == errno.EROFS:
+        return f"BOCKER_ROOT ({root}) is on a read-only file system: move BOCKER_ROOT"
+    where = f" ({e.filename})" if e.filename else ""
+    return f"{e.strerror or e}{where}: check BOCKER_ROOT ({root}) and the host"
 
 
 @dataclass
@@ -231,8 +249,14 @@ def main(argv: Sequence[str] | None = None, face: Face | None = None, engine: An
                 progress.close(ok=True)
         return render(verb, namespace, result)
     except BockerError as e:
-        sys.stderr.write(f"{e}\n")
+        for ref in getattr(e, "done", []) or []:
+            print(ref)  # what a verb of several containers did before the one that failed
+        sys.stderr.write(one_line(str(e)) + "\n")
         return e.exit_code
+    except OSError as e:
+        # a fault of the host (a full disk, a read-only BOCKER_ROOT): one line, never a traceback
+        sys.stderr.write(one_line(fault_message(e)) + "\n")
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -394,6 +394,45 @@ def _logs(e: "Engine", a: argparse.Namespace, ctx: Context):
     return e.log_records(a.container, tail=tail, since=since, follow=a.follow)
 
 
+def _build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]", help="name the image (repeatable)")
+    p.add_argument("-f", "--file", metavar="FILE", help="the Dockerfile (default CONTEXT/Dockerfile; - reads stdin)")
+    p.add_argument("--build-arg", action="append", default=[], metavar="K=V", help="a build argument (repeatable)")
+    p.add_argument("--target", metavar="STAGE", help="build this stage (a name or an index) and the ones it needs")
+    p.add_argument("--no-cache", action="store_true", help="run every step again, reuse nothing")
+    p.add_argument("--pull", action="store_true", help="pull a FROM image from its registry again")
+    p.add_argument("--network", metavar="NET", help="the RUN steps' network: bridge (default), none, or a name")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the image id")
+    p.add_argument("context", help="the directory COPY and ADD take files from")
+
+
+def build_args_of(items: list[str]) -> dict[str, str]:
+    """--build-arg K=V; a bare K takes its value from the environment, as Docker does (and is
+    left out when the environment has none)."""
+    import os
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"Invalid build arg '{item}': use --build-arg NAME=VALUE")
+        if eq:
+            out[key] = value
+        elif key in os.environ:
+            out[key] = os.environ[key]
+    return out
+
+
+def _build(e: "Engine", a: argparse.Namespace, ctx: Context):
+    text = getattr(a, "dockerfile_text", None)
+    if text is None and a.file == "-":
+        import sys
+        text = sys.stdin.read()
+    output = None if a.quiet else ctx.on_output
+    return e.build(a.context, a.tag, dockerfile=a.file, dockerfile_text=text, build_args=build_args_of(a.build_arg),
+                   target=a.target, no_cache=a.no_cache, pull=a.pull, network=a.network,
+                   on_output=(lambda chunk, stream="stdout": output(chunk, stream)) if output else None)
+
+
 def _network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["ls", "inspect", "create", "rm"])
     p.add_argument("name", nargs="?", help="the network (inspect, create, rm)")
@@ -469,6 +508,9 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
              "containers", nargs="+", metavar="container")), _restart),
     Verb("attach", "Attach to a running container's input and output (ctrl-p ctrl-q leaves it running)",
          "attach [--detach-keys KEYS] [--no-stdin] <container_id>", _attach_args, _attach),
+    Verb("build", "Build an image from a Dockerfile",
+         "build [-t NAME[:TAG]] [-f Dockerfile|-] [--build-arg K=V] [--target S] [--no-cache] [--pull] "
+         "[--network none] [-q] <context>", _build_args, _build),
     Verb("exec", "Execute a command in a running container",
          "exec [-i] [-t] [-d] [-u USER] [-e K=V] [-w DIR] <container_id> <command...>", _exec_args, _exec),
     Verb("ps", "List containers", "ps", _none, lambda e, a, c: e.ps()),

@@ -46,6 +46,7 @@ MAGIC_VERBS = {
                 "cleanup [--dry-run]"),
 }
 RUNS = ("run", "exec")
+CELL_VERBS = (*RUNS, "build")   # the verbs whose cell is their input: a script, a Dockerfile
 NO_TERMINAL = ("a notebook has no terminal: use %%bocker run IMAGE (the cell is the script), "
                "%%bocker run -i IMAGE PROGRAM (the cell is its input) or %bocker exec NAME COMMAND")
 _HELP_LINE = re.compile(r"^\s*%bocker\s+([\w-]+)\s*\?{1,2}\s*$")
@@ -121,6 +122,9 @@ def magic_parser(verb: str) -> commands.Parser:
         p.add_argument("--no-raise-error", action="store_true", help="a non-zero exit does not fail the cell")
         p.add_argument("--quiet", action="store_true",
                        help="stream nothing into the cell (the result, e.g. --out VAR, keeps the output)")
+    if verb == "build":
+        p.description = (f"{p.description}. In %%bocker build the cell is the Dockerfile and CONTEXT "
+                         "defaults to the current directory.")
     if verb == "run":
         p.add_argument("--monitor", action="store_true",
                        help="sample memory and cpu while it runs; a live plot, then the final one")
@@ -198,8 +202,8 @@ class BockerMagics(Magics):
             verb, args = verb.rstrip("?"), ["--help"]
         if verb not in VERBS and verb not in MAGIC_VERBS:
             raise UsageError(f"Unknown command '{verb}': see %bocker? for the verbs")
-        if cell is not None and verb not in RUNS:
-            raise UsageError(f"%%bocker {verb}: only run and exec take a cell; use %bocker {verb} on one line")
+        if cell is not None and verb not in CELL_VERBS:
+            raise UsageError(f"%%bocker {verb}: only run, exec and build take a cell; use %bocker {verb} on one line")
         try:
             a = self._parse(magic_parser(verb), verb, args, cell)
         except BockerError as e:
@@ -235,6 +239,15 @@ class BockerMagics(Magics):
             args = self._defaults() + args
         if cell is None:
             return parser.parse_args(args)
+        if verb == "build":
+            try:
+                a = parser.parse_args(args)
+            except BockerError:
+                a = parser.parse_args(args + ["."])           # %%bocker build -t NAME: the context is .
+            if a.file is not None:
+                raise UsageError("%%bocker build: the cell is the Dockerfile; give no -f")
+            a.dockerfile_text = cell
+            return a
         try:
             a = parser.parse_args(args)
         except BockerError:
@@ -274,6 +287,8 @@ class BockerMagics(Magics):
             return self._cleanup(a.dry_run, a.out)
         if verb in RUNS:
             return self._run(verb, a, cell)
+        if verb == "build":
+            return self._build(a)
         if verb == "attach":
             raise UsageError(NO_TERMINAL)
         if verb == "logs" and a.follow:
@@ -397,6 +412,26 @@ class BockerMagics(Magics):
                 stats = recorded
         return views.RunReport(result, stats, monitor if a.monitor else None, detached,
                                label=_label(name, result.id), streamed=output is not None)
+
+    # -- build ----------------------------------------------------------------------------------
+    def _build(self, a: Any):
+        """Stream each step into the cell, then show the steps (and each layer's diff)."""
+        from . import views
+
+        e = self.engine
+        output = None if a.quiet else CellOutput(self.stream_lines, "the result's .steps (--out VAR)")
+        images_before = {i.id for i in e.images()}
+        try:
+            result = VERBS["build"].call(e, a, self._context("build", on_output=output.write if output else None))
+        except KeyboardInterrupt:
+            raise ContainerInterrupted("interrupted: the build stopped; its step's container was removed "
+                                       "and no image was made") from None
+        finally:
+            if output is not None:
+                output.close()
+        if result.image.id not in images_before:
+            MADE.add("images", result.image.id)
+        return views.BuildReport(result, e.store.layer_dir)
 
     def _check_image(self, ref: str) -> None:
         """A missing image says how to get one (the engine's message, and the magic's verbs)."""

@@ -230,7 +230,7 @@ def test_user_mistakes_are_one_line_usage_errors(ip, capsys, cleanup):
             ip.run_line_magic("bocker", line)
     with pytest.raises(UsageError, match="the cell is the script"):
         ip.run_cell_magic("bocker", "run busybox echo words", "echo body")
-    with pytest.raises(UsageError, match="only run and exec take a cell"):
+    with pytest.raises(UsageError, match="only run, exec and build take a cell"):
         ip.run_cell_magic("bocker", "ps", "x")
     capsys.readouterr()
     ip.run_cell("%bocker run -m lots busybox true")

@@ -363,11 +363,12 @@ class Containers:
                 out[kind] = other.id
         return out
 
-    def create(self, image: str, command: str | list[str] | None, options: RunOptions) -> Container:
-        """The bundle (spec, record, created state): nothing runs yet."""
+    def create(self, image, command: str | list[str] | None, options: RunOptions) -> Container:
+        """The bundle (spec, record, created state): nothing runs yet. `image` is a name or
+        an id, or an Image itself (a build's step, which is no stored image yet)."""
         e = self.engine
         _check_overlay()
-        img = e.image(image)
+        img = image if hasattr(image, "layers") else e.image(image)
         if options.name is not None:
             check_container_name(options.name)
         if options.restart and options.remove and parse_restart(options.restart)[0] != "no":
@@ -395,6 +396,7 @@ class Containers:
         text = " ".join(spec.process.args) if options.entrypoint is not None else command_argv(img.config or {},
                                                                                              command)[1]
         labels = dict(parse_env(options.labels)) if options.labels else {}
+        linux.pause_point("create")  # tests widen the window between finding the image and the lock
         record = ContainerRecord(id=cid, name=options.name, image=img.id, image_name=(img.names or [img.id])[0],
                                  layers=list(img.layers), command=text, created=time.time(),
                                  network=NetworkPlan(mode=mode, name=network_name, publish=publish, dns=dns),
@@ -406,6 +408,14 @@ class Containers:
         with self.store.lock():
             if options.name is not None and self.find(options.name) is not None:
                 raise Conflict(f"Container named '{options.name}' exists: remove it or choose another --name")
+            # under the lock rmi decides in, so an image removed meanwhile is never used
+            if img is image:   # a build step's image, not stored: its layers must still be there
+                if not all(self.store.layer_dir(d).is_dir() for d in img.layers):
+                    raise NotFound("A layer of the build step's image was removed meanwhile: build again")
+            else:
+                still = self.engine.images_store.find(img.id)
+                if still is None or still.layers != img.layers:
+                    raise NotFound(f"The image '{image}' was removed meanwhile: pull or build it again")
             self.store.claim_container_dir(cid)
             try:
                 spec.save(cdir / "config.json", fsync=False)
@@ -797,10 +807,20 @@ class Containers:
             if caps is not None:  # Docker's rule: root holds the bounding set, another user nothing
                 held = list(caps.bounding) if who.uid == 0 else []
                 caps.effective, caps.permitted, caps.inheritable, caps.ambient = held, list(held), [], []
-        launch = ExecLaunch(id=c.id, bundle=str(self.store.container_dir(c.id)), process=object_json(process),
+        from .options import check_arguments
+        check_arguments(process.args, process.env)
+        # the process goes in a file, as runc's exec --process: a long command line fits
+        cdir = self.store.container_dir(c.id)
+        process_file = cdir / f"exec-{os.urandom(6).hex()}.json"
+        write_json(process_file, object_json(process), fsync=False)
+        launch = ExecLaunch(id=c.id, bundle=str(cdir), process_file=str(process_file),
                             pid=c.state.pid, pid_start=c.state.pid_start, cgroup=c.state.cgroup,
                             seccomp=self.engine.seccomp_program(spec), stdin=stdin is not None)
-        ctl, client, event = self._launch(launch, attach=not detach)
+        try:
+            ctl, client, event = self._launch(launch, attach=not detach)
+        except BaseException:
+            process_file.unlink(missing_ok=True)
+            raise
         try:
             if event.get("event") == EVENT_FAILED:
                 if event.get("code") in (126, 127):
@@ -867,6 +887,10 @@ class Containers:
     # -- removal ---------------------------------------------------------------------------
     def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         c = self.get(ref)
+        with self.store.container_lock(c.id):  # one at a time with commit and cp of it
+            return self._rm(c, force, volumes)
+
+    def _rm(self, c: Container, force: bool, volumes: bool) -> str:
         if c.running or c.status == "restarting":
             if not force:
                 raise Conflict(f"Container '{c.id}' is running: stop it first, or use rm -f")

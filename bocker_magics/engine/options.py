@@ -28,7 +28,7 @@ READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysr
 # Where no volume may go: the kernel's own filesystems, which the spec mounts itself.
 KERNEL_PATHS = ("/proc", "/sys", "/dev")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
+_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\Z")
 
 # Fields of the spec the engine honours; bocker-runc refuses a config.json that sets another
 # (Spec.check_honoured), and this module never sets one that is not here.
@@ -268,16 +268,37 @@ def check_hostname(hostname: str) -> str:
 
 
 def command_argv(image_config: dict, command: str | list[str] | None) -> tuple[list[str], str]:
-    """(argv, the command as text) with the seed's semantics: the words joined and run by
-    /bin/sh -c; no command runs the image's Entrypoint and Cmd, as Docker does."""
+    """(argv, the command as text). A string has the seed's semantics: run by /bin/sh -c (the
+    CLI joins its words into one); a list is the program and its arguments (Docker's exec
+    form); no command runs the image's Entrypoint and Cmd, as Docker does."""
     if command is None or command == [] or command == "":
         argv = list(image_config.get("Entrypoint") or []) + list(image_config.get("Cmd") or [])
         argv = argv or ["sh"]
         return argv, " ".join(argv)
-    text = command if isinstance(command, str) else " ".join(command)
-    if "\0" in text:
+    if isinstance(command, str):
+        argv, text = ["/bin/sh", "-c", command], command
+    else:
+        argv, text = [str(a) for a in command], " ".join(command)
+    if any("\0" in a for a in argv):
         raise InvalidArgument("Invalid command: it holds a NUL byte")
-    return ["/bin/sh", "-c", text], text
+    check_arguments(argv)
+    return argv, text
+
+
+# The kernel's limits on what execve takes: one argument (MAX_ARG_STRLEN, 32 pages) and all of
+# them with the environment (ARG_MAX, a quarter of the stack limit, 2 MiB at least).
+MAX_ARG = 32 * 4096
+
+
+def check_arguments(argv: list[str], env: list[str] = ()) -> None:
+    longest = max((len(a.encode()) for a in argv), default=0)
+    total = sum(len(a.encode()) + 1 for a in [*argv, *env])
+    limit = os.sysconf("SC_ARG_MAX")
+    if longest >= MAX_ARG or total >= limit:
+        size = longest if longest >= MAX_ARG else total
+        raise InvalidArgument(f"The command is too long for the kernel ({size} bytes; one argument may be "
+                              f"{MAX_ARG - 1}, all of them {limit}): put it in a file and run that, e.g. "
+                              "-v $PWD/script.sh:/script.sh ... sh /script.sh")
 
 
 def default_mounts(privileged: bool) -> list[Mount]:

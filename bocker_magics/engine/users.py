@@ -74,7 +74,9 @@ def resolve(user: str, passwd: bytes | None, group: bytes | None, group_add: lis
         extra = [_number(g[2]) for g in groups if login in g[3].split(",") and _number(g[2]) is not None]
     for g in group_add:
         extra.append(group_id(g, groups))
-    extra = sorted({g for g in extra if g is not None and g != gid})
+    # the primary group first, then the others: what podman and buildah write (their
+    # config.json, tests/oci_configs/podman-options.json), so `id` lists it among the groups
+    extra = [gid] + sorted({g for g in extra if g is not None and g != gid})
     return ExecUser(uid, gid, extra, home)
 
 
@@ -150,3 +152,23 @@ def container_file(root: str, path: str) -> bytes | None:
             return f.read(1 << 20)
     except OSError:
         return None
+
+
+def resolve_owner(spec: str, passwd: bytes | None, group: bytes | None) -> tuple[int, int]:
+    """COPY/ADD --chown=USER[:GROUP] against the image's files: a name takes its passwd
+    entry's uid and, without a group, its primary gid; a bare UID is its own GID too (the
+    Dockerfile reference; BuildKit and buildah do both)."""
+    if not spec or "\0" in spec or spec.count(":") > 1 or spec.startswith(":") or spec.endswith(":"):
+        raise InvalidArgument(f"Invalid --chown={spec}: use USER[:GROUP], names or numbers")
+    name, _, grp = spec.partition(":")
+    uid = _number(name)
+    gid = uid
+    if uid is None:
+        entry = next((e for e in _entries(passwd, 7) if e[0] == name), None)
+        if entry is None or _number(entry[2]) is None:
+            raise NotFound(f"--chown={spec}: no user named '{name}' in the image's /etc/passwd "
+                           "(use a number, or add the user first)")
+        uid, gid = _number(entry[2]), _number(entry[3]) or 0
+    if grp:
+        gid = group_id(grp, _entries(group, 4))
+    return uid, gid  # type: ignore[return-value]

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import Conflict, InvalidArgument, NotFound
 from .store import Store, read_json, write_json
 
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}\Z")
 
 
 def is_volume_name(text: str) -> bool:

@@ -62,6 +62,7 @@ def parse_since(text: str) -> float:
 class LogWriter:
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.full = False  # the disk filled up: the rest is relayed, not kept
 
     def write(self, stream: str, data: bytes) -> None:
         ts = timestamp()
@@ -73,8 +74,11 @@ class LogWriter:
             if last and not line:
                 break
             out.append(b"%s %s %s %s\n" % (ts, tag, b"P" if last else b"F", line))
-        if out:
-            os.write(self.fd, b"".join(out))
+        if out and not self.full:
+            try:
+                os.write(self.fd, b"".join(out))
+            except OSError:
+                self.full = True
 
     def close(self) -> None:
         os.close(self.fd)

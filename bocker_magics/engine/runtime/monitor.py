@@ -512,12 +512,22 @@ class Monitor:
             self._failed(e.message, e.code)
         except BockerError as e:
             self._failed(str(e), 125)
+        except OSError as e:
+            import errno
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                self._failed(f"No space left on BOCKER_ROOT ({os.path.dirname(os.path.dirname(self.bundle))}): "
+                             "free space or move BOCKER_ROOT", 125)
+            else:
+                self._failed(f"Could not run the container: {e.strerror} ({e.filename or ''})", 125)
         except Exception:
             import traceback
             self._failed("Bug: " + traceback.format_exc(), 125)
         finally:
             self._cleanup(relay)
-        self.save()
+        try:
+            self.save()
+        except OSError:  # a full disk: the events below still say how it ended
+            self.state.stats = {}
         if stdio is not None:
             if self.state.phase == "failed":
                 stdio.finish(control(event=EVENT_FAILED, message=self.state.error, code=self.state.exit_code))
@@ -591,7 +601,9 @@ class Monitor:
                 self.state.netns = os.stat(f"/proc/{child.pid}/ns/net").st_ino
             except OSError:
                 pass
-        self.save()
+        # not synced: were the host to crash now, the state says "starting" and gc knows what to do;
+        # the exit status is synced (the final save)
+        self.save(fsync=False)
         if first:
             self.ctl.send(event=EVENT_STARTED, pid=child.pid)
         stdio.broadcast(CONTROL, json.dumps({"event": EVENT_STARTED, "pid": child.pid}).encode())
@@ -717,7 +729,14 @@ def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
         ctl.send(event=EVENT_FAILED, message=f"Container '{launch.id}' exists but is not running", code=1)
         return 0
     spec = Spec.load(os.path.join(launch.bundle, "config.json"))
-    process = read_object(Process, launch.process, "exec process")
+    try:
+        with open(launch.process_file, "rb") as f:
+            process = read_object(Process, f.read(), "exec process")
+    finally:
+        try:
+            os.unlink(launch.process_file)
+        except OSError:
+            pass
     # Not dumpable (inherited by the child until it execs the program): a container process
     # can't open /proc/PID/exe, mem or fd of a process that is still the host's interpreter.
     capabilities.set_dumpable(False)
