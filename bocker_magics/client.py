@@ -26,11 +26,10 @@ Wire format (SOCK_SEQPACKET, so messages keep their bounds):
 
 from __future__ import annotations
 
-import os
-import sys
-
 import _signal
 import _socket
+import os
+import sys
 
 PROTOCOL = b"bocker-request-1"
 CHUNK = 60000

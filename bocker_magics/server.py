@@ -34,8 +34,9 @@ import threading
 import time
 import traceback
 import tty as _tty
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from . import client
 from .client import SERVER_DIR, address, code_version, decode_request, namespace_ids, root_of, server_identity
@@ -81,7 +82,7 @@ class RemoteTerminal(Terminal):
     of a terminal), SIGWINCH relayed as a message (a signal reaches the client, not us)."""
 
     @contextlib.contextmanager
-    def raw(self) -> Iterator["RemoteTerminal"]:
+    def raw(self) -> Iterator[RemoteTerminal]:
         saved = termios.tcgetattr(self.fd)
         try:
             _tty.setraw(self.fd, termios.TCSANOW)
@@ -360,7 +361,8 @@ class Server:
 
     def _run(self, conn: socket.socket, request: dict, fds: list[int]) -> int:
         """The command, in this thread, with the client's fds, cwd, umask and environment."""
-        from .cli import Face, main as cli_main
+        from .cli import Face
+        from .cli import main as cli_main
         from .engine.containers import Interrupts, interrupts_from
         stdin_fd, out_fd, err_fd, cwd_fd = fds
         if not getattr(_streams, "own_fs", False):

@@ -11,7 +11,6 @@ import pty
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import termios
@@ -19,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import BOCKER, CGROUP_PARENT, SERVER, bocker
 from hostcheck import leftovers
 
