@@ -618,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import cli  # noqa: F401  (the verbs and renderers, warm)
         from .engine.engine import Engine
         engine = Engine(root)
+        for part in ("containers", "volumes", "boot_id"):
+            getattr(engine, part)  # made here, not by two requests at once
         engine.launcher.start()  # the shim boots meanwhile
         # pyroute2 is imported on the netlink thread meanwhile; that thread is made here, so
         # that it shares this thread's cwd ("/"), not a request's (each request unshares its own)
