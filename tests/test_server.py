@@ -262,6 +262,15 @@ def test_stdin_and_the_clients_cwd_and_environment(root, tmp_path):
     assert Path(f"/proc/{pid}/cwd").resolve() == Path("/")  # the server's own stays /
 
 
+def test_a_build_takes_the_clients_environment_and_directory(root, tmp_path):
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\nARG GREETING\nRUN echo got-$GREETING\n")
+    r = subprocess.run([BOCKER, "build", "--network", "none", "--build-arg", "GREETING", "-t", "greeted", "ctx"],
+                       capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "GREETING": "hello"})
+    assert r.returncode == 0, r.stderr
+    assert "got-hello" in r.stdout + r.stderr
+
+
 def test_ctrl_c_of_a_foreground_run_stops_it_and_leaves_nothing(root):
     p = subprocess.Popen([BOCKER, "run", "--name", "interrupted", "busybox", "echo up; sleep 30"],
                          stdout=subprocess.PIPE, text=True)
