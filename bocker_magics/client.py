@@ -149,13 +149,13 @@ def connect(environ) -> tuple[object, str, str]:
     try:
         s = _connect(dirfd, name)
         if s is None:
-            s = _start(dirfd, name)
+            s = _start(dirfd, name, root_of(environ))
         return s, name, identity
     finally:
         os.close(dirfd)
 
 
-def _start(dirfd: int, name: str):
+def _start(dirfd: int, name: str, root: str):
     """Start the server (double fork: its own session, no parent to wait for it) and wait
     until it listens; under a lock, so that commands started at once start one server."""
     import fcntl
@@ -178,7 +178,8 @@ def _start(dirfd: int, name: str):
                 os.dup2(w, 3)
                 os.closerange(4, 1 << 20)
                 os.set_inheritable(3, True)
-                os.execv(sys.executable, [sys.executable, "-P", "-m", "bocker_magics.server", "3", name])
+                # the root last: for ps (and server.server_processes) to tell whose it is
+                os.execv(sys.executable, [sys.executable, "-P", "-m", "bocker_magics.server", "3", name, root])
             finally:
                 os._exit(127)
         os.close(w)

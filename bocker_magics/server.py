@@ -545,8 +545,9 @@ def stop_servers(root: str, timeout: float = 10.0) -> list[int]:
 
 
 def server_processes(root: str | None = None) -> list[int]:
-    """Pids of bocker servers (of the root given, by their BOCKER_ROOT): what the tests'
-    last check looks for."""
+    """Pids of bocker servers (of the root given or of roots under it, by the root in their
+    command line): what the tests' last check looks for."""
+    base = os.path.realpath(root) if root is not None else None
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -554,12 +555,10 @@ def server_processes(root: str | None = None) -> list[int]:
                 argv = f.read().split(b"\0")
             if b"bocker_magics.server" not in argv or not _alive(int(pid)):
                 continue
-            if root is not None:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = dict(item.partition(b"=")[::2] for item in f.read().split(b"\0") if item)
-                if not root_of({"BOCKER_ROOT": os.fsdecode(env.get(b"BOCKER_ROOT", b""))}).startswith(
-                        os.path.realpath(root)):
-                    continue
+            rest = argv[argv.index(b"bocker_magics.server") + 1:]
+            theirs = os.fsdecode(rest[2]) if len(rest) >= 3 else ""
+            if base is not None and theirs != base and not theirs.startswith(base + os.sep):
+                continue
             out.append(int(pid))
         except OSError:
             continue
@@ -591,11 +590,12 @@ def _warm(engine: Any, log) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -P -m bocker_magics.server READY_FD NAME`, as client._start runs it."""
+    """`python -P -m bocker_magics.server READY_FD NAME ROOT`, as client._start runs it."""
     ready_fd, name = (argv if argv is not None else sys.argv[1:])[:2]
     ready = int(ready_fd)
     environ = os.environ
     root = root_of(environ)
+    mine, identity = server_identity(environ)  # before leaving the client's directory: a relative BOCKER_ROOT
     os.chdir("/")
     sdir = ServerDir(root)
     logfile = Log(sdir, name)
@@ -607,7 +607,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     try:
-        mine, identity = server_identity(environ)
         if mine != name:
             return fail(f"this environment's server is {mine}, not {name}")
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the clients'

@@ -83,6 +83,17 @@ def test_two_roots_never_share_a_server(root, tmp_path):
         stop_servers(str(other))
 
 
+def test_a_relative_root_is_the_clients(tmp_path):
+    env = {**os.environ, "BOCKER_ROOT": "relative-root"}
+    try:
+        for _ in range(2):
+            r = subprocess.run([BOCKER, "ps"], capture_output=True, text=True, cwd=tmp_path, env=env)
+            assert r.returncode == 0 and r.stdout.startswith("CONTAINER_ID"), r.stderr
+        assert len(servers(tmp_path / "relative-root")) == 1
+    finally:
+        stop_servers(str(tmp_path / "relative-root"))
+
+
 def test_other_variables_and_namespaces_get_their_own_server(root):
     bocker("ps", check=True)
     bocker("ps", env={"BOCKER_NETWORK": "none"}, check=True)
