@@ -253,14 +253,14 @@ def main(argv: Sequence[str] | None = None, face: Face | None = None, engine: An
             print(ref)  # what a verb of several containers did before the one that failed
         sys.stderr.write(one_line(str(e)) + "\n")
         return e.exit_code
+    except BrokenPipeError:  # the reader left (`bocker ps | head -1`): an OSError, but no fault
+        return 141
     except OSError as e:
         # a fault of the host (a full disk, a read-only BOCKER_ROOT): one line, never a traceback
         sys.stderr.write(one_line(fault_message(e)) + "\n")
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 141
 
 
 if __name__ == "__main__":
