@@ -252,6 +252,13 @@ def test_exit_statuses_and_streams_apart(root):
     assert len(servers(root)) == 1
 
 
+def test_a_request_larger_than_a_packet(root):
+    big = "x" * (3 * client.CHUNK // 2)
+    r = bocker("run", "--rm", "-e", f"BIG={big}", "busybox", "echo ${#BIG}", env={"ALSO_BIG": big})
+    assert (r.returncode, r.stdout) == (0, f"{len(big)}\n"), r.stderr
+    assert len(servers(root)) == 1
+
+
 def test_stdin_and_the_clients_cwd_and_environment(root, tmp_path):
     r = bocker("run", "-i", "--rm", "busybox", "cat; echo done", input="through the server\n")
     assert (r.returncode, r.stdout) == (0, "through the server\ndone\n"), r.stderr
