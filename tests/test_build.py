@@ -433,6 +433,7 @@ def test_a_record_that_no_longer_holds_runs_the_full_build(engine, busybox, tmp_
     engine.rmi(kept.id)
     rerun = build(engine, ctx)
     assert [s.cached for s in rerun.steps[1:]] == [False, False]
+    engine.images_store.tag(other, ["record-base:1"])  # busybox leaves with its own name only
 
 
 def test_a_pushed_build_shows_its_history_in_skopeo_and_is_a_pull_away(engine, busybox, six, tmp_path):

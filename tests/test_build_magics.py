@@ -19,9 +19,9 @@ from IPython.core.error import UsageError  # noqa: E402
 
 @pytest.fixture(scope="module")
 def ip(session_root):
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.testing.globalipapp import get_ipython, start_ipython
 
-    shell = start_ipython()
+    shell = start_ipython() or get_ipython()  # one test shell per process: a second module reuses it
     shell.run_line_magic("load_ext", "bocker_magics")
     shell.run_line_magic("config", f"BockerMagics.root = {str(session_root)!r}")
     shell.run_line_magic("config", f"BockerMagics.cgroup_parent = {CGROUP_PARENT!r}")

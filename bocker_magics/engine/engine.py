@@ -61,6 +61,8 @@ class Engine:
         self._check_host()
         self.store = Store(root)
         self.images_store = ImageStore(self.store)
+        self.images_store.layers_in_use = lambda: {d for c in self.ps() if c.record is not None
+                                                  for d in c.record.layers}
         self.cgroup_parent = cgroup_parent or os.environ.get("BOCKER_CGROUP_PARENT") or "bocker"
         self._default_limits = default_limits
         self.default_network = default_network or os.environ.get("BOCKER_NETWORK") or "bridge"

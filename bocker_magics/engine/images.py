@@ -67,6 +67,9 @@ class ImageStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.layers = LayerStore(store)
+        # the layers containers use (a build step's container may stand on layers no image
+        # record holds yet): the engine sets it, so a removal never takes a layer in use
+        self.layers_in_use = lambda: set()
 
     # -- reading ------------------------------------------------------------------------
     def list(self, include_removed: bool = False, include_broken: bool = True) -> list[Image]:
@@ -316,7 +319,8 @@ class ImageStore:
                 write_json(self.store.image_file(image.id), image.to_json())
                 return
             os.unlink(self.store.image_file(image.id))
-            self.layers.drop_unused(image.layers, {d for img in self.list(include_removed=True) for d in img.layers})
+            used = {d for img in self.list(include_removed=True) for d in img.layers} | self.layers_in_use()
+            self.layers.drop_unused(image.layers, used)
 
     def forget_if_unused(self, image_id: str, in_use: bool) -> None:
         """After a container is removed: drop an untagged image nobody uses any more."""
