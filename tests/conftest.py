@@ -6,6 +6,7 @@ last test file (test_zzz_host_clean.py) checks that nothing of ours is left on t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -99,7 +100,7 @@ def remove_session_state() -> None:
     from bocker_magics.engine.kernel.cgroups import detect
 
     gc.collect()  # closes engines left unreferenced: their shims exit
-    stop_servers_under(SESSION_ROOT)
+    stop_session_servers()
     for version in ("v1", "v2"):
         os.environ["BOCKER_CGROUP_DRIVER"] = version
         try:
@@ -111,14 +112,39 @@ def remove_session_state() -> None:
     shutil.rmtree(SESSION_ROOT, ignore_errors=True)
 
 
-def stop_servers_under(top: Path) -> list[int]:
-    """Stop the bocker servers of every root under `top` (the session's, the fresh ones)."""
+def session_servers() -> list[int]:
+    """The bocker servers this session's commands started, wherever their root is (their
+    environment carries the session's BOCKER_TEST_NETNS)."""
+    from bocker_magics.server import server_processes
+    mark = f"BOCKER_TEST_NETNS={os.environ.get('BOCKER_TEST_NETNS')}".encode()
+    out = []
+    for pid in server_processes():
+        try:
+            if mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def stop_session_servers() -> None:
+    """Told to leave through their socket (or killed, where that is gone or does not answer)."""
+    import signal
+    import time
+
     from bocker_magics.server import stop_servers
-    pids = []
-    for server_dir in [top / "server", *top.glob("*/server")]:
-        if server_dir.is_dir() and not server_dir.is_symlink():
-            pids += stop_servers(str(server_dir.parent))
-    return pids
+    for pid in session_servers():
+        try:
+            root = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-2].decode()
+        except (OSError, IndexError):
+            continue
+        stop_servers(root)
+    deadline = time.monotonic() + 5
+    while session_servers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in session_servers():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -2,14 +2,20 @@
 
 import time
 
-from conftest import CGROUP_PARENT, HOST_NETNS, SESSION_ROOT, remove_session_state, stop_servers_under
+from conftest import (
+    CGROUP_PARENT,
+    HOST_NETNS,
+    SESSION_ROOT,
+    remove_session_state,
+    session_servers,
+    stop_session_servers,
+)
 from hostcheck import leftovers, network_leftovers
 
 
 def test_nothing_of_ours_is_left_on_the_host():
-    from bocker_magics.server import server_processes
-    stop_servers_under(SESSION_ROOT)  # the bocker servers the CLI tests started
-    assert server_processes(str(SESSION_ROOT)) == []
+    stop_session_servers()  # the bocker servers the CLI tests started, whatever their root
+    assert session_servers() == []
     deadline = time.monotonic() + 5
     while leftovers(str(SESSION_ROOT), CGROUP_PARENT, only_children=True) and time.monotonic() < deadline:
         time.sleep(0.1)
