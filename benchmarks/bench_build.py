@@ -149,6 +149,8 @@ def main() -> int:
             leftovers += [f"buildah: {x}" for x in bud.close()]
         if root.is_dir():
             subprocess.run([*bocker, "gc"], env=env, capture_output=True)
+        from bocker_magics.server import stop_servers
+        stop_servers(str(root))  # the bocker server the CLI started for this root
         leftovers += peers.remove_cgroups(cgroup_parent)
         leftovers += [f"mount {m}" for m in common.mounts_mentioning([str(work)])]
         if not any(x.startswith("mount") for x in leftovers):

@@ -483,6 +483,11 @@ def cleanup(engine, runc: Runc | None, work: Path, marker: bytes) -> list[str]:
     if runc is not None:
         runc.force_delete()
         problems += [f"runc state: {x}" for x in runc.leftovers()]
+    # the bocker servers the CLI runs started (one per root: the bench root, an empty one)
+    from bocker_magics.server import stop_servers
+    for d in [work, *(work.iterdir() if work.is_dir() else [])]:
+        if (d / "server").is_dir():
+            stop_servers(str(d))
     # Monitors exit right after their container; give any straggler a moment.
     deadline = time.monotonic() + 5
     while processes_marked(marker) and time.monotonic() < deadline:

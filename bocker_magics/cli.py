@@ -13,7 +13,8 @@ import contextlib
 import json
 import os
 import sys
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 from . import format
 from .commands import PROG, SEED_OPTIONS, VERBS, Context, canonical, help_text, parser
@@ -301,13 +302,28 @@ def fault_message(e: OSError) -> str:
     return f"{e.strerror or e}{where}: check BOCKER_ROOT ({root}) and the host"
 
 
-def _terminal(ctx: Context):
+@dataclass
+class Face:
+    """What one command runs with: its input (an fd), its environment, its terminal and the
+    stream progress bars go to. None: this process's own (fd 0, os.environ, terminal.Terminal,
+    sys.stderr); the bocker server (server.py) gives each request its client's."""
+
+    stdin: int = 0
+    environ: Mapping[str, str] | None = None
+    terminal: Callable[[int], Any] | None = None   # fd -> a terminal.Terminal
+    stderr: Any = None
+
+
+def _terminal(ctx: Context, face: Face):
     """Our terminal, for -t (and attach to a container that has one); or why there is none."""
-    from .terminal import Terminal
-    if not Terminal.is_terminal(0):
+    if not os.isatty(face.stdin):
         ctx.no_terminal = "the input device is not a TTY: drop -t, or run bocker from a terminal"
         return None
-    ctx.terminal = Terminal(0)
+    if face.terminal is None:
+        from .terminal import Terminal
+        ctx.terminal = Terminal(face.stdin)
+    else:
+        ctx.terminal = face.terminal(face.stdin)
     return ctx.terminal
 
 
@@ -354,8 +370,11 @@ def _failed(verb: str, namespace: Any, e: BockerError) -> int:
     return e.exit_code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, face: Face | None = None, engine: Any = None) -> int:
+    """Run one command line; its exit status. `engine`: a warm Engine to use (and leave
+    open), else one is made for the command."""
     args = list(sys.argv[1:] if argv is None else argv)
+    face = face or Face()
     namespace = None
     verb = ""
     try:
@@ -375,17 +394,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"Unknown command '{verb}': see '{PROG} help'\n")
             return 2
         namespace = parser(verb).parse_args(rest)
-        from .engine import Engine
-        ctx = Context(on_output=_write, capture=False, seed=seed, stdin=0, environ=dict(os.environ),
-                      confirm=_ask if os.isatty(0) else None, binary_stdin=sys.stdin.buffer,
+        ctx = Context(on_output=_write, capture=False, seed=seed, stdin=face.stdin,
+                      environ=dict(os.environ if face.environ is None else face.environ),
+                      confirm=_ask if os.isatty(face.stdin) else None, binary_stdin=sys.stdin.buffer,
                       binary_stdout=sys.stdout.buffer)
         progress = None
         if verb in ("pull", "push"):
             from .progress import TerminalProgress
-            ctx.on_progress = progress = TerminalProgress(sys.stderr)
-        terminal = _terminal(ctx) if _attaches_a_terminal(verb, namespace) else None
-        with Engine() as engine, (terminal.raw() if _wants_raw(verb, namespace, terminal, engine)
-                                  else contextlib.nullcontext()):
+            ctx.on_progress = progress = TerminalProgress(face.stderr or sys.stderr)
+        terminal = _terminal(ctx, face) if _attaches_a_terminal(verb, namespace) else None
+        if engine is None:
+            from .engine import Engine
+            engine_context: Any = Engine()
+        else:
+            engine_context = contextlib.nullcontext(engine)
+        with engine_context as engine, (terminal.raw() if _wants_raw(verb, namespace, terminal, engine)
+                                        else contextlib.nullcontext()):
             try:
                 result = VERBS[verb].call(engine, namespace, ctx)
             except BaseException:
@@ -400,14 +424,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return render(verb, namespace, result)
     except BockerError as e:
         return _failed(verb, namespace, e)
+    except BrokenPipeError:  # the reader left (`bocker ps | head -1`): an OSError, but no fault
+        return 141
     except OSError as e:
         # a fault of the host (a full disk, a read-only BOCKER_ROOT): one line, never a traceback
         sys.stderr.write(one_line(fault_message(e)) + "\n")
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 141
 
 
 if __name__ == "__main__":

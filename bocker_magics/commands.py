@@ -599,10 +599,11 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("context", help="the directory COPY and ADD take files from")
 
 
-def build_args_of(items: list[str]) -> dict[str, str]:
-    """--build-arg K=V; a bare K takes its value from the environment, as Docker does (and is
-    left out when the environment has none)."""
+def build_args_of(items: list[str], environ: dict[str, str] | None = None) -> dict[str, str]:
+    """--build-arg K=V; a bare K takes its value from the face's environment (`environ`, else
+    this process's), as Docker does (and is left out when the environment has none)."""
     import os
+    environ = os.environ if environ is None else environ
     out: dict[str, str] = {}
     for item in items:
         key, eq, value = item.partition("=")
@@ -610,8 +611,8 @@ def build_args_of(items: list[str]) -> dict[str, str]:
             raise InvalidArgument(f"Invalid build arg '{item}': use --build-arg NAME=VALUE")
         if eq:
             out[key] = value
-        elif key in os.environ:
-            out[key] = os.environ[key]
+        elif key in environ:
+            out[key] = environ[key]
     return out
 
 
@@ -621,7 +622,8 @@ def _build(e: "Engine", a: argparse.Namespace, ctx: Context):
         import sys
         text = sys.stdin.read()
     output = None if a.quiet else ctx.on_output
-    return e.build(a.context, a.tag, dockerfile=a.file, dockerfile_text=text, build_args=build_args_of(a.build_arg),
+    build_args = build_args_of(a.build_arg, ctx.environ or None)
+    return e.build(a.context, a.tag, dockerfile=a.file, dockerfile_text=text, build_args=build_args,
                    target=a.target, no_cache=a.no_cache, pull=a.pull, network=a.network,
                    on_output=(lambda chunk, stream="stdout": output(chunk, stream)) if output else None)
 

@@ -6,6 +6,7 @@ last test file (test_zzz_host_clean.py) checks that nothing of ours is left on t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -19,7 +20,33 @@ from hostcheck import leftovers
 SESSION_TAG = f"bocker-test-{os.getpid()}"
 SESSION_ROOT = Path(f"/tmp/{SESSION_TAG}")
 CGROUP_PARENT = SESSION_TAG
-BOCKER = str(Path(sys.executable).parent / "bocker")
+# The command line goes through the bocker server (client.py, server.py) unless
+# BOCKER_NO_SERVER=1: the whole suite runs either way.
+SERVER = os.environ.get("BOCKER_NO_SERVER") != "1"
+
+
+def _bocker_command() -> str:
+    """The `bocker` command: the venv's, when it is the client (client.main); an install
+    made before the client existed runs cli.main, so the session writes the entry point as
+    pip now would."""
+    installed = Path(sys.executable).parent / "bocker"
+    try:
+        if "bocker_magics.client" in installed.read_text():
+            return str(installed)
+    except OSError:
+        pass
+    script = SESSION_ROOT / "bin" / "bocker"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom bocker_magics.client import main\n"
+                      "if __name__ == '__main__':\n    sys.exit(main())\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+BOCKER = _bocker_command()
+# What a `bocker` command killed with the engine (kill -9) returns: in process, it is the
+# one killed; through the server, the client says so and exits 137.
+ENGINE_KILLED = 137 if SERVER else -9
 
 # The whole session runs in a network namespace of its own: bridges, addresses, NAT rules,
 # published ports and the registry all live there, never on the host's network; when the
@@ -73,6 +100,7 @@ def remove_session_state() -> None:
     from bocker_magics.engine.kernel.cgroups import detect
 
     gc.collect()  # closes engines left unreferenced: their shims exit
+    stop_session_servers()
     for version in ("v1", "v2"):
         os.environ["BOCKER_CGROUP_DRIVER"] = version
         try:
@@ -82,6 +110,41 @@ def remove_session_state() -> None:
         finally:
             os.environ.pop("BOCKER_CGROUP_DRIVER", None)
     shutil.rmtree(SESSION_ROOT, ignore_errors=True)
+
+
+def session_servers() -> list[int]:
+    """The bocker servers this session's commands started, wherever their root is (their
+    environment carries the session's BOCKER_TEST_NETNS)."""
+    from bocker_magics.server import server_processes
+    mark = f"BOCKER_TEST_NETNS={os.environ.get('BOCKER_TEST_NETNS')}".encode()
+    out = []
+    for pid in server_processes():
+        try:
+            if mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def stop_session_servers() -> None:
+    """Told to leave through their socket (or killed, where that is gone or does not answer)."""
+    import signal
+    import time
+
+    from bocker_magics.server import stop_servers
+    for pid in session_servers():
+        try:
+            root = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-2].decode()
+        except (OSError, IndexError):
+            continue
+        stop_servers(root)
+    deadline = time.monotonic() + 5
+    while session_servers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in session_servers():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import CGROUP_PARENT, bocker
+from conftest import CGROUP_PARENT, ENGINE_KILLED, bocker
 from hostcheck import leftovers
 
 
@@ -23,7 +23,7 @@ def test_kill_9_at_each_step_then_gc_leaves_a_clean_host(fresh_root, step):
     r = bocker("run", "--name", "victim", "busybox", command, env={"BOCKER_CRASH_AT": step})
     assert r.returncode != 0
     if step == "created":  # the engine itself was killed
-        assert r.returncode == -9
+        assert r.returncode == ENGINE_KILLED
     else:
         assert r.stderr == f"The monitor of container {_cid(fresh_root)} was killed: run 'bocker gc' to remove what it left\n"
     ps = bocker("ps", "--format", "table").stdout.splitlines()
@@ -45,7 +45,7 @@ def _cid(root) -> str:
 def test_kill_9_of_the_engine_during_init_then_gc(fresh_root, tmp_path):
     (tmp_path / "f").write_text("x")
     r = bocker("init", str(tmp_path), env={"BOCKER_CRASH_AT": "init-copied"})
-    assert r.returncode == -9
+    assert r.returncode == ENGINE_KILLED
     assert list((fresh_root / "tmp").iterdir())  # the half-made layer
     out = bocker("gc", check=True).stdout
     assert out.startswith("Removed: half-made init-")

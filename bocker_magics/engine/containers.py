@@ -20,10 +20,11 @@ import selectors
 import shutil
 import signal
 import socket
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import (BockerError, Conflict, ContainerStartError, ExitCodeError, HostUnsupported, InvalidArgument,
                       MonitorDied, NotFound)
@@ -196,6 +197,46 @@ def _emitter(on_output: Output | None) -> Callable[[bytes, str], None] | None:
 
 
 NS_FILE = {"pid": "pid", "ipc": "ipc", "uts": "uts", "network": "net"}
+
+
+class Interrupts:
+    """A Ctrl-C (or a hang-up) that comes from another process, for the attach loops of the
+    thread that serves it (the bocker server relays its client's): a signal only ever
+    reaches the main thread. `streaming` says whether such a loop is listening now."""
+
+    def __init__(self) -> None:
+        self.fd, self._w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.streaming = False
+
+    def interrupt(self) -> None:
+        """As Ctrl-C: the process is killed, its monitor tears it down, KeyboardInterrupt."""
+        with contextlib.suppress(OSError):
+            os.write(self._w, b"i")
+
+    def hang_up(self) -> None:
+        """The face is gone: the loop ends and leaves the container running (as when a
+        `bocker run` is killed)."""
+        with contextlib.suppress(OSError):
+            os.write(self._w, b"d")
+
+    def close(self) -> None:
+        for fd in (self.fd, self._w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+_thread_interrupts = threading.local()
+
+
+@contextlib.contextmanager
+def interrupts_from(source: Interrupts) -> Iterator[Interrupts]:
+    """The attach loops (stream) of this thread also listen to `source`."""
+    before = getattr(_thread_interrupts, "source", None)
+    _thread_interrupts.source = source
+    try:
+        yield source
+    finally:
+        _thread_interrupts.source = before
 
 
 def _volume_request(text: str):
@@ -595,6 +636,10 @@ class Containers:
                 file_stdin = True
         if terminal is not None:
             sel.register(terminal.winch_fd, selectors.EVENT_READ, "winch")
+        remote: Interrupts | None = getattr(_thread_interrupts, "source", None)
+        if remote is not None:
+            sel.register(remote.fd, selectors.EVENT_READ, "remote")
+            remote.streaming = True
         matched = 0  # how much of the detach keys the input has typed so far
 
         def send(message: bytes) -> None:
@@ -659,6 +704,14 @@ class Containers:
                             terminal.drain_winch()
                             resize()
                             continue
+                        if key.data == "remote":
+                            what = os.read(remote.fd, 1)
+                            if what == b"d":  # leave it running, as a killed face would
+                                final = {"event": "detached"}
+                                break
+                            if what == b"i":
+                                raise KeyboardInterrupt
+                            continue
                         try:
                             msg = sock.recv(1 << 17)
                         except ConnectionResetError:  # it closed with our input unread: it has ended
@@ -689,6 +742,8 @@ class Containers:
                         os.kill(pid, signal.SIGKILL)
         finally:
             sel.close()
+            if remote is not None:
+                remote.streaming = False
         if interrupted:
             raise KeyboardInterrupt
         return {**final, "output": b"".join(chunks), "stdout": b"".join(parts["stdout"]),

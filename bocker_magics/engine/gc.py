@@ -11,10 +11,10 @@ import shutil
 import time
 from typing import TYPE_CHECKING
 
-from .kernel import linux
 from .kernel.cgroups import detect
 from .network.model import host_ifname
 from .spec import State
+from .store import process_alive
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -126,7 +126,7 @@ def half_made(engine: "Engine") -> list[str]:
         done.append(f"half-made {path.name}")
     for tmp in store.containers.glob("*/state.json.*.tmp"):
         pid = int(tmp.name.split(".")[2]) if tmp.name.split(".")[2].isdigit() else 0
-        if not pid or linux.process_start_time(pid) is None:
+        if not pid or not process_alive(pid):
             tmp.unlink(missing_ok=True)
             done.append(f"half-written {tmp.parent.name}/{tmp.name}")
     return done

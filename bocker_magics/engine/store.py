@@ -41,6 +41,21 @@ def default_root() -> str:
     return os.environ.get("BOCKER_ROOT") or DEFAULT_ROOT
 
 
+def process_alive(pid: int, start: int | None = None) -> bool:
+    """Whether `pid` runs (and is the process that started at `start`, pids get reused). A
+    zombie is dead: a process killed after its parent (a server's, a shim's) left is
+    reparented to an init that may be slow to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    fields = data[data.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return False
+    return start is None or int(fields[19]) == start
+
+
 def new_id(prefix: str) -> str:
     """A fresh id: the prefix and 40 random bits (the seed drew from 253 values)."""
     return prefix + secrets.token_hex(5)
@@ -178,7 +193,6 @@ class Store:
 
     def stale_tmp(self) -> list[Path]:
         """Scratch directories whose maker is gone."""
-        from .kernel.linux import process_start_time
         out = []
         for p in self.tmp.iterdir():
             parts = p.name.split("-")
@@ -187,6 +201,6 @@ class Store:
             except (IndexError, ValueError):
                 out.append(p)
                 continue
-            if process_start_time(pid) != start:
+            if not process_alive(pid, start):
                 out.append(p)
         return out

@@ -59,6 +59,11 @@ class Networks:
             self._ipr = IPRoute()
         return self._ipr
 
+    def warm(self):
+        """Import pyroute2 and open the netlink socket now, on the netlink thread, without
+        waiting for it (a long-lived engine warming up); returns the Future."""
+        return self._submit(self.ipr)
+
     def close(self) -> None:
         if self._pool is not None:
             self._close_ipr()
@@ -145,7 +150,9 @@ class Networks:
     def ensure(self, name: str) -> Network:
         """The network's bridge, address and NAT in place (made if missing)."""
         net = self.get(name)
-        if name in self._ready:
+        if name in self._ready and self.ipr().link_lookup(ifname=net.bridge):
+            # a long-lived engine (the bocker server, a notebook) still checks the bridge
+            # (~0.3 ms): another process may have removed the network meanwhile
             return net
         with self._lock:
             ipr = self.ipr()

@@ -35,11 +35,19 @@ class Launcher:
                 [sys.executable, "-I", "-S", "-c", BOOT, _PACKAGE_PARENT, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 start_new_session=True, close_fds=True,
+                cwd="/",  # it outlives the command: it must not hold the caller's directory
             )
         finally:
             theirs.close()
         self._sock = ours
         return ours
+
+    def start(self) -> None:
+        """Start the shim now, not at the first launch (a server warming up)."""
+        with self._lock:
+            if self._sock is None or not self._alive():
+                self._close_locked()
+                self._start()
 
     def launch(self, request: dict, fds: list[int]) -> None:
         """Hand a container request and its fds (control socket, output pipe) to the shim."""
