@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from . import format as human
 from .errors import InvalidArgument
@@ -319,6 +320,7 @@ def container_row(c: Any, no_trunc: bool = False) -> dict[str, Any]:
 
 def _upper_size(c: Any) -> int:
     from pathlib import Path
+
     from .engine.usage import tree_size
     bundle = c.state.bundle if c.state is not None and c.state.bundle else None
     return tree_size(Path(bundle) / "upper") if bundle else 0

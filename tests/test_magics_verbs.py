@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from conftest import CGROUP_PARENT
 
 IPython = pytest.importorskip("IPython")
@@ -102,21 +101,27 @@ def test_cp_in_a_notebook(ip, engine, capsys, tmp_path):
     bk(ip, f"rm -f {name}")
 
 
-def test_image_verbs_in_a_notebook(ip, engine, capsys):
-    bk(ip, f"tag busybox {TAG}:v1")
-    assert f"{TAG}:v1" in engine.image("busybox").names
-    history = bk(ip, f"history {TAG}:v1")
-    frame = history.to_frame()
-    assert frame["image"][0] == engine.image("busybox").id and "BusyBox" in frame["created_by"].iloc[-1]
-    bk(ip, f"history -q {TAG}:v1")
-    assert capsys.readouterr().out.splitlines()[0] == engine.image("busybox").id
-    bk(ip, f"images -q {TAG}")
-    assert capsys.readouterr().out == f"{engine.image('busybox').id}\n"
-    with pytest.raises(UsageError, match="add -f to go on"):
-        bk(ip, "image prune")  # a notebook can't ask: -f says yes
-    bk(ip, "image prune -f")
-    assert "Total reclaimed space" in capsys.readouterr().out
-    assert f"{TAG}:v1" in engine.image("busybox").names
+def test_image_verbs_in_a_notebook(ip, engine, capsys, tmp_path):
+    (tmp_path / "f").write_text(TAG)
+    bk(ip, f"init {tmp_path} --name {TAG}-img:1")
+    img = engine.image(f"{TAG}-img:1")
+    try:
+        bk(ip, f"tag {TAG}-img:1 {TAG}:v1")
+        assert f"{TAG}:v1" in engine.image(img.id).names
+        frame = bk(ip, f"history {TAG}:v1").to_frame()
+        assert frame["image"][0] == img.id and str(tmp_path) in frame["created_by"].iloc[-1]
+        capsys.readouterr()
+        bk(ip, f"history -q {TAG}:v1")
+        assert capsys.readouterr().out.splitlines()[0] == img.id
+        bk(ip, f"images -q {TAG}")
+        assert capsys.readouterr().out == f"{img.id}\n"
+        with pytest.raises(UsageError, match="add -f to go on"):
+            bk(ip, "image prune")  # a notebook can't ask: -f says yes
+        bk(ip, "image prune -f")
+        assert "Total reclaimed space" in capsys.readouterr().out
+        assert engine.image(img.id).names == [f"{TAG}-img:1", f"{TAG}:v1"]  # named: not dangling
+    finally:
+        engine.rmi(img.id)
 
 
 def test_volumes_system_info_version_in_a_notebook(ip, engine, capsys):

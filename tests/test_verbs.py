@@ -13,9 +13,18 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CGROUP_PARENT, bocker
 from hostcheck import leftovers
+
+
+@pytest.fixture(autouse=True)
+def _no_container_left(request):
+    """A test that fails midway leaves no container running (in its own root) for the next."""
+    yield
+    if "fresh_root" in request.fixturenames:
+        ids = bocker("ps", "-q").stdout.split()
+        if ids:
+            bocker("rm", "-f", *ids)
 
 
 def detached(*args: str) -> str:
@@ -117,7 +126,7 @@ def test_top_shows_host_and_container_pids(fresh_root):
     state = json.loads((fresh_root / "containers" / cid / "state.json").read_text())
     assert int(pid1[0]) == state["pid"]  # the host's pid
     for row in rows:  # each host pid's NSpid ends with the container's pid
-        nspid = [l for l in open(f"/proc/{row[0]}/status") if l.startswith("NSpid:")][0].split()
+        nspid = [line for line in open(f"/proc/{row[0]}/status") if line.startswith("NSpid:")][0].split()
         assert nspid[1] == row[0] and nspid[-1] == row[1]
     assert by_command["sleep 60"][2] == pid1[0]  # its parent, as the host sees it
     assert by_command["sleep 62"][1] not in ("1", by_command["sleep 60"][1])  # exec'd: a pid of its own
@@ -194,7 +203,7 @@ def test_history_is_a_row_per_step_newest_first(fresh_root):
     bocker("commit", "h", "hist:v1", check=True)
     lines = bocker("history", "hist:v1", check=True).stdout.splitlines()
     assert lines[0] == "IMAGE\t\tCREATED\t\tCREATED_BY\t\tSIZE\t\tCOMMENT"
-    rows = [l.split("\t\t") for l in lines[1:]]
+    rows = [line.split("\t\t") for line in lines[1:]]
     image_id = bocker("images", "-q", "hist:v1").stdout.strip()
     assert [r[0] for r in rows] == [image_id, "<missing>"]
     assert rows[0][2].startswith("bocker commit ps_") and rows[1][2].startswith("built-in BusyBox")
@@ -219,7 +228,7 @@ def _set_history(history: list | None) -> str:
 
 def test_history_of_an_image_without_one_is_made_from_its_layers_and_config(fresh_root):
     image_id = _set_history(None)  # an image made before history was kept
-    rows = [l.split("\t\t") for l in bocker("history", "busybox", check=True).stdout.splitlines()[1:]]
+    rows = [line.split("\t\t") for line in bocker("history", "busybox", check=True).stdout.splitlines()[1:]]
     assert rows[0][0] == image_id and all(r[0] == "<missing>" for r in rows[1:])
     assert [r[2] for r in rows[:2]] == ['CMD ["sh"]', "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr…"]
     assert all(r[3] == "0 B" and r[4] == "from the image's config" for r in rows[:2])
@@ -230,10 +239,10 @@ def test_history_of_an_image_without_one_is_made_from_its_layers_and_config(fres
 def test_history_reads_the_images_own_history(fresh_root):
     image_id = _set_history([{"created": "2024-01-02T03:04:05Z", "created_by": "ADD rootfs /", "comment": "base"},
                              {"created": "2024-01-02T03:04:06Z", "created_by": 'CMD ["sh"]', "empty_layer": True}])
-    rows = [l.split("\t\t") for l in bocker("history", "busybox", check=True).stdout.splitlines()[1:]]
+    rows = [line.split("\t\t") for line in bocker("history", "busybox", check=True).stdout.splitlines()[1:]]
     assert [(r[2], r[3] == "0 B", r[4]) for r in rows] == [('CMD ["sh"]', True, ""), ("ADD rootfs /", False, "base")]
     assert rows[0][0] == image_id and rows[1][0] == "<missing>"
-    js = [json.loads(l) for l in bocker("history", "--format", "json", "busybox").stdout.splitlines()]
+    js = [json.loads(line) for line in bocker("history", "--format", "json", "busybox").stdout.splitlines()]
     assert js[1]["CreatedAt"].startswith("2024-01-02") and js[1]["Comment"] == "base"
 
 
@@ -280,7 +289,7 @@ def test_system_df_counts_images_containers_and_volumes(fresh_root):
            "head -c 2048 /dev/zero > /v/f", check=True)
     lines = bocker("system", "df", check=True).stdout.splitlines()
     assert lines[0] == "TYPE\t\tTOTAL\t\tACTIVE\t\tSIZE\t\tRECLAIMABLE"
-    rows = {l.split("\t\t")[0]: l.split("\t\t")[1:] for l in lines[1:]}
+    rows = {line.split("\t\t")[0]: line.split("\t\t")[1:] for line in lines[1:]}
     assert rows["Images"][:2] == ["1", "1"]
     assert rows["Containers"] == ["1", "0", "9.8 KiB", "9.8 KiB (100%)"]
     assert rows["Local Volumes"] == ["1", "1", "2.0 KiB", "0 B (0%)"]
@@ -289,13 +298,13 @@ def test_system_df_counts_images_containers_and_volumes(fresh_root):
 def test_info_and_version(fresh_root):
     detached("--name", "i1", "busybox", "sleep 60")
     lines = bocker("info", check=True).stdout.splitlines()
-    info = dict(l.strip().split(": ", 1) for l in lines if ": " in l)
+    info = dict(line.strip().split(": ", 1) for line in lines if ": " in line)
     assert (info["Containers"], info["Running"], info["Paused"], info["Stopped"]) == ("1", "1", "0", "0")
     assert info["Storage Driver"] == "overlay" and info["Bocker Root Dir"] == str(fresh_root)
     assert info["Cgroup Version"] in ("1", "2") and info["Kernel Version"] == os.uname().release
     assert bocker("system", "info").stdout.splitlines() == lines
     from bocker_magics import __version__
-    version = dict(l.split(": ", 1) for l in bocker("version", check=True).stdout.splitlines())
+    version = dict(line.split(": ", 1) for line in bocker("version", check=True).stdout.splitlines())
     assert version["Version"] == __version__ and version["OS/Arch"].startswith("linux/")
     assert bocker("--version").stdout == f"bocker {__version__}\n"
     bocker("rm", "-f", "i1", check=True)
@@ -424,7 +433,7 @@ def test_images_quiet_filters_and_formats(fresh_root, tmp_path):
     assert bocker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout == "busybox:latest\nlab/mine:v2\n"
     out = bocker("images", "--format", r"table {{.Repository}}\t{{.Tag}}\t{{.Size}}").stdout.splitlines()
     assert re.fullmatch(r"REPOSITORY +TAG +SIZE", out[0]) and re.search(r"KiB|MiB", out[1])
-    rows = [json.loads(l) for l in bocker("images", "--format", "json").stdout.splitlines()]
+    rows = [json.loads(line) for line in bocker("images", "--format", "json").stdout.splitlines()]
     assert rows[1]["ID"] == mine and rows[1]["Names"] == ["lab/mine:v2"] and rows[1]["Layers"] == 1
     for args, message in ((["--filter", "dangling=maybe"], "dangling=true or dangling=false"),
                           (["--filter", "before=nosuch"], "No image named 'nosuch' exists"),

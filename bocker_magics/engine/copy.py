@@ -32,8 +32,9 @@ import errno
 import os
 import stat
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Iterator
+from typing import IO, TYPE_CHECKING
 
 from ..errors import BockerError, Conflict, CopyError, InvalidArgument, NotFound
 
@@ -107,7 +108,7 @@ class View:
                 os.close(fd)
         self.fds = []
 
-    def __enter__(self) -> "View":
+    def __enter__(self) -> View:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -124,7 +125,7 @@ class View:
             return Entry(name, st, fd)
         return None
 
-    def child(self, name: str) -> "View":
+    def child(self, name: str) -> View:
         """The directory `name`, merged from every layer down to an opaque one (or to a layer
         where it is not a directory)."""
         fds: list[int] = []
@@ -268,7 +269,7 @@ class Dest:
         if self.lower is not None:
             self.lower.close()
 
-    def __enter__(self) -> "Dest":
+    def __enter__(self) -> Dest:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -301,7 +302,7 @@ class Dest:
             with contextlib.suppress(OSError):
                 os.utime(name, (mtime, mtime), dir_fd=self.fd, follow_symlinks=False)
 
-    def directory(self, name: str, st=None, *, create: bool = True, replace: bool = True) -> "Dest":
+    def directory(self, name: str, st=None, *, create: bool = True, replace: bool = True) -> Dest:
         """The directory `name` here: made if missing (`create`), put in the place of a
         non-directory (`replace`). In a stopped container a directory of the lower layers is
         copied up (made in the upper dir with its owner and mode, merged over it), and one
@@ -603,7 +604,7 @@ class Root:
     readonly: bool = False
 
 
-def _directory_binds(engine: "Engine", cid: str) -> tuple[tuple[str, str, bool], ...]:
+def _directory_binds(engine: Engine, cid: str) -> tuple[tuple[str, str, bool], ...]:
     try:
         spec = engine.containers.spec(cid)
     except (BockerError, OSError, ValueError):
@@ -644,7 +645,7 @@ def _resolving(root: Root, path: str, follow_last: bool) -> Iterator[tuple[Root,
 
 
 @contextlib.contextmanager
-def container_root(engine: "Engine", ref: str, archive: bool, writing: bool) -> Iterator[Root]:
+def container_root(engine: Engine, ref: str, archive: bool, writing: bool) -> Iterator[Root]:
     c = engine.containers.get(ref)
     label = f"container {c.name or c.id}"
     if c.status == "restarting" or (c.status == "created" and c.state is not None and c.state.phase == "starting"):
@@ -722,7 +723,7 @@ def _os_error(err: OSError, where: str, root_label: str) -> BockerError:
     return CopyError(f"Can't copy {where} ({root_label}): {err.strerror}")
 
 
-def copy(engine: "Engine", source: str, destination: str, *, archive: bool = False, follow_link: bool = False,
+def copy(engine: Engine, source: str, destination: str, *, archive: bool = False, follow_link: bool = False,
          stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> CopyResult:
     """Copy between a container and the host (or a tar stream, '-')."""
     src, dst = parse_endpoint(source), parse_endpoint(destination)

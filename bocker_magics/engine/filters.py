@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument
 
@@ -66,7 +67,7 @@ def _name_matches(name: str | None, pattern: str) -> bool:
         return pattern in name
 
 
-def containers(engine: "Engine", found: list["Container"], filters: dict[str, list[str]]) -> list["Container"]:
+def containers(engine: Engine, found: list[Container], filters: dict[str, list[str]]) -> list[Container]:
     """The containers every filter key lets through."""
     ancestors: list[Any] = []
     for ref in filters.get("ancestor", []):
@@ -74,7 +75,7 @@ def containers(engine: "Engine", found: list["Container"], filters: dict[str, li
         # containers made from one of that name still match
         ancestors.append(engine.images_store.find(ref) or ref)
 
-    def from_ancestor(c: "Container") -> bool:
+    def from_ancestor(c: Container) -> bool:
         for a in ancestors:
             if isinstance(a, str):
                 if c.image_name in (a, f"{a}:latest"):
@@ -103,7 +104,7 @@ def containers(engine: "Engine", found: list["Container"], filters: dict[str, li
     return out
 
 
-def _reference_matches(img: "Image", pattern: str) -> bool:
+def _reference_matches(img: Image, pattern: str) -> bool:
     for name in img.names:
         repo, _, tag = name.rpartition(":")
         candidates = [name, repo]
@@ -114,8 +115,8 @@ def _reference_matches(img: "Image", pattern: str) -> bool:
     return False
 
 
-def images(engine: "Engine", found: list["Image"], filters: dict[str, list[str]],
-           in_use: set[str]) -> list["Image"]:
+def images(engine: Engine, found: list[Image], filters: dict[str, list[str]],
+           in_use: set[str]) -> list[Image]:
     """The images every filter key lets through. Dangling: no name, and no container uses it."""
     def created_of(ref: str) -> float:
         return engine.images_store.get(ref).created

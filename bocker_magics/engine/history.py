@@ -42,7 +42,7 @@ def _timestamp(text: Any) -> float | None:
         return None
 
 
-def recorded_history(engine: "Engine", img: "Image") -> list[dict[str, Any]]:
+def recorded_history(engine: Engine, img: Image) -> list[dict[str, Any]]:
     """The image's history entries when they are one per layer plus config steps (what the
     OCI spec asks; images.consistent_history), else nothing."""
     from .images import consistent_history
@@ -72,7 +72,7 @@ def config_steps(config: dict[str, Any]) -> list[str]:
     return steps
 
 
-def history(engine: "Engine", ref: str) -> list[HistoryRow]:
+def history(engine: Engine, ref: str) -> list[HistoryRow]:
     img = engine.image(ref)
     entries = recorded_history(engine, img)
     rows: list[HistoryRow] = []

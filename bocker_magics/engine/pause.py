@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 
-def freezer_of(engine: "Engine", c: "Container"):
+def freezer_of(engine: Engine, c: Container):
     """The container's cgroup (the one its monitor made)."""
     return detect(parent=engine.cgroup_parent).group(c.id)
 
 
-def pause(engine: "Engine", ref: str) -> str:
+def pause(engine: Engine, ref: str) -> str:
     c = engine.containers.get(ref)
     if c.status == "paused":
         raise Conflict(f"Container '{ref}' is already paused")
@@ -34,7 +34,7 @@ def pause(engine: "Engine", ref: str) -> str:
     return c.id
 
 
-def unpause(engine: "Engine", ref: str) -> str:
+def unpause(engine: Engine, ref: str) -> str:
     c = engine.containers.get(ref)
     if c.status != "paused":
         raise Conflict(f"Container '{ref}' is not paused ({c.status_text})")
@@ -42,7 +42,7 @@ def unpause(engine: "Engine", ref: str) -> str:
     return c.id
 
 
-def thaw_if_paused(engine: "Engine", c: "Container") -> None:
+def thaw_if_paused(engine: Engine, c: Container) -> None:
     """After a signal to a paused container: let it act on it (a frozen task does not)."""
     if c.status == "paused":
         group = freezer_of(engine, c)

@@ -35,7 +35,7 @@ def parse_private_port(text: str) -> tuple[int, str]:
     return int(port), proto
 
 
-def ports(engine: "Engine", ref: str, private: str | None = None) -> list[PortMapping]:
+def ports(engine: Engine, ref: str, private: str | None = None) -> list[PortMapping]:
     c = engine.containers.get(ref)
     wanted = parse_private_port(private) if private is not None else None
     # published while it runs only (a stopped one relays nothing), as Docker shows them

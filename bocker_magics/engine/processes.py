@@ -83,7 +83,7 @@ def _user_names(root: str) -> dict[int, str]:
     return names
 
 
-def top(engine: "Engine", ref: str) -> list[Process]:
+def top(engine: Engine, ref: str) -> list[Process]:
     """The container's processes, pid 1 first (by the container's own pids)."""
     c = engine.containers.get(ref)
     if not c.running or not c.pid:

@@ -45,7 +45,7 @@ def _labelled(labels: dict[str, str], wanted: list[str]) -> bool:
     return all(_label_matches(labels, w) for w in wanted)
 
 
-def prune_containers(engine: "Engine", filters: list[str] = ()) -> PruneResult:
+def prune_containers(engine: Engine, filters: list[str] = ()) -> PruneResult:
     labels, until = _filters(list(filters), "container prune")
     out = PruneResult()
     for c in engine.ps():
@@ -68,7 +68,7 @@ def prune_containers(engine: "Engine", filters: list[str] = ()) -> PruneResult:
     return out
 
 
-def prune_images(engine: "Engine", all_unused: bool = False, filters: list[str] = ()) -> PruneResult:
+def prune_images(engine: Engine, all_unused: bool = False, filters: list[str] = ()) -> PruneResult:
     labels, until = _filters(list(filters), "image prune")
     out = PruneResult()
     used = {c.image for c in engine.ps()}

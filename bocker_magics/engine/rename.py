@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 
-def rename(engine: "Engine", ref: str, new_name: str) -> str:
+def rename(engine: Engine, ref: str, new_name: str) -> str:
     check_container_name(new_name)
     containers = engine.containers
     with engine.store.lock():

@@ -95,7 +95,7 @@ def _filesystem(path: str) -> str:
     return kind
 
 
-def info(engine: "Engine") -> Info:
+def info(engine: Engine) -> Info:
     from .. import __version__
     from .kernel.cgroups import detect
     containers = engine.ps()

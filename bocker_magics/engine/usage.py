@@ -54,11 +54,11 @@ class UsageRow:
     reclaimable: int     # what prune would free
 
 
-def _layer_sizes(engine: "Engine", digests: set[str]) -> dict[str, int]:
+def _layer_sizes(engine: Engine, digests: set[str]) -> dict[str, int]:
     return {d: tree_size(engine.store.layer_dir(d)) for d in digests}
 
 
-def disk_usage(engine: "Engine") -> list[UsageRow]:
+def disk_usage(engine: Engine) -> list[UsageRow]:
     images = engine.images_store.list(include_removed=True)
     containers = engine.ps()
     used_images = {c.image for c in containers}
@@ -80,10 +80,10 @@ def disk_usage(engine: "Engine") -> list[UsageRow]:
     return [image_rows, container_row, volume_row]
 
 
-def layers_size(engine: "Engine", digests: list[str]) -> int:
+def layers_size(engine: Engine, digests: list[str]) -> int:
     seen: set[tuple[int, int]] = set()
     return sum(tree_size(engine.store.layer_dir(d), seen) for d in dict.fromkeys(digests))
 
 
-def upper_size(engine: "Engine", cid: str) -> int:
+def upper_size(engine: Engine, cid: str) -> int:
     return tree_size(Path(engine.store.container_dir(cid)) / "upper")
