@@ -355,9 +355,12 @@ def _detach_keys(a: argparse.Namespace):
 
 def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
     stdin, terminal = _io(ctx, a.interactive, a.tty)
+    options = run_options(a, ctx)
+    if terminal is not None:
+        options.console_size = terminal.size()  # the pty starts at the terminal's size
     if a.detach:
         stdin = terminal = None
-    return e.run(a.image, _command(a), run_options(a, ctx), on_output=ctx.on_output, capture=ctx.capture,
+    return e.run(a.image, _command(a), options, on_output=ctx.on_output, capture=ctx.capture,
                  on_start=ctx.on_start, stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a))
 
 
