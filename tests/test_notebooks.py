@@ -38,9 +38,9 @@ def lab_leftovers() -> list[str]:
     return found + [f"queue {l}" for l in queues.splitlines() if l.startswith("0x")]
 
 
-def test_all_six_notebooks_are_there():
+def test_all_notebooks_are_there():
     assert [p.stem for p in NOTEBOOKS] == ["01-namespaces", "02-ipc-uts", "03-net-namespace", "04-cgroups",
-                                           "05-overlayfs", "06-bocker"]
+                                           "05-overlayfs", "06-bocker", "07-oci-runtime"]
     import nbformat
 
     for p in NOTEBOOKS:
