@@ -283,6 +283,7 @@ class Runtime:
         try:
             _write_atomic(os.path.join(d, CONFIG), text)  # the spec as created: exec reads it
             cgroup = self._cgroup(c, spec)
+            c.save()  # from here `delete --force` finds the cgroup, even if this process dies
             pid, sync = self._spawn(c, spec, cgroup, InitConfig, console_socket, no_pivot, no_new_keyring,
                                     preserve_fds)
             self._until_ready(c, spec, sync)
