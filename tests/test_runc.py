@@ -395,10 +395,13 @@ def test_a_terminal_goes_over_the_console_socket(rt, make_bundle, tmp_path):
         conn.close()
         master = fds[0]
         rt("start", "tty")
-        os.write(master, b"hello\n")
         seen = b""
         deadline = time.monotonic() + 10
-        while b"got hello" not in seen and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if b"30 100" in seen and b"hello" not in seen:
+                os.write(master, b"hello\n")  # once it reads: the terminal echoes what it is given
+            if b"got hello" in seen:
+                break
             try:
                 seen += os.read(master, 1024)
             except OSError:
@@ -436,17 +439,17 @@ def test_run_relays_a_terminal_when_the_caller_gives_no_socket(rt, make_bundle):
 
 # -- hooks ------------------------------------------------------------------------------------
 HOOK = """#!/bin/sh
-# phase, the mount namespace it runs in, and the state on stdin
-echo "$1 $(readlink /proc/self/ns/mnt) $(cat)" >> {log}
+# phase, the mount namespace it runs in, whether the root's mounts are there, the state on stdin
+echo "$1 $(readlink /proc/self/ns/mnt) $([ -e {rootfs}/proc/self/status ] && echo mounted || echo bare) $(cat)" >> {log}
 """
 
 
 def test_hooks_run_where_and_with_the_state_the_spec_says(rt, make_bundle, tmp_path):
     log = tmp_path / "hooks.log"
     hook = tmp_path / "hook.sh"
-    hook.write_text(HOOK.format(log=log))
-    hook.chmod(0o755)
     b = make_bundle("hk", ["sh", "-c", "cat /started-here 2>/dev/null; sleep 1000"])
+    hook.write_text(HOOK.format(log=log, rootfs=b / "rootfs"))
+    hook.chmod(0o755)
     config = read_config(b)
     config["root"]["readonly"] = False
     config["hooks"] = {phase: [{"path": str(hook), "args": ["hook.sh", phase]}]
@@ -459,24 +462,25 @@ def test_hooks_run_where_and_with_the_state_the_spec_says(rt, make_bundle, tmp_p
         rt("create", "--bundle", b, "hk", stdout=f)
     pid = rt.state("hk")["pid"]
     host_mnt = os.readlink("/proc/self/ns/mnt")
-    lines = [l.split(" ", 2) for l in log.read_text().splitlines()]
+    lines = [l.split(" ", 3) for l in log.read_text().splitlines()]
     assert [l[0] for l in lines] == ["prestart", "createRuntime", "createContainer"]
     assert lines[0][1] == lines[1][1] == host_mnt, "prestart, createRuntime: the runtime's namespaces"
     assert lines[2][1] == os.readlink(f"/proc/{pid}/ns/mnt"), "createContainer: the container's"
-    for _, _, state in lines:
+    assert lines[2][2] == "mounted", "createContainer: the root's mounts made, before pivot_root"
+    for *_, state in lines:
         st = json.loads(state)
         assert (st["id"], st["pid"], st["bundle"]) == ("hk", pid, str(b))
-    assert json.loads(lines[0][2])["status"] == "creating"
+    assert json.loads(lines[0][3])["status"] == "creating"
     rt("start", "hk")
-    lines = [l.split(" ", 2) for l in log.read_text().splitlines()]
-    assert lines[3][0] == "poststart" and json.loads(lines[3][2])["status"] == "running"
+    lines = [l.split(" ", 3) for l in log.read_text().splitlines()]
+    assert lines[3][0] == "poststart" and json.loads(lines[3][3])["status"] == "running"
     deadline = time.monotonic() + 5
     while "start-hook" not in out.read_text():
         assert time.monotonic() < deadline, "the startContainer hook ran before the program"
         time.sleep(0.02)
     rt("delete", "--force", "hk")
-    last = log.read_text().splitlines()[-1].split(" ", 2)
-    assert last[0] == "poststop" and json.loads(last[2])["status"] == "stopped"
+    last = log.read_text().splitlines()[-1].split(" ", 3)
+    assert last[0] == "poststop" and json.loads(last[3])["status"] == "stopped"
 
 
 def test_a_failing_prestart_hook_fails_create_and_leaves_nothing(rt, make_bundle, tmp_path):

@@ -169,9 +169,10 @@ def _make_mount_point(target: str, source_is_dir: bool) -> None:
             pass
 
 
-def prepare(spec, ctx: RootContext) -> None:
+def prepare(spec, ctx: RootContext, before_pivot=None) -> None:
     """Everything up to and including pivot_root; leaves cwd at '/'. The caller sets the
-    hostname, sysctls and the console, then calls finalize()."""
+    hostname, sysctls and the console, then calls finalize(). before_pivot() runs with every
+    mount made, just before pivot_root: where runc runs the OCI hooks of those phases."""
     root = ctx.root
     # 1. Mount propagation: nothing we mount may reach the host. Hosts with systemd mount /
     #    shared; rprivate (or the spec's own choice) cuts every link back first.
@@ -214,6 +215,9 @@ def prepare(spec, ctx: RootContext) -> None:
         _populate_dev(root, spec.linux.devices)
     else:
         _make_devices(root, spec.linux.devices)
+
+    if before_pivot is not None:
+        before_pivot()
 
     # 5. pivot_root, not chroot: chroot leaves the host's root reachable (the classic
     #    mkdir + chroot + cd .. escape). pivot_root(".", ".") stacks the old root under the

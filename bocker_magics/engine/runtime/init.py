@@ -4,9 +4,9 @@ The engine's monitor (runtime/monitor.py) and bocker-runc's `create` (runc.py) e
 the pid namespace, fork, and call `container_init` in the child, which becomes the
 container's pid 1:
 
-    namespaces (unshare / setns, lo up) -> [hooks: the parent runs prestart/createRuntime]
-    -> createContainer hooks -> the root (kernel/rootfs.prepare: overlay or bundle root,
-    the spec's mounts, /dev, pivot_root) -> hostname, sysctls -> the console (a pty whose
+    namespaces (unshare / setns, lo up) -> the root (kernel/rootfs.prepare: overlay or bundle
+    root, the spec's mounts, /dev; then [hooks: the parent runs prestart/createRuntime],
+    createContainer hooks; pivot_root) -> hostname, sysctls -> the console (a pty whose
     master goes to the caller) -> masked/read-only paths, read-only root -> stdio ->
     process setup (kernel/process: cwd, rlimits, user, capabilities, no_new_privs)
     -> READY: wait for the go (a message from the monitor, or the exec fifo opened by
@@ -111,25 +111,31 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
     if flags & linux.CLONE_NEWNET:
         linux.loopback_up()
 
-    # 2. prestart and createRuntime hooks run in the runtime's namespaces: the parent's. The
-    #    parent also answers with the state our own hooks read (it knows our host pid).
+    # 2. Hooks, once the root's mounts are made and before pivot_root (runc's moment): the
+    #    parent runs prestart and createRuntime in the runtime's namespaces (and answers with
+    #    the state our own hooks read: it knows our host pid), then createContainer runs here,
+    #    in the container's namespaces.
     hook_state = cfg.hook_state
-    own_hooks = spec.hooks.create_container or spec.hooks.start_container
-    if spec.hooks.prestart or spec.hooks.create_runtime or (own_hooks and not hook_state):
-        sync.send(type="hooks")
-        answer = sync.receive()
-        if answer.get("type") != "resume":
-            raise HookError(answer.get("message") or "the runtime went away during its hooks")
-        hook_state = answer.get("state") or hook_state
     if spec.hooks.start_container:
         __import__("subprocess")  # startContainer hooks run after pivot_root: import it now
-    # 3. createContainer hooks: in the container's namespaces, before pivot_root.
-    run_hooks(spec.hooks.create_container, hook_state, "createContainer")
 
-    # 4. The root, then what needs it.
+    def hooks() -> None:
+        nonlocal hook_state
+        own_hooks = spec.hooks.create_container or spec.hooks.start_container
+        if spec.hooks.prestart or spec.hooks.create_runtime or (own_hooks and not hook_state):
+            sync.send(type="hooks")
+            answer = sync.receive()
+            if answer.get("type") != "resume":
+                raise HookError(answer.get("message") or "the runtime went away during its hooks")
+            hook_state = answer.get("state") or hook_state
+        run_hooks(spec.hooks.create_container, hook_state, "createContainer")
+
+    # 3. The root, then what needs it.
     has_mount_ns = spec.linux.namespace("mount") is not None
     if has_mount_ns:
-        rootfs.prepare(spec, cfg.root)
+        rootfs.prepare(spec, cfg.root, before_pivot=hooks)
+    else:
+        hooks()
     if spec.hostname and spec.linux.namespace("uts") is not None:
         linux.sethostname(spec.hostname)
     if spec.domainname and spec.linux.namespace("uts") is not None:
@@ -147,7 +153,7 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
                 os.dup2(fd, i)
     resolve_program(spec.process)
 
-    # 5. The process: everything that can fail has run when READY is sent.
+    # 4. The process: everything that can fail has run when READY is sent.
     def ready() -> None:
         sync.send(type="ready")
         if cfg.exec_fifo is not None:
