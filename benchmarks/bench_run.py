@@ -55,7 +55,7 @@ CPU_PERIOD = 100_000
 CPU_QUOTA = 100_000  # 1.0 CPU
 PIDS = 100
 RUNC = "/usr/sbin/runc"
-METHODS = ("inproc", "inproc_net", "inproc_1g", "cli", "runc")
+METHODS = ("inproc", "inproc_net", "inproc_1g", "cli", "runc", "runc_seccomp")
 
 
 def euler_cycle(n: int) -> tuple[int, ...]:
@@ -83,6 +83,7 @@ LABELS = {
     "inproc_1g": "engine.run, 1 GB image, --network none",
     "cli": "bocker run busybox --network none",
     "runc": "runc run, same rootfs (no network)",
+    "runc_seccomp": "runc run, with the engine's default seccomp profile (Docker's effect)",
 }
 
 
@@ -214,7 +215,7 @@ def big_tree(busybox_layer: Path, files: int, file_mb: int) -> tuple[Path, float
 
 # -- runc -----------------------------------------------------------------------------------
 class Runc:
-    def __init__(self, work: Path, rootfs_src: Path) -> None:
+    def __init__(self, work: Path, rootfs_src: Path, seccomp: dict | None = None) -> None:
         self.bundle = work / "bundle"
         self.state = work / "state"
         self.bundle.mkdir(parents=True)
@@ -230,6 +231,8 @@ class Runc:
             "cpu": {"shares": CPU_SHARES, "quota": CPU_QUOTA, "period": CPU_PERIOD},
             "pids": {"limit": PIDS},
         })
+        if seccomp is not None:
+            linux["seccomp"] = seccomp
         kinds = sorted(ns["type"] for ns in linux["namespaces"])
         assert kinds == ["ipc", "mount", "network", "pid", "uts"], kinds
         self.n = 0
@@ -322,6 +325,9 @@ def main() -> int:
         print(f"1 GB image {big.id}: {big_bytes / 1e9:.2f} GB, engine.init took {setup['big_init_s']:.1f} s "
               f"(a one-time copy; starting must not depend on it)", flush=True)
         runc = Runc(work / "runc", layer)
+        from bocker_magics.engine.kernel.capabilities import DOCKER_DEFAULT
+        from bocker_magics.engine.kernel.seccomp_default import default_profile
+        runc_seccomp = Runc(work / "runc-seccomp", layer, seccomp=default_profile(list(DOCKER_DEFAULT)))
 
         def one(method: str) -> float | None:
             """One start; returns its time in seconds, or None (and notes why) if it failed.
@@ -344,14 +350,15 @@ def main() -> int:
                 for c in engine.ps():
                     engine.rm(c.id, force=True)
             else:
-                cid = runc.prepare()
+                which = runc_seccomp if method == "runc_seccomp" else runc
+                cid = which.prepare()
                 t = time.perf_counter()
-                p = runc.run(cid)
+                p = which.run(cid)
                 dt = time.perf_counter() - t
-                left = runc.leftovers()
+                left = which.leftovers()
                 if left:
                     errors[method].append(f"runc left state behind: {left}")
-                    runc.force_delete()
+                    which.force_delete()
             if p.returncode != 0:
                 errors[method].append(f"exit {p.returncode}: {(p.stdout + p.stderr).decode(errors='replace')[-300:]}")
                 return None
@@ -365,6 +372,8 @@ def main() -> int:
         print("\ninterrupted: cleaning up", file=sys.stderr)
         status = 1
     finally:
+        if "runc_seccomp" in locals():
+            runc_seccomp.force_delete()
         leftovers = cleanup(engine, runc, work, marker)
 
     # -- report ------------------------------------------------------------------------------
@@ -411,7 +420,8 @@ def report(args: argparse.Namespace, samples: dict[str, list[float]], errors: di
         return {"median": stats[a]["median_ms"] / stats[b]["median_ms"],
                 "p90": stats[a]["p90_ms"] / stats[b]["p90_ms"]}
 
-    targets = [("inproc/runc", "inproc", "runc", 1.0), ("inproc_net/runc", "inproc_net", "runc", 1.0),
+    targets = [("inproc/runc", "inproc", "runc", 1.0), ("inproc/runc+seccomp", "inproc", "runc_seccomp", 1.0),
+               ("inproc_net/runc", "inproc_net", "runc", 1.0),
                ("cli/runc", "cli", "runc", None), ("1GB/busybox", "inproc_1g", "inproc", 1.2)]
     ratios = {}
     print()

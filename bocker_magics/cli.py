@@ -9,12 +9,14 @@ status; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from typing import Any, Sequence
 
 from . import format
-from .commands import PROG, SEED_OPTIONS, VERBS, Context, execute, help_text
+from .commands import PROG, SEED_OPTIONS, VERBS, Context, help_text, parser
 from .errors import BockerError, InvalidArgument
 
 
@@ -85,6 +87,12 @@ def _network(args: Any, result: Any) -> None:
         print(json.dumps(result, indent=2, sort_keys=True))
 
 
+def _logs(args: Any, records: Any) -> None:
+    """Each line to the stream it was printed on, as `docker logs` does; -f until it stops."""
+    for r in records:
+        _write(r.text(args.timestamps), r.stream)
+
+
 def _json(args: Any, result: Any) -> None:
     print(json.dumps(result, indent=2, sort_keys=True))
 
@@ -104,15 +112,20 @@ RENDERERS: dict[str, Any] = {
     "ps": _ps,
     "run": _run,
     "exec": lambda a, r: r.exit_code,
-    "logs": lambda a, r: _write(r),
-    "stop": lambda a, r: _lines(a.container),
-    "kill": lambda a, r: _lines(a.container),
+    "build": lambda a, r: _lines(r.image.id) if a.quiet else None,
+    "create": lambda a, r: _lines(r.id),
+    "start": lambda a, r: r.exit_code if a.attach else _lines(*a.containers),
+    "restart": lambda a, r: _lines(*a.containers),
+    "attach": lambda a, r: r.exit_code,
+    "logs": _logs,
+    "stop": lambda a, r: _lines(*a.containers),
+    "kill": lambda a, r: _lines(*a.containers),
     "wait": lambda a, r: _lines(str(r) if r is not None else "unknown"),
     "inspect": _json,
     "diff": lambda a, r: _lines(*(f"{ch.kind} {ch.path}{'  (opaque)' if ch.opaque else ''}" for ch in r)),
     "stats": _stats,
-    "rm": lambda a, r: _lines(f"Removed: {a.ref}"),
-    "rmi": lambda a, r: _lines(f"Removed: {a.ref}"),
+    "rm": lambda a, r: _lines(*(f"Removed: {ref}" for ref in r)),
+    "rmi": lambda a, r: _lines(*(f"Removed: {ref}" for ref in r)),
     "network": _network,
     "gc": lambda a, r: _lines(*(f"Removed: {line}" for line in r)),
 }
@@ -123,6 +136,50 @@ def render(verb: str, args: Any, result: Any) -> int:
     renderer = RENDERERS.get(verb)
     status = renderer(args, result) if renderer is not None else None
     return status if isinstance(status, int) else 0
+
+
+def one_line(message: str) -> str:
+    """A message is one line: a name that holds a newline is shown escaped, not broken."""
+    return message.replace("\r", "\\r").replace("\n", "\\n") or "failed"
+
+
+def fault_message(e: OSError) -> str:
+    import errno
+    from .engine.store import default_root
+    root = default_root()
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"No space left on BOCKER_ROOT ({root}): free space or move BOCKER_ROOT"
+    if e.errno == errno.EROFS:
+        return f"BOCKER_ROOT ({root}) is on a read-only file system: move BOCKER_ROOT"
+    where = f" ({e.filename})" if e.filename else ""
+    return f"{e.strerror or e}{where}: check BOCKER_ROOT ({root}) and the host"
+
+
+def _terminal(ctx: Context):
+    """Our terminal, for -t (and attach to a container that has one); or why there is none."""
+    from .terminal import Terminal
+    if not Terminal.is_terminal(0):
+        ctx.no_terminal = "the input device is not a TTY: drop -t, or run bocker from a terminal"
+        return None
+    ctx.terminal = Terminal(0)
+    return ctx.terminal
+
+
+def _wants_raw(verb: str, a: Any, terminal: Any, engine: Any) -> bool:
+    """Raw mode only while attached to a pty: run/exec -t (not -d), attach and start -a to a
+    container made with -t."""
+    if terminal is None:
+        return False
+    if verb in ("run", "exec"):
+        return a.tty and not a.detach
+    if verb == "attach" or (verb == "start" and a.attach):
+        ref = a.container if verb == "attach" else a.containers[0]
+        try:
+            c = engine.container(ref)
+        except BockerError:
+            return False
+        return bool(c.record is not None and c.record.tty)
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,25 +200,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verb not in VERBS:
             sys.stderr.write(f"Unknown command '{verb}': see '{PROG} help'\n")
             return 2
+        namespace = parser(verb).parse_args(rest)
         from .engine import Engine
-        ctx = Context(on_output=_write, capture=False, seed=seed)
+        ctx = Context(on_output=_write, capture=False, seed=seed, stdin=0, environ=dict(os.environ))
         progress = None
         if verb in ("pull", "push"):
             from .progress import TerminalProgress
             ctx.on_progress = progress = TerminalProgress(sys.stderr)
-        with Engine() as engine:
+        terminal = None
+        if getattr(namespace, "tty", False) or verb in ("attach", "start"):
+            terminal = _terminal(ctx)
+        with Engine() as engine, (terminal.raw() if _wants_raw(verb, namespace, terminal, engine)
+                                  else contextlib.nullcontext()):
             try:
-                namespace, result = execute(engine, verb, rest, ctx)
+                result = VERBS[verb].call(engine, namespace, ctx)
             except BaseException:
                 if progress is not None:
                     progress.close(ok=False)  # the bars end as failed, not midway
                 raise
+            finally:
+                if terminal is not None:
+                    terminal.close()
             if progress is not None:
                 progress.close(ok=True)
-            return render(verb, namespace, result)
+        return render(verb, namespace, result)
     except BockerError as e:
-        sys.stderr.write(f"{e}\n")
+        for ref in getattr(e, "done", []) or []:
+            print(ref)  # what a verb of several containers did before the one that failed
+        sys.stderr.write(one_line(str(e)) + "\n")
         return e.exit_code
+    except OSError as e:
+        # a fault of the host (a full disk, a read-only BOCKER_ROOT): one line, never a traceback
+        sys.stderr.write(one_line(fault_message(e)) + "\n")
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import InvalidArgument, UsageError
+from .errors import BockerError, InvalidArgument, UsageError
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -54,6 +54,10 @@ class Context:
     on_progress: Callable[[Any], None] | None = None    # pull/push: a registry.Progress per layer event
     prog: str = PROG                                    # how the face spells a verb: "bocker", "%bocker"
     hint: str = HELP_HINT                               # where the face's help is, for usage mistakes
+    stdin: bytes | int | None = None                    # -i: the face's input (an fd, or bytes: a cell)
+    terminal: Any = None                                # -t: the face's terminal (terminal.Terminal)
+    no_terminal: str = ""                               # why -t can't work here (a notebook has no terminal)
+    environ: dict[str, str] = field(default_factory=dict)  # the face's environment (-e KEY, --env-file)
 
 
 @dataclass
@@ -96,44 +100,111 @@ def _init_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="also name the image NAME[:TAG]")
 
 
-def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-d", "--detach", action="store_true", help="print the id and return; the container runs on")
+def _create_args(p: argparse.ArgumentParser) -> None:
+    """The options of run and create (Docker's spellings)."""
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     p.add_argument("--name", help="a name to refer to the container by")
-    p.add_argument("--hostname", help="its hostname (default: its id)")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL", help="an environment variable")
-    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the container")
-    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]", help="a bind mount")
+    p.add_argument("--hostname", "-h", help="its hostname (default: its id)")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY[=VAL]",
+                   help="an environment variable (KEY alone: its value here)")
+    p.add_argument("--env-file", action="append", default=[], metavar="FILE", help="KEY=VAL lines")
+    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the container (made if missing)")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST|NAME:CTR[:ro]",
+                   help="a bind mount, or a named volume (made on first use)")
+    p.add_argument("--mount", action="append", default=[], metavar="type=bind|volume|tmpfs,source=…,target=…",
+                   help="a mount, Docker's long form")
+    p.add_argument("--tmpfs", action="append", default=[], metavar="/PATH[:size=…]", help="a tmpfs")
     p.add_argument("-m", "--memory", metavar="SIZE", help="memory limit, e.g. 256m (0: none; default 512 MB)")
-    p.add_argument("--cpu-shares", metavar="N", help="relative CPU weight (default 512)")
+    p.add_argument("--cpu-shares", "-c", metavar="N", help="relative CPU weight (default 512)")
     p.add_argument("--cpus", metavar="N", help="CPU quota in CPUs, e.g. 0.5")
     p.add_argument("--pids-limit", metavar="N", help="at most N processes")
+    p.add_argument("--ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]", help="a resource limit")
+    p.add_argument("--oom-score-adj", metavar="N", help="the OOM killer's preference, -1000 to 1000")
     p.add_argument("--cap-add", action="append", default=[], metavar="CAP", help="add a capability")
     p.add_argument("--cap-drop", action="append", default=[], metavar="CAP", help="drop a capability (ALL: every one)")
-    p.add_argument("--privileged", action="store_true", help="every capability, no masked paths, /sys writable")
-    p.add_argument("--network", "--net", metavar="NET", help="bridge (default), none, host, or a network's name")
+    p.add_argument("--privileged", action="store_true", help="every capability and device, no masked paths, no seccomp")
+    p.add_argument("--security-opt", action="append", default=[], metavar="OPT",
+                   help="seccomp=unconfined | seccomp=PROFILE.json | no-new-privileges")
+    p.add_argument("--device", action="append", default=[], metavar="HOST[:CTR][:rwm]", help="a host device")
+    p.add_argument("-u", "--user", metavar="NAME|UID[:GROUP|GID]", help="the user (the image's own names)")
+    p.add_argument("--group-add", action="append", default=[], metavar="GROUP", help="another group")
+    p.add_argument("--read-only", action="store_true", help="a read-only root (volumes and --tmpfs stay writable)")
+    p.add_argument("--sysctl", action="append", default=[], metavar="KEY=VAL", help="a namespaced kernel setting")
+    p.add_argument("--network", "--net", metavar="NET", help="bridge (default), none, host, a network, container:NAME")
     p.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CTR[/tcp]",
                    help="publish a container port on the host")
+    p.add_argument("-P", "--publish-all", action="store_true", help="publish the image's exposed ports on free ports")
     p.add_argument("--dns", action="append", default=[], metavar="IP", help="a nameserver for resolv.conf")
+    p.add_argument("--pid", metavar="host|container:NAME", help="share a pid namespace")
+    p.add_argument("--ipc", metavar="host|container:NAME", help="share an IPC namespace")
+    p.add_argument("--uts", metavar="host|container:NAME", help="share a UTS namespace")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open and connected")
+    p.add_argument("-t", "--tty", action="store_true", help="a terminal (a pty) for the container")
+    p.add_argument("--entrypoint", metavar="PROGRAM", help="run PROGRAM with the words as its arguments")
+    p.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VAL", help="a label")
+    p.add_argument("--stop-signal", metavar="SIGNAL", help="the signal stop sends (default the image's, or TERM)")
+    p.add_argument("--stop-timeout", metavar="SECONDS", help="stop's wait before SIGKILL (default 10)")
+    p.add_argument("--init", action="store_true", help="tini as pid 1: reaps zombies, forwards signals")
+    p.add_argument("--restart", metavar="POLICY", help="no | on-failure[:N] | always | unless-stopped")
     p.add_argument("image", help="image id or name")
     p.add_argument("command", nargs=argparse.REMAINDER, help="run by /bin/sh -c, words joined")
 
 
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--detach", action="store_true", help="print the id and return; the container runs on")
+    p.add_argument("--detach-keys", metavar="KEYS", help="keys that leave an attached container running "
+                   "(default ctrl-p,ctrl-q)")
+    _create_args(p)
+
+
 def _exec_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY[=VAL]")
+    p.add_argument("--env-file", action="append", default=[], metavar="FILE")
     p.add_argument("-w", "--workdir", metavar="DIR")
+    p.add_argument("-u", "--user", metavar="NAME|UID[:GROUP|GID]", help="the user (the container's own names)")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open and connected")
+    p.add_argument("-t", "--tty", action="store_true", help="a terminal (a pty)")
+    p.add_argument("-d", "--detach", action="store_true", help="run it in the background")
+    p.add_argument("--detach-keys", metavar="KEYS")
     p.add_argument("container", help="container id or name")
     p.add_argument("command", nargs=argparse.REMAINDER, help="the program and its arguments")
 
 
+def _start_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--attach", action="store_true", help="attach its output (and exit with its status)")
+    p.add_argument("-i", "--interactive", action="store_true", help="attach its stdin too")
+    p.add_argument("--detach-keys", metavar="KEYS")
+    p.add_argument("containers", nargs="+", metavar="container")
+
+
+def _attach_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detach-keys", metavar="KEYS", help="keys that leave it running (default ctrl-p,ctrl-q)")
+    p.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
+    p.add_argument("container", help="container id or name")
+
+
+def _logs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing what it prints, until it stops")
+    p.add_argument("--tail", metavar="N", help="only the last N lines (all: everything)")
+    p.add_argument("-t", "--timestamps", action="store_true", help="each line with its time")
+    p.add_argument("--since", metavar="TIME", help="only lines since TIME (RFC 3339, seconds since the epoch, "
+                   "or a duration such as 10m)")
+    p.add_argument("container", help="container id or name")
+
+
+def _containers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("containers", nargs="+", metavar="container", help="container ids or names")
+
+
 def _stop_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-t", "--time", type=float, default=10.0, help="seconds before SIGKILL (default 10)")
-    _container(p)
+    p.add_argument("-t", "--time", type=float, default=None, help="seconds before SIGKILL (default: its "
+                   "--stop-timeout, or 10)")
+    _containers(p)
 
 
 def _kill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--signal", default="KILL", help="signal name or number (default KILL)")
-    _container(p)
+    _containers(p)
 
 
 def _pull_args(p: argparse.ArgumentParser) -> None:
@@ -187,7 +258,8 @@ def _refs_args(p: argparse.ArgumentParser) -> None:
 
 def _rm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
-    _ref_args(p)
+    p.add_argument("-v", "--volumes", action="store_true", help="also remove the named volumes only it used")
+    p.add_argument("refs", nargs="+", metavar="ref", help="containers or images, by id or name")
 
 
 # -- calls ------------------------------------------------------------------------------
@@ -221,20 +293,144 @@ def _init(e: "Engine", a: argparse.Namespace, ctx: Context):
     return e.busybox() if a.busybox else e.init(a.directory, a.name)
 
 
+def environment(items: list[str], files: list[str], environ: dict[str, str]) -> list[str]:
+    """-e and --env-file as Docker reads them: `KEY` alone takes its value from the face's own
+    environment (and is dropped if unset there); a file holds KEY=VALUE lines (# comments)."""
+    out: list[str] = []
+    lines: list[str] = []
+    for path in files:
+        try:
+            with open(path) as f:
+                lines += [line.rstrip("\n") for line in f]
+        except OSError as err:
+            raise InvalidArgument(f"Can't read --env-file {path}: {err.strerror}") from None
+    for item in [*lines, *items]:
+        stripped = item.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if "=" in item:
+            out.append(item)
+        elif item in environ:
+            out.append(f"{item}={environ[item]}")
+        elif not item or any(c.isspace() for c in item):
+            raise InvalidArgument(f"Invalid environment variable '{item}': use -e KEY=VALUE or -e KEY")
+    return out
+
+
+def _int_option(flag: str, text: str | None) -> int | None:
+    return None if text is None else whole_number(flag, text)
+
+
 def run_options(a: argparse.Namespace, ctx: Context):
     """The run's options, as the engine takes them."""
     from .engine import RunOptions
-    return RunOptions(name=a.name, hostname=a.hostname, env=a.env, workdir=a.workdir, volumes=a.volume,
-                      limits=limits_from(a, ctx.seed), detach=a.detach, remove=a.rm, cap_add=a.cap_add,
-                      cap_drop=a.cap_drop, privileged=a.privileged, network=a.network, publish=a.publish,
-                      dns=a.dns)
+    return RunOptions(
+        name=a.name, hostname=a.hostname, env=environment(a.env, a.env_file, ctx.environ), workdir=a.workdir,
+        volumes=a.volume, mounts=a.mount, tmpfs=a.tmpfs, limits=limits_from(a, ctx.seed),
+        detach=getattr(a, "detach", True), remove=a.rm, cap_add=a.cap_add, cap_drop=a.cap_drop,
+        privileged=a.privileged, network=a.network, publish=a.publish, publish_all=a.publish_all, dns=a.dns,
+        user=a.user, group_add=a.group_add, read_only=a.read_only, ulimits=a.ulimit,
+        oom_score_adj=_int_option("--oom-score-adj", a.oom_score_adj), sysctls=a.sysctl, devices=a.device,
+        security_opt=a.security_opt, interactive=a.interactive, tty=a.tty, entrypoint=a.entrypoint,
+        labels=a.label, pid=a.pid, ipc=a.ipc, uts=a.uts, stop_signal=a.stop_signal,
+        stop_timeout=_int_option("--stop-timeout", a.stop_timeout), init=a.init, restart=a.restart)
+
+
+def _command(a: argparse.Namespace) -> str | None:
+    # the seed's semantics: the words are joined and run by /bin/sh -c
+    return " ".join(a.command) if a.command else None
+
+
+def _io(ctx: Context, interactive: bool, tty: bool):
+    """What the face connects: its stdin (with -i) and its terminal (with -t)."""
+    if tty and ctx.terminal is None and ctx.no_terminal:
+        raise InvalidArgument(ctx.no_terminal)
+    return (ctx.stdin if interactive else None), (ctx.terminal if tty else None)
+
+
+def _detach_keys(a: argparse.Namespace):
+    from .terminal import DEFAULT_DETACH_KEYS, parse_detach_keys
+    return parse_detach_keys(getattr(a, "detach_keys", None) or DEFAULT_DETACH_KEYS)
 
 
 def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
-    # the seed's semantics: the words are joined and run by /bin/sh -c
-    command = " ".join(a.command) if a.command else None
-    return e.run(a.image, command, run_options(a, ctx), on_output=ctx.on_output, capture=ctx.capture,
-                 on_start=ctx.on_start)
+    stdin, terminal = _io(ctx, a.interactive, a.tty)
+    if a.detach:
+        stdin = terminal = None
+    return e.run(a.image, _command(a), run_options(a, ctx), on_output=ctx.on_output, capture=ctx.capture,
+                 on_start=ctx.on_start, stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a))
+
+
+def _create(e: "Engine", a: argparse.Namespace, ctx: Context):
+    _io(ctx, False, a.tty)
+    return e.create(a.image, _command(a), run_options(a, ctx))
+
+
+def _start(e: "Engine", a: argparse.Namespace, ctx: Context):
+    if a.attach and len(a.containers) > 1:
+        raise usage_error(f"{ctx.prog} start: -a attaches to one container: give one")
+    if not a.attach:
+        return [e.start(ref).id for ref in a.containers]
+    c = e.container(a.containers[0])
+    stdin, terminal = _io(ctx, a.interactive, c.record.tty if c.record else False)
+    return e.start(c.id, attach=True, on_output=ctx.on_output, capture=ctx.capture, stdin=stdin,
+                   terminal=terminal, detach_keys=_detach_keys(a))
+
+
+def _attach(e: "Engine", a: argparse.Namespace, ctx: Context):
+    c = e.container(a.container)
+    stdin, terminal = _io(ctx, not a.no_stdin, c.record.tty if c.record else False)
+    return e.attach(c.id, on_output=ctx.on_output, stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a))
+
+
+def _restart(e: "Engine", a: argparse.Namespace, ctx: Context):
+    return [e.restart(ref, timeout=a.time) for ref in a.containers]
+
+
+def _logs(e: "Engine", a: argparse.Namespace, ctx: Context):
+    from .engine.runtime.logfile import parse_since
+    tail = None if a.tail in (None, "all") else whole_number("--tail", a.tail)
+    since = None if a.since is None else parse_since(a.since)
+    return e.log_records(a.container, tail=tail, since=since, follow=a.follow)
+
+
+def _build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]", help="name the image (repeatable)")
+    p.add_argument("-f", "--file", metavar="FILE", help="the Dockerfile (default CONTEXT/Dockerfile; - reads stdin)")
+    p.add_argument("--build-arg", action="append", default=[], metavar="K=V", help="a build argument (repeatable)")
+    p.add_argument("--target", metavar="STAGE", help="build this stage (a name or an index) and the ones it needs")
+    p.add_argument("--no-cache", action="store_true", help="run every step again, reuse nothing")
+    p.add_argument("--pull", action="store_true", help="pull a FROM image from its registry again")
+    p.add_argument("--network", metavar="NET", help="the RUN steps' network: bridge (default), none, or a name")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the image id")
+    p.add_argument("context", help="the directory COPY and ADD take files from")
+
+
+def build_args_of(items: list[str]) -> dict[str, str]:
+    """--build-arg K=V; a bare K takes its value from the environment, as Docker does (and is
+    left out when the environment has none)."""
+    import os
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"Invalid build arg '{item}': use --build-arg NAME=VALUE")
+        if eq:
+            out[key] = value
+        elif key in os.environ:
+            out[key] = os.environ[key]
+    return out
+
+
+def _build(e: "Engine", a: argparse.Namespace, ctx: Context):
+    text = getattr(a, "dockerfile_text", None)
+    if text is None and a.file == "-":
+        import sys
+        text = sys.stdin.read()
+    output = None if a.quiet else ctx.on_output
+    return e.build(a.context, a.tag, dockerfile=a.file, dockerfile_text=text, build_args=build_args_of(a.build_arg),
+                   target=a.target, no_cache=a.no_cache, pull=a.pull, network=a.network,
+                   on_output=(lambda chunk, stream="stdout": output(chunk, stream)) if output else None)
 
 
 def _network_args(p: argparse.ArgumentParser) -> None:
@@ -260,8 +456,28 @@ def _network(e: "Engine", a: argparse.Namespace, ctx: Context):
 def _exec(e: "Engine", a: argparse.Namespace, ctx: Context):
     if not a.command:
         raise usage_error(f"{ctx.prog} exec: give the command to run, e.g. {ctx.prog} exec ID ls /")
-    return e.exec(a.container, a.command, env=a.env, workdir=a.workdir,
-                  on_output=ctx.on_output, capture=ctx.capture)
+    stdin, terminal = _io(ctx, a.interactive and not a.detach, a.tty and not a.detach)
+    return e.exec(a.container, a.command, env=environment(a.env, a.env_file, ctx.environ), workdir=a.workdir,
+                  user=a.user, tty=a.tty, detach=a.detach, on_output=ctx.on_output, capture=ctx.capture,
+                  stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a))
+
+
+def _each(call):
+    """A verb that takes several containers: each in turn; one that fails says so and the
+    rest still run, as Docker's CLI does (the error of the first failure is raised after)."""
+    def run(e: "Engine", refs: list[str]):
+        done, errors = [], []
+        for ref in refs:
+            try:
+                done.append(call(e, ref))
+            except BockerError as err:
+                errors.append(err)
+        if errors:
+            err = errors[0]
+            err.done = done  # what did happen, for the face to print
+            raise err
+        return done
+    return run
 
 
 VERBS: dict[str, Verb] = {v.name: v for v in [
@@ -284,15 +500,26 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
          "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "
          "[--network NET] [-p HOST:CTR] [--dns IP] <image> [command...]", _run_args, _run),
+    Verb("create", "Create a container (nothing runs until start)", "create [OPTIONS] <image> [command...]",
+         _create_args, _create),
+    Verb("start", "Start created or stopped containers", "start [-a] [-i] <container_id...>", _start_args, _start),
+    Verb("restart", "Stop and start containers again", "restart [-t SECONDS] <container_id...>",
+         lambda p: (p.add_argument("-t", "--time", type=float, default=10.0), p.add_argument(
+             "containers", nargs="+", metavar="container")), _restart),
+    Verb("attach", "Attach to a running container's input and output (ctrl-p ctrl-q leaves it running)",
+         "attach [--detach-keys KEYS] [--no-stdin] <container_id>", _attach_args, _attach),
+    Verb("build", "Build an image from a Dockerfile",
+         "build [-t NAME[:TAG]] [-f Dockerfile|-] [--build-arg K=V] [--target S] [--no-cache] [--pull] "
+         "[--network none] [-q] <context>", _build_args, _build),
     Verb("exec", "Execute a command in a running container",
-         "exec [-e K=V] [-w DIR] <container_id> <command...>", _exec_args, _exec),
+         "exec [-i] [-t] [-d] [-u USER] [-e K=V] [-w DIR] <container_id> <command...>", _exec_args, _exec),
     Verb("ps", "List containers", "ps", _none, lambda e, a, c: e.ps()),
-    Verb("logs", "View logs from a container", "logs <container_id>", _container,
-         lambda e, a, c: e.logs(a.container)),
-    Verb("stop", "Stop a running container (SIGTERM, then SIGKILL)", "stop [-t SECONDS] <container_id>",
-         _stop_args, lambda e, a, c: e.stop(a.container, timeout=a.time)),
-    Verb("kill", "Send a signal to a running container", "kill [-s SIGNAL] <container_id>",
-         _kill_args, lambda e, a, c: e.kill(a.container, a.signal)),
+    Verb("logs", "View logs from a container", "logs [-f] [--tail N] [-t] [--since T] <container_id>", _logs_args,
+         _logs),
+    Verb("stop", "Stop running containers (their stop signal, then SIGKILL)", "stop [-t SECONDS] <container_id...>",
+         _stop_args, lambda e, a, c: _each(lambda e, r: e.stop(r, timeout=a.time))(e, a.containers)),
+    Verb("kill", "Send a signal to running containers", "kill [-s SIGNAL] <container_id...>",
+         _kill_args, lambda e, a, c: _each(lambda e, r: e.kill(r, a.signal))(e, a.containers)),
     Verb("wait", "Wait for a container to exit; print its exit code", "wait <container_id>",
          _container, lambda e, a, c: e.wait(a.container)),
     Verb("commit", "Commit a container to an image", "commit <container_id> <image_id or name[:tag]>",
@@ -303,9 +530,11 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          "diff <container_id or image>", _ref_args, lambda e, a, c: e.diff(a.ref)),
     Verb("stats", "Show cgroup accounting: cpu, memory, pids", "stats [container_id...]", _refs_args,
          lambda e, a, c: e.stats(a.containers or None)),
-    Verb("rm", "Delete an image or container", "rm [-f] <image_id or container_id>", _rm_args,
-         lambda e, a, c: e.rm(a.ref, force=a.force)),
-    Verb("rmi", "Delete an image", "rmi <image>", _ref_args, lambda e, a, c: e.rmi(a.ref)),
+    Verb("rm", "Delete images or containers", "rm [-f] [-v] <image_id or container_id...>", _rm_args,
+         lambda e, a, c: _each(lambda e, r: e.rm(r, force=a.force, volumes=a.volumes) and r)(e, a.refs)),
+    Verb("rmi", "Delete images", "rmi <image...>",
+         lambda p: p.add_argument("refs", nargs="+", metavar="image"),
+         lambda e, a, c: _each(lambda e, r: e.rmi(r) and r)(e, a.refs)),
     Verb("network", "Manage networks (bridge, subnet, NAT)",
          "network ls | inspect NAME | create NAME [--subnet CIDR] [--gateway IP] | rm NAME",
          _network_args, _network),
@@ -315,9 +544,14 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
 
 
 def parser(verb: str, prog: str = PROG, hint: str = HELP_HINT) -> Parser:
-    """The verb's arguments; `prog` and `hint` say how the face spells it and where its help is."""
-    p = Parser(prog=f"{prog} {verb}", description=VERBS[verb].purpose, hint=hint)
+    """The verb's arguments; `prog` and `hint` say how the face spells it and where its help is.
+    Options are never abbreviated (`--pid host` is not `--pids-limit host`); -h is help unless
+    the verb has a -h of its own (run's --hostname, as Docker's)."""
+    p = Parser(prog=f"{prog} {verb}", description=VERBS[verb].purpose, hint=hint, add_help=False,
+               allow_abbrev=False)
     VERBS[verb].arguments(p)
+    flags = ["--help"] if "-h" in p._option_string_actions else ["-h", "--help"]
+    p.add_argument(*flags, action="help", help="show this help")
     return p
 
 

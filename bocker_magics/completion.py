@@ -24,9 +24,10 @@ from typing import Any, Callable
 # verbs that act on a running container: only those are offered after them
 RUNNING_ONLY = {"exec", "top", "ns", "stop", "kill", "stats"}
 # (verb, positional) -> what it names; the rest go by the positional's name (KINDS)
-BY_VERB = {("rm", "ref"): "container|image", ("inspect", "ref"): "container|image",
-           ("diff", "ref"): "container|image", ("rmi", "ref"): "image", ("pull", "ref"): "image",
-           ("push", "ref"): None, ("commit", "image"): None, ("network", "name"): "network"}
+BY_VERB = {("rm", "refs"): "container|image", ("inspect", "ref"): "container|image",
+           ("diff", "ref"): "container|image", ("rmi", "refs"): "image", ("pull", "ref"): "image",
+           ("push", "ref"): None, ("commit", "image"): None, ("network", "name"): "network",
+           ("build", "context"): "directory"}
 KINDS = {"container": "container", "containers": "container", "refs": "container", "image": "image"}
 # options whose value names something that exists
 OPTION_VALUES = {"--network": "network", "--net": "network"}
@@ -144,6 +145,8 @@ class BockerCompleter:
             return fragment, _starting(fragment, [Candidate(str(c), "value") for c in action.choices])
         if kind is None:
             return fragment, []
+        if kind == "directory":
+            return fragment, _directories(fragment)
         return fragment, _starting(fragment, self._things(kind, running_only=verb in RUNNING_ONLY))
 
     def _values(self, verb: str, action: argparse.Action) -> list[Candidate]:
@@ -154,6 +157,8 @@ class BockerCompleter:
             return [Candidate(m, "network") for m in NETWORK_MODES] + self._things("network")
         if names & {"-s", "--signal"}:
             return [Candidate(s, "value") for s in SIGNALS]
+        if verb == "build" and names & {"-t", "--tag"}:
+            return [c for c in self._things("image") if not c.text.startswith("img_")]  # rebuild as a name
         return []
 
     def _things(self, kinds: str, running_only: bool = False) -> list[Candidate]:
@@ -196,6 +201,24 @@ def network_names(engine: Any) -> list[str]:
 
 
 _LISTERS = {"container": _containers, "image": _images, "network": _networks}
+
+
+def _directories(fragment: str) -> list[Candidate]:
+    """`%bocker build <Tab>`: directories (a build's context) starting with the fragment."""
+    import os
+    base, _, prefix = fragment.rpartition("/")
+    where = base or ("/" if fragment.startswith("/") else ".")
+    try:
+        names = sorted(os.listdir(os.path.expanduser(where)))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        if name.startswith(prefix) and (prefix.startswith(".") or not name.startswith(".")):
+            path = f"{base}/{name}" if base or fragment.startswith("/") else name
+            if os.path.isdir(os.path.expanduser(path)):
+                out.append(Candidate(path + "/", "value"))
+    return out
 
 
 def _split(text: str) -> list[str]:

@@ -109,3 +109,15 @@ class DockerfileError(InvalidArgument):
 
 class ContextError(InvalidArgument):
     """A COPY/ADD source that isn't in the build context, or leaves it."""
+
+
+class BuildError(BockerError):
+    """A build that can't go on (a step refused, a base image missing): one line."""
+
+
+class BuildStepFailed(BuildError):
+    """A RUN step whose command failed: the build stops with that command's exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = code if 0 < code < 256 else 1

@@ -20,6 +20,7 @@ the container and is one line too; anything else keeps its traceback (a bug).
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -45,6 +46,9 @@ MAGIC_VERBS = {
                 "cleanup [--dry-run]"),
 }
 RUNS = ("run", "exec")
+CELL_VERBS = (*RUNS, "build")   # the verbs whose cell is their input: a script, a Dockerfile
+NO_TERMINAL = ("a notebook has no terminal: use %%bocker run IMAGE (the cell is the script), "
+               "%%bocker run -i IMAGE PROGRAM (the cell is its input) or %bocker exec NAME COMMAND")
 _HELP_LINE = re.compile(r"^\s*%bocker\s+([\w-]+)\s*\?{1,2}\s*$")
 
 
@@ -118,12 +122,12 @@ def magic_parser(verb: str) -> commands.Parser:
         p.add_argument("--no-raise-error", action="store_true", help="a non-zero exit does not fail the cell")
         p.add_argument("--quiet", action="store_true",
                        help="stream nothing into the cell (the result, e.g. --out VAR, keeps the output)")
+    if verb == "build":
+        p.description = (f"{p.description}. In %%bocker build the cell is the Dockerfile and CONTEXT "
+                         "defaults to the current directory.")
     if verb == "run":
         p.add_argument("--monitor", action="store_true",
                        help="sample memory and cpu while it runs; a live plot, then the final one")
-    if verb == "logs":
-        p.add_argument("-f", "--follow", action="store_true",
-                       help="stream the log as it grows, until the container exits or the cell is interrupted")
     return p
 
 
@@ -198,8 +202,8 @@ class BockerMagics(Magics):
             verb, args = verb.rstrip("?"), ["--help"]
         if verb not in VERBS and verb not in MAGIC_VERBS:
             raise UsageError(f"Unknown command '{verb}': see %bocker? for the verbs")
-        if cell is not None and verb not in RUNS:
-            raise UsageError(f"%%bocker {verb}: only run and exec take a cell; use %bocker {verb} on one line")
+        if cell is not None and verb not in CELL_VERBS:
+            raise UsageError(f"%%bocker {verb}: only run, exec and build take a cell; use %bocker {verb} on one line")
         try:
             a = self._parse(magic_parser(verb), verb, args, cell)
         except BockerError as e:
@@ -235,15 +239,24 @@ class BockerMagics(Magics):
             args = self._defaults() + args
         if cell is None:
             return parser.parse_args(args)
+        if verb == "build":
+            try:
+                a = parser.parse_args(args)
+            except BockerError:
+                a = parser.parse_args(args + ["."])           # %%bocker build -t NAME: the context is .
+            if a.file is not None:
+                raise UsageError("%%bocker build: the cell is the Dockerfile; give no -f")
+            a.dockerfile_text = cell
+            return a
         try:
             a = parser.parse_args(args)
         except BockerError:
             if verb != "run":
                 raise
             a = parser.parse_args(args + [self.default_image])  # %%bocker run [OPTIONS]
-        if a.command:
+        if a.command and not getattr(a, "interactive", False):
             raise UsageError(f"%%bocker {verb}: the cell is the script; give no command on the line "
-                             f"(got '{' '.join(a.command)}')")
+                             f"(got '{' '.join(a.command)}'), or -i to feed the cell to it as its input")
         return a
 
     def _defaults(self) -> list[str]:
@@ -259,7 +272,8 @@ class BockerMagics(Magics):
         return out
 
     def _context(self, verb: str, **kwargs: Any) -> Context:
-        return Context(prog=PROG, hint=f"see {PROG} {verb}?", **kwargs)
+        return Context(prog=PROG, hint=f"see {PROG} {verb}?", no_terminal=NO_TERMINAL, environ=dict(os.environ),
+                       **kwargs)
 
     def _call(self, verb: str, a: Any, cell: str | None) -> Any:
         from . import views
@@ -273,6 +287,10 @@ class BockerMagics(Magics):
             return self._cleanup(a.dry_run, a.out)
         if verb in RUNS:
             return self._run(verb, a, cell)
+        if verb == "build":
+            return self._build(a)
+        if verb == "attach":
+            raise UsageError(NO_TERMINAL)
         if verb == "logs" and a.follow:
             return self._follow(a.container)
         progress = None
@@ -305,13 +323,13 @@ class BockerMagics(Magics):
             names = {c.id: c.name for c in e.ps()}
             return views.StatsTable(result, names)
         if verb == "logs":
-            text = result.decode(errors="replace")
+            text = b"".join(r.text(a.timestamps) for r in result).decode(errors="replace")
             if a.out:
                 return text
             sys.stdout.write(text)
             return None
         if verb in ("rm", "rmi"):
-            print(f"Removed: {a.ref}")
+            print("\n".join(f"Removed: {ref}" for ref in result))
             return None
         if verb == "gc":
             for line in result:
@@ -346,7 +364,10 @@ class BockerMagics(Magics):
         from . import views
 
         e = self.engine
-        if cell is not None:
+        stdin = None
+        if cell is not None and getattr(a, "interactive", False) and a.command:
+            stdin = cell.encode()  # %%bocker run -i IMAGE PROGRAM: the cell is its input
+        elif cell is not None:
             a.command = [cell] if verb == "run" else ["/bin/sh", "-c", cell]
         if verb == "run":
             self._check_image(a.image)
@@ -369,7 +390,7 @@ class BockerMagics(Magics):
                     monitor.show_live(widget=self.live_widgets)
 
         ctx = self._context(verb, on_output=output.write if output else None, capture=True,
-                            on_start=on_start if verb == "run" else None)
+                            on_start=on_start if verb == "run" else None, stdin=stdin)
         try:
             result = VERBS[verb].call(e, a, ctx)
         except KeyboardInterrupt:
@@ -391,6 +412,26 @@ class BockerMagics(Magics):
                 stats = recorded
         return views.RunReport(result, stats, monitor if a.monitor else None, detached,
                                label=_label(name, result.id), streamed=output is not None)
+
+    # -- build ----------------------------------------------------------------------------------
+    def _build(self, a: Any):
+        """Stream each step into the cell, then show the steps (and each layer's diff)."""
+        from . import views
+
+        e = self.engine
+        output = None if a.quiet else CellOutput(self.stream_lines, "the result's .steps (--out VAR)")
+        images_before = {i.id for i in e.images()}
+        try:
+            result = VERBS["build"].call(e, a, self._context("build", on_output=output.write if output else None))
+        except KeyboardInterrupt:
+            raise ContainerInterrupted("interrupted: the build stopped; its step's container was removed "
+                                       "and no image was made") from None
+        finally:
+            if output is not None:
+                output.close()
+        if result.image.id not in images_before:
+            MADE.add("images", result.image.id)
+        return views.BuildReport(result, e.store.layer_dir)
 
     def _check_image(self, ref: str) -> None:
         """A missing image says how to get one (the engine's message, and the magic's verbs)."""

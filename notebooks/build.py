@@ -864,6 +864,120 @@ print("removed", work, "and the cgroups", parent, parent + "-ctr")
 ]
 
 
+BUILD_DOCKERFILE = """FROM busybox
+RUN echo data > /made-here
+COPY greeting.txt /etc/greeting
+COPY --chmod=0755 app.sh /usr/local/bin/app
+RUN rm /etc/group
+CMD ["app"]"""
+
+NOTEBOOKS["08-build"] = [
+    md("""
+# 08 · A Dockerfile: the image as a stack of layers, and the cache (past article 3.1)
+
+In 06 a container wrote `/made-here`, and `commit` made its upper dir a new layer over busybox's.
+A Dockerfile says the same as steps, and `bocker build` runs them: each `RUN` in a container of the
+engine (its upper dir becomes the step's layer, exactly as `commit` takes it), each `COPY` writes a
+layer of its own, and the other instructions (`CMD`, `ENV`, ...) change only the image's config.
+Every step is kept in the build cache under what made it: its parent image, its instruction, and
+for `COPY` the digest of the files it copies. So a second build runs nothing, and a change to one
+copied file rebuilds from that step on, and not before.
+
+The cell below `%%bocker build` *is* the Dockerfile; the result is a table of the steps, with each
+layer's diff (A added, C changed, D deleted) one click away.
+"""),
+    code("""
+# parameters
+image = "lab-built:v1"
+greeting = "hello from a Dockerfile"
+""", P),
+    code("""
+%load_ext bocker_magics
+import atexit, shutil, tempfile
+from pathlib import Path
+
+ctx = Path(tempfile.mkdtemp(prefix="bocker-lab-build-"))   # the build context: what COPY can take
+(ctx / "greeting.txt").write_text(greeting + "\\n")
+(ctx / "app.sh").write_text("#!/bin/sh\\ncat /etc/greeting /made-here\\n")
+
+def cleanup():
+    # the images this kernel made, and the context; also when a cell fails and the kernel stops
+    %bocker cleanup
+    shutil.rmtree(ctx, ignore_errors=True)
+
+atexit.register(cleanup);
+"""),
+    md("## The first build: every step runs (`--no-cache`: whatever an earlier run left in the cache is not used)"),
+    code(f"""
+%%bocker build -t $image --no-cache --out first $ctx
+{BUILD_DOCKERFILE}
+"""),
+    code("""
+assert first.built == [2, 3, 4, 5, 6] and first.cached == []
+assert first.layers == [2, 3, 4, 5], "RUN, COPY, COPY and RUN make a layer each; CMD only changes the config"
+assert first.image.config["Cmd"] == ["app"]
+first
+"""),
+    md("""
+## The layers it made
+
+Each layer is an overlay upper dir: step 2 adds `/made-here` (what 06's container wrote by hand),
+the COPY steps add their files, and step 5's `rm` leaves a whiteout (D) that hides `/etc/group` of
+busybox's layer. The history of the image lists one entry per step, as a registry shows it.
+"""),
+    code("""
+assert first.diff(2).paths("A") == ["/made-here"]
+assert first.diff(3).paths("A") == ["/etc/greeting"] and first.diff(3).paths("C") == ["/etc"]
+assert first.diff(5).paths("D") == ["/etc/group"]
+display(first.diff(5))
+[(h["created_by"], h.get("empty_layer", False)) for h in first.image.history]
+"""),
+    code("""
+%bocker run --rm --network none --out out $image
+assert out.exit_code == 0 and out.text == greeting + "\\n" + "data\\n"
+"""),
+    md("## The same build again: every step from the cache, the same image"),
+    code(f"""
+%%bocker build -t $image --out second $ctx
+{BUILD_DOCKERFILE}
+"""),
+    code("""
+assert second.cached == [2, 3, 4, 5, 6] and second.built == []
+assert second.image.id == first.image.id, "nothing new: the image is the one the first build made"
+second
+"""),
+    md("""
+## One copied file changes: the build runs again from that step only
+
+`greeting.txt` is what step 3 copies. Its digest is part of step 3's cache key, so step 3 misses
+the cache; every step after it then has a new parent, so they run again too. Step 2 comes from
+the cache: its layer is shared by both images.
+"""),
+    code("""
+(ctx / "greeting.txt").write_text("a changed greeting\\n")
+"""),
+    code(f"""
+%%bocker build -t $image --out third $ctx
+{BUILD_DOCKERFILE}
+"""),
+    code("""
+assert third.cached == [2] and third.built == [3, 4, 5, 6]
+assert third.image.layers[:2] == first.image.layers[:2], "busybox's layer and step 2's, shared"
+assert third.image.layers[2] != first.image.layers[2]
+%bocker run --rm --network none --out changed $image
+assert changed.text == "a changed greeting\\ndata\\n"
+third
+"""),
+    md("## Cleanup: the images this kernel built, and the context"),
+    code("""
+ours = {first.image.id, third.image.id}
+cleanup()
+%bocker images --out images_left
+assert not [i for i in images_left if i.id in ours] and not ctx.exists()
+"""),
+]
+
+
 def main(names: list[str]) -> None:
     for name, cells in NOTEBOOKS.items():
         if names and name not in names:

@@ -236,9 +236,12 @@ def test_missing_or_bad_image(ref, message, assert_nothing_left):
 
 @pytest.mark.parametrize("args", [
     ["--name", "a/b"], ["--name", ".."], ["--hostname", "bad host"], ["-v", "/nonexistent:/x"],
-    ["-v", "relative:/x"], ["-w", "relative"], ["-e", "NOVALUE"],
+    ["-v", "./relative:/x"], ["-w", "relative"], ["-e", "=novalue"], ["--ulimit", "nofile=2:1"], ["--sysctl", "kernel.panic=1"],
+    ["--restart", "sometimes"], ["--tmpfs", "relative"], ["--mount", "type=nfs,target=/x"], ["-v", "/etc:/sys"],
+    ["-v", "/etc:/proc/x"], ["--device", "/nonexistent"], ["--security-opt", "apparmor=x"], ["-u", "nosuchuser"],
+    ["--oom-score-adj", "5000"], ["--pid", "container:nosuch"], ["--hostname", "hôst"],
 ])
-def test_bad_run_options(args, assert_nothing_left):
+def test_bad_run_options(args, busybox, assert_nothing_left):
     r = bocker("run", *args, "busybox", "true")
     assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stderr
     assert_nothing_left()
@@ -298,7 +301,8 @@ def test_ps_is_right_after_the_starting_process_dies(fresh_root):
 def test_logs_keep_the_output(fresh_root):
     bocker("run", "busybox", "echo out; echo err >&2")
     cid = bocker("ps").stdout.splitlines()[1].split("\t")[0]
-    assert bocker("logs", cid).stdout == "out\nerr\n"
+    logs = bocker("logs", cid)
+    assert (logs.stdout, logs.stderr) == ("out\n", "err\n")  # each line on the stream it was printed on
     r = bocker("logs", "ps_0000000000")
     assert r.returncode == 1 and r.stderr == "No container named 'ps_0000000000' exists\n"
 

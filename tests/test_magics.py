@@ -19,9 +19,9 @@ from IPython.core.error import UsageError  # noqa: E402
 
 @pytest.fixture(scope="module")
 def ip(session_root):
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.testing.globalipapp import get_ipython, start_ipython
 
-    shell = start_ipython()
+    shell = start_ipython() or get_ipython()  # one test shell per process: a second module reuses it
     shell.run_line_magic("load_ext", "bocker_magics")
     shell.run_line_magic("config", f"BockerMagics.root = {str(session_root)!r}")
     shell.run_line_magic("config", f"BockerMagics.cgroup_parent = {CGROUP_PARENT!r}")
@@ -230,7 +230,7 @@ def test_user_mistakes_are_one_line_usage_errors(ip, capsys, cleanup):
             ip.run_line_magic("bocker", line)
     with pytest.raises(UsageError, match="the cell is the script"):
         ip.run_cell_magic("bocker", "run busybox echo words", "echo body")
-    with pytest.raises(UsageError, match="only run and exec take a cell"):
+    with pytest.raises(UsageError, match="only run, exec and build take a cell"):
         ip.run_cell_magic("bocker", "ps", "x")
     capsys.readouterr()
     ip.run_cell("%bocker run -m lots busybox true")
@@ -353,7 +353,9 @@ def test_completion_of_verbs_and_options(ip):
     options = _complete(ip, "%bocker run --c")
     assert {"%bocker run --cpus", "%bocker run --cpu-shares", "%bocker run --cap-add"} <= set(options)
     assert "%bocker run --no-raise-error" in _complete(ip, "%bocker run --no")  # the magic's own too
-    assert set(_complete(ip, "%bocker logs -")) == {"%bocker logs -f", "%bocker logs --follow", "%bocker logs --out"}
+    assert set(_complete(ip, "%bocker logs -")) == {"%bocker logs -f", "%bocker logs --follow", "%bocker logs --out",
+                                                    "%bocker logs --tail", "%bocker logs -t", "%bocker logs --timestamps",
+                                                    "%bocker logs --since"}
     assert set(_complete(ip, "%bocker network ")) >= {"%bocker network ls", "%bocker network inspect"}
     assert "%%bocker run --monitor" in _complete(ip, "%%bocker run --mon")
 

@@ -39,8 +39,10 @@ def lab_leftovers() -> list[str]:
 
 
 def test_all_notebooks_are_there():
-    assert [p.stem for p in NOTEBOOKS] == ["01-namespaces", "02-ipc-uts", "03-net-namespace", "04-cgroups",
-                                           "05-overlayfs", "06-bocker", "07-oci-runtime"]
+    stems = [p.stem for p in NOTEBOOKS]
+    assert stems == sorted(stems)
+    assert {"01-namespaces", "02-ipc-uts", "03-net-namespace", "04-cgroups", "05-overlayfs", "06-bocker",
+            "07-oci-runtime", "08-build"} <= set(stems)
     import nbformat
 
     for p in NOTEBOOKS:

@@ -14,7 +14,7 @@ import importlib
 
 _EXPORTS = {
     "Engine": "engine", "SEED_LIMITS": "engine", "MB": "engine",
-    "RunOptions": "options", "Volume": "options",
+    "RunOptions": "options", "MountRequest": "options",
     "Limits": "kernel.cgroups", "CgroupStats": "kernel.cgroups",
     "Container": "containers", "RunResult": "containers", "ExitCodeError": "containers",
     "Image": "images", "Change": "changes",

@@ -29,7 +29,7 @@ from ..errors import (BockerError, Conflict, ContainerStartError, ExitCodeError,
                       MonitorDied, NotFound)
 from .kernel import linux
 from .kernel.cgroups import CgroupStats, detect
-from .options import RunOptions, Target, command_argv, parse_env, to_spec
+from .options import RunOptions, Target, command_argv, parse_env, parse_mount, parse_restart, parse_volume, to_spec
 from .runtime import logfile
 from .runtime.monitor import ATTACH_SOCKET, STOP_MARK
 from .runtime.protocol import (CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_NETNS, STDERR, STDIN, STDOUT,
@@ -110,7 +110,13 @@ class ContainerRecord:
     network: NetworkPlan = field(default_factory=NetworkPlan)
     auto_remove: bool = False
     restart: RestartPolicy = field(default_factory=RestartPolicy)
-    stdin: bool = False
+    stdin: bool = False                  # -i
+    tty: bool = False                    # -t
+    labels: dict[str, str] = field(default_factory=dict)
+    volumes: list[str] = field(default_factory=list)   # the named volumes it mounts
+    stop_signal: str = "SIGTERM"
+    stop_timeout: int = 10
+    joins: dict[str, str] = field(default_factory=dict)  # namespace kind -> the container it shares it with
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,6 +193,18 @@ def _emitter(on_output: Output | None) -> Callable[[bytes, str], None] | None:
     except (TypeError, ValueError):
         two = False
     return (lambda chunk, stream: on_output(chunk, stream)) if two else (lambda chunk, stream: on_output(chunk))
+
+
+NS_FILE = {"pid": "pid", "ipc": "ipc", "uts": "uts", "network": "net"}
+
+
+def _volume_request(text: str):
+    """The named volume a -v or --mount names, if it names one."""
+    try:
+        r = parse_mount(text) if "=" in text else parse_volume(text)
+    except InvalidArgument:
+        return None
+    return r if r.kind == "volume" else None
 
 
 class Containers:
@@ -291,28 +309,72 @@ class Containers:
         return c
 
     # -- create ----------------------------------------------------------------------------
-    def create(self, image: str, command: str | list[str] | None, options: RunOptions) -> Container:
-        """The bundle (spec, record, created state): nothing runs yet."""
+    def _joins(self, options: RunOptions) -> dict[str, str]:
+        """--pid/--ipc/--uts/--network container:NAME -> kind -> that running container's id."""
+        out = {}
+        for kind, choice in (("pid", options.pid), ("ipc", options.ipc), ("uts", options.uts),
+                             ("network", options.network)):
+            if choice and choice.startswith("container:"):
+                ref = choice.split(":", 1)[1]
+                other = self.find(ref) if ref else None
+                if other is None or not other.running:
+                    raise NotFound(f"--{kind} container:{ref}: no running container named '{ref}'")
+                out[kind] = other.id
+        return out
+
+    def create(self, image, command: str | list[str] | None, options: RunOptions) -> Container:
+        """The bundle (spec, record, created state): nothing runs yet. `image` is a name or
+        an id, or an Image itself (a build's step, which is no stored image yet)."""
         e = self.engine
         _check_overlay()
-        img = e.image(image)
+        img = image if hasattr(image, "layers") else e.image(image)
         if options.name is not None:
             check_container_name(options.name)
-        mode, network_name, publish, dns = e.network_request(options.network, options.publish, options.dns)
+        if options.restart and options.remove and parse_restart(options.restart)[0] != "no":
+            raise InvalidArgument("Conflicting options: --restart and --rm (a removed container can't restart)")
+        restart = RestartPolicy(*parse_restart(options.restart))
+        joins = self._joins(options)
+        exposed = list((img.config or {}).get("ExposedPorts") or {}) if options.publish_all else []
+        mode, network_name, publish, dns = e.network_request(options.network, options.publish, options.dns,
+                                                             exposed=exposed, joins=joins)
         cid = self.store.new_container_id()
         cdir = self.store.container_dir(cid)
-        etc = {} if mode == "host" else {"hosts": str(cdir / "hosts"), "hostname": str(cdir / "hostname")}
-        etc["resolv.conf"] = str(cdir / "resolv.conf")
-        spec = to_spec(img, command, options,
-                       Target(cid, cdir, f"/{e.cgroup_parent}/{cid}", mode, etc), e.default_limits)
-        _, text = command_argv(img.config or {}, command)
+        etc = {} if mode in ("host", "container") else {"hosts": str(cdir / "hosts"),
+                                                        "hostname": str(cdir / "hostname")}
+        if mode == "container":
+            other = self.store.container_dir(joins["network"])
+            etc = {n: str(other / n) for n in ("hosts", "hostname", "resolv.conf") if (other / n).exists()}
+        else:
+            etc["resolv.conf"] = str(cdir / "resolv.conf")
+        volumes = [r.source for r in map(_volume_request, options.volumes + options.mounts) if r is not None]
+        target = Target(cid, cdir, f"/{e.cgroup_parent}/{cid}", mode, etc,
+                        layer_dirs=[self.store.layer_dir(d) for d in reversed(img.layers)],
+                        volume_path=lambda name: e.volumes.ensure(name).mountpoint,
+                        joins={k: f"/proc/{self.get(v).pid}/ns/{NS_FILE[k]}" for k, v in joins.items()})
+        spec = to_spec(img, command, options, target, e.default_limits)
+        text = " ".join(spec.process.args) if options.entrypoint is not None else command_argv(img.config or {},
+                                                                                             command)[1]
+        labels = dict(parse_env(options.labels)) if options.labels else {}
+        linux.pause_point("create")  # tests widen the window between finding the image and the lock
         record = ContainerRecord(id=cid, name=options.name, image=img.id, image_name=(img.names or [img.id])[0],
                                  layers=list(img.layers), command=text, created=time.time(),
                                  network=NetworkPlan(mode=mode, name=network_name, publish=publish, dns=dns),
-                                 auto_remove=options.remove)
+                                 auto_remove=options.remove, restart=restart, stdin=options.interactive,
+                                 tty=options.tty, labels=labels, volumes=volumes,
+                                 stop_signal=options.stop_signal or (img.config or {}).get("StopSignal") or "SIGTERM",
+                                 stop_timeout=10 if options.stop_timeout is None else options.stop_timeout,
+                                 joins=joins)
         with self.store.lock():
             if options.name is not None and self.find(options.name) is not None:
                 raise Conflict(f"Container named '{options.name}' exists: remove it or choose another --name")
+            # under the lock rmi decides in, so an image removed meanwhile is never used
+            if img is image:   # a build step's image, not stored: its layers must still be there
+                if not all(self.store.layer_dir(d).is_dir() for d in img.layers):
+                    raise NotFound("A layer of the build step's image was removed meanwhile: build again")
+            else:
+                still = self.engine.images_store.find(img.id)
+                if still is None or still.layers != img.layers:
+                    raise NotFound(f"The image '{image}' was removed meanwhile: pull or build it again")
             self.store.claim_container_dir(cid)
             try:
                 spec.save(cdir / "config.json", fsync=False)
@@ -327,7 +389,7 @@ class Containers:
     # -- start -----------------------------------------------------------------------------
     def start(self, c: Container, *, attach: bool, on_output: Output | None = None, capture: bool = True,
               on_start: Callable[[str], None] | None = None, stdin: bytes | int | None = None,
-              t0: float | None = None) -> RunResult:
+              t0: float | None = None, terminal: Any = None, detach_keys: bytes | None = None) -> RunResult:
         """Plug its network in, hand it to a monitor; attached: stream its output until it
         exits (a KeyboardInterrupt kills it first). A start that fails leaves the container
         as it was before (created), and the host as it was."""
@@ -339,6 +401,15 @@ class Containers:
         if c.status == "broken":
             raise Conflict(f"Container '{cid}' is broken ({c.problem}): remove it with 'bocker rm {cid}'")
         spec = self.spec(cid)
+        if record.joins:  # the containers it shares namespaces with, as they run now
+            for ns in spec.linux.namespaces:
+                if ns.type in record.joins:
+                    other = self.find(record.joins[ns.type])
+                    if other is None or not other.running:
+                        raise Conflict(f"Container '{c.name or cid}' shares the {ns.type} namespace of "
+                                       f"{record.joins[ns.type]}, which is not running: start it first")
+                    ns.path = f"/proc/{other.pid}/ns/{NS_FILE[ns.type]}"
+            spec.save(cdir / "config.json", fsync=False)
         if c.status != "created":
             self._reset_run(cid, cdir)
         plan = record.network
@@ -351,7 +422,8 @@ class Containers:
             state.save(cdir / "state.json", fsync=False)
         linux.crash_point("created")
         try:
-            return self._launch_and_attach(c, spec, attach, on_output, capture, on_start, stdin, t0)
+            return self._launch_and_attach(c, spec, attach, on_output, capture, on_start, stdin, t0,
+                                           terminal, detach_keys)
         except MonitorDied:
             raise  # what it left stays recorded for gc ("dead")
         except BaseException:
@@ -375,7 +447,7 @@ class Containers:
               created_at=record.created).save(cdir / "state.json", fsync=False)
 
     def _launch_and_attach(self, c: Container, spec: Spec, attach: bool, on_output, capture, on_start,
-                           stdin, t0: float) -> RunResult:
+                           stdin, t0: float, terminal=None, detach_keys: bytes | None = None) -> RunResult:
         e = self.engine
         cid, cdir, record = c.id, self.store.container_dir(c.id), c.record
         plan = record.network
@@ -412,7 +484,7 @@ class Containers:
             if not attach:
                 return RunResult(cid, 0, b"", time.perf_counter() - t0, detached=True)
             try:
-                result = self.stream(cid, event["pid"], client, on_output, capture, stdin)
+                result = self.stream(cid, event["pid"], client, on_output, capture, stdin, terminal, detach_keys)
             except KeyboardInterrupt:
                 if record.auto_remove:  # --rm holds when interrupted too: the monitor has torn it down
                     with contextlib.suppress(BockerError):
@@ -491,11 +563,14 @@ class Containers:
 
     # -- attach ----------------------------------------------------------------------------
     def stream(self, cid: str, pid: int, sock: socket.socket, on_output: Output | None, capture: bool,
-               stdin: bytes | int | None = None) -> dict[str, Any]:
+               stdin: bytes | int | None = None, terminal: Any = None,
+               detach_keys: bytes | None = None) -> dict[str, Any]:
         """Relay a container's (or an exec'd process's) stdio until it ends: its output to
-        `on_output`, `stdin` (bytes, or an fd read to its end) to it. A KeyboardInterrupt
-        kills it first, then waits for the monitor to tear it down, so the host is clean
-        when this returns. The result: the final event plus output, stdout, stderr."""
+        `on_output`, `stdin` (bytes, or an fd read to its end) to it. With a `terminal`
+        (size() and a winch_fd that wakes on SIGWINCH), its pty follows the terminal's size.
+        `detach_keys` in the input leave it running (the result's event is "detached"). A
+        KeyboardInterrupt kills it first, then waits for the monitor to tear it down, so the
+        host is clean when this returns. The result: the final event plus output, stdout, stderr."""
         emit = _emitter(on_output)
         chunks: list[bytes] = []
         parts: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
@@ -508,13 +583,48 @@ class Containers:
             pending_input = [bytes(stdin[i:i + 65536]) for i in range(0, len(stdin), 65536)] + [b""]
         elif isinstance(stdin, int):
             sel.register(stdin, selectors.EVENT_READ, "stdin")
+        if terminal is not None:
+            sel.register(terminal.winch_fd, selectors.EVENT_READ, "winch")
+        matched = 0  # how much of the detach keys the input has typed so far
 
-        def send_input(data: bytes) -> None:
+        def send(message: bytes) -> None:
             try:
-                sock.send(STDIN + data if data else control(op="eof"))
+                sock.send(message)
             except OSError:
                 pass
 
+        def send_input(data: bytes) -> None:
+            nonlocal matched
+            if not data:
+                send(control(op="eof"))
+                return
+            if detach_keys:
+                out = bytearray()
+                for b in data:
+                    if b == detach_keys[matched]:
+                        matched += 1
+                        if matched == len(detach_keys):
+                            if out:
+                                send(STDIN + bytes(out))
+                            send(control(op="detach"))
+                            matched = 0
+                            return
+                        continue
+                    if matched:  # a partial match was ordinary input after all
+                        out += detach_keys[:matched]
+                        matched = 0
+                    out.append(b)
+                data = bytes(out)
+                if not data:
+                    return
+            send(STDIN + data)
+
+        def resize() -> None:
+            rows, cols = terminal.size()
+            send(control(op="resize", rows=rows, cols=cols))
+
+        if terminal is not None:
+            resize()
         for data in pending_input:
             send_input(data)
         try:
@@ -526,6 +636,10 @@ class Containers:
                             if not data:
                                 sel.unregister(stdin)
                             send_input(data)
+                            continue
+                        if key.data == "winch":
+                            terminal.drain_winch()
+                            resize()
                             continue
                         msg = sock.recv(1 << 17)
                         if not msg:
@@ -568,15 +682,18 @@ class Containers:
         return c.status in ("exited", "failed")
 
     def attach(self, ref: str, *, on_output: Output | None = None, stdin: bytes | int | None = None,
-               capture: bool = False) -> RunResult:
-        """Attach to a running container's stdio through its monitor's attach socket."""
+               capture: bool = False, terminal: Any = None, detach_keys: bytes | None = None) -> RunResult:
+        """Attach to a running container's stdio through its monitor's attach socket; the
+        detach keys leave it running."""
         t0 = time.perf_counter()
         c = self.get(ref)
         if not c.running:
             raise Conflict(f"Container '{ref}' exists but is not running: start it first")
-        sock = self.connect(c.id)
+        if stdin is not None and not c.record.stdin and not c.record.tty:
+            stdin = None  # it was started without -i: there is no stdin to write to
+        sock = self.connect(c.id, stdin=stdin is not None)
         try:
-            result = self.stream(c.id, c.pid or 0, sock, on_output, capture, stdin)
+            result = self.stream(c.id, c.pid or 0, sock, on_output, capture, stdin, terminal, detach_keys)
         finally:
             sock.close()
         return RunResult(c.id, result.get("code", 0), result["output"], time.perf_counter() - t0,
@@ -600,8 +717,9 @@ class Containers:
 
     # -- exec ------------------------------------------------------------------------------
     def exec(self, ref: str, command: str | list[str], *, env: list[str] | dict[str, str] | None = None,
-             workdir: str | None = None, on_output: Output | None = None, capture: bool = True,
-             stdin: bytes | int | None = None) -> RunResult:
+             workdir: str | None = None, user: str | None = None, tty: bool = False, detach: bool = False,
+             on_output: Output | None = None, capture: bool = True, stdin: bytes | int | None = None,
+             terminal: Any = None, detach_keys: bytes | None = None) -> RunResult:
         """Run one more process in a running container: all its namespaces, its root, its
         cgroup, its capabilities and seccomp filter. A list is the argv; a string is run by
         /bin/sh -c."""
@@ -621,17 +739,41 @@ class Containers:
         process.args = argv
         process.env = [f"{k}={v}" for k, v in environment.items()]
         process.cwd = workdir or process.cwd
-        process.terminal = False
-        launch = ExecLaunch(id=c.id, bundle=str(self.store.container_dir(c.id)), process=object_json(process),
+        process.terminal = tty
+        if tty:
+            environment.setdefault("TERM", "xterm")
+            process.env = [f"{k}={v}" for k, v in environment.items()]
+        if user is not None:
+            from .users import container_file, resolve
+            root = f"/proc/{c.state.pid}/root"
+            who = resolve(user, container_file(root, "etc/passwd"), container_file(root, "etc/group"))
+            process.user.uid, process.user.gid, process.user.additional_gids = who.uid, who.gid, who.additional_gids
+            caps = process.capabilities
+            if caps is not None:  # Docker's rule: root holds the bounding set, another user nothing
+                held = list(caps.bounding) if who.uid == 0 else []
+                caps.effective, caps.permitted, caps.inheritable, caps.ambient = held, list(held), [], []
+        from .options import check_arguments
+        check_arguments(process.args, process.env)
+        # the process goes in a file, as runc's exec --process: a long command line fits
+        cdir = self.store.container_dir(c.id)
+        process_file = cdir / f"exec-{os.urandom(6).hex()}.json"
+        write_json(process_file, object_json(process), fsync=False)
+        launch = ExecLaunch(id=c.id, bundle=str(cdir), process_file=str(process_file),
                             pid=c.state.pid, pid_start=c.state.pid_start, cgroup=c.state.cgroup,
                             seccomp=self.engine.seccomp_program(spec), stdin=stdin is not None)
-        ctl, client, event = self._launch(launch, attach=True)
+        try:
+            ctl, client, event = self._launch(launch, attach=not detach)
+        except BaseException:
+            process_file.unlink(missing_ok=True)
+            raise
         try:
             if event.get("event") == EVENT_FAILED:
                 if event.get("code") in (126, 127):
                     raise ExitCodeError(event["message"], event["code"])
                 raise Conflict(event["message"])
-            result = self.stream(c.id, event["pid"], client, on_output, capture, stdin)
+            if detach:
+                return RunResult(c.id, 0, b"", time.perf_counter() - t0, detached=True)
+            result = self.stream(c.id, event["pid"], client, on_output, capture, stdin, terminal, detach_keys)
         finally:
             ctl.close()
             if client is not None:
@@ -653,17 +795,21 @@ class Containers:
             os.kill(c.state.pid, signum)
         return c.id
 
-    def stop(self, ref: str, timeout: float = 10.0) -> str:
-        """SIGTERM, then SIGKILL after `timeout` seconds. A pid 1 that has no SIGTERM handler
-        ignores it (the kernel protects a namespace's init), as in Docker."""
+    def stop(self, ref: str, timeout: float | None = None) -> str:
+        """Its stop signal (SIGTERM, or --stop-signal, or the image's StopSignal), then SIGKILL
+        after `timeout` seconds (its --stop-timeout, or 10). A pid 1 that has no handler for
+        the signal ignores it (the kernel protects a namespace's init), as in Docker."""
         c = self.get(ref)
+        if timeout is None:
+            timeout = c.record.stop_timeout if c.record is not None else 10
         if c.status == "restarting":
             (self.store.container_dir(c.id) / STOP_MARK).touch()
             self.wait(c.id, timeout=timeout)
             return c.id
         if c.running:
             with contextlib.suppress(Conflict):
-                self.kill(c.id, "TERM")
+                self.kill(c.id, c.record.stop_signal if c.record is not None else "TERM")
+            (self.store.container_dir(c.id) / STOP_MARK).touch()
             if self.wait(c.id, timeout=timeout) is None:
                 with contextlib.suppress(Conflict):
                     self.kill(c.id, "KILL")
@@ -684,8 +830,12 @@ class Containers:
             time.sleep(0.02)
 
     # -- removal ---------------------------------------------------------------------------
-    def rm(self, ref: str, force: bool = False) -> str:
+    def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         c = self.get(ref)
+        with self.store.container_lock(c.id):  # one at a time with commit and cp of it
+            return self._rm(c, force, volumes)
+
+    def _rm(self, c: Container, force: bool, volumes: bool) -> str:
         if c.running or c.status == "restarting":
             if not force:
                 raise Conflict(f"Container '{c.id}' is running: stop it first, or use rm -f")
@@ -693,6 +843,12 @@ class Containers:
             c = self.load(c.id)
         self.cleanup(c)
         shutil.rmtree(self.store.container_dir(c.id), ignore_errors=True)
+        if volumes and c.record is not None:
+            for name in c.record.volumes:
+                users = [o.name or o.id for o in self.list() if o.record is not None and name in o.record.volumes]
+                if not users:
+                    with contextlib.suppress(NotFound):
+                        self.engine.volumes.remove(name, [])
         if c.image:
             self.engine.images_store.forget_if_unused(c.image, in_use=any(o.image == c.image for o in self.list()))
         return c.id

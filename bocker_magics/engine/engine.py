@@ -15,41 +15,86 @@ from __future__ import annotations
 
 import os
 import time
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import HostUnsupported, InvalidArgument, MonitorDied, NotFound
-from .changes import Change, changes
-from .containers import Container, Containers, NetworkPlan, Output, RunResult
+from ..errors import (Conflict, ContainerStartError, ExitCodeError, HostUnsupported, InvalidArgument, MonitorDied,
+                      NotFound)
 from .images import BUSYBOX_NAME, Image, ImageStore
-from .kernel import linux
-from .kernel.cgroups import CgroupStats, Limits, detect
-from .options import RunOptions
-from .runtime.launcher import Launcher
-from .runtime.protocol import Endpoint, Publish
-from .spec import object_json
 from .store import Store
 
+if TYPE_CHECKING:
+    from .changes import Change
+    from .containers import Container, Containers, NetworkPlan, Output, RunResult
+    from .kernel.cgroups import CgroupStats, Limits
+    from .network.networks import Networks
+    from .options import RunOptions
+    from .runtime.launcher import Launcher
+    from .volumes import Volumes
+
 MB = 1_000_000
-# The seed's defaults: --MEM_LIMIT=512 (MB) and --CPU_SHARE=512.
-SEED_LIMITS = Limits(memory=512 * MB, cpu_shares=512)
+
+
+def __getattr__(name: str):
+    # SEED_LIMITS is made on first use: importing the cgroup drivers costs `images` and a
+    # cached build more than all their work
+    if name == "SEED_LIMITS":
+        return seed_limits()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def seed_limits() -> "Limits":
+    """The seed's defaults: --MEM_LIMIT=512 (MB) and --CPU_SHARE=512."""
+    from .kernel.cgroups import Limits
+    return Limits(memory=512 * MB, cpu_shares=512)
 
 
 class Engine:
+    """The parts a verb needs are made on first use (containers, networks, the shim's
+    launcher): `images`, or a build whose every step comes from the cache, pays for none of
+    them (their imports are most of a CLI call's time)."""
+
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 cgroup_parent: str | None = None, default_limits: Limits = SEED_LIMITS,
+                 cgroup_parent: str | None = None, default_limits: "Limits | None" = None,
                  default_network: str | None = None) -> None:
         self._check_host()
         self.store = Store(root)
         self.images_store = ImageStore(self.store)
+        self.images_store.layers_in_use = lambda: {d for c in self.ps() if c.record is not None
+                                                  for d in c.record.layers}
         self.cgroup_parent = cgroup_parent or os.environ.get("BOCKER_CGROUP_PARENT") or "bocker"
-        self.default_limits = default_limits
-        self.launcher = Launcher()
-        self.boot_id = linux.boot_id()
+        self._default_limits = default_limits
         self.default_network = default_network or os.environ.get("BOCKER_NETWORK") or "bridge"
+
+    @cached_property
+    def default_limits(self) -> "Limits":
+        return self._default_limits if self._default_limits is not None else seed_limits()
+
+    @cached_property
+    def launcher(self) -> "Launcher":
+        from .runtime.launcher import Launcher
+        return Launcher()
+
+    @cached_property
+    def boot_id(self) -> str:
+        from .kernel import linux
+        return linux.boot_id()
+
+    @cached_property
+    def networks(self) -> "Networks":
         from .network.networks import Networks
-        self.networks = Networks(self.store)
-        self.containers = Containers(self)
+        return Networks(self.store)
+
+    @cached_property
+    def containers(self) -> "Containers":
+        from .containers import Containers
+        return Containers(self)
+
+    @cached_property
+    def volumes(self) -> "Volumes":
+        from .volumes import Volumes
+        return Volumes(self.store)
 
     @staticmethod
     def _check_host() -> None:
@@ -57,8 +102,10 @@ class Engine:
             raise HostUnsupported("bocker needs root: run it with sudo (namespaces, mounts and cgroups are root's)")
 
     def close(self) -> None:
-        self.launcher.close()
-        self.networks.close()
+        if "launcher" in self.__dict__:
+            self.launcher.close()
+        if "networks" in self.__dict__:
+            self.networks.close()
 
     def __enter__(self) -> "Engine":
         return self
@@ -86,12 +133,13 @@ class Engine:
         if img is None:
             raise NotFound(f"No image named '{ref}' exists: pull it (bocker pull {ref}) "
                            "or make the built-in one (bocker init --busybox)")
+        if img.broken:
+            raise Conflict(f"Image {img.id} is broken ({img.problem}): remove it with 'bocker rmi {img.id}'")
         return img
 
     def rmi(self, ref: str) -> str:
         img = self.images_store.get(ref)
-        in_use = any(c.image == img.id for c in self.ps())
-        self.images_store.remove(img, in_use=in_use)
+        self.images_store.remove(img, in_use=lambda: any(c.image == img.id for c in self.ps()))
         return img.id
 
     # -- registries and archives (transfer.py, archive.py, registry.py) -------------------
@@ -162,16 +210,39 @@ class Engine:
         from .distribution.archive import load
         return load(self.store, self.images_store, Path(path))
 
+    # -- builds (build/) --------------------------------------------------------------------
+    def build(self, context: str | os.PathLike[str], tags: list[str] | str | None = None, *,
+              dockerfile: str | None = None, dockerfile_text: str | None = None,
+              build_args: dict[str, str] | None = None, target: str | None = None, no_cache: bool = False,
+              pull: bool = False, network: str | None = None,
+              on_output: "Callable[[bytes, str], None] | None" = None):
+        """`bocker build`: an image from a Dockerfile (CONTEXT/Dockerfile, the path `dockerfile`,
+        or the text `dockerfile_text`), a layer per step that changes files, each step cached.
+        `on_output(chunk, stream)` gets the build's log as it goes (each step, RUN's output).
+        Returns a build.BuildResult (the image, and a StepResult per step)."""
+        from .build.options import BuildOptions
+        from .build.record import rebuild
+        options = BuildOptions(tags=[tags] if isinstance(tags, str) else list(tags or []), dockerfile=dockerfile,
+                               dockerfile_text=dockerfile_text, build_args=dict(build_args or {}), target=target,
+                               no_cache=no_cache, pull=pull, network=network)
+        # a rebuild whose every step is cached is checked without the parser (record.py)
+        done = rebuild(self, options, context, on_output)
+        if done is not None:
+            return done
+        from .build.builder import Builder
+        return Builder(self, options, on_output=on_output).build(context)
+
     # == containers ========================================================================
     def run(self, image: str, command: str | list[str] | None = None, options: RunOptions | None = None, *,
             on_output: Output | None = None, capture: bool = True,
             on_start: Callable[[str], None] | None = None, stdin: bytes | int | None = None,
-            **kwargs: Any) -> RunResult:
+            terminal: Any = None, detach_keys: bytes | None = None, **kwargs: Any) -> RunResult:
         """Run a container. Foreground: stream output to `on_output` (and keep it, if
         `capture`), return when it exits. Detached: return as soon as it runs. `on_start(id)`
         is called once the container runs (a monitor samples its cgroup). A string command is
         run by /bin/sh -c (the seed's semantics); a list is the program and its arguments.
         `options` is a RunOptions; keyword arguments name its fields instead."""
+        from .options import RunOptions
         t0 = time.perf_counter()
         if options is None:
             options = RunOptions.of(**kwargs)
@@ -180,17 +251,44 @@ class Engine:
         c = self.containers.create(image, command, options)
         try:
             return self.containers.start(c, attach=not options.detach, on_output=on_output, capture=capture,
-                                         on_start=on_start, stdin=stdin, t0=t0)
+                                         on_start=on_start, stdin=stdin, t0=t0, terminal=terminal,
+                                         detach_keys=detach_keys)
         except MonitorDied:
             raise  # its state stays for gc
-        except BaseException:
-            # a start that failed: the container it made goes too, as if never made
+        except BaseException as err:
+            # a start that failed: the container it made goes too, as if never made (a monitor
+            # that reported the failure has undone its own steps)
             import contextlib
             with contextlib.suppress(Exception):
                 c2 = self.containers.load(c.id)
-                if c2.status == "created":
-                    self.containers.rm(c.id)
+                if c2.status in ("created", "failed") or isinstance(err, (ContainerStartError, ExitCodeError)):
+                    self.containers.rm(c.id, force=True)
             raise
+
+    def create(self, image: str, command: str | list[str] | None = None, options: RunOptions | None = None,
+               **kwargs: Any) -> Container:
+        """`bocker create`: the container, made and not started."""
+        from .options import RunOptions
+        return self.containers.create(image, command, options if options is not None else RunOptions.of(**kwargs))
+
+    def start(self, ref: str, *, attach: bool = False, **kwargs: Any):
+        """Start a created (or stopped) container; attached: stream it until it exits, as run."""
+        c = self.containers.get(ref)
+        result = self.containers.start(c, attach=attach, **kwargs)
+        return result if attach else c
+
+    def restart(self, ref: str, timeout: float | None = None) -> str:
+        """stop, then start again (detached)."""
+        c = self.containers.get(ref)
+        if c.status in ("running", "paused", "restarting"):
+            self.containers.stop(c.id, timeout)
+        self.containers.start(self.containers.get(c.id), attach=False)
+        return c.id
+
+    def logs_follow(self, ref: str):
+        """The log's bytes as they come, until the container stops (for %bocker logs -f)."""
+        for r in self.containers.log_records(ref, follow=True):
+            yield r.text()
 
     def exec(self, ref: str, command: str | list[str], **kwargs: Any) -> RunResult:
         return self.containers.exec(ref, command, **kwargs)
@@ -213,7 +311,7 @@ class Engine:
     def kill(self, ref: str, sig: str | int = "KILL") -> str:
         return self.containers.kill(ref, sig)
 
-    def stop(self, ref: str, timeout: float = 10.0) -> str:
+    def stop(self, ref: str, timeout: float | None = None) -> str:
         return self.containers.stop(ref, timeout)
 
     def wait(self, ref: str, timeout: float | None = None) -> int | None:
@@ -227,7 +325,7 @@ class Engine:
         from .inspect import inspect
         return inspect(self, ref)
 
-    def rm(self, ref: str, force: bool = False) -> str:
+    def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         """Remove a container (or, for an img_ id or an image name, an image)."""
         if ref.startswith("img_") or (not ref.startswith("ps_") and self.containers.find(ref) is None
                                       and self.images_store.find(ref) is not None):
@@ -237,7 +335,7 @@ class Engine:
             if ref.startswith("ps_"):
                 raise NotFound(f"No container named '{ref}' exists")
             raise NotFound(f"No container or image named '{ref}' exists")
-        return self.containers.rm(c.id, force=force)
+        return self.containers.rm(c.id, force=force, volumes=volumes)
 
     def gc(self) -> list[str]:
         """Remove what crashes left; a line per thing removed or corrected (gc.py)."""
@@ -250,12 +348,14 @@ class Engine:
         if spec.linux.seccomp is None:
             return None
         from .kernel.seccomp import cached_program_file
+        from .spec import object_json
         return str(cached_program_file(object_json(spec.linux.seccomp), self.store.root / "seccomp"))
 
     # -- accounting and changes ------------------------------------------------------------
     def diff(self, ref: str) -> list[Change]:
         """`docker diff`: what a container's upper dir changes over its image, or what an
         image's top layer changes over the layers below it."""
+        from .changes import changes
         upper, lowers = self.diff_dirs(ref)
         return changes(upper, lowers)
 
@@ -272,13 +372,23 @@ class Engine:
         return top_first[0], top_first[1:]
 
     # -- networks ----------------------------------------------------------------------------
-    def network_request(self, network: str | None, publish: list[str], dns: list[str] | None):
+    def network_request(self, network: str | None, publish: list[str], dns: list[str] | None, *,
+                        exposed: list[str] = (), joins: dict[str, str] | None = None):
         """Checks made before anything exists: the network (its bridge and NAT made if
-        missing), the published ports free, the nameservers. Returns (mode, network name,
-        ports, dns)."""
-        from .network.ports import check_port_free, parse_publish
+        missing), the published ports free (-P: each exposed port on a free one), the
+        nameservers. Returns (mode, network name, ports, dns)."""
+        from .network.ports import check_port_free, free_port, parse_publish
+        from .runtime.protocol import Publish
         network = network or self.default_network
         ports = [Publish(*parse_publish(p)) for p in publish]
+        for spec in exposed:
+            port, _, proto = spec.partition("/")
+            if (proto or "tcp") == "tcp" and port.isdigit() and not any(p.container_port == int(port) for p in ports):
+                ports.append(Publish("0.0.0.0", free_port(), int(port)))
+        if network.startswith("container:"):
+            if ports:
+                raise InvalidArgument("-p/-P with --network container:NAME: publish on that container instead")
+            return "container", (joins or {})["network"], [], []
         if ports and network in ("none", "host"):
             raise InvalidArgument(f"-p needs a bridge network: with --network {network} the "
                                   "container's ports are " + ("the host's" if network == "host" else "unreachable"))
@@ -297,6 +407,7 @@ class Engine:
         when its network namespace exists (containers.start). Call it under the store lock."""
         from .network.etc_files import hosts_file, resolv_conf
         from .network.model import host_ifname, mac_for
+        from .runtime.protocol import Endpoint
         plan.endpoint = None
         plan.lease = None
         if plan.mode == "bridge":
@@ -352,6 +463,7 @@ class Engine:
         container is frozen (cgroup freezer) while its layer is taken, so the layer is a
         consistent snapshot."""
         import contextlib
+        from .kernel.cgroups import detect
         c = self.container(ref)
         parent = self.images_store.load(c.image)
         group = detect(parent=self.cgroup_parent).group(c.id)
@@ -367,6 +479,9 @@ class Engine:
             finally:
                 group.thaw()
 
-        return self.images_store.commit(
-            parent, self.store.container_dir(c.id) / "upper", target,
-            source=f"{c.id}:{time.strftime('%Y%m%d-%H%M%S')}", freeze=frozen)
+        with self.store.container_lock(c.id):  # an rm of it waits: the layer is all of it
+            from .kernel import linux
+            linux.pause_point("commit")
+            return self.images_store.commit(
+                parent, self.store.container_dir(c.id) / "upper", target,
+                source=f"{c.id}:{time.strftime('%Y%m%d-%H%M%S')}", freeze=frozen)

@@ -30,6 +30,8 @@ def collect(engine: "Engine") -> list[str]:
     done += stale_leases(engine)
     done += stray_veths(engine, containers)
     done += half_made(engine)
+    done += broken_images(engine)
+    done += unused_layers(engine)
     driver.remove_parent()  # only if empty
     return done
 
@@ -128,3 +130,37 @@ def half_made(engine: "Engine") -> list[str]:
             tmp.unlink(missing_ok=True)
             done.append(f"half-written {tmp.parent.name}/{tmp.name}")
     return done
+
+
+def broken_images(engine: "Engine") -> list[str]:
+    """Image records that can't be read: removed (their layers follow if nothing else has them)."""
+    done = []
+    for img in engine.images_store.list(include_removed=True):
+        if img.broken:
+            engine.images_store.remove(img, in_use=False)
+            done.append(f"broken image {img.id} ({img.problem})")
+    return done
+
+
+LAYER_GRACE_SECONDS = 60
+
+
+def unused_layers(engine: "Engine") -> list[str]:
+    """Layers no image record names (a record that was lost, a crash between two steps). A
+    pull, load or build stores its layers before its image record: while one is under way (a
+    live engine's scratch directory exists), or for a layer stored in the last minute, gc
+    leaves them be."""
+    store = engine.store
+    live = [p for p in store.tmp.iterdir() if p not in store.stale_tmp()]
+    if live:
+        return []
+    now = time.time()
+    with store.lock():
+        used = {d for img in engine.images_store.list(include_removed=True) for d in img.layers}
+        used |= {d for c in engine.ps() if c.record is not None for d in c.record.layers}
+        stale = [p for p in store.layers.iterdir() if f"sha256:{p.name}" not in used
+                 and now - p.stat().st_mtime > LAYER_GRACE_SECONDS]
+        if not stale:
+            return []
+        engine.images_store.layers.drop_unused([f"sha256:{p.name}" for p in stale], used)
+    return [f"unused layer {p.name[:12]}" for p in stale]

@@ -14,14 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterable
 
 from ..errors import Conflict, InvalidArgument, NotFound
-from .kernel import linux
 from .distribution.layerstore import LayerStore, copy_tree
 from .distribution.reference import parse_image_name
 from .store import IMAGE_PREFIX, Store, is_id, new_id, read_json, write_json
@@ -45,9 +43,20 @@ class Image:
     config: dict[str, Any] = field(default_factory=dict)
     removed: bool = False
     digest: str | None = None   # the manifest digest it was pulled or loaded as, if any
+    # the OCI config's history: one entry per step, "empty_layer": true for those that made
+    # no layer (a build's ENV, CMD, ...); empty for an image made before history was kept
+    history: list[dict[str, Any]] = field(default_factory=list)
+    author: str | None = None
+    problem: str = ""           # why its record is unreadable (a broken image: only rmi and gc use it)
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.problem)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("problem")
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Image":
@@ -58,20 +67,39 @@ class ImageStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.layers = LayerStore(store)
+        # the layers containers use (a build step's container may stand on layers no image
+        # record holds yet): the engine sets it, so a removal never takes a layer in use
+        self.layers_in_use = lambda: set()
 
     # -- reading ------------------------------------------------------------------------
-    def list(self, include_removed: bool = False) -> list[Image]:
+    def list(self, include_removed: bool = False, include_broken: bool = True) -> list[Image]:
         images = []
         for path in sorted(self.store.images.glob(f"{IMAGE_PREFIX}*.json")):
             with contextlib.suppress(FileNotFoundError):
-                img = Image.from_json(read_json(path))
-                if include_removed or not img.removed:
+                img = self._read(path)
+                if (include_removed or not img.removed) and (include_broken or not img.broken):
                     images.append(img)
         return sorted(images, key=lambda i: i.created)
 
+    def _read(self, path: Path) -> Image:
+        """An image record; one that is unreadable (truncated, not JSON) is a broken image,
+        listed as such, that rmi and gc remove, and that no other verb trips over."""
+        try:
+            data = read_json(path)
+            img = Image.from_json(data)
+            if not isinstance(img.layers, list) or not all(isinstance(d, str) for d in img.layers) \
+                    or not isinstance(img.names, list) or not isinstance(img.config, dict):
+                raise ValueError("its fields have the wrong types")
+            return img
+        except FileNotFoundError:
+            raise
+        except (ValueError, TypeError, UnicodeDecodeError) as e:
+            return Image(id=path.stem, layers=[], source="", created=path.stat().st_mtime,
+                         problem=f"its record {path.name} is unreadable ({str(e).splitlines()[0]})")
+
     def load(self, image_id: str) -> Image:
         try:
-            return Image.from_json(read_json(self.store.image_file(image_id)))
+            return self._read(self.store.image_file(image_id))
         except FileNotFoundError:
             raise NotFound(f"No image named '{image_id}' exists") from None
 
@@ -87,7 +115,7 @@ class ImageStore:
             return None if img.removed else img
         name, tag = parse_image_name(ref)
         full = f"{name}:{tag}"
-        for img in self.list():
+        for img in self.list(include_broken=False):
             if full in img.names:
                 return img
         return None
@@ -103,7 +131,8 @@ class ImageStore:
 
     # -- making -------------------------------------------------------------------------
     def create(self, layers: list[str], source: str, names: Iterable[str] = (),
-               config: dict[str, Any] | None = None, image_id: str | None = None) -> Image:
+               config: dict[str, Any] | None = None, image_id: str | None = None,
+               history: list[dict[str, Any]] | None = None) -> Image:
         names = [":".join(parse_image_name(n)) for n in names]
         with self.store.lock():
             for n in names:
@@ -115,13 +144,17 @@ class ImageStore:
                 image_id = new_id(IMAGE_PREFIX)
                 if self.store.image_file(image_id).exists():
                     image_id = None
+            now = time.time()
             img = Image(id=image_id, layers=list(layers), source=source, names=names,
-                        created=time.time(), config=config or {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]})
+                        created=now, config=config or {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]},
+                        history=list(history) if history is not None else
+                        [history_entry(now, source) for _ in layers])
             write_json(self.store.image_file(image_id), img.to_json())
         return img
 
     def create_named(self, layers: list[str], source: str, names: Iterable[str],
-                     config: dict[str, Any], digest: str | None = None) -> Image:
+                     config: dict[str, Any], digest: str | None = None,
+                     history: list[dict[str, Any]] | None = None, author: str | None = None) -> Image:
         """An image from a registry or an archive. Its names move to it from any image that
         had them (as `docker pull` re-points a tag); an image left with no name and no
         container keeps existing, as Docker's dangling images do."""
@@ -136,7 +169,8 @@ class ImageStore:
                 if not self.store.image_file(image_id).exists():
                     break
             img = Image(id=image_id, layers=list(layers), source=source, names=names,
-                        created=time.time(), config=config, digest=digest)
+                        created=time.time(), config=config, digest=digest,
+                        history=consistent_history(history, len(layers)), author=author)
             write_json(self.store.image_file(image_id), img.to_json())
         return img
 
@@ -152,6 +186,7 @@ class ImageStore:
         tmp = self.store.mkdtemp("init-")
         try:
             copy_tree(src, tmp)
+            from .kernel import linux
             linux.crash_point("init-copied")
             os.chmod(tmp, 0o755)
             for d in ROOT_DIRS:
@@ -182,6 +217,7 @@ class ImageStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        import subprocess
         version = subprocess.run([binary], capture_output=True, text=True).stdout.split("\n", 1)[0]
         try:
             return self.create([digest], source=f"built-in {version.replace(' multi-call binary.', '').strip()}", names=[BUSYBOX_NAME])
@@ -198,6 +234,7 @@ class ImageStore:
         os.chmod(root / "root", 0o700)
         shutil.copy2(binary, root / "bin" / "busybox")
         os.chmod(root / "bin" / "busybox", 0o755)
+        import subprocess
         listing = subprocess.run([str(binary), "--list-full"], capture_output=True, text=True, check=True)
         for rel in listing.stdout.split():
             if rel in ("bin/busybox", "linuxrc"):
@@ -238,19 +275,52 @@ class ImageStore:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return self.create(parent.layers + [digest], source=source, names=names,
-                           config=dict(parent.config), image_id=image_id)
+                           config=dict(parent.config), image_id=image_id,
+                           history=history_of(parent) + [history_entry(time.time(), f"bocker commit {source}")])
+
+    def find_same(self, layers: list[str], config: dict[str, Any], history: list[dict[str, Any]]) -> Image | None:
+        """An image with exactly these layers, config and history (a build whose every step
+        came from the cache makes no second copy of its image)."""
+        for img in self.list(include_broken=False):
+            if img.layers == layers and img.config == config and img.history == history:
+                return img
+        return None
+
+    def tag(self, image: Image, names: Iterable[str]) -> Image:
+        """Give `image` these names, taking them from any image that had them (as docker tag)."""
+        names = [":".join(parse_image_name(n)) for n in names]
+        with self.store.lock():
+            for other in self.list():
+                if other.id != image.id and set(other.names) & set(names):
+                    other.names = [n for n in other.names if n not in names]
+                    write_json(self.store.image_file(other.id), other.to_json())
+            current = self.load(image.id)
+            current.names = list(dict.fromkeys(current.names + names))
+            write_json(self.store.image_file(current.id), current.to_json())
+        return current
 
     # -- removing -----------------------------------------------------------------------
-    def remove(self, image: Image, in_use: bool) -> None:
-        """Delete an image; if containers still use it, only untag it (they keep its layers)."""
+    def remove(self, image: Image, in_use) -> None:
+        """Delete an image; if containers still use it, only untag it (they keep its layers).
+        `in_use` (a bool, or a callable) is decided under the store's lock, where a run that
+        starts from the image records itself too: the check and the removal are one step."""
         with self.store.lock():
+            if image.broken:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.store.image_file(image.id))
+                return
+            if callable(in_use):
+                in_use = in_use()
+            if not self.store.image_file(image.id).exists():
+                raise NotFound(f"No image named '{image.id}' exists")
             if in_use:
                 image.removed = True
                 image.names = []
                 write_json(self.store.image_file(image.id), image.to_json())
                 return
             os.unlink(self.store.image_file(image.id))
-            self.layers.drop_unused(image.layers, {d for img in self.list(include_removed=True) for d in img.layers})
+            used = {d for img in self.list(include_removed=True) for d in img.layers} | self.layers_in_use()
+            self.layers.drop_unused(image.layers, used)
 
     def forget_if_unused(self, image_id: str, in_use: bool) -> None:
         """After a container is removed: drop an untagged image nobody uses any more."""
@@ -260,3 +330,34 @@ class ImageStore:
             img = self.load(image_id)
             if img.removed:
                 self.remove(img, in_use=False)
+
+
+# -- history (the OCI image config's) ---------------------------------------------------------
+def history_entry(created: float, created_by: str, empty_layer: bool = False, comment: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+                             "created_by": created_by}
+    if comment:
+        entry["comment"] = comment
+    if empty_layer:
+        entry["empty_layer"] = True
+    return entry
+
+
+def consistent_history(history: list[dict[str, Any]] | None, layer_count: int) -> list[dict[str, Any]]:
+    """`history` when its non-empty entries are one per layer (what the OCI spec asks and
+    buildah checks), else nothing (the image's history is then made up from its layers)."""
+    if not history:
+        return []
+    history = [dict(h) for h in history if isinstance(h, dict)]
+    if sum(not h.get("empty_layer") for h in history) != layer_count:
+        return []
+    return history
+
+
+def history_of(image: Image) -> list[dict[str, Any]]:
+    """The image's history, one non-empty entry per layer: its own when it has a consistent
+    one, else an entry per layer from its source (images made before history was kept)."""
+    kept = consistent_history(image.history, len(image.layers))
+    if kept or not image.layers:
+        return kept
+    return [history_entry(image.created or time.time(), image.source or "bocker") for _ in image.layers]

@@ -28,7 +28,7 @@ READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysr
 # Where no volume may go: the kernel's own filesystems, which the spec mounts itself.
 KERNEL_PATHS = ("/proc", "/sys", "/dev")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
+_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\Z")
 
 # Fields of the spec the engine honours; bocker-runc refuses a config.json that sets another
 # (Spec.check_honoured), and this module never sets one that is not here.
@@ -41,31 +41,6 @@ HONOURED = (
     "linux.resources.cpu.period", "linux.resources.pids.limit", "linux.cgroupsPath", "linux.devices",
     "linux.seccomp", "linux.rootfsPropagation", "linux.maskedPaths", "linux.readonlyPaths",
 )
-
-
-@dataclass
-class Volume:
-    """-v HOST:CTR[:ro]: a bind mount of a host path."""
-
-    source: str
-    destination: str
-    readonly: bool = False
-
-    @classmethod
-    def parse(cls, text: str) -> "Volume":
-        parts = text.split(":")
-        if len(parts) == 3 and parts[2] in ("ro", "rw"):
-            host, ctr, mode = parts
-        elif len(parts) == 2:
-            (host, ctr), mode = parts, "rw"
-        else:
-            raise InvalidArgument(f"Invalid volume '{text}': use -v HOSTDIR:CTRDIR[:ro]")
-        if not host.startswith("/") or not ctr.startswith("/") or "\0" in text or "," in text:
-            raise InvalidArgument(f"Invalid volume '{text}': both paths must be absolute")
-        check_destination(ctr, f"volume '{text}'")
-        if not os.path.exists(host):
-            raise NotFound(f"No directory named '{host}' exists (volume '{text}')")
-        return cls(os.path.realpath(host), os.path.normpath(ctr), mode == "ro")
 
 
 def check_destination(path: str, what: str) -> None:
@@ -92,9 +67,33 @@ class RunOptions:
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
-    network: str | None = None                             # bridge | none | host | NAME
+    network: str | None = None                             # bridge | none | host | NAME | container:ID
     publish: list[str] = field(default_factory=list)       # [IP:]HOST:CTR[/tcp]
+    publish_all: bool = False                              # -P: the image's exposed ports, on free ports
     dns: list[str] = field(default_factory=list)
+    # who and how (issue 11's isolation)
+    user: str | None = None                                # NAME|UID[:GROUP|GID], in the image's own files
+    group_add: list[str] = field(default_factory=list)
+    read_only: bool = False
+    tmpfs: list[str] = field(default_factory=list)         # /path[:size=...,mode=...]
+    mounts: list[str] = field(default_factory=list)        # --mount type=bind|volume|tmpfs,source=,target=,readonly
+    ulimits: list[str] = field(default_factory=list)       # name=soft[:hard]
+    oom_score_adj: int | None = None
+    sysctls: list[str] = field(default_factory=list)       # key=value, namespaced keys only
+    devices: list[str] = field(default_factory=list)       # HOST[:CONTAINER][:rwm]
+    security_opt: list[str] = field(default_factory=list)  # seccomp=unconfined|FILE, no-new-privileges
+    # the process and its lifecycle (issue 14)
+    interactive: bool = False                              # -i: stdin stays open
+    tty: bool = False                                      # -t: a pty
+    entrypoint: str | None = None
+    labels: list[str] = field(default_factory=list)        # KEY=VALUE
+    pid: str | None = None                                 # host | container:ID
+    ipc: str | None = None
+    uts: str | None = None
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    init: bool = False                                     # tini as pid 1: reaps zombies, forwards signals
+    restart: str | None = None                             # no | on-failure[:N] | always | unless-stopped
 
     @classmethod
     def of(cls, **kwargs) -> "RunOptions":
@@ -114,8 +113,139 @@ class Target:
     id: str
     bundle: Path
     cgroups_path: str
-    network_mode: str = "none"      # bridge | none | host
+    network_mode: str = "none"      # bridge | none | host | container
     etc_files: dict[str, str] = field(default_factory=dict)  # /etc/NAME -> file in the bundle
+    layer_dirs: list[Path] = field(default_factory=list)     # the image's layers, top first (its /etc/passwd)
+    volume_path: object = None       # name -> the named volume's directory (made on first use)
+    joins: dict[str, str] = field(default_factory=dict)      # namespace kind -> a path to join
+
+
+SECCOMP_UNCONFINED = "unconfined"
+TINI = "/usr/bin/tini-static"
+INIT_PATH = "/sbin/docker-init"  # where Docker puts its init in the container, and so do we
+# Namespaced sysctls a container may set (Docker's list): the rest would change the host.
+NAMESPACED_SYSCTLS = ("kernel.shm", "kernel.msg", "fs.mqueue.", "net.")
+NAMESPACED_SYSCTL_KEYS = ("kernel.sem", "kernel.domainname", "kernel.hostname")
+ULIMITS = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
+           "rss", "rtprio", "rttime", "sigpending", "stack", "as")
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+
+
+def parse_restart(text: str | None):
+    """--restart no|on-failure[:N]|always|unless-stopped -> (name, max retries)."""
+    if not text:
+        return "no", 0
+    name, _, count = text.partition(":")
+    if name not in RESTART_POLICIES or (count and (name != "on-failure" or not count.isdigit())):
+        raise InvalidArgument(f"Invalid --restart '{text}': use no, on-failure[:N], always or unless-stopped")
+    return name, int(count or 0)
+
+
+def parse_ulimit(text: str):
+    from .spec import Rlimit
+    name, sep, values = text.partition("=")
+    soft, _, hard = values.partition(":")
+    try:
+        if not sep or name not in ULIMITS:
+            raise ValueError
+        soft_n = -1 if soft in ("-1", "unlimited") else int(soft)
+        hard_n = soft_n if not hard else (-1 if hard in ("-1", "unlimited") else int(hard))
+        soft_n, hard_n = (2**64 - 1 if v < 0 else v for v in (soft_n, hard_n))
+        if soft_n > hard_n:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgument(f"Invalid --ulimit '{text}': use NAME=SOFT[:HARD] with NAME one of "
+                              f"{', '.join(ULIMITS)} and SOFT <= HARD (e.g. nofile=1024:2048)") from None
+    return Rlimit(type=f"RLIMIT_{'AS' if name == 'as' else name.upper()}", soft=soft_n, hard=hard_n)
+
+
+def check_sysctl(text: str, network_mode: str, ipc_host: bool) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or "\0" in text or "/" in key or ".." in key:
+        raise InvalidArgument(f"Invalid --sysctl '{text}': use KEY=VALUE, e.g. net.ipv4.ip_forward=1")
+    namespaced = key in NAMESPACED_SYSCTL_KEYS or key.startswith(NAMESPACED_SYSCTLS)
+    if not namespaced:
+        raise InvalidArgument(f"--sysctl {key} is not namespaced: it would change the host for every "
+                              "container (allowed: net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)")
+    if key.startswith("net.") and network_mode == "host":
+        raise InvalidArgument(f"--sysctl {key} with --network host would change the host's network: refused")
+    if not key.startswith("net.") and ipc_host and key != "kernel.domainname":
+        raise InvalidArgument(f"--sysctl {key} with --ipc host would change the host's IPC limits: refused")
+    return key, value
+
+
+@dataclass
+class MountRequest:
+    """A -v, --mount or --tmpfs: what to mount where."""
+
+    kind: str                 # bind | volume | tmpfs
+    source: str               # host path or volume name ("" for tmpfs)
+    target: str
+    readonly: bool = False
+    options: list[str] = field(default_factory=list)   # tmpfs options: size=, mode=
+
+
+def parse_volume(text: str) -> MountRequest:
+    """-v HOST:CTR[:ro|rw] (a bind mount) or -v NAME:CTR[:ro|rw] (a named volume)."""
+    from .volumes import is_volume_name
+    parts = text.split(":")
+    if len(parts) == 3 and parts[2] in ("ro", "rw"):
+        source, target, mode = parts
+    elif len(parts) == 2:
+        (source, target), mode = parts, "rw"
+    else:
+        raise InvalidArgument(f"Invalid volume '{text}': use -v HOSTDIR:CTRDIR[:ro] or -v NAME:CTRDIR[:ro]")
+    if "\0" in text or "," in text or not target.startswith("/"):
+        raise InvalidArgument(f"Invalid volume '{text}': the container path must be absolute")
+    if source.startswith("/"):
+        return MountRequest("bind", source, target, mode == "ro")
+    if not is_volume_name(source):
+        raise InvalidArgument(f"Invalid volume '{text}': the host path must be absolute, or a volume's name")
+    return MountRequest("volume", source, target, mode == "ro")
+
+
+def parse_mount(text: str) -> MountRequest:
+    """--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…]"""
+    fields_: dict[str, str] = {}
+    flags = set()
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep:
+            flags.add(key)
+            continue
+        fields_[key] = value
+    kind = fields_.pop("type", "volume")
+    source = fields_.pop("source", fields_.pop("src", ""))
+    target = fields_.pop("target", fields_.pop("destination", fields_.pop("dst", "")))
+    readonly = "readonly" in flags or "ro" in flags or fields_.pop("readonly", "false") in ("true", "1") or \
+        fields_.pop("ro", "false") in ("true", "1")
+    options = []
+    if "tmpfs-size" in fields_:
+        options.append(f"size={fields_.pop('tmpfs-size')}")
+    if "tmpfs-mode" in fields_:
+        options.append(f"mode={fields_.pop('tmpfs-mode')}")
+    fields_.pop("bind-propagation", None)
+    unknown = sorted(set(fields_) | (flags - {"readonly", "ro"}))
+    if kind not in ("bind", "volume", "tmpfs") or not target.startswith("/") or unknown or \
+            (kind == "bind" and not source.startswith("/")) or (kind == "tmpfs" and source):
+        raise InvalidArgument(f"Invalid --mount '{text}': use type=bind|volume|tmpfs,source=…,target=/path"
+                              "[,readonly]" + (f" ({', '.join(unknown)} unknown)" if unknown else ""))
+    if kind == "volume" and not source:
+        raise InvalidArgument(f"Invalid --mount '{text}': a volume needs source=NAME")
+    return MountRequest(kind, source, target, readonly, options)
+
+
+def parse_tmpfs(text: str) -> MountRequest:
+    target, _, opts = text.partition(":")
+    if not target.startswith("/") or "\0" in text:
+        raise InvalidArgument(f"Invalid --tmpfs '{text}': use /path[:size=64m,mode=1777]")
+    options = [o for o in opts.split(",") if o]
+    for o in options:
+        if o.split("=")[0] not in ("size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "ro", "rw",
+                                   "exec", "noexec", "suid", "nosuid", "dev", "nodev"):
+            raise InvalidArgument(f"Invalid --tmpfs option '{o}' in '{text}': use size=, mode=, uid=, gid=")
+    return MountRequest("tmpfs", "", target, "ro" in options, [o for o in options if o != "ro"])
 
 
 def parse_env(items: list[str] | dict[str, str] | None) -> dict[str, str]:
@@ -138,16 +268,37 @@ def check_hostname(hostname: str) -> str:
 
 
 def command_argv(image_config: dict, command: str | list[str] | None) -> tuple[list[str], str]:
-    """(argv, the command as text) with the seed's semantics: the words joined and run by
-    /bin/sh -c; no command runs the image's Entrypoint and Cmd, as Docker does."""
+    """(argv, the command as text). A string has the seed's semantics: run by /bin/sh -c (the
+    CLI joins its words into one); a list is the program and its arguments (Docker's exec
+    form); no command runs the image's Entrypoint and Cmd, as Docker does."""
     if command is None or command == [] or command == "":
         argv = list(image_config.get("Entrypoint") or []) + list(image_config.get("Cmd") or [])
         argv = argv or ["sh"]
         return argv, " ".join(argv)
-    text = command if isinstance(command, str) else " ".join(command)
-    if "\0" in text:
+    if isinstance(command, str):
+        argv, text = ["/bin/sh", "-c", command], command
+    else:
+        argv, text = [str(a) for a in command], " ".join(command)
+    if any("\0" in a for a in argv):
         raise InvalidArgument("Invalid command: it holds a NUL byte")
-    return ["/bin/sh", "-c", text], text
+    check_arguments(argv)
+    return argv, text
+
+
+# The kernel's limits on what execve takes: one argument (MAX_ARG_STRLEN, 32 pages) and all of
+# them with the environment (ARG_MAX, a quarter of the stack limit, 2 MiB at least).
+MAX_ARG = 32 * 4096
+
+
+def check_arguments(argv: list[str], env: list[str] = ()) -> None:
+    longest = max((len(a.encode()) for a in argv), default=0)
+    total = sum(len(a.encode()) + 1 for a in [*argv, *env])
+    limit = os.sysconf("SC_ARG_MAX")
+    if longest >= MAX_ARG or total >= limit:
+        size = longest if longest >= MAX_ARG else total
+        raise InvalidArgument(f"The command is too long for the kernel ({size} bytes; one argument may be "
+                              f"{MAX_ARG - 1}, all of them {limit}): put it in a file and run that, e.g. "
+                              "-v $PWD/script.sh:/script.sh ... sh /script.sh")
 
 
 def default_mounts(privileged: bool) -> list[Mount]:
@@ -170,36 +321,134 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
             default_limits: Limits) -> Spec:
     """The container's spec: everything it runs with, from the image's config and the
     options. Every check of the options happens here, before anything exists."""
+    from .kernel.devices import DeviceRule, default_rules, parse_device, rules_to_oci
+    from .spec import Device
+    from .users import ExecUser, image_file, resolve
+
     config = image.config or {}
     if options.hostname is not None:
         check_hostname(options.hostname)
     limits = default_limits if options.limits is None else options.limits
     limits.validate()
-    argv, _ = command_argv(config, command)
+    if options.entrypoint is not None:
+        # --entrypoint: that program, and the words as its arguments (no shell)
+        words = command.split() if isinstance(command, str) else list(command or [])
+        argv = [options.entrypoint, *words] if options.entrypoint else words
+        if not argv:
+            raise InvalidArgument("--entrypoint '' needs a command to run instead")
+    else:
+        argv, _ = command_argv(config, command)
     environment = parse_env([e for e in config.get("Env", []) if "=" in e])
     environment.update(parse_env(options.env))
     environment.setdefault("PATH", DEFAULT_PATH)
-    environment.setdefault("HOME", "/root")
+    if options.tty:
+        environment.setdefault("TERM", "xterm")
     workdir = options.workdir
     if workdir is not None and (not workdir.startswith("/") or "\0" in workdir):
         raise InvalidArgument(f"Invalid working directory '{workdir}': it must be an absolute path")
-    volumes = [Volume.parse(v) for v in options.volumes]
+    requests = ([parse_volume(v) for v in options.volumes] + [parse_mount(m) for m in options.mounts]
+                + [parse_tmpfs(t) for t in options.tmpfs])
+    for r in requests:
+        check_destination(r.target, f"mount on {r.target}")
+        if r.kind == "bind" and not os.path.exists(r.source):
+            raise NotFound(f"No directory named '{r.source}' exists (mount on {r.target})")
     caps = capabilities.resolve(options.cap_add, options.cap_drop, options.privileged)
     oci_caps = capabilities.oci_names(caps)
 
+    # the user: the image's own passwd and group files, never the host's NSS
+    user_text = options.user if options.user is not None else (config.get("User") or "")
+    if user_text or options.group_add:
+        passwd = image_file(target.layer_dirs, "etc/passwd")
+        group = image_file(target.layer_dirs, "etc/group")
+        who = resolve(user_text or "0", passwd, group, options.group_add)
+    else:
+        passwd = image_file(target.layer_dirs, "etc/passwd") if target.layer_dirs else None
+        who = resolve("0", passwd, None) if passwd else ExecUser(0, 0, [], "/root")
+    environment.setdefault("HOME", who.home if who.home else "/")
+    if who.uid == 0:
+        process_caps = Capabilities(bounding=list(oci_caps), effective=list(oci_caps), permitted=list(oci_caps))
+    else:
+        # Docker's rule for a non-root user: the bounding set only, nothing effective
+        process_caps = Capabilities(bounding=list(oci_caps))
+
+    rlimits = []
+    seen = set()
+    for u in options.ulimits:
+        r = parse_ulimit(u)
+        if r.type in seen:
+            raise InvalidArgument(f"--ulimit {u.split('=')[0]} is given twice: give it once")
+        seen.add(r.type)
+        rlimits.append(r)
+    if options.oom_score_adj is not None and not -1000 <= options.oom_score_adj <= 1000:
+        raise InvalidArgument(f"Invalid --oom-score-adj {options.oom_score_adj}: from -1000 to 1000")
+
+    # seccomp and no_new_privs (--security-opt)
+    seccomp_choice: str | None = None
+    for opt in options.security_opt:
+        key, sep, value = opt.partition("=")
+        if key == "seccomp" and sep and value:
+            seccomp_choice = value
+        elif key == "no-new-privileges" and value in ("", "true", "1"):
+            pass  # always on here
+        elif key == "no-new-privileges" and value in ("false", "0"):
+            raise InvalidArgument("--security-opt no-new-privileges=false is not supported: bocker always "
+                                  "sets no_new_privs (setuid programs can't gain privileges in a container)")
+        else:
+            raise InvalidArgument(f"Invalid --security-opt '{opt}': use seccomp=unconfined, "
+                                  "seccomp=PROFILE.json or no-new-privileges")
+    seccomp = None
+    if not options.privileged and seccomp_choice != SECCOMP_UNCONFINED:
+        if seccomp_choice:
+            from .kernel.seccomp import load_profile_file
+            profile = load_profile_file(seccomp_choice, caps)
+        else:
+            from .kernel.seccomp_default import default_profile
+            profile = default_profile(caps)
+        seccomp = read_object(Seccomp, profile, "the seccomp profile")
+
+    # mounts
     mounts = default_mounts(options.privileged)
     for name, source in sorted(target.etc_files.items()):
         mounts.append(Mount(destination=f"/etc/{name}", type="bind", source=source, options=["rbind", "rprivate"]))
-    for v in volumes:
-        mounts.append(Mount(destination=v.destination, type="bind", source=v.source,
-                            options=["rbind", "rprivate"] + (["ro"] if v.readonly else [])))
+    for r in requests:
+        if r.kind == "tmpfs":
+            mounts.append(Mount(destination=os.path.normpath(r.target), type="tmpfs", source="tmpfs",
+                                options=["nosuid", "nodev", "noexec", *r.options] + (["ro"] if r.readonly else [])))
+            continue
+        source = os.path.realpath(r.source) if r.kind == "bind" else target.volume_path(r.source)
+        mounts.append(Mount(destination=os.path.normpath(r.target), type="bind", source=source,
+                            options=["rbind", "rprivate"] + (["ro"] if r.readonly else [])))
+    if options.init:
+        if not os.path.exists(TINI):
+            raise InvalidArgument("--init needs tini: apt-get install tini (its static build, /usr/bin/tini-static)")
+        mounts.append(Mount(destination=INIT_PATH, type="bind", source=TINI, options=["bind", "ro"]))
+        argv = [INIT_PATH, "--", *argv]
 
-    namespaces = [Namespace(type=t) for t in ("pid", "mount", "uts", "ipc")]
-    if target.network_mode != "host":
+    # namespaces
+    namespaces = []
+    for kind, choice in (("pid", options.pid), ("ipc", options.ipc), ("uts", options.uts)):
+        if choice in (None, ""):
+            namespaces.append(Namespace(type=kind))
+        elif choice == "host":
+            continue
+        elif choice.startswith("container:") and kind in target.joins:
+            namespaces.append(Namespace(type=kind, path=target.joins[kind]))
+        else:
+            raise InvalidArgument(f"Invalid --{kind} '{choice}': use host or container:NAME")
+    namespaces.append(Namespace(type="mount"))
+    if target.network_mode == "container":
+        namespaces.append(Namespace(type="network", path=target.joins["network"]))
+    elif target.network_mode != "host":
         namespaces.append(Namespace(type="network"))
+    sysctl = dict(check_sysctl(x, target.network_mode, options.ipc == "host") for x in options.sysctls)
 
-    from .kernel.devices import DeviceRule, default_rules, rules_to_oci
+    # devices: the default nodes (and --device's); --privileged: every one allowed
     device_rules = [DeviceRule(True)] if options.privileged else default_rules()
+    device_nodes = []
+    for d in options.devices:
+        node, rule = parse_device(d)
+        device_nodes.append(read_object(Device, node.to_oci(), "a device"))
+        device_rules.append(rule)
     resources = Resources(
         devices=[_device_rule(r) for r in rules_to_oci(device_rules)],
         memory=Memory(limit=limits.memory, swap=limits.memory) if limits.memory else Memory(),
@@ -207,22 +456,19 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
                 period=limits.cpu_period if limits.cpus is not None else None),
         pids=Pids(limit=limits.pids) if limits.pids else Pids(),
     )
-    seccomp = None
-    if not options.privileged:
-        from .kernel.seccomp_default import default_profile
-        seccomp = read_object(Seccomp, default_profile(caps), "the default seccomp profile")
-
     return Spec(
         process=Process(
-            user=User(uid=0, gid=0),
+            terminal=options.tty,
+            user=User(uid=who.uid, gid=who.gid, additional_gids=list(who.additional_gids)),
             args=argv,
             env=[f"{k}={v}" for k, v in environment.items()],
             cwd=workdir or config.get("WorkingDir") or "/",
-            capabilities=Capabilities(bounding=list(oci_caps), effective=list(oci_caps),
-                                      permitted=list(oci_caps)),
+            capabilities=process_caps,
+            rlimits=rlimits,
             no_new_privileges=True,
+            oom_score_adj=options.oom_score_adj,
         ),
-        root=Root(path=str(target.bundle / "merged")),
+        root=Root(path=str(target.bundle / "merged"), readonly=options.read_only),
         hostname=options.hostname or target.id,
         mounts=mounts,
         annotations={"org.opencontainers.image.ref.name": (image.names or [image.id])[0],
@@ -231,6 +477,8 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
             namespaces=namespaces,
             resources=resources,
             cgroups_path=target.cgroups_path,
+            devices=device_nodes,
+            sysctl=sysctl,
             seccomp=seccomp,
             masked_paths=[] if options.privileged else list(MASKED_PATHS),
             readonly_paths=[] if options.privileged else list(READONLY_PATHS),

@@ -7,6 +7,7 @@
       containers/<id>/           a bundle: config.json (the OCI spec), state.json, log, upper/,
                                  work/, merged/ (the root)
       network/<name>.json        a network; network/<name>/<address>: a lease (the container id)
+      build/cache/<hex>.json     a build step's result by its cache key (its layer, config, history)
       auth.json                  registry credentials (`bocker login`), 0600
       tmp/                       half-made things; anything here is garbage after a crash
       lock                       flock'ed around changes that span several files
@@ -32,8 +33,8 @@ IMAGE_PREFIX = "img_"
 CONTAINER_PREFIX = "ps_"
 
 # A container name or image name: what Docker allows, which can never escape a directory.
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
-_ID = re.compile(r"^(img|ps)_[0-9a-f]{4,64}$")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}\Z")
+_ID = re.compile(r"^(img|ps)_[0-9a-f]{4,64}\Z")
 
 
 def default_root() -> str:
@@ -95,6 +96,7 @@ class Store:
         self.layer_meta = self.root / "layers" / "meta"
         self.network = self.root / "network"
         self.auth_file = self.root / "auth.json"
+        self.build_cache = self.root / "build" / "cache"   # made by the first build
         for d in (self.layers, self.images, self.containers, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
 
@@ -120,6 +122,24 @@ class Store:
         if algo != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", hexpart):
             raise InvalidArgument(f"Invalid layer digest '{digest}': expected sha256:<64 hex digits>")
         return self.layers / hexpart
+
+    @contextlib.contextmanager
+    def container_lock(self, cid: str) -> Iterator[None]:
+        """One container's lock (rm, commit, cp): held, the container is not removed under
+        the holder. It is gone with the container's directory."""
+        try:
+            fd = os.open(self.container_dir(cid) / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            from ..errors import NotFound
+            raise NotFound(f"No container named '{cid}' exists") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not (self.container_dir(cid) / "container.json").exists():
+                from ..errors import NotFound
+                raise NotFound(f"No container named '{cid}' exists (it was removed meanwhile)")
+            yield
+        finally:
+            os.close(fd)
 
     def new_container_id(self) -> str:
         """A fresh container id no container has (claim its directory with claim_container_dir)."""

@@ -2,6 +2,7 @@
 Markdown where it carries no image), most have `.to_frame()` (pandas) and `.widget()`
 (ipywidgets, imported lazily). Module imports here are stdlib only."""
 
+from .build import BuildReport
 from .diff import LayerDiff
 from .images import ImageTable
 from .inspect import Inspect
@@ -13,5 +14,5 @@ from .ps import ContainerTable
 from .run import RunReport
 from .stats import StatsTable, stats_frame
 
-__all__ = ["ContainerTable", "ImageTable", "Inspect", "LayerDiff", "LiveDisplay", "Monitor", "NamespaceTable",
+__all__ = ["BuildReport", "ContainerTable", "ImageTable", "Inspect", "LayerDiff", "LiveDisplay", "Monitor", "NamespaceTable",
            "Progress", "RunReport", "StatsTable", "WithWidget", "stats_frame"]

@@ -1,31 +1,42 @@
-"""`bocker build`'s front half: the Dockerfile parser and the build context reader.
+"""`bocker build`: the Dockerfile parser, the build context reader, and the builder.
 
     df = parse(text, "Dockerfile")                  # stages of typed instructions, or DockerfileError
     plan = plan_build(df, build_args, target)       # the stages to build and their bases
     scope = plan.scope(stage, base_env=...)         # ARG/ENV state; scope.expand(i), scope.apply(i)
     ctx = BuildContext(dir, dockerfile)             # .dockerignore; ctx.sources([...]); ctx.digest(...)
+    Builder(engine, BuildOptions(...)).build(dir)   # the image (builder.py); Engine.build is the verb
+
+Names are loaded on first use (PEP 562): a rebuild whose every step is cached (record.py)
+reads the context and the cache without importing the parser at all.
 """
 
-from .context import (DOCKERIGNORE, BuildContext, ContextError, Entry, Ignore, Source, content_digest,
-                      read_ignore, sources)
-from .dockerfile import Dockerfile, InvalidStage, Stage, parse, parse_trigger
-from .instructions import (SUBSTITUTING, Add, Arg, Cmd, Command, Copy, DockerfileError, Entrypoint, Env,
-                           Expander, Expose, From, Healthcheck, Heredoc, InlineFile, Instruction, Label,
-                           Location, Maintainer, Mount, Onbuild, Run, RunProcess, Shell, StopSignal, User,
-                           Volume, Workdir)
-from .lexer import LexError, Lexer
-from .patterns import IgnoreMatcher, PatternError, read_ignore_file
-from .stages import Base, BuildPlan, PlannedStage, plan_build
-from .variables import (BUILDKIT_ARGS, DEFAULT_PATH, PLATFORM_ARGS, PROXY_ARGS, Platform, Scope,
-                        automatic_args, global_values, host_platform)
+from __future__ import annotations
 
-__all__ = [
-    "DOCKERIGNORE", "BuildContext", "ContextError", "Entry", "Ignore", "Source", "content_digest", "read_ignore",
-    "sources", "Dockerfile", "InvalidStage", "Stage", "parse", "parse_trigger", "SUBSTITUTING", "Add", "Arg",
-    "Cmd", "Command", "Copy", "DockerfileError", "Entrypoint", "Env", "Expander", "Expose", "From",
-    "Healthcheck", "Heredoc", "InlineFile", "Instruction", "Label", "Location", "Maintainer", "Mount",
-    "Onbuild", "Run", "RunProcess", "Shell", "StopSignal", "User", "Volume", "Workdir", "LexError", "Lexer",
-    "IgnoreMatcher", "PatternError", "read_ignore_file", "Base", "BuildPlan", "PlannedStage", "plan_build",
-    "BUILDKIT_ARGS", "DEFAULT_PATH", "PLATFORM_ARGS", "PROXY_ARGS", "Platform", "Scope", "automatic_args",
-    "global_values", "host_platform",
-]
+import importlib
+
+_EXPORTS = {
+    **dict.fromkeys(("DOCKERIGNORE", "BuildContext", "ContextError", "Entry", "Ignore", "Source", "content_digest",
+                     "read_ignore", "sources"), "context"),
+    **dict.fromkeys(("Dockerfile", "InvalidStage", "Stage", "parse", "parse_trigger"), "dockerfile"),
+    **dict.fromkeys(("SUBSTITUTING", "Add", "Arg", "Cmd", "Command", "Copy", "DockerfileError", "Entrypoint", "Env",
+                     "Expander", "Expose", "From", "Healthcheck", "Heredoc", "InlineFile", "Instruction", "Label",
+                     "Location", "Maintainer", "Mount", "Onbuild", "Run", "RunProcess", "Shell", "StopSignal", "User",
+                     "Volume", "Workdir"), "instructions"),
+    **dict.fromkeys(("LexError", "Lexer"), "lexer"),
+    **dict.fromkeys(("IgnoreMatcher", "PatternError", "read_ignore_file"), "patterns"),
+    **dict.fromkeys(("Base", "BuildPlan", "PlannedStage", "plan_build"), "stages"),
+    **dict.fromkeys(("BUILDKIT_ARGS", "DEFAULT_PATH", "PLATFORM_ARGS", "PROXY_ARGS", "Platform", "Scope",
+                     "automatic_args", "global_values", "host_platform"), "variables"),
+    "Builder": "builder", "BuildOptions": "options",
+    **dict.fromkeys(("BuildResult", "StepResult", "ImageState"), "result"),
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

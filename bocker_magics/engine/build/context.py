@@ -23,11 +23,14 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bocker_magics.errors import ContextError
 
-from .instructions import InlineFile
 from .patterns import IgnoreMatcher, PatternError, clean, has_wildcards, match, read_ignore_file
+
+if TYPE_CHECKING:
+    from .instructions import InlineFile  # not imported: a cached rebuild reads no Dockerfile
 
 DOCKERIGNORE = ".dockerignore"
 

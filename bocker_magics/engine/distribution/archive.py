@@ -184,7 +184,11 @@ class _Archive:
                 if m.isreg():
                     self.members[name] = m
         except (tarfile.TarError, OSError, EOFError) as e:
-            raise InvalidArgument(f"'{path}' is not an image archive (a tar): {e}") from None
+            if isinstance(e, OSError) and e.errno is not None:
+                raise InvalidArgument(f"Can't read '{path}': {e.strerror}") from None
+            what = "an empty file" if os.path.getsize(path) == 0 else "not a tar (plain or compressed)"
+            raise InvalidArgument(f"'{path}' is not an image archive: it is {what}; give a file made by "
+                                  "docker save, bocker save or an OCI layout") from None
 
     def _parts(self, name: str) -> str:
         if not isinstance(name, str):
@@ -298,7 +302,8 @@ def _load_docker(store: Store, images: ImageStore, archive: _Archive) -> list[Im
         _store_layers(store, archive, [(n, d, None, None) for n, d in zip(layer_names, diff_ids)])
         loaded.append(images.create_named(diff_ids, source=f"load {archive.path}",
                                           names=_names(entry.get("RepoTags")),
-                                          config=runtime_config(config), digest=_sha(raw)))
+                                          config=runtime_config(config), digest=_sha(raw),
+                                          history=config.get("history"), author=config.get("author")))
     return loaded
 
 
@@ -335,7 +340,8 @@ def _load_oci(store: Store, images: ImageStore, archive: _Archive) -> list[Image
         if not full and (":" in ref_name or "/" in ref_name):
             full = ref_name
         loaded.append(images.create_named(diff_ids, source=f"load {archive.path}", names=_names([full] if full else []),
-                                          config=runtime_config(config), digest=desc["digest"]))
+                                          config=runtime_config(config), digest=desc["digest"],
+                                          history=config.get("history"), author=config.get("author")))
     if not loaded:
         raise InvalidArgument(f"index.json in '{archive.path}' lists no image")
     return loaded

@@ -211,7 +211,8 @@ def _components(name: str, what: str) -> list[str]:
 
 
 class _Extractor:
-    def __init__(self, dest: Path) -> None:
+    def __init__(self, dest: Path, whiteouts: bool = True) -> None:
+        self.whiteouts = whiteouts
         self.root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         self.dirs: dict[tuple[str, ...], int] = {(): self.root}
         self.seen: set[tuple[str, ...]] = set()
@@ -264,7 +265,7 @@ class _Extractor:
             self.dir_meta.append((parts, m))
             return
         base = parts[-1]
-        if base.startswith(WHITEOUT):
+        if base.startswith(WHITEOUT) and self.whiteouts:
             return self.whiteout(m, parts)
         self.claim(parts, m.name)
         pfd = self.dir_fd(parts[:-1], m.name)
@@ -377,11 +378,12 @@ class _Extractor:
             os.utime(fd, (m.mtime, m.mtime))
 
 
-def extract(stream: BinaryIO, dest: Path) -> int:
+def extract(stream: BinaryIO, dest: Path, whiteouts: bool = True) -> int:
     """Extract an uncompressed layer tar read from `stream` into the empty directory `dest`,
     in overlay form. Returns the number of entries. Raises LayerError for a bad layer; the
-    caller removes `dest` then (it holds only what this wrote, all of it inside `dest`)."""
-    ex = _Extractor(dest)
+    caller removes `dest` then (it holds only what this wrote, all of it inside `dest`).
+    `whiteouts=False` reads a plain tar (a build's ADD): `.wh.` names are ordinary files."""
+    ex = _Extractor(dest, whiteouts)
     count = 0
     try:
         try:

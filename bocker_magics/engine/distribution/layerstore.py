@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 import stat
-import subprocess
 import contextlib
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -65,6 +64,7 @@ def tree_digest(root: Path) -> str:
 def copy_tree(src: Path, dst: Path) -> None:
     """Copy a tree exactly (owners, modes, links, devices, xattrs); reflinks where the fs can."""
     dst.mkdir(parents=True, exist_ok=True)
+    import subprocess  # only here: `bocker images` and a cached build never copy a tree
     result = subprocess.run(
         ["cp", "-a", "--reflink=auto", "--", f"{src}/.", str(dst)],
         capture_output=True, text=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform as _platform
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +38,9 @@ class Platform:
 
     @classmethod
     def host(cls) -> "Platform":
-        arch, variant = _ARCH.get(_platform.machine(), (_platform.machine(), ""))
+        import os
+        machine = os.uname().machine
+        arch, variant = _ARCH.get(machine, (machine, ""))
         return cls("linux", arch, variant)
 
     @classmethod

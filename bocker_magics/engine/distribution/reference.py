@@ -3,7 +3,6 @@ and the `name[:tag]` an image is known by locally; digests as they may appear in
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -12,12 +11,12 @@ from ...errors import BadDigest, InvalidArgument
 DOCKER_HUB = "registry-1.docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPO = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_REPO = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-                   r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+                   r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?\Z")
 
 
 def check_digest(digest: str) -> str:
@@ -107,6 +106,7 @@ def is_loopback(registry: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
+        import ipaddress  # only for a registry's host: not for every image name
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
@@ -114,7 +114,7 @@ def is_loopback(registry: str) -> bool:
 
 # A local image name: an optional registry part, then the repository grammar above.
 _LOCAL_NAME = re.compile(r"^(?:(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|[a-zA-Z0-9-]+(?=:))(?::[0-9]{1,5})?/)?"
-                         + _COMPONENT + r"(?:/" + _COMPONENT + r")*$")
+                         + _COMPONENT + r"(?:/" + _COMPONENT + r")*\Z")
 
 
 def parse_image_name(ref: str) -> tuple[str, str]:

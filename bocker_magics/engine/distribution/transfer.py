@@ -21,7 +21,7 @@ import time
 from typing import Any, BinaryIO
 
 from ...errors import NotFound
-from ..images import DEFAULT_PATH, Image, ImageStore
+from ..images import DEFAULT_PATH, Image, ImageStore, history_of
 from .oci import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_MANIFEST, Platform, choose_platform
 from ...errors import RegistryError
 from .registry import Progress, ProgressFn, RegistryClient
@@ -35,9 +35,10 @@ LAYER_TYPES = {
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 }
-# Image config keys kept in an image record's config (the run-time part of an OCI config)
+# Image config keys kept in an image record's config (the run-time part of an OCI config);
+# Healthcheck, OnBuild and Shell are Docker's additions, which a build writes and reads
 RUNTIME_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts",
-                "Volumes", "StopSignal")
+                "Volumes", "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild", "Shell")
 PULL_WORKERS = 4
 
 
@@ -53,6 +54,8 @@ def runtime_config(oci_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def oci_config(image: Image, diff_ids: list[str], platform: Platform | None = None) -> dict[str, Any]:
+    """The image's OCI config: its run-time config, its layers and its history (one entry per
+    step, so a registry, skopeo and buildah show how it was made)."""
     p = platform or Platform.host()
     cfg: dict[str, Any] = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(image.created or time.time())),
@@ -60,6 +63,11 @@ def oci_config(image: Image, diff_ids: list[str], platform: Platform | None = No
         "config": {k: image.config[k] for k in RUNTIME_KEYS if k in image.config},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }
+    if getattr(image, "author", None):
+        cfg["author"] = image.author
+    history = history_of(image)
+    if history:
+        cfg["history"] = history
     if p.variant:
         cfg["variant"] = p.variant
     return cfg
@@ -134,7 +142,8 @@ class Puller:
                     raise
         source = f"{ref.registry}/{repo}@{digest}"
         return self.images.create_named(diff_ids, source=source, names=[ref.local_name],
-                                        config=runtime_config(config), digest=digest)
+                                        config=runtime_config(config), digest=digest,
+                                        history=config.get("history"), author=config.get("author"))
 
     def _layer(self, repo: str, desc: dict[str, Any], diff_id: str) -> None:
         try:

@@ -12,7 +12,7 @@ DEFAULT_BRIDGE = "bocker0"
 DEFAULT_SUBNET = "172.18.0.0/24"  # the seed's: br1 with 172.18.0.1/24
 MODES = ("bridge", "none", "host")
 CONTAINER_IFINDEX = 2
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,31}$")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,31}\Z")
 
 
 @dataclass

@@ -30,6 +30,13 @@ def parse_publish(spec: str) -> tuple[str, int, int, str]:
     return ip, h, c, proto
 
 
+def free_port(ip: str = "0.0.0.0") -> int:
+    """A port the kernel says is free now (for -P), from the ephemeral range."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((ip, 0))
+        return s.getsockname()[1]
+
+
 def check_port_free(ip: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -42,9 +42,27 @@ def parse_timestamp(text: str) -> float:
     return dt.timestamp()
 
 
+def parse_since(text: str) -> float:
+    """`logs --since`: an RFC 3339 time, seconds since the epoch, or a duration before now
+    (10s, 5m, 1h, 1h30m), as Docker takes it."""
+    import re
+    t = text.strip()
+    m = re.fullmatch(r"((\d+(\.\d+)?)h)?((\d+(\.\d+)?)m)?((\d+(\.\d+)?)s)?", t)
+    if t and m and any(m.group(i) for i in (2, 5, 8)):
+        seconds = float(m.group(2) or 0) * 3600 + float(m.group(5) or 0) * 60 + float(m.group(8) or 0)
+        return time.time() - seconds
+    try:
+        return parse_timestamp(t)
+    except ValueError:
+        from ...errors import InvalidArgument
+        raise InvalidArgument(f"Invalid --since '{text}': use a time (2026-12-01T10:00:00Z), seconds since the "
+                              "epoch, or a duration such as 10m") from None
+
+
 class LogWriter:
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.full = False  # the disk filled up: the rest is relayed, not kept
 
     def write(self, stream: str, data: bytes) -> None:
         ts = timestamp()
@@ -56,8 +74,11 @@ class LogWriter:
             if last and not line:
                 break
             out.append(b"%s %s %s %s\n" % (ts, tag, b"P" if last else b"F", line))
-        if out:
-            os.write(self.fd, b"".join(out))
+        if out and not self.full:
+            try:
+                os.write(self.fd, b"".join(out))
+            except OSError:
+                self.full = True
 
     def close(self) -> None:
         os.close(self.fd)

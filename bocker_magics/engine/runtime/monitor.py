@@ -365,9 +365,19 @@ class Child:
 
 
 def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
-          seccomp: Seccomp | None, hook_state: str = "", new_pid_ns: bool = True) -> Child:
+          seccomp: Seccomp | None, hook_state: str = "") -> Child:
     """Fork pid 1 in a new pid namespace (a raw clone: a process may make a pid namespace for
-    its children only once, and a restart needs another) and have it run init.py."""
+    its children only once, and a restart needs another), or in the one the spec names (a
+    setns first), or in ours (no pid namespace: --pid host), and have it run init.py."""
+    pid_ns = spec.linux.namespace("pid")
+    if pid_ns is not None and pid_ns.path:
+        fd = os.open(pid_ns.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            linux.setns(fd, linux.CLONE_NEWPID)  # our next children are born there
+        except OSError as e:
+            raise StartFailure(f"Could not join the pid namespace {pid_ns.path}: {e.strerror}", 125) from None
+        finally:
+            os.close(fd)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     tty = spec.process.terminal
     console_ours = console_theirs = None
@@ -387,7 +397,7 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
         stdio = (in_r, out_w, err_w)
         child_fds = [in_r, out_w, err_w]
         sources = {out_r: "stdout", err_r: "stderr"}
-    pid = linux.clone_new_pid() if new_pid_ns else os.fork()
+    pid = linux.clone_new_pid() if pid_ns is not None and not pid_ns.path else os.fork()
     if pid == 0:
         ours.close()
         if console_ours is not None:
@@ -502,12 +512,22 @@ class Monitor:
             self._failed(e.message, e.code)
         except BockerError as e:
             self._failed(str(e), 125)
+        except OSError as e:
+            import errno
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                self._failed(f"No space left on BOCKER_ROOT ({os.path.dirname(os.path.dirname(self.bundle))}): "
+                             "free space or move BOCKER_ROOT", 125)
+            else:
+                self._failed(f"Could not run the container: {e.strerror} ({e.filename or ''})", 125)
         except Exception:
             import traceback
             self._failed("Bug: " + traceback.format_exc(), 125)
         finally:
             self._cleanup(relay)
-        self.save()
+        try:
+            self.save()
+        except OSError:  # a full disk: the events below still say how it ended
+            self.state.stats = {}
         if stdio is not None:
             if self.state.phase == "failed":
                 stdio.finish(control(event=EVENT_FAILED, message=self.state.error, code=self.state.exit_code))
@@ -581,7 +601,9 @@ class Monitor:
                 self.state.netns = os.stat(f"/proc/{child.pid}/ns/net").st_ino
             except OSError:
                 pass
-        self.save()
+        # not synced: were the host to crash now, the state says "starting" and gc knows what to do;
+        # the exit status is synced (the final save)
+        self.save(fsync=False)
         if first:
             self.ctl.send(event=EVENT_STARTED, pid=child.pid)
         stdio.broadcast(CONTROL, json.dumps({"event": EVENT_STARTED, "pid": child.pid}).encode())
@@ -705,7 +727,14 @@ def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
         ctl.send(event=EVENT_FAILED, message=f"Container '{launch.id}' exists but is not running", code=1)
         return 0
     spec = Spec.load(os.path.join(launch.bundle, "config.json"))
-    process = read_object(Process, launch.process, "exec process")
+    try:
+        with open(launch.process_file, "rb") as f:
+            process = read_object(Process, f.read(), "exec process")
+    finally:
+        try:
+            os.unlink(launch.process_file)
+        except OSError:
+            pass
     # Not dumpable (inherited by the child until it execs the program): a container process
     # can't open /proc/PID/exe, mem or fd of a process that is still the host's interpreter.
     capabilities.set_dumpable(False)

@@ -159,7 +159,7 @@ class ExecLaunch:
 
     id: str
     bundle: str
-    process: dict[str, Any]                  # the spec's process object
+    process_file: str                        # the spec's process object, as JSON (runc's --process)
     pid: int
     pid_start: int
     cgroup: dict[str, str]                   # hierarchy -> the container's cgroup dir

@@ -1,0 +1,556 @@
+"""`bocker build`: a Dockerfile's steps, run one by one on the engine, each making a layer.
+
+    result = Builder(engine, BuildOptions(tags=["app:1"]), on_output=print_chunk).build("ctx/")
+    result.image            # the stored Image (its layers, config and history)
+    result.steps            # a StepResult per step: instruction, layer, size, time, cached or not
+
+How a step becomes part of the image:
+- RUN runs in a container of the engine (Engine.run with an Image that is not stored yet:
+  the layers so far and the config so far), with the build's network and the stage's USER,
+  WORKDIR and ENV (ARGs and proxy build args too); the container's upper dir becomes the
+  step's layer exactly as `commit` takes it (whiteouts and opaque directories kept), after
+  the mount points the runtime had to make are taken out again; the container is removed.
+- COPY, ADD and WORKDIR write their layer directly (layerwriter.py), in the same form.
+- Every other instruction changes only the image config: no layer, an `empty_layer`
+  history entry (the OCI image spec's), as Docker does.
+- Each step's result is kept in the build cache (cache.py) under a key made of its parent
+  image, its instruction after substitution and what it reads (the content digest of the
+  files it copies; the command and build args of a RUN). --no-cache skips the lookups.
+
+A failing RUN stops the build with that command's exit status; whatever fails, the step's
+container and scratch directories are removed and no image is made (the steps that did
+finish stay in the cache, as Docker's do, so the next try starts after them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bocker_magics.errors import BockerError, BuildError, BuildStepFailed, DockerfileError, ExitCodeError
+
+from ..images import Image, history_entry
+from ..layerview import LayerView
+from .cache import BuildCache, CacheEntry, step_key
+from .dockerfile import Dockerfile, parse, parse_trigger
+from .instructions import (
+    Arg,
+    Cmd,
+    Copy,
+    Entrypoint,
+    Env,
+    Expose,
+    From,
+    Healthcheck,
+    Instruction,
+    Label,
+    Maintainer,
+    Onbuild,
+    Run,
+    Shell,
+    StopSignal,
+    User,
+    Volume,
+    Workdir,
+)
+from .options import BuildOptions
+from .record import Recorder, read_dockerfile, record_key
+from .result import BuildResult, ImageState, StepResult, base_state
+from .stages import BuildPlan, PlannedStage, plan_build
+from .variables import DEFAULT_PATH, PROXY_ARGS, Scope
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+Output = Callable[[bytes, str], None]
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+COMMENT = "bocker build"
+# What the runtime mounts over in every container: the mount points it makes in the upper dir
+# when the image lacks them are not the step's changes.
+MOUNT_POINTS = ("proc", "sys", "dev", "etc/hosts", "etc/hostname", "etc/resolv.conf")
+
+
+@dataclass
+class _Stage:
+    planned: PlannedStage
+    state: ImageState
+    scope: Scope
+    cmd_set: bool = False
+
+
+class Builder:
+    def __init__(self, engine: Engine, options: BuildOptions | None = None, *,
+                 on_output: Output | None = None) -> None:
+        self.engine = engine
+        self.options = options or BuildOptions()
+        self.on_output = on_output
+        self.store = engine.store
+        self.images = engine.images_store
+        self.cache = BuildCache(self.store.build_cache, self.store.layer_dir)
+        self.steps: list[StepResult] = []
+        self.number = 0
+        self.total = 0
+        self.recorder = Recorder()
+
+    # -- output ------------------------------------------------------------------------------
+    def emit(self, line: str) -> None:
+        if self.on_output is not None:
+            self.on_output((line + "\n").encode(), "stdout")
+
+    # -- the build -----------------------------------------------------------------------------
+    def build(self, context_dir: str | os.PathLike[str]) -> BuildResult:
+        t0 = time.perf_counter()
+        opts = self.options
+        self.context, text, name = read_dockerfile(context_dir, opts)
+        df = parse(text, name)
+        plan = plan_build(df, opts.build_args, opts.target)
+        warnings = list(df.warnings)
+        unused = plan.unused_build_args()
+        if unused:
+            warnings.append(f"build args not used by any ARG: {', '.join(unused)}")
+        for w in warnings:
+            self.emit(f"warning: {w}")
+        self.total = sum(1 + len(ps.stage.instructions) for ps in plan.stages)
+        stages: dict[int, _Stage] = {}
+        for ps in plan.stages:
+            stages[ps.index] = self._stage(df, plan, ps, stages)
+        final = stages[plan.target].state
+        image = self._store(final)
+        self.emit(f"Successfully built {image.id}")
+        for tag in image.names if opts.tags else []:
+            self.emit(f"Successfully tagged {tag}")
+        self.recorder.save(self.store, record_key(self.context.root, text, name, opts), image, self.total,
+                           self.steps, warnings)
+        return BuildResult(image, self.steps, time.perf_counter() - t0, list(opts.tags), name, warnings)
+
+    def _store(self, state: ImageState) -> Image:
+        tags = self.options.tags
+        same = self.images.find_same(state.layers, state.config, state.history)
+        if same is not None and same.author == state.author:
+            return self.images.tag(same, tags) if tags else same
+        source = f"build {self.context.root}"
+        return self.images.create_named(state.layers, source=source, names=tags, config=state.config,
+                                        history=state.history, author=state.author)
+
+    # -- stages ----------------------------------------------------------------------------------
+    def _stage(self, df: Dockerfile, plan: BuildPlan, ps: PlannedStage, done: dict[int, _Stage]) -> _Stage:
+        t0 = time.perf_counter()
+        self.number += 1
+        result = StepResult(self.number, ps.stage.label, ps.stage.from_.original, "FROM", ps.stage.from_.line,
+                            True, None, 0, 0.0)
+        self.emit(result.head(self.total))
+        if ps.base.kind == "stage":
+            parent = done[ps.base.stage]
+            state = ImageState(list(parent.state.layers), dict(parent.state.config), list(parent.state.history),
+                               parent.state.author)
+            scope = plan.scope(ps, parent=parent.scope)
+            result.base = f"stage {parent.planned.stage.label}"
+        elif ps.base.kind == "scratch":
+            state = ImageState([], {"Env": [f"PATH={DEFAULT_PATH}"]}, [])
+            scope = plan.scope(ps, base_env=())
+            result.base = "scratch (no layers)"
+        else:
+            img = self.base_image(ps.from_.image)
+            state = base_state(img)
+            scope = plan.scope(ps, base_env=state.config.get("Env") or ())
+            result.base = img.id + (f" ({img.names[0]})" if img.names else "")
+        self.emit(f" ---> {result.base}")
+        result.lowers, result.seconds = list(state.layers), time.perf_counter() - t0
+        self.steps.append(result)
+        self.recorder.step(result)
+        stage = _Stage(ps, state, scope)
+        triggers = list(state.config.get("OnBuild") or [])
+        if triggers:
+            # the base image's ONBUILD triggers run first, then leave the config (Docker's rule)
+            stage.state.config = {k: v for k, v in state.config.items() if k != "OnBuild"}
+            for expression in triggers:
+                self._step(df, plan, stage, parse_trigger(expression, ps.stage.from_.location), done, trigger=True)
+        for instruction in ps.stage.instructions:
+            self._step(df, plan, stage, instruction, done)
+        return stage
+
+    def base_image(self, ref: str) -> Image:
+        """A FROM (or COPY --from) image: the one here, or pulled when it isn't (or, with
+        --pull, when it came from a registry)."""
+        from ..images import BUSYBOX_NAME
+        img = self.images.find(ref)
+        if img is None and ref in ("busybox", BUSYBOX_NAME):
+            img = self.engine.busybox()
+        registry_image = img is not None and img.digest is not None and "@sha256:" in (img.source or "") \
+            and not (img.source or "").startswith("load ")
+        if img is None or (self.options.pull and registry_image):
+            self.emit(f" ---> pulling {ref}")
+            try:
+                img = self.engine.pull(ref)
+            except BockerError as e:
+                if img is None:
+                    raise BuildError(f"FROM {ref}: the image isn't here and can't be pulled: {e}") from None
+                raise
+        self.recorder.base(ref, base_state(img).key)
+        return img
+
+    # -- steps -------------------------------------------------------------------------------------
+    def _step(self, df: Dockerfile, plan: BuildPlan, stage: _Stage, instruction: Instruction,
+              done: dict[int, _Stage], trigger: bool = False) -> None:
+        t0 = time.perf_counter()
+        if not trigger:
+            self.number += 1
+        text = instruction.original if not trigger else f"ONBUILD {instruction.original}"
+        result = StepResult(self.number, stage.planned.stage.label, text, instruction.keyword, instruction.line,
+                            False, None, 0, 0.0, list(stage.state.layers), trigger=trigger)
+        self.emit(result.head(self.total))
+        scope = stage.scope
+        step = scope.expand(instruction)
+        scope.apply(step)
+        result.keyword = step.keyword
+        state = stage.state
+        run = _StepRun(self, df, plan, stage, step, done)
+        content, extra = run.inputs()
+        key = step_key(state.key, step.cache_key(), content, extra)
+        entry = None if self.options.no_cache else self.cache.get(key)
+        result.cached = entry is not None
+        if result.cached:
+            self.emit(" ---> Using cache")
+            run.close()
+        else:
+            try:
+                entry = run.make()
+                result.output = run.output
+            finally:
+                run.close()
+            entry.seconds = time.perf_counter() - t0
+            self.cache.put(key, entry)
+        if isinstance(step, Cmd):
+            stage.cmd_set = True
+        stage.state = state.then(entry)
+        result.layer, result.size, result.seconds = entry.layer, entry.size, time.perf_counter() - t0
+        self.emit(result.outcome())
+        self.steps.append(result)
+        self.recorder.step(result, key, run.copy_record())
+
+
+class _StepRun:
+    """One step's work: what it reads (for its cache key), then making its result."""
+
+    def __init__(self, builder: Builder, df: Dockerfile, plan: BuildPlan, stage: _Stage, step: Instruction,
+                 done: dict[int, _Stage]) -> None:
+        self.b, self.df, self.plan, self.stage, self.step, self.done = builder, df, plan, stage, step, done
+        self.state = stage.state
+        self.config = dict(stage.state.config)
+        self.scratch: list[Path] = []
+        self.copy_plan = None
+        self.from_layers: list[str] | None = None
+        self.output = b""
+
+    @property
+    def where(self) -> str:
+        return f"{self.df.file}:{self.step.line}"
+
+    def located(self, e: BockerError) -> BockerError:
+        """The same mistake, its line saying where in the Dockerfile it is."""
+        if isinstance(e, DockerfileError) or str(e).startswith(f"{self.df.file}:"):
+            return e
+        try:
+            return type(e)(f"{self.where}: {e}")
+        except TypeError:
+            return BuildError(f"{self.where}: {e}")
+
+    def close(self) -> None:
+        for d in self.scratch:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def copy_record(self) -> dict[str, Any] | None:
+        """What a cached rebuild needs to check this COPY again without the Dockerfile."""
+        if self.copy_plan is None:
+            return None
+        from .digests import CopySpec
+        return {"spec": CopySpec.of(self.step).to_json(), "digest": self.copy_plan.digest,
+                "from_layers": self.from_layers}
+
+    def view(self, layers: list[str] | None = None) -> LayerView:
+        layers = self.state.layers if layers is None else layers
+        return LayerView([self.b.store.layer_dir(d) for d in reversed(layers)])
+
+    def mkdtemp(self, prefix: str) -> Path:
+        d = self.b.store.mkdtemp(prefix)
+        self.scratch.append(d)
+        return d
+
+    def shell(self) -> list[str]:
+        return list(self.config.get("Shell") or DEFAULT_SHELL)
+
+    # -- the cache key's inputs ----------------------------------------------------------------
+    def inputs(self) -> tuple[str | None, Any]:
+        step = self.step
+        if isinstance(step, Copy):
+            from .copy import CopyPlan
+            try:
+                if step.from_ is not None:
+                    view = self.source_view(step.from_)
+                    self.copy_plan = CopyPlan.from_view(step, view, self.mkdtemp("build-from-") / "src")
+                else:
+                    self.copy_plan = CopyPlan.from_context(step, self.b.context)
+            except BockerError as e:
+                raise self.located(e) from None
+            return self.copy_plan.digest, None
+        if isinstance(step, Run):
+            self.check_run(step)
+            process = step.process(self.shell())
+            env = {k: v for k, v in self.stage.scope.run_environment().items() if k not in PROXY_ARGS}
+            return None, {"argv": list(process.argv), "files": [(f.path, f.content) for f in process.files],
+                          "env": env}
+        return None, None
+
+    def source_view(self, ref: str) -> LayerView:
+        base = self.plan.source(ref)
+        if base.kind == "stage":
+            if base.stage not in self.done:
+                raise BuildError(f"COPY --from={ref}: stage {ref} was not built")
+            self.from_layers = list(self.done[base.stage].state.layers)
+            return self.view(self.from_layers)
+        img = self.b.base_image(ref)
+        self.from_layers = list(img.layers)
+        return self.view(img.layers)
+
+    def check_run(self, step: Run) -> None:
+        if step.mounts:
+            raise BuildError(f"{self.where}: RUN --mount isn't supported by this builder: COPY what the step "
+                             f"needs first")
+        if step.network == "host":
+            raise BuildError(f"{self.where}: RUN --network=host is refused: a build step gets the build's "
+                             f"network (bocker build --network)")
+        if step.security == "insecure":
+            raise BuildError(f"{self.where}: RUN --security=insecure is refused: build steps are not privileged")
+
+    # -- making the result -----------------------------------------------------------------------
+    def entry(self, layer: str | None = None, size: int = 0, **extra: Any) -> CacheEntry:
+        created_by = self.step.original if not isinstance(self.step, Run) else \
+            "RUN " + " ".join(self.step.process(self.shell()).argv)
+        return CacheEntry(layer, self.config, history_entry(time.time(), created_by, empty_layer=layer is None,
+                                                            comment=COMMENT), size, extra=extra)
+
+    def make(self) -> CacheEntry:
+        step, config = self.step, self.config
+        if isinstance(step, Run):
+            return self.run(step)
+        if isinstance(step, Copy):
+            return self.copy(step)
+        if isinstance(step, Workdir):
+            return self.workdir(step)
+        if isinstance(step, Env):
+            config["Env"] = self.stage.scope.image_env()
+        elif isinstance(step, Label):
+            config["Labels"] = {**(config.get("Labels") or {}), **dict(step.pairs)}
+        elif isinstance(step, User):
+            config["User"] = step.user
+        elif isinstance(step, Cmd):
+            config["Cmd"] = step.command.argv(self.shell())
+        elif isinstance(step, Entrypoint):
+            config["Entrypoint"] = step.command.argv(self.shell())
+            if not self.stage.cmd_set:
+                config.pop("Cmd", None)     # a base image's CMD does not outlive a new ENTRYPOINT
+        elif isinstance(step, Expose):
+            config["ExposedPorts"] = {**(config.get("ExposedPorts") or {}), **{p: {} for p in step.ports}}
+        elif isinstance(step, Volume):
+            config["Volumes"] = {**(config.get("Volumes") or {}), **{p: {} for p in step.paths}}
+        elif isinstance(step, StopSignal):
+            config["StopSignal"] = step.signal
+        elif isinstance(step, Shell):
+            config["Shell"] = list(step.shell)
+        elif isinstance(step, Healthcheck):
+            config["Healthcheck"] = _healthcheck(step)
+        elif isinstance(step, Onbuild):
+            config["OnBuild"] = [*(config.get("OnBuild") or []), step.expression]
+        elif isinstance(step, Maintainer):
+            return self.entry(author=step.name)
+        elif isinstance(step, Arg):
+            pass                            # its value is in the scope: RUN's environment, later words
+        elif isinstance(step, From):
+            raise BuildError(f"{self.where}: FROM inside a stage")
+        return self.entry()
+
+    # -- RUN -------------------------------------------------------------------------------------
+    def run(self, step: Run) -> CacheEntry:
+        from ..kernel.cgroups import Limits
+        from ..options import RunOptions
+        b = self.b
+        process = step.process(self.shell())
+        argv, stdin = list(process.argv), None
+        if process.files:
+            # a here-document script with a #! line: its interpreter reads it from stdin
+            script = process.files[0].content
+            argv, stdin = _shebang(script), script.encode("utf-8", "surrogateescape")
+        env = self.stage.scope.run_environment()
+        network = "none" if step.network == "none" else b.options.network
+        options = RunOptions(env=[f"{k}={v}" for k, v in env.items()], workdir=self.config.get("WorkingDir") or None,
+                             user=self.config.get("User") or None, network=network, limits=Limits())
+        image = Image(id=f"img_{self.state.key[:16]}", layers=list(self.state.layers), source="build step",
+                      config={**self.config, "Env": [f"{k}={v}" for k, v in self.stage.scope.env.items()]})
+        started: list[str] = []
+        chunks: list[bytes] = []
+
+        def on_start(cid: str) -> None:
+            started.append(cid)
+            b.emit(f" ---> Running in {cid}")
+
+        def out(chunk: bytes, stream: str) -> None:
+            chunks.append(chunk)
+            if b.on_output is not None:
+                b.on_output(chunk, stream)
+
+        try:
+            try:
+                result = b.engine.run(image, argv, options, on_output=out, capture=False,
+                                      on_start=on_start, stdin=stdin)
+            except ExitCodeError as e:
+                raise BuildStepFailed(f"{self.where}: {step.original}: {e}", e.exit_code) from None
+            except BockerError as e:
+                raise BuildError(f"{self.where}: {step.original}: {e}") from None
+            self.output = b"".join(chunks)
+            started.append(result.id)
+            if result.exit_code != 0:
+                raise BuildStepFailed(f"{self.where}: {step.original}: the command returned exit status "
+                                      f"{result.exit_code}", result.exit_code)
+            layer, size = self.layer_from_upper(b.store.container_dir(result.id) / "upper")
+        finally:
+            for cid in dict.fromkeys(started):
+                try:
+                    b.engine.containers.rm(cid, force=True)
+                except BockerError:
+                    pass   # gone already
+        return self.entry(layer, size)
+
+    def layer_from_upper(self, upper: Path) -> tuple[str | None, int]:
+        """The container's upper dir as the step's layer (moved, not copied: the container is
+        done with it), less the mount points the runtime made."""
+        if not upper.is_dir():
+            return None, 0
+        _scrub_mount_points(upper, self.view())
+        if not os.listdir(upper):
+            return None, 0
+        tmp = self.mkdtemp("build-run-")
+        layer = tmp / "layer"
+        os.rename(upper, layer)
+        size = _tree_size(layer)
+        return self.b.images.layers.add_from_dir(layer), size
+
+    # -- COPY, ADD -------------------------------------------------------------------------------
+    def copy(self, step: Copy) -> CacheEntry:
+        from ..users import resolve_owner
+        from .layerwriter import LayerWriter
+        view = self.view()
+        try:
+            owner = resolve_owner(step.chown, view.read_file("/etc/passwd"), view.read_file("/etc/group")) \
+                if step.chown else None
+            writer = LayerWriter(self.mkdtemp("build-copy-") / "layer", view)
+            self.copy_plan.write(writer, self.config.get("WorkingDir") or "/", owner)
+        except BockerError as e:
+            raise self.located(e) from None
+        return self.entry(*self.store_layer(writer))
+
+    def store_layer(self, writer) -> tuple[str | None, int]:
+        if writer.empty:
+            return None, 0
+        return self.b.images.layers.add_from_dir(writer.root), writer.size
+
+    # -- WORKDIR ---------------------------------------------------------------------------------
+    def workdir(self, step: Workdir) -> CacheEntry:
+        from .layerwriter import LayerWriter
+        from .patterns import clean
+        path = step.path if step.path.startswith("/") else f"{self.config.get('WorkingDir') or '/'}/{step.path}"
+        path = clean(path)
+        self.config["WorkingDir"] = path
+        view = self.view()
+        resolved = view.resolve(path)
+        node = view.node(resolved)
+        if node is not None:
+            if not node.is_dir:
+                raise BuildError(f"{self.where}: WORKDIR {path}: it is a file in the image")
+            return self.entry()
+        uid, gid = 0, 0
+        if self.config.get("User"):
+            from ..users import resolve
+            try:
+                ids = resolve(self.config["User"], view.read_file("/etc/passwd"), view.read_file("/etc/group"))
+            except BockerError as e:
+                raise BuildError(f"{self.where}: {e}") from None
+            uid, gid = ids.uid, ids.gid
+        writer = LayerWriter(self.mkdtemp("build-workdir-") / "layer", view)
+        writer.ensure_dir(resolved, uid, gid)
+        return self.entry(*self.store_layer(writer))
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _healthcheck(step: Healthcheck) -> dict[str, Any]:
+    out: dict[str, Any] = {"Test": list(step.test)}
+    for key, value in (("Interval", step.interval), ("Timeout", step.timeout), ("StartPeriod", step.start_period),
+                       ("StartInterval", step.start_interval), ("Retries", step.retries)):
+        if value:
+            out[key] = value
+    return out
+
+
+def _shebang(script: str) -> list[str]:
+    """A script's #! line as the kernel reads it (the interpreter and at most one argument),
+    then /dev/stdin: the script reaches it on stdin."""
+    first = script.split("\n", 1)[0][2:].strip()
+    interpreter, _, arg = first.partition(" ")
+    return [interpreter, *([arg.strip()] if arg.strip() else []), "/dev/stdin"]
+
+
+def _scrub_mount_points(upper: Path, below: LayerView) -> None:
+    """Remove from a RUN's upper dir the mount points the runtime made because the image
+    lacked them (an empty /proc, an empty /etc/hosts), and the directories made only to hold
+    them: they are the runtime's, not the step's."""
+    for rel in MOUNT_POINTS:
+        p = upper / rel
+        try:
+            st = os.lstat(p)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if below.node("/" + rel) is not None:
+            continue
+        if stat.S_ISDIR(st.st_mode) and not os.listdir(p):
+            os.rmdir(p)
+        elif stat.S_ISREG(st.st_mode) and st.st_size == 0:
+            os.unlink(p)
+        else:
+            continue
+        parent = p.parent
+        while parent != upper:
+            rel_parent = "/" + str(parent.relative_to(upper))
+            if os.listdir(parent) or (below.node(rel_parent) is not None and _changed_dir(parent, below, rel_parent)):
+                break
+            os.rmdir(parent)
+            parent = parent.parent
+
+
+def _changed_dir(path: Path, below: LayerView, rel: str) -> bool:
+    """Whether a copied-up directory differs from the image's (its mode or owner)."""
+    node = below.node(rel)
+    st = os.lstat(path)
+    return node is None or (st.st_mode, st.st_uid, st.st_gid) != (node.st.st_mode, node.st.st_uid, node.st.st_gid)
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+    return total
+
+
+def _size(n: int) -> str:
+    from bocker_magics.format import size
+    return size(n)
