@@ -198,7 +198,10 @@ def exec_init(process, cfg: ExecConfig) -> None:
     sync = Sync(cfg.sync)
     try:
         for directory in dict.fromkeys(cfg.cgroup_dirs):
-            with open(os.path.join(directory, "cgroup.procs"), "w") as f:
+            # v1: a single-threaded process moving itself by `tasks` skips the global
+            # threadgroup lock (an RCU grace period, ~10 ms); v2 has cgroup.procs only
+            tasks = os.path.join(directory, "tasks")
+            with open(tasks if os.path.exists(tasks) else os.path.join(directory, "cgroup.procs"), "w") as f:
                 f.write("0")
         for kind in EXEC_NAMESPACES:
             if kind in cfg.namespaces:
