@@ -37,8 +37,8 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -192,8 +192,8 @@ def main() -> int:
                     verbs[verb].append(time.perf_counter() - t)
             breakdown[name] = {v: median_ms(s) for v, s in verbs.items()}
         pass_times, import_times = [], []
-        code = ("import sys, time; sys.path.insert(0, %r); t = time.perf_counter(); import %s; "
-                "print(time.perf_counter() - t)") % (str(REPO), ", ".join(CREATE_IMPORTS))
+        code = (f"import sys, time; sys.path.insert(0, {str(REPO)!r}); t = time.perf_counter(); "
+                f"import {', '.join(CREATE_IMPORTS)}; print(time.perf_counter() - t)")
         for _ in range(args.breakdown_runs):
             t = time.perf_counter()
             subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)

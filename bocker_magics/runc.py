@@ -269,7 +269,7 @@ def list_table(states: list[dict]) -> str:
     rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s.get("owner") or "root")
              for s in states]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
 def version() -> str:

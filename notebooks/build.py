@@ -856,8 +856,8 @@ assert [verb(l) for l in calls.read_text().splitlines()][4:] == ["create", "star
     md("## Cleanup: containerd, the bundle, the cgroups"),
     code("""
 cleanup()
-left = [d for h in os.listdir("/sys/fs/cgroup") for d in (f"/sys/fs/cgroup/{h}/{parent}", f"/sys/fs/cgroup/{h}/{parent}-ctr")
-        if os.path.isdir(d)]
+left = [d for h in os.listdir("/sys/fs/cgroup")
+        for d in (f"/sys/fs/cgroup/{h}/{parent}", f"/sys/fs/cgroup/{h}/{parent}-ctr") if os.path.isdir(d)]
 assert left == [] and not work.exists()
 print("removed", work, "and the cgroups", parent, parent + "-ctr")
 """),

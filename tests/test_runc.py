@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import textwrap
@@ -19,9 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CGROUP_PARENT, SESSION_ROOT
 from hostcheck import leftovers
+
 from bocker_magics.lab.runc import Runc, busybox_bundle, busybox_rootfs, launcher, read_config, write_config
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
@@ -167,7 +166,7 @@ def test_create_start_kill_delete(rt, make_bundle, tmp_path, schema):
     assert os.readlink(f"/proc/{pid}/exe").endswith("busybox")
     assert json.loads(rt("ps", "--format", "json", "life").stdout) == [pid]
     table = rt("ps", "life").stdout.splitlines()
-    assert table[0].split()[:2] == ["UID", "PID"] and [l.split()[1] for l in table[1:]] == [str(pid)]
+    assert table[0].split()[:2] == ["UID", "PID"] and [line.split()[1] for line in table[1:]] == [str(pid)]
 
     rt("kill", "life", "KILL")
     wait_status(rt, "life", "stopped")
@@ -462,8 +461,8 @@ def test_hooks_run_where_and_with_the_state_the_spec_says(rt, make_bundle, tmp_p
         rt("create", "--bundle", b, "hk", stdout=f)
     pid = rt.state("hk")["pid"]
     host_mnt = os.readlink("/proc/self/ns/mnt")
-    lines = [l.split(" ", 3) for l in log.read_text().splitlines()]
-    assert [l[0] for l in lines] == ["prestart", "createRuntime", "createContainer"]
+    lines = [line.split(" ", 3) for line in log.read_text().splitlines()]
+    assert [fields[0] for fields in lines] == ["prestart", "createRuntime", "createContainer"]
     assert lines[0][1] == lines[1][1] == host_mnt, "prestart, createRuntime: the runtime's namespaces"
     assert lines[2][1] == os.readlink(f"/proc/{pid}/ns/mnt"), "createContainer: the container's"
     assert lines[2][2] == "mounted", "createContainer: the root's mounts made, before pivot_root"
@@ -472,7 +471,7 @@ def test_hooks_run_where_and_with_the_state_the_spec_says(rt, make_bundle, tmp_p
         assert (st["id"], st["pid"], st["bundle"]) == ("hk", pid, str(b))
     assert json.loads(lines[0][3])["status"] == "creating"
     rt("start", "hk")
-    lines = [l.split(" ", 3) for l in log.read_text().splitlines()]
+    lines = [line.split(" ", 3) for line in log.read_text().splitlines()]
     assert lines[3][0] == "poststart" and json.loads(lines[3][3])["status"] == "running"
     deadline = time.monotonic() + 5
     while "start-hook" not in out.read_text():

@@ -14,14 +14,13 @@ hard limits), as it does for runc. ctr asks for NOFILE 1024: no change needed.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
-import pytest
-
 import peers
+import pytest
 from hostcheck import leftovers
+
 from bocker_magics.lab.runc import launcher
 
 
@@ -80,7 +79,7 @@ def test_podman_runs_containers_on_bocker_runc(tmp_path, image, runtime):
             assert time.monotonic() < deadline, pm("logs", cid).stdout
             time.sleep(0.1)
         assert pm("inspect", "--format", "{{.State.Status}}", cid).stdout.strip() == "running"
-        assert [l.strip() for l in pm("top", cid, "args").stdout.splitlines()[1:]] == ["sleep 1000"]
+        assert [line.strip() for line in pm("top", cid, "args").stdout.splitlines()[1:]] == ["sleep 1000"]
         pm("pause", cid)
         assert pm("inspect", "--format", "{{.State.Status}}", cid).stdout.strip() == "paused"
         pm("unpause", cid)

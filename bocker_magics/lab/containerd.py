@@ -43,7 +43,7 @@ class LabContainerd:
         _binary("containerd-shim-runc-v2")
         self.holder = self.daemon = None
 
-    def __enter__(self) -> "LabContainerd":
+    def __enter__(self) -> LabContainerd:
         try:
             self.start()
         except BaseException:

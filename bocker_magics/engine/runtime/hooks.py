@@ -28,7 +28,7 @@ class HookCall:
         self.path, self.args, self.env, self.timeout = path, list(args or []), list(env or []), timeout
 
     @classmethod
-    def from_json(cls, obj: dict) -> "HookCall":
+    def from_json(cls, obj: dict) -> HookCall:
         return cls(obj["path"], obj.get("args"), obj.get("env"), obj.get("timeout"))
 
 

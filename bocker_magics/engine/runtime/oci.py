@@ -992,11 +992,11 @@ def parse_signal(text: str) -> int:
 
 def features() -> dict:
     """What this runtime supports, in the shape of `runc features` (runc 1.1)."""
+    from ... import __version__
     from ..kernel import capabilities
     from ..kernel.rootfs import FLAGS, PROPAGATION
     from ..spec import SECCOMP_ACTIONS, SECCOMP_ARCHES, SECCOMP_OPERATORS
-    from ... import __version__
-    names = [n if n.startswith("CAP_") else "CAP_" + n.upper() for n in capabilities.NAMES[:capabilities.last_cap() + 1]]
+    names = ["CAP_" + n for n in capabilities.NAMES[:capabilities.last_cap() + 1]]
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
