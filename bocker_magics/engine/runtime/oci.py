@@ -951,6 +951,7 @@ def _kill_wait_child(pid: int) -> None:
 
 
 def _rmtree(path: str) -> None:
+    """shutil.rmtree for a state directory, without importing shutil (delete runs often)."""
     try:
         entries = list(os.scandir(path))
     except FileNotFoundError:
