@@ -34,7 +34,7 @@ from ..kernel.cgroups import Limits, detect
 from ..kernel.process import Seccomp
 from ..kernel.rootfs import Overlay, RootContext
 from ..spec import Process, Spec, State, object_json, read_object
-from .init import InitConfig, container_init, open_pty, receive_fd, resolve_program, take_terminal
+from .init import EXEC_NAMESPACES, ExecConfig, InitConfig, container_init, exec_init, receive_fd
 from .logfile import LogWriter
 from .protocol import (CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_NETNS, EVENT_STARTED, OP_GO, STDERR,
                        STDIN, STDOUT, Channel, ExecLaunch, Launch, Sync, control)
@@ -703,8 +703,6 @@ def monitor(launch: Launch, fds: dict[str, int]) -> int:
 
 
 # -- exec: one more process in a running container ------------------------------------------------
-# mnt last: entering the mount namespace moves our root and cwd to the container's root.
-EXEC_NAMESPACES = ("ipc", "uts", "net", "cgroup", "mnt")
 
 
 def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
@@ -760,39 +758,11 @@ def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
         sources = {out_r: "stdout", err_r: "stderr"}
     pid = os.fork()
     if pid == 0:
-        sync = Sync(sync_theirs)
-        try:
-            sync_ours.close()
-            for directory in dict.fromkeys(launch.cgroup.values()):
-                with open(os.path.join(directory, "cgroup.procs"), "w") as f:
-                    f.write("0")
-            for kind in EXEC_NAMESPACES:
-                if kind in ns_fds:
-                    linux.setns(ns_fds[kind], 0)
-            linux.pause_point("exec")
-            if tty:
-                master, slave, _ = open_pty(process.console_size)
-                take_terminal(master, slave, console_theirs.fileno())
-            else:
-                for i, fd in enumerate((in_r, out_w, err_w)):
-                    os.dup2(fd, i)
-            resolve_program(process)
-            from ..kernel.process import exec_process
-
-            def ready() -> None:
-                for name in os.listdir("/proc/self/fd"):
-                    fd = int(name)
-                    if fd > 2 and fd != sync_theirs.fileno():
-                        try:
-                            os.close(fd)
-                        except OSError:
-                            pass
-            exec_process(process, seccomp=seccomp, ready=ready)
-        except Exception as e:
-            code = getattr(e, "code", 125)
-            message = getattr(e, "message", None) or (f"Could not enter the container: {e.strerror}"
-                                                      if isinstance(e, OSError) else f"Bug: {e!r}")
-            sync.send(type="error", message=message, code=code if isinstance(code, int) else 125)
+        sync_ours.close()
+        exec_init(process, ExecConfig(sync=sync_theirs.fileno(), namespaces=ns_fds,
+                                      cgroup_dirs=list(launch.cgroup.values()),
+                                      stdio=None if tty else (in_r, out_w, err_w),
+                                      console=console_theirs.fileno() if tty else None, seccomp=seccomp))
         os._exit(125)
     sync_theirs.close()
     for fd in ns_fds.values():

@@ -372,6 +372,22 @@ class Cgroup(ABC):
                 ) from None
             raise
 
+    def update(self, limits: Limits, swap: int | None = None) -> None:
+        """Change the limits of the existing group (`runc update`): the ones set in
+        `limits`, and memory+swap (bytes, -1: unlimited) when `swap` is given."""
+        limits.validate()
+        self._check_controllers(limits)
+        self._must_exist()
+        self._apply_update(limits, swap)
+
+    def _apply_update(self, limits: Limits, swap: int | None) -> None:
+        self._apply(limits)
+
+    def join_files(self) -> list[str]:
+        """The files a single-threaded process writes "0" to, to join the group by itself
+        (its host pid may be unknown to it). Default: cgroup.procs."""
+        return self.procs_files()
+
     def add(self, pid: int) -> None:
         """Move process ``pid`` (all its threads) into the group."""
         for f in self.procs_files():

@@ -110,6 +110,14 @@ class V2Cgroup(Cgroup):
         if limits.pids is not None:
             write_limit(self._file("pids.max"), str(limits.pids), f"pids={limits.pids}")
 
+    def _apply_update(self, limits: Limits, swap: int | None) -> None:
+        self._apply(limits)
+        if swap is not None and os.path.exists(self._file("memory.swap.max")):
+            # the spec's swap is memory+swap (v1's memsw); v2 limits the swap alone
+            memory = limits.memory if limits.memory is not None else read_int(self._file("memory.max"))
+            value = "max" if swap == -1 or memory is None else str(max(swap - memory, 0))
+            write_limit(self._file("memory.swap.max"), value, f"memory+swap={swap}")
+
     def set_devices(self, rules: list[DeviceRule]) -> None:
         # v2 has no devices controller: a device program attached to the group's directory
         # (it needs none enabled, so the controller-less unified mount of a hybrid host works)
