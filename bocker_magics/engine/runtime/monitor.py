@@ -365,7 +365,7 @@ class Child:
 
 
 def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
-          seccomp: Seccomp | None, hook_state: str = "") -> Child:
+          seccomp: Seccomp | None, hook_state: str = "", cgroup_files: list[str] = ()) -> Child:
     """Fork pid 1 in a new pid namespace (a raw clone: a process may make a pid namespace for
     its children only once, and a restart needs another), or in the one the spec names (a
     setns first), or in ours (no pid namespace: --pid host), and have it run init.py."""
@@ -409,6 +409,19 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
         cfg = InitConfig(root=root, sync=theirs.detach(), stdio=stdio,
                          console=console_theirs.detach() if console_theirs is not None else None,
                          netns_fd=netns_fd, seccomp=seccomp, hook_state=hook_state)
+        try:
+            # Into the cgroup first, so all pid 1 does is charged to it. It moves itself: on v1 a
+            # single thread writing "0" to tasks skips the global lock (an RCU grace period,
+            # milliseconds) a move from outside through cgroup.procs waits for.
+            for f in cgroup_files:
+                fd = os.open(f, os.O_WRONLY)
+                try:
+                    os.write(fd, b"0")
+                finally:
+                    os.close(fd)
+        except OSError as e:
+            Sync(cfg.sync).send(type="error", message=f"Could not join the cgroup ({f}): {e.strerror}", code=125)
+            os._exit(125)
         container_init(spec, cfg)
         os._exit(125)
     theirs.close()
@@ -553,7 +566,8 @@ class Monitor:
         return relay
 
     def _run_once(self, stdio: Stdio, root: RootContext, seccomp: Seccomp | None, first: bool) -> tuple[int, bool]:
-        child = spawn(self.spec, root, stdin=self.launch.stdin, netns_fd=self.netns_fd, seccomp=seccomp)
+        child = spawn(self.spec, root, stdin=self.launch.stdin, netns_fd=self.netns_fd, seccomp=seccomp,
+                      cgroup_files=self.cgroup.join_files())
         self.pid = child.pid
         if self.netns_fd is not None and first:
             self.state.netns = os.fstat(self.netns_fd).st_ino
@@ -561,14 +575,8 @@ class Monitor:
                 os.close(self.netns_fd)  # pid 1 holds the namespace now
                 self.netns_fd = None
         linux.crash_point("forked")
-        # Into the cgroup, from outside, while pid 1 prepares its root (a v1 move waits for
-        # an RCU grace period: milliseconds).
-        problem = None
-        try:
-            self.cgroup.add(child.pid)
-        except Exception as e:  # pid 1 already failed (its report follows), or a real problem
-            problem = str(e)
-        if problem is None and first and self.launch.endpoint is not None:
+        problem = None  # pid 1 joins its cgroup itself (spawn), before anything else
+        if first and self.launch.endpoint is not None:
             self.ctl.send(event=EVENT_NETNS, pid=child.pid)  # the engine answers once it is plugged in
             answer = self.ctl.receive()
             if answer.get("op") != OP_GO:
