@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import struct
 import termios
-import traceback
 from dataclasses import dataclass
 
 from ...errors import HookError, ProcessError, RootfsError
@@ -73,8 +71,8 @@ def container_init(spec, cfg: InitConfig) -> None:
     except OSError as e:
         sync.send(type="error", message=f"Could not prepare the container: {e.strerror} ({e.filename or ''})",
                   code=125)
-    except BaseException:
-        sync.send(type="error", message="Bug: " + traceback.format_exc(), code=125)
+    except BaseException as e:
+        sync.send(type="error", message="Bug: " + describe(e), code=125)
     os._exit(125)
 
 
@@ -286,11 +284,7 @@ def open_pty(size=None) -> tuple[int, int, str]:
 def take_terminal(master: int, slave: int, console_fd: int) -> None:
     """Send the master to the caller over the console socket (as runc sends it to podman's
     conmon or containerd's shim), then make the slave our controlling terminal and fds 0-2."""
-    sock = socket.socket(fileno=os.dup(console_fd))
-    try:
-        socket.send_fds(sock, [b"/dev/ptmx"], [master])
-    finally:
-        sock.close()
+    linux.send_fds(console_fd, b"/dev/ptmx", [master])
     os.close(master)
     os.setsid()
     fcntl.ioctl(slave, _TIOCSCTTY, 0)
@@ -321,10 +315,22 @@ def _close_fds_from(first: int, keep: set[int]) -> None:
                 pass
 
 
-def receive_fd(sock: socket.socket) -> int:
+def receive_fd(sock) -> int:
     """One fd sent with SCM_RIGHTS (the pty master, on the caller's side)."""
-    _, fds, _, _ = socket.recv_fds(sock, 1024, 1)
+    _, fds = linux.recv_fds(sock if isinstance(sock, int) else sock.fileno(), 1024, 1)
     if not fds:
         raise OSError("no fd came over the console socket")
     return fds[0]
 
+
+
+def describe(e: BaseException) -> str:
+    """An exception and where it came from, as a traceback's last lines say it: without the
+    traceback module (its imports cost every start, and after pivot_root nothing more can be
+    imported)."""
+    frames = []
+    tb = e.__traceback__
+    while tb is not None:
+        frames.append(f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno} in {tb.tb_frame.f_code.co_name}")
+        tb = tb.tb_next
+    return f"{type(e).__name__}: {e} (" + " <- ".join(reversed(frames[-4:])) + ")"

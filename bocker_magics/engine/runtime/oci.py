@@ -323,8 +323,6 @@ class Runtime:
     def _spawn(self, c: Container, spec, cgroup, InitConfig, console_socket, no_pivot, no_new_keyring,
                preserve_fds):
         """Fork pid 1 (into a new pid namespace, the spec's, or ours) running container_init."""
-        import socket
-
         from ..kernel import capabilities, linux
         from ..kernel.rootfs import RootContext
         from .init import container_init
@@ -336,7 +334,7 @@ class Runtime:
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         console = connect_console(console_socket) if spec.process.terminal else None
         seccomp = self._seccomp(spec)
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = linux.socketpair_seqpacket()
         root = RootContext(root=os.path.realpath(c.rec["rootfs"]), cgroups=cgroup.paths(), no_pivot=no_pivot)
         cfg = InitConfig(root=root, sync=theirs.fileno(), console=console.fileno() if console else None,
                          exec_fifo=fifo_fd, seccomp=seccomp, preserve_fds=preserve_fds)
@@ -649,7 +647,6 @@ class Runtime:
         """One more process in the container (init.exec_init): its pid file is written once
         it runs; detached, it is left to our caller (a subreaper) to reap; else its exit
         status is returned."""
-        import socket
 
         from ..kernel import capabilities, linux
         from ..spec import Process, read_object
@@ -686,7 +683,7 @@ class Runtime:
         _fill_fds(preserve_fds)
         seccomp = self._seccomp(spec)
         console = connect_console(console_socket) if proc.terminal else None
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = linux.socketpair_seqpacket()
         capabilities.set_dumpable(False)  # see _spawn
         if "pid" in ns_fds:
             linux.setns(ns_fds["pid"], linux.CLONE_NEWPID)  # our child is born in the container's pid ns
@@ -830,10 +827,10 @@ def _fill_fds(preserve_fds: int) -> None:
 
 def connect_console(path: str | None):
     """A connected socket to the caller's --console-socket (the pty master goes over it)."""
-    import socket
+    import _socket  # not socket: its imports cost every create
     if not path:
         raise InvalidArgument("process.terminal is set but no --console-socket was given")
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         if len(path) < 100:
             s.connect(path)
