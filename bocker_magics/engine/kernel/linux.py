@@ -7,10 +7,10 @@ module does.
 
 from __future__ import annotations
 
+import _socket  # not socket: its import (selectors, enum) costs bocker-runc every start
 import ctypes
 import fcntl
 import os
-import _socket  # not socket: its import (selectors, enum) costs bocker-runc every start
 import struct
 
 # The C library this interpreter already runs on (no ctypes.util: it imports subprocess,

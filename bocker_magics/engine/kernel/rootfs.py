@@ -17,8 +17,19 @@ from dataclasses import dataclass, field
 
 from ...errors import RootfsError
 from . import linux
-from .linux import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
-                    MS_REC, MS_REMOUNT, MS_SLAVE)
+from .linux import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_MOVE,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_SLAVE,
+)
 
 MS_SYNCHRONOUS = 16
 MS_MANDLOCK = 64

@@ -36,8 +36,22 @@ from ..kernel.rootfs import Overlay, RootContext
 from ..spec import Process, Spec, State, object_json, read_object
 from .init import EXEC_NAMESPACES, ExecConfig, InitConfig, container_init, exec_init, receive_fd
 from .logfile import LogWriter
-from .protocol import (CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_NETNS, EVENT_STARTED, OP_GO, STDERR,
-                       STDIN, STDOUT, Channel, ExecLaunch, Launch, Sync, control)
+from .protocol import (
+    CONTROL,
+    EVENT_EXITED,
+    EVENT_FAILED,
+    EVENT_NETNS,
+    EVENT_STARTED,
+    OP_GO,
+    STDERR,
+    STDIN,
+    STDOUT,
+    Channel,
+    ExecLaunch,
+    Launch,
+    Sync,
+    control,
+)
 
 CHUNK = 65536
 HIGH_WATER = 4 << 20      # a client this far behind stops the container's output until it reads

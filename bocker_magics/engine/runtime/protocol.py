@@ -156,7 +156,7 @@ class Launch:
         return {"op": "run", **asdict(self)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Launch":
+    def from_json(cls, data: dict[str, Any]) -> Launch:
         data = {k: v for k, v in data.items() if k != "op"}
         data["endpoint"] = Endpoint(**data["endpoint"]) if data.get("endpoint") else None
         data["publish"] = [Publish(**p) for p in data.get("publish", [])]
@@ -183,5 +183,5 @@ class ExecLaunch:
         return {"op": "exec", **asdict(self)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ExecLaunch":
+    def from_json(cls, data: dict[str, Any]) -> ExecLaunch:
         return cls(**{k: v for k, v in data.items() if k != "op"})

@@ -48,7 +48,7 @@ class Limits:
     cpu_period: int = CPU_PERIOD_US  # the CFS period the quota of `cpus` is taken over
 
     @classmethod
-    def from_resources(cls, resources) -> "Limits":
+    def from_resources(cls, resources) -> Limits:
         """The limits a spec's linux.resources sets (memory, cpu shares/quota/period, pids)."""
         cpu = resources.cpu
         period = cpu.period or CPU_PERIOD_US

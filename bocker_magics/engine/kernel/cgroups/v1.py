@@ -14,19 +14,19 @@ from bocker_magics.engine.kernel.devices import DeviceRule, write_v1
 from bocker_magics.errors import BockerError, HostUnsupported
 
 from .common import (
-    check_container_id,
-    split_group_path,
     Cgroup,
     CgroupDriver,
     CgroupStats,
     Limits,
     Mount,
+    check_container_id,
     missing_controller_error,
     read_int,
     read_keyed,
     read_mounts,
     read_text,
     shares_to_weight,
+    split_group_path,
     write_file,
     write_limit,
 )

@@ -17,17 +17,17 @@ from bocker_magics.engine.kernel.devices import DeviceRule, attach_v2
 from bocker_magics.errors import BockerError, HostUnsupported
 
 from .common import (
-    split_group_path,
     Cgroup,
-    CgroupStats,
     CgroupDriver,
+    CgroupStats,
     Limits,
     missing_controller_error,
     read_int,
     read_keyed,
     read_text,
-    weight_to_shares,
     shares_to_weight,
+    split_group_path,
+    weight_to_shares,
     write_file,
     write_limit,
 )
