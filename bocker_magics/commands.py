@@ -382,7 +382,10 @@ def _detach_keys(a: argparse.Namespace, tty: bool = True):
 def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
     # detached, nothing is attached: -t gives the container a pty, and needs no terminal here
     stdin, terminal = (None, None) if a.detach else _io(ctx, a.interactive, a.tty)
-    return e.run(a.image, _command(a), run_options(a, ctx), on_output=ctx.on_output, capture=ctx.capture,
+    options = run_options(a, ctx)
+    if terminal is not None:
+        options.console_size = terminal.size()  # the pty starts at the terminal's size
+    return e.run(a.image, _command(a), options, on_output=ctx.on_output, capture=ctx.capture,
                  on_start=ctx.on_start, stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a, a.tty))
 
 

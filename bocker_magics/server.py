@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = ThreadStream("stdout", logfile)
         sys.stderr = ThreadStream("stderr", logfile)
         sys.stdin = ThreadStream("stdin", sys.stdin)
-        from . import cli  # noqa: F401  (the verbs and renderers, warm)
+        __import__("bocker_magics.cli")  # the verbs and renderers, warm
         from .engine.engine import Engine
         engine = Engine(root)
         for part in ("containers", "volumes", "boot_id"):

@@ -613,6 +613,257 @@ assert reg is None
 ]
 
 
+NOTEBOOKS["07-oci-runtime"] = [
+    md("""
+# 07 · From `%bocker run` to an OCI runtime (past 3.1)
+
+`docker run`, `podman run` and Kubernetes do not start containers themselves. They write a
+**bundle** (a root directory and a `config.json` in the OCI runtime spec's format) and hand it to
+an **OCI runtime**, runc by default, through a small command line: `create`, `start`, `state`,
+`kill`, `delete`. The engine of this toolkit works that way inside: `%bocker run` turns its
+options into a `config.json` once and then executes only that. `bocker-runc` is the same engine
+behind runc's command line, so real engines can drive it.
+
+This notebook shows (1) the spec `%bocker run` writes, (2) a bundle as `runc spec` makes it, (3) the
+runtime's lifecycle by hand: after `create` the container's process exists, in its own
+namespaces and cgroup, but its program has not run (the process waits on a fifo, and `/proc`
+shows it), then `start`, `kill`, `delete`; and (4) containerd driving the same runtime through its
+own runc shim: the calls a Kubernetes node's containerd makes. Every step is checked.
+"""),
+    code("""
+# parameters
+container_id = "nb-oci"
+message = "hello from the bundle"
+""", P),
+    code("""
+%load_ext bocker_magics
+import atexit, json, os, shutil, tempfile, time
+from pathlib import Path
+import pandas as pd
+from bocker_magics.engine import Engine
+from bocker_magics.lab.runc import Runc, launcher, busybox_rootfs, read_config, write_config, remove_cgroup_parent
+from bocker_magics.lab.containerd import LabContainerd
+
+work = Path(tempfile.mkdtemp(prefix="bocker-lab-runc-"))
+parent = os.environ.get("BOCKER_CGROUP_PARENT", "bocker") + "-lab-runc"   # this notebook's cgroups
+engine = Engine()
+binary = launcher(work / "bin")                 # bocker-runc of this checkout
+rt = Runc(binary, root=work / "state")          # every call: bocker-runc --root STATE ...
+ctrd = None
+
+def cleanup():
+    # what this notebook made; also runs when the kernel stops after a failed cell
+    global ctrd
+    if ctrd is not None:
+        ctrd.close(); ctrd = None
+    for cid in (os.listdir(work / "state") if (work / "state").is_dir() else []):
+        if not cid.startswith("."):
+            rt("delete", "--force", cid, check=False)
+    remove_cgroup_parent(parent)
+    remove_cgroup_parent(parent + "-ctr")
+    shutil.rmtree(work, ignore_errors=True)
+    engine.close()
+
+atexit.register(cleanup);
+
+def summary(config):
+    # a few fields of a config.json, one row each
+    linux = config.get("linux", {})
+    caps = config["process"].get("capabilities") or {}
+    rows = [("root", f"{config['root']['path']}" + (" (read-only)" if config["root"].get("readonly") else "")),
+            ("process.args", " ".join(config["process"]["args"])),
+            ("process.capabilities", f"{len(caps.get('bounding', []))} in the bounding set"),
+            ("linux.namespaces", ", ".join(ns["type"] for ns in linux.get("namespaces", []))),
+            ("mounts", ", ".join(m["destination"] for m in config.get("mounts", []))),
+            ("linux.cgroupsPath", linux.get("cgroupsPath", "")),
+            ("linux.resources", ", ".join(sorted(linux.get("resources", {})))),
+            ("linux.seccomp", (linux.get("seccomp") or {}).get("defaultAction", "none")),
+            ("linux.maskedPaths", f"{len(linux.get('maskedPaths', []))} paths")]
+    return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")
+"""),
+    md("""
+## 1. `%bocker run` writes a spec, then executes only it
+
+A detached container's directory holds its `config.json`: Docker-style options (`--network none`,
+the image's layers, the default capabilities and limits) have become spec fields. The engine's
+monitor executes that file; so does `bocker-runc`, for a file anyone wrote.
+"""),
+    code("""
+%bocker run -d --name nb-oci-src --network none -m 64m --out src busybox sleep 1000
+engine_spec = json.loads((engine.store.container_dir(src.id) / "config.json").read_text())
+%bocker rm -f nb-oci-src
+assert "sleep 1000" in " ".join(engine_spec["process"]["args"])
+assert {"pid", "mount", "network"} <= {ns["type"] for ns in engine_spec["linux"]["namespaces"]}
+assert engine_spec["linux"]["resources"]["memory"]["limit"] == 64 << 20
+summary(engine_spec)
+"""),
+    md("""
+## 2. A bundle
+
+`bocker-runc spec` writes the `config.json` that `runc spec` writes (`sh` on a read-only `rootfs/`,
+five new namespaces, three capabilities, every device denied but the defaults); the root is a copy
+of the busybox image's files. We change the program, turn the terminal off and give the cgroup a
+path of ours.
+"""),
+    code("""
+bundle = work / "bundle"
+busybox_rootfs(bundle / "rootfs", engine)
+rt("spec", "--bundle", bundle)
+config = read_config(bundle)
+config["process"].update(terminal=False, args=["sh", "-c", f"echo {message}; trap 'echo bye; exit 0' TERM; "
+                                                           "while :; do sleep 0.1; done"])
+config["linux"]["cgroupsPath"] = f"/{parent}/{container_id}"
+write_config(bundle, config)
+
+print(f"{bundle}/")
+for p in sorted(bundle.iterdir()):
+    print(f"  {p.name}{'/' if p.is_dir() else ''}  " + (f"({len(list(p.iterdir()))} entries: "
+          + " ".join(sorted(x.name for x in p.iterdir())) + ")" if p.is_dir() else f"({p.stat().st_size} bytes)"))
+assert config["root"] == {"path": "rootfs", "readonly": True}
+assert [ns["type"] for ns in config["linux"]["namespaces"]] == ["pid", "network", "ipc", "uts", "mount"]
+summary(config)
+"""),
+    md("""
+## 3. create: the process is there, its program is not
+
+`create` makes the cgroup, forks pid 1 into a new pid namespace, and pid 1 makes its namespaces,
+mounts the root and `pivot_root`s into it, sets up the process (capabilities, rlimits, ...) and
+then blocks opening the **exec fifo** for writing. `create` returns once the pid file is written.
+In `/proc`, that process is still the runtime's Python (`exe`), in its own pid namespace
+(`NSpid`: one pid on the host, 1 inside), in its cgroup, sleeping in the kernel's
+`wait_for_partner`: the open of a fifo that has no reader yet. Nothing of the program has run.
+"""),
+    code("""
+out = work / "output.txt"
+with open(out, "w") as f:     # the container's stdout and stderr: this file, as a shim's pipes would be
+    rt("create", "--bundle", bundle, "--pid-file", work / "pid", container_id, stdout=f, stderr=f)
+pid = int((work / "pid").read_text())
+lifecycle = []
+
+def proc_facts(pid):
+    status = dict(l.split(":\\t", 1) for l in Path(f"/proc/{pid}/status").read_text().splitlines() if ":\\t" in l)
+    cgroup = [l.split(":")[2] for l in Path(f"/proc/{pid}/cgroup").read_text().splitlines() if ":pids:" in l]
+    return pd.Series({"State": status["State"], "NSpid (host, inside)": status["NSpid"].replace("\\t", ", "),
+                      "wchan": Path(f"/proc/{pid}/wchan").read_text(), "exe": os.readlink(f"/proc/{pid}/exe"),
+                      "cgroup (pids)": cgroup[0] if cgroup else "",
+                      "pid namespace": os.readlink(f"/proc/{pid}/ns/pid"),
+                      "this kernel's": os.readlink("/proc/self/ns/pid")}, name=f"/proc/{pid}")
+
+def record(step):
+    state = rt.state(container_id) if rt.status(container_id) != "absent" else {"status": "(gone)", "pid": ""}
+    lifecycle.append({"after": step, "status": state["status"], "pid": state["pid"]})
+    return state
+
+state = record("create")
+facts = proc_facts(pid)
+display(pd.Series(state, name="bocker-runc state"))
+assert state["status"] == "created" and state["pid"] == pid
+assert facts["wchan"] == "wait_for_partner", "blocked opening the exec fifo"
+assert "python" in os.path.basename(facts["exe"]), "still the runtime, not the program"
+assert facts["NSpid (host, inside)"] == f"{pid}, 1"
+assert facts["cgroup (pids)"] == f"/{parent}/{container_id}"
+assert out.read_text() == "", "the program has not run"
+facts
+"""),
+    md("## 4. start: the program runs"),
+    code("""
+rt("start", container_id)
+deadline = time.monotonic() + 10
+while message not in out.read_text():
+    assert time.monotonic() < deadline, out.read_text()
+    time.sleep(0.05)
+state = record("start")
+facts = proc_facts(pid)
+assert state["status"] == "running"
+assert os.path.basename(facts["exe"]) == "busybox" and facts["wchan"] != "wait_for_partner"
+print(out.read_text(), end="")
+facts
+"""),
+    md("## 5. kill, then the container is stopped"),
+    code("""
+rt("kill", container_id, "TERM")       # the program's trap says bye and exits
+deadline = time.monotonic() + 10
+while rt.status(container_id) != "stopped":
+    assert time.monotonic() < deadline
+    time.sleep(0.05)
+state = record("kill TERM")
+assert state["pid"] == 0 and out.read_text().splitlines()[-1] == "bye"
+print(out.read_text(), end="")
+"""),
+    md("""
+## 6. delete: nothing of the container is left
+
+`delete` removes its cgroup in every hierarchy and its state directory (with the exec fifo).
+"""),
+    code("""
+rt("delete", container_id)
+record("delete")
+cgroups = [d for d in (f"/sys/fs/cgroup/{h}/{parent}/{container_id}" for h in os.listdir("/sys/fs/cgroup"))
+           if os.path.isdir(d)]
+assert rt.status(container_id) == "absent" and cgroups == [] and not (work / "state" / container_id).exists()
+pd.DataFrame(lifecycle).set_index("after")
+"""),
+    md("""
+## 7. containerd drives the same runtime
+
+containerd (here one of our own, its state in a temp dir, in a mount and network namespace of its
+own) runs every container through its runc shim, `containerd-shim-runc-v2`, which calls the runtime
+binary its options name: `ctr run --runc-binary` here, `BinaryName` in a Kubernetes node's runtime
+entry (README). A logging wrapper records each call the shim makes.
+"""),
+    code("""
+calls = work / "calls.log"
+logged = work / "bin" / "bocker-runc-logged"
+logged.write_text(f'#!/bin/sh\\necho "$*" >> {calls}\\nexec {binary} "$@"\\n')
+logged.chmod(0o755)
+tar = work / "busybox.tar"
+engine.save("busybox", tar)                 # bocker save: a docker-save tarball
+ctrd = LabContainerd(work / "containerd", namespace=parent + "-ctr")
+ctrd.start()
+image = ctrd.load(tar)
+fg = ctrd.ctr("run", "--rm", "--runc-binary", logged, image, "nb-ctr", "sh", "-c",
+              "echo hello through containerd; grep pids /proc/self/cgroup").stdout
+print(fg, end="")
+assert "hello through containerd" in fg and f"/{ctrd.namespace}/nb-ctr" in fg
+
+def verb(line):   # the first word after the global flags (--root X --log Y --log-format json)
+    words = line.split()
+    i = 0
+    while words[i].startswith("--"):
+        i += 1 if "=" in words[i] else 2
+    return words[i] + (" --force" if "--force" in words[i + 1:] else "")
+shim_calls = pd.DataFrame({"call": [verb(l) for l in calls.read_text().splitlines()],
+                           "arguments": calls.read_text().splitlines()})
+assert list(shim_calls["call"]) == ["create", "start", "delete", "delete --force"]
+shim_calls
+"""),
+    code("""
+ctrd.ctr("run", "-d", "--runc-binary", logged, image, "nb-ctr-bg", "sleep", "1000")
+inside = ctrd.ctr("task", "exec", "--exec-id", "e1", "nb-ctr-bg", "sh", "-c", "echo exec in $(hostname)").stdout
+tasks = ctrd.ctr("task", "ls").stdout
+ctrd.ctr("task", "kill", "--signal", "SIGKILL", "nb-ctr-bg")
+deadline = time.monotonic() + 10
+while "STOPPED" not in ctrd.ctr("task", "ls").stdout:
+    assert time.monotonic() < deadline
+    time.sleep(0.05)
+ctrd.ctr("task", "delete", "nb-ctr-bg")
+ctrd.ctr("container", "delete", "nb-ctr-bg")
+print(inside, tasks, sep="")
+assert inside.startswith("exec in") and "RUNNING" in tasks
+assert [verb(l) for l in calls.read_text().splitlines()][4:] == ["create", "start", "exec", "kill", "delete",
+                                                                "delete --force"]
+"""),
+    md("## Cleanup: containerd, the bundle, the cgroups"),
+    code("""
+cleanup()
+left = [d for h in os.listdir("/sys/fs/cgroup")
+        for d in (f"/sys/fs/cgroup/{h}/{parent}", f"/sys/fs/cgroup/{h}/{parent}-ctr") if os.path.isdir(d)]
+assert left == [] and not work.exists()
+print("removed", work, "and the cgroups", parent, parent + "-ctr")
+"""),
+]
+
+
 BUILD_DOCKERFILE = """FROM busybox
 RUN echo data > /made-here
 COPY greeting.txt /etc/greeting

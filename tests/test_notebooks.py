@@ -42,7 +42,7 @@ def test_all_notebooks_are_there():
     stems = [p.stem for p in NOTEBOOKS]
     assert stems == sorted(stems)
     assert {"01-namespaces", "02-ipc-uts", "03-net-namespace", "04-cgroups", "05-overlayfs", "06-bocker",
-            "08-build"} <= set(stems)
+            "07-oci-runtime", "08-build"} <= set(stems)
     import nbformat
 
     for p in NOTEBOOKS:

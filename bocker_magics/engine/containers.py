@@ -818,6 +818,11 @@ class Containers:
         process.env = [f"{k}={v}" for k, v in environment.items()]
         process.cwd = workdir or process.cwd
         process.terminal = tty
+        process.console_size = None
+        if tty and terminal is not None:
+            from .spec import Box
+            rows, cols = terminal.size()
+            process.console_size = Box(height=rows, width=cols)
         if tty:
             environment.setdefault("TERM", "xterm")
             process.env = [f"{k}={v}" for k, v in environment.items()]

@@ -16,8 +16,8 @@ from pathlib import Path
 from ..errors import InvalidArgument, NotFound
 from .kernel import capabilities
 from .kernel.cgroups import Limits
-from .spec import (CPU, Capabilities, Linux, Memory, Mount, Namespace, Pids, Process, Resources, Root, Seccomp,
-                   Spec, User, read_object)
+from .spec import (CPU, Box, Capabilities, Linux, Memory, Mount, Namespace, Pids, Process, Resources, Root,
+                   Seccomp, Spec, User, read_object)
 
 # What Docker and runc hide from a container: kernel memory, keys, timers, hardware.
 MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -85,6 +85,7 @@ class RunOptions:
     # the process and its lifecycle (issue 14)
     interactive: bool = False                              # -i: stdin stays open
     tty: bool = False                                      # -t: a pty
+    console_size: tuple[int, int] | None = None            # -t: (rows, cols) of the terminal it starts in
     entrypoint: str | None = None
     labels: list[str] = field(default_factory=list)        # KEY=VALUE
     pid: str | None = None                                 # host | container:ID
@@ -463,6 +464,8 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
     return Spec(
         process=Process(
             terminal=options.tty,
+            console_size=Box(height=options.console_size[0], width=options.console_size[1])
+            if options.tty and options.console_size else None,
             user=User(uid=who.uid, gid=who.gid, additional_gids=list(who.additional_gids)),
             args=argv,
             env=[f"{k}={v}" for k, v in environment.items()],

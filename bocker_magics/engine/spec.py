@@ -131,14 +131,28 @@ def _unknown():
 # that builds a spec names what it sets.
 
 class _Model:
-    """What every model class shares: == by fields, and a repr of the fields that are set.
+    """What every model class shares: __init__ (keyword arguments), == by fields, and a repr
+    of the fields that are set.
 
     Written once here rather than generated per class: dataclass() exec's the source of each
-    method it makes, and for ~35 classes __eq__ and __repr__ would double the import time.
+    method it makes, and for ~35 classes that was most of the import time.
     """
 
     __slots__ = ()
     unknown: dict[str, object]
+
+    def __init__(self, **given: object) -> None:
+        """Keyword arguments only (as kw_only=True made them); every field has a default."""
+        for name, f in self.__dataclass_fields__.items():
+            if name in given:
+                value = given.pop(name)
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            setattr(self, name, value)
+        if given:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments: {', '.join(sorted(given))}")
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -154,7 +168,13 @@ class _Model:
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
-_model = dataclass(kw_only=True, eq=False, repr=False)
+def _model(cls):
+    """dataclass() without its generated methods: _Model's __init__ serves every class (an
+    exec'd __init__ per class, and the signature dataclass() computes for a class without a
+    docstring, were two thirds of this module's import time: bocker-runc pays it per call)."""
+    if cls.__doc__ is None:
+        cls.__doc__ = cls.__name__
+    return dataclass(cls, init=False, eq=False, repr=False)
 
 @_model
 class IDMapping(_Model):

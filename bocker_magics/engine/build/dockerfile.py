@@ -21,12 +21,42 @@ from dataclasses import dataclass, field, replace
 
 from bocker_magics.errors import InvalidArgument
 
-from .instructions import (ALL_INSTRUCTIONS, Add, Arg, Cmd, Command, Copy, DockerfileError, Entrypoint,
-                           Env, Expose, From, Healthcheck, Heredoc, InlineFile, Instruction, Label, Location,
-                           Maintainer, Onbuild, Run, Shell, StopSignal, User, Volume, Workdir, check_chmod,
-                           check_signal, expose_ports, parse_duration, parse_heredoc_word, parse_mount,
-                           NETWORK_MODES, SECURITY_MODES)
-from .lexer import LexError, Lexer
+from .instructions import (
+    ALL_INSTRUCTIONS,
+    NETWORK_MODES,
+    SECURITY_MODES,
+    Add,
+    Arg,
+    Cmd,
+    Command,
+    Copy,
+    DockerfileError,
+    Entrypoint,
+    Env,
+    Expose,
+    From,
+    Healthcheck,
+    Heredoc,
+    InlineFile,
+    Instruction,
+    Label,
+    Location,
+    Maintainer,
+    Onbuild,
+    Run,
+    Shell,
+    StopSignal,
+    User,
+    Volume,
+    Workdir,
+    check_chmod,
+    check_signal,
+    expose_ports,
+    parse_duration,
+    parse_heredoc_word,
+    parse_mount,
+)
+from .lexer import Lexer, LexError
 
 DIRECTIVES = ("syntax", "escape", "check")
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from bocker_magics.errors import DockerfileError
 
-from .lexer import LexError, Lexer
+from .lexer import Lexer, LexError
 
 # The instructions whose arguments the builder substitutes (the reference's list).
 SUBSTITUTING = frozenset({"ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER",

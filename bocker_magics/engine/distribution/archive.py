@@ -23,14 +23,13 @@ import tarfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ...errors import InvalidArgument, NotFound
-from . import layers as layerfmt
+from ...errors import DigestMismatch, InvalidArgument, NotFound, RegistryError
 from ..images import Image, ImageStore
-from .oci import INDEX_TYPES, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, Platform, choose_platform
-from ...errors import DigestMismatch, RegistryError
-from .reference import check_digest, parse_reference
 from ..store import Store
+from . import layers as layerfmt
 from .layerstore import LayerStore
+from .oci import INDEX_TYPES, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, Platform, choose_platform
+from .reference import check_digest, parse_reference
 from .transfer import canonical, check_config, oci_config, runtime_config
 
 FORMATS = ("docker", "oci")

@@ -6,8 +6,8 @@ import base64
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from .reference import _HUB_ALIASES, DOCKER_HUB
 

@@ -23,8 +23,9 @@ import stat
 import subprocess
 import tarfile
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from ...errors import LayerError
 

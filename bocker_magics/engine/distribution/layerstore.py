@@ -8,13 +8,14 @@ layers/meta/<hex>.json.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import stat
-import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from ...errors import DigestMismatch, InvalidArgument, LayerError
 from ..store import Store, read_json, write_json

@@ -37,14 +37,14 @@ class Platform:
         return f"{self.os}/{self.architecture}" + (f"/{self.variant}" if self.variant else "")
 
     @classmethod
-    def host(cls) -> "Platform":
+    def host(cls) -> Platform:
         import os
         machine = os.uname().machine
         arch, variant = _ARCH.get(machine, (machine, ""))
         return cls("linux", arch, variant)
 
     @classmethod
-    def parse(cls, text: str) -> "Platform":
+    def parse(cls, text: str) -> Platform:
         parts = text.split("/")
         if len(parts) not in (2, 3) or not all(parts):
             raise InvalidArgument(f"Invalid platform '{text}': use os/arch[/variant], e.g. linux/amd64")

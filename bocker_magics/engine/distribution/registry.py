@@ -29,8 +29,9 @@ import ssl
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from ...errors import AuthError, DigestMismatch, NotFound, RegistryError
 from .oci import ACCEPT, INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST
@@ -312,7 +313,7 @@ class RegistryClient:
         return "sha256:" + hashlib.sha256(data).hexdigest()
 
     # -- blobs -----------------------------------------------------------------------------
-    def blob(self, repo: str, descriptor: dict[str, Any], progress: Callable[[int], None] | None = None) -> "BlobReader":
+    def blob(self, repo: str, descriptor: dict[str, Any], progress: Callable[[int], None] | None = None) -> BlobReader:
         return BlobReader(self, repo, check_digest(descriptor.get("digest", "")), _size(descriptor), progress)
 
     def blob_bytes(self, repo: str, descriptor: dict[str, Any], limit: int = 64 << 20) -> bytes:
@@ -478,5 +479,5 @@ class BlobReader(io.RawIOBase):
         self._close_resp(broken=self.count < self.size)
         super().close()
 
-    def __enter__(self) -> "BlobReader":
+    def __enter__(self) -> BlobReader:
         return self

@@ -20,14 +20,13 @@ import shutil
 import time
 from typing import Any, BinaryIO
 
-from ...errors import NotFound
+from ...errors import NotFound, RegistryError
 from ..images import DEFAULT_PATH, Image, ImageStore, history_of
-from .oci import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_MANIFEST, Platform, choose_platform
-from ...errors import RegistryError
-from .registry import Progress, ProgressFn, RegistryClient
-from .reference import Reference, check_digest
 from ..store import Store
 from .layerstore import LayerStore, short
+from .oci import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_MANIFEST, Platform, choose_platform
+from .reference import Reference, check_digest
+from .registry import Progress, ProgressFn, RegistryClient
 
 LAYER_TYPES = {
     "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",

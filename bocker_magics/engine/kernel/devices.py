@@ -165,6 +165,22 @@ def default_rules() -> list[DeviceRule]:
     return rules
 
 
+# What runc appends to every container's rules (libcontainer/specconv's AllowedDevices): mknod
+# of any node (opening one still needs its own rule), the default nodes and /dev/net/tun.
+# podman sends only "deny all" and relies on it: without these, /dev/null breaks.
+RUNTIME_ALLOWS: tuple[DeviceRule, ...] = (
+    DeviceRule(True, "c", None, None, "m"),
+    DeviceRule(True, "b", None, None, "m"),
+    *(DeviceRule(True, t, major, minor, ACCESS) for _, t, major, minor in DEFAULT_NODES),
+    DeviceRule(True, "c", 10, 200, ACCESS),
+)
+
+
+def with_runtime_allows(rules: list[DeviceRule]) -> list[DeviceRule]:
+    """An OCI runtime's policy: the spec's rules, then runc's default allow list."""
+    return [*rules, *RUNTIME_ALLOWS]
+
+
 def effective_rules(rules: list[DeviceRule]) -> list[DeviceRule]:
     """The rules from the last one that matches everything on (those before it decide
     nothing); the list as given when none does."""

@@ -7,10 +7,10 @@ module does.
 
 from __future__ import annotations
 
+import _socket  # not socket: its import (selectors, enum) costs bocker-runc every start
 import ctypes
 import fcntl
 import os
-import socket
 import struct
 
 # The C library this interpreter already runs on (no ctypes.util: it imports subprocess,
@@ -101,8 +101,18 @@ def pivot_root(new_root: str, put_old: str) -> None:
     _check(_libc.syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old)), "pivot_root", new_root)
 
 
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "ppc64le": 271, "s390x": 280}.get(os.uname().machine, 250)
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def join_session_keyring(name: str) -> None:
+    """A new session keyring named `name` for this process (and what it execs): the
+    container does not share the caller's keys (runc's default; --no-new-keyring skips it)."""
+    _check(_libc.syscall(_SYS_KEYCTL, _KEYCTL_JOIN_SESSION_KEYRING, _b(name)), "keyctl")
+
+
 def sethostname(name: str) -> None:
-    socket.sethostname(name)
+    _socket.sethostname(name)
 
 
 def setdomainname(name: str) -> None:
@@ -121,10 +131,13 @@ def loopback_up() -> None:
     One ioctl: the container's pid 1 does this before exec, where importing pyroute2
     (a third of a second) would cost more than the whole container start.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         ifreq = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s, _SIOCGIFFLAGS, ifreq))[1]
-        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, ifreq))[1]
+        fcntl.ioctl(s.fileno(), _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+    finally:
+        s.close()
 
 
 def readonly_interpreter_namespace() -> None:
@@ -198,3 +211,33 @@ def pause_point(step: str) -> None:
     if os.environ.get("BOCKER_PAUSE_AT") == step:
         import time
         time.sleep(float(os.environ.get("BOCKER_PAUSE_SECONDS", "2")))
+
+
+# -- fds over unix sockets, without the socket module ------------------------------------------
+def socketpair_seqpacket():
+    """A connected pair of SOCK_SEQPACKET unix sockets (close-on-exec)."""
+    return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+
+
+def send_fds(fd: int, data: bytes, fds: list[int]) -> None:
+    """One message with fds attached (SCM_RIGHTS) on the socket `fd`."""
+    sock = _socket.socket(fileno=os.dup(fd))
+    try:
+        sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
+    finally:
+        sock.close()
+
+
+def recv_fds(fd: int, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
+    """One message and the fds it carries, from the socket `fd`."""
+    sock = _socket.socket(fileno=os.dup(fd))
+    try:
+        data, ancdata, _, _ = sock.recvmsg(bufsize, _socket.CMSG_LEN(maxfds * 4))
+    finally:
+        sock.close()
+    fds: list[int] = []
+    for level, kind, payload in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            n = len(payload) // 4
+            fds += list(struct.unpack(f"{n}i", payload[: n * 4]))
+    return data, fds

@@ -17,8 +17,19 @@ from dataclasses import dataclass, field
 
 from ...errors import RootfsError
 from . import linux
-from .linux import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
-                    MS_REC, MS_REMOUNT, MS_SLAVE)
+from .linux import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_MOVE,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_SLAVE,
+)
 
 MS_SYNCHRONOUS = 16
 MS_MANDLOCK = 64
@@ -90,6 +101,7 @@ class MountOptions:
     clear: int = 0            # flags an option explicitly turned off (rw, suid, ...)
     propagation: list[int] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
+    copy_up: bool = False     # tmpcopyup: a tmpfs starts with what the directory held
 
     @property
     def bind(self) -> bool:
@@ -111,7 +123,9 @@ def parse_options(options: list[str], where: str) -> MountOptions:
             out.propagation.append(PROPAGATION[opt])
         elif opt in NOTES or opt.startswith("x-"):
             continue
-        elif opt in ("tmpcopyup", "idmap", "ridmap", "rro", "copy-symlink", "notmpcopyup"):
+        elif opt in ("tmpcopyup", "notmpcopyup"):
+            out.copy_up = opt == "tmpcopyup"
+        elif opt in ("idmap", "ridmap", "rro", "copy-symlink"):
             raise RootfsError(f"The mount option '{opt}' of {where} is not supported by bocker yet: "
                               "remove it from the configuration")
         else:
@@ -166,9 +180,10 @@ def _make_mount_point(target: str, source_is_dir: bool) -> None:
             pass
 
 
-def prepare(spec, ctx: RootContext) -> None:
+def prepare(spec, ctx: RootContext, before_pivot=None) -> None:
     """Everything up to and including pivot_root; leaves cwd at '/'. The caller sets the
-    hostname, sysctls and the console, then calls finalize()."""
+    hostname, sysctls and the console, then calls finalize(). before_pivot() runs with every
+    mount made, just before pivot_root: where runc runs the OCI hooks of those phases."""
     root = ctx.root
     # 1. Mount propagation: nothing we mount may reach the host. Hosts with systemd mount /
     #    shared; rprivate (or the spec's own choice) cuts every link back first.
@@ -211,6 +226,9 @@ def prepare(spec, ctx: RootContext) -> None:
         _populate_dev(root, spec.linux.devices)
     else:
         _make_devices(root, spec.linux.devices)
+
+    if before_pivot is not None:
+        before_pivot()
 
     # 5. pivot_root, not chroot: chroot leaves the host's root reachable (the classic
     #    mkdir + chroot + cd .. escape). pivot_root(".", ".") stacks the old root under the
@@ -259,12 +277,44 @@ def _mount_one(root: str, m, ctx: RootContext, where: str) -> None:
     if os.path.normpath(m.destination).startswith("/proc/") and kind != "proc":
         raise RootfsError(f"Refusing to mount over {m.destination}: /proc is the kernel's")
     os.makedirs(target, exist_ok=True)
+    # tmpcopyup (podman's --read-only /run, /tmp): the directory, before the tmpfs covers it,
+    # stays reachable through this fd, and its files are copied onto the tmpfs
+    below = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if opts.copy_up and kind == "tmpfs" else None
     try:
         linux.mount(m.source or kind, target, kind, opts.flags, ",".join(opts.data) or None)
+        if below is not None:
+            copy_tree(f"/proc/self/fd/{below}", target)
     except OSError as e:
         raise RootfsError(f"Could not mount {kind} on {m.destination}: {os.strerror(e.errno)}") from None
+    finally:
+        if below is not None:
+            os.close(below)
     for p in opts.propagation:
         linux.mount(None, target, None, p)
+
+
+def copy_tree(source: str, target: str) -> None:
+    """Copy what `source` holds into the existing directory `target`: files, directories,
+    symbolic links and special files, with their modes and owners (what `cp -a` keeps, and
+    runc's tmpcopyup). Runs before pivot_root, in the container's mount namespace."""
+    with os.scandir(source) as entries:
+        for e in entries:
+            src, dst = e.path, os.path.join(target, e.name)
+            st = e.stat(follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(src), dst)
+            elif stat.S_ISDIR(st.st_mode):
+                os.mkdir(dst)
+                copy_tree(src, dst)
+            elif stat.S_ISREG(st.st_mode):
+                with open(src, "rb") as fin, open(dst, "wb") as fout:
+                    while chunk := fin.read(1 << 20):
+                        fout.write(chunk)
+            else:  # fifos, sockets, device nodes
+                os.mknod(dst, st.st_mode, st.st_rdev)
+            os.lchown(dst, st.st_uid, st.st_gid)
+            if not stat.S_ISLNK(st.st_mode):
+                os.chmod(dst, stat.S_IMODE(st.st_mode))
 
 
 def _bind(root: str, m, opts: MountOptions, where: str) -> None:
@@ -322,6 +372,8 @@ def _populate_dev(root: str, devices) -> None:
     for name, major, minor in DEFAULT_DEVICES:
         _mknod(os.path.join(dev, name), stat.S_IFCHR, major, minor, 0o666, 0, 0)
     for name, target in DEV_LINKS:
+        if name == "core" and not os.path.exists("/proc/kcore"):
+            continue  # as runc: no link to a file this kernel lacks
         if not os.path.lexists(os.path.join(dev, name)):
             os.symlink(target, os.path.join(dev, name))
     _make_devices(root, devices)

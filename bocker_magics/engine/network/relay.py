@@ -29,7 +29,7 @@ class _Pipe:
 
 
 class _Splice:
-    def __init__(self, relay: "PortRelay", client: socket.socket, upstream: socket.socket) -> None:
+    def __init__(self, relay: PortRelay, client: socket.socket, upstream: socket.socket) -> None:
         self.relay = relay
         self.client, self.upstream = client, upstream
         self.connected = False

@@ -4,13 +4,17 @@ The engine's monitor (runtime/monitor.py) and bocker-runc's `create` (runc.py) e
 the pid namespace, fork, and call `container_init` in the child, which becomes the
 container's pid 1:
 
-    namespaces (unshare / setns, lo up) -> [hooks: the parent runs prestart/createRuntime]
-    -> createContainer hooks -> the root (kernel/rootfs.prepare: overlay or bundle root,
-    the spec's mounts, /dev, pivot_root) -> hostname, sysctls -> the console (a pty whose
+    namespaces (unshare / setns, lo up) -> the root (kernel/rootfs.prepare: overlay or bundle
+    root, the spec's mounts, /dev; then [hooks: the parent runs prestart/createRuntime],
+    createContainer hooks; pivot_root) -> hostname, sysctls -> the console (a pty whose
     master goes to the caller) -> masked/read-only paths, read-only root -> stdio ->
     process setup (kernel/process: cwd, rlimits, user, capabilities, no_new_privs)
     -> READY: wait for the go (a message from the monitor, or the exec fifo opened by
     `bocker-runc start`) -> cgroup namespace -> startContainer hooks -> seccomp -> exec
+
+One more process in a running container (`bocker exec`, `bocker-runc exec`) takes the same
+last steps from `exec_init`, the child of a fork whose parent joined the container's pid
+namespace: cgroup, the other namespaces (mount last), console or stdio, process setup, exec.
 
 Messages go over the sync socket (protocol.Sync); an error at any step is reported there as
 one line, and pid 1 exits. The exec closes the socket (close-on-exec): the parent reads EOF
@@ -21,15 +25,14 @@ from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import struct
 import termios
-import traceback
 from dataclasses import dataclass
 
 from ...errors import HookError, ProcessError, RootfsError
 from ..kernel import linux, rootfs
 from ..kernel.process import Seccomp, exec_process
+from .hooks import run_hooks
 from .protocol import Sync
 
 # namespace type in the spec -> clone flag (pid and user are the parent's to make)
@@ -68,8 +71,8 @@ def container_init(spec, cfg: InitConfig) -> None:
     except OSError as e:
         sync.send(type="error", message=f"Could not prepare the container: {e.strerror} ({e.filename or ''})",
                   code=125)
-    except BaseException:
-        sync.send(type="error", message="Bug: " + traceback.format_exc(), code=125)
+    except BaseException as e:
+        sync.send(type="error", message="Bug: " + describe(e), code=125)
     os._exit(125)
 
 
@@ -106,21 +109,31 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
     if flags & linux.CLONE_NEWNET:
         linux.loopback_up()
 
-    # 2. prestart and createRuntime hooks run in the runtime's namespaces: the parent's.
-    if spec.hooks.prestart or spec.hooks.create_runtime:
-        sync.send(type="hooks")
-        answer = sync.receive()
-        if answer.get("type") != "resume":
-            raise HookError(answer.get("message") or "the runtime went away during its hooks")
+    # 2. Hooks, once the root's mounts are made and before pivot_root (runc's moment): the
+    #    parent runs prestart and createRuntime in the runtime's namespaces (and answers with
+    #    the state our own hooks read: it knows our host pid), then createContainer runs here,
+    #    in the container's namespaces.
+    hook_state = cfg.hook_state
     if spec.hooks.start_container:
         __import__("subprocess")  # startContainer hooks run after pivot_root: import it now
-    # 3. createContainer hooks: in the container's namespaces, before pivot_root.
-    run_hooks(spec.hooks.create_container, cfg.hook_state, "createContainer")
 
-    # 4. The root, then what needs it.
+    def hooks() -> None:
+        nonlocal hook_state
+        own_hooks = spec.hooks.create_container or spec.hooks.start_container
+        if spec.hooks.prestart or spec.hooks.create_runtime or (own_hooks and not hook_state):
+            sync.send(type="hooks")
+            answer = sync.receive()
+            if answer.get("type") != "resume":
+                raise HookError(answer.get("message") or "the runtime went away during its hooks")
+            hook_state = answer.get("state") or hook_state
+        run_hooks(spec.hooks.create_container, hook_state, "createContainer")
+
+    # 3. The root, then what needs it.
     has_mount_ns = spec.linux.namespace("mount") is not None
     if has_mount_ns:
-        rootfs.prepare(spec, cfg.root)
+        rootfs.prepare(spec, cfg.root, before_pivot=hooks)
+    else:
+        hooks()
     uts = spec.linux.namespace("uts")
     own_uts = uts is not None and not uts.path  # never the name of a namespace it joined (another's)
     if spec.hostname and own_uts:
@@ -140,7 +153,7 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
                 os.dup2(fd, i)
     resolve_program(spec.process)
 
-    # 5. The process: everything that can fail has run when READY is sent.
+    # 4. The process: everything that can fail has run when READY is sent.
     def ready() -> None:
         sync.send(type="ready")
         if cfg.exec_fifo is not None:
@@ -154,10 +167,63 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
                 os._exit(125)  # the monitor or the engine could not finish the start: it reports why
         if spec.linux.namespace("cgroup") is not None and not spec.linux.namespace("cgroup").path:
             linux.unshare(linux.CLONE_NEWCGROUP)
-        run_hooks(spec.hooks.start_container, cfg.hook_state, "startContainer")
+        run_hooks(spec.hooks.start_container, hook_state, "startContainer")
         _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync})
 
     exec_process(spec.process, seccomp=cfg.seccomp, ready=ready)
+
+
+# -- one more process in a running container -------------------------------------------------
+# mnt last: entering the mount namespace moves our root and cwd to the container's root.
+EXEC_NAMESPACES = ("ipc", "uts", "net", "cgroup", "mnt")
+
+
+@dataclass
+class ExecConfig:
+    """What exec_init needs besides the process; fds are this process's."""
+
+    sync: int                          # SOCK_SEQPACKET to the parent (an error, or EOF on exec)
+    namespaces: dict[str, int]         # kind (EXEC_NAMESPACES) -> an fd of the container's
+    cgroup_dirs: list[str]             # the container's cgroup directories
+    stdio: tuple[int, int, int] | None = None   # fds to become 0, 1, 2 (None: keep ours)
+    console: int | None = None         # with process.terminal: the pty master goes there
+    seccomp: Seccomp | None = None
+    preserve_fds: int = 0              # 3..3+N-1 stay open
+
+
+def exec_init(process, cfg: ExecConfig) -> None:
+    """The child of a fork whose parent joined the container's pid namespace: join its
+    cgroup and namespaces, take the console or stdio, exec the process. Never returns; an
+    error goes to the parent over the sync socket as one line."""
+    sync = Sync(cfg.sync)
+    try:
+        for directory in dict.fromkeys(cfg.cgroup_dirs):
+            # v1: a single-threaded process moving itself by `tasks` skips the global
+            # threadgroup lock (an RCU grace period, ~10 ms); v2 has cgroup.procs only
+            tasks = os.path.join(directory, "tasks")
+            with open(tasks if os.path.exists(tasks) else os.path.join(directory, "cgroup.procs"), "w") as f:
+                f.write("0")
+        for kind in EXEC_NAMESPACES:
+            if kind in cfg.namespaces:
+                linux.setns(cfg.namespaces[kind], 0)
+        linux.pause_point("exec")
+        if process.terminal:
+            if cfg.console is None:
+                raise ProcessError("process.terminal is set but no console socket was given (--console-socket)")
+            master, slave, _ = open_pty(process.console_size)
+            take_terminal(master, slave, cfg.console)
+        elif cfg.stdio is not None:
+            for i, fd in enumerate(cfg.stdio):
+                os.dup2(fd, i)
+        resolve_program(process)
+        exec_process(process, seccomp=cfg.seccomp,
+                     ready=lambda: _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync}))
+    except Exception as e:
+        code = getattr(e, "code", 125)
+        message = getattr(e, "message", None) or (f"Could not enter the container: {e.strerror}"
+                                                  if isinstance(e, OSError) else f"Bug: {e!r}")
+        sync.send(type="error", message=message, code=code if isinstance(code, int) else 125)
+    os._exit(125)
 
 
 def _sysctl(key: str, value: str) -> None:
@@ -220,11 +286,7 @@ def open_pty(size=None) -> tuple[int, int, str]:
 def take_terminal(master: int, slave: int, console_fd: int) -> None:
     """Send the master to the caller over the console socket (as runc sends it to podman's
     conmon or containerd's shim), then make the slave our controlling terminal and fds 0-2."""
-    sock = socket.socket(fileno=os.dup(console_fd))
-    try:
-        socket.send_fds(sock, [b"/dev/ptmx"], [master])
-    finally:
-        sock.close()
+    linux.send_fds(console_fd, b"/dev/ptmx", [master])
     os.close(master)
     os.setsid()
     fcntl.ioctl(slave, _TIOCSCTTY, 0)
@@ -255,31 +317,22 @@ def _close_fds_from(first: int, keep: set[int]) -> None:
                 pass
 
 
-# -- hooks ------------------------------------------------------------------------------------
-def run_hooks(hooks, state_json: str, phase: str) -> None:
-    """Run each hook (path, args, env, timeout) with the container's OCI state on stdin; a
-    hook that fails or overruns its timeout fails the phase, as the spec says."""
-    import subprocess  # imported before pivot_root by _init when the spec has hooks
-    for hook in hooks:
-        try:
-            result = subprocess.run(hook.args or [hook.path],
-                                    executable=hook.path, input=state_json.encode(),
-                                    env=dict(e.split("=", 1) for e in hook.env if "=" in e),
-                                    capture_output=True, timeout=hook.timeout or None)
-        except subprocess.TimeoutExpired:
-            raise HookError(f"The {phase} hook {hook.path} ran past its timeout of {hook.timeout}s") from None
-        except OSError as e:
-            raise HookError(f"The {phase} hook {hook.path} could not run: {e.strerror}") from None
-        if result.returncode != 0:
-            err = result.stderr.decode(errors="replace").strip().splitlines()
-            raise HookError(f"The {phase} hook {hook.path} failed with status {result.returncode}"
-                            + (f": {err[-1]}" if err else ""))
-
-
-def receive_fd(sock: socket.socket) -> int:
+def receive_fd(sock) -> int:
     """One fd sent with SCM_RIGHTS (the pty master, on the caller's side)."""
-    _, fds, _, _ = socket.recv_fds(sock, 1024, 1)
+    _, fds = linux.recv_fds(sock if isinstance(sock, int) else sock.fileno(), 1024, 1)
     if not fds:
         raise OSError("no fd came over the console socket")
     return fds[0]
 
+
+
+def describe(e: BaseException) -> str:
+    """An exception and where it came from, as a traceback's last lines say it: without the
+    traceback module (its imports cost every start, and after pivot_root nothing more can be
+    imported)."""
+    frames = []
+    tb = e.__traceback__
+    while tb is not None:
+        frames.append(f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno} in {tb.tb_frame.f_code.co_name}")
+        tb = tb.tb_next
+    return f"{type(e).__name__}: {e} (" + " <- ".join(reversed(frames[-4:])) + ")"

@@ -34,10 +34,24 @@ from ..kernel.cgroups import Limits, detect
 from ..kernel.process import Seccomp
 from ..kernel.rootfs import Overlay, RootContext
 from ..spec import Process, Spec, State, object_json, read_object
-from .init import InitConfig, container_init, open_pty, receive_fd, resolve_program, take_terminal
+from .init import EXEC_NAMESPACES, ExecConfig, InitConfig, container_init, exec_init, receive_fd
 from .logfile import LogWriter
-from .protocol import (CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_NETNS, EVENT_STARTED, OP_GO, STDERR,
-                       STDIN, STDOUT, Channel, ExecLaunch, Launch, Sync, control)
+from .protocol import (
+    CONTROL,
+    EVENT_EXITED,
+    EVENT_FAILED,
+    EVENT_NETNS,
+    EVENT_STARTED,
+    OP_GO,
+    STDERR,
+    STDIN,
+    STDOUT,
+    Channel,
+    ExecLaunch,
+    Launch,
+    Sync,
+    control,
+)
 
 CHUNK = 65536
 HIGH_WATER = 4 << 20      # a client this far behind stops the container's output until it reads
@@ -365,7 +379,7 @@ class Child:
 
 
 def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
-          seccomp: Seccomp | None, hook_state: str = "") -> Child:
+          seccomp: Seccomp | None, hook_state: str = "", cgroup_files: list[str] = ()) -> Child:
     """Fork pid 1 in a new pid namespace (a raw clone: a process may make a pid namespace for
     its children only once, and a restart needs another), or in the one the spec names (a
     setns first), or in ours (no pid namespace: --pid host), and have it run init.py."""
@@ -409,6 +423,19 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
         cfg = InitConfig(root=root, sync=theirs.detach(), stdio=stdio,
                          console=console_theirs.detach() if console_theirs is not None else None,
                          netns_fd=netns_fd, seccomp=seccomp, hook_state=hook_state)
+        try:
+            # Into the cgroup first, so all pid 1 does is charged to it. It moves itself: on v1 a
+            # single thread writing "0" to tasks skips the global lock (an RCU grace period,
+            # milliseconds) a move from outside through cgroup.procs waits for.
+            for f in cgroup_files:
+                fd = os.open(f, os.O_WRONLY)
+                try:
+                    os.write(fd, b"0")
+                finally:
+                    os.close(fd)
+        except OSError as e:
+            Sync(cfg.sync).send(type="error", message=f"Could not join the cgroup ({f}): {e.strerror}", code=125)
+            os._exit(125)
         container_init(spec, cfg)
         os._exit(125)
     theirs.close()
@@ -553,7 +580,8 @@ class Monitor:
         return relay
 
     def _run_once(self, stdio: Stdio, root: RootContext, seccomp: Seccomp | None, first: bool) -> tuple[int, bool]:
-        child = spawn(self.spec, root, stdin=self.launch.stdin, netns_fd=self.netns_fd, seccomp=seccomp)
+        child = spawn(self.spec, root, stdin=self.launch.stdin, netns_fd=self.netns_fd, seccomp=seccomp,
+                      cgroup_files=self.cgroup.join_files())
         self.pid = child.pid
         if self.netns_fd is not None and first:
             self.state.netns = os.fstat(self.netns_fd).st_ino
@@ -561,14 +589,8 @@ class Monitor:
                 os.close(self.netns_fd)  # pid 1 holds the namespace now
                 self.netns_fd = None
         linux.crash_point("forked")
-        # Into the cgroup, from outside, while pid 1 prepares its root (a v1 move waits for
-        # an RCU grace period: milliseconds).
-        problem = None
-        try:
-            self.cgroup.add(child.pid)
-        except Exception as e:  # pid 1 already failed (its report follows), or a real problem
-            problem = str(e)
-        if problem is None and first and self.launch.endpoint is not None:
+        problem = None  # pid 1 joins its cgroup itself (spawn), before anything else
+        if first and self.launch.endpoint is not None:
             self.ctl.send(event=EVENT_NETNS, pid=child.pid)  # the engine answers once it is plugged in
             answer = self.ctl.receive()
             if answer.get("op") != OP_GO:
@@ -703,8 +725,6 @@ def monitor(launch: Launch, fds: dict[str, int]) -> int:
 
 
 # -- exec: one more process in a running container ------------------------------------------------
-# mnt last: entering the mount namespace moves our root and cwd to the container's root.
-EXEC_NAMESPACES = ("ipc", "uts", "net", "cgroup", "mnt")
 
 
 def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
@@ -760,39 +780,11 @@ def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
         sources = {out_r: "stdout", err_r: "stderr"}
     pid = os.fork()
     if pid == 0:
-        sync = Sync(sync_theirs)
-        try:
-            sync_ours.close()
-            for directory in dict.fromkeys(launch.cgroup.values()):
-                with open(os.path.join(directory, "cgroup.procs"), "w") as f:
-                    f.write("0")
-            for kind in EXEC_NAMESPACES:
-                if kind in ns_fds:
-                    linux.setns(ns_fds[kind], 0)
-            linux.pause_point("exec")
-            if tty:
-                master, slave, _ = open_pty(process.console_size)
-                take_terminal(master, slave, console_theirs.fileno())
-            else:
-                for i, fd in enumerate((in_r, out_w, err_w)):
-                    os.dup2(fd, i)
-            resolve_program(process)
-            from ..kernel.process import exec_process
-
-            def ready() -> None:
-                for name in os.listdir("/proc/self/fd"):
-                    fd = int(name)
-                    if fd > 2 and fd != sync_theirs.fileno():
-                        try:
-                            os.close(fd)
-                        except OSError:
-                            pass
-            exec_process(process, seccomp=seccomp, ready=ready)
-        except Exception as e:
-            code = getattr(e, "code", 125)
-            message = getattr(e, "message", None) or (f"Could not enter the container: {e.strerror}"
-                                                      if isinstance(e, OSError) else f"Bug: {e!r}")
-            sync.send(type="error", message=message, code=code if isinstance(code, int) else 125)
+        sync_ours.close()
+        exec_init(process, ExecConfig(sync=sync_theirs.fileno(), namespaces=ns_fds,
+                                      cgroup_dirs=list(launch.cgroup.values()),
+                                      stdio=None if tty else (in_r, out_w, err_w),
+                                      console=console_theirs.fileno() if tty else None, seccomp=seccomp))
         os._exit(125)
     sync_theirs.close()
     for fd in ns_fds.values():

@@ -28,7 +28,7 @@ messages; for attach frames, a one-byte kind then the data. Stdlib only.
 from __future__ import annotations
 
 import json
-import socket
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -60,29 +60,41 @@ def control(**message: Any) -> bytes:
 
 class Channel:
     """JSON messages on a SOCK_SEQPACKET socket; a peer that went away is not an error to
-    the sender (a detached engine, a killed one), and reads as {} to the receiver."""
+    the sender (a detached engine, a killed one), and reads as {} to the receiver.
 
-    def __init__(self, fd: int | socket.socket) -> None:
-        self.sock = fd if isinstance(fd, socket.socket) else socket.socket(fileno=fd)
+    Plain read(2) and write(2) on its fd (a SEQPACKET socket keeps each write one message):
+    no socket module, which bocker-runc's every start would pay for. Given an fd, the
+    channel owns it; given a socket object, the object does."""
+
+    def __init__(self, fd) -> None:
+        self._owner = fd if not isinstance(fd, int) else None
+        self.fd = fd if isinstance(fd, int) else fd.fileno()
 
     def send(self, **message: Any) -> None:
         try:
-            self.sock.send(json.dumps(message).encode())
+            os.write(self.fd, json.dumps(message).encode())
         except OSError:
             pass
 
     def receive(self) -> dict[str, Any]:
         try:
-            data = self.sock.recv(MAX_MESSAGE)
+            data = os.read(self.fd, MAX_MESSAGE)
         except OSError:
             return {}
         return json.loads(data) if data else {}
 
     def fileno(self) -> int:
-        return self.sock.fileno()
+        return self.fd
 
     def close(self) -> None:
-        self.sock.close()
+        if self._owner is not None:
+            self._owner.close()
+        elif self.fd >= 0:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+        self.fd = -1
 
 
 class Sync(Channel):
@@ -144,7 +156,7 @@ class Launch:
         return {"op": "run", **asdict(self)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Launch":
+    def from_json(cls, data: dict[str, Any]) -> Launch:
         data = {k: v for k, v in data.items() if k != "op"}
         data["endpoint"] = Endpoint(**data["endpoint"]) if data.get("endpoint") else None
         data["publish"] = [Publish(**p) for p in data.get("publish", [])]
@@ -171,5 +183,5 @@ class ExecLaunch:
         return {"op": "exec", **asdict(self)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ExecLaunch":
+    def from_json(cls, data: dict[str, Any]) -> ExecLaunch:
         return cls(**{k: v for k, v in data.items() if k != "op"})

@@ -48,7 +48,7 @@ class Limits:
     cpu_period: int = CPU_PERIOD_US  # the CFS period the quota of `cpus` is taken over
 
     @classmethod
-    def from_resources(cls, resources) -> "Limits":
+    def from_resources(cls, resources) -> Limits:
         """The limits a spec's linux.resources sets (memory, cpu shares/quota/period, pids)."""
         cpu = resources.cpu
         period = cpu.period or CPU_PERIOD_US
@@ -371,6 +371,22 @@ class Cgroup(ABC):
                     "check that cgroups are writable (run as root)"
                 ) from None
             raise
+
+    def update(self, limits: Limits, swap: int | None = None) -> None:
+        """Change the limits of the existing group (`runc update`): the ones set in
+        `limits`, and memory+swap (bytes, -1: unlimited) when `swap` is given."""
+        limits.validate()
+        self._check_controllers(limits)
+        self._must_exist()
+        self._apply_update(limits, swap)
+
+    def _apply_update(self, limits: Limits, swap: int | None) -> None:
+        self._apply(limits)
+
+    def join_files(self) -> list[str]:
+        """The files a single-threaded process writes "0" to, to join the group by itself
+        (its host pid may be unknown to it). Default: cgroup.procs."""
+        return self.procs_files()
 
     def add(self, pid: int) -> None:
         """Move process ``pid`` (all its threads) into the group."""

@@ -14,19 +14,19 @@ from bocker_magics.engine.kernel.devices import DeviceRule, write_v1
 from bocker_magics.errors import BockerError, HostUnsupported
 
 from .common import (
-    check_container_id,
-    split_group_path,
     Cgroup,
     CgroupDriver,
     CgroupStats,
     Limits,
     Mount,
+    check_container_id,
     missing_controller_error,
     read_int,
     read_keyed,
     read_mounts,
     read_text,
     shares_to_weight,
+    split_group_path,
     write_file,
     write_limit,
 )
@@ -82,6 +82,33 @@ class V1Cgroup(Cgroup):
             write_limit(self._file("cpu", "cpu.cfs_quota_us"), str(limits.cpu_quota_us()), label)
         if limits.pids is not None:
             write_limit(self._file("pids", "pids.max"), str(limits.pids), f"pids={limits.pids}")
+
+    def join_files(self) -> list[str]:
+        # A thread that moves itself ("0" to tasks) skips the global threadgroup lock, whose
+        # RCU grace period makes a cgroup.procs write (or a write of another pid) cost ~10 ms
+        # here; for a process with one thread, tasks and cgroup.procs move the same.
+        return [os.path.join(d, "tasks") for d in self._dirs()]
+
+    def _apply_update(self, limits: Limits, swap: int | None) -> None:
+        # memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes: raise memsw
+        # first when the limits grow, lower it last when they shrink
+        memsw = self._file("memory", "memory.memsw.limit_in_bytes")
+        if limits.memory is None and swap is None or not os.path.exists(memsw or ""):
+            self._apply(limits)
+            return
+        memory = limits.memory if limits.memory is not None else read_int(self._file("memory", "memory.limit_in_bytes"))
+        total = -1 if swap == -1 else (swap if swap is not None else memory)
+        label = f"memory={memory}, memory+swap={total}"
+        limit_file = self._file("memory", "memory.limit_in_bytes")
+        current = read_int(memsw)
+        if total == -1 or current is None or total >= current:
+            write_limit(memsw, str(total), label)
+            write_limit(limit_file, str(memory), label)
+        else:
+            write_limit(limit_file, str(memory), label)
+            write_limit(memsw, str(total), label)
+        self._apply(Limits(cpu_shares=limits.cpu_shares, cpus=limits.cpus, pids=limits.pids,
+                           cpu_period=limits.cpu_period))
 
     def set_devices(self, rules: list[DeviceRule]) -> None:
         d = self._dir("devices")

@@ -17,17 +17,17 @@ from bocker_magics.engine.kernel.devices import DeviceRule, attach_v2
 from bocker_magics.errors import BockerError, HostUnsupported
 
 from .common import (
-    split_group_path,
     Cgroup,
-    CgroupStats,
     CgroupDriver,
+    CgroupStats,
     Limits,
     missing_controller_error,
     read_int,
     read_keyed,
     read_text,
-    weight_to_shares,
     shares_to_weight,
+    split_group_path,
+    weight_to_shares,
     write_file,
     write_limit,
 )
@@ -109,6 +109,14 @@ class V2Cgroup(Cgroup):
             )
         if limits.pids is not None:
             write_limit(self._file("pids.max"), str(limits.pids), f"pids={limits.pids}")
+
+    def _apply_update(self, limits: Limits, swap: int | None) -> None:
+        self._apply(limits)
+        if swap is not None and os.path.exists(self._file("memory.swap.max")):
+            # the spec's swap is memory+swap (v1's memsw); v2 limits the swap alone
+            memory = limits.memory if limits.memory is not None else read_int(self._file("memory.max"))
+            value = "max" if swap == -1 or memory is None else str(max(swap - memory, 0))
+            write_limit(self._file("memory.swap.max"), value, f"memory+swap={swap}")
 
     def set_devices(self, rules: list[DeviceRule]) -> None:
         # v2 has no devices controller: a device program attached to the group's directory

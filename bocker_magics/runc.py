@@ -1,0 +1,341 @@
+"""`bocker-runc`: bocker's engine as an OCI runtime, with runc's command line.
+
+podman (`--runtime $(command -v bocker-runc)`), containerd's runc shim (`ctr run --runc-binary
+bocker-runc`, or a runtime entry whose options name the binary) and Kubernetes through them
+call it as they call runc:
+
+    bocker-runc [--root DIR] [--log FILE] [--log-format text|json] [--debug] VERB ...
+    create [--bundle B] [--pid-file P] [--console-socket S] [--no-pivot] [--no-new-keyring]
+           [--preserve-fds N] ID
+    start ID | state ID | pause ID | resume ID | kill [--all] ID [SIGNAL] | delete [--force] ID
+    run [--detach] [--bundle B] [--pid-file P] [--console-socket S] ... ID
+    exec [--process FILE] [--detach] [--pid-file P] [--console-socket S] [--tty] [--cwd D]
+         [--env K=V] [--user UID[:GID]] [--cap CAP] [--no-new-privs] [--preserve-fds N] ID [ARGS...]
+    ps [--format table|json] ID [PS-ARGS...] | list [--format table|json] [--quiet]
+    spec [--bundle B] | update --resources FILE|- [--memory N] [--cpu-shares N] ... ID
+    features | --version
+
+This module only parses the command line and prints; the runtime is engine/runtime/oci.py,
+which runs each container through the same code as `bocker run`. Imports stay few: runc's
+callers start it several times per container (create, start, delete, delete --force).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+USAGE = "usage:\n" + __doc__.split("\n\n")[2]
+
+# flag -> (option name, kind): "flag" (a boolean), "value", "list" (repeatable), "int"
+GLOBAL = {
+    "root": ("root", "value"), "log": ("log", "value"), "log-format": ("log_format", "value"),
+    "debug": ("debug", "flag"), "systemd-cgroup": ("systemd_cgroup", "flag"), "criu": ("criu", "value"),
+    "rootless": ("rootless", "value"), "help": ("help", "flag"), "h": ("help", "flag"),
+    "version": ("version", "flag"), "v": ("version", "flag"),
+}
+_CREATE = {
+    "bundle": ("bundle", "value"), "b": ("bundle", "value"), "pid-file": ("pid_file", "value"),
+    "console-socket": ("console_socket", "value"), "no-pivot": ("no_pivot", "flag"),
+    "no-new-keyring": ("no_new_keyring", "flag"), "preserve-fds": ("preserve_fds", "int"),
+}
+VERBS: dict[str, tuple[dict, str]] = {  # verb -> (its flags, its positional arguments)
+    "create": (_CREATE, "ID"),
+    "run": ({**_CREATE, "detach": ("detach", "flag"), "d": ("detach", "flag"), "keep": ("keep", "flag")}, "ID"),
+    "start": ({}, "ID"),
+    "state": ({}, "ID"),
+    "kill": ({"all": ("all", "flag"), "a": ("all", "flag")}, "ID [SIGNAL]"),
+    "delete": ({"force": ("force", "flag"), "f": ("force", "flag")}, "ID"),
+    "exec": ({"process": ("process", "value"), "p": ("process", "value"), "detach": ("detach", "flag"),
+              "d": ("detach", "flag"), "pid-file": ("pid_file", "value"),
+              "console-socket": ("console_socket", "value"), "tty": ("tty", "flag"), "t": ("tty", "flag"),
+              "cwd": ("cwd", "value"), "env": ("env", "list"), "e": ("env", "list"), "user": ("user", "value"),
+              "u": ("user", "value"), "cap": ("cap", "list"), "c": ("cap", "list"),
+              "no-new-privs": ("no_new_privs", "flag"), "preserve-fds": ("preserve_fds", "int"),
+              "process-label": ("process_label", "value"), "apparmor": ("apparmor", "value")},
+             "ID [COMMAND [ARGS...]]"),
+    "ps": ({"format": ("format", "value"), "f": ("format", "value")}, "ID [PS-ARGS...]"),
+    "pause": ({}, "ID"),
+    "resume": ({}, "ID"),
+    "list": ({"format": ("format", "value"), "f": ("format", "value"), "quiet": ("quiet", "flag"),
+              "q": ("quiet", "flag")}, ""),
+    "spec": ({"bundle": ("bundle", "value"), "b": ("bundle", "value"), "rootless": ("rootless", "flag")}, ""),
+    "update": ({"resources": ("resources", "value"), "r": ("resources", "value"), "memory": ("memory", "value"),
+                "memory-swap": ("memory_swap", "value"), "cpu-shares": ("cpu_shares", "int"),
+                "cpu-quota": ("cpu_quota", "int"), "cpu-period": ("cpu_period", "int"),
+                "pids-limit": ("pids_limit", "int")}, "ID"),
+    "features": ({}, ""),
+}
+
+
+class Usage(Exception):
+    """A command line that does not parse: one line, exit 1 (runc's)."""
+
+
+def parse(table: dict, argv: list[str], stop_at_positional: bool) -> tuple[dict, list[str]]:
+    """Flags in runc's (urfave/cli's) forms: --name, -name, --name=value, --name value, a
+    boolean as --name or --name=true; flags end at `--` or, with stop_at_positional, at the
+    first positional argument (what follows is the container's command)."""
+    opts: dict = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i + 1:]
+            break
+        if not arg.startswith("-") or arg == "-":
+            if stop_at_positional:
+                rest += argv[i:]
+                break
+            rest.append(arg)
+            i += 1
+            continue
+        name, eq, value = arg.lstrip("-").partition("=")
+        if name not in table:
+            raise Usage(f"flag provided but not defined: -{name}")
+        dest, kind = table[name]
+        if kind == "flag":
+            if eq and value.lower() not in ("true", "false", "1", "0"):
+                raise Usage(f"invalid boolean value {value!r} for -{name}")
+            opts[dest] = not eq or value.lower() in ("true", "1")
+            i += 1
+            continue
+        if not eq:
+            if i + 1 >= len(argv):
+                raise Usage(f"flag needs an argument: -{name}")
+            value = argv[i + 1]
+            i += 1
+        i += 1
+        if kind == "int":
+            try:
+                value = int(value)
+            except ValueError:
+                raise Usage(f"invalid value {value!r} for -{name}: give a number") from None
+        if kind == "list":
+            opts.setdefault(dest, []).append(value)
+        else:
+            opts[dest] = value
+    return opts, rest
+
+
+def _one_id(verb: str, args: list[str], most: int = 1) -> str:
+    if not args or len(args) > most:
+        raise Usage(f'"{verb}" requires exactly {"one argument" if most == 1 else "an ID"}: '
+                    f"bocker-runc {verb} {VERBS[verb][1]}")
+    return args[0]
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def _size(text: str | None) -> int | None:
+    """--memory 64m, 1g, 67108864, -1."""
+    if text is None:
+        return None
+    t = text.strip().lower().removesuffix("b")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    try:
+        return int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
+    except ValueError:
+        raise Usage(f"invalid size {text!r}: give bytes or a number with k, m or g") from None
+
+
+def run_verb(rt, verb: str, opts: dict, args: list[str]) -> int:
+    """Call the runtime for one verb and print what runc prints."""
+    from .engine.runtime import oci
+
+    if verb in ("state", "ps", "list", "update", "features"):
+        import json  # only here: it costs ~6 ms (re, enum), a whole runc start
+    if verb == "create":
+        rt.create(_one_id(verb, args), opts.get("bundle"), pid_file=opts.get("pid_file"),
+                  console_socket=opts.get("console_socket"), no_pivot=opts.get("no_pivot", False),
+                  no_new_keyring=opts.get("no_new_keyring", False), preserve_fds=opts.get("preserve_fds", 0))
+        return 0
+    if verb == "run":
+        return rt.run(_one_id(verb, args), opts.get("bundle"), detach=opts.get("detach", False),
+                      pid_file=opts.get("pid_file"), console_socket=opts.get("console_socket"),
+                      no_pivot=opts.get("no_pivot", False), no_new_keyring=opts.get("no_new_keyring", False),
+                      preserve_fds=opts.get("preserve_fds", 0), keep=opts.get("keep", False))
+    if verb == "start":
+        rt.start(_one_id(verb, args))
+        return 0
+    if verb == "state":
+        _out(json.dumps(rt.state(_one_id(verb, args)), indent=2))
+        return 0
+    if verb == "kill":
+        cid = _one_id(verb, args, most=2)
+        rt.kill(cid, args[1] if len(args) > 1 else "SIGTERM", all=opts.get("all", False))
+        return 0
+    if verb == "delete":
+        rt.delete(_one_id(verb, args), force=opts.get("force", False))
+        return 0
+    if verb == "exec":
+        if not args:
+            raise Usage('"exec" requires at least one argument: bocker-runc exec ID [COMMAND [ARGS...]]')
+        cid, command = args[0], args[1:]
+        if opts.get("process"):
+            path = opts["process"]
+            try:
+                with open(path, "rb") as f:
+                    process = f.read()
+            except OSError as e:
+                raise Usage(f"open {path}: {e.strerror.lower()}") from None
+        else:
+            process = rt.exec_process(cid, command, tty=opts.get("tty", False), cwd=opts.get("cwd"),
+                                      env=opts.get("env", []), user=opts.get("user"), caps=opts.get("cap", []),
+                                      no_new_privs=opts.get("no_new_privs", False))
+        return rt.exec(cid, process, detach=opts.get("detach", False), pid_file=opts.get("pid_file"),
+                       console_socket=opts.get("console_socket"), preserve_fds=opts.get("preserve_fds", 0))
+    if verb == "ps":
+        if not args:
+            raise Usage('"ps" requires an ID: bocker-runc ps [--format table|json] ID [PS-ARGS...]')
+        pids = rt.pids(args[0])
+        fmt = opts.get("format", "table")
+        if fmt == "json":
+            _out(json.dumps(pids))
+            return 0
+        if fmt != "table":
+            raise Usage(f"invalid format option {fmt!r}: use table or json")
+        _out(ps_table(pids, args[1:] or ["-ef"]))
+        return 0
+    if verb in ("pause", "resume"):
+        getattr(rt, verb)(_one_id(verb, args))
+        return 0
+    if verb == "list":
+        states = rt.list()
+        fmt = opts.get("format", "table")
+        if opts.get("quiet"):
+            _out("\n".join(s["id"] for s in states)) if states else None
+        elif fmt == "json":
+            _out(json.dumps(states))
+        elif fmt == "table":
+            _out(list_table(states))
+        else:
+            raise Usage(f"invalid format option {fmt!r}: use table or json")
+        return 0
+    if verb == "spec":
+        if opts.get("rootless"):
+            raise Usage("bocker-runc has no rootless mode: run `bocker-runc spec` as root")
+        oci.write_default_spec(opts.get("bundle"))
+        return 0
+    if verb == "update":
+        cid = _one_id(verb, args)
+        resources: dict = {}
+        if opts.get("resources"):
+            src = opts["resources"]
+            text = sys.stdin.read() if src == "-" else open(src).read()
+            try:
+                resources = json.loads(text)
+            except ValueError as e:
+                raise Usage(f"the resources in {src} are not JSON: {e}") from None
+        memory, swap = _size(opts.get("memory")), _size(opts.get("memory_swap"))
+        if memory is not None:
+            resources.setdefault("memory", {})["limit"] = memory
+        if swap is not None:
+            resources.setdefault("memory", {})["swap"] = swap
+        for flag, (group, key) in {"cpu_shares": ("cpu", "shares"), "cpu_quota": ("cpu", "quota"),
+                                   "cpu_period": ("cpu", "period"), "pids_limit": ("pids", "limit")}.items():
+            if flag in opts:
+                resources.setdefault(group, {})[key] = opts[flag]
+        rt.update(cid, resources)
+        return 0
+    if verb == "features":
+        _out(json.dumps(oci.features(), indent=4))
+        return 0
+    raise Usage(f"no such command: {verb}")  # pragma: no cover (VERBS is checked first)
+
+
+def ps_table(pids: list[int], ps_args: list[str]) -> str:
+    """`ps PS-ARGS` limited to the container's processes (its header kept), as runc ps does."""
+    import subprocess
+    out = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=False).stdout.splitlines()
+    if not out:
+        return ""
+    header = out[0].split()
+    try:
+        column = header.index("PID")
+    except ValueError:
+        raise Usage(f"ps {' '.join(ps_args)} prints no PID column: give other ps arguments") from None
+    wanted = {str(p) for p in pids}
+    return "\n".join([out[0]] + [line for line in out[1:]
+                                 if len(line.split()) > column and line.split()[column] in wanted])
+
+
+def list_table(states: list[dict]) -> str:
+    rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+    rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s.get("owner") or "root")
+             for s in states]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def version() -> str:
+    from . import __version__
+    return f"bocker-runc version {__version__}\nspec: 1.0.2-dev\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    log = None
+    try:
+        from .engine.runtime.oci import DEFAULT_ROOT, Log, Runtime
+        glob, rest = parse(GLOBAL, argv, stop_at_positional=True)
+        log = Log(glob.get("log"), glob.get("log_format", "text"), glob.get("debug", False))
+        if glob.get("version"):
+            sys.stdout.write(version())
+            return 0
+        if glob.get("help") or not rest or rest[0] == "help":
+            sys.stdout.write(USAGE + "\n")
+            return 0
+        verb, rest = rest[0], rest[1:]
+        if verb not in VERBS:
+            raise Usage(f"no such command: {verb} (see bocker-runc --help)")
+        if glob.get("systemd_cgroup"):
+            raise Usage("--systemd-cgroup is not supported by bocker-runc: let the caller use cgroupfs "
+                        "(podman --cgroup-manager cgroupfs; containerd: SystemdCgroup = false)")
+        flags, _ = VERBS[verb]
+        opts, args = parse(flags, rest, stop_at_positional=verb in ("exec", "ps"))
+        if verb in ("exec", "ps") and args and args[0].startswith("-"):
+            raise Usage(f"flag provided but not defined: {args[0]}")
+        log.debug(f"{verb} {' '.join(rest)}")
+        rt = Runtime(glob.get("root") or DEFAULT_ROOT, log)
+        return run_verb(rt, verb, opts, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        from .errors import BockerError
+        if isinstance(e, (Usage, BockerError)):
+            message = str(e)
+        else:  # a bug: one line for the caller, the traceback only with --debug
+            import traceback
+            message = f"bocker-runc bug: {type(e).__name__}: {e}"
+            if log is not None and log.debugging:
+                log.debug(traceback.format_exc())
+        if log is None:
+            sys.stderr.write(message + "\n")
+        else:
+            log.error(message)
+        return 1
+
+
+def write_launcher(path: str | os.PathLike, python: str | None = None) -> str:
+    """An executable `bocker-runc` at `path` for this checkout's package, run as `python -I -S`
+    (no site-packages to scan: the fastest start). Tests, notebooks and benchmarks point
+    podman and containerd at it; an installed package has the console script instead."""
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = (f"#!{python or sys.executable} -IS\n"
+            f"import sys; sys.path.insert(0, {parent!r})\n"
+            "from bocker_magics.runc import main\n"
+            "sys.exit(main())\n")
+    path = os.fspath(path)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
