@@ -150,8 +150,8 @@ def test_kill_9_of_the_server_loses_no_container(root):
     (pid,) = servers(root)
     os.kill(pid, signal.SIGKILL)
     assert wait_until(lambda: servers(root) == [])
-    line = bocker("ps", check=True).stdout.splitlines()[1]
-    assert line.startswith(cid) and line.split("\t\t")[2] == "running"
+    line = bocker("ps", "--format", "{{.ID}} {{.Status}}", check=True).stdout.splitlines()[0]
+    assert line == f"{cid} running"
     assert servers(root) and servers(root) != [pid]  # a new one, started by ps
     assert bocker("gc", check=True).stdout == ""  # nothing is garbage
     assert bocker("exec", "keeper", "echo", "still here", check=True).stdout == "still here\n"
@@ -167,8 +167,8 @@ def test_kill_9_of_the_server_during_a_foreground_run(root):
     os.kill(pid, signal.SIGKILL)
     assert p.wait(10) == 137
     assert "the bocker server" in p.stderr.read() and p.stdout.read() == ""
-    line = bocker("ps", check=True).stdout.splitlines()[1]
-    assert line.split("\t\t")[2] == "running"  # the container was the monitor's, not the server's
+    line = bocker("ps", "--format", "{{.Status}}", check=True).stdout.splitlines()[0]
+    assert line == "running"  # the container was the monitor's, not the server's
     assert bocker("gc", check=True).stdout == ""
     bocker("rm", "-f", "orphan", check=True)
     assert bocker("gc", check=True).stdout == ""
@@ -181,7 +181,7 @@ def test_kill_9_of_the_client_leaves_the_container_running(root):
     assert p.stdout.readline() == "up\n"
     p.kill()
     p.wait()
-    assert wait_until(lambda: bocker("ps").stdout.splitlines()[1].split("\t\t")[2] == "running")
+    assert wait_until(lambda: bocker("ps", "--format", "{{.Status}}").stdout.splitlines()[0] == "running")
     # the server served the hang-up and is free again
     assert bocker("rm", "-f", "survivor", check=True).stdout == "Removed: survivor\n"
     assert leftovers(str(root), CGROUP_PARENT, only_children=True) == []
@@ -296,8 +296,7 @@ def test_ctrl_c_of_a_foreground_run_stops_it_and_leaves_nothing(root):
     assert servers(root)
     p.send_signal(signal.SIGINT)
     assert p.wait(10) == 130
-    line = bocker("ps").stdout.splitlines()[1]
-    assert line.split("\t\t")[2] == "exited (137)"
+    assert bocker("ps", "--format", "{{.Status}}").stdout.splitlines()[0] == "exited (137)"
     assert leftovers(str(root), CGROUP_PARENT, only_children=True) == []
     # --rm too: nothing stays
     p = subprocess.Popen([BOCKER, "run", "--rm", "-i", "busybox", "echo up; sleep 30"],
@@ -315,7 +314,7 @@ def test_ctrl_c_of_a_command_that_is_not_attached(root):
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     assert p.wait(10) == 130
-    assert bocker("ps").stdout.splitlines()[1].split("\t\t")[2] == "running"  # wait only waited
+    assert bocker("ps", "--format", "{{.Status}}").stdout.splitlines()[0] == "running"  # wait only waited
     bocker("rm", "-f", "waited", check=True)
 
 
@@ -361,7 +360,7 @@ def test_commands_at_once(root):
                             text=True)
     assert long.stdout.readline() == "started\n"
     # served while the run is: a thread per request
-    assert bocker("ps", check=True).stdout.splitlines()[1].split("\t\t")[2] == "running"
+    assert bocker("ps", "--format", "{{.Status}}", check=True).stdout.splitlines()[0] == "running"
     bocker("kill", cid_of(root), check=True)
     assert long.communicate(timeout=10)[0] == ""
     assert long.returncode == 137
