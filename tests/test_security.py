@@ -89,9 +89,13 @@ def _image_with(engine, tmp_path: Path, links: dict[str, str]):
 
 @pytest.mark.parametrize("name", ["proc", "dev", "sys"])
 def test_symlinked_mount_points_are_refused(engine, tmp_path, name):
-    img = _image_with(engine, tmp_path, {name: "/tmp"})
+    # the link points at a host directory: nothing may appear there (no /dev nodes, no mount)
+    target = tmp_path / "host-side"
+    target.mkdir()
+    img = _image_with(engine, tmp_path, {name: str(target)})
     with pytest.raises(BockerError, match=f"The image's /{name} is a symbolic link"):
         engine.run(img.id, "true")
+    assert list(target.iterdir()) == []
     assert not [c for c in engine.ps() if c.image == img.id]
     assert leftovers(str(engine.store.root), CGROUP_PARENT, only_children=True) == []
 

@@ -368,7 +368,9 @@ def _cgroup(root: str, m, opts: MountOptions, ctx: RootContext) -> None:
 
 
 def _populate_dev(root: str, devices) -> None:
-    dev = os.path.join(root, "dev")
+    # resolved inside the root, as every path of a mount step: were the image's /dev a link
+    # (refused before this, in _mount_one), nodes must never be made where it points
+    dev = secure_join(root, "/dev")
     for name, major, minor in DEFAULT_DEVICES:
         _mknod(os.path.join(dev, name), stat.S_IFCHR, major, minor, 0o666, 0, 0)
     for name, target in DEV_LINKS:
