@@ -44,8 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 CACHE_DIR = Path("/var/cache/bocker-bench")
 CGROUP_PARENT = "bocker-bench"
@@ -292,8 +292,8 @@ def main() -> int:
     os.environ["BOCKER_CGROUP_PARENT"] = CGROUP_PARENT
     marker = f"BOCKER_ROOT={root}".encode()
 
-    from bocker_magics.engine.kernel.cgroups import Limits
     from bocker_magics.engine.engine import Engine
+    from bocker_magics.engine.kernel.cgroups import Limits
 
     limits = Limits(memory=MEMORY, cpu_shares=CPU_SHARES, cpus=CPU_QUOTA / CPU_PERIOD, pids=PIDS)
     bocker = Path(sys.executable).parent / "bocker"

@@ -15,7 +15,8 @@ from __future__ import annotations
 import codecs
 import sys
 import time
-from typing import Any, Callable, Iterator, TextIO
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
 
 STREAMS = ("stdout", "stderr")
 

@@ -13,8 +13,9 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from . import format
 from .commands import PROG, SEED_OPTIONS, VERBS, Context, canonical, help_text, parser
@@ -292,6 +293,7 @@ def one_line(message: str) -> str:
 
 def fault_message(e: OSError) -> str:
     import errno
+
     from .engine.store import default_root
     root = default_root()
     if e.errno in (errno.ENOSPC, errno.EDQUOT):

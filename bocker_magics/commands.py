@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import BockerError, InvalidArgument, UsageError
 
@@ -79,7 +80,7 @@ class Verb:
     purpose: str      # the seed's #HELP first line
     usage: str        # … and its second
     arguments: Callable[[argparse.ArgumentParser], None]
-    call: Callable[["Engine", argparse.Namespace, Context], Any]
+    call: Callable[[Engine, argparse.Namespace, Context], Any]
     intermixed: bool = False  # an ACTION NAME... verb: options anywhere between the words
 
 
@@ -249,7 +250,7 @@ def _login_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--insecure", action="store_true")
 
 
-def _login(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _login(e: Engine, a: argparse.Namespace, ctx: Context):
     import sys
     password = sys.stdin.readline().rstrip("\n") if a.password_stdin else a.password
     if password is None:
@@ -301,7 +302,7 @@ def limits_from(a: argparse.Namespace, seed: dict[str, str]):
     return Limits(memory=memory or None, cpu_shares=shares or None, cpus=cpus, pids=pids)
 
 
-def _init(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _init(e: Engine, a: argparse.Namespace, ctx: Context):
     if bool(a.busybox) == bool(a.directory):
         raise usage_error(f"{ctx.prog} init: give a directory, or --busybox ({ctx.hint})")
     return e.busybox() if a.busybox else e.init(a.directory, a.name)
@@ -379,7 +380,7 @@ def _detach_keys(a: argparse.Namespace, tty: bool = True):
     return keys if tty else None
 
 
-def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _run(e: Engine, a: argparse.Namespace, ctx: Context):
     # detached, nothing is attached: -t gives the container a pty, and needs no terminal here
     stdin, terminal = (None, None) if a.detach else _io(ctx, a.interactive, a.tty)
     options = run_options(a, ctx)
@@ -389,12 +390,12 @@ def _run(e: "Engine", a: argparse.Namespace, ctx: Context):
                  on_start=ctx.on_start, stdin=stdin, terminal=terminal, detach_keys=_detach_keys(a, a.tty))
 
 
-def _create(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _create(e: Engine, a: argparse.Namespace, ctx: Context):
     # -t needs a terminal only once something attaches (start -a, attach)
     return e.create(a.image, _command(a), run_options(a, ctx))
 
 
-def _start(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _start(e: Engine, a: argparse.Namespace, ctx: Context):
     if a.attach and len(a.containers) > 1:
         raise usage_error(f"{ctx.prog} start: -a attaches to one container: give one")
     if not a.attach:
@@ -405,7 +406,7 @@ def _start(e: "Engine", a: argparse.Namespace, ctx: Context):
                    terminal=terminal, detach_keys=_detach_keys(a, bool(c.record and c.record.tty)))
 
 
-def _attach(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _attach(e: Engine, a: argparse.Namespace, ctx: Context):
     c = e.container(a.container)
     if not c.running:
         from .errors import Conflict
@@ -415,7 +416,7 @@ def _attach(e: "Engine", a: argparse.Namespace, ctx: Context):
                     detach_keys=_detach_keys(a, bool(c.record and c.record.tty)))
 
 
-def _restart(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _restart(e: Engine, a: argparse.Namespace, ctx: Context):
     return _each(lambda e, r: e.restart(r, timeout=a.time) and r)(e, a.containers)
 
 
@@ -437,7 +438,7 @@ def _ps_args(p: argparse.ArgumentParser) -> None:
     _listing_args(p, "container", "Docker's wider one: status, image, created, restarts, ports, name")
 
 
-def _ps(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _ps(e: Engine, a: argparse.Namespace, ctx: Context):
     from . import listing
     listing.check(a.format, listing.CONTAINERS)
     last = whole_number("--last", a.last) if a.last is not None else None
@@ -454,7 +455,7 @@ def _images_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("reference", nargs="?", help="only images whose name matches, e.g. busybox or 'busy*:*'")
 
 
-def _images(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _images(e: Engine, a: argparse.Namespace, ctx: Context):
     from . import listing
     listing.check(a.format, listing.IMAGES)
     filters = list(a.filter) + ([f"reference={a.reference}"] if a.reference else [])
@@ -466,7 +467,7 @@ def _history_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", help="image id or name")
 
 
-def _history(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _history(e: Engine, a: argparse.Namespace, ctx: Context):
     from . import listing
     listing.check(a.format, listing.HISTORY)
     return e.history(a.image)
@@ -478,7 +479,7 @@ def _top_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("ps_options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
-def _top(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _top(e: Engine, a: argparse.Namespace, ctx: Context):
     if a.ps_options:
         raise usage_error(f"{ctx.prog} top: no ps options ('{' '.join(a.ps_options)}'): it shows every process "
                           "with its pids, user, state, cpu time and command")
@@ -498,7 +499,7 @@ def _cp_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("destination", metavar="DEST", help="CONTAINER:PATH or a host path (- : a tar stream on stdout)")
 
 
-def _cp(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _cp(e: Engine, a: argparse.Namespace, ctx: Context):
     return e.cp(a.source, a.destination, archive=a.archive, follow_link=a.follow_link,
                 stdin=ctx.binary_stdin, stdout=ctx.binary_stdout)
 
@@ -520,7 +521,7 @@ def _confirmed(ctx: Context, a: argparse.Namespace, question: str, verb: str) ->
     return ctx.confirm(f"WARNING! This {question.lower()}.\nAre you sure you want to continue? [y/N] ")
 
 
-def _container_prune(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _container_prune(e: Engine, a: argparse.Namespace, ctx: Context):
     from .engine.prune import PruneResult, _filters
     _filters(a.filter, "container prune")  # a bad filter before the question
     if not _confirmed(ctx, a, "Will remove all stopped containers", "container prune"):
@@ -528,7 +529,7 @@ def _container_prune(e: "Engine", a: argparse.Namespace, ctx: Context):
     return e.container_prune(a.filter)
 
 
-def _image_prune(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _image_prune(e: Engine, a: argparse.Namespace, ctx: Context):
     from .engine.prune import PruneResult, _filters
     _filters(a.filter, "image prune")
     what = "Will remove all images without at least one container" if a.all else "Will remove all dangling images"
@@ -541,7 +542,7 @@ def _system_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["df", "info"], help="df: disk usage; info: as bocker info")
 
 
-def _system(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _system(e: Engine, a: argparse.Namespace, ctx: Context):
     return e.system_df() if a.action == "df" else e.info()
 
 
@@ -558,7 +559,7 @@ def _volume_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--force", action="store_true", help="rm: a missing volume is no error")
 
 
-def _volume(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _volume(e: Engine, a: argparse.Namespace, ctx: Context):
     from . import listing
     used = {"create": ("label",), "ls": ("quiet", "format", "filter"), "inspect": (), "rm": ("force",)}[a.action]
     for option, flag in (("label", "--label"), ("quiet", "-q"), ("format", "--format"), ("filter", "--filter"),
@@ -583,7 +584,7 @@ def _volume(e: "Engine", a: argparse.Namespace, ctx: Context):
     return _each(lambda e, n: e.volume_rm(n, force=a.force) and n)(e, a.names)
 
 
-def _logs(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _logs(e: Engine, a: argparse.Namespace, ctx: Context):
     from .engine.runtime.logfile import parse_since
     tail = None if a.tail in (None, "all") else whole_number("--tail", a.tail)
     since = None if a.since is None else parse_since(a.since)
@@ -619,7 +620,7 @@ def build_args_of(items: list[str], environ: dict[str, str] | None = None) -> di
     return out
 
 
-def _build(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _build(e: Engine, a: argparse.Namespace, ctx: Context):
     text = getattr(a, "dockerfile_text", None)
     if text is None and a.file == "-":
         import sys
@@ -639,7 +640,7 @@ def _network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bridge", help="create: the bridge device's name (default bk-NAME)")
 
 
-def _network(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _network(e: Engine, a: argparse.Namespace, ctx: Context):
     if a.action == "ls":
         return e.network_ls()
     if not a.name:
@@ -651,7 +652,7 @@ def _network(e: "Engine", a: argparse.Namespace, ctx: Context):
     return e.network_rm(a.name)
 
 
-def _exec(e: "Engine", a: argparse.Namespace, ctx: Context):
+def _exec(e: Engine, a: argparse.Namespace, ctx: Context):
     if not a.command:
         raise usage_error(f"{ctx.prog} exec: give the command to run, e.g. {ctx.prog} exec ID ls /")
     stdin, terminal = _io(ctx, a.interactive and not a.detach, a.tty and not a.detach)
@@ -663,7 +664,7 @@ def _exec(e: "Engine", a: argparse.Namespace, ctx: Context):
 def _each(call):
     """A verb that takes several containers: each in turn; one that fails says so and the
     rest still run, as Docker's CLI does (the error of the first failure is raised after)."""
-    def run(e: "Engine", refs: list[str]):
+    def run(e: Engine, refs: list[str]):
         done, errors = [], []
         for ref in refs:
             try:
@@ -706,7 +707,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
          "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "
          "[--network NET] [-p HOST:CTR] [--dns IP] [-i] [-t] <image> [command...] (one word is a script "
-         "/bin/sh -c runs, as the seed's; several are the program and its arguments, each word as it is)", _run_args, _run),
+         "/bin/sh -c runs, as the seed's; several are the program and its arguments, each word as it is)",
+         _run_args, _run),
     Verb("create", "Create a container (nothing runs until start)", "create [OPTIONS] <image> [command...]",
          _create_args, _create),
     Verb("start", "Start created or stopped containers", "start [-a] [-i] <container_id...>", _start_args, _start),
@@ -817,7 +819,7 @@ def help_text() -> str:
     return "".join(f"{purpose}:\n\t{PROG} {usage}\n\n" for purpose, usage in lines)
 
 
-def execute(engine: "Engine", verb: str, args: list[str], ctx: Context | None = None) -> tuple[argparse.Namespace, Any]:
+def execute(engine: Engine, verb: str, args: list[str], ctx: Context | None = None) -> tuple[argparse.Namespace, Any]:
     """Parse `args` for `verb` and make its engine call; returns the arguments and the result."""
     verb, args = canonical(verb, args)
     if verb not in VERBS:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 # verbs that act on a running container: only those are offered after them
 RUNNING_ONLY = {"exec", "top", "ns", "stop", "kill", "stats", "pause", "port"}

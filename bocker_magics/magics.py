@@ -167,8 +167,10 @@ def _label(name: str | None, cid: str | None) -> str:
 class BockerMagics(Magics):
     """The %bocker magics; a traitlets Configurable: `%config BockerMagics.memory = '256m'`."""
 
-    root = Unicode(None, allow_none=True, config=True, help="BOCKER_ROOT for this kernel (default: $BOCKER_ROOT or /var/lib/bocker)")
-    cgroup_parent = Unicode(None, allow_none=True, config=True, help="cgroup parent (default: $BOCKER_CGROUP_PARENT or bocker)")
+    root = Unicode(None, allow_none=True, config=True,
+                   help="BOCKER_ROOT for this kernel (default: $BOCKER_ROOT or /var/lib/bocker)")
+    cgroup_parent = Unicode(None, allow_none=True, config=True,
+                            help="cgroup parent (default: $BOCKER_CGROUP_PARENT or bocker)")
     default_image = Unicode("busybox", config=True, help="image of %%bocker run when the line names none")
     memory = Unicode(None, allow_none=True, config=True, help="default -m of run, e.g. '256m'")
     cpu_shares = Int(None, allow_none=True, config=True, help="default --cpu-shares of run")
@@ -387,7 +389,7 @@ class BockerMagics(Magics):
             MADE.add("networks", a.name)
 
     # -- progress: a bar in the cell, a widget, or the terminal's --------------------------------
-    def _progress(self, what: str) -> "_EndingProgress":
+    def _progress(self, what: str) -> _EndingProgress:
         from .views.live import updates_in_place
 
         if updates_in_place():

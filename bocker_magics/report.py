@@ -108,7 +108,6 @@ def execute(path: Path, kernel: str, timeout: int = CELL_TIMEOUT):
     """Run one notebook in a real kernel (cwd: the notebooks dir). Returns (nb, error)."""
     import nbclient
     import nbformat
-
     from traitlets.config import Config
 
     nb = nbformat.read(path, as_version=4)
@@ -163,7 +162,8 @@ td.ok {{ color: #1a7f37; font-weight: bold; }} td.fail {{ color: #cf222e; font-w
 </style></head><body>
 <h1>bocker-magics: the article's experiments</h1>
 <p>{passed} of {len(outcomes)} notebooks passed — run {html.escape(when)}.</p>
-<table id="experiments"><thead><tr><th>notebook</th><th>experiment</th><th>result</th><th>duration</th><th>error</th></tr></thead>
+<table id="experiments"><thead><tr><th>notebook</th><th>experiment</th><th>result</th><th>duration</th>
+<th>error</th></tr></thead>
 <tbody>{rows}</tbody></table>
 <h2>Machine</h2><table id="machine"><tbody>{facts}</tbody></table>
 </body></html>

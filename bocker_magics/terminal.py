@@ -11,7 +11,7 @@ import signal
 import struct
 import termios
 import tty as _tty
-from typing import Iterator
+from collections.abc import Iterator
 
 from .errors import InvalidArgument
 
@@ -71,7 +71,7 @@ class Terminal:
                 pass
 
     @contextlib.contextmanager
-    def raw(self) -> Iterator["Terminal"]:
+    def raw(self) -> Iterator[Terminal]:
         """Raw mode (every key goes to the container: ^C to its foreground process), the
         SIGWINCH wake-up, and the terminal as it was afterwards, whatever happens."""
         saved = termios.tcgetattr(self.fd)

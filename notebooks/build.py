@@ -208,7 +208,7 @@ assert after_unshare.differs("shell B (unshare -iu)", "uts") and after_unshare.d
 assert not after_unshare.differs("shell B (unshare -iu)", "mnt") and not after_unshare.differs("shell B (unshare -iu)", "net")
 after_unshare
 """),
-    md(f"""
+    md("""
 ## Step 3 — A enters B's namespaces with `nsenter -t PID -u -i`
 
 `nsenter` opens `/proc/PID/ns/uts` and `ipc` of B's bash and `setns()`s into them before it starts a

@@ -73,7 +73,7 @@ class JupyterLab:
         return self.home / "notebooks"
 
     @classmethod
-    def start(cls, home: Path, env: dict[str, str] | None = None, timeout: float = 120) -> "JupyterLab":
+    def start(cls, home: Path, env: dict[str, str] | None = None, timeout: float = 120) -> JupyterLab:
         home.mkdir(parents=True, exist_ok=True)
         dirs = {name: home / name for name in ("config", "data", "runtime", "ipython", "notebooks",
                                                  "lab-settings", "lab-workspaces", "xdg-cache", "xdg-config")}
@@ -215,7 +215,7 @@ class JupyterLab:
                     time.sleep(0.1)
         self.process.poll()
 
-    def __enter__(self) -> "JupyterLab":
+    def __enter__(self) -> JupyterLab:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -232,7 +232,7 @@ class Chromium:
     profile: Path
 
     @classmethod
-    def start(cls, profile: Path, executable: str = CHROMIUM) -> "Chromium":
+    def start(cls, profile: Path, executable: str = CHROMIUM) -> Chromium:
         from playwright.sync_api import sync_playwright
 
         # Chromium keeps its crash database and dconf's cache under XDG dirs, whatever the
@@ -250,7 +250,7 @@ class Chromium:
             raise
         return cls(pw, context, profile)
 
-    def open_notebook(self, lab: JupyterLab, name: str, artifacts: Path, timeout: float = 90) -> "Notebook":
+    def open_notebook(self, lab: JupyterLab, name: str, artifacts: Path, timeout: float = 90) -> Notebook:
         """Open a notebook of lab's notebook dir and wait until its kernel answers."""
         page = self.context.pages[0] if self.context.pages else self.context.new_page()
         page.set_default_timeout(30_000)
@@ -275,7 +275,7 @@ class Chromium:
         finally:
             self.playwright.stop()
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -296,7 +296,7 @@ class Cell:
     """One code cell of the page: its prompt tells busy from done; its outputs are read as the
     page shows them (text as rendered, HTML of the output area)."""
 
-    notebook: "Notebook"
+    notebook: Notebook
     index: int
 
     @property
@@ -330,11 +330,11 @@ class Cell:
             f"""(args) => {{ const p = ({_PROMPT_JS})(args); return p !== null && ({js_test}); }}""",
             arg=[self.notebook.panel, self.index], timeout=timeout * 1000)
 
-    def wait_done(self, timeout: float = 60) -> "Cell":
+    def wait_done(self, timeout: float = 60) -> Cell:
         self.wait_prompt(f"new RegExp({json.dumps(DONE_PROMPT.pattern)}).test(p)", timeout)
         return self
 
-    def wait_for_output(self, text: str, timeout: float = 30) -> "Cell":
+    def wait_for_output(self, text: str, timeout: float = 30) -> Cell:
         """Until the output area shows `text` (the cell may still be running)."""
         self.locator.locator(".jp-OutputArea").get_by_text(text, exact=False).first.wait_for(timeout=timeout * 1000)
         return self

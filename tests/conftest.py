@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hostcheck import leftovers
 
 SESSION_TAG = f"bocker-test-{os.getpid()}"

@@ -44,15 +44,15 @@ import io
 import itertools
 import json
 import os
-import shutil
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 REPO = Path(__file__).resolve().parent.parent

@@ -13,8 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from bocker_magics.engine.build import (BuildContext, ContextError, Ignore, IgnoreMatcher, InlineFile, PatternError,
-                                        content_digest, read_ignore, read_ignore_file, sources)
+from bocker_magics.engine.build import (
+    BuildContext,
+    ContextError,
+    Ignore,
+    IgnoreMatcher,
+    InlineFile,
+    PatternError,
+    content_digest,
+    read_ignore,
+    read_ignore_file,
+    sources,
+)
 from bocker_magics.engine.build.patterns import clean, match
 from bocker_magics.errors import InvalidArgument
 

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from bocker_magics.engine.kernel.cgroups import Limits, V1Driver, V2Driver, controller_mounts, v2_mount
 from bocker_magics.engine.kernel import devices
+from bocker_magics.engine.kernel.cgroups import Limits, V1Driver, V2Driver, controller_mounts, v2_mount
 from bocker_magics.engine.kernel.devices import (
     DEFAULT_NODES,
     DeviceNode,

@@ -11,10 +11,40 @@ from dataclasses import fields
 
 import pytest
 
-from bocker_magics.engine.build import (Add, Arg, Cmd, Command, Copy, DockerfileError, Entrypoint, Env, Expander,
-                                        Expose, From, Healthcheck, InlineFile, InvalidStage, Label, Lexer, LexError,
-                                        Maintainer, Mount, Onbuild, Platform, Run, Scope, Shell, StopSignal, User,
-                                        Volume, Workdir, automatic_args, parse, parse_trigger, plan_build)
+from bocker_magics.engine.build import (
+    Add,
+    Arg,
+    Cmd,
+    Command,
+    Copy,
+    DockerfileError,
+    Entrypoint,
+    Env,
+    Expander,
+    Expose,
+    From,
+    Healthcheck,
+    InlineFile,
+    InvalidStage,
+    Label,
+    Lexer,
+    LexError,
+    Maintainer,
+    Mount,
+    Onbuild,
+    Platform,
+    Run,
+    Scope,
+    Shell,
+    StopSignal,
+    User,
+    Volume,
+    Workdir,
+    automatic_args,
+    parse,
+    parse_trigger,
+    plan_build,
+)
 from bocker_magics.engine.build.variables import DEFAULT_PATH
 from bocker_magics.errors import InvalidArgument
 

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CGROUP_PARENT
+from hostcheck import leftovers
 
 from bocker_magics.engine.kernel.cgroups import Limits
 from bocker_magics.engine.kernel.namespaces import ns_inodes, parse_links
 from bocker_magics.errors import BockerError, NotFound
-from conftest import CGROUP_PARENT
-from hostcheck import leftovers
 
 LIST_NS = "for n in /proc/self/ns/*; do echo ${n##*/} $(readlink $n); done"
 

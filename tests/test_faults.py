@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import BOCKER, CGROUP_PARENT, SESSION_ROOT, bocker
 from hostcheck import leftovers
 

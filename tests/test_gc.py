@@ -7,7 +7,6 @@ import json
 import shutil
 
 import pytest
-
 from conftest import CGROUP_PARENT, ENGINE_KILLED, bocker
 from hostcheck import leftovers
 
@@ -55,6 +54,7 @@ def test_kill_9_of_the_engine_during_init_then_gc(fresh_root, tmp_path):
 def test_kill_9_of_the_starting_engine_leaves_the_container_running(fresh_root):
     # The engine is not the container's parent: a killed `bocker run` changes nothing.
     import subprocess
+
     from conftest import BOCKER
     p = subprocess.Popen([BOCKER, "run", "busybox", "echo up; sleep 30"], stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline() == "up\n"

@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import SESSION_ROOT, bocker
 
 PROGRAMS = Path(__file__).parent / "programs"
@@ -123,8 +122,9 @@ def python_image(engine_module):
 
 @pytest.fixture(scope="module")
 def engine_module():
-    from bocker_magics.engine import Engine
     from conftest import CGROUP_PARENT
+
+    from bocker_magics.engine import Engine
     e = Engine(SESSION_ROOT / "root", cgroup_parent=CGROUP_PARENT)
     yield e
     e.close()

@@ -10,12 +10,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import SESSION_ROOT
 
 from bocker_magics.engine.distribution import layers
 from bocker_magics.engine.distribution.layers import LayerError
-from bocker_magics.engine.store import Store
 from bocker_magics.engine.distribution.layerstore import LayerStore
-from conftest import SESSION_ROOT
+from bocker_magics.engine.store import Store
 
 REG, DIR, SYM, LNK, CHR, BLK, FIFO = (tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE,
                                      tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE)

@@ -9,7 +9,6 @@ import stat
 import subprocess
 import time
 
-
 from conftest import BOCKER, CGROUP_PARENT, bocker
 
 

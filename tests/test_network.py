@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from bocker_magics.engine.network import rules_present
 from conftest import CGROUP_PARENT, bocker
 from hostcheck import leftovers
+
+from bocker_magics.engine.network import rules_present
 
 
 def veths() -> list[str]:

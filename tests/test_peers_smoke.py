@@ -13,9 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 import peers
+import pytest
 from hostcheck import leftovers
 
 

@@ -8,7 +8,6 @@ import os
 import shutil
 
 import pytest
-
 from conftest import SESSION_ROOT, bocker
 from registry_fixtures import Registry, build_test_images, missing_tools, run
 

@@ -15,18 +15,17 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from bocker_magics.engine.images import ImageStore
-from bocker_magics.engine.distribution.oci import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_MANIFEST
-from bocker_magics.errors import AuthError, BadDigest, DigestMismatch, RegistryError
-from bocker_magics.engine.distribution.registry import RegistryClient
-from bocker_magics.engine.distribution.credentials import find_credentials
-from bocker_magics.engine.distribution.reference import parse_reference
-from bocker_magics.engine.store import Store
-from bocker_magics.engine.distribution.transfer import Puller
-from bocker_magics.errors import InvalidArgument, NotFound
 from conftest import SESSION_ROOT
 from test_layers import REG, tar_bytes
+
+from bocker_magics.engine.distribution.credentials import find_credentials
+from bocker_magics.engine.distribution.oci import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_MANIFEST
+from bocker_magics.engine.distribution.reference import parse_reference
+from bocker_magics.engine.distribution.registry import RegistryClient
+from bocker_magics.engine.distribution.transfer import Puller
+from bocker_magics.engine.images import ImageStore
+from bocker_magics.engine.store import Store
+from bocker_magics.errors import AuthError, BadDigest, DigestMismatch, InvalidArgument, NotFound, RegistryError
 
 REPO = "test/img"
 
@@ -62,7 +61,7 @@ class Fake:
         self.statuses: dict[str, list[int]] = {}   # digest -> statuses to answer first
         self.drop_at: dict[str, int] = {}          # digest -> bytes sent before the connection drops
         self.corrupt: set[str] = set()
-        self.redirect_to: "Fake | None" = None
+        self.redirect_to: Fake | None = None
         self.log: list[tuple[str, str, dict[str, str]]] = []
         fake = self
 

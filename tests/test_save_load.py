@@ -7,7 +7,6 @@ import os
 import shutil
 
 import pytest
-
 from conftest import SESSION_ROOT
 from registry_fixtures import build_test_images, missing_tools, run
 from test_registry import check_layers_image

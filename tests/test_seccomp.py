@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bocker_magics.engine.kernel.capabilities import DOCKER_DEFAULT
 from bocker_magics.engine.kernel import seccomp
+from bocker_magics.engine.kernel.capabilities import DOCKER_DEFAULT
 from bocker_magics.engine.kernel.seccomp_default import ALLOWED, WITH_CAPABILITY
 from bocker_magics.errors import BockerError, ContainerStartError, InvalidArgument
 

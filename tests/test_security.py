@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CGROUP_PARENT, bocker
+from hostcheck import leftovers
 
 from bocker_magics.engine.kernel.capabilities import DOCKER_DEFAULT, NUMBER
 from bocker_magics.errors import BockerError
-from conftest import CGROUP_PARENT, bocker
-from hostcheck import leftovers
 
 
 def caps_of(status_text: str, field: str) -> int:

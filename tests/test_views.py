@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 import pytest
 
 from bocker_magics.engine.kernel.cgroups.common import CgroupStats
-from bocker_magics.views import ContainerTable, ImageTable, Inspect, LayerDiff, Monitor, NamespaceTable, Progress, stats_frame
+from bocker_magics.views import (
+    ContainerTable,
+    ImageTable,
+    Inspect,
+    LayerDiff,
+    Monitor,
+    NamespaceTable,
+    Progress,
+    stats_frame,
+)
 from bocker_magics.views.namespaces import host_column
 
 MIMES = ("text/plain", "text/html", "text/markdown")

@@ -22,19 +22,42 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from ..errors import (BockerError, Conflict, ContainerStartError, ExitCodeError, HostUnsupported, InvalidArgument,
-                      MonitorDied, NotFound)
+from ..errors import (
+    BockerError,
+    Conflict,
+    ContainerStartError,
+    ExitCodeError,
+    HostUnsupported,
+    InvalidArgument,
+    MonitorDied,
+    NotFound,
+)
 from .kernel import linux
 from .kernel.cgroups import CgroupStats, detect
 from .options import RunOptions, Target, command_argv, parse_env, parse_mount, parse_restart, parse_volume, to_spec
 from .runtime import logfile
 from .runtime.monitor import ATTACH_SOCKET, STOP_MARK
-from .runtime.protocol import (CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_NETNS, STDERR, STDIN, STDOUT,
-                               Channel, Endpoint, ExecLaunch, Launch, Publish, RestartPolicy, control)
+from .runtime.protocol import (
+    CONTROL,
+    EVENT_EXITED,
+    EVENT_FAILED,
+    EVENT_NETNS,
+    STDERR,
+    STDIN,
+    STDOUT,
+    Channel,
+    Endpoint,
+    ExecLaunch,
+    Launch,
+    Publish,
+    RestartPolicy,
+    control,
+)
 from .spec import Spec, State, object_json
 from .store import CONTAINER_PREFIX, check_container_name, is_id, read_json, write_json
 
@@ -92,7 +115,7 @@ class NetworkPlan:
     lease: str | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "NetworkPlan":
+    def from_json(cls, data: dict[str, Any]) -> NetworkPlan:
         return cls(mode=data.get("mode", "none"), name=data.get("name", "none"),
                    publish=[Publish(**p) for p in data.get("publish", [])], dns=list(data.get("dns", [])),
                    endpoint=Endpoint(**data["endpoint"]) if data.get("endpoint") else None,
@@ -123,7 +146,7 @@ class ContainerRecord:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ContainerRecord":
+    def from_json(cls, data: dict[str, Any]) -> ContainerRecord:
         data = dict(data)
         data["network"] = NetworkPlan.from_json(data.get("network") or {})
         data["restart"] = RestartPolicy(**(data.get("restart") or {}))
@@ -251,7 +274,7 @@ def _volume_request(text: str):
 class Containers:
     """The container verbs of one engine."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
 
@@ -485,8 +508,7 @@ class Containers:
 
     def _reset_run(self, cid: str, cdir: Path, phase: str = "created") -> None:
         """Back to a created container (a restart, or a start that failed)."""
-        for name in ("upper", "work", "merged"):
-            pass  # the upper dir is the container's filesystem: it stays across runs
+        # the upper dir is the container's filesystem: it stays across runs
         with contextlib.suppress(FileNotFoundError):
             os.unlink(cdir / STOP_MARK)
         record = ContainerRecord.from_json(read_json(cdir / "container.json"))

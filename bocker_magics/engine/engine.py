@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from ..errors import (Conflict, ContainerStartError, ExitCodeError, HostUnsupported, InvalidArgument, MonitorDied,
-                      NotFound)
+from ..errors import (
+    Conflict,
+    ContainerStartError,
+    ExitCodeError,
+    HostUnsupported,
+    InvalidArgument,
+    MonitorDied,
+    NotFound,
+)
 from .images import BUSYBOX_NAME, Image, ImageStore
 from .store import Store
 
@@ -44,7 +52,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def seed_limits() -> "Limits":
+def seed_limits() -> Limits:
     """The seed's defaults: --MEM_LIMIT=512 (MB) and --CPU_SHARE=512."""
     from .kernel.cgroups import Limits
     return Limits(memory=512 * MB, cpu_shares=512)
@@ -56,7 +64,7 @@ class Engine:
     them (their imports are most of a CLI call's time)."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 cgroup_parent: str | None = None, default_limits: "Limits | None" = None,
+                 cgroup_parent: str | None = None, default_limits: Limits | None = None,
                  default_network: str | None = None) -> None:
         self._check_host()
         self.store = Store(root)
@@ -68,11 +76,11 @@ class Engine:
         self.default_network = default_network or os.environ.get("BOCKER_NETWORK") or "bridge"
 
     @cached_property
-    def default_limits(self) -> "Limits":
+    def default_limits(self) -> Limits:
         return self._default_limits if self._default_limits is not None else seed_limits()
 
     @cached_property
-    def launcher(self) -> "Launcher":
+    def launcher(self) -> Launcher:
         from .runtime.launcher import Launcher
         return Launcher()
 
@@ -82,17 +90,17 @@ class Engine:
         return linux.boot_id()
 
     @cached_property
-    def networks(self) -> "Networks":
+    def networks(self) -> Networks:
         from .network.networks import Networks
         return Networks(self.store)
 
     @cached_property
-    def containers(self) -> "Containers":
+    def containers(self) -> Containers:
         from .containers import Containers
         return Containers(self)
 
     @cached_property
-    def volumes(self) -> "Volumes":
+    def volumes(self) -> Volumes:
         from .volumes import Volumes
         return Volumes(self.store)
 
@@ -107,7 +115,7 @@ class Engine:
         if "networks" in self.__dict__:
             self.networks.close()
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -166,13 +174,13 @@ class Engine:
 
     # -- registries and archives (transfer.py, archive.py, registry.py) -------------------
     def _registry_client(self, registry: str, insecure: bool):
-        from .distribution.registry import RegistryClient
         from .distribution.credentials import docker_config_paths, find_credentials
+        from .distribution.registry import RegistryClient
         creds = find_credentials(registry, [self.store.auth_file, *docker_config_paths()])
         return RegistryClient(registry, insecure=insecure, credentials=creds)
 
     def pull(self, ref: str, tag: str | None = None, *, insecure: bool = False,
-             platform: str | None = None, progress: "Callable[[Any], None] | None" = None) -> Image:
+             platform: str | None = None, progress: Callable[[Any], None] | None = None) -> Image:
         """`bocker pull NAME TAG` (the seed's form) or `pull [registry/]repo[:tag|@digest]`.
         `progress` gets a registry.Progress per layer event (a bar, a widget)."""
         from .distribution.oci import Platform
@@ -187,7 +195,7 @@ class Engine:
             client.close()
 
     def push(self, image: str, ref: str | None = None, *, insecure: bool = False,
-             progress: "Callable[[Any], None] | None" = None) -> str:
+             progress: Callable[[Any], None] | None = None) -> str:
         """Upload an image (its layers, an OCI config and manifest) as `ref` (default: the
         image's own name); returns `ref@sha256:…`."""
         from .distribution.reference import parse_reference
@@ -208,9 +216,9 @@ class Engine:
 
     def login(self, registry: str, username: str, password: str, *, insecure: bool = False) -> str:
         """Check credentials against a registry and keep them (BOCKER_ROOT/auth.json, 0600)."""
-        from .distribution.registry import RegistryClient
-        from .distribution.reference import parse_reference
         from .distribution.credentials import save_credentials
+        from .distribution.reference import parse_reference
+        from .distribution.registry import RegistryClient
         host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
         client = RegistryClient(host, insecure=insecure, credentials=(username, password))
         try:
@@ -237,7 +245,7 @@ class Engine:
               dockerfile: str | None = None, dockerfile_text: str | None = None,
               build_args: dict[str, str] | None = None, target: str | None = None, no_cache: bool = False,
               pull: bool = False, network: str | None = None,
-              on_output: "Callable[[bytes, str], None] | None" = None):
+              on_output: Callable[[bytes, str], None] | None = None):
         """`bocker build`: an image from a Dockerfile (CONTEXT/Dockerfile, the path `dockerfile`,
         or the text `dockerfile_text`), a layer per step that changes files, each step cached.
         `on_output(chunk, stream)` gets the build's log as it goes (each step, RUN's output).
@@ -389,6 +397,7 @@ class Engine:
     def volume_create(self, name: str | None = None, labels: list[str] | None = None):
         """A named volume (a random name if none); an existing one is returned as it is."""
         import secrets
+
         from .options import parse_env
         return self.volumes.create(name or secrets.token_hex(32), dict(parse_env(labels or [])) if labels else {},
                                    exist_ok=True)
@@ -587,6 +596,7 @@ class Engine:
         container is frozen (cgroup freezer) while its layer is taken, so the layer is a
         consistent snapshot."""
         import contextlib
+
         from .kernel.cgroups import detect
         c = self.container(ref)
         parent = self.images_store.load(c.image)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 
-def collect(engine: "Engine") -> list[str]:
+def collect(engine: Engine) -> list[str]:
     """Run every reaper; a line per thing removed or corrected."""
     driver = detect(parent=engine.cgroup_parent)
     done: list[str] = []
@@ -36,7 +36,7 @@ def collect(engine: "Engine") -> list[str]:
     return done
 
 
-def dead_containers(engine: "Engine", driver, containers) -> list[str]:
+def dead_containers(engine: Engine, driver, containers) -> list[str]:
     """A container whose monitor was killed (or that a reboot stopped): its cgroup and what
     still runs in it go, and its state says how it ended."""
     done = []
@@ -59,7 +59,7 @@ def dead_containers(engine: "Engine", driver, containers) -> list[str]:
     return done
 
 
-def broken(engine: "Engine", c) -> list[str]:
+def broken(engine: Engine, c) -> list[str]:
     """A container whose files are unreadable (a truncated state.json, say): its state is
     written anew from what is known when its record is readable, else it is removed."""
     cdir = engine.store.container_dir(c.id)
@@ -76,7 +76,7 @@ def broken(engine: "Engine", c) -> list[str]:
     return [f"broken container {c.id} ({c.problem})"]
 
 
-def driver_group(engine: "Engine", cid: str):
+def driver_group(engine: Engine, cid: str):
     try:
         return detect(parent=engine.cgroup_parent).group(cid)
     except Exception:
@@ -96,7 +96,7 @@ def orphan_cgroups(driver, containers) -> list[str]:
     return done
 
 
-def stale_leases(engine: "Engine") -> list[str]:
+def stale_leases(engine: Engine) -> list[str]:
     done = []
     for net in engine.networks.list():
         for address, owner in engine.networks.leases(net.name).items():
@@ -106,7 +106,7 @@ def stale_leases(engine: "Engine") -> list[str]:
     return done
 
 
-def stray_veths(engine: "Engine", containers) -> list[str]:
+def stray_veths(engine: Engine, containers) -> list[str]:
     done = []
     if engine.networks.used():
         running = {c.id for c in engine.ps() if c.running}
@@ -118,7 +118,7 @@ def stray_veths(engine: "Engine", containers) -> list[str]:
     return done
 
 
-def half_made(engine: "Engine") -> list[str]:
+def half_made(engine: Engine) -> list[str]:
     done = []
     store = engine.store
     for path in store.stale_tmp():
@@ -132,7 +132,7 @@ def half_made(engine: "Engine") -> list[str]:
     return done
 
 
-def broken_images(engine: "Engine") -> list[str]:
+def broken_images(engine: Engine) -> list[str]:
     """Image records that can't be read: removed (their layers follow if nothing else has them)."""
     done = []
     for img in engine.images_store.list(include_removed=True):
@@ -145,7 +145,7 @@ def broken_images(engine: "Engine") -> list[str]:
 LAYER_GRACE_SECONDS = 60
 
 
-def unused_layers(engine: "Engine") -> list[str]:
+def unused_layers(engine: Engine) -> list[str]:
     """Layers no image record names (a record that was lost, a crash between two steps). A
     pull, load or build stores its layers before its image record: while one is under way (a
     live engine's scratch directory exists), or for a layer stored in the last minute, gc

@@ -15,9 +15,11 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterable
+from typing import Any
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from .distribution.layerstore import LayerStore, copy_tree
@@ -59,7 +61,7 @@ class Image:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Image":
+    def from_json(cls, data: dict[str, Any]) -> Image:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
@@ -220,7 +222,8 @@ class ImageStore:
         import subprocess
         version = subprocess.run([binary], capture_output=True, text=True).stdout.split("\n", 1)[0]
         try:
-            return self.create([digest], source=f"built-in {version.replace(' multi-call binary.', '').strip()}", names=[BUSYBOX_NAME])
+            source = f"built-in {version.replace(' multi-call binary.', '').strip()}"
+            return self.create([digest], source=source, names=[BUSYBOX_NAME])
         except Conflict:  # another engine made it at the same moment
             return self.get(BUSYBOX_NAME)
 
@@ -250,7 +253,7 @@ class ImageStore:
             (root / f).touch(0o644)
 
     def commit(self, parent: Image, upper: Path, target: str, source: str,
-               freeze: "Callable[[], ContextManager[None]]") -> Image:
+               freeze: Callable[[], ContextManager[None]]) -> Image:
         """A new image: the parent's layers and, on top, a copy of a container's upper dir.
 
         Only the upper dir is copied (O(size of the change)); overlay whiteouts (char 0/0)
@@ -333,7 +336,8 @@ class ImageStore:
 
 
 # -- history (the OCI image config's) ---------------------------------------------------------
-def history_entry(created: float, created_by: str, empty_layer: bool = False, comment: str | None = None) -> dict[str, Any]:
+def history_entry(created: float, created_by: str, empty_layer: bool = False,
+                  comment: str | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
                              "created_by": created_by}
     if comment:

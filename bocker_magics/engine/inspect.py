@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 
-def inspect(engine: "Engine", ref: str) -> dict[str, Any]:
+def inspect(engine: Engine, ref: str) -> dict[str, Any]:
     c = engine.containers.find(ref) if not ref.startswith("img_") else None
     if c is not None:
         return container(engine, c)
@@ -21,7 +21,7 @@ def inspect(engine: "Engine", ref: str) -> dict[str, Any]:
     return {**img.to_json(), "LayerDirs": [str(p) for p in engine.images_store.layer_paths(img)]}
 
 
-def container(engine: "Engine", c) -> dict[str, Any]:
+def container(engine: Engine, c) -> dict[str, Any]:
     cdir = engine.store.container_dir(c.id)
     out: dict[str, Any] = {"Id": c.id, "Name": c.name, "Created": c.created, "Image": c.image,
                            "ImageName": c.image_name, "Command": c.command, "Status": c.status_text}

@@ -16,8 +16,23 @@ from pathlib import Path
 from ..errors import InvalidArgument, NotFound
 from .kernel import capabilities
 from .kernel.cgroups import Limits
-from .spec import (CPU, Box, Capabilities, Linux, Memory, Mount, Namespace, Pids, Process, Resources, Root,
-                   Seccomp, Spec, User, read_object)
+from .spec import (
+    CPU,
+    Box,
+    Capabilities,
+    Linux,
+    Memory,
+    Mount,
+    Namespace,
+    Pids,
+    Process,
+    Resources,
+    Root,
+    Seccomp,
+    Spec,
+    User,
+    read_object,
+)
 
 # What Docker and runc hide from a container: kernel memory, keys, timers, hardware.
 MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -97,7 +112,7 @@ class RunOptions:
     restart: str | None = None                             # no | on-failure[:N] | always | unless-stopped
 
     @classmethod
-    def of(cls, **kwargs) -> "RunOptions":
+    def of(cls, **kwargs) -> RunOptions:
         """From keyword arguments (Engine.run's convenience form); an unknown one is a mistake."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(kwargs) - known)

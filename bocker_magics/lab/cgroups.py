@@ -62,7 +62,8 @@ def cgroup_mode() -> tuple[str, str]:
 
 
 class LabGroup:
-    def __init__(self, limits: Limits, cpuset: str | None = None, name: str = "demo", parent: str | None = None) -> None:
+    def __init__(self, limits: Limits, cpuset: str | None = None, name: str = "demo",
+                 parent: str | None = None) -> None:
         base = os.environ.get("BOCKER_CGROUP_PARENT") or "bocker"
         self.parent = parent or f"{base}-lab-{os.getpid()}"
         self.driver = detect(parent=self.parent)
@@ -172,7 +173,7 @@ class LabGroup:
             rmdir_quiet(d)
         self.driver.remove_parent()
 
-    def __enter__(self) -> "LabGroup":
+    def __enter__(self) -> LabGroup:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,8 +20,9 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..engine.kernel import linux
 
@@ -174,26 +175,30 @@ class NetnsDemo:
                  f'ipr.link("add", ifname="{v0}", kind="veth", peer="{v1}")', add_veth),
             Step(f"ip netns add {r1}", f'netns add: unshare(CLONE_NEWNET) + bind mount on /run/netns/{r1}', add_ns(r1)),
             Step(f"ip netns add {r2}", f'netns add: unshare(CLONE_NEWNET) + bind mount on /run/netns/{r2}', add_ns(r2)),
-            Step(f"ip link set {v0} netns {r1}", f'ipr.link("set", index=…, net_ns_fd=open("/run/netns/{r1}"))', move(v0, "r1")),
-            Step(f"ip link set {v1} netns {r2}", f'ipr.link("set", index=…, net_ns_fd=open("/run/netns/{r2}"))', move(v1, "r2")),
+            Step(f"ip link set {v0} netns {r1}", f'ipr.link("set", index=…, net_ns_fd=open("/run/netns/{r1}"))',
+                 move(v0, "r1")),
+            Step(f"ip link set {v1} netns {r2}", f'ipr.link("set", index=…, net_ns_fd=open("/run/netns/{r2}"))',
+                 move(v1, "r2")),
             Step(f"ip -n {r1} addr add {self.addr1} dev {v0}; ip -n {r1} link set {v0} up",
-                 f'in {r1}: ipr.addr("add", index=…, address="{self.ip1}", prefixlen=…); ipr.link("set", …, state="up")',
+                 f'in {r1}: ipr.addr("add", index=…, address="{self.ip1}", prefixlen=…); '
+                 'ipr.link("set", …, state="up")',
                  configure(v0, "r1", self.addr1)),
             Step(f"ip -n {r2} addr add {self.addr2} dev {v1}; ip -n {r2} link set {v1} up",
-                 f'in {r2}: ipr.addr("add", index=…, address="{self.ip2}", prefixlen=…); ipr.link("set", …, state="up")',
+                 f'in {r2}: ipr.addr("add", index=…, address="{self.ip2}", prefixlen=…); '
+                 'ipr.link("set", …, state="up")',
                  configure(v1, "r2", self.addr2)),
         ]
         return self._steps
 
-    def run_all(self) -> "StepTable":
+    def run_all(self) -> StepTable:
         for s in self.steps():
             s.run()
         return StepTable(self.steps())
 
     def ping(self, ns: str, address: str, count: int = 2) -> subprocess.CompletedProcess:
         """`ip netns exec NS ping -c COUNT ADDRESS` (busybox ping, run by nsenter)."""
-        return subprocess.run(["nsenter", f"--net={self.path(ns)}", BUSYBOX, "ping", "-c", str(count), "-W", "2", address],
-                              capture_output=True, text=True, timeout=30)
+        return subprocess.run(["nsenter", f"--net={self.path(ns)}", BUSYBOX, "ping", "-c", str(count), "-W", "2",
+                               address], capture_output=True, text=True, timeout=30)
 
     def close(self) -> None:
         """`ip netns delete` both; the veth pair goes with them (or is deleted if never moved)."""
@@ -208,7 +213,7 @@ class NetnsDemo:
             _ipr_call(None, drop)
         self.made.clear()
 
-    def __enter__(self) -> "NetnsDemo":
+    def __enter__(self) -> NetnsDemo:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -225,7 +230,9 @@ class NetnsDemo:
         fig = Figure(figsize=(7, 2.6), dpi=dpi)
         FigureCanvasAgg(fig)
         ax = fig.add_axes([0, 0, 1, 1])
-        ax.set_xlim(0, 10); ax.set_ylim(0, 4); ax.axis("off")
+        ax.set_xlim(0, 10)
+        ax.set_ylim(0, 4)
+        ax.axis("off")
         for x, ns, dev, addr, colour in ((0.3, self.r1, self.veth0, self.addr1, "#ddeeff"),
                                          (6.2, self.r2, self.veth1, self.addr2, "#e6f5e6")):
             ax.add_patch(FancyBboxPatch((x, 0.5), 3.5, 3, boxstyle="round,pad=0.1", fc=colour, ec="#333"))

@@ -56,7 +56,7 @@ class OverlayDemo:
     def read(self, name: str, layer: str = "merged") -> str:
         return (getattr(self, layer) / name).read_text()
 
-    def listing(self) -> "dict[str, list[str]]":
+    def listing(self) -> dict[str, list[str]]:
         """Each dir's entries: what `ls` shows in lower, upper and merged."""
         return {d: sorted(os.listdir(getattr(self, d))) for d in ("lower", "upper", "merged")}
 
@@ -84,7 +84,7 @@ class OverlayDemo:
             self.mounted = False
         shutil.rmtree(self.base, ignore_errors=True)
 
-    def __enter__(self) -> "OverlayDemo":
+    def __enter__(self) -> OverlayDemo:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -70,7 +70,7 @@ class LocalRegistry:
         self._log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "LocalRegistry":
+    def __enter__(self) -> LocalRegistry:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -62,7 +62,8 @@ class LiveShell:
         while token not in buf:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ShellError(f"shell {self.name}: no answer within {timeout:g}s; got {buf.decode(errors='replace')!r}")
+                got = buf.decode(errors="replace")
+                raise ShellError(f"shell {self.name}: no answer within {timeout:g}s; got {got!r}")
             ready, _, _ = select.select([fd], [], [], left)
             if ready:
                 chunk = os.read(fd, 65536)
@@ -137,7 +138,7 @@ class LiveShell:
             except OSError:
                 pass
 
-    def __enter__(self) -> "LiveShell":
+    def __enter__(self) -> LiveShell:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .. import format
-
 
 # one formatter for the whole toolkit (the CLI uses it too)
 human_bytes = format.size

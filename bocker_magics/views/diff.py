@@ -35,7 +35,7 @@ class LayerDiff(Table):
 
     @classmethod
     def of_dirs(cls, upper: str | os.PathLike[str], lowers: list[str | os.PathLike[str]] | str | os.PathLike[str],
-                title: str = "") -> "LayerDiff":
+                title: str = "") -> LayerDiff:
         lowers = [lowers] if isinstance(lowers, (str, os.PathLike)) else list(lowers)
         return cls(changes(upper, lowers), upper, lowers, title)
 

@@ -61,7 +61,7 @@ class Monitor(View):
         self._redraw()
         return True
 
-    def start(self, container_id: str | None = None) -> "Monitor":
+    def start(self, container_id: str | None = None) -> Monitor:
         if container_id is not None:
             self.container_id = self.label = container_id
         self._t0 = time.monotonic()
@@ -75,13 +75,13 @@ class Monitor(View):
             if not self.sample():
                 break
 
-    def stop(self) -> "Monitor":
+    def stop(self) -> Monitor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         return self
 
-    def follow(self, duration: float | None = None) -> "Monitor":
+    def follow(self, duration: float | None = None) -> Monitor:
         """Sample in this thread until the container exits or `duration` seconds pass. An
         interrupt ends the sampling and goes on up (the caller decides what it means)."""
         self._t0 = time.monotonic()
@@ -98,7 +98,7 @@ class Monitor(View):
         return self.samples[-1][1] if self.samples else None
 
     # -- live -------------------------------------------------------------------------------
-    def show_live(self, widget: bool = False) -> "Monitor":
+    def show_live(self, widget: bool = False) -> Monitor:
         """Show the plot and summary in the cell now and redraw them as samples come (in a
         Jupyter kernel; elsewhere nothing is shown until the result)."""
         from .live import LiveDisplay
@@ -160,9 +160,13 @@ class Monitor(View):
             FigureCanvasAgg(fig)
             mem, cpu = fig.subplots(1, 2)
             mem.plot(frame["time_s"], frame["memory_bytes"].astype(float) / (1 << 20), marker=".")
-            mem.set_title("memory"); mem.set_xlabel("seconds"); mem.set_ylabel("MiB")
+            mem.set_title("memory")
+            mem.set_xlabel("seconds")
+            mem.set_ylabel("MiB")
             cpu.plot(frame["time_s"], frame["cpu_percent"].astype(float), marker=".", color="tab:red")
-            cpu.set_title("cpu"); cpu.set_xlabel("seconds"); cpu.set_ylabel("% of one CPU")
+            cpu.set_title("cpu")
+            cpu.set_xlabel("seconds")
+            cpu.set_ylabel("% of one CPU")
             fig.suptitle(f"container {self.label}")
             fig.tight_layout()
             buf = io.BytesIO()

@@ -43,7 +43,7 @@ class NamespaceTable(View):
         self.kinds = [k for k in KINDS if k in present]
 
     @classmethod
-    def of(cls, pids: dict[str, int] | list[int], host: bool = True) -> "NamespaceTable":
+    def of(cls, pids: dict[str, int] | list[int], host: bool = True) -> NamespaceTable:
         """A table of processes: {label: pid}, or pids labelled by their command; the host first."""
         if not isinstance(pids, dict):
             pids = {process_label(p): p for p in pids}

@@ -87,7 +87,8 @@ class Progress:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         if self.state == RUNNING:
             # an indeterminate <progress> (no value) moves: only while the work goes on
-            bar = f'<progress value="{self.done}" max="{self.total}"></progress> ' if self.total else "<progress></progress> "
+            bar = (f'<progress value="{self.done}" max="{self.total}"></progress> ' if self.total
+                   else "<progress></progress> ")
         elif self.state == DONE:
             bar = '<progress value="1" max="1"></progress> ✓ '
         else:

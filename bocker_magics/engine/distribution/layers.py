@@ -237,7 +237,8 @@ class _Extractor:
             fd = os.open(name, flags, dir_fd=parent)
         except FileNotFoundError:
             if not create:
-                raise LayerError(f"Layer entry '{entry}' refers to '{'/'.join(parts)}', which the layer lacks") from None
+                raise LayerError(f"Layer entry '{entry}' refers to '{'/'.join(parts)}', "
+                                 "which the layer lacks") from None
             os.mkdir(name, 0o755, dir_fd=parent)
             fd = os.open(name, flags, dir_fd=parent)
         except OSError as e:
@@ -324,7 +325,7 @@ class _Extractor:
                     view = view[os.write(fd, view):]
             os.fchown(fd, m.uid, m.gid)
             os.fchmod(fd, m.mode & 0o7777)  # after chown, which clears setuid/setgid
-            self.xattrs(m, lambda k, v: os.setxattr(fd, k, v))
+            self.xattrs(m, lambda k, v, fd=fd: os.setxattr(fd, k, v))
             os.utime(fd, (m.mtime, m.mtime))
         finally:
             os.close(fd)
@@ -375,7 +376,7 @@ class _Extractor:
             fd = self.dir_fd(parts, m.name, create=False)
             os.fchown(fd, m.uid, m.gid)
             os.fchmod(fd, m.mode & 0o7777)
-            self.xattrs(m, lambda k, v: os.setxattr(fd, k, v))
+            self.xattrs(m, lambda k, v, fd=fd: os.setxattr(fd, k, v))
             os.utime(fd, (m.mtime, m.mtime))
 
 

@@ -276,7 +276,8 @@ class RegistryClient:
         """(document, media type, digest, raw bytes) of a manifest or index; a digest ref is
         checked against the bytes."""
         resp = self.request("GET", f"/v2/{repo}/manifests/{ref}", scope=f"repository:{repo}:pull",
-                            headers={"Accept": ACCEPT}, what=f"{repo}:{ref}" if not ref.startswith("sha256:") else f"{repo}@{ref}")
+                            headers={"Accept": ACCEPT},
+                            what=f"{repo}:{ref}" if not ref.startswith("sha256:") else f"{repo}@{ref}")
         data = resp.read(MAX_MANIFEST + 1)
         if len(data) > MAX_MANIFEST:
             raise RegistryError(f"The manifest of {repo}:{ref} is larger than {MAX_MANIFEST} bytes")

@@ -65,7 +65,8 @@ def normalize(name: str) -> str:
     n = name.strip().upper()
     n = n[4:] if n.startswith("CAP_") else n
     if n != "ALL" and n not in NUMBER:
-        raise InvalidArgument(f"Unknown capability '{name}': use a name like NET_ADMIN or SYS_PTRACE (see capabilities(7))")
+        raise InvalidArgument(f"Unknown capability '{name}': use a name like NET_ADMIN or SYS_PTRACE "
+                              "(see capabilities(7))")
     return n
 
 

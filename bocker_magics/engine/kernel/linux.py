@@ -90,7 +90,8 @@ def setns(fd: int, nstype: int = 0) -> None:
 
 def mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0,
           data: str | None = None) -> None:
-    _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), f"mount {fstype or ''} on {target}", target)
+    _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), f"mount {fstype or ''} on {target}",
+           target)
 
 
 def umount2(target: str, flags: int = 0) -> None:

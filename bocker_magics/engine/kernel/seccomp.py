@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from ...errors import ContainerStartError, HostUnsupported, InvalidArgument
 from .seccomp_default import ENOSYS, default_profile
 
-__all__ = ["default_profile", "host_arch", "resolve", "compile_profile", "cached_program", "load_filter", "filter_flags",
-           "load_profile_file", "docker_to_oci", "instructions", "check_profile"]
+__all__ = ["default_profile", "host_arch", "resolve", "compile_profile", "cached_program", "load_filter",
+           "filter_flags", "load_profile_file", "docker_to_oci", "instructions", "check_profile"]
 
 # -- the OCI vocabulary -------------------------------------------------------------------
 # Actions as libseccomp encodes them (seccomp.h); ERRNO and TRACE carry a 16-bit value.
@@ -63,7 +63,8 @@ def host_arch(machine: str | None = None) -> str:
     """The OCI name of this host's architecture (SCMP_ARCH_X86_64 on x86_64)."""
     machine = machine or os.uname().machine
     if machine not in _MACHINES:
-        raise HostUnsupported(f"seccomp: no architecture name for {machine}: run with --security-opt seccomp=unconfined")
+        raise HostUnsupported(f"seccomp: no architecture name for {machine}: "
+                              "run with --security-opt seccomp=unconfined")
     return _MACHINES[machine][1]
 
 

@@ -164,7 +164,8 @@ class Networks:
                 except Exception as e:  # NetlinkError
                     raise BockerError(f"Could not create the bridge {net.bridge}: {e}") from None
             index = ipr.link_lookup(ifname=net.bridge)[0]
-            have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index, family=socket.AF_INET)}
+            have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
+                    for a in ipr.get_addr(index=index, family=socket.AF_INET)}
             if (str(gw.ip), gw.network.prefixlen) not in have:
                 ipr.addr("add", index=index, address=str(gw.ip), prefixlen=gw.network.prefixlen)
             ipr.link("set", index=index, state="up")
