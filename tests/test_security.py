@@ -52,7 +52,7 @@ def test_cap_add_cap_drop_privileged(engine, busybox):
 
 
 def test_masked_and_readonly_proc_paths(engine, busybox):
-    out = engine.run(busybox, "for f in /proc/keys /proc/timer_list /proc/sched_debug /proc/kcore; do "
+    out = engine.run(busybox, "exec 2>&1; for f in /proc/keys /proc/timer_list /proc/sched_debug /proc/kcore; do "
                               "[ -e $f ] && echo $f $(wc -c < $f); done; ls /proc/acpi /proc/scsi /sys/firmware 2>/dev/null | wc -l; "
                               "echo 1 > /proc/sysrq-trigger 2>&1; echo x > /proc/sys/kernel/domainname 2>&1; "
                               "grep -E ' /proc/(sys|irq|bus|sysrq-trigger) ' /proc/self/mountinfo | grep -c ' ro,'").text
