@@ -152,19 +152,10 @@ def main() -> int:
         from bocker_magics.server import stop_servers
         stop_servers(str(root))  # the bocker server the CLI started for this root
         leftovers += peers.remove_cgroups(cgroup_parent)
-        leftovers += [f"mount {m}" for m in common.mounts_mentioning([str(work)])]
-        if not any(x.startswith("mount") for x in leftovers):
-            shutil.rmtree(work, ignore_errors=True)
+        leftovers = common.remove_work(work, leftovers)
 
     status = status or common.report_failures(errors)
-    stats = {m: common.summary(samples[m]) for m in methods if samples[m]}
-    print()
-    print(f"{'method':44} {'n':>3} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")
-    for m in methods:
-        if m in stats:
-            s = stats[m]
-            print(f"{LABELS[m]:44} {s['n']:>3} {s['median_ms']:>10.1f} {s['p90_ms']:>8.1f} {s['min_ms']:>8.1f}")
-    print()
+    stats = common.print_table(methods, samples, LABELS, None, width=44)
     targets = (("cold (bridge) / buildah cold", "bocker_cold", "buildah_cold", 1.0),
                ("cold (--network none) / buildah cold", "bocker_cold_none", "buildah_cold", 1.0),
                ("cached / buildah cached", "bocker_cached", "buildah_cached", 0.5),

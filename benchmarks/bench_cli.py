@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -276,21 +275,11 @@ def main() -> int:
             stop_servers(str(fresh))
         leftovers += [f"bocker server {pid}" for pid in server_processes(str(work))]
         leftovers += peers.remove_cgroups(cgroup_parent)
-        leftovers += [f"mount {m}" for m in common.mounts_mentioning([str(work)])]
-        if not any(x.startswith("mount") for x in leftovers):
-            shutil.rmtree(work, ignore_errors=True)
+        leftovers = common.remove_work(work, leftovers)
         leftovers += [f"process {p}" for p in processes_with_root(str(work))]
 
     status = status or common.report_failures(errors)
-    stats = {m: common.summary(samples[m]) for m in methods if samples[m]}
-    print()
-    print(f"{'method':58} {'n':>3} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")
-    for m in methods:
-        if m in stats:
-            s = stats[m]
-            print(f"{label(m):58} {s['n']:>3} {s['median_ms']:>10.1f} {s['p90_ms']:>8.1f} {s['min_ms']:>8.1f}")
-        else:
-            print(f"{label(m):58}   -  skipped: {skipped.get(m, 'no successful run')}")
+    stats = common.print_table(methods, samples, label, skipped, width=58)
     ratios = report_ratios(stats)
     print(f"\nload average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; setup: "
           + ", ".join(f"{k} {v:.1f}" for k, v in setup.items()))

@@ -510,3 +510,28 @@ def cleanup(engine, runc: Runc | None, work: Path, marker: bytes) -> list[str]:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def remove_work(work: Path, leftovers: list[str]) -> list[str]:
+    """A benchmark's scratch dir goes at the end, unless something is still mounted in it
+    (then it stays, and the mount is reported)."""
+    leftovers = leftovers + [f"mount {m}" for m in mounts_mentioning([str(work)])]
+    if not any(x.startswith("mount") for x in leftovers):
+        shutil.rmtree(work, ignore_errors=True)
+    return leftovers
+
+
+def print_table(methods, samples: dict, label, skipped: dict | None = None, width: int = 44) -> dict:
+    """The medians table every benchmark prints; returns the summaries by method."""
+    stats = {m: summary(samples[m]) for m in methods if samples[m]}
+    print()
+    print(f"{'method':{width}} {'n':>3} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")
+    for m in methods:
+        name = label(m) if callable(label) else label[m]
+        if m in stats:
+            s = stats[m]
+            print(f"{name:{width}} {s['n']:>3} {s['median_ms']:>10.1f} {s['p90_ms']:>8.1f} {s['min_ms']:>8.1f}")
+        elif skipped is not None:
+            print(f"{name:{width}}   -  skipped: {skipped.get(m, 'no successful run')}")
+    print()
+    return stats

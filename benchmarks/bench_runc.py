@@ -214,19 +214,10 @@ def main() -> int:
                 leftovers.append(f"{name} state {cid}")
                 subprocess.run([binary, "--root", str(root), "delete", "--force", cid], capture_output=True)
         leftovers += peers.remove_cgroups(parent)  # runc leaves its parent in every hierarchy
-        leftovers += [f"mount {m}" for m in common.mounts_mentioning([str(work)])]
-        if not any(x.startswith("mount") for x in leftovers):
-            shutil.rmtree(work, ignore_errors=True)
+        leftovers = common.remove_work(work, leftovers)
 
     status = status or common.report_failures(errors)
-    stats = {m: common.summary(samples[m]) for m in METHODS if samples[m]}
-    print()
-    print(f"{'method':48} {'n':>3} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")
-    for m in METHODS:
-        if m in stats:
-            s = stats[m]
-            print(f"{LABELS[m]:48} {s['n']:>3} {s['median_ms']:>10.1f} {s['p90_ms']:>8.1f} {s['min_ms']:>8.1f}")
-    print()
+    stats = common.print_table(METHODS, samples, LABELS, None, width=48)
     ratios = {}
     for name, a, b, target in TARGETS:
         if a in stats and b in stats:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -225,21 +224,10 @@ def main() -> int:
         if (work / "bocker-root").is_dir():
             subprocess.run([*peers.bocker_argv(), "gc"], env=bocker_env, capture_output=True)
         leftovers += peers.remove_cgroups(cgroup_parent)
-        leftovers += [f"mount {m}" for m in common.mounts_mentioning([str(work)])]
-        if not any(x.startswith("mount") for x in leftovers):
-            shutil.rmtree(work, ignore_errors=True)
+        leftovers = common.remove_work(work, leftovers)
 
     status = status or common.report_failures(errors)
-    stats = {m: common.summary(samples[m]) for m in methods if samples[m]}
-    print()
-    print(f"{'method':44} {'n':>3} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")
-    for m in methods:
-        if m in stats:
-            s = stats[m]
-            print(f"{LABELS[m]:44} {s['n']:>3} {s['median_ms']:>10.1f} {s['p90_ms']:>8.1f} {s['min_ms']:>8.1f}")
-        else:
-            print(f"{LABELS[m]:44}   -  skipped: {skipped.get(m, 'no successful run')}")
-    print()
+    stats = common.print_table(methods, samples, LABELS, skipped, width=44)
     for name, a, b in (("podman --network none / runc", "podman_none", "runc"),
                        ("docker --network none / runc", "docker_none", "runc"),
                        ("ctr run / runc", "ctr_run", "runc"),

@@ -81,6 +81,28 @@ def schema():
     return schema_validator()
 
 
+@pytest.fixture(scope="module")
+def ip(session_root):
+    """An IPython shell with the magics loaded on the session's root (one test shell per
+    process: every module reuses it); the containers a module made go at its end."""
+    from IPython.testing.globalipapp import get_ipython, start_ipython
+
+    shell = start_ipython() or get_ipython()
+    shell.run_line_magic("load_ext", "bocker_magics")
+    shell.run_line_magic("config", f"BockerMagics.root = {str(session_root)!r}")
+    shell.run_line_magic("config", f"BockerMagics.cgroup_parent = {CGROUP_PARENT!r}")
+    magics = shell.magics_manager.registry.get("BockerMagics")
+    before = {c.id for c in magics.engine.ps()}
+    yield shell
+    magics = shell.magics_manager.registry.get("BockerMagics")
+    if magics is not None:
+        for c in magics.engine.ps():
+            if c.id not in before:
+                magics.engine.rm(c.id, force=True)
+    if "bocker" in shell.magics_manager.magics["line"]:
+        shell.run_line_magic("unload_ext", "bocker_magics")
+
+
 @pytest.fixture(scope="session")
 def session_root() -> Path:
     return SESSION_ROOT / "root"
@@ -166,6 +188,11 @@ def fresh_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = SESSION_ROOT / f"fresh-{tmp_path.name}"
     monkeypatch.setenv("BOCKER_ROOT", str(root))
     yield root
+    # a test that failed midway leaves no container running (its monitor, its cgroup) behind
+    if (root / "containers").is_dir() and any((root / "containers").iterdir()):
+        ids = bocker("ps", "-q").stdout.split()
+        if ids:
+            bocker("rm", "-f", *ids)
     shutil.rmtree(root, ignore_errors=True)
 
 

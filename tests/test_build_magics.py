@@ -11,23 +11,9 @@ import time
 
 import pytest
 from build_helpers import make_context
-from conftest import CGROUP_PARENT
 
 IPython = pytest.importorskip("IPython")
 from IPython.core.error import UsageError  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def ip(session_root):
-    from IPython.testing.globalipapp import get_ipython, start_ipython
-
-    shell = start_ipython() or get_ipython()  # one test shell per process: a second module reuses it
-    shell.run_line_magic("load_ext", "bocker_magics")
-    shell.run_line_magic("config", f"BockerMagics.root = {str(session_root)!r}")
-    shell.run_line_magic("config", f"BockerMagics.cgroup_parent = {CGROUP_PARENT!r}")
-    yield shell
-    if "bocker" in shell.magics_manager.magics["line"]:
-        shell.run_line_magic("unload_ext", "bocker_magics")
 
 
 @pytest.fixture

@@ -21,16 +21,6 @@ import pytest
 from conftest import BOCKER, bocker
 
 
-@pytest.fixture(autouse=True)
-def _no_container_left(request):
-    """A test that fails midway leaves no container running (in its own root) for the next."""
-    yield
-    if "fresh_root" in request.fixturenames:
-        ids = bocker("ps", "-q").stdout.split()
-        if ids:
-            bocker("rm", "-f", *ids)
-
-
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)")
 PROMPT = r"^/ #$"  # capture-pane drops the trailing space
 

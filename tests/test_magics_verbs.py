@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import CGROUP_PARENT
 
 IPython = pytest.importorskip("IPython")
 from IPython.core.error import UsageError  # noqa: E402
@@ -16,22 +15,7 @@ from IPython.core.error import UsageError  # noqa: E402
 TAG = f"mv{os.getpid()}"
 
 
-@pytest.fixture(scope="module")
-def ip(session_root):
-    from IPython.testing.globalipapp import get_ipython, start_ipython
 
-    shell = start_ipython() or get_ipython()  # one test shell per process: a second module reuses it
-    shell.run_line_magic("load_ext", "bocker_magics")
-    shell.run_line_magic("config", f"BockerMagics.root = {str(session_root)!r}")
-    shell.run_line_magic("config", f"BockerMagics.cgroup_parent = {CGROUP_PARENT!r}")
-    yield shell
-    magics = shell.magics_manager.registry.get("BockerMagics")
-    if magics is not None:
-        for c in magics.engine.ps():
-            if (c.name or "").startswith(TAG):
-                magics.engine.rm(c.id, force=True)
-    if "bocker" in shell.magics_manager.magics["line"]:
-        shell.run_line_magic("unload_ext", "bocker_magics")
 
 
 @pytest.fixture

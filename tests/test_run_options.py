@@ -16,16 +16,6 @@ import pytest
 from conftest import BOCKER, bocker
 
 
-@pytest.fixture(autouse=True)
-def _no_container_left(request):
-    """A test that fails midway leaves no container running (in its own root) for the next."""
-    yield
-    if "fresh_root" in request.fixturenames:
-        ids = bocker("ps", "-q").stdout.split()
-        if ids:
-            bocker("rm", "-f", *ids)
-
-
 def detached(*args: str) -> str:
     r = bocker("run", "-d", *args, check=True)
     return r.stdout.strip()

@@ -45,17 +45,7 @@ KERNEL_PATHS = ("/proc", "/sys", "/dev")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\Z")
 
-# Fields of the spec the engine honours; bocker-runc refuses a config.json that sets another
-# (Spec.check_honoured), and this module never sets one that is not here.
-HONOURED = (
-    "ociVersion", "process.terminal", "process.consoleSize", "process.user", "process.args", "process.env",
-    "process.cwd", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
-    "process.oomScoreAdj", "root", "hostname", "domainname", "mounts", "hooks", "annotations",
-    "linux.namespaces", "linux.sysctl", "linux.resources.devices", "linux.resources.memory.limit",
-    "linux.resources.memory.swap", "linux.resources.cpu.shares", "linux.resources.cpu.quota",
-    "linux.resources.cpu.period", "linux.resources.pids.limit", "linux.cgroupsPath", "linux.devices",
-    "linux.seccomp", "linux.rootfsPropagation", "linux.maskedPaths", "linux.readonlyPaths",
-)
+# The spec fields the runtime executes are runtime/init.HONOURED: this module sets no others.
 
 
 def check_destination(path: str, what: str) -> None:

@@ -76,19 +76,11 @@ def check_container_name(name: str) -> str:
 
 
 def atomic_write(path: Path, data: bytes, fsync: bool = True) -> None:
-    """Write to a temp file beside `path`, fsync it, rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write to a temp file beside `path` (named by the writer's pid, so gc tells a crash's
+    from a live writer's), fsync it, rename over `path`: spec.atomic_write, the one the shim
+    uses too."""
+    from .spec import atomic_write as write
+    write(path, data, fsync=fsync)
 
 
 def write_json(path: Path, obj: Any, fsync: bool = True) -> None:

@@ -12,7 +12,7 @@ reads the context and the cache without importing the parser at all.
 
 from __future__ import annotations
 
-import importlib
+from ..._lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(("DOCKERIGNORE", "BuildContext", "ContextError", "Entry", "Ignore", "Source", "content_digest",
@@ -32,11 +32,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

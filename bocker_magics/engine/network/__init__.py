@@ -8,10 +8,10 @@ The names below are loaded on first use (PEP 562): the monitor imports relay.py 
 
 from __future__ import annotations
 
-import importlib
+from ..._lazy import lazy_exports
 
 _EXPORTS = {
-    "Network": "model", "Endpoint": "model", "host_ifname": "model", "mac_for": "model",
+    "Network": "model", "host_ifname": "model", "mac_for": "model",
     "DEFAULT_NETWORK": "model", "DEFAULT_BRIDGE": "model", "DEFAULT_SUBNET": "model", "MODES": "model",
     "resolv_conf": "etc_files", "hosts_file": "etc_files",
     "nat_rules": "nat", "rules_present": "nat",
@@ -21,11 +21,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

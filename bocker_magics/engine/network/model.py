@@ -31,20 +31,6 @@ class Network:
         return asdict(self)
 
 
-@dataclass
-class Endpoint:
-    """A container's place on a network."""
-
-    network: str
-    bridge: str
-    address: str
-    prefixlen: int
-    gateway: str
-    mac: str
-    host_ifname: str
-    ifname: str = "eth0"
-
-
 def host_ifname(container_id: str) -> str:
     """The host end of a container's veth: 'vb' + the id's hex (an interface name holds 15)."""
     return "vb" + container_id.split("_", 1)[1][:13]

@@ -28,8 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ...errors import BockerError, Conflict, InvalidArgument, NotFound
+from ..runtime.protocol import Endpoint
 from ..store import Store, read_json, write_json
-from .model import _NAME, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, MODES, Endpoint, Network, host_ifname
+from .model import _NAME, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, MODES, Network, host_ifname
 from .nat import ensure_nat, remove_nat
 from .netlink import CONTAINER_IFINDEX, new_netns, on_netlink_thread
 

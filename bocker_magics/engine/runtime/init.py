@@ -46,6 +46,21 @@ _TIOCSCTTY = 0x540E
 _TIOCSWINSZ = 0x5414
 
 
+# What of a config.json this path to pid 1 executes. bocker-runc refuses a config.json that
+# sets another field (with a value other than zero, false or empty: Docker writes
+# blockIO.weight 0 and memory.disableOOMKiller false, which mean "not set"), and the engine's
+# options.to_spec never sets one.
+HONOURED = (
+    "ociVersion", "process.terminal", "process.consoleSize", "process.user", "process.args", "process.env",
+    "process.cwd", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
+    "process.oomScoreAdj", "root", "hostname", "domainname", "mounts", "hooks", "annotations",
+    "linux.namespaces", "linux.sysctl", "linux.resources.devices", "linux.resources.memory.limit",
+    "linux.resources.memory.swap", "linux.resources.cpu.shares", "linux.resources.cpu.quota",
+    "linux.resources.cpu.period", "linux.resources.pids.limit", "linux.cgroupsPath", "linux.devices",
+    "linux.seccomp", "linux.rootfsPropagation", "linux.maskedPaths", "linux.readonlyPaths",
+)
+
+
 @dataclass
 class InitConfig:
     """What pid 1 needs besides the spec; fds are this process's."""

@@ -41,18 +41,6 @@ STATE = "state"
 CONFIG = "config.json"
 FIFO = "exec.fifo"
 
-# What of a config.json this runtime executes (a set path outside these, with a value other
-# than zero, false or empty, is refused with one line; Docker writes blockIO.weight 0 and
-# memory.disableOOMKiller false, which mean "not set").
-HONOURED = (
-    "ociVersion", "process.terminal", "process.consoleSize", "process.user", "process.args", "process.env",
-    "process.cwd", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
-    "process.oomScoreAdj", "root", "hostname", "domainname", "mounts", "hooks", "annotations",
-    "linux.namespaces", "linux.sysctl", "linux.resources.devices", "linux.resources.memory.limit",
-    "linux.resources.memory.swap", "linux.resources.cpu.shares", "linux.resources.cpu.quota",
-    "linux.resources.cpu.period", "linux.resources.pids.limit", "linux.cgroupsPath", "linux.devices",
-    "linux.seccomp", "linux.rootfsPropagation", "linux.maskedPaths", "linux.readonlyPaths",
-)
 NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "cgroup")
 UPDATABLE = tuple(f"linux.resources.{p}" for p in ("memory.limit", "memory.swap", "cpu.shares", "cpu.quota",
                                                     "cpu.period", "pids.limit"))
@@ -798,6 +786,7 @@ def check_supported(spec) -> None:
             raise InvalidArgument(f"config.json: linux.namespaces: {ns.type} namespaces are not supported by "
                                   "bocker-runc: remove it from the configuration (or use runc)")
     document = spec.to_json()
+    from .init import HONOURED  # what of a config.json the runtime executes (create's path only)
     for path in spec.unhonoured(HONOURED):
         values = list(_values(document, path.split(".")))
         if any(v not in (0, False, "", None, [], {}) for v in values):
