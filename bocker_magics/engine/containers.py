@@ -71,14 +71,8 @@ Output = Callable[..., None]  # on_output(chunk) or on_output(chunk, stream)
 def _pid_alive(pid: int | None, start: int | None) -> bool:
     """True if `pid` is still the process that started at `start` (pids get reused), and is
     not a zombie (a killed monitor nobody reaped is dead)."""
-    if not pid or not start or linux.process_start_time(pid) != start:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-        return data[data.rindex(b")") + 2:data.rindex(b")") + 3] not in (b"Z", b"X")
-    except OSError:
-        return False
+    from .kernel.procfs import alive
+    return bool(start) and alive(pid, start)
 
 
 def _signal_number(sig: str | int) -> int:

@@ -43,18 +43,9 @@ def default_root() -> str:
 
 
 def process_alive(pid: int, start: int | None = None) -> bool:
-    """Whether `pid` runs (and is the process that started at `start`, pids get reused). A
-    zombie is dead: a process killed after its parent (a server's, a shim's) left is
-    reparented to an init that may be slow to reap it."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    fields = data[data.rindex(b")") + 2:].split()
-    if fields[0] in (b"Z", b"X"):
-        return False
-    return start is None or int(fields[19]) == start
+    """Whether `pid` runs, not a zombie (and is the process that started at `start`)."""
+    from .kernel.procfs import alive
+    return alive(pid, start)
 
 
 def new_id(prefix: str) -> str:

@@ -181,18 +181,9 @@ def on_fresh_thread(fn):
 
 
 def process_start_time(pid: int) -> int | None:
-    """The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat).
-
-    A pid and its start time name a process for good: the pid alone may be reused.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
-    fields = data[data.rindex(b")") + 2:].split()
-    return int(fields[19])
+    """The start time of `pid` in clock ticks since boot (procfs.start_time)."""
+    from .procfs import start_time
+    return start_time(pid)
 
 
 def boot_id() -> str:

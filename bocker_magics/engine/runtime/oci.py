@@ -107,22 +107,8 @@ def rfc3339(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time) of a live pid, from /proc/PID/stat."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rindex(b")") + 2:].split()
-    return fields[0].decode(), int(fields[19])
-
-
-def alive(pid: int, start: int) -> bool:
-    """The process (pid and start time: a pid alone may be reused) exists and has not exited
-    (a zombie has: its caller reaps it)."""
-    st = _proc_stat(pid) if pid else None
-    return st is not None and st[1] == start and st[0] not in "ZX"
+from ..kernel.procfs import alive  # noqa: E402
+from ..kernel.procfs import stat as _proc_stat  # noqa: E402
 
 
 def _write_atomic(path: str, data: bytes) -> None:
