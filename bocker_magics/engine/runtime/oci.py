@@ -32,6 +32,8 @@ import os
 import time
 
 from ...errors import BockerError, Conflict, InvalidArgument, NotFound, StartFailure
+from ..kernel.procfs import alive
+from ..kernel.procfs import stat as _proc_stat
 
 DEFAULT_ROOT = "/run/bocker-runc"
 # the cgroup of a container whose config.json has no cgroupsPath: /bocker-runc/<id>
@@ -105,10 +107,6 @@ def check_id(cid: str) -> str:
 
 def rfc3339(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
-
-
-from ..kernel.procfs import alive  # noqa: E402
-from ..kernel.procfs import stat as _proc_stat  # noqa: E402
 
 
 def _write_atomic(path: str, data: bytes) -> None:
