@@ -138,6 +138,8 @@ def _create_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cap-add", action="append", default=[], metavar="CAP", help="add a capability")
     p.add_argument("--cap-drop", action="append", default=[], metavar="CAP", help="drop a capability (ALL: every one)")
     p.add_argument("--privileged", action="store_true", help="every capability and device, no masked paths, no seccomp")
+    p.add_argument("--userns", metavar="host|remap",
+                   help="remap: root in the container is an unprivileged range of host ids (host: the default)")
     p.add_argument("--security-opt", action="append", default=[], metavar="OPT",
                    help="seccomp=unconfined | seccomp=PROFILE.json | no-new-privileges")
     p.add_argument("--device", action="append", default=[], metavar="HOST[:CTR][:rwm]", help="a host device")
@@ -346,7 +348,7 @@ def run_options(a: argparse.Namespace, ctx: Context):
         privileged=a.privileged, network=a.network, publish=a.publish, publish_all=a.publish_all, dns=a.dns,
         user=a.user, group_add=a.group_add, read_only=a.read_only, ulimits=a.ulimit,
         oom_score_adj=_int_option("--oom-score-adj", a.oom_score_adj), sysctls=a.sysctl, devices=a.device,
-        security_opt=a.security_opt, interactive=a.interactive, tty=a.tty, entrypoint=a.entrypoint,
+        security_opt=a.security_opt, userns=a.userns, interactive=a.interactive, tty=a.tty, entrypoint=a.entrypoint,
         labels=a.label, pid=a.pid, ipc=a.ipc, uts=a.uts, stop_signal=a.stop_signal,
         stop_timeout=_int_option("--stop-timeout", a.stop_timeout), init=a.init, restart=a.restart)
 
@@ -706,6 +708,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
     Verb("run", "Create a container",
          "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
          "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "
+         "[--userns remap] "
          "[--network NET] [-p HOST:CTR] [--dns IP] [-i] [-t] <image> [command...] (one word is a script "
          "/bin/sh -c runs, as the seed's; several are the program and its arguments, each word as it is)",
          _run_args, _run),

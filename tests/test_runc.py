@@ -94,14 +94,14 @@ def test_version_help_and_features(rt):
         theirs = json.loads(subprocess.run([RUNC, "features"], capture_output=True, text=True).stdout)
         assert set(features) == set(theirs)
         assert set(features["linux"]) == set(theirs["linux"])
-    assert "user" not in features["linux"]["namespaces"]
+    assert "user" in features["linux"]["namespaces"] and "time" not in features["linux"]["namespaces"]
     assert features["linux"]["cgroup"]["systemd"] is False
     assert "tmpcopyup" in features["mountOptions"] and "poststop" in features["hooks"]
     assert error_of(rt("frobnicate", check=False)).endswith("no such command: frobnicate (see bocker-runc --help)")
     assert "flag provided but not defined: -nope" in error_of(rt("create", "--nope", "x", check=False))
 
 
-def test_systemd_cgroup_and_user_namespaces_are_refused_in_one_line(rt, make_bundle):
+def test_systemd_cgroup_and_unmapped_user_namespaces_are_refused_in_one_line(rt, make_bundle):
     line = error_of(rt("--systemd-cgroup", "state", "x", check=False))
     assert "--systemd-cgroup is not supported by bocker-runc" in line and "cgroupfs" in line
     b = make_bundle("userns", ["true"])
@@ -109,7 +109,11 @@ def test_systemd_cgroup_and_user_namespaces_are_refused_in_one_line(rt, make_bun
     config["linux"]["namespaces"].append({"type": "user"})
     write_config(b, config)
     line = error_of(rt("create", "--bundle", b, "userns", check=False))
-    assert "user namespaces are not supported by bocker-runc" in line
+    assert "a new user namespace needs linux.uidMappings and linux.gidMappings" in line
+    config["linux"]["namespaces"].pop()
+    config["linux"]["namespaces"].append({"type": "time"})
+    write_config(b, config)
+    assert "time namespaces are not supported by bocker-runc" in error_of(rt("create", "--bundle", b, "x", check=False))
     config["linux"]["namespaces"].pop()
     config["linux"]["intelRdt"] = {"closID": "x"}
     write_config(b, config)
@@ -331,6 +335,39 @@ def test_exec_joins_the_container(rt, make_bundle, tmp_path):
     r = rt("exec", "ex", "nonexistent", check=False)
     assert "nonexistent: No such file or directory in the container" in error_of(r)
     rt("delete", "--force", "ex")
+
+
+def test_a_user_namespace_with_its_mappings_and_a_cgroup_namespace(rt, make_bundle):
+    # podman --userns / Kubernetes' user namespaces hand runc a user namespace and its maps;
+    # the bundle's root is the caller's to own (here the host's 0: nobody inside)
+    base = 1 << 30
+    b = make_bundle("uns", ["sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox; "
+                                        "touch /bin/x 2>&1; echo rc=$?; exec sleep 1000"])
+    config = read_config(b)
+    config["root"]["readonly"] = False
+    config["linux"]["namespaces"] += [{"type": "user"}, {"type": "cgroup"}]
+    config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": base, "size": 65536}]
+    config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": base, "size": 65536}]
+    write_config(b, config)
+    out = b / "out"
+    with open(out, "w") as f:
+        rt("run", "-d", "--bundle", b, "uns", stdout=f, stderr=f)
+    pid = rt.state("uns")["pid"]
+    deadline = time.monotonic() + 5
+    while "rc=" not in out.read_text():
+        assert time.monotonic() < deadline, out.read_text()
+        time.sleep(0.02)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "0" and lines[1].split() == ["0", str(base), "65536"]
+    assert lines[2] == "65534" and "Permission denied" in lines[3] and lines[4] == "rc=1"
+    status = Path(f"/proc/{pid}/status").read_text()
+    assert f"Uid:\t{base}\t{base}\t{base}\t{base}" in status  # on the host: nobody's uid
+    assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+    assert os.readlink(f"/proc/{pid}/ns/cgroup") != os.readlink("/proc/self/ns/cgroup")
+    # exec joins the same user namespace
+    r = rt("exec", "uns", "sh", "-c", "id -u; readlink /proc/self/ns/user")
+    assert r.stdout.split() == ["0", os.readlink(f"/proc/{pid}/ns/user")]
+    rt("delete", "--force", "uns")
 
 
 def test_the_containers_fds_are_the_callers_0_1_2_and_preserved_ones(rt, make_bundle, tmp_path):

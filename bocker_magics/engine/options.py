@@ -20,6 +20,7 @@ from .spec import (
     CPU,
     Box,
     Capabilities,
+    IDMapping,
     Linux,
     Memory,
     Mount,
@@ -87,6 +88,7 @@ class RunOptions:
     sysctls: list[str] = field(default_factory=list)       # key=value, namespaced keys only
     devices: list[str] = field(default_factory=list)       # HOST[:CONTAINER][:rwm]
     security_opt: list[str] = field(default_factory=list)  # seccomp=unconfined|FILE, no-new-privileges
+    userns: str | None = None                              # host (default) | remap (kernel/userns.py)
     # the process and its lifecycle (issue 14)
     interactive: bool = False                              # -i: stdin stays open
     tty: bool = False                                      # -t: a pty
@@ -416,9 +418,32 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
             profile = default_profile(caps)
         seccomp = read_object(Seccomp, profile, "the seccomp profile")
 
+    # --userns=remap: the container's ids 0..65535 are an unprivileged range of the host's;
+    # the files the engine made for it (etc files, named volumes) shown as its own through
+    # idmapped mounts, as its image is (kernel/userns.py)
+    uid_maps: list[IDMapping] = []
+    gid_maps: list[IDMapping] = []
+    if options.userns == "remap":
+        if options.privileged:
+            raise InvalidArgument("--privileged and --userns=remap conflict: a privileged container is the "
+                                  "host's root; drop one of them")
+        from .kernel.userns import remap_range
+        uid_base, uid_count, gid_base, gid_count = remap_range()
+        uid_maps = [IDMapping(container_id=0, host_id=uid_base, size=uid_count)]
+        gid_maps = [IDMapping(container_id=0, host_id=gid_base, size=gid_count)]
+    elif options.userns not in (None, "", "host"):
+        raise InvalidArgument(f"Invalid --userns '{options.userns}': use host or remap")
+
+    def owned(mount: Mount) -> Mount:
+        if uid_maps:
+            mount.uid_mappings, mount.gid_mappings = list(uid_maps), list(gid_maps)
+        return mount
+
     # mounts
     mounts = default_mounts(options.privileged)
     for name, source in sorted(target.etc_files.items()):
+        # in the container's directory, beside its upper directory: with --userns=remap the
+        # runtime shows both through one idmapped mount already
         mounts.append(Mount(destination=f"/etc/{name}", type="bind", source=source, options=["rbind", "rprivate"]))
     for r in requests:
         if r.kind == "tmpfs":
@@ -426,8 +451,10 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
                                 options=["nosuid", "nodev", "noexec", *r.options] + (["ro"] if r.readonly else [])))
             continue
         source = os.path.realpath(r.source) if r.kind == "bind" else target.volume_path(r.source)
-        mounts.append(Mount(destination=os.path.normpath(r.target), type="bind", source=source,
-                            options=["rbind", "rprivate"] + (["ro"] if r.readonly else [])))
+        mount = Mount(destination=os.path.normpath(r.target), type="bind", source=source,
+                      options=["rbind", "rprivate"] + (["ro"] if r.readonly else []))
+        # a host directory stays the host's (Docker's rule); a named volume is the container's
+        mounts.append(mount if r.kind == "bind" else owned(mount))
     if options.init:
         if not os.path.exists(TINI):
             raise InvalidArgument("--init needs tini: apt-get install tini (its static build, /usr/bin/tini-static)")
@@ -446,6 +473,8 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
         else:
             raise InvalidArgument(f"Invalid --{kind} '{choice}': use host or container:NAME")
     namespaces.append(Namespace(type="mount"))
+    if uid_maps:
+        namespaces.append(Namespace(type="user"))
     if target.network_mode == "container":
         namespaces.append(Namespace(type="network", path=target.joins["network"]))
     elif target.network_mode != "host":
@@ -488,6 +517,8 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
                      "io.bocker.image.id": image.id},
         linux=Linux(
             namespaces=namespaces,
+            uid_mappings=uid_maps,
+            gid_mappings=gid_maps,
             resources=resources,
             cgroups_path=target.cgroups_path,
             devices=device_nodes,

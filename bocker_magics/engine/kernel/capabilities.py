@@ -36,6 +36,7 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
 PR_CAP_AMBIENT_RAISE = 2
+_CAPGET = {"x86_64": 125, "aarch64": 90, "riscv64": 90, "ppc64le": 183, "s390x": 184}.get(os.uname().machine, 125)
 _CAPSET = {"x86_64": 126, "aarch64": 91, "riscv64": 91, "ppc64le": 184, "s390x": 185}.get(os.uname().machine, 126)
 _VERSION_3 = 0x20080522
 
@@ -96,6 +97,21 @@ def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
     if _libc.prctl(option, arg2, arg3, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl({option}): {os.strerror(err)}")
+
+
+def raise_effective() -> None:
+    """Every permitted capability effective again (after a setfsuid(2) away from 0 cleared
+    the file ones: kernel/userns.py mounts the root with a mapped fsuid)."""
+    header = _Header(_VERSION_3, 0)
+    data = (_Data * 2)()
+    if _libc.syscall(_CAPGET, ctypes.byref(header), ctypes.byref(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"capget: {os.strerror(err)}")
+    for word in data:
+        word.effective = word.permitted
+    if _libc.syscall(_CAPSET, ctypes.byref(header), ctypes.byref(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"capset: {os.strerror(err)}")
 
 
 def set_dumpable(flag: bool) -> None:

@@ -2,7 +2,7 @@
 spec's `process`: the order runc's standard init uses, each step while the process still
 holds what the step needs.
 
-    cwd -> rlimits -> oom_score_adj -> keep caps over setuid -> bounding set -> groups, gid,
+    cwd -> rlimits -> oom_score_adj -> user namespace -> keep caps over setuid -> bounding set -> groups, gid,
     uid -> effective/permitted/inheritable, ambient -> no_new_privs -> seccomp -> umask -> exec
 
 Stdlib + ctypes only: this runs in a forked child of the shim or of bocker-runc, and every
@@ -18,7 +18,7 @@ import signal
 from dataclasses import dataclass
 
 from ...errors import ProcessError
-from . import capabilities
+from . import capabilities, userns
 from .seccomp import load_filter
 
 # RLIMIT_* name -> resource number (the kernel's, the same on every Linux architecture the
@@ -70,10 +70,12 @@ def change_user(uid: int, gid: int, groups: list[int]) -> None:
         raise ProcessError(f"Could not become uid {uid}, gid {gid}: {e.strerror}") from None
 
 
-def exec_process(process, *, seccomp: Seccomp | None = None, ready=None) -> None:
+def exec_process(process, *, seccomp: Seccomp | None = None, ready=None, userns_fd: int | None = None) -> None:
     """Apply the spec's `process` to this process and exec its args. Never returns: an exec
     that fails raises ProcessError (127 not found, 126 not executable). `ready` is called
-    just before the exec (pid 1 waits for its go there: everything that can fail has run)."""
+    just before the exec (pid 1 waits for its go there: everything that can fail has run).
+    userns_fd: a user namespace entered after the rlimits (raising a hard limit needs the
+    host's CAP_SYS_RESOURCE) and before the user change (kernel/userns.py)."""
     cwd = process.cwd or "/"
     try:
         os.makedirs(cwd, exist_ok=True)  # Docker makes a missing working directory
@@ -82,6 +84,11 @@ def exec_process(process, *, seccomp: Seccomp | None = None, ready=None) -> None
         raise ProcessError(f"Could not enter the working directory {cwd}: {e.strerror}") from None
     set_rlimits(process.rlimits)
     set_oom_score_adj(process.oom_score_adj)
+    if userns_fd is not None:
+        try:
+            userns.enter(userns_fd)
+        except OSError as e:
+            raise ProcessError(f"Could not enter the container's user namespace: {e.strerror}") from None
     env = {}
     for item in process.env:
         key, _, value = item.partition("=")

@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass, field
 
 from ...errors import RootfsError
-from . import linux
+from . import linux, userns
 from .linux import (
     MNT_DETACH,
     MS_BIND,
@@ -93,6 +93,11 @@ class RootContext:
     # bound read-only where the spec mounts type "cgroup"
     cgroups: dict[str, str] = field(default_factory=dict)
     no_pivot: bool = False                    # bocker-runc --no-pivot (a root on a ramfs)
+    # with a user namespace (kernel/userns.py): an fd of it, and the host's (uid, gid) of its
+    # root; the engine's overlay is then made of idmapped layers
+    userns_fd: int | None = None
+    mapped_root: tuple[int, int] | None = None
+    userns_maps: tuple[bytes, bytes] = (b"", b"")  # its uid_map and gid_map, as written
 
 
 @dataclass
@@ -197,10 +202,14 @@ def prepare(spec, ctx: RootContext, before_pivot=None) -> None:
         ov = ctx.overlay
         # lowerdirs relative to the layer store (we chdir there): the option string stays
         # under the kernel's one-page limit with many layers
-        os.chdir(ov.layers_dir)
-        options = f"lowerdir={':'.join(ov.lowerdirs)},upperdir={ov.upper},workdir={ov.work}"
         try:
-            linux.mount("overlay", root, "overlay", 0, options)
+            if ctx.userns_fd is not None:
+                _idmap_layers(ov, ctx)
+            os.chdir(ov.layers_dir)
+            options = f"lowerdir={':'.join(ov.lowerdirs)},upperdir={ov.upper},workdir={ov.work}"
+            linux.mount("overlay", root, "overlay", 0, options)  # overlayfs keeps its mounter's fs ids
+        except RootfsError:
+            raise
         except OSError as e:
             if e.errno == errno.ENODEV:
                 raise RootfsError("No overlayfs on this host: load it with 'modprobe overlay'") from None
@@ -244,6 +253,23 @@ def prepare(spec, ctx: RootContext, before_pivot=None) -> None:
     os.chdir("/")
 
 
+def _idmap_layers(ov: Overlay, ctx: RootContext) -> None:
+    """--userns=remap: the layer store and the container's upper and work directories seen
+    through idmapped mounts (over themselves, in this mount namespace only), so that the
+    image's root files are the container's root's, and what it writes is stored as its own
+    ids (kernel/userns.py)."""
+    if ctx.mapped_root is None:
+        raise RootfsError("The user namespace maps no host id to the container's root (0): "
+                          "map 0 in linux.uidMappings and linux.gidMappings")
+    own = os.path.commonpath([ov.upper, ov.work])
+    for path in (ov.layers_dir, own):
+        try:
+            userns.idmap_over(path, ctx.userns_fd)
+        except OSError as e:
+            raise RootfsError(f"Could not show the image to the user namespace: {e.strerror}; "
+                              "run without --userns=remap") from None
+
+
 def finalize(spec) -> None:
     """After sysctls and the console: masked and read-only paths (inside the new root, so
     /dev/null is the container's), then a read-only root."""
@@ -264,13 +290,15 @@ def _mount_one(root: str, m, ctx: RootContext, where: str) -> None:
         raise RootfsError(f"The image's {top} is a symbolic link: refusing to mount over it")
     kind = m.type or ("bind" if opts.bind else "")
     if kind == "bind" or opts.bind:
-        _bind(root, m, opts, where)
+        _bind(root, m, opts, where, ctx)
         return
     if kind == "cgroup":
         _cgroup(root, m, opts, ctx)
         return
     if not kind:
         raise RootfsError(f"The mount {where} has no type: give one (proc, tmpfs, bind, ...)")
+    if m.uid_mappings or m.gid_mappings:
+        raise RootfsError(f"The mount on {m.destination} has uidMappings: only bind mounts can be idmapped")
     target = secure_join(root, m.destination)
     if kind in KERNEL_FS and os.path.islink(os.path.join(root, m.destination.lstrip("/"))):
         raise RootfsError(f"The image's {m.destination} is a symbolic link: refusing to mount {kind} over it")
@@ -317,7 +345,7 @@ def copy_tree(source: str, target: str) -> None:
                 os.chmod(dst, stat.S_IMODE(st.st_mode))
 
 
-def _bind(root: str, m, opts: MountOptions, where: str) -> None:
+def _bind(root: str, m, opts: MountOptions, where: str, ctx: RootContext) -> None:
     source = m.source
     if not source.startswith("/"):
         raise RootfsError(f"The bind mount {where} needs an absolute source, not '{source}'")
@@ -337,10 +365,28 @@ def _bind(root: str, m, opts: MountOptions, where: str) -> None:
         rest = opts.flags & ~(MS_BIND | MS_REC | MS_REMOUNT)
         if rest:
             linux.mount(None, target, None, MS_BIND | MS_REMOUNT | rest)
+        if m.uid_mappings or m.gid_mappings:
+            _idmap_mount(target, m, ctx)
         for p in opts.propagation:
             linux.mount(None, target, None, p)
     except OSError as e:
         raise RootfsError(f"Could not bind {source} on {m.destination}: {os.strerror(e.errno)}") from None
+
+
+def _idmap_mount(target: str, m, ctx: RootContext) -> None:
+    """A mount's own uidMappings/gidMappings (runtime-spec 1.1): an idmapped mount of it, on-disk
+    containerID shown as hostID (the engine gives --userns=remap's named volumes and etc files
+    the container's mappings: its user namespace serves, no other is made)."""
+    if not (m.uid_mappings and m.gid_mappings):
+        raise RootfsError(f"The mount on {m.destination} has only one of uidMappings and gidMappings: give both")
+    maps = (userns.map_text(m.uid_mappings), userns.map_text(m.gid_mappings))
+    ours = ctx.userns_fd is not None and maps == ctx.userns_maps
+    fd = ctx.userns_fd if ours else userns.make(m.uid_mappings, m.gid_mappings)
+    try:
+        userns.idmap_over(target, fd)
+    finally:
+        if not ours:
+            os.close(fd)
 
 
 def _cgroup(root: str, m, opts: MountOptions, ctx: RootContext) -> None:

@@ -30,7 +30,7 @@ import termios
 from dataclasses import dataclass
 
 from ...errors import HookError, ProcessError, RootfsError
-from ..kernel import linux, rootfs
+from ..kernel import linux, rootfs, userns
 from ..kernel.process import Seccomp, exec_process
 from .hooks import run_hooks
 from .protocol import Sync
@@ -50,11 +50,14 @@ _TIOCSWINSZ = 0x5414
 # sets another field (with a value other than zero, false or empty: Docker writes
 # blockIO.weight 0 and memory.disableOOMKiller false, which mean "not set"), and the engine's
 # options.to_spec never sets one.
+EXEC_FIFO = "exec.fifo"  # bocker-runc's: pid 1 blocks opening it for writing until `start`
+
 HONOURED = (
     "ociVersion", "process.terminal", "process.consoleSize", "process.user", "process.args", "process.env",
     "process.cwd", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
     "process.oomScoreAdj", "root", "hostname", "domainname", "mounts", "hooks", "annotations",
-    "linux.namespaces", "linux.sysctl", "linux.resources.devices", "linux.resources.memory.limit",
+    "linux.namespaces", "linux.uidMappings", "linux.gidMappings", "linux.sysctl",
+    "linux.resources.devices", "linux.resources.memory.limit",
     "linux.resources.memory.swap", "linux.resources.cpu.shares", "linux.resources.cpu.quota",
     "linux.resources.cpu.period", "linux.resources.pids.limit", "linux.cgroupsPath", "linux.devices",
     "linux.seccomp", "linux.rootfsPropagation", "linux.maskedPaths", "linux.readonlyPaths",
@@ -70,7 +73,8 @@ class InitConfig:
     stdio: tuple[int, int, int] | None = None   # fds to become 0, 1, 2 (None: keep ours)
     console: int | None = None         # a connected unix socket: the pty master goes there
     netns_fd: int | None = None        # a network namespace the engine made and plugs
-    exec_fifo: int | None = None       # bocker-runc: an O_PATH fd of the exec fifo
+    userns_fd: int | None = None       # the user namespace to enter last (kernel/userns.py)
+    exec_fifo: int | None = None       # bocker-runc: an O_PATH fd of the directory of its EXEC_FIFO
     seccomp: Seccomp | None = None
     preserve_fds: int = 0              # bocker-runc --preserve-fds: 3..3+N-1 stay open
     hook_state: str = ""               # the OCI state JSON hooks read on stdin
@@ -93,7 +97,7 @@ def container_init(spec, cfg: InitConfig) -> None:
 
 def _init(spec, cfg: InitConfig, sync: Sync) -> None:
     keep = {0, 1, 2, cfg.sync, *(range(3, 3 + cfg.preserve_fds))}
-    keep |= {fd for fd in (cfg.console, cfg.netns_fd, cfg.exec_fifo) if fd is not None}
+    keep |= {fd for fd in (cfg.console, cfg.netns_fd, cfg.exec_fifo, cfg.userns_fd) if fd is not None}
     if cfg.stdio is not None:
         keep |= set(cfg.stdio)
     # Hold nothing of the parent's: were the monitor killed, an inherited end of its pipes
@@ -101,7 +105,7 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
     _close_fds_except(keep)
 
     # 1. Namespaces: join the ones with a path (and the engine's network namespace), make
-    #    the rest. cgroup waits until pid 1 is in its cgroup (after the go).
+    #    the rest. cgroup waits for the root (below); user is entered last (exec_process).
     joins: list[tuple[int, int]] = []
     flags = 0
     for ns in spec.linux.namespaces:
@@ -145,6 +149,12 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
 
     # 3. The root, then what needs it.
     has_mount_ns = spec.linux.namespace("mount") is not None
+    if cfg.userns_fd is not None:
+        cfg.root.userns_fd = cfg.userns_fd
+        cfg.root.mapped_root = userns.host_root(spec)
+        cfg.root.userns_maps = (userns.map_text(spec.linux.uid_mappings), userns.map_text(spec.linux.gid_mappings))
+        if cfg.root.mapped_root is not None:
+            userns.take_ids(*cfg.root.mapped_root)  # what pid 1 creates is the container root's
     if has_mount_ns:
         rootfs.prepare(spec, cfg.root, before_pivot=hooks)
     else:
@@ -162,6 +172,11 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
         master = _console(spec, cfg)
     if has_mount_ns:
         rootfs.finalize(spec)
+    # pid 1 is in its cgroup since its fork: a cgroup namespace now, while pid 1 still holds
+    # CAP_SYS_ADMIN (the capabilities go in exec_process)
+    cgroup_ns = spec.linux.namespace("cgroup")
+    if cgroup_ns is not None and not cgroup_ns.path:
+        linux.unshare(linux.CLONE_NEWCGROUP)
     if master is None and cfg.stdio is not None:
         for i, fd in enumerate(cfg.stdio):
             if fd != i:
@@ -173,19 +188,19 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
         sync.send(type="ready")
         if cfg.exec_fifo is not None:
             # bocker-runc: blocks until `start` opens the fifo for reading
-            fd = os.open(f"/proc/self/fd/{cfg.exec_fifo}", os.O_WRONLY | os.O_CLOEXEC)
+            # by name in its directory, not through /proc/self/fd: with a user namespace we are
+            # another uid now, and a process that is not dumpable can't open its own /proc files
+            fd = os.open(EXEC_FIFO, os.O_WRONLY | os.O_CLOEXEC, dir_fd=cfg.exec_fifo)
             os.write(fd, b"0")
             os.close(fd)
         else:
             answer = sync.receive()
             if answer.get("type") != "go":
                 os._exit(125)  # the monitor or the engine could not finish the start: it reports why
-        if spec.linux.namespace("cgroup") is not None and not spec.linux.namespace("cgroup").path:
-            linux.unshare(linux.CLONE_NEWCGROUP)
         run_hooks(spec.hooks.start_container, hook_state, "startContainer")
         _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync})
 
-    exec_process(spec.process, seccomp=cfg.seccomp, ready=ready)
+    exec_process(spec.process, seccomp=cfg.seccomp, ready=ready, userns_fd=cfg.userns_fd)
 
 
 # -- one more process in a running container -------------------------------------------------
@@ -231,7 +246,7 @@ def exec_init(process, cfg: ExecConfig) -> None:
             for i, fd in enumerate(cfg.stdio):
                 os.dup2(fd, i)
         resolve_program(process)
-        exec_process(process, seccomp=cfg.seccomp,
+        exec_process(process, seccomp=cfg.seccomp, userns_fd=cfg.namespaces.get("user"),
                      ready=lambda: _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync}))
     except Exception as e:
         code = getattr(e, "code", 125)

@@ -29,7 +29,7 @@ import struct
 import time
 
 from ...errors import BockerError, StartFailure
-from ..kernel import capabilities, linux
+from ..kernel import capabilities, linux, userns
 from ..kernel.cgroups import Limits, detect
 from ..kernel.process import Seccomp
 from ..kernel.rootfs import Overlay, RootContext
@@ -411,6 +411,10 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
         stdio = (in_r, out_w, err_w)
         child_fds = [in_r, out_w, err_w]
         sources = {out_r: "stdout", err_r: "stderr"}
+    try:
+        userns_fd = userns.for_spec(spec)
+    except OSError as e:
+        raise StartFailure(f"Could not make the container's user namespace: {e.strerror}", 125) from None
     pid = linux.clone_new_pid() if pid_ns is not None and not pid_ns.path else os.fork()
     if pid == 0:
         ours.close()
@@ -422,7 +426,7 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
             os.close(stdin_w)
         cfg = InitConfig(root=root, sync=theirs.detach(), stdio=stdio,
                          console=console_theirs.detach() if console_theirs is not None else None,
-                         netns_fd=netns_fd, seccomp=seccomp, hook_state=hook_state)
+                         netns_fd=netns_fd, userns_fd=userns_fd, seccomp=seccomp, hook_state=hook_state)
         try:
             # Into the cgroup first, so all pid 1 does is charged to it. It moves itself: on v1 a
             # single thread writing "0" to tasks skips the global lock (an RCU grace period,
@@ -439,6 +443,8 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
         container_init(spec, cfg)
         os._exit(125)
     theirs.close()
+    if userns_fd is not None:
+        os.close(userns_fd)
     for fd in child_fds:
         os.close(fd)
     if console_theirs is not None:
@@ -734,7 +740,7 @@ def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
     target = launch.pid
     try:
         ns_fds = {}
-        for kind in EXEC_NAMESPACES + ("pid",):
+        for kind in EXEC_NAMESPACES + ("pid", "user"):
             try:
                 ns_fds[kind] = os.open(f"/proc/{target}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:

@@ -41,9 +41,9 @@ DEFAULT_CGROUP_PARENT = "bocker-runc"
 OCI_VERSION = "1.0.2-dev"
 STATE = "state"
 CONFIG = "config.json"
-FIFO = "exec.fifo"
+FIFO = "exec.fifo"  # init.EXEC_FIFO (init.py is imported by create alone)
 
-NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "cgroup")
+NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "cgroup", "user")
 UPDATABLE = tuple(f"linux.resources.{p}" for p in ("memory.limit", "memory.swap", "cpu.shares", "cpu.quota",
                                                     "cpu.period", "pids.limit"))
 
@@ -242,7 +242,10 @@ class Runtime:
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         d = self._dir(cid)
         try:
-            os.mkdir(d, 0o700)
+            os.mkdir(d)
+            # searchable, not readable: pid 1 opens its exec fifo here after it became the
+            # container's user (another uid on the host with a user namespace); runc's modes
+            os.chmod(d, 0o711)
         except FileExistsError:
             raise Conflict(f"container with id exists: {cid}") from None
         me = os.getpid()
@@ -295,21 +298,26 @@ class Runtime:
     def _spawn(self, c: Container, spec, cgroup, InitConfig, console_socket, no_pivot, no_new_keyring,
                preserve_fds):
         """Fork pid 1 (into a new pid namespace, the spec's, or ours) running container_init."""
-        from ..kernel import capabilities, linux
+        from ..kernel import capabilities, linux, userns
         from ..kernel.rootfs import RootContext
         from .init import container_init
         from .protocol import Sync
 
         _fill_fds(preserve_fds)
         fifo = c.fifo
-        os.mkfifo(fifo, 0o622)
-        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        os.mkfifo(fifo)
+        os.chmod(fifo, 0o622)  # writable by pid 1 as another uid (a user namespace); not the umask's
+        fifo_fd = os.open(c.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # init.py opens FIFO in it
         console = connect_console(console_socket) if spec.process.terminal else None
         seccomp = self._seccomp(spec)
         ours, theirs = linux.socketpair_seqpacket()
         root = RootContext(root=os.path.realpath(c.rec["rootfs"]), cgroups=cgroup.paths(), no_pivot=no_pivot)
+        try:
+            userns_fd = userns.for_spec(spec)
+        except OSError as e:
+            raise StartFailure(f"could not make the container's user namespace: {e.strerror}") from None
         cfg = InitConfig(root=root, sync=theirs.fileno(), console=console.fileno() if console else None,
-                         exec_fifo=fifo_fd, seccomp=seccomp, preserve_fds=preserve_fds)
+                         exec_fifo=fifo_fd, userns_fd=userns_fd, seccomp=seccomp, preserve_fds=preserve_fds)
         # The container's processes must not open this interpreter's /proc/PID/exe (the
         # host's python) while pid 1 is still it: not dumpable until the exec.
         capabilities.set_dumpable(False)
@@ -352,6 +360,8 @@ class Runtime:
                 os._exit(125)
         theirs.close()
         os.close(fifo_fd)
+        if userns_fd is not None:
+            os.close(userns_fd)
         if console is not None:
             console.close()
         c.rec["pid"] = pid
@@ -643,7 +653,7 @@ class Runtime:
             console_socket = relay.path
         spec = load_spec(c.dir)
         ns_fds: dict[str, int] = {}
-        for kind in EXEC_NAMESPACES + ("pid",):
+        for kind in EXEC_NAMESPACES + ("pid", "user"):
             try:
                 ns_fds[kind] = os.open(f"/proc/{c.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
@@ -763,12 +773,16 @@ def _values(obj, parts: list[str]):
 
 
 def check_supported(spec) -> None:
-    """Refuse, with one line, what bocker-runc does not execute: user and time namespaces
-    (and id mappings), and any field outside HONOURED that holds more than a zero value."""
+    """Refuse, with one line, what bocker-runc does not execute: time namespaces, a new user
+    namespace without its id mappings, and any field outside HONOURED that holds more than a
+    zero value."""
     for ns in spec.linux.namespaces:
         if ns.type not in NAMESPACES:
             raise InvalidArgument(f"config.json: linux.namespaces: {ns.type} namespaces are not supported by "
                                   "bocker-runc: remove it from the configuration (or use runc)")
+        if ns.type == "user" and not ns.path and not (spec.linux.uid_mappings and spec.linux.gid_mappings):
+            raise InvalidArgument("config.json: linux.namespaces: a new user namespace needs linux.uidMappings "
+                                  "and linux.gidMappings: map the container's ids to the host's")
     document = spec.to_json()
     from .init import HONOURED  # what of a config.json the runtime executes (create's path only)
     for path in spec.unhonoured(HONOURED):
