@@ -102,6 +102,32 @@ def test_a_user_of_the_image_is_base_plus_its_uid(engine, busybox):
         engine.rm(c.id, force=True)
 
 
+def test_cp_into_a_running_remapped_container_gives_its_ids(engine, busybox, tmp_path):
+    src = tmp_path / "tree"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "f").write_text("hello\n")
+    os.chown(src / "sub", 33, 33)
+    os.chown(src / "sub" / "f", 33, 33)
+    c = engine.run(busybox, "sleep 1000", network="none", detach=True, userns="remap")
+    try:
+        engine.cp(str(src), f"{c.id}:/etc/plain")
+        engine.cp(str(src), f"{c.id}:/etc/kept", archive=True)
+        r = engine.exec(c.id, ["stat", "-c", "%n %u %g", "/etc/plain/sub/f", "/etc/kept/sub/f"])
+        assert r.text.splitlines() == ["/etc/plain/sub/f 0 0", "/etc/kept/sub/f 33 33"]
+        assert engine.exec(c.id, ["cat", "/etc/kept/sub/f"]).text == "hello\n"
+        # this thread is the host's root again: a copy to a container without remapping works
+        other = engine.run(busybox, "sleep 1000", network="none", detach=True)
+        try:
+            engine.cp(str(src), f"{other.id}:/etc/plain")
+            assert engine.exec(other.id, ["stat", "-c", "%u", "/etc/plain/sub/f"]).text == "0\n"
+        finally:
+            engine.rm(other.id, force=True)
+    finally:
+        engine.rm(c.id, force=True)
+    status = Path("/proc/thread-self/status").read_text().splitlines()
+    assert next(line for line in status if line.startswith("Uid:")).split()[4] == "0"  # the fs uid
+
+
 # -- attacks: what the host's root may do and the remapped root must not ----------------------
 ATTACKS = {
     "mount": "mkdir -p /mnt && mount -t tmpfs none /mnt",  # its mount namespace is the host's root's

@@ -236,13 +236,18 @@ class Owner:
     keep: bool
     uid: int = 0
     gid: int = 0
+    # a running --userns=remap container's root is an idmapped view: its ids are the host's
+    # uid/gid of the container's root plus the container's own
+    shift: tuple[int, int] = (0, 0)
 
     def of(self, st: os.stat_result | tarfile.TarInfo) -> tuple[int, int]:
         if not self.keep:
-            return self.uid, self.gid
-        if isinstance(st, tarfile.TarInfo):
-            return st.uid, st.gid
-        return st.st_uid, st.st_gid
+            uid, gid = self.uid, self.gid
+        elif isinstance(st, tarfile.TarInfo):
+            uid, gid = st.uid, st.gid
+        else:
+            uid, gid = st.st_uid, st.st_gid
+        return uid + self.shift[0], gid + self.shift[1]
 
 
 @dataclass
@@ -659,6 +664,13 @@ def container_root(engine: Engine, ref: str, archive: bool, writing: bool) -> It
             if not c.pid:
                 raise Conflict(f"Container '{ref}' is running but has no process yet: try again")
             opened.append(os.open(f"/proc/{c.pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+            mapped = _mapped_root(engine, c.id)
+            if mapped is not None and writing:
+                # what we write lands through the idmapped view: as its root, ids shifted
+                from .kernel.userns import files_as
+                with files_as(*mapped):
+                    yield Root(opened, False, label, Owner(archive, shift=mapped))
+                return
             root = Root(opened, False, label, Owner(archive))
         else:
             cdir = engine.store.container_dir(c.id)
@@ -676,6 +688,17 @@ def container_root(engine: Engine, ref: str, archive: bool, writing: bool) -> It
         for fd in opened:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _mapped_root(engine: Engine, cid: str) -> tuple[int, int] | None:
+    """The host's ids of a --userns=remap container's root, None for another container."""
+    from .kernel.userns import host_root
+    from .spec import Spec
+    try:
+        spec = Spec.load(str(engine.store.container_dir(cid) / "config.json"))
+    except (OSError, BockerError):
+        return None
+    return host_root(spec) if spec.linux.namespace("user") is not None else None
 
 
 @dataclass

@@ -158,6 +158,22 @@ def take_ids(uid: int, gid: int) -> None:
     libc.setfsuid(uid)
     capabilities.raise_effective()  # a fsuid away from 0 cleared CAP_CHOWN, DAC_OVERRIDE, ...
 
+class files_as:
+    """`with files_as(uid, gid):` take_ids() for a while, in this thread only (the file system
+    ids and capabilities are a thread's): `cp` into a running remapped container writes through
+    its idmapped root."""
+
+    def __init__(self, uid: int, gid: int) -> None:
+        self.ids = (uid, gid)
+
+    def __enter__(self) -> None:
+        take_ids(*self.ids)
+
+    def __exit__(self, *exc) -> None:
+        linux._libc.setfsuid(0)  # back to 0: the kernel makes the file capabilities effective again
+        linux._libc.setfsgid(0)
+
+
 def host_root(spec) -> tuple[int, int] | None:
     """The host's (uid, gid) of the container's root under the spec's mappings, or None
     where 0 is not mapped."""
