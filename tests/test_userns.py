@@ -128,6 +128,25 @@ def test_cp_into_a_running_remapped_container_gives_its_ids(engine, busybox, tmp
     assert next(line for line in status if line.startswith("Uid:")).split()[4] == "0"  # the fs uid
 
 
+def test_terminals_and_a_new_working_directory_are_the_containers_roots(busybox):
+    # a pty (run -t, exec -t) and exec -w of a missing directory: made by the host's root, owned
+    # by the container's (its id 0), not the overflow id; `script` gives bocker a terminal
+    def on_a_terminal(command: str) -> list[str]:
+        r = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout.replace("\r", "").split()
+    from conftest import BOCKER
+    assert on_a_terminal(f"{BOCKER} run --rm -t --network none --userns remap {busybox} "
+                         "sh -c 'stat -c %u $(tty) /dev/console'") == ["0", "0"]
+    cid = bocker("run", "-d", "--network", "none", "--userns", "remap", busybox, "sleep 1000", check=True).stdout.strip()
+    try:
+        assert on_a_terminal(f"{BOCKER} exec -t {cid} sh -c 'stat -c %u $(tty)'") == ["0"]
+        r = bocker("exec", "-w", "/made/here", cid, "sh", "-c", "pwd; stat -c %u /made/here", check=True)
+        assert r.stdout.split() == ["/made/here", "0"]
+    finally:
+        bocker("rm", "-f", cid)
+
+
 # -- attacks: what the host's root may do and the remapped root must not ----------------------
 ATTACKS = {
     "mount": "mkdir -p /mnt && mount -t tmpfs none /mnt",  # its mount namespace is the host's root's

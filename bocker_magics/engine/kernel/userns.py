@@ -174,6 +174,23 @@ class files_as:
         linux._libc.setfsgid(0)
 
 
+def mapped_root_of(pid: str = "1") -> tuple[int, int] | None:
+    """The host's (uid, gid) of a process's user namespace's root, from its maps in /proc
+    (`exec`, joining a container: its pid 1's)."""
+    found = []
+    for name in ("uid_map", "gid_map"):
+        try:
+            with open(f"/proc/{pid}/{name}") as f:
+                rows = [tuple(map(int, line.split())) for line in f if line.strip()]
+        except (OSError, ValueError):
+            return None
+        host = next((h - c for c, h, n in rows if c <= 0 < c + n), None)
+        if host is None:
+            return None
+        found.append(host)
+    return found[0], found[1]
+
+
 def host_root(spec) -> tuple[int, int] | None:
     """The host's (uid, gid) of the container's root under the spec's mappings, or None
     where 0 is not mapped."""

@@ -237,6 +237,12 @@ def exec_init(process, cfg: ExecConfig) -> None:
             if kind in cfg.namespaces:
                 linux.setns(cfg.namespaces[kind], 0)
         linux.pause_point("exec")
+        if "user" in cfg.namespaces:
+            # a remapped container: what we create (the working directory, a pty) is its root's
+            # (its /proc is ours now, and its pid 1 there holds the maps)
+            mapped = userns.mapped_root_of("1")
+            if mapped is not None:
+                userns.take_ids(*mapped)
         if process.terminal:
             if cfg.console is None:
                 raise ProcessError("process.terminal is set but no console socket was given (--console-socket)")
