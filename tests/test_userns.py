@@ -9,7 +9,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 from conftest import bocker
 
 from bocker_magics.engine.kernel import userns
