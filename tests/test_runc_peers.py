@@ -69,6 +69,10 @@ def test_podman_runs_containers_on_bocker_runc(tmp_path, image, runtime):
         assert pm(*run, "--rm", "--network", "none", "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
         r = pm(*run, "--rm", "--network", "none", "busybox", "nonexistent", check=False)
         assert r.returncode == 127 and "nonexistent: No such file or directory" in r.stderr  # podman reads our words
+        # podman --uidmap: a user namespace and its maps in the spec, the image chowned by podman
+        r = pm(*run, "--rm", "--network", "none", "--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536",
+               "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox; touch /etc/x && echo wrote")
+        assert r.stdout.split() == ["0", "0", "200000", "65536", "0", "wrote"], r.stdout + r.stderr
         tty = pm(*run, "--rm", "-t", "--network", "none", "busybox", "tty").stdout   # the console socket
         assert tty.strip() == "/dev/pts/0"
         cid = pm(*run, "-d", "--network", "none", "busybox", "sh", "-c", "echo started; exec sleep 1000").stdout.strip()
