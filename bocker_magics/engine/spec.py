@@ -44,8 +44,8 @@ import os
 import re
 import types
 from collections.abc import Iterable
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 
+from .._dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from ..errors import InvalidArgument
 
 # The runtime-spec version written by default: the Debian package's, and runc 1.1's.
@@ -131,19 +131,16 @@ def _unknown():
 # that builds a spec names what it sets.
 
 class _Model:
-    """What every model class shares: __init__ (keyword arguments), == by fields, and a repr
-    of the fields that are set.
-
-    Written once here rather than generated per class: dataclass() exec's the source of each
-    method it makes, and for ~35 classes that was most of the import time.
-    """
+    """What every model class shares: __init__ (keyword arguments only), == by fields, and a
+    repr of the fields that are set."""
 
     __slots__ = ()
     unknown: dict[str, object]
 
     def __init__(self, **given: object) -> None:
         """Keyword arguments only (as kw_only=True made them); every field has a default."""
-        for name, f in self.__dataclass_fields__.items():
+        for f in self.__record_fields__:
+            name = f.name
             if name in given:
                 value = given.pop(name)
             elif f.default_factory is not MISSING:
@@ -157,7 +154,7 @@ class _Model:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__dataclass_fields__)
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in self.__record_fields__)
 
     def __repr__(self) -> str:
         table = _table(type(self))
@@ -169,11 +166,8 @@ class _Model:
 
 
 def _model(cls):
-    """dataclass() without its generated methods: _Model's __init__ serves every class (an
-    exec'd __init__ per class, and the signature dataclass() computes for a class without a
-    docstring, were two thirds of this module's import time: bocker-runc pays it per call)."""
-    if cls.__doc__ is None:
-        cls.__doc__ = cls.__name__
+    """A model class: its fields (the package's dataclass(), see _dataclasses.py: bocker-runc
+    imports this module on every create), _Model's methods."""
     return dataclass(cls, init=False, eq=False, repr=False)
 
 @_model

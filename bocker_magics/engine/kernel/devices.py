@@ -32,8 +32,8 @@ import os
 import stat
 import struct
 import sys
-from dataclasses import dataclass
 
+from bocker_magics._dataclasses import dataclass
 from bocker_magics.errors import BockerError, HostUnsupported, InvalidArgument
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the monitor ~2 ms

@@ -15,8 +15,8 @@ import errno
 import os
 import resource
 import signal
-from dataclasses import dataclass
 
+from ..._dataclasses import dataclass
 from ...errors import ProcessError
 from . import capabilities, userns
 from .seccomp import load_filter

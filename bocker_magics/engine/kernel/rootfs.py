@@ -13,8 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
 
+from ..._dataclasses import dataclass, field
 from ...errors import RootfsError
 from . import linux, userns
 from .linux import (

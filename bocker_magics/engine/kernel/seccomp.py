@@ -20,8 +20,8 @@ import errno
 import json
 import os
 import struct
-from dataclasses import dataclass
 
+from ..._dataclasses import dataclass
 from ...errors import ContainerStartError, HostUnsupported, InvalidArgument
 from .seccomp_default import ENOSYS, default_profile
 

@@ -27,8 +27,8 @@ import fcntl
 import os
 import struct
 import termios
-from dataclasses import dataclass
 
+from ..._dataclasses import dataclass
 from ...errors import HookError, ProcessError, RootfsError
 from ..kernel import linux, rootfs, userns
 from ..kernel.process import Seccomp, exec_process

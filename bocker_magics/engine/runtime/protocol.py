@@ -29,8 +29,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Any
+
+from ..._dataclasses import asdict, dataclass, field
+
+TYPE_CHECKING = False  # not typing's: importing typing costs bocker-runc ~2 ms a start
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_MESSAGE = 1 << 20
 

@@ -15,8 +15,8 @@ import os
 import signal
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
+from bocker_magics._dataclasses import dataclass
 from bocker_magics.errors import BockerError, Conflict, HostUnsupported, InvalidArgument, NotFound
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the monitor ~2 ms
