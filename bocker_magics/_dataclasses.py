@@ -65,10 +65,32 @@ def field(*, default=MISSING, default_factory=MISSING, repr=True, compare=True, 
     return Field(default, default_factory, repr, compare, hash, metadata)
 
 
+class _Record:
+    """A class's field table, read by the shared methods: one attribute per class (every
+    attribute set on a class costs, and this module is here to be cheap at import)."""
+
+    __slots__ = ("compare", "fields", "hash", "init", "names", "repr")
+
+    def __init__(self, fields: tuple[Field, ...]) -> None:
+        self.fields = fields
+        self.names = frozenset(f.name for f in fields)
+        self.init = []
+        self.compare, self.hash, self.repr = [], [], []
+        for f in fields:
+            name = f.name
+            self.init.append((name, f.default, f.default_factory))
+            if f.compare:
+                self.compare.append(name)
+            if f.compare if f.hash is None else f.hash:
+                self.hash.append(name)
+            if f.repr:
+                self.repr.append(name)
+
+
 def _is_classvar(annotation) -> bool:
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__origin__", annotation)
-    return (text.startswith(("ClassVar", "typing.ClassVar")) if isinstance(text, str)
-            else getattr(text, "_name", None) == "ClassVar")
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return getattr(getattr(annotation, "__origin__", annotation), "_name", None) == "ClassVar"
 
 
 class _StandardFields:
@@ -84,7 +106,7 @@ class _StandardFields:
         shadow = dataclasses.make_dataclass(owner.__name__, [
             (f.name, f.type, dataclasses.field(default=std(f.default), default_factory=std(f.default_factory),
                                                repr=f.repr, compare=f.compare, hash=f.hash, metadata=f.metadata))
-            for f in owner.__record_fields__], init=False, repr=False, eq=False)
+            for f in owner.__record__.fields], init=False, repr=False, eq=False)
         standard = dict(shadow.__dataclass_fields__)
         type.__setattr__(owner, "__dataclass_fields__", standard)
         return standard
@@ -93,7 +115,7 @@ class _StandardFields:
 # -- the shared methods --------------------------------------------------------------------------
 def _init(self, *args, **kwargs) -> None:
     cls = type(self)
-    table = cls.__record_init__
+    table = cls.__record__.init
     if len(args) > len(table):
         raise TypeError(f"{cls.__qualname__}.__init__() takes {len(table) + 1} positional arguments "
                         f"but {len(args) + 1} were given")
@@ -119,35 +141,32 @@ def _init(self, *args, **kwargs) -> None:
         post()
 
 
-def _compared(self) -> tuple:
-    return tuple(getattr(self, name) for name in type(self).__record_compare__)
-
-
 def _eq(self, other):
     if other.__class__ is self.__class__:
-        return _compared(self) == _compared(other)
+        names = type(self).__record__.compare
+        return [getattr(self, n) for n in names] == [getattr(other, n) for n in names]
     return NotImplemented
 
 
 def _hash(self) -> int:
-    return hash(tuple(getattr(self, name) for name in type(self).__record_hash__))
+    return hash(tuple([getattr(self, name) for name in type(self).__record__.hash]))
 
 
 def _repr(self) -> str:
-    shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self).__record_repr__)
+    shown = ", ".join([f"{name}={getattr(self, name)!r}" for name in type(self).__record__.repr])
     return f"{type(self).__qualname__}({shown})"
 
 
 def _frozen_setattr(self, name, value) -> None:
     cls = type(self)
-    if "__record_fields__" in cls.__dict__ or name in cls.__record_names__:  # dataclass's own test
+    if "__record__" in cls.__dict__ or name in cls.__record__.names:  # dataclass's own test
         raise FrozenInstanceError(f"cannot assign to field '{name}'")
     object.__setattr__(self, name, value)
 
 
 def _frozen_delattr(self, name) -> None:
     cls = type(self)
-    if "__record_fields__" in cls.__dict__ or name in cls.__record_names__:
+    if "__record__" in cls.__dict__ or name in cls.__record__.names:
         raise FrozenInstanceError(f"cannot delete field '{name}'")
     object.__delattr__(self, name)
 
@@ -156,8 +175,10 @@ def _process(cls, init: bool, repr: bool, eq: bool, frozen: bool):
     own = cls.__dict__
     table: dict[str, Field] = {}
     for base in reversed(cls.__mro__[1:]):
-        for f in base.__dict__.get("__record_fields__", ()):
-            table[f.name] = f
+        record = base.__dict__.get("__record__")
+        if record is not None:
+            for f in record.fields:
+                table[f.name] = f
     for name, annotation in own.get("__annotations__", {}).items():
         if _is_classvar(annotation):
             continue
@@ -180,15 +201,9 @@ def _process(cls, init: bool, repr: bool, eq: bool, frozen: bool):
                 raise TypeError(f"non-default argument '{f.name}' follows default argument")
         else:
             required_after_default = True
-    records = tuple(table.values())
-    cls.__record_fields__ = records
-    cls.__record_names__ = frozenset(table)
-    cls.__record_init__ = tuple((f.name, f.default, f.default_factory) for f in records)
-    cls.__record_compare__ = tuple(f.name for f in records if f.compare)
-    cls.__record_hash__ = tuple(f.name for f in records if (f.compare if f.hash is None else f.hash))
-    cls.__record_repr__ = tuple(f.name for f in records if f.repr)
+    cls.__record__ = _Record(tuple(table.values()))
     cls.__dataclass_fields__ = _StandardFields()
-    cls.__match_args__ = tuple(f.name for f in records)
+    cls.__match_args__ = tuple(table)
     if init and "__init__" not in own:
         cls.__init__ = _init
     if repr and "__repr__" not in own:
@@ -219,21 +234,22 @@ def dataclass(cls=None, /, *, init: bool = True, repr: bool = True, eq: bool = T
 # -- the module functions ------------------------------------------------------------------------
 def is_dataclass(obj) -> bool:
     cls = obj if isinstance(obj, type) else type(obj)
-    return hasattr(cls, "__record_fields__") or hasattr(cls, "__dataclass_fields__")
+    return hasattr(cls, "__record__") or hasattr(cls, "__dataclass_fields__")
 
 
 def fields(class_or_instance) -> tuple[Field, ...]:
     cls = class_or_instance if isinstance(class_or_instance, type) else type(class_or_instance)
-    records = getattr(cls, "__record_fields__", None)
-    if records is None:
+    record = getattr(cls, "__record__", None)
+    if record is None:
         import dataclasses
         return dataclasses.fields(class_or_instance)
-    return records
+    return record.fields
 
 
 def _as(value):
-    if hasattr(type(value), "__record_fields__"):
-        return {f.name: _as(getattr(value, f.name)) for f in type(value).__record_fields__}
+    record = getattr(type(value), "__record__", None)
+    if record is not None:
+        return {f.name: _as(getattr(value, f.name)) for f in record.fields}
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return type(value)(*[_as(v) for v in value])
     if isinstance(value, (list, tuple)):
@@ -248,7 +264,7 @@ def _as(value):
 
 def asdict(obj) -> dict:
     """dataclasses.asdict: the fields as a dict, recursively, values copied."""
-    if not hasattr(type(obj), "__record_fields__"):
+    if not hasattr(type(obj), "__record__"):
         import dataclasses
         return dataclasses.asdict(obj)
     return _as(obj)
@@ -256,7 +272,7 @@ def asdict(obj) -> dict:
 
 def replace(obj, /, **changes):
     """dataclasses.replace: a new instance with some fields changed."""
-    for f in type(obj).__record_fields__:
+    for f in type(obj).__record__.fields:
         if f.name not in changes:
             changes[f.name] = getattr(obj, f.name)
     return type(obj)(**changes)

@@ -37,8 +37,6 @@ behind (de)serialisation are built on first use, not at import.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import os
 import re
@@ -139,7 +137,7 @@ class _Model:
 
     def __init__(self, **given: object) -> None:
         """Keyword arguments only (as kw_only=True made them); every field has a default."""
-        for f in self.__record_fields__:
+        for f in self.__record__.fields:
             name = f.name
             if name in given:
                 value = given.pop(name)
@@ -154,7 +152,7 @@ class _Model:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return all(getattr(self, f.name) == getattr(other, f.name) for f in self.__record_fields__)
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in self.__record__.fields)
 
     def __repr__(self) -> str:
         table = _table(type(self))
@@ -734,8 +732,10 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, fsync: bool = Tru
                 os.fsync(f.fileno())
         os.rename(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
 
 
@@ -892,7 +892,7 @@ class _Obj:
                 raise _Invalid(_at(path, f.json), "required but missing")
         obj = self.cls(**kwargs)
         if len(kwargs) < len(v):  # kept as they are, but not shared with the caller's dict
-            obj.unknown = {k: copy.deepcopy(x) for k, x in v.items() if k not in table.keys}
+            obj.unknown = {k: _deepcopy(x) for k, x in v.items() if k not in table.keys}
         if table.check:
             obj._check(path, v)
         return obj
@@ -990,8 +990,14 @@ def _dump(obj) -> dict:
         out[f.json] = f.kind.dump(v)
     for k, v in obj.unknown.items():
         if k not in out:
-            out[k] = copy.deepcopy(v)
+            out[k] = _deepcopy(v)
     return out
+
+
+def _deepcopy(value):
+    """copy.deepcopy, imported only for a spec with keys the model does not know."""
+    import copy
+    return copy.deepcopy(value)
 
 
 def _set_paths(obj, path: str, out: list[str], *, in_list: bool) -> None:
