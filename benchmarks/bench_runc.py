@@ -70,8 +70,8 @@ CREATE_IMPORTS = ("bocker_magics.runc", "bocker_magics.engine.runtime.oci", "boc
 def console_script(path: Path, package_parent: Path) -> Path:
     """What pip writes for [project.scripts] bocker-runc (the interpreter with site), pointed at
     `package_parent` through PYTHONPATH."""
-    path.write_text(f"#!{sys.executable}\nimport sys\nfrom bocker_magics.runc import main\n"
-                    "if __name__ == '__main__':\n    sys.exit(main())\n")
+    path.write_text(f"#!{sys.executable}\nimport sys\nfrom bocker_magics.runc import cli\n"
+                    "if __name__ == '__main__':\n    sys.exit(cli())\n")
     path.chmod(0o755)
     return path
 

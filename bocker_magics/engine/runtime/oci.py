@@ -908,7 +908,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def wait_foreground(pid: int, relay: ConsoleRelay | None) -> int:
     """Forward the usual signals to the process, relay its terminal, return its exit status."""
+    import gc
     import signal
+
+    gc.enable()  # runc.cli turns it off for a verb's milliseconds; this may last
 
     def forward(signo, _frame) -> None:
         try:
