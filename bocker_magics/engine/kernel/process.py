@@ -15,11 +15,11 @@ import errno
 import os
 import resource
 import signal
+import warnings  # noqa: F401  os.execvpe imports it (get_exec_path): pid 1 calls that after pivot_root
 
 from ..._dataclasses import dataclass
 from ...errors import ProcessError
 from . import capabilities, userns
-from .seccomp import load_filter
 
 # RLIMIT_* name -> resource number (the kernel's, the same on every Linux architecture the
 # engine supports; Python's resource module names them too, but importing it costs a module).
@@ -37,6 +37,13 @@ class Seccomp:
 
     program: bytes
     flags: int = 0
+
+    def __post_init__(self) -> None:
+        # The loader's module comes with the filter, not with this module (a spec without
+        # seccomp never needs it), and here, where it is made: pid 1 loads the filter after
+        # pivot_root, where the package's files are out of reach.
+        from . import seccomp
+        self.load = seccomp.load_filter
 
 
 def set_rlimits(rlimits) -> None:
@@ -126,6 +133,6 @@ def exec_process(process, *, seccomp: Seccomp | None = None, ready=None, userns_
 
 def _load_seccomp(seccomp: Seccomp) -> None:
     try:
-        load_filter(seccomp.program, seccomp.flags)
+        seccomp.load(seccomp.program, seccomp.flags)
     except Exception as e:
         raise ProcessError(f"Could not load the seccomp filter: {e}") from None
