@@ -783,8 +783,9 @@ def check_supported(spec) -> None:
         if ns.type == "user" and not ns.path and not (spec.linux.uid_mappings and spec.linux.gid_mappings):
             raise InvalidArgument("config.json: linux.namespaces: a new user namespace needs linux.uidMappings "
                                   "and linux.gidMappings: map the container's ids to the host's")
-    document = spec.to_json()
+    from ..spec import object_json
     from .init import HONOURED  # what of a config.json the runtime executes (create's path only)
+    document = object_json(spec)  # not to_json(): that validates again what was just read
     for path in spec.unhonoured(HONOURED):
         values = list(_values(document, path.split(".")))
         if any(v not in (0, False, "", None, [], {}) for v in values):
