@@ -11,10 +11,10 @@ module it needs is imported here, up front: after pivot_root the host's Python i
 
 from __future__ import annotations
 
+import _signal  # signal's C half: signal.py makes enums, and enum costs bocker-runc ~2 ms
 import errno
 import os
 import resource
-import signal
 import warnings  # noqa: F401  os.execvpe imports it (get_exec_path): pid 1 calls that after pivot_root
 
 from ..._dataclasses import dataclass
@@ -103,9 +103,9 @@ def exec_process(process, *, seccomp: Seccomp | None = None, ready=None, userns_
     args = list(process.args)
     if not args:
         raise ProcessError("The process has no args: nothing to run", 125)
-    for sig in (signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP,
-                signal.SIGQUIT, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
-        signal.signal(sig, signal.SIG_DFL)
+    for sig in (_signal.SIGPIPE, _signal.SIGINT, _signal.SIGTERM, _signal.SIGCHLD, _signal.SIGHUP,
+                _signal.SIGQUIT, _signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU):
+        _signal.signal(sig, _signal.SIG_DFL)
     caps = process.capabilities
     user = process.user
     nnp = process.no_new_privileges

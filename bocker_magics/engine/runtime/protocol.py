@@ -27,9 +27,9 @@ messages; for attach frames, a one-byte kind then the data. Stdlib only.
 
 from __future__ import annotations
 
-import json
 import os
 
+from ... import _cjson  # json without its imports (re, enum): pid 1 of every bocker-runc create speaks it
 from ..._dataclasses import asdict, dataclass, field
 
 TYPE_CHECKING = False  # not typing's: importing typing costs bocker-runc ~2 ms a start
@@ -59,7 +59,7 @@ def frame(kind: bytes, data: bytes) -> bytes:
 
 
 def control(**message: Any) -> bytes:
-    return CONTROL + json.dumps(message).encode()
+    return CONTROL + _cjson.dumps(message).encode()
 
 
 class Channel:
@@ -76,7 +76,7 @@ class Channel:
 
     def send(self, **message: Any) -> None:
         try:
-            os.write(self.fd, json.dumps(message).encode())
+            os.write(self.fd, _cjson.dumps(message).encode())
         except OSError:
             pass
 
@@ -85,7 +85,7 @@ class Channel:
             data = os.read(self.fd, MAX_MESSAGE)
         except OSError:
             return {}
-        return json.loads(data) if data else {}
+        return _cjson.loads(data) if data else {}
 
     def fileno(self) -> int:
         return self.fd
