@@ -145,9 +145,10 @@ def _size(text: str | None) -> int | None:
 
 def run_verb(rt, verb: str, opts: dict, args: list[str]) -> int:
     """Call the runtime for one verb and print what runc prints."""
-    from . import _cjson  # json's loads and dumps, without json's imports (re, enum: ~5 ms)
     from .engine.runtime import oci
 
+    if verb in ("state", "ps", "list", "update", "features"):
+        from . import _cjson  # json's loads and dumps, without json's imports (re, enum: ~5 ms)
     if verb == "create":
         rt.create(_one_id(verb, args), opts.get("bundle"), pid_file=opts.get("pid_file"),
                   console_socket=opts.get("console_socket"), no_pivot=opts.get("no_pivot", False),
