@@ -991,9 +991,13 @@ def _table(cls) -> _Table:
 def _kind(tp, meta):
     """How a field with this annotation reads and writes JSON."""
     if isinstance(tp, str):
-        # `from __future__ import annotations` leaves them as text: evaluated here, once per
-        # field on first use, not at import (this module's own annotations, nothing else)
-        tp = eval(tp, _NAMES)
+        # `from __future__ import annotations` leaves them as text: evaluated here, on first
+        # use, not at import (this module's own annotations, nothing else), once per text
+        # ("int | None" is a hundred fields')
+        text = tp
+        tp = _EVALUATED.get(text)
+        if tp is None:
+            tp = _EVALUATED[text] = eval(text, _NAMES)
     if isinstance(tp, types.UnionType):
         (tp,) = (t for t in tp.__args__ if t is not type(None))
         return _kind(tp, meta)
@@ -1100,4 +1104,5 @@ def _parse(cls, obj: dict | str | bytes, source: str):
 # For annotations that are strings (this module uses `from __future__ import annotations`):
 # the names they use. Resolved once per class, on first (de)serialisation.
 _NAMES = {name: value for name, value in globals().items() if isinstance(value, type)}
+_EVALUATED: dict[str, object] = {}
 _NAMES.update(int=int, str=str, bool=bool, float=float, list=list, dict=dict, object=object)

@@ -53,12 +53,17 @@ class _Data(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+_LAST_CAP: list[int] = []  # the kernel's, for this boot: read once (pid 1 asks seven times)
+
+
 def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return len(NAMES) - 1
+    if not _LAST_CAP:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _LAST_CAP.append(int(f.read()))
+        except OSError:
+            return len(NAMES) - 1
+    return _LAST_CAP[0]
 
 
 def normalize(name: str) -> str:
