@@ -6,7 +6,8 @@ holds what the step needs.
     uid -> effective/permitted/inheritable, ambient -> no_new_privs -> seccomp -> umask -> exec
 
 Stdlib + ctypes only: this runs in a forked child of the shim or of bocker-runc, and every
-module it needs is imported here, up front: after pivot_root the host's Python is gone.
+module it needs is imported before the fork: here, up front, or (the seccomp loader) with
+the Seccomp that needs it. After pivot_root the host's Python is gone.
 """
 
 from __future__ import annotations
