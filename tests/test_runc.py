@@ -595,6 +595,37 @@ def test_log_file_json_lines_and_the_same_error_on_stderr(runc_bin, tmp_path):
     assert "invalid log-format: yaml" in r.stderr
 
 
+# -- cost -------------------------------------------------------------------------------------------
+HEAVY = {"json", "re", "enum", "signal", "collections", "dataclasses", "inspect", "typing", "importlib", "socket"}
+
+
+def test_the_verbs_import_none_of_the_heavy_stdlib(rt, make_bundle, tmp_path):
+    """A caller starts an interpreter per verb, so a verb's imports are its cost: create's path
+    has none of json, re, enum, dataclasses, inspect, typing (together ~20 ms once), and
+    start, state, delete do not load the spec model, init or cgroups either."""
+    b = make_bundle("imports", ["true"])
+    code = ("import sys, os; sys.path.insert(0, sys.argv[1]); from bocker_magics.runc import main; "
+            "status = main(sys.argv[3:]); open(sys.argv[2], 'w').write(' '.join(sorted(sys.modules))); "
+            "os._exit(status)")
+    parent = str(Path(__file__).resolve().parents[1])
+    seen = {}
+    for verb, args in (("create", ["create", "--bundle", str(b), "imports"]), ("start", ["start", "imports"]),
+                       ("state", ["state", "imports"]), ("delete", ["delete", "--force", "imports"])):
+        out = tmp_path / f"{verb}.modules"
+        subprocess.run([sys.executable, "-I", "-S", "-c", code, parent, str(out), "--root", rt.root, *args],
+                       check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=30)
+        seen[verb] = set(out.read_text().split())
+        if verb == "start":
+            wait_status(rt, "imports", "stopped")
+    assert "bocker_magics.engine.runtime.init" in seen["create"]  # the whole path was taken
+    for verb, modules in seen.items():
+        assert sorted(modules & HEAVY) == [], verb
+    for verb in ("start", "state", "delete"):
+        assert [m for m in ("bocker_magics.engine.spec", "bocker_magics.engine.runtime.init",
+                            "bocker_magics.engine.kernel.cgroups") if m in seen[verb]] == [], verb
+
+
 # -- runc itself ------------------------------------------------------------------------------------
 @pytest.mark.skipif(not os.access(RUNC, os.X_OK), reason="runc is not installed (apt-get install runc)")
 def test_a_runc_spec_bundle_gives_the_same_output_as_under_runc(rt, make_bundle, tmp_path):
