@@ -5,7 +5,7 @@ bench_run.py's cycle), N timed runs each after warm-ups; medians and ratios.
   runc_run        `runc run` of busybox /bin/true (a `runc spec` bundle over the busybox layer)
   brunc_run       `bocker-runc run` of the same bundle, the launcher `python -I -S` (bytecode
                   cached: -I writes it on the first run, as `pip install` compiles it)
-  brunc_script    the same through a console script as pip writes it (`#!python`, site on),
+  brunc_script    the same through the installed script (bin/bocker-runc: `#!python`, site on),
                   with PYTHONDONTWRITEBYTECODE=1 on a package copy without bytecode: what an
                   editable install on this machine gives (every module compiled at each start)
   ctr_runc        `ctr run --rm busybox ID true`: containerd's shim calls runc create, start,
@@ -68,10 +68,10 @@ CREATE_IMPORTS = ("bocker_magics.runc", "bocker_magics.engine.runtime.oci", "boc
 
 
 def console_script(path: Path, package_parent: Path) -> Path:
-    """What pip writes for [project.scripts] bocker-runc (the interpreter with site), pointed at
-    `package_parent` through PYTHONPATH."""
-    path.write_text(f"#!{sys.executable}\nimport sys\nfrom bocker_magics.runc import cli\n"
-                    "if __name__ == '__main__':\n    sys.exit(cli())\n")
+    """What an install puts on PATH: bin/bocker-runc with its `#!python` made this interpreter
+    (with site), pointed at `package_parent` through PYTHONPATH."""
+    text = (REPO / "bin" / "bocker-runc").read_text()
+    path.write_text(f"#!{sys.executable}\n" + text.split("\n", 1)[1])
     path.chmod(0o755)
     return path
 
