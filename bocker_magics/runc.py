@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli() -> None:
-    """The `bocker-runc` command (the console script and the launcher): main(), then out.
+    """The `bocker-runc` command (bin/bocker-runc and the launcher): main(), then out.
 
     A verb lives for milliseconds and its caller waits for it to exit, so what a long-lived
     interpreter does for memory's sake is waste here: the cyclic garbage collector is off
@@ -345,7 +345,7 @@ def cli() -> None:
 def write_launcher(path: str | os.PathLike, python: str | None = None) -> str:
     """An executable `bocker-runc` at `path` for this checkout's package, run as `python -I -S`
     (no site-packages to scan: the fastest start). Tests, notebooks and benchmarks point
-    podman and containerd at it; an installed package has the console script instead."""
+    podman and containerd at it; an installed package has bin/bocker-runc instead."""
     parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     text = (f"#!{python or sys.executable} -IS\n"
             f"import sys; sys.path.insert(0, {parent!r})\n"
