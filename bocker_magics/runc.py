@@ -326,9 +326,9 @@ def cli() -> None:
 
     A verb lives for milliseconds and its caller waits for it to exit, so what a long-lived
     interpreter does for memory's sake is waste here: the cyclic garbage collector is off
-    (its passes over the imported modules' objects cost ~1.5 ms of a create), and the exit
-    skips the interpreter's teardown of every module (~4 ms after create's imports, as
-    much as the work of start). Everything of ours is written by then (os.write, files
+    (its passes over the imported modules' objects cost ~1 ms of a create), and the exit
+    skips the interpreter's teardown of every module (~3 ms after create's imports, as
+    much as the work of start; ~0.4 ms for a bare interpreter). Everything of ours is written by then (os.write, files
     closed); stdout and stderr are flushed here. A foreground `run` or `exec`, which may
     live long, turns the collector back on while it waits (oci.wait_foreground)."""
     import gc
