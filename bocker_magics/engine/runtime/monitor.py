@@ -29,7 +29,12 @@ import struct
 import time
 
 from ...errors import BockerError, StartFailure
+
+# procfs and seccomp: imported here, so once by the shim; a monitor needs both at every start
+# (a Seccomp loads its module when it is made, in the forked monitor: ~2 ms each time)
 from ..kernel import capabilities, linux, userns
+from ..kernel import procfs as _procfs  # noqa: F401
+from ..kernel import seccomp as _seccomp_loader  # noqa: F401
 from ..kernel.cgroups import Limits, detect
 from ..kernel.process import Seccomp
 from ..kernel.rootfs import Overlay, RootContext
