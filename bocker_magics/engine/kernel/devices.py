@@ -306,24 +306,28 @@ def write_v1(directory: str, rules: list[DeviceRule]) -> None:
     lines = [("devices.deny", "a")]
     for rule in rules:
         name = "devices.allow" if rule.allow else "devices.deny"
-        lines += [(name, line) for line in rule.v1_lines()]
-    for name, line in lines:
-        path = os.path.join(directory, name)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise HostUnsupported(
-                f"{path} is missing: the cgroup v1 devices controller is not mounted for this group; "
-                "mount it (mount -t cgroup -o devices none /sys/fs/cgroup/devices)"
-            ) from None
-        try:
-            os.write(fd, line.encode())
-        except OSError as e:
-            raise BockerError(
-                f"the kernel refused the device rule {line!r} in {path} ({e.strerror}); "
-                "check the rule, or that the parent group allows it"
-            ) from None
-        finally:
+        lines += [(name, line) for line in rule.v1_lines() if (name, line) != lines[-1]]  # a spec's own deny-all once
+    fds: dict[str, int] = {}  # one open per file: the kernel takes each write as one rule
+    try:
+        for name, line in lines:
+            path = os.path.join(directory, name)
+            if name not in fds:
+                try:
+                    fds[name] = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    raise HostUnsupported(
+                        f"{path} is missing: the cgroup v1 devices controller is not mounted for this group; "
+                        "mount it (mount -t cgroup -o devices none /sys/fs/cgroup/devices)"
+                    ) from None
+            try:
+                os.write(fds[name], line.encode())
+            except OSError as e:
+                raise BockerError(
+                    f"the kernel refused the device rule {line!r} in {path} ({e.strerror}); "
+                    "check the rule, or that the parent group allows it"
+                ) from None
+    finally:
+        for fd in fds.values():
             os.close(fd)
 
 
