@@ -72,6 +72,12 @@ os.environ.pop("BOCKER_CGROUP_DRIVER", None)
 def pytest_configure(config: pytest.Config) -> None:
     if os.geteuid() != 0:
         raise pytest.UsageError("the tests run real containers: run them as root (sudo ./quickstart.sh test)")
+    # Started in the background of a non-interactive shell (`cmd &`, nohup, some CI runners),
+    # Python inherits SIGINT ignored and never raises KeyboardInterrupt: the interrupt tests
+    # (a Ctrl-C as a user sends it) need Python's own handler.
+    import signal
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
