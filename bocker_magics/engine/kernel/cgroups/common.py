@@ -429,6 +429,10 @@ class Cgroup(ABC):
         """Kill what is left, wait for it to go, remove the group everywhere. Idempotent."""
         if not self.exists():
             return
+        # Empty already (pid 1 of its own pid namespace took every process with it): the
+        # kernel removes an empty group at once, no freeze and kill round needed
+        if all(rmdir_quiet(d) for d in self._dirs()):
+            return
         deadline = time.monotonic() + timeout
         delay = 0.0005
         try:
