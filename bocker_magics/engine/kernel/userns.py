@@ -10,7 +10,8 @@ How a container enters it (runtime/init.py, kernel/process.py): the runtime make
 namespace first, from outside (a process can write the maps of a namespace only from its
 parent namespace): make() forks a child that unshares, writes its maps from here, and keeps an
 fd of it. pid 1 prepares everything as the host's root (mounts, devices, hostname, rlimits,
-cgroup) and enters the namespace last, just before it changes user and drops capabilities.
+cgroup), creating files with the file system ids of the container's root (take_ids), and
+enters the namespace last, just before it changes user and drops capabilities.
 So every other namespace of the container stays owned by the host's user namespace: the
 container's root, even with capabilities added, has power over nothing but its own user
 namespace (no mount, no network or hostname change), and outside it is uid BASE, nobody.
