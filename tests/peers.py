@@ -408,34 +408,13 @@ class Containerd(Peer):
         _need("containerd-shim-runc-v2", "containerd")
 
     def config(self) -> str:
-        t = self.tmp
-        # The CRI plugin wants CNI and networking; the other snapshotters would probe
-        # filesystems this machine lacks. Every path that defaults to a host dir is set here.
-        return f"""version = 2
-root = "{t}/root"
-state = "{t}/state"
-temp = "{t}/tmpdir"
-plugin_dir = ""
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "{self.address}"
-[ttrpc]
-  address = "{self.address}.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{t}/opt"
-[plugins."io.containerd.runtime.v1.linux"]
+        from bocker_magics.lab.containerd import config_toml
+        return config_toml(self.tmp, self.address, extra=f"""[plugins."io.containerd.runtime.v1.linux"]
   runtime = "{RUNC}"
 [plugins."io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.service.v1.diff-service"]
   default = ["walking"]
-"""
+""")
 
     def start(self) -> None:
         super().start()

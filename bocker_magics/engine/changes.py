@@ -31,9 +31,10 @@ def is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
-def is_opaque(path: str | os.PathLike[str]) -> bool:
+def is_opaque(path: str | os.PathLike[str] | int) -> bool:
+    """A directory (a path, never followed if a link, or an open fd) overlayfs marked opaque."""
     try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=isinstance(path, int)) == b"y"
     except OSError:
         return False
 

@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
 from ..errors import BockerError, Conflict, CopyError, InvalidArgument, NotFound
+from .changes import OPAQUE_XATTR, is_opaque, is_whiteout
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40
-_OPAQUE = "trusted.overlay.opaque"
 
 
 # -- arguments -------------------------------------------------------------------------------
@@ -69,17 +69,6 @@ def parse_endpoint(text: str) -> Endpoint:
 
 
 # -- a directory as overlayfs (or a plain filesystem) shows it --------------------------------
-def _whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _opaque(fd: int) -> bool:
-    try:
-        return os.getxattr(fd, _OPAQUE) == b"y"
-    except OSError:
-        return False
-
-
 def _lstat(name: str, fd: int) -> os.stat_result | None:
     try:
         return os.stat(name, dir_fd=fd, follow_symlinks=False)
@@ -120,7 +109,7 @@ class View:
             st = _lstat(name, fd)
             if st is None:
                 continue
-            if self.union and _whiteout(st):
+            if self.union and is_whiteout(st):
                 return None
             return Entry(name, st, fd)
         return None
@@ -137,7 +126,7 @@ class View:
                 if not stat.S_ISDIR(st.st_mode):
                     break
                 fds.append(os.open(name, _DIR, dir_fd=fd))
-                if not self.union or _opaque(fds[-1]):
+                if not self.union or is_opaque(fds[-1]):
                     break
         except BaseException:
             View(fds, self.union).close()
@@ -154,7 +143,7 @@ class View:
                 st = _lstat(name, fd)
                 if st is None:
                     continue
-                if self.union and _whiteout(st):
+                if self.union and is_whiteout(st):
                     hidden.add(name)
                     continue
                 seen[name] = None
@@ -287,7 +276,7 @@ class Dest:
         """What the merged view shows at `name` (upper first, then the lower layers)."""
         st = _lstat(name, self.fd)
         if st is not None:
-            return None if (self.lower is not None and _whiteout(st)) else Entry(name, st, self.fd)
+            return None if (self.lower is not None and is_whiteout(st)) else Entry(name, st, self.fd)
         return self.lower.entry(name) if self.lower is not None else None
 
     def _remove(self, name: str) -> None:
@@ -318,7 +307,7 @@ class Dest:
             fd = os.open(name, _DIR, dir_fd=self.fd)
             lower_child = None
             if self.lower is not None:
-                lower_child = View([], True) if _opaque(fd) else self.lower.child(name)
+                lower_child = View([], True) if is_opaque(fd) else self.lower.child(name)
             if st is not None:
                 self._meta(name, st, fd)
             return Dest(fd, lower_child, self._where(name), self.owner, self.tally)
@@ -339,7 +328,7 @@ class Dest:
             os.mkdir(name, 0o700, dir_fd=self.fd)
             fd = os.open(name, _DIR, dir_fd=self.fd)
             if opaque:
-                os.setxattr(fd, _OPAQUE, b"y")
+                os.setxattr(fd, OPAQUE_XATTR, b"y")
             if st is None:
                 os.chown(fd, self.owner.uid, self.owner.gid)
                 os.chmod(fd, 0o755)

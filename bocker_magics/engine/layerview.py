@@ -21,7 +21,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-OPAQUE_XATTR = "trusted.overlay.opaque"
+from .changes import is_opaque, is_whiteout  # one reading of overlayfs' marks
+
 MAX_SYMLINKS = 40   # as the kernel's ELOOP limit
 
 
@@ -43,17 +44,6 @@ class Node:
     @property
     def is_symlink(self) -> bool:
         return stat.S_ISLNK(self.st.st_mode)
-
-
-def is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def is_opaque(path: str | os.PathLike[str]) -> bool:
-    try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
 
 
 def split(path: str) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidArgument, NotFound
+from .changes import is_opaque
 
 MAX_ID = 2**31 - 2
 
@@ -116,7 +117,7 @@ def image_file(layer_dirs_top_first: list[Path], path: str, depth: int = 0) -> b
             if not stat.S_ISDIR(st.st_mode):
                 break  # a file hides whatever is below it
             below.append(layer)
-            if _opaque(candidate):
+            if is_opaque(candidate):
                 break
         if found is None:
             return None
@@ -133,13 +134,6 @@ def image_file(layer_dirs_top_first: list[Path], path: str, depth: int = 0) -> b
         done.append(name)
         layers = below
     return None
-
-
-def _opaque(directory: Path) -> bool:
-    try:
-        return os.getxattr(directory, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
-    except OSError:
-        return False
 
 
 def container_file(root: str, path: str) -> bytes | None:

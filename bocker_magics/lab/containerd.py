@@ -34,6 +34,33 @@ def _binary(name: str) -> str:
     return path
 
 
+def config_toml(tmp: Path, address: str | os.PathLike, extra: str = "") -> str:
+    """containerd's config.toml with everything under `tmp`: the CRI plugin (it wants CNI and
+    networking) and the snapshotters that probe filesystems a VM lacks disabled, every path
+    that defaults to a host directory set. `extra`: more TOML at the end."""
+    t = tmp
+    return f"""version = 2
+root = "{t}/root"
+state = "{t}/state"
+temp = "{t}/tmpdir"
+plugin_dir = ""
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "{address}"
+[ttrpc]
+  address = "{address}.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{t}/opt"
+""" + extra
+
+
 class LabContainerd:
     def __init__(self, tmp: str | os.PathLike, namespace: str) -> None:
         self.tmp = Path(tmp)
@@ -55,26 +82,7 @@ class LabContainerd:
         self.close()
 
     def config(self) -> str:
-        t = self.tmp
-        return f"""version = 2
-root = "{t}/root"
-state = "{t}/state"
-temp = "{t}/tmpdir"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "{self.address}"
-[ttrpc]
-  address = "{self.address}.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{t}/opt"
-"""
+        return config_toml(self.tmp, self.address)
 
     def start(self) -> None:
         (self.tmp / "tmpdir").mkdir(parents=True, exist_ok=True)
