@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_run as common  # noqa: E402
 import peers  # noqa: E402
+from build_helpers import SIX_STEPS as DOCKERFILE  # noqa: E402
 
 METHODS = ("bocker_cold", "bocker_cold_none", "bocker_cached", "bocker_cached_full", "buildah_cold", "buildah_cached")
 LABELS = {
@@ -55,13 +55,6 @@ LABELS = {
     "buildah_cold": "buildah bud --layers --no-cache",
     "buildah_cached": "buildah bud --layers, all cached",
 }
-DOCKERFILE = """FROM busybox
-RUN echo one > /one
-COPY a.txt /a.txt
-RUN cat /a.txt /one > /two
-COPY b.txt /b.txt
-CMD ["cat", "/two"]
-"""
 
 
 def main() -> int:
@@ -74,10 +67,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench_build.py needs root", file=sys.stderr)
         return 1
-    from bocker_magics.engine.kernel import linux
-    linux.unshare(linux.CLONE_NEWNET)        # the default bridge and its NAT stay in here
-    linux.loopback_up()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    common.own_network_namespace()  # bridges, NAT and peers never on the host's network
 
     methods = tuple(m for m in METHODS if not args.only or m in args.only)
     work = Path(tempfile.mkdtemp(prefix="bocker-build-bench-"))
@@ -128,14 +118,7 @@ def main() -> int:
         active = tuple(m for m in methods if m in commands)
 
         def one(method: str) -> float | None:
-            argv = commands[method]()
-            t = time.perf_counter()
-            p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=300, env=envs[method])
-            dt = time.perf_counter() - t
-            if p.returncode != 0:
-                errors[method].append(f"exit {p.returncode}: {(p.stdout + p.stderr).decode(errors='replace')[-300:]}")
-                return None
-            return dt
+            return common.timed_process(commands[method](), errors[method], timeout=300, env=envs[method])
 
         print(f"{args.warmup} warm-ups, then {args.runs} timed runs of each of {len(active)} methods, interleaved...",
               flush=True)

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -99,11 +98,8 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench_cli.py needs root", file=sys.stderr)
         return 1
-    from bocker_magics.engine.kernel import linux
     from bocker_magics.server import server_processes, stop_servers
-    linux.unshare(linux.CLONE_NEWNET)  # bocker's bridge and runc's containers: not on the host's network
-    linux.loopback_up()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    common.own_network_namespace()  # bridges, NAT and peers never on the host's network
 
     methods = tuple(m for m in METHODS if not args.only or m in args.only)
     bocker = [args.bocker] if args.bocker else default_bocker()

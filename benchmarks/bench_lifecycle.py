@@ -41,7 +41,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -82,7 +81,7 @@ def freezer_states(engine, cid: str) -> list[str]:
     """What the container's freezer says (v1 freezer.state, v2 cgroup.freeze): it must be
     THAWED / 0 after a commit, or the container would hang."""
     states = []
-    paths = engine.container(cid).state.get("cgroup") or {}
+    paths = engine.container(cid).state.cgroup or {}  # the typed state (spec.State)
     for p in (paths.values() if isinstance(paths, dict) else [paths]):
         for name in ("freezer.state", "cgroup.freeze"):
             f = Path(p) / name
@@ -107,13 +106,7 @@ def main() -> int:
         ap.error(f"--runs must be >= 1, --warmup >= 0, --containers > {RUNNING_IN_PS}")
 
     # SIGTERM should clean up like Ctrl-C does.
-    # Containers get the default bridge network: it lives in a network namespace of the
-    # benchmark's own, never on the host's network, and vanishes with the process.
-    from bocker_magics.engine.kernel import linux
-    linux.unshare(linux.CLONE_NEWNET)
-    linux.loopback_up()
-
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    common.own_network_namespace()  # bridges, NAT and peers never on the host's network
 
     work = Path(tempfile.mkdtemp(prefix="bocker-bench-"))
     root, empty_root = work / "root", work / "empty-root"

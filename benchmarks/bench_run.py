@@ -88,6 +88,27 @@ LABELS = {
 
 
 # -- small helpers -------------------------------------------------------------------------
+def own_network_namespace() -> None:
+    """Every benchmark runs in a network namespace of its own: the bridges, addresses and NAT
+    rules it makes (and its peers') never touch the host's network, and vanish with it. SIGTERM
+    cleans up as Ctrl-C does."""
+    from bocker_magics.engine.kernel import linux
+    linux.unshare(linux.CLONE_NEWNET)
+    linux.loopback_up()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+
+def timed_process(argv: list, errors: list[str], *, timeout: float = 120, env=None, cwd=None) -> float | None:
+    """One whole process, timed: its seconds, or None with why it failed noted in `errors`."""
+    t = time.perf_counter()
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env, cwd=cwd)
+    dt = time.perf_counter() - t
+    if p.returncode != 0:
+        errors.append(f"exit {p.returncode}: {(p.stdout + p.stderr).decode(errors='replace')[-300:]}")
+        return None
+    return dt
+
+
 def interleave(methods: tuple[str, ...], cycle: tuple[int, ...], one: Callable[[str], float | None],
                warmup: int, runs: int, samples: dict[str, list[float]], sequence: list[dict]) -> None:
     """Call one(method) warmup + runs times per method in the cycle's order; keep timed samples."""
@@ -277,14 +298,7 @@ def main() -> int:
     if args.runs < 1 or args.warmup < 0:
         ap.error("--runs must be >= 1 and --warmup >= 0")
 
-    # The bridge, its address and NAT rules go in a network namespace of the benchmark's
-    # own, never on the host's network; it vanishes with the process.
-    from bocker_magics.engine.kernel import linux
-    linux.unshare(linux.CLONE_NEWNET)
-    linux.loopback_up()
-
-    # SIGTERM should clean up like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    own_network_namespace()
 
     work = Path(tempfile.mkdtemp(prefix="bocker-bench-"))
     root = work / "root"

@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -90,10 +89,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench_runc.py needs root", file=sys.stderr)
         return 1
-    from bocker_magics.engine.kernel import linux
-    linux.unshare(linux.CLONE_NEWNET)
-    linux.loopback_up()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    common.own_network_namespace()  # bridges, NAT and peers never on the host's network
 
     work = Path(tempfile.mkdtemp(prefix="bocker-runc-bench-"))
     parent = f"bocker-runc-bench-{os.getpid()}"
@@ -150,15 +146,7 @@ def main() -> int:
         active = tuple(m for m in METHODS if m in commands)
 
         def one(method: str) -> float | None:
-            argv = commands[method]()
-            t = time.perf_counter()
-            p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
-                               env=envs.get(method), cwd=bundle)
-            dt = time.perf_counter() - t
-            if p.returncode != 0:
-                errors[method].append(f"exit {p.returncode}: {(p.stdout + p.stderr).decode(errors='replace')[-300:]}")
-                return None
-            return dt
+            return common.timed_process(commands[method](), errors[method], env=envs.get(method), cwd=bundle)
 
         print(f"{args.warmup} warm-ups, then {args.runs} timed runs of each of {len(active)} methods, interleaved...",
               flush=True)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tarfile
@@ -45,6 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_run as common  # noqa: E402  interleaving, summaries, cgroup helpers
 import peers  # noqa: E402
+from build_helpers import SIX_STEPS as DOCKERFILE  # noqa: E402
 
 METHODS = ("runc", "podman_none", "podman_net", "podman_exec", "docker_none", "docker_bridge", "docker_exec",
            "ctr_run", "buildah_cold", "buildah_cached", "bocker_none", "nsenter")
@@ -62,13 +62,6 @@ LABELS = {
     "bocker_none": "bocker run --rm --network none (reference)",
     "nsenter": "nsenter into a sandbox, /bin/true",
 }
-DOCKERFILE = """FROM busybox
-RUN echo one > /one
-COPY a.txt /a.txt
-RUN cat /a.txt /one > /two
-COPY b.txt /b.txt
-CMD ["cat", "/two"]
-"""
 
 
 class RuncBundle:
@@ -103,11 +96,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("peers_baseline.py needs root", file=sys.stderr)
         return 1
-    # runc and bocker make their containers from here: not in the host's network namespace
-    from bocker_magics.engine import linux
-    linux.unshare(linux.CLONE_NEWNET)
-    linux.loopback_up()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    common.own_network_namespace()  # bridges, NAT and peers never on the host's network
 
     methods = tuple(m for m in METHODS if not args.only or m in args.only)
     work = Path(tempfile.mkdtemp(prefix="bocker-peers-bench-"))
@@ -195,15 +184,7 @@ def main() -> int:
         active = tuple(m for m in methods if m in commands)
 
         def one(method: str) -> float | None:
-            argv = commands[method]()
-            env = envs.get(method)
-            t = time.perf_counter()
-            p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, env=env)
-            dt = time.perf_counter() - t
-            if p.returncode != 0:
-                errors[method].append(f"exit {p.returncode}: {(p.stdout + p.stderr).decode(errors='replace')[-300:]}")
-                return None
-            return dt
+            return common.timed_process(commands[method](), errors[method], env=envs.get(method))
 
         print(f"{args.warmup} warm-ups, then {args.runs} timed runs of each of {len(active)} methods, interleaved...",
               flush=True)

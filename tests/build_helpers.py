@@ -14,6 +14,16 @@ from pathlib import Path
 
 from bocker_magics.engine.layerview import LayerView
 
+# Six steps, two RUNs and two COPYs: the build the tests, the smoke test against buildah and
+# the build benchmarks share (a.txt and b.txt come from the context)
+SIX_STEPS = """FROM busybox
+RUN echo one > /one
+COPY a.txt /a.txt
+RUN cat /a.txt /one > /two
+COPY b.txt /b.txt
+CMD ["cat", "/two"]
+"""
+
 
 def make_context(root: Path, dockerfile: str | None, files: dict | None = None) -> Path:
     """A build context: the Dockerfile and files (text, or (text|bytes, mode)); a name

@@ -14,18 +14,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from build_helpers import image_files, make_context, read
+from build_helpers import SIX_STEPS, image_files, make_context, read
 from conftest import bocker
 
 from bocker_magics.errors import BockerError, BuildStepFailed, ContextError
-
-SIX_STEPS = """FROM busybox
-RUN echo one > /one
-COPY a.txt /a.txt
-RUN cat /a.txt /one > /two
-COPY b.txt /b.txt
-CMD ["cat", "/two"]
-"""
 
 
 def build(engine, ctx: Path, tag: str | None = None, **kw):

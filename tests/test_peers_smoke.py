@@ -15,6 +15,7 @@ from pathlib import Path
 
 import peers
 import pytest
+from build_helpers import SIX_STEPS as DOCKERFILE
 from hostcheck import leftovers
 
 
@@ -128,13 +129,6 @@ def test_dockerd(tmp_path: Path, images) -> None:
     closed_cleanly(docker, tmp)
 
 
-DOCKERFILE = """FROM busybox
-RUN echo one > /one
-COPY a.txt /a.txt
-RUN cat /a.txt /one > /two
-COPY b.txt /b.txt
-CMD ["cat", "/two"]
-"""
 
 
 @pytest.mark.parametrize("isolation", ["oci", "chroot"])
