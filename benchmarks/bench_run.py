@@ -171,19 +171,6 @@ def bench_cgroup_dirs() -> list[str]:
     return found
 
 
-def remove_cgroup_tree(path: str) -> list[str]:
-    """rmdir a cgroup and its children, deepest first; returns what could not be removed."""
-    failed = []
-    for dirpath, _, _ in sorted(os.walk(path), key=lambda t: -t[0].count("/")):
-        try:
-            os.rmdir(dirpath)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            failed.append(f"{dirpath}: {e.strerror}")
-    return failed
-
-
 def mounts_mentioning(needles: list[str]) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line.strip() for line in f if any(n in line for n in needles)]
@@ -506,10 +493,8 @@ def cleanup(engine, runc: Runc | None, work: Path, marker: bytes) -> list[str]:
     deadline = time.monotonic() + 5
     while processes_marked(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    for mp in cgroup_mounts():
-        parent = os.path.join(mp, CGROUP_PARENT)
-        if os.path.isdir(parent):
-            problems += remove_cgroup_tree(parent)
+    from bocker_magics.lab.runc import remove_cgroup_parent
+    problems += remove_cgroup_parent(CGROUP_PARENT)
     needles = [str(work)]
     for line in mounts_mentioning(needles):
         problems.append(f"mount: {line}")

@@ -98,21 +98,10 @@ def cgroup_dirs(parent: str) -> list[str]:
 
 
 def remove_cgroups(parent: str, timeout: float = 5.0) -> list[str]:
-    """rmdir the cgroup `parent` and its children in every hierarchy (deepest first); a cgroup
-    whose last process is still exiting is busy for a moment, so it is retried. Returns what stays."""
-    deadline = time.monotonic() + timeout
-    while True:
-        failed = []
-        for d in sorted(cgroup_dirs(parent), key=lambda p: -p.count("/")):
-            try:
-                os.rmdir(d)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                failed.append(f"cgroup {d}: {e.strerror}")
-        if not failed or time.monotonic() > deadline:
-            return failed
-        time.sleep(0.1)
+    """rmdir the cgroup `parent` and its children in every hierarchy, retried while a last
+    process exits (lab/runc.py's, which the notebooks use). Returns what stays."""
+    from bocker_magics.lab.runc import remove_cgroup_parent
+    return remove_cgroup_parent(parent, timeout)
 
 
 def cgroup_processes(parent: str) -> set[int]:

@@ -112,23 +112,29 @@ class Runc:
         return json.loads(r.stdout)["status"] if r.returncode == 0 else "absent"
 
 
-def remove_cgroup_parent(name: str) -> list[str]:
+def remove_cgroup_parent(name: str, timeout: float = 0.0) -> list[str]:
     """rmdir the cgroup `name` (a parent such as containerd's namespace) and what is under it,
-    deepest first, in every hierarchy; returns what could not go (a process still in it)."""
+    deepest first, in every hierarchy; returns what could not go (a process still in it). A
+    cgroup whose last process is still exiting is busy for a moment: with a timeout, retried."""
+    import time
     mounts = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
             left, _, right = line.partition(" - ")
             if right.split()[:1] in (["cgroup"], ["cgroup2"]):
                 mounts.append(left.split()[4])
-    left = []
-    for mount in mounts:
-        top = os.path.join(mount, name.strip("/"))
-        for d in sorted((d for d, _, _ in os.walk(top)), key=lambda p: -p.count("/")):
-            try:
-                os.rmdir(d)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                left.append(f"{d}: {e.strerror}")
-    return left
+    deadline = time.monotonic() + timeout
+    while True:
+        left = []
+        for mount in mounts:
+            top = os.path.join(mount, name.strip("/"))
+            for d in sorted((d for d, _, _ in os.walk(top)), key=lambda p: -p.count("/")):
+                try:
+                    os.rmdir(d)
+                except FileNotFoundError:
+                    pass
+                except OSError as e:
+                    left.append(f"cgroup {d}: {e.strerror}")
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
