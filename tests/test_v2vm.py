@@ -100,3 +100,4 @@ def test_cgroup_tests_pass_in_a_pure_cgroup_v2_vm(tmp_path):
     assert proc.returncode == 0, f"test_cgroups.py failed in the v2 VM (status {proc.returncode}):\n{output}"
     # The v2 tests ran there (the v1 ones are skipped: the guest has no v1).
     assert " passed" in output and "no cgroup v2 hierarchy" not in output, output
+    assert "has no cpuset controller" not in output, output  # the v2 cpuset ran there for real

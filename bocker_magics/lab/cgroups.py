@@ -8,7 +8,7 @@
     g.stats(); g.close()        # accounting; kill what is left, remove the group and its parent
 
 The group lives under a parent of its own (<$BOCKER_CGROUP_PARENT or bocker>-lab-<pid>), removed by close().
-The cpuset controller is not one of the engine's limits, so it is written here, the v1 or the v2 way.
+The cpuset controller is not one of the engine's limits: the driver's set_cpuset writes it, the v1 or the v2 way.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import time
 from typing import Any
 
 from ..engine.kernel.cgroups import Limits, detect, read_mounts
-from ..engine.kernel.cgroups.common import read_text, rmdir_quiet, write_file
 
 
 def proc_cgroups_frame():
@@ -71,7 +70,6 @@ class LabGroup:
         self.name = name
         self.limits = limits
         self.cpuset = cpuset
-        self._cpuset_dirs: list[str] = []
         self.procs: list[subprocess.Popen] = []
         self.group.create(limits)  # cgcreate + cgset of memory, cpu (driver: v1 or v2 files)
         try:
@@ -81,44 +79,17 @@ class LabGroup:
             self.close()
             raise
 
-    # -- cpuset: cgset -r cpuset.cpus=… ------------------------------------------------------
+    # -- cpuset: cgset -r cpuset.cpus=… (the driver's: v1 or v2 files) ----------------------
     def _set_cpuset(self, cpus: str) -> None:
-        if self.driver.name == "v2":
-            mount = self.driver.mount
-            levels = [mount]
-            for part in f"{self.parent}/{self.name}".split("/"):
-                levels.append(os.path.join(levels[-1], part))
-            for d in levels[:-1]:
-                if "cpuset" not in (read_text(os.path.join(d, "cgroup.subtree_control")) or "").split():
-                    write_file(os.path.join(d, "cgroup.subtree_control"), "+cpuset")
-            write_file(os.path.join(levels[-1], "cpuset.cpus"), cpus)
-            self._cpuset_dirs = []
-            self.cpuset_file = os.path.join(levels[-1], "cpuset.cpus")
-        else:
-            mount = next(m.mount_point for m in read_mounts()
-                         if m.fstype == "cgroup" and "cpuset" in os.path.basename(m.mount_point).split(","))
-            d = mount
-            for part in f"{self.parent}/{self.name}".split("/"):
-                parent_dir, d = d, os.path.join(d, part)
-                if not os.path.isdir(d):
-                    os.mkdir(d)
-                    self._cpuset_dirs.append(d)
-                    # a v1 cpuset group starts empty: it needs cpus and mems before any task
-                    for f in ("cpuset.mems", "cpuset.cpus"):
-                        write_file(os.path.join(d, f), read_text(os.path.join(parent_dir, f)).strip())
-            write_file(os.path.join(d, "cpuset.cpus"), cpus)
-            self.cpuset_file = os.path.join(d, "cpuset.cpus")
+        self.cpuset_file = self.group.set_cpuset(cpus)
 
     def procs_files(self) -> list[str]:
-        files = self.group.procs_files()
-        if self.cpuset is not None and self.driver.name != "v2":
-            files.append(os.path.join(os.path.dirname(self.cpuset_file), "cgroup.procs"))
-        return files
+        return self.group.procs_files()
 
     def paths(self) -> dict[str, str]:
         p = self.group.paths()
         if self.cpuset is not None:
-            p.setdefault("cpuset", os.path.dirname(self.cpuset_file))
+            p.setdefault("cpuset", os.path.dirname(self.cpuset_file))  # v2: the one hierarchy
         return p
 
     # -- cgexec ------------------------------------------------------------------------------
@@ -169,8 +140,6 @@ class LabGroup:
             if p.stdout:
                 p.stdout.close()
         self.group.destroy()
-        for d in reversed(self._cpuset_dirs):
-            rmdir_quiet(d)
         self.driver.remove_parent()
 
     def __enter__(self) -> LabGroup:

@@ -25,6 +25,7 @@ from .common import (
     read_keyed,
     read_mounts,
     read_text,
+    rmdir_quiet,
     shares_to_weight,
     split_group_path,
     write_file,
@@ -52,6 +53,37 @@ def controller_mounts(mounts: list[Mount] | None = None) -> dict[str, str]:
 
 
 class V1Cgroup(Cgroup):
+    def __init__(self, container_id: str, dirs: dict[str, str], path: str = "") -> None:
+        super().__init__(container_id, dirs)
+        self._rel = path or container_id  # its path below each hierarchy's mount
+        self._made: list[str] = []         # levels made in a hierarchy the driver does not hold
+
+    def set_cpuset(self, cpus: str) -> str:
+        """cpuset.cpus (not one of the engine's limits: the lab's `cgset -r cpuset.cpus=…`).
+        The group joins the cpuset hierarchy; each new level starts with its parent's cpus and
+        mems (a v1 cpuset group starts empty, and takes no task so). Returns the file."""
+        mount = next((m.mount_point for m in read_mounts() if m.fstype == "cgroup" and "cpuset" in m.super_options),
+                     None)
+        if mount is None:
+            raise HostUnsupported("the cgroup v1 cpuset controller is not mounted; mount it "
+                                  "(mount -t cgroup -o cpuset none /sys/fs/cgroup/cpuset)")
+        d = mount
+        for part in filter(None, self._rel.split("/")):
+            parent_dir, d = d, os.path.join(d, part)
+            if not os.path.isdir(d):
+                os.mkdir(d)
+                self._made.append(d)
+                for f in ("cpuset.mems", "cpuset.cpus"):
+                    write_file(os.path.join(d, f), (read_text(os.path.join(parent_dir, f)) or "").strip())
+        write_file(os.path.join(d, "cpuset.cpus"), cpus)
+        self._paths["cpuset"] = d
+        return os.path.join(d, "cpuset.cpus")
+
+    def destroy(self, timeout: float = 5.0) -> None:
+        super().destroy(timeout)
+        for d in reversed(self._made):  # the levels above the group that set_cpuset made
+            rmdir_quiet(d)
+
     def _dir(self, controller: str) -> str | None:
         return self._paths.get(controller)
 
@@ -228,7 +260,8 @@ class V1Driver(CgroupDriver):
     def group_at(self, path: str) -> V1Cgroup:
         """The group at `path` (an OCI cgroupsPath: relative to each hierarchy's mount)."""
         parent, name = split_group_path(path)
-        return V1Cgroup(name, {c: os.path.join(m, parent, name) for c, m in self.mounts.items()})
+        return V1Cgroup(name, {c: os.path.join(m, parent, name) for c, m in self.mounts.items()},
+                        path=os.path.join(parent, name))
 
     def parent_dirs(self) -> list[str]:
         return list(dict.fromkeys(os.path.join(m, self.parent) for m in self.mounts.values()))

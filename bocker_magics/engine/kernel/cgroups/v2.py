@@ -61,6 +61,18 @@ class V2Cgroup(Cgroup):
                     _LABEL[label], ctrl, "v2", f"not enabled at {self._driver.mount}"
                 )
 
+    def set_cpuset(self, cpus: str) -> str:
+        """cpuset.cpus (not one of the engine's limits: the lab's `cgset -r cpuset.cpus=…`): the
+        cpuset controller enabled down to the group, then its cpus. Returns the file."""
+        levels = [self._driver.mount]
+        for part in filter(None, self._parent.split("/")):
+            levels.append(os.path.join(levels[-1], part))
+        for d in levels:
+            if "cpuset" not in _controllers(os.path.join(d, "cgroup.subtree_control")):
+                write_file(os.path.join(d, "cgroup.subtree_control"), "+cpuset")
+        write_file(self._file("cpuset.cpus"), cpus)
+        return self._file("cpuset.cpus")
+
     def _prepare_parents(self, limits: Limits) -> None:
         """Enable cpu, memory and pids for the engine's subtree, top down.
 
