@@ -70,11 +70,8 @@ def _images(args: Any, result: Any) -> None:
 
 def _image_size(img: Any):
     def size() -> int:
-        from .engine.store import Store
-        from .engine.usage import tree_size
-        store = Store()
-        seen: set = set()
-        return sum(tree_size(store.layer_dir(d), seen) for d in img.layers)
+        from .engine import image_size
+        return image_size(img)
     return size
 
 
@@ -294,7 +291,7 @@ def one_line(message: str) -> str:
 def fault_message(e: OSError) -> str:
     import errno
 
-    from .engine.store import default_root
+    from .engine import default_root
     root = default_root()
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"No space left on BOCKER_ROOT ({root}): free space or move BOCKER_ROOT"

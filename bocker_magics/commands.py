@@ -524,16 +524,16 @@ def _confirmed(ctx: Context, a: argparse.Namespace, question: str, verb: str) ->
 
 
 def _container_prune(e: Engine, a: argparse.Namespace, ctx: Context):
-    from .engine.prune import PruneResult, _filters
-    _filters(a.filter, "container prune")  # a bad filter before the question
+    from .engine import PruneResult, check_prune_filters
+    check_prune_filters(a.filter, "container prune")  # a bad filter before the question
     if not _confirmed(ctx, a, "Will remove all stopped containers", "container prune"):
         return PruneResult()
     return e.container_prune(a.filter)
 
 
 def _image_prune(e: Engine, a: argparse.Namespace, ctx: Context):
-    from .engine.prune import PruneResult, _filters
-    _filters(a.filter, "image prune")
+    from .engine import PruneResult, check_prune_filters
+    check_prune_filters(a.filter, "image prune")
     what = "Will remove all images without at least one container" if a.all else "Will remove all dangling images"
     if not _confirmed(ctx, a, what, "image prune"):
         return PruneResult()
@@ -587,7 +587,7 @@ def _volume(e: Engine, a: argparse.Namespace, ctx: Context):
 
 
 def _logs(e: Engine, a: argparse.Namespace, ctx: Context):
-    from .engine.runtime.logfile import parse_since
+    from .engine import parse_since
     tail = None if a.tail in (None, "all") else whole_number("--tail", a.tail)
     since = None if a.since is None else parse_since(a.since)
     return e.log_records(a.container, tail=tail, since=since, follow=a.follow)

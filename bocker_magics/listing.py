@@ -319,11 +319,8 @@ def container_row(c: Any, no_trunc: bool = False) -> dict[str, Any]:
 
 
 def _upper_size(c: Any) -> int:
-    from pathlib import Path
-
-    from .engine.usage import tree_size
-    bundle = c.state.bundle if c.state is not None and c.state.bundle else None
-    return tree_size(Path(bundle) / "upper") if bundle else 0
+    from .engine import container_size
+    return container_size(c)
 
 
 def image_row(img: Any, size: Callable[[], int], no_trunc: bool = False) -> dict[str, Any]:

@@ -363,7 +363,7 @@ class Server:
         """The command, in this thread, with the client's fds, cwd, umask and environment."""
         from .cli import Face
         from .cli import main as cli_main
-        from .engine.containers import Interrupts, interrupts_from
+        from .engine import Interrupts, interrupts_from
         stdin_fd, out_fd, err_fd, cwd_fd = fds
         if not getattr(_streams, "own_fs", False):
             _unshare_fs()  # this thread's own cwd and umask (set to the client's for each request)
@@ -615,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr = ThreadStream("stderr", logfile)
         sys.stdin = ThreadStream("stdin", sys.stdin)
         __import__("bocker_magics.cli")  # the verbs and renderers, warm
-        from .engine.engine import Engine
+        from .engine import Engine
         engine = Engine(root)
         for part in ("containers", "volumes", "boot_id"):
             getattr(engine, part)  # made here, not by two requests at once

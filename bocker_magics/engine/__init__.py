@@ -19,6 +19,10 @@ _EXPORTS = {
     "Container": "containers", "RunResult": "containers", "ExitCodeError": "containers",
     "Image": "images", "Change": "changes",
     "Spec": "spec", "State": "spec",
+    # what the command line's verbs check and print with
+    "PruneResult": "prune", "check_prune_filters": "prune", "parse_since": "runtime.logfile",
+    "image_size": "usage", "container_size": "usage", "default_root": "store",
+    "Interrupts": "containers", "interrupts_from": "containers",
 }
 __all__ = sorted(_EXPORTS)
 

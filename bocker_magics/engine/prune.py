@@ -27,7 +27,7 @@ class PruneResult:
     errors: list[str] = field(default_factory=list)     # one line per thing that could not go
 
 
-def _filters(items: list[str], verb: str) -> tuple[list[str], float | None]:
+def check_prune_filters(items: list[str], verb: str) -> tuple[list[str], float | None]:
     from .filters import parse_filters
     from .runtime.logfile import parse_since
     parsed = parse_filters(items, PRUNE_FILTERS, verb)
@@ -46,7 +46,7 @@ def _labelled(labels: dict[str, str], wanted: list[str]) -> bool:
 
 
 def prune_containers(engine: Engine, filters: list[str] = ()) -> PruneResult:
-    labels, until = _filters(list(filters), "container prune")
+    labels, until = check_prune_filters(list(filters), "container prune")
     out = PruneResult()
     for c in engine.ps():
         if c.running or c.status == "restarting":
@@ -69,7 +69,7 @@ def prune_containers(engine: Engine, filters: list[str] = ()) -> PruneResult:
 
 
 def prune_images(engine: Engine, all_unused: bool = False, filters: list[str] = ()) -> PruneResult:
-    labels, until = _filters(list(filters), "image prune")
+    labels, until = check_prune_filters(list(filters), "image prune")
     out = PruneResult()
     used = {c.image for c in engine.ps()}
     candidates = []

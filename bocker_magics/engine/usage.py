@@ -80,10 +80,17 @@ def disk_usage(engine: Engine) -> list[UsageRow]:
     return [image_rows, container_row, volume_row]
 
 
-def layers_size(engine: Engine, digests: list[str]) -> int:
+def image_size(image, store=None) -> int:
+    """The bytes of an image's layers on disk, each counted once (the default store: this
+    BOCKER_ROOT's)."""
+    from .store import Store
+    store = store or Store()
     seen: set[tuple[int, int]] = set()
-    return sum(tree_size(engine.store.layer_dir(d), seen) for d in dict.fromkeys(digests))
+    return sum(tree_size(store.layer_dir(d), seen) for d in dict.fromkeys(image.layers))
 
 
-def upper_size(engine: Engine, cid: str) -> int:
-    return tree_size(Path(engine.store.container_dir(cid)) / "upper")
+def container_size(container) -> int:
+    """The bytes a container wrote (its upper directory); 0 for one without a bundle."""
+    state = container.state
+    bundle = state.bundle if state is not None and state.bundle else None
+    return tree_size(Path(bundle) / "upper") if bundle else 0

@@ -15,7 +15,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from .. import format
-from ..engine.kernel.cgroups.common import CgroupStats
+from ..engine import CgroupStats
 from ._render import Table
 
 COLUMNS = [f.name for f in fields(CgroupStats)]
