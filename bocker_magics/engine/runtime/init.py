@@ -80,6 +80,61 @@ class InitConfig:
     hook_state: str = ""               # the OCI state JSON hooks read on stdin
 
 
+def fork_pid1(spec, make_config, cgroup_files, *, first=None) -> int:
+    """Fork pid 1 and run container_init in it: in a new pid namespace (a raw clone: a process
+    may make a pid namespace for its children only once, and a restart needs another), in
+    the one the spec names (joined for this fork only), or in ours (no pid namespace). The
+    user namespace it enters last is made here, from outside (kernel/userns.py). The child
+    joins its cgroup before anything else (all it does is charged there; on v1 a thread that
+    moves itself skips the RCU grace period a move from outside waits for), then runs
+    `first()` (bocker-runc: its session keyring). make_config(userns_fd) -> InitConfig, in
+    the child. The monitor and bocker-runc both start pid 1 here. Returns its pid; raises
+    StartFailure."""
+    from ...errors import StartFailure
+    pidns = spec.linux.namespace("pid")
+    try:
+        userns_fd = userns.for_spec(spec)
+    except OSError as e:
+        raise StartFailure(f"Could not make the container's user namespace: {e.strerror}") from None
+    own = None
+    try:
+        if pidns is not None and pidns.path:
+            own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            target = os.open(pidns.path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                linux.setns(target, linux.CLONE_NEWPID)  # our next child is born there
+            except OSError as e:
+                raise StartFailure(f"Could not join the pid namespace {pidns.path}: {e.strerror}") from None
+            finally:
+                os.close(target)
+        pid = linux.clone_new_pid() if pidns is not None and not pidns.path else os.fork()
+        if pid == 0:
+            cfg = make_config(userns_fd)
+            try:
+                for f in cgroup_files:
+                    fd = os.open(f, os.O_WRONLY)
+                    try:
+                        os.write(fd, b"0")
+                    finally:
+                        os.close(fd)
+            except OSError as e:
+                Sync(cfg.sync).send(type="error", message=f"Could not join the cgroup ({f}): {e.strerror}", code=125)
+                os._exit(125)
+            try:
+                if first is not None:
+                    first()
+                container_init(spec, cfg)
+            finally:
+                os._exit(125)
+        return pid
+    finally:
+        if own is not None:  # the parent's later children (hooks, a restart's pid 1) are ours again
+            linux.setns(own, linux.CLONE_NEWPID)
+            os.close(own)
+        if userns_fd is not None:
+            os.close(userns_fd)  # pid 1 holds it now
+
+
 def container_init(spec, cfg: InitConfig) -> None:
     """Runs as pid 1 of the new pid namespace; execs the program or reports why not."""
     sync = Sync(cfg.sync)

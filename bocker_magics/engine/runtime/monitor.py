@@ -32,14 +32,14 @@ from ...errors import BockerError, StartFailure
 
 # procfs and seccomp: imported here, so once by the shim; a monitor needs both at every start
 # (a Seccomp loads its module when it is made, in the forked monitor: ~2 ms each time)
-from ..kernel import capabilities, linux, userns
+from ..kernel import capabilities, linux
 from ..kernel import procfs as _procfs  # noqa: F401
 from ..kernel import seccomp as _seccomp_loader  # noqa: F401
 from ..kernel.cgroups import Limits, detect
 from ..kernel.process import Seccomp
 from ..kernel.rootfs import Overlay, RootContext
 from ..spec import Process, Spec, State, object_json, read_object
-from .init import EXEC_NAMESPACES, ExecConfig, InitConfig, container_init, exec_init, receive_fd
+from .init import EXEC_NAMESPACES, ExecConfig, InitConfig, exec_init, fork_pid1, receive_fd
 from .logfile import LogWriter
 from .protocol import (
     CONTROL,
@@ -385,18 +385,8 @@ class Child:
 
 def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
           seccomp: Seccomp | None, hook_state: str = "", cgroup_files: list[str] = ()) -> Child:
-    """Fork pid 1 in a new pid namespace (a raw clone: a process may make a pid namespace for
-    its children only once, and a restart needs another), or in the one the spec names (a
-    setns first), or in ours (no pid namespace: --pid host), and have it run init.py."""
-    pid_ns = spec.linux.namespace("pid")
-    if pid_ns is not None and pid_ns.path:
-        fd = os.open(pid_ns.path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            linux.setns(fd, linux.CLONE_NEWPID)  # our next children are born there
-        except OSError as e:
-            raise StartFailure(f"Could not join the pid namespace {pid_ns.path}: {e.strerror}", 125) from None
-        finally:
-            os.close(fd)
+    """Pid 1 (init.fork_pid1: its pid namespace, cgroup and init.py), with its stdio: pipes,
+    or a console socket for its pty."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     tty = spec.process.terminal
     console_ours = console_theirs = None
@@ -416,12 +406,8 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
         stdio = (in_r, out_w, err_w)
         child_fds = [in_r, out_w, err_w]
         sources = {out_r: "stdout", err_r: "stderr"}
-    try:
-        userns_fd = userns.for_spec(spec)
-    except OSError as e:
-        raise StartFailure(f"Could not make the container's user namespace: {e.strerror}", 125) from None
-    pid = linux.clone_new_pid() if pid_ns is not None and not pid_ns.path else os.fork()
-    if pid == 0:
+
+    def config(userns_fd: int | None) -> InitConfig:  # in the child: our ends go
         ours.close()
         if console_ours is not None:
             console_ours.close()
@@ -429,27 +415,12 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
             os.close(fd)
         if stdin_w is not None:
             os.close(stdin_w)
-        cfg = InitConfig(root=root, sync=theirs.detach(), stdio=stdio,
-                         console=console_theirs.detach() if console_theirs is not None else None,
-                         netns_fd=netns_fd, userns_fd=userns_fd, seccomp=seccomp, hook_state=hook_state)
-        try:
-            # Into the cgroup first, so all pid 1 does is charged to it. It moves itself: on v1 a
-            # single thread writing "0" to tasks skips the global lock (an RCU grace period,
-            # milliseconds) a move from outside through cgroup.procs waits for.
-            for f in cgroup_files:
-                fd = os.open(f, os.O_WRONLY)
-                try:
-                    os.write(fd, b"0")
-                finally:
-                    os.close(fd)
-        except OSError as e:
-            Sync(cfg.sync).send(type="error", message=f"Could not join the cgroup ({f}): {e.strerror}", code=125)
-            os._exit(125)
-        container_init(spec, cfg)
-        os._exit(125)
+        return InitConfig(root=root, sync=theirs.detach(), stdio=stdio,
+                          console=console_theirs.detach() if console_theirs is not None else None,
+                          netns_fd=netns_fd, userns_fd=userns_fd, seccomp=seccomp, hook_state=hook_state)
+
+    pid = fork_pid1(spec, config, cgroup_files)
     theirs.close()
-    if userns_fd is not None:
-        os.close(userns_fd)
     for fd in child_fds:
         os.close(fd)
     if console_theirs is not None:

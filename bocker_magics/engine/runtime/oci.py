@@ -299,9 +299,9 @@ class Runtime:
     def _spawn(self, c: Container, spec, cgroup, InitConfig, console_socket, no_pivot, no_new_keyring,
                preserve_fds):
         """Fork pid 1 (into a new pid namespace, the spec's, or ours) running container_init."""
-        from ..kernel import capabilities, linux, userns
+        from ..kernel import capabilities, linux
         from ..kernel.rootfs import RootContext
-        from .init import container_init
+        from .init import fork_pid1
         from .protocol import Sync
 
         _fill_fds(preserve_fds)
@@ -313,56 +313,25 @@ class Runtime:
         seccomp = self._seccomp(spec)
         ours, theirs = linux.socketpair_seqpacket()
         root = RootContext(root=os.path.realpath(c.rec["rootfs"]), cgroups=cgroup.paths(), no_pivot=no_pivot)
-        try:
-            userns_fd = userns.for_spec(spec)
-        except OSError as e:
-            raise StartFailure(f"could not make the container's user namespace: {e.strerror}") from None
-        cfg = InitConfig(root=root, sync=theirs.fileno(), console=console.fileno() if console else None,
-                         exec_fifo=fifo_fd, userns_fd=userns_fd, seccomp=seccomp, preserve_fds=preserve_fds)
         # The container's processes must not open this interpreter's /proc/PID/exe (the
         # host's python) while pid 1 is still it: not dumpable until the exec.
         capabilities.set_dumpable(False)
-        joins = cgroup.join_files()
-        pidns = spec.linux.namespace("pid")
-        own = None
-        if pidns is not None and pidns.path:
-            own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-            target = os.open(pidns.path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                linux.setns(target, linux.CLONE_NEWPID)
-            except OSError as e:
-                raise StartFailure(f"could not join the pid namespace {pidns.path}: {e.strerror}") from None
-            finally:
-                os.close(target)
-        try:
-            pid = linux.clone_new_pid() if pidns is not None and not pidns.path else os.fork()
-        finally:
-            if own is not None:
-                linux.setns(own, linux.CLONE_NEWPID)  # our own later children (hooks) are the host's
-                os.close(own)
-        if pid == 0:
-            try:
-                ours.close()
+
+        def config(userns_fd: int | None) -> InitConfig:  # in the child
+            ours.close()
+            return InitConfig(root=root, sync=theirs.fileno(), console=console.fileno() if console else None,
+                              exec_fifo=fifo_fd, userns_fd=userns_fd, seccomp=seccomp, preserve_fds=preserve_fds)
+
+        def keyring() -> None:
+            if not no_new_keyring:
                 try:
-                    for f in joins:  # first: everything pid 1 does is charged to its cgroup
-                        fd = os.open(f, os.O_WRONLY)
-                        os.write(fd, b"0")
-                        os.close(fd)
-                except OSError as e:
-                    Sync(theirs.fileno()).send(type="error", message=f"could not join the cgroup {f}: {e.strerror}")
-                    raise
-                if not no_new_keyring:
-                    try:
-                        linux.join_session_keyring(f"_ses.{c.id}"[:255])
-                    except OSError:
-                        pass  # no keyrings here (ENOSYS, a seccomp'd caller): runc goes on too
-                container_init(spec, cfg)
-            finally:
-                os._exit(125)
+                    linux.join_session_keyring(f"_ses.{c.id}"[:255])
+                except OSError:
+                    pass  # no keyrings here (ENOSYS, a seccomp'd caller): runc goes on too
+
+        pid = fork_pid1(spec, config, cgroup.join_files(), first=keyring)
         theirs.close()
         os.close(fifo_fd)
-        if userns_fd is not None:
-            os.close(userns_fd)
         if console is not None:
             console.close()
         c.rec["pid"] = pid
