@@ -16,8 +16,10 @@ APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-ve
 # (golang-github-opencontainers-specs-dev) and libseccomp for the runtime
 TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci chromium
                    podman containerd docker.io buildah crun tini tmux golang-github-opencontainers-specs-dev libseccomp2)
-# the notebooks: 06 pulls from a loopback registry (docker-registry); 02 uses ipcmk/nsenter (util-linux)
-DEMO_APT_PACKAGES=(docker-registry)
+# the notebooks: 06 pulls from a loopback registry (docker-registry); 02 uses ipcmk/nsenter (util-linux);
+# 07 drives bocker-runc from containerd (containerd: containerd, ctr, containerd-shim-runc-v2).
+# tests/test_demo_packages.py checks every program the notebooks and lab/ start against this list.
+DEMO_APT_PACKAGES=(docker-registry containerd)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then
@@ -114,8 +116,14 @@ case "${1:-}" in
   setup)
     setup "${2:-}"
     ;;
+  packages)  # the apt packages a set-up installs: packages demo | packages test
+    printf '%s\n' "${APT_PACKAGES[@]}"
+    [ "${2:-}" = test ] && printf '%s\n' "${TEST_APT_PACKAGES[@]}"
+    [ "${2:-}" = demo ] && printf '%s\n' "${DEMO_APT_PACKAGES[@]}"
+    exit 0
+    ;;
   *)
-    echo "usage: sudo $0 demo | test [PYTEST ARGS] | report [NOTEBOOK...] [--write-notebooks] | setup" >&2
+    echo "usage: sudo $0 demo | test [PYTEST ARGS] | report [NOTEBOOK...] [--write-notebooks] | setup | packages demo|test" >&2
     exit 2
     ;;
 esac

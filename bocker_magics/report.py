@@ -69,7 +69,10 @@ def machine() -> dict[str, str]:
 def notebooks(names: list[str] | None = None) -> list[Path]:
     found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
     if names:
+        # a path to a notebook of one's own runs too
+        own = [Path(n).resolve() for n in names if n.endswith(".ipynb") and Path(n).is_file()]
         found = [p for p in found if p.stem in names or p.name in names or str(p) in names]
+        found += [p for p in own if p not in found]
     return found
 
 
@@ -125,6 +128,21 @@ def execute(path: Path, kernel: str, timeout: int = CELL_TIMEOUT):
     except Exception as e:  # CellExecutionError (an assertion in a cell), a timeout, a dead kernel
         error = f"{type(e).__name__}: {e}"
     return nb, error
+
+
+def failure_line(nb, error: str) -> str:
+    """One line for the terminal and the index: the failing cell and its error. The whole
+    traceback is the report's (a terminal full of ANSI-coloured frames tells a new user nothing)."""
+    import re
+
+    ansi = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "error":
+                what = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip().rstrip(":")
+                return f"cell {index}: {ansi.sub('', what).splitlines()[0] if what else 'error'}"
+    lines = [line.strip() for line in ansi.sub("", error).splitlines() if line.strip()]
+    return lines[-1] if lines else "failed"
 
 
 def to_html(nb) -> str:
@@ -184,13 +202,17 @@ def report(paths: list[Path], out: Path, write_notebooks: bool = False, netns: b
             log(f"{path.stem}: running …")
             t0 = time.monotonic()
             nb, error = execute(path, kernel, timeout)
-            o = Outcome(path.stem, title_of(nb), not error, time.monotonic() - t0, error)
+            o = Outcome(path.stem, title_of(nb), not error, time.monotonic() - t0,
+                        failure_line(nb, error) if error else "")
             (out / f"{path.stem}.html").write_text(to_html(nb))
             if write_notebooks and o.passed:
                 nbformat.write(nb, path)
             outcomes.append(o)
-            log(f"{path.stem}: {'passed' if o.passed else 'FAILED'} in {o.duration:.1f} s"
-                + (f"\n{error[-3000:]}" if error else ""))
+            if o.passed:
+                log(f"{path.stem}: passed in {o.duration:.1f} s")
+            else:
+                log(f"{path.stem}: FAILED in {o.duration:.1f} s, {o.error} "
+                    f"(see {out / path.stem}.html)")
     (out / "index.html").write_text(index_html(outcomes, machine(), time.strftime("%Y-%m-%d %H:%M:%S")))
     log(f"wrote {out / 'index.html'}")
     return outcomes
