@@ -8,6 +8,7 @@ import re
 import stat
 import subprocess
 import time
+from pathlib import Path
 
 from conftest import BOCKER, CGROUP_PARENT, bocker
 
@@ -167,6 +168,15 @@ def test_commit_messages():
     assert r.stdout == f"Created: img_{os.getpid():010x}\n"  # the seed's form: the id you give
     r = bocker("commit", f"c-{os.getpid()}", f"img_{os.getpid():010x}")
     assert r.returncode == 1 and r.stderr == f"Image named 'img_{os.getpid():010x}' exists\n"
+    # a verb that fails changes nothing: not even a lock file in a container's directory
+    cid = bocker("run", "-d", "busybox", "true", check=True).stdout.strip()
+    bocker("wait", cid, check=True)
+    cdir = Path(os.environ["BOCKER_ROOT"]) / "containers" / cid
+    before = sorted((str(f.relative_to(cdir)), f.stat().st_mtime_ns) for f in cdir.rglob("*"))
+    r = bocker("commit", cid, f"img_{os.getpid():010x}")
+    assert r.returncode == 1 and r.stderr == f"Image named 'img_{os.getpid():010x}' exists\n"
+    assert sorted((str(f.relative_to(cdir)), f.stat().st_mtime_ns) for f in cdir.rglob("*")) == before
+    bocker("rm", cid, check=True)
     assert bocker("run", f"img_{os.getpid():010x}", "cat /greeting").stdout == "hi\n"
     r = bocker("commit", "ps_00000000ee", "x")
     assert r.returncode == 1 and r.stderr == "No container named 'ps_00000000ee' exists\n"

@@ -155,7 +155,14 @@ class Store:
         except FileExistsError:
             from ..errors import Conflict
             raise Conflict(f"Container id {cid} was taken meanwhile: run again") from None
+        self._make_lock_file(path)
         return path
+
+    @staticmethod
+    def _make_lock_file(path: Path) -> None:
+        """container_lock's file, made with the directory: a verb that takes the lock and then
+        fails (a commit to a taken name) leaves the container's directory as it found it."""
+        os.close(os.open(path / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
 
     def new_container_dir(self) -> tuple[str, Path]:
         """A fresh container id and its directory, made with mkdir so two engines never share one."""
@@ -164,9 +171,10 @@ class Store:
             path = self.container_dir(cid)
             try:
                 path.mkdir()
-                return cid, path
             except FileExistsError:
                 continue
+            self._make_lock_file(path)
+            return cid, path
 
     def mkdtemp(self, prefix: str) -> Path:
         """A scratch directory named by its maker's pid and start time, so that gc can
