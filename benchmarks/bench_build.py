@@ -18,7 +18,7 @@ default bridge and its NAT stay here), with a BOCKER_ROOT and a cgroup parent of
 Byte-compilation is off (PYTHONDONTWRITEBYTECODE=1, no __pycache__ is written or read: the
 figures include compiling the modules a command imports), as on this machine.
 
-    sudo /work/main/.venv/bin/python benchmarks/bench_build.py [--runs 15] [--warmup 2] [--json FILE]
+    sudo .venv/bin/python benchmarks/bench_build.py [--runs 15] [--warmup 2] [--json FILE]
 
 Targets (issue 15): cold build <= 1.0x buildah's; a fully cached rebuild <= 0.3 s and <= 0.5x
 buildah's cached rebuild. Exit 0 whether targets pass or not; 1 if a method failed, 2 if the

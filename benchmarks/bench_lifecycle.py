@@ -30,7 +30,7 @@ recipe if missing). Everything else (bench root, containers, images, the bocker-
 in every hierarchy) is removed at the end, and the host is checked, as in bench_run.py.
 
 Run as root:
-    /work/main/.venv/bin/python benchmarks/bench_lifecycle.py [--runs 30] [--json out.json]
+    .venv/bin/python benchmarks/bench_lifecycle.py [--runs 30] [--json out.json]
 Exit status: 0 (targets missed or not), 1 if a method failed, 2 if the host was left unclean.
 """
 

@@ -25,8 +25,8 @@ The ~1 GB source tree is made once and cached under /var/cache/bocker-bench (rem
 bocker-bench cgroups in every hierarchy) is removed at the end, and the host is checked.
 
 Run as root:
-    /work/main/.venv/bin/python benchmarks/bench_run.py [--runs 30] [--json out.json]
-    /work/main/.venv/bin/python benchmarks/bench_run.py --clean      # drop the 1 GB cache
+    .venv/bin/python benchmarks/bench_run.py [--runs 30] [--json out.json]
+    .venv/bin/python benchmarks/bench_run.py --clean      # drop the 1 GB cache
 Exit status: 0 (targets missed or not), 1 if a method failed, 2 if the host was left unclean.
 """
 

@@ -21,7 +21,7 @@ does nothing (`python -I -S -c pass`), and the imports of create's path in a fre
 Everything runs in a network namespace of its own; containerd in tests/peers.py's sandbox.
 At the end: no state, cgroup, mount or process of the benchmark is left (exit 2 if one is).
 
-    sudo /work/main/.venv/bin/python benchmarks/bench_runc.py [--runs 15] [--warmup 3] [--json FILE]
+    sudo .venv/bin/python benchmarks/bench_runc.py [--runs 15] [--warmup 3] [--json FILE]
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ All peers use runc, the same busybox image (`bocker save`, loaded into each), th
 in a temp dir and their own mount+network namespace (tests/peers.py); nothing is left on the
 host (checked at the end). A peer that cannot start here is skipped with the reason.
 
-    sudo /work/main/.venv/bin/python benchmarks/peers_baseline.py [--runs 15] [--warmup 2] [--json FILE]
+    sudo .venv/bin/python benchmarks/peers_baseline.py [--runs 15] [--warmup 2] [--json FILE]
 """
 
 from __future__ import annotations
