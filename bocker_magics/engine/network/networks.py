@@ -99,13 +99,23 @@ class Networks:
         return [nets[k] for k in sorted(nets)]
 
     def create(self, name: str, subnet: str | None = None, gateway: str | None = None,
-               bridge: str | None = None) -> Network:
-        """A network of its own (a bridge and a subnet); made on the host at first use."""
+               bridge: str | None = None, pools=None) -> Network:
+        """A network of its own (a bridge and a subnet); made on the host at first use.
+        Without a subnet, the first free one of the address pools (pools.py)."""
+        with self.store.lock():  # two creates never pick the same free subnet
+            return self._create(name, subnet, gateway, bridge, pools)
+
+    def _create(self, name: str, subnet: str | None, gateway: str | None, bridge: str | None,
+                pools) -> Network:
+        from .pools import DEFAULT_POOLS, free_subnet
+
         path = self._file(name)
         if name in MODES or path.exists():
             raise Conflict(f"Network named '{name}' exists")
+        if subnet is None:
+            subnet = str(free_subnet([n.subnet for n in self.list()], pools or DEFAULT_POOLS))
         try:
-            net = ipaddress.ip_network(subnet or DEFAULT_SUBNET, strict=True)
+            net = ipaddress.ip_network(subnet, strict=True)
         except ValueError as e:
             raise InvalidArgument(f"Invalid --subnet '{subnet}': {e} (e.g. 172.19.0.0/24)") from None
         if net.version != 4 or net.prefixlen > 29:
