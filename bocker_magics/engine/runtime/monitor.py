@@ -472,6 +472,10 @@ class Monitor:
         self.cgroup = None
         self.driver = None
         self.pid: int | None = None
+        self.checker = None
+        if launch.healthcheck:
+            from .health import Checker, Healthcheck
+            self.checker = Checker(Healthcheck(**launch.healthcheck), self.bundle, self.loop, self._spawn_check)
 
     def _previous_state(self) -> State | None:
         try:
@@ -618,14 +622,48 @@ class Monitor:
             sources = {master: "stdout"}
             stdin_fd = master
         stdio.start(sources, stdin_fd, master)
+        if self.checker is not None:
+            self.checker.start()
         while stdio.output_open:
-            self.loop.run_once()
+            if self.checker is None:
+                self.loop.run_once()
+            else:
+                self.loop.run_once(self.checker.due())
+                self.checker.tick()
+        if self.checker is not None:
+            self.checker.stop()  # nothing checks a stopped container
         _, status = os.waitpid(child.pid, 0)
         self.pid = None
         stdio.end_run()
         linux.crash_point("exited")
         self._ran_for = time.time() - now
         return _exit_code(status), self.cgroup.oom_killed()
+
+    def _spawn_check(self, argv: list[str], out_fd: int, timeout: float) -> int:
+        """A healthcheck's runner (health.run_check): the check runs as `exec` runs a process,
+        in every namespace and the cgroup of pid 1, with the container's environment, user and
+        working directory, and its seccomp filter."""
+        from .health import run_check
+
+        pid, pid_start = self.pid, self.state.pid_start
+        spec, cgroup_dirs = self.spec, list(self.cgroup.paths().values())
+
+        def enter():
+            ns_fds = open_namespaces(pid, pid_start)
+            if "pid" in ns_fds:
+                linux.setns(ns_fds["pid"], linux.CLONE_NEWPID)
+            process = read_object(Process, json.dumps({**object_json(spec.process), "args": argv,
+                                                       "terminal": False}).encode(), "healthcheck")
+            seccomp = _seccomp(self.launch.seccomp, spec)
+
+            def exec_check(argv_: list[str], out: int, sync: int) -> None:
+                null = os.open("/dev/null", os.O_RDONLY)
+                exec_init(process, ExecConfig(sync=sync, namespaces=ns_fds, cgroup_dirs=cgroup_dirs,
+                                              stdio=(null, out, out), seccomp=seccomp))
+
+            return exec_check
+
+        return run_check(argv, out_fd, timeout, enter)
 
     def _reap(self, child: Child) -> None:
         try:
@@ -709,24 +747,32 @@ def monitor(launch: Launch, fds: dict[str, int]) -> int:
 # -- exec: one more process in a running container ------------------------------------------------
 
 
+def open_namespaces(target: int, pid_start: int | None) -> dict[str, int]:
+    """fds of the namespaces of `target` (the container's pid 1) that are not already ours;
+    ProcessLookupError when it is gone or is another process by now."""
+    ns_fds = {}
+    for kind in EXEC_NAMESPACES + ("pid", "user"):
+        try:
+            ns_fds[kind] = os.open(f"/proc/{target}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+    # checked after opening: the fds now name that process's namespaces for good
+    if pid_start is not None and linux.process_start_time(target) != pid_start:
+        for fd in ns_fds.values():
+            os.close(fd)
+        raise ProcessLookupError
+    same = {k for k, fd in ns_fds.items() if os.fstat(fd).st_ino == os.stat(f"/proc/self/ns/{k}").st_ino}
+    for k in same:  # joining our own namespace again is a no-op, and cgroup's is refused
+        os.close(ns_fds.pop(k))
+    return ns_fds
+
+
 def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
     """Fork a process into every namespace and the cgroup of the container's pid 1, exec
     the process there, relay its stdio, report its exit status."""
     ctl = Channel(fds["ctl"])
-    target = launch.pid
     try:
-        ns_fds = {}
-        for kind in EXEC_NAMESPACES + ("pid", "user"):
-            try:
-                ns_fds[kind] = os.open(f"/proc/{target}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue
-        # checked after opening: the fds now name that process's namespaces for good
-        if linux.process_start_time(target) != launch.pid_start:
-            raise ProcessLookupError
-        same = {k for k, fd in ns_fds.items() if os.fstat(fd).st_ino == os.stat(f"/proc/self/ns/{k}").st_ino}
-        for k in same:  # joining our own namespace again is a no-op, and cgroup's is refused
-            os.close(ns_fds.pop(k))
+        ns_fds = open_namespaces(launch.pid, launch.pid_start)
     except (OSError, ProcessLookupError):
         ctl.send(event=EVENT_FAILED, message=f"Container '{launch.id}' exists but is not running", code=1)
         return 0

@@ -154,6 +154,7 @@ class Launch:
     lease: str | None = None                 # the lease file to give back at the end
     stdin: bool = False                      # -i: keep stdin open
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    healthcheck: dict[str, Any] | None = None   # runtime/health.Healthcheck's fields: checks to run
     fds: list[str] = field(default_factory=list)   # names of the fds sent with it: ctl, attach, netns
 
     def to_json(self) -> dict[str, Any]:
