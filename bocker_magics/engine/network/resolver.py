@@ -237,6 +237,12 @@ class Server:
             self.selector.register(tcp, selectors.EVENT_READ, ("tcp", (key, resolver)))
         os.write(self._wake_w, b"x")
 
+    def watch(self, fileobj, callback: Callable[[object], None]) -> None:
+        """Another file for the loop (a control socket): callback(fileobj) when readable."""
+        with self._lock:
+            self.selector.register(fileobj, selectors.EVENT_READ, ("other", callback))
+        os.write(self._wake_w, b"x")
+
     def remove(self, key: str) -> None:
         with self._lock:
             if self._closed:
@@ -271,6 +277,8 @@ class Server:
                         self._accept(sk.fileobj, data[1])
                     elif kind == "upstream":
                         self._relay(sk.fileobj)
+                    elif kind == "other":
+                        data(sk.fileobj)
                 except OSError:
                     continue  # one client's trouble is its own
             self._expire()

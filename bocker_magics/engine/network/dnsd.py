@@ -1,0 +1,214 @@
+"""The resolver daemon: one process per BOCKER_ROOT serves the name resolver (resolver.py) of
+every running container on a user network, at 127.0.0.11 in each one's network namespace. It
+outlives whatever started it, as a container's monitor does: containers keep their names while
+no bocker command or server runs, and a daemon that is killed is replaced by the next start,
+which adopts every running container again (its state is the containers' own files).
+
+What it reads, per container directory:
+    dns.json     {"networks": {NET: {"address": IP, "names": [NAME, ALIAS, ...]}},
+                  "upstreams": [IP, ...]}   written by the engine when the container is made or
+                  connected; the names of every network are answered to every container on it
+    state.json   running, its pid and the pid's start time: a container that stops leaves the
+                 tables, and its sockets are closed
+
+The engine asks for a scan (`sync`) after it wrote a dns.json and before the container's program
+starts, so the first lookup a program makes finds its resolver there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .resolver import Names, Resolver, Server, listen_in
+
+DNS_FILE = "dns.json"
+IDLE_EXIT = float(os.environ.get("BOCKER_DNSD_IDLE", "60"))  # seconds with nothing to serve, then it leaves
+SCAN_EVERY = 1.0
+
+
+def daemon_dir(root: Path) -> Path:
+    return root / "dns"
+
+
+def write_container_dns(container_dir: Path, networks: dict[str, dict], upstreams: list[str]) -> None:
+    """The engine's side: what this container answers to, and where its other questions go."""
+    path = container_dir / DNS_FILE
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"networks": networks, "upstreams": upstreams}))
+    os.rename(tmp, path)
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int, start: int) -> bool:
+    from ..kernel.procfs import alive
+    return alive(pid, start or None)
+
+
+class Daemon:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.server = Server()
+        self.served: dict[str, tuple[int, int]] = {}  # container id -> (pid, pid start)
+        self.tables: dict[str, Names] = {}
+        self.networks_of: dict[str, list[str]] = {}
+        self.last_scan = 0.0
+        self.idle_since: float | None = None
+
+    def scan(self) -> None:
+        """Read every container's files again; serve who runs on a user network, stop serving
+        who doesn't any more."""
+        live: dict[str, tuple[int, int, dict]] = {}
+        containers = self.root / "containers"
+        for cdir in containers.iterdir() if containers.is_dir() else ():
+            dns = _read(cdir / DNS_FILE)
+            if not dns or not dns.get("networks"):
+                continue
+            state = _read(cdir / "state.json") or {}
+            pid, start = int(state.get("pid") or 0), int(state.get("pid_start") or 0)
+            if state.get("status") == "running" and pid and _alive(pid, start):
+                live[cdir.name] = (pid, start, dns)
+        tables: dict[str, Names] = {}
+        for _, _, dns in live.values():
+            for net, entry in dns["networks"].items():
+                tables.setdefault(net, Names()).add(entry.get("names", []), [entry["address"]])
+        self.tables = tables
+        for cid in [c for c in self.served if c not in live or self.served[c] != live[c][:2]]:
+            self.server.remove(cid)
+            del self.served[cid]
+        for cid, (pid, start, dns) in live.items():
+            self.networks_of[cid] = list(dns["networks"])
+            if cid in self.served:
+                continue
+            try:
+                udp, tcp = listen_in(f"/proc/{pid}/ns/net")
+            except OSError:
+                continue  # gone meanwhile, or 127.0.0.11:53 taken in there: the next scan sees
+            if not _alive(pid, start):  # the namespace we bound in is that container's
+                udp.close()
+                tcp.close()
+                continue
+            self.server.add(cid, Resolver(self._names_for(cid), dns.get("upstreams", [])), udp, tcp)
+            self.served[cid] = (pid, start)
+        self.last_scan = time.monotonic()
+        self.idle_since = None if self.served else (self.idle_since or time.monotonic())
+
+    def _names_for(self, cid: str):
+        def names() -> Names:
+            merged = Names()
+            for net in self.networks_of.get(cid, []):
+                table = self.tables.get(net)
+                if table is not None:
+                    for name, addresses in table.addresses.items():
+                        merged.add([name], addresses)
+            return merged
+        return names
+
+    def on_tick(self) -> None:
+        if time.monotonic() - self.last_scan >= SCAN_EVERY:
+            self.scan()
+        if self.idle_since is not None and time.monotonic() - self.idle_since > IDLE_EXIT:
+            self.server.stop()
+
+    def control(self, listener: socket.socket) -> None:
+        """`scan` from the engine: scan now, then answer `ok`."""
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(5)
+            try:
+                if conn.recv(64).strip() == b"scan":
+                    self.scan()
+                    conn.sendall(b"ok\n")
+            except OSError:
+                pass
+
+
+def run(root: Path) -> int:
+    """The daemon's body: one per root (a lock file), a control socket, the serving loop."""
+    home = daemon_dir(root)
+    home.mkdir(mode=0o700, exist_ok=True)
+    lock = os.open(home / "daemon.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another daemon serves this root
+    (home / "daemon.pid").write_text(f"{os.getpid()}\n")
+    daemon = Daemon(root)
+    path = home / "control.sock"
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(16)
+    listener.setblocking(False)
+    daemon.server.watch(listener, daemon.control)
+    daemon.scan()
+    try:
+        daemon.server.serve(tick=0.5, on_tick=daemon.on_tick)
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        with contextlib.suppress(OSError):
+            (home / "daemon.pid").unlink()
+        os.close(lock)
+    return 0
+
+
+def sync(root: Path, timeout: float = 5.0) -> bool:
+    """Make sure the daemon runs for `root` and has read every container's files: True when it
+    answered. Starts one when none runs (detached: it outlives the caller)."""
+    path = daemon_dir(root) / "control.sock"
+    deadline = time.monotonic() + timeout
+    started = False
+    while True:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                s.connect(str(path))
+                s.sendall(b"scan\n")
+                return s.recv(16).startswith(b"ok")
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            if not started:  # none answers (none runs, or a killed one's socket is left): start one
+                start(root)
+                started = True
+            time.sleep(0.005)
+
+
+def start(root: Path) -> None:
+    """Start a daemon for `root`, detached: its first process forks it and leaves, so it is
+    nobody's child here (no zombie in a long-lived engine) and outlives the caller."""
+    daemon_dir(root).mkdir(mode=0o700, exist_ok=True)
+    with open(daemon_dir(root) / "daemon.log", "ab") as log:
+        subprocess.run([sys.executable, "-m", "bocker_magics.engine.network.dnsd", "--detach", str(root)],
+                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                       close_fds=True, cwd="/", timeout=30)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--detach"]:
+        argv = argv[1:]
+        if os.fork():
+            os._exit(0)
+    return run(Path(argv[0]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
