@@ -1,6 +1,7 @@
 """`ps --filter` and `images --filter`: Docker's KEY=VALUE filters.
 
-Filters of one key are alternatives (`-f status=exited -f status=created`: either); filters
+Filters of one key are alternatives (`-f status=exited -f status=created`: either), but labels
+must all hold (`-f label=project=p -f label=service=web`: both, as docker-compose asks); filters
 of different keys must all hold (`-f status=running -f label=tier=web`: both), as Docker's.
 
     containers: id=PREFIX  name=NAME (a regular expression, or a part of the name)
@@ -99,9 +100,14 @@ def containers(engine: Engine, found: list[Container], filters: dict[str, list[s
     for c in found:
         if "ancestor" in filters and not from_ancestor(c):
             continue
-        if all(any(checks[k](c, v) for v in values) for k, values in filters.items() if k != "ancestor"):
+        if all(_holds(checks[k], c, k, values) for k, values in filters.items() if k != "ancestor"):
             out.append(c)
     return out
+
+
+def _holds(check, item, key: str, values: list[str]) -> bool:
+    """One key's filters: any of them, but every one for labels (moby's MatchKVList)."""
+    return all(check(item, v) for v in values) if key == "label" else any(check(item, v) for v in values)
 
 
 def _reference_matches(img: Image, pattern: str) -> bool:
@@ -130,5 +136,4 @@ def images(engine: Engine, found: list[Image], filters: dict[str, list[str]],
         "before": lambda i, v: all(i.created < t for t in before),
         "since": lambda i, v: all(i.created > t for t in since),
     }
-    return [i for i in found
-            if all(any(checks[k](i, v) for v in values) for k, values in filters.items())]
+    return [i for i in found if all(_holds(checks[k], i, k, values) for k, values in filters.items())]
