@@ -117,9 +117,13 @@ class StackView(Table):
             for dep in deps:
                 if service in placed and dep in placed:
                     (x1, y1), (x2, y2) = placed[service], placed[dep]
-                    end_x, end_y = x2 + svc_w // 2 + (12 if x1 == x2 else 0), y2 + (svc_h if y2 < y1 else 0)
-                    parts.append(f'<line x1="{x1 + svc_w // 2}" y1="{y1 + (0 if y2 < y1 else svc_h)}" '
-                                 f'x2="{end_x}" y2="{end_y}" '
+                    if x1 == x2:  # one column: from one box's edge to the other's, up or down
+                        start = (x1 + svc_w // 2, y1 + (0 if y2 < y1 else svc_h))
+                        end = (x2 + svc_w // 2, y2 + (svc_h if y2 < y1 else 0))
+                    else:  # side by side: from the facing edges, at mid height
+                        start = (x1 + (svc_w if x2 > x1 else 0), y1 + svc_h // 2)
+                        end = (x2 + (0 if x2 > x1 else svc_w), y2 + svc_h // 2)
+                    parts.append(f'<line x1="{start[0]}" y1="{start[1]}" x2="{end[0]}" y2="{end[1]}" '
                                  f'stroke="#555" marker-end="url(#arrow)"><title>{html.escape(service)} depends on '
                                  f'{html.escape(dep)}</title></line>')
         parts.append("</svg>")
