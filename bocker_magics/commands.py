@@ -8,7 +8,6 @@ the result as an object. Neither holds engine logic, and neither defines a verb'
 from __future__ import annotations
 
 import argparse
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 
 PROG = "bocker"
 SEED_OPTIONS = ("MEM_LIMIT", "CPU_SHARE")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg]?)b?$", re.IGNORECASE)
 
 
 HELP_HINT = f"see '{PROG} help'"
@@ -84,13 +82,13 @@ class Verb:
     intermixed: bool = False  # an ACTION NAME... verb: options anywhere between the words
 
 
-def parse_size(text: str) -> int:
-    """Docker's memory spelling: 512m, 1g, 65536k, or bytes."""
-    m = _SIZE.match(text.strip())
-    if not m:
-        raise InvalidArgument(f"Invalid memory size '{text}': use a number with b, k, m or g (e.g. 256m)")
-    number, unit = float(m.group(1)), m.group(2).lower()
-    return int(number * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit])
+def memory_size(text: str) -> int:
+    """-m's bytes, in Docker's spelling (512m, 1g, 65536k, or bytes): engine.units.parse_size."""
+    from .engine.units import parse_size
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise InvalidArgument(f"Invalid memory size '{text}': use a number with b, k, m or g (e.g. 256m)") from None
 
 
 def whole_number(flag: str, text: str) -> int:
@@ -291,7 +289,7 @@ def limits_from(a: argparse.Namespace, seed: dict[str, str]):
     if "CPU_SHARE" in seed:
         shares = whole_number("--CPU_SHARE", seed["CPU_SHARE"])
     if a.memory is not None:
-        memory = parse_size(a.memory)
+        memory = memory_size(a.memory)
     if a.cpu_shares is not None:
         shares = whole_number("--cpu-shares", a.cpu_shares)
     cpus = None

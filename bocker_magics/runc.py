@@ -132,13 +132,14 @@ def _out(text: str) -> None:
 
 
 def _size(text: str | None) -> int | None:
-    """--memory 64m, 1g, 67108864, -1."""
+    """--memory 64m, 1g, 67108864 (engine.units.parse_size), or -1: no limit, as runc update."""
     if text is None:
         return None
-    t = text.strip().lower().removesuffix("b")
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    if text.strip() == "-1":
+        return -1
+    from .engine.units import parse_size
     try:
-        return int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
+        return parse_size(text)
     except ValueError:
         raise Usage(f"invalid size {text!r}: give bytes or a number with k, m or g") from None
 
