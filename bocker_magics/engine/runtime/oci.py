@@ -20,10 +20,10 @@ start time, bundle, cgroup directories, the hooks run after create; a marshal'ed
 reads without importing anything), config.json (the spec as created), exec.fifo.
 
 Stdlib only, and the verbs a caller runs per container besides create (start, kill, delete,
-delete --force) import only os, time and select: here even `json` (re, enum) costs ~5 ms, a
-whole runc start, so JSON goes through _cjson.py (json's own C functions) everywhere on
-bocker-runc's paths. The spec, init and cgroup modules come with create, exec, pause,
-resume, update.
+delete --force) import only os, time and select: here even `json` (re, enum) costs as much
+as a whole runc start (benchmarks/bench_runc.py's breakdown), so JSON goes through
+_cjson.py (json's own C functions) everywhere on bocker-runc's paths. The spec, init and
+cgroup modules come with create, exec, pause, resume, update.
 """
 
 from __future__ import annotations
