@@ -1,19 +1,22 @@
-"""Every verb once: its arguments (argparse) and the engine call they make.
+"""Every verb once: its arguments (argparse), the engine call they make, how its result is
+printed (rendering.py) and how a notebook shows it (cell_views.py): the table VERBS.
 
-The two faces use this module: `cli.py` parses a command line, calls `execute` and prints
-the result in the seed's formats; `magics.py` does the same with a magic's line and returns
-the result as an object. Neither holds engine logic, and neither defines a verb's arguments.
+The faces look a verb up here and do nothing else of their own: `cli.py` parses a command
+line, makes the call and prints with the verb's `text`; `magics.py` parses a magic's line,
+makes the same call and returns the verb's `view`; a Docker API handler would fill the same
+arguments (`namespace_for`) and make the same call. No face defines a verb's arguments,
+holds engine logic or imports another face.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import cell_views, rendering
 from .errors import BockerError, InvalidArgument, UsageError
 
 if TYPE_CHECKING:
@@ -21,7 +24,6 @@ if TYPE_CHECKING:
 
 PROG = "bocker"
 SEED_OPTIONS = ("MEM_LIMIT", "CPU_SHARE")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg]?)b?$", re.IGNORECASE)
 
 
 HELP_HINT = f"see '{PROG} help'"
@@ -74,23 +76,44 @@ class Context:
     binary_stdout: Any = None                           # cp … - : the face's stdout as a binary stream
 
 
-@dataclass
+# what Verb.terminal returns for a verb that attaches a pty of its own (run -t, exec -t)
+OWN_PTY = "-t"
+
+
+@dataclass(frozen=True)
 class Verb:
+    """One verb, for every face: the CLI parses with `arguments`, makes the engine `call` and
+    prints with `text`; the magic does the same and shows the result with `view`; an HTTP
+    handler (the Docker API face) fills a namespace (`namespace_for`) and makes the same call.
+    Behind each field one function, named in VERBS below."""
+
     name: str
     purpose: str      # the seed's #HELP first line
     usage: str        # … and its second
     arguments: Callable[[argparse.ArgumentParser], None]
     call: Callable[[Engine, argparse.Namespace, Context], Any]
+    text: Callable[[argparse.Namespace, Any], int | None] = rendering.nothing   # lines; the exit status
+    view: Callable[[Engine, Verb, argparse.Namespace, Any], Any] = cell_views.result  # what a cell shows
     intermixed: bool = False  # an ACTION NAME... verb: options anywhere between the words
+    many: bool = False        # acts on several refs: what was done before a failure is printed too
+    progress: bool = False    # a registry transfer: the face shows its layers' progress
+    # the terminal it attaches, from its arguments: None (none), OWN_PTY (a pty of its own: the
+    # face's terminal goes raw), or the container whose -t decides (attach, start -a)
+    terminal: Callable[[argparse.Namespace], str | None] = lambda a: None
 
 
-def parse_size(text: str) -> int:
-    """Docker's memory spelling: 512m, 1g, 65536k, or bytes."""
-    m = _SIZE.match(text.strip())
-    if not m:
-        raise InvalidArgument(f"Invalid memory size '{text}': use a number with b, k, m or g (e.g. 256m)")
-    number, unit = float(m.group(1)), m.group(2).lower()
-    return int(number * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit])
+def _own_pty(a: argparse.Namespace) -> str | None:
+    """run and exec attach a pty of their own with -t, unless detached."""
+    return OWN_PTY if a.tty and not a.detach else None
+
+
+def memory_size(text: str) -> int:
+    """-m's bytes, in Docker's spelling (512m, 1g, 65536k, or bytes): engine.units.parse_size."""
+    from .engine.units import parse_size
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise InvalidArgument(f"Invalid memory size '{text}': use a number with b, k, m or g (e.g. 256m)") from None
 
 
 def whole_number(flag: str, text: str) -> int:
@@ -291,7 +314,7 @@ def limits_from(a: argparse.Namespace, seed: dict[str, str]):
     if "CPU_SHARE" in seed:
         shares = whole_number("--CPU_SHARE", seed["CPU_SHARE"])
     if a.memory is not None:
-        memory = parse_size(a.memory)
+        memory = memory_size(a.memory)
     if a.cpu_shares is not None:
         shares = whole_number("--cpu-shares", a.cpu_shares)
     cpus = None
@@ -684,99 +707,121 @@ def _each(call):
 
 VERBS: dict[str, Verb] = {v.name: v for v in [
     Verb("init", "Create an image from a directory", "init <directory> [--name NAME[:TAG]] | init --busybox",
-         _init_args, _init),
+         _init_args, _init, text=rendering.created, view=cell_views.image),
     Verb("images", "List images", "images [-q] [--filter K=V] [--format table|json|TEMPLATE] [REFERENCE] "
-         "(the seed's two columns; --format table: the wider table)", _images_args, _images),
+         "(the seed's two columns; --format table: the wider table)", _images_args, _images,
+         text=rendering.images, view=cell_views.images),
     Verb("tag", "Give an image another name", "tag <image> <name[:tag]>",
          lambda p: (p.add_argument("source", help="image id or name"),
                     p.add_argument("target", help="the new name[:tag]")),
-         lambda e, a, c: e.tag(a.source, a.target)),
+         lambda e, a, c: e.tag(a.source, a.target), view=cell_views.printed),
     Verb("history", "Show the steps that made an image (a row per layer and per config step)",
-         "history [-q] [--no-trunc] [--format F] <image>", _history_args, _history),
+         "history [-q] [--no-trunc] [--format F] <image>", _history_args, _history,
+         text=rendering.history, view=cell_views.history),
     Verb("pull", "Pull an image from a registry", "pull <name> <tag> | pull [--platform P] [--insecure] <ref>",
          _pull_args, lambda e, a, c: e.pull(a.ref, a.tag, insecure=a.insecure, platform=a.platform,
-                                            progress=c.on_progress)),
+                                            progress=c.on_progress),
+         text=rendering.created, view=cell_views.image, progress=True),
     Verb("push", "Push an image to a registry", "push [--insecure] <image> [ref]", _push_args,
-         lambda e, a, c: e.push(a.image, a.ref, insecure=a.insecure, progress=c.on_progress)),
+         lambda e, a, c: e.push(a.image, a.ref, insecure=a.insecure, progress=c.on_progress),
+         text=rendering.prefixed("Pushed"), progress=True),
     Verb("save", "Save an image as a docker-save tarball or an OCI layout", "save [--format docker|oci] <image> <file>",
-         _save_args, lambda e, a, c: e.save(a.image, a.file, a.format)),
+         _save_args, lambda e, a, c: e.save(a.image, a.file, a.format), text=rendering.prefixed("Saved")),
     Verb("load", "Load images from a docker-save tarball or an OCI layout", "load <file>",
          lambda p: p.add_argument("file", help="a tarball or an OCI layout directory"),
-         lambda e, a, c: e.load(a.file)),
+         lambda e, a, c: e.load(a.file), text=rendering.loaded, view=cell_views.loaded),
     Verb("login", "Keep credentials for a registry", "login -u USER [-p PASS | --password-stdin] [registry]",
-         _login_args, _login),
+         _login_args, _login, text=rendering.prefixed("Login Succeeded")),
     Verb("run", "Create a container",
          "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
          "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "
          "[--userns remap] "
          "[--network NET] [-p HOST:CTR] [--dns IP] [-i] [-t] <image> [command...] (one word is a script "
          "/bin/sh -c runs, as the seed's; several are the program and its arguments, each word as it is)",
-         _run_args, _run),
+         _run_args, _run, text=rendering.run, terminal=_own_pty),
     Verb("create", "Create a container (nothing runs until start)", "create [OPTIONS] <image> [command...]",
-         _create_args, _create),
-    Verb("start", "Start created or stopped containers", "start [-a] [-i] <container_id...>", _start_args, _start),
+         _create_args, _create, text=rendering.result_id),
+    Verb("start", "Start created or stopped containers", "start [-a] [-i] <container_id...>", _start_args, _start,
+         text=rendering.start, terminal=lambda a: a.containers[0] if a.attach else None),
     Verb("restart", "Stop and start containers again", "restart [-t SECONDS] <container_id...>",
-         _stop_args, _restart),
+         _stop_args, _restart, text=rendering.each_line, many=True),
     Verb("attach", "Attach to a running container's input and output (ctrl-p ctrl-q leaves it running)",
-         "attach [--detach-keys KEYS] [--no-stdin] <container_id>", _attach_args, _attach),
+         "attach [--detach-keys KEYS] [--no-stdin] <container_id>", _attach_args, _attach,
+         text=rendering.left_running, terminal=lambda a: a.container),
     Verb("build", "Build an image from a Dockerfile",
          "build [-t NAME[:TAG]] [-f Dockerfile|-] [--build-arg K=V] [--target S] [--no-cache] [--pull] "
-         "[--network none] [-q] <context>", _build_args, _build),
+         "[--network none] [-q] <context>", _build_args, _build, text=rendering.build),
     Verb("exec", "Execute a command in a running container",
-         "exec [-i] [-t] [-d] [-u USER] [-e K=V] [-w DIR] <container_id> <command...>", _exec_args, _exec),
+         "exec [-i] [-t] [-d] [-u USER] [-e K=V] [-w DIR] <container_id> <command...>", _exec_args, _exec,
+         text=rendering.exit_code, terminal=_own_pty),
     Verb("ps", "List containers", "ps [-q] [-n N] [--no-trunc] [--filter K=V] [--format table|json|TEMPLATE] "
-         "(the seed's two columns; --format table: Docker's wider table)", _ps_args, _ps),
+         "(the seed's two columns; --format table: Docker's wider table)", _ps_args, _ps,
+         text=rendering.ps, view=cell_views.ps),
     Verb("logs", "View logs from a container", "logs [-f] [--tail N] [-t] [--since T] <container_id>", _logs_args,
-         _logs),
+         _logs, text=rendering.logs, view=cell_views.logs),
     Verb("stop", "Stop running containers (their stop signal, then SIGKILL)", "stop [-t SECONDS] <container_id...>",
-         _stop_args, lambda e, a, c: _each(lambda e, r: e.stop(r, timeout=a.time) and r)(e, a.containers)),
+         _stop_args, lambda e, a, c: _each(lambda e, r: e.stop(r, timeout=a.time) and r)(e, a.containers),
+         text=rendering.each_line, view=cell_views.nothing, many=True),
     Verb("kill", "Send a signal to running containers", "kill [-s SIGNAL] <container_id...>",
-         _kill_args, lambda e, a, c: _each(lambda e, r: e.kill(r, a.signal) and r)(e, a.containers)),
+         _kill_args, lambda e, a, c: _each(lambda e, r: e.kill(r, a.signal) and r)(e, a.containers),
+         text=rendering.each_line, view=cell_views.nothing, many=True),
     Verb("pause", "Pause every process of running containers (the cgroup freezer)", "pause <container_id...>",
-         _containers, lambda e, a, c: _each(lambda e, r: e.pause(r) and r)(e, a.containers)),
+         _containers, lambda e, a, c: _each(lambda e, r: e.pause(r) and r)(e, a.containers),
+         text=rendering.each_line, view=cell_views.printed, many=True),
     Verb("unpause", "Let paused containers run on", "unpause <container_id...>",
-         _containers, lambda e, a, c: _each(lambda e, r: e.unpause(r) and r)(e, a.containers)),
+         _containers, lambda e, a, c: _each(lambda e, r: e.unpause(r) and r)(e, a.containers),
+         text=rendering.each_line, view=cell_views.printed, many=True),
     Verb("top", "Show a running container's processes (host and container pids)", "top <container_id>",
-         _top_args, _top),
+         _top_args, _top, text=rendering.top, view=cell_views.top),
     Verb("port", "Show a container's published ports", "port <container_id> [PORT[/PROTO]]", _port_args,
-         lambda e, a, c: e.port(a.container, a.private_port)),
+         lambda e, a, c: e.port(a.container, a.private_port), text=rendering.port, view=cell_views.printed),
     Verb("rename", "Rename a container", "rename <container> <new_name>",
          lambda p: (p.add_argument("container", help="container id or name"),
                     p.add_argument("new_name", help="its new name")),
-         lambda e, a, c: e.rename(a.container, a.new_name)),
+         lambda e, a, c: e.rename(a.container, a.new_name), view=cell_views.printed),
     Verb("cp", "Copy files between a container and the host (through the container's root)",
-         "cp [-a] [-L] <container:path> <hostpath|-> | cp [-a] [-L] <hostpath|-> <container:path>", _cp_args, _cp),
+         "cp [-a] [-L] <container:path> <hostpath|-> | cp [-a] [-L] <hostpath|-> <container:path>", _cp_args, _cp,
+         text=rendering.cp, view=cell_views.printed),
     Verb("container", "Remove every stopped container (container VERB …: the verb, e.g. container ls)",
-         "container prune [-f] [--filter label=…|until=…]", _prune_args, _container_prune),
+         "container prune [-f] [--filter label=…|until=…]", _prune_args, _container_prune,
+         text=rendering.pruned("Deleted Containers:"), view=cell_views.printed),
     Verb("image", "Remove dangling images, or every unused one with -a (image VERB …: the verb)",
          "image prune [-f] [-a] [--filter label=…|until=…]",
-         lambda p: _prune_args(p, "every image no container uses, not only the dangling ones"), _image_prune),
+         lambda p: _prune_args(p, "every image no container uses, not only the dangling ones"), _image_prune,
+         text=rendering.pruned("Deleted Images:"), view=cell_views.printed),
     Verb("volume", "Manage named volumes", "volume create [NAME] [--label K=V] | ls [-q] [--filter K=V] | "
-         "inspect NAME... | rm [-f] NAME...", _volume_args, _volume, intermixed=True),
+         "inspect NAME... | rm [-f] NAME...", _volume_args, _volume, text=rendering.volume,
+         view=cell_views.volume, intermixed=True, many=True),
     Verb("system", "Show disk usage (df) or the engine's details (info)", "system df | system info",
-         _system_args, _system),
-    Verb("info", "Show the engine's details and what it runs on", "info", _none, lambda e, a, c: e.info()),
-    Verb("version", "Show bocker's version and what it runs on", "version", _none, lambda e, a, c: e.version()),
+         _system_args, _system, text=rendering.system, view=cell_views.system),
+    Verb("info", "Show the engine's details and what it runs on", "info", _none, lambda e, a, c: e.info(),
+         text=rendering.info, view=cell_views.printed),
+    Verb("version", "Show bocker's version and what it runs on", "version", _none, lambda e, a, c: e.version(),
+         text=rendering.version, view=cell_views.printed),
     Verb("wait", "Wait for a container to exit; print its exit code", "wait <container_id>",
-         _container, lambda e, a, c: e.wait(a.container)),
+         _container, lambda e, a, c: e.wait(a.container), text=rendering.wait),
     Verb("commit", "Commit a container to an image", "commit <container_id> <image_id or name[:tag]>",
-         _commit_args, lambda e, a, c: e.commit(a.container, a.image)),
+         _commit_args, lambda e, a, c: e.commit(a.container, a.image), text=rendering.created,
+         view=cell_views.image),
     Verb("inspect", "Show a container's or an image's record as JSON", "inspect <container_id or image>",
-         _ref_args, lambda e, a, c: e.inspect(a.ref)),
+         _ref_args, lambda e, a, c: e.inspect(a.ref), text=rendering.as_json, view=cell_views.inspect),
     Verb("diff", "Show a container's (or an image's top layer's) changed files: A, C, D",
-         "diff <container_id or image>", _ref_args, lambda e, a, c: e.diff(a.ref)),
+         "diff <container_id or image>", _ref_args, lambda e, a, c: e.diff(a.ref), text=rendering.diff,
+         view=cell_views.diff),
     Verb("stats", "Show cgroup accounting: cpu, memory, pids", "stats [container_id...]", _refs_args,
-         lambda e, a, c: e.stats(a.containers or None)),
+         lambda e, a, c: e.stats(a.containers or None), text=rendering.stats, view=cell_views.stats),
     Verb("rm", "Delete images or containers", "rm [-f] [-v] <image_id or container_id...>", _rm_args,
-         lambda e, a, c: _each(lambda e, r: e.rm(r, force=a.force, volumes=a.volumes) and r)(e, a.refs)),
+         lambda e, a, c: _each(lambda e, r: e.rm(r, force=a.force, volumes=a.volumes) and r)(e, a.refs),
+         text=rendering.removed, view=cell_views.printed_only, many=True),
     Verb("rmi", "Delete images", "rmi <image...>",
          lambda p: p.add_argument("refs", nargs="+", metavar="image"),
-         lambda e, a, c: _each(lambda e, r: e.rmi(r) and r)(e, a.refs)),
+         lambda e, a, c: _each(lambda e, r: e.rmi(r) and r)(e, a.refs),
+         text=rendering.removed, view=cell_views.printed_only, many=True),
     Verb("network", "Manage networks (bridge, subnet, NAT)",
          "network ls | inspect NAME | create NAME [--subnet CIDR] [--gateway IP] | rm NAME",
-         _network_args, _network),
+         _network_args, _network, text=rendering.network),
     Verb("gc", "Remove what crashes left (cgroups, processes, half-made state)", "gc", _none,
-         lambda e, a, c: e.gc()),
+         lambda e, a, c: e.gc(), text=rendering.removed, view=cell_views.printed),
 ]}
 
 
@@ -822,10 +867,34 @@ def help_text() -> str:
     return "".join(f"{purpose}:\n\t{PROG} {usage}\n\n" for purpose, usage in lines)
 
 
+def lookup(name: str) -> Verb:
+    """The verb of a name as any face spells it (`ps`, or `container ls` given as one word
+    pair is canonical()'s job): an unknown one is a usage mistake."""
+    try:
+        return VERBS[name]
+    except KeyError:
+        raise InvalidArgument(f"Unknown command '{name}': see '{PROG} help'") from None
+
+
+def namespace_for(name: str, **values: Any) -> argparse.Namespace:
+    """The arguments of a verb as its parser would give them, from values instead of words: a
+    face without a command line (an HTTP handler of the Docker API) fills what it has and the
+    rest keeps the parser's defaults. An unknown name is a bug of that face: TypeError."""
+    p = parser(name)
+    defaults = {a.dest: (list(a.default) if isinstance(a.default, list) else a.default)
+                for a in p._actions if a.dest != "help"}
+    unknown = set(values) - set(defaults)
+    if unknown:
+        raise TypeError(f"{name} has no argument {', '.join(sorted(unknown))}")
+    for action in p._actions:
+        if action.nargs in ("+", "*", argparse.REMAINDER) and action.default is None:
+            defaults[action.dest] = []
+    return argparse.Namespace(**{**defaults, **values})
+
+
 def execute(engine: Engine, verb: str, args: list[str], ctx: Context | None = None) -> tuple[argparse.Namespace, Any]:
     """Parse `args` for `verb` and make its engine call; returns the arguments and the result."""
     verb, args = canonical(verb, args)
-    if verb not in VERBS:
-        raise InvalidArgument(f"Unknown command '{verb}': see '{PROG} help'")
+    entry = lookup(verb)
     namespace = parser(verb).parse_args(args)
-    return namespace, VERBS[verb].call(engine, namespace, ctx or Context())
+    return namespace, entry.call(engine, namespace, ctx or Context())

@@ -11,9 +11,12 @@
     %bocker cleanup                     # remove what this kernel made
     %config BockerMagics.memory = "256m"
 
-The verbs and their arguments are commands.VERBS (defined once, shared with the CLI); the
-magic adds only what a notebook needs: --out VAR, --quiet, --no-raise-error, --monitor,
-logs -f, and the verbs ns, top and cleanup. Tab completes verbs, options, containers, images
+The verbs, their arguments and how a cell shows their results are commands.VERBS (defined
+once, shared with the CLI; the views themselves in cell_views.py); the magic adds only what
+a notebook needs, in tables here: its options (MAGIC_OPTIONS: --out VAR, --quiet,
+--no-raise-error, --monitor), its own way with a few verbs (OWN_WAYS: run and exec stream
+into the cell, logs -f follows, top --monitor plots) and its own verbs (MAGIC_VERBS: ns,
+cleanup). Tab completes verbs, options, containers, images
 and networks (completion.py). A BockerError is a UsageError (one line); an interrupt stops
 the container and is one line too; anything else keeps its traceback (a bug).
 """
@@ -24,6 +27,7 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,20 +37,34 @@ from traitlets import Bool, Float, Int, Unicode, observe
 
 from . import commands
 from .cell_output import CellOutput, follow_logs
+from .cell_views import label as _label
 from .commands import VERBS, Context
 from .errors import BockerError, NotFound
 
 PROG = "%bocker"
-# Verbs of the magic only: views over processes, and the kernel's own bookkeeping.
+
+
+@dataclass(frozen=True)
+class MagicVerb:
+    """A verb of the magic only: a view over processes, or the kernel's own bookkeeping."""
+
+    purpose: str
+    usage: str
+    arguments: Callable[[commands.Parser], None]
+
+
 MAGIC_VERBS = {
-    "ns": ("Show namespace inodes of containers or processes beside the host's", "ns [container_id|PID...]"),
-    "cleanup": ("Remove the containers, images and networks this kernel made (running ones killed)",
-                "cleanup [--dry-run]"),
+    "ns": MagicVerb("Show namespace inodes of containers or processes beside the host's", "ns [container_id|PID...]",
+                    lambda p: p.add_argument("refs", nargs="*", metavar="ID|PID",
+                                             help="running containers or process ids")),
+    "cleanup": MagicVerb("Remove the containers, images and networks this kernel made (running ones killed)",
+                         "cleanup [--dry-run]",
+                         lambda p: p.add_argument("-n", "--dry-run", action="store_true",
+                                                  help="list what would be removed, remove nothing")),
 }
 RUNS = ("run", "exec")
-# verbs whose result a notebook shows as the CLI's lines (no view of their own)
-TEXT_VERBS = ("port", "cp", "container", "image", "info", "version", "pause", "unpause", "rename", "tag")
 CELL_VERBS = (*RUNS, "build")   # the verbs whose cell is their input: a script, a Dockerfile
+MAKES_IMAGES = ("init", "pull", "load", "commit")  # what they made is this kernel's (%bocker cleanup)
 NO_TERMINAL = ("a notebook has no terminal: use %%bocker run IMAGE (the cell is the script), "
                "%%bocker run -i IMAGE PROGRAM (the cell is its input) or %bocker exec NAME COMMAND")
 _HELP_LINE = re.compile(r"^\s*%bocker\s+([\w-]+)\s*\?{1,2}\s*$")
@@ -101,33 +119,47 @@ MADE = Made()
 
 
 # -- arguments ---------------------------------------------------------------------------------
+def _top_options(p: commands.Parser) -> None:
+    """top shows the processes (as the CLI's); with these, a live plot of memory and cpu instead."""
+    p.add_argument("--monitor", action="store_true", help="sample its memory and cpu: a live plot")
+    p.add_argument("--interval", type=float, help="seconds between samples (default 0.5; implies --monitor)")
+    p.add_argument("--duration", type=float, help="stop sampling after this many seconds (default: until it "
+                                                  "exits or the cell is interrupted; implies --monitor)")
+
+
+def _exec_options(p: commands.Parser) -> None:
+    p.add_argument("--no-raise-error", action="store_true", help="a non-zero exit does not fail the cell")
+    p.add_argument("--quiet", action="store_true",
+                   help="stream nothing into the cell (the result, e.g. --out VAR, keeps the output)")
+
+
+def _run_options(p: commands.Parser) -> None:
+    _exec_options(p)
+    p.add_argument("--monitor", action="store_true",
+                   help="sample memory and cpu while it runs; a live plot, then the final one")
+
+
+def _build_options(p: commands.Parser) -> None:
+    p.description = (f"{p.description}. In %%bocker build the cell is the Dockerfile and CONTEXT "
+                     "defaults to the current directory.")
+
+
+# The magic's options beyond a verb's own (every verb also takes --out VAR).
+MAGIC_OPTIONS: dict[str, Callable[[commands.Parser], None]] = {
+    "top": _top_options, "run": _run_options, "exec": _exec_options, "build": _build_options,
+}
+
+
 def magic_parser(verb: str) -> commands.Parser:
-    """The verb's parser (commands.py) plus the magic's own options."""
+    """The verb's parser (commands.py, or MAGIC_VERBS) plus the magic's own options."""
     hint = f"see {PROG} {verb}?"
     if verb in MAGIC_VERBS:
-        p = commands.Parser(prog=f"{PROG} {verb}", description=MAGIC_VERBS[verb][0], hint=hint)
-        if verb == "ns":
-            p.add_argument("refs", nargs="*", metavar="ID|PID", help="running containers or process ids")
-        else:
-            p.add_argument("-n", "--dry-run", action="store_true", help="list what would be removed, remove nothing")
+        p = commands.Parser(prog=f"{PROG} {verb}", description=MAGIC_VERBS[verb].purpose, hint=hint)
+        MAGIC_VERBS[verb].arguments(p)
     else:
         p = commands.parser(verb, prog=PROG, hint=hint)
-    if verb == "top":  # the processes (as the CLI's); with these, a live plot of memory and cpu instead
-        p.add_argument("--monitor", action="store_true", help="sample its memory and cpu: a live plot")
-        p.add_argument("--interval", type=float, help="seconds between samples (default 0.5; implies --monitor)")
-        p.add_argument("--duration", type=float, help="stop sampling after this many seconds (default: until it "
-                                                      "exits or the cell is interrupted; implies --monitor)")
     p.add_argument("--out", metavar="VAR", help="store the result in VAR instead of showing it")
-    if verb in RUNS:
-        p.add_argument("--no-raise-error", action="store_true", help="a non-zero exit does not fail the cell")
-        p.add_argument("--quiet", action="store_true",
-                       help="stream nothing into the cell (the result, e.g. --out VAR, keeps the output)")
-    if verb == "build":
-        p.description = (f"{p.description}. In %%bocker build the cell is the Dockerfile and CONTEXT "
-                         "defaults to the current directory.")
-    if verb == "run":
-        p.add_argument("--monitor", action="store_true",
-                       help="sample memory and cpu while it runs; a live plot, then the final one")
+    MAGIC_OPTIONS.get(verb, lambda p: None)(p)
     return p
 
 
@@ -146,7 +178,7 @@ def verbs() -> list[str]:
 
 
 def _help() -> str:
-    rows = [(v.purpose, v.usage) for v in VERBS.values()] + list(MAGIC_VERBS.values())
+    rows = [(v.purpose, v.usage) for v in [*VERBS.values(), *MAGIC_VERBS.values()]]
     body = "".join(f"  %bocker {usage}\n      {purpose}\n" for purpose, usage in rows)
     return ("Run and look at containers: %bocker VERB ARGS, or %%bocker run [OPTIONS] [IMAGE] with the\n"
             "cell as the script /bin/sh runs. `%bocker VERB?` shows a verb's options; Tab completes\n"
@@ -157,10 +189,6 @@ def _help() -> str:
             "--monitor, --interval S, --duration S (a live plot of memory and cpu instead of the processes).\n"
             "A notebook has no terminal: no -t (attached) and no attach; %%bocker run -i IMAGE PROGRAM feeds\n"
             "the cell to PROGRAM as its input.\n\n" + body)
-
-
-def _label(name: str | None, cid: str | None) -> str:
-    return f"{name} ({cid})" if name and cid else (name or cid or "?")
 
 
 @magics_class
@@ -294,32 +322,20 @@ class BockerMagics(Magics):
                        **kwargs)
 
     def _call(self, verb: str, a: Any, cell: str | None) -> Any:
-        from . import views
+        """The magic's own way with the verb where it has one (OWN_WAYS), else the verb's."""
+        own = OWN_WAYS.get(verb)
+        return own(self, verb, a, cell) if own is not None else self._verb(verb, a)
 
+    def _verb(self, verb: str, a: Any) -> Any:
+        """The verb's engine call (a progress bar for pull and push), then its view (cell_views.py)."""
+        entry = VERBS[verb]
         e = self.engine
-        if verb == "ns":
-            return self._ns(a.refs)
-        if verb == "top" and (a.monitor or a.interval is not None or a.duration is not None):
-            return self._top(a)
-        if verb == "cp" and "-" in (a.source, a.destination):
-            raise UsageError("%bocker cp: a notebook has no stdin or stdout stream for a tar ('-'): "
-                             "copy to or from a file path")
-        if verb == "cleanup":
-            return self._cleanup(a.dry_run, a.out)
-        if verb in RUNS:
-            return self._run(verb, a, cell)
-        if verb == "build":
-            return self._build(a)
-        if verb == "attach":
-            raise UsageError(NO_TERMINAL)
-        if verb == "logs" and a.follow:
-            return self._follow(a.container)
         progress = None
-        if verb in ("pull", "push"):
+        if entry.progress:
             progress = self._progress(f"{verb} {getattr(a, 'ref', None) or getattr(a, 'image', '')}")
-        images_before = {i.id for i in e.images()} if verb in ("init", "pull", "load", "commit") else set()
+        images_before = {i.id for i in e.images()} if verb in MAKES_IMAGES else set()
         try:
-            result = VERBS[verb].call(e, a, self._context(verb, on_progress=progress))
+            result = entry.call(e, a, self._context(verb, on_progress=progress))
         except BaseException as err:
             if progress is not None:
                 progress.close(ok=False, note=str(err).splitlines()[0] if str(err) else type(err).__name__)
@@ -327,61 +343,34 @@ class BockerMagics(Magics):
         if progress is not None:
             progress.close(ok=True, note=f"{verb}ed")
         self._remember(verb, a, result, images_before)
-        if verb in TEXT_VERBS or (verb in ("ps", "images", "history") and (a.quiet or a.format)) or (
-                verb == "volume" and (a.action not in ("ls", "inspect") or a.quiet or a.format)) or (
-                verb == "system" and a.action == "info"):
-            # printed as the CLI prints it (one renderer for both faces)
-            from . import cli
-            status = cli.render(verb, a, result)
-            if status:
-                raise BockerError(f"{PROG} {verb} did not finish: see the lines above")
-            return result if a.out else None
-        if verb == "ps":
-            return views.ContainerTable(result)
-        if verb == "images":
-            return views.ImageTable(result)
-        if verb == "top":
-            c = e.container(a.container)
-            return views.ProcessTable(result, _label(c.name, c.id))
-        if verb == "history":
-            return views.HistoryTable(result, a.image)
-        if verb == "volume":
-            if a.action == "ls":
-                return views.VolumeTable(result)
-            return views.Inspect(result[0]) if len(result) == 1 else [views.Inspect(r) for r in result]
-        if verb == "system":
-            return views.DiskUsageTable(result)
-        if verb in ("init", "commit", "pull") and hasattr(result, "layers"):
-            return views.ImageTable([result])
-        if verb == "load":
-            return views.ImageTable(result)
-        if verb == "inspect":
-            return views.Inspect(result)
-        if verb == "diff":
-            upper, lowers = e.diff_dirs(a.ref)
-            return views.LayerDiff(result, upper, lowers, title=a.ref)
-        if verb == "stats":
-            names = {c.id: c.name for c in e.ps()}
-            return views.StatsTable(result, names)
-        if verb == "logs":
-            text = b"".join(r.text(a.timestamps) for r in result).decode(errors="replace")
-            if a.out:
-                return text
-            sys.stdout.write(text)
-            return None
-        if verb in ("rm", "rmi"):
-            print("\n".join(f"Removed: {ref}" for ref in result))
-            return None
-        if verb == "gc":
-            for line in result:
-                print(f"Removed: {line}")
-            return result if a.out else None
-        if verb in ("stop", "kill"):
-            return None
-        return result  # wait: the exit code; anything a new verb returns
+        return entry.view(e, entry, a, result)
+
+    # -- the magic's own ways (OWN_WAYS) ----------------------------------------------------------
+    def _no_terminal(self, verb: str, a: Any, cell: str | None) -> None:
+        raise UsageError(NO_TERMINAL)  # attach: a notebook has no terminal
+
+    def _cp(self, verb: str, a: Any, cell: str | None) -> Any:
+        if "-" in (a.source, a.destination):
+            raise UsageError("%bocker cp: a notebook has no stdin or stdout stream for a tar ('-'): "
+                             "copy to or from a file path")
+        return self._verb(verb, a)
+
+    def _top_or_monitor(self, verb: str, a: Any, cell: str | None) -> Any:
+        if a.monitor or a.interval is not None or a.duration is not None:
+            return self._top(a)
+        return self._verb(verb, a)
+
+    def _logs(self, verb: str, a: Any, cell: str | None) -> Any:
+        return self._follow(a.container) if a.follow else self._verb(verb, a)
+
+    def _ns_verb(self, verb: str, a: Any, cell: str | None) -> Any:
+        return self._ns(a.refs)
+
+    def _cleanup_verb(self, verb: str, a: Any, cell: str | None) -> list[str]:
+        return self._cleanup(a.dry_run, a.out)
 
     def _remember(self, verb: str, a: Any, result: Any, images_before: set[str]) -> None:
-        if verb in ("init", "pull", "commit", "load"):
+        if verb in MAKES_IMAGES:
             for img in result if isinstance(result, list) else [result]:
                 if getattr(img, "id", None) and img.id not in images_before:
                     MADE.add("images", img.id)
@@ -455,7 +444,7 @@ class BockerMagics(Magics):
                                label=_label(name, result.id), streamed=output is not None)
 
     # -- build ----------------------------------------------------------------------------------
-    def _build(self, a: Any):
+    def _build(self, verb: str, a: Any, cell: str | None):
         """Stream each step into the cell, then show the steps (and each layer's diff)."""
         from . import views
 
@@ -590,6 +579,14 @@ class BockerMagics(Magics):
             return NamespaceTable.of(pids)
         except ProcessLookupError as e:
             raise BockerError(f"{e}: give a running process or container") from None
+
+
+# The verbs a notebook handles its own way (each may still end in the verb's own call and view).
+OWN_WAYS: dict[str, Callable[[BockerMagics, str, Any, str | None], Any]] = {
+    "run": BockerMagics._run, "exec": BockerMagics._run, "build": BockerMagics._build,
+    "attach": BockerMagics._no_terminal, "cp": BockerMagics._cp, "top": BockerMagics._top_or_monitor,
+    "logs": BockerMagics._logs, "ns": BockerMagics._ns_verb, "cleanup": BockerMagics._cleanup_verb,
+}
 
 
 class _EndingProgress:

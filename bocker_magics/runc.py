@@ -39,32 +39,19 @@ _CREATE = {
     "console-socket": ("console_socket", "value"), "no-pivot": ("no_pivot", "flag"),
     "no-new-keyring": ("no_new_keyring", "flag"), "preserve-fds": ("preserve_fds", "int"),
 }
-VERBS: dict[str, tuple[dict, str]] = {  # verb -> (its flags, its positional arguments)
-    "create": (_CREATE, "ID"),
-    "run": ({**_CREATE, "detach": ("detach", "flag"), "d": ("detach", "flag"), "keep": ("keep", "flag")}, "ID"),
-    "start": ({}, "ID"),
-    "state": ({}, "ID"),
-    "kill": ({"all": ("all", "flag"), "a": ("all", "flag")}, "ID [SIGNAL]"),
-    "delete": ({"force": ("force", "flag"), "f": ("force", "flag")}, "ID"),
-    "exec": ({"process": ("process", "value"), "p": ("process", "value"), "detach": ("detach", "flag"),
-              "d": ("detach", "flag"), "pid-file": ("pid_file", "value"),
-              "console-socket": ("console_socket", "value"), "tty": ("tty", "flag"), "t": ("tty", "flag"),
-              "cwd": ("cwd", "value"), "env": ("env", "list"), "e": ("env", "list"), "user": ("user", "value"),
-              "u": ("user", "value"), "cap": ("cap", "list"), "c": ("cap", "list"),
-              "no-new-privs": ("no_new_privs", "flag"), "preserve-fds": ("preserve_fds", "int"),
-              "process-label": ("process_label", "value"), "apparmor": ("apparmor", "value")},
-             "ID [COMMAND [ARGS...]]"),
-    "ps": ({"format": ("format", "value"), "f": ("format", "value")}, "ID [PS-ARGS...]"),
-    "pause": ({}, "ID"),
-    "resume": ({}, "ID"),
-    "list": ({"format": ("format", "value"), "f": ("format", "value"), "quiet": ("quiet", "flag"),
-              "q": ("quiet", "flag")}, ""),
-    "spec": ({"bundle": ("bundle", "value"), "b": ("bundle", "value"), "rootless": ("rootless", "flag")}, ""),
-    "update": ({"resources": ("resources", "value"), "r": ("resources", "value"), "memory": ("memory", "value"),
-                "memory-swap": ("memory_swap", "value"), "cpu-shares": ("cpu_shares", "int"),
-                "cpu-quota": ("cpu_quota", "int"), "cpu-period": ("cpu_period", "int"),
-                "pids-limit": ("pids_limit", "int")}, "ID"),
-    "features": ({}, ""),
+_EXEC = {
+    "process": ("process", "value"), "p": ("process", "value"), "detach": ("detach", "flag"),
+    "d": ("detach", "flag"), "pid-file": ("pid_file", "value"), "console-socket": ("console_socket", "value"),
+    "tty": ("tty", "flag"), "t": ("tty", "flag"), "cwd": ("cwd", "value"), "env": ("env", "list"),
+    "e": ("env", "list"), "user": ("user", "value"), "u": ("user", "value"), "cap": ("cap", "list"),
+    "c": ("cap", "list"), "no-new-privs": ("no_new_privs", "flag"), "preserve-fds": ("preserve_fds", "int"),
+    "process-label": ("process_label", "value"), "apparmor": ("apparmor", "value"),
+}
+_FORMAT = {"format": ("format", "value"), "f": ("format", "value")}
+_UPDATE = {
+    "resources": ("resources", "value"), "r": ("resources", "value"), "memory": ("memory", "value"),
+    "memory-swap": ("memory_swap", "value"), "cpu-shares": ("cpu_shares", "int"), "cpu-quota": ("cpu_quota", "int"),
+    "cpu-period": ("cpu_period", "int"), "pids-limit": ("pids_limit", "int"),
 }
 
 
@@ -122,7 +109,7 @@ def parse(table: dict, argv: list[str], stop_at_positional: bool) -> tuple[dict,
 def _one_id(verb: str, args: list[str], most: int = 1) -> str:
     if not args or len(args) > most:
         raise Usage(f'"{verb}" requires exactly {"one argument" if most == 1 else "an ID"}: '
-                    f"bocker-runc {verb} {VERBS[verb][1]}")
+                    f"bocker-runc {verb} {VERBS[verb].positional}")
     return args[0]
 
 
@@ -132,120 +119,192 @@ def _out(text: str) -> None:
 
 
 def _size(text: str | None) -> int | None:
-    """--memory 64m, 1g, 67108864, -1."""
+    """--memory 64m, 1g, 67108864 (engine.units.parse_size), or -1: no limit, as runc update."""
     if text is None:
         return None
-    t = text.strip().lower().removesuffix("b")
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    if text.strip() == "-1":
+        return -1
+    from .engine.units import parse_size
     try:
-        return int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
+        return parse_size(text)
     except ValueError:
         raise Usage(f"invalid size {text!r}: give bytes or a number with k, m or g") from None
 
 
+# -- the verbs: each parses what its flags left and calls the runtime; 0 is success ---------------
+def _create(rt, opts: dict, args: list[str]) -> int:
+    rt.create(_one_id("create", args), opts.get("bundle"), pid_file=opts.get("pid_file"),
+              console_socket=opts.get("console_socket"), no_pivot=opts.get("no_pivot", False),
+              no_new_keyring=opts.get("no_new_keyring", False), preserve_fds=opts.get("preserve_fds", 0))
+    return 0
+
+
+def _run(rt, opts: dict, args: list[str]) -> int:
+    return rt.run(_one_id("run", args), opts.get("bundle"), detach=opts.get("detach", False),
+                  pid_file=opts.get("pid_file"), console_socket=opts.get("console_socket"),
+                  no_pivot=opts.get("no_pivot", False), no_new_keyring=opts.get("no_new_keyring", False),
+                  preserve_fds=opts.get("preserve_fds", 0), keep=opts.get("keep", False))
+
+
+def _start(rt, opts: dict, args: list[str]) -> int:
+    rt.start(_one_id("start", args))
+    return 0
+
+
+def _state(rt, opts: dict, args: list[str]) -> int:
+    from . import _cjson  # json's loads and dumps, without json's imports (re, enum)
+    _out(_cjson.dumps(rt.state(_one_id("state", args)), indent=2))
+    return 0
+
+
+def _kill(rt, opts: dict, args: list[str]) -> int:
+    cid = _one_id("kill", args, most=2)
+    rt.kill(cid, args[1] if len(args) > 1 else "SIGTERM", all=opts.get("all", False))
+    return 0
+
+
+def _delete(rt, opts: dict, args: list[str]) -> int:
+    rt.delete(_one_id("delete", args), force=opts.get("force", False))
+    return 0
+
+
+def _exec(rt, opts: dict, args: list[str]) -> int:
+    if not args:
+        raise Usage('"exec" requires at least one argument: bocker-runc exec ID [COMMAND [ARGS...]]')
+    cid, command = args[0], args[1:]
+    if opts.get("process"):
+        path = opts["process"]
+        try:
+            with open(path, "rb") as f:
+                process = f.read()
+        except OSError as e:
+            raise Usage(f"open {path}: {e.strerror.lower()}") from None
+    else:
+        process = rt.exec_process(cid, command, tty=opts.get("tty", False), cwd=opts.get("cwd"),
+                                  env=opts.get("env", []), user=opts.get("user"), caps=opts.get("cap", []),
+                                  no_new_privs=opts.get("no_new_privs", False))
+    return rt.exec(cid, process, detach=opts.get("detach", False), pid_file=opts.get("pid_file"),
+                   console_socket=opts.get("console_socket"), preserve_fds=opts.get("preserve_fds", 0))
+
+
+def _ps(rt, opts: dict, args: list[str]) -> int:
+    from . import _cjson
+    if not args:
+        raise Usage('"ps" requires an ID: bocker-runc ps [--format table|json] ID [PS-ARGS...]')
+    pids = rt.pids(args[0])
+    fmt = opts.get("format", "table")
+    if fmt == "json":
+        _out(_cjson.dumps(pids))
+        return 0
+    if fmt != "table":
+        raise Usage(f"invalid format option {fmt!r}: use table or json")
+    _out(ps_table(pids, args[1:] or ["-ef"]))
+    return 0
+
+
+def _pause(rt, opts: dict, args: list[str]) -> int:
+    rt.pause(_one_id("pause", args))
+    return 0
+
+
+def _resume(rt, opts: dict, args: list[str]) -> int:
+    rt.resume(_one_id("resume", args))
+    return 0
+
+
+def _list(rt, opts: dict, args: list[str]) -> int:
+    from . import _cjson
+    states = rt.list()
+    fmt = opts.get("format", "table")
+    if opts.get("quiet"):
+        if states:
+            _out("\n".join(s["id"] for s in states))
+    elif fmt == "json":
+        _out(_cjson.dumps(states))
+    elif fmt == "table":
+        _out(list_table(states))
+    else:
+        raise Usage(f"invalid format option {fmt!r}: use table or json")
+    return 0
+
+
+def _spec(rt, opts: dict, args: list[str]) -> int:
+    from .engine.runtime import oci
+    if opts.get("rootless"):
+        raise Usage("bocker-runc has no rootless mode: run `bocker-runc spec` as root")
+    oci.write_default_spec(opts.get("bundle"))
+    return 0
+
+
+# update's flags -> where they go in the spec's linux.resources
+_UPDATE_FIELDS = {"cpu_shares": ("cpu", "shares"), "cpu_quota": ("cpu", "quota"), "cpu_period": ("cpu", "period"),
+                  "pids_limit": ("pids", "limit")}
+
+
+def _update(rt, opts: dict, args: list[str]) -> int:
+    from . import _cjson
+    cid = _one_id("update", args)
+    resources: dict = {}
+    if opts.get("resources"):
+        src = opts["resources"]
+        text = sys.stdin.read() if src == "-" else open(src).read()
+        try:
+            resources = _cjson.loads(text)
+        except ValueError as e:
+            raise Usage(f"the resources in {src} are not JSON: {e}") from None
+    memory, swap = _size(opts.get("memory")), _size(opts.get("memory_swap"))
+    if memory is not None:
+        resources.setdefault("memory", {})["limit"] = memory
+    if swap is not None:
+        resources.setdefault("memory", {})["swap"] = swap
+    for flag, (group, key) in _UPDATE_FIELDS.items():
+        if flag in opts:
+            resources.setdefault(group, {})[key] = opts[flag]
+    rt.update(cid, resources)
+    return 0
+
+
+def _features(rt, opts: dict, args: list[str]) -> int:
+    from . import _cjson
+    from .engine.runtime import oci
+    _out(_cjson.dumps(oci.features(), indent=4))
+    return 0
+
+
+class Verb:
+    """One of runc's verbs: its flags (flag -> (option, kind)), its positional arguments as
+    the usage line spells them, the function that runs it, and whether its positional words
+    end the flags (exec's and ps's command and ps arguments follow the ID)."""
+
+    __slots__ = ("flags", "positional", "run", "command_follows")
+
+    def __init__(self, flags: dict, positional: str, run, command_follows: bool = False) -> None:
+        self.flags, self.positional, self.run, self.command_follows = flags, positional, run, command_follows
+
+
+VERBS: dict[str, Verb] = {
+    "create": Verb(_CREATE, "ID", _create),
+    "run": Verb({**_CREATE, "detach": ("detach", "flag"), "d": ("detach", "flag"), "keep": ("keep", "flag")},
+                "ID", _run),
+    "start": Verb({}, "ID", _start),
+    "state": Verb({}, "ID", _state),
+    "kill": Verb({"all": ("all", "flag"), "a": ("all", "flag")}, "ID [SIGNAL]", _kill),
+    "delete": Verb({"force": ("force", "flag"), "f": ("force", "flag")}, "ID", _delete),
+    "exec": Verb(_EXEC, "ID [COMMAND [ARGS...]]", _exec, command_follows=True),
+    "ps": Verb(_FORMAT, "ID [PS-ARGS...]", _ps, command_follows=True),
+    "pause": Verb({}, "ID", _pause),
+    "resume": Verb({}, "ID", _resume),
+    "list": Verb({**_FORMAT, "quiet": ("quiet", "flag"), "q": ("quiet", "flag")}, "", _list),
+    "spec": Verb({"bundle": ("bundle", "value"), "b": ("bundle", "value"), "rootless": ("rootless", "flag")}, "",
+                 _spec),
+    "update": Verb(_UPDATE, "ID", _update),
+    "features": Verb({}, "", _features),
+}
+
+
 def run_verb(rt, verb: str, opts: dict, args: list[str]) -> int:
     """Call the runtime for one verb and print what runc prints."""
-    from .engine.runtime import oci
-
-    if verb in ("state", "ps", "list", "update", "features"):
-        from . import _cjson  # json's loads and dumps, without json's imports (re, enum: ~5 ms)
-    if verb == "create":
-        rt.create(_one_id(verb, args), opts.get("bundle"), pid_file=opts.get("pid_file"),
-                  console_socket=opts.get("console_socket"), no_pivot=opts.get("no_pivot", False),
-                  no_new_keyring=opts.get("no_new_keyring", False), preserve_fds=opts.get("preserve_fds", 0))
-        return 0
-    if verb == "run":
-        return rt.run(_one_id(verb, args), opts.get("bundle"), detach=opts.get("detach", False),
-                      pid_file=opts.get("pid_file"), console_socket=opts.get("console_socket"),
-                      no_pivot=opts.get("no_pivot", False), no_new_keyring=opts.get("no_new_keyring", False),
-                      preserve_fds=opts.get("preserve_fds", 0), keep=opts.get("keep", False))
-    if verb == "start":
-        rt.start(_one_id(verb, args))
-        return 0
-    if verb == "state":
-        _out(_cjson.dumps(rt.state(_one_id(verb, args)), indent=2))
-        return 0
-    if verb == "kill":
-        cid = _one_id(verb, args, most=2)
-        rt.kill(cid, args[1] if len(args) > 1 else "SIGTERM", all=opts.get("all", False))
-        return 0
-    if verb == "delete":
-        rt.delete(_one_id(verb, args), force=opts.get("force", False))
-        return 0
-    if verb == "exec":
-        if not args:
-            raise Usage('"exec" requires at least one argument: bocker-runc exec ID [COMMAND [ARGS...]]')
-        cid, command = args[0], args[1:]
-        if opts.get("process"):
-            path = opts["process"]
-            try:
-                with open(path, "rb") as f:
-                    process = f.read()
-            except OSError as e:
-                raise Usage(f"open {path}: {e.strerror.lower()}") from None
-        else:
-            process = rt.exec_process(cid, command, tty=opts.get("tty", False), cwd=opts.get("cwd"),
-                                      env=opts.get("env", []), user=opts.get("user"), caps=opts.get("cap", []),
-                                      no_new_privs=opts.get("no_new_privs", False))
-        return rt.exec(cid, process, detach=opts.get("detach", False), pid_file=opts.get("pid_file"),
-                       console_socket=opts.get("console_socket"), preserve_fds=opts.get("preserve_fds", 0))
-    if verb == "ps":
-        if not args:
-            raise Usage('"ps" requires an ID: bocker-runc ps [--format table|json] ID [PS-ARGS...]')
-        pids = rt.pids(args[0])
-        fmt = opts.get("format", "table")
-        if fmt == "json":
-            _out(_cjson.dumps(pids))
-            return 0
-        if fmt != "table":
-            raise Usage(f"invalid format option {fmt!r}: use table or json")
-        _out(ps_table(pids, args[1:] or ["-ef"]))
-        return 0
-    if verb in ("pause", "resume"):
-        getattr(rt, verb)(_one_id(verb, args))
-        return 0
-    if verb == "list":
-        states = rt.list()
-        fmt = opts.get("format", "table")
-        if opts.get("quiet"):
-            _out("\n".join(s["id"] for s in states)) if states else None
-        elif fmt == "json":
-            _out(_cjson.dumps(states))
-        elif fmt == "table":
-            _out(list_table(states))
-        else:
-            raise Usage(f"invalid format option {fmt!r}: use table or json")
-        return 0
-    if verb == "spec":
-        if opts.get("rootless"):
-            raise Usage("bocker-runc has no rootless mode: run `bocker-runc spec` as root")
-        oci.write_default_spec(opts.get("bundle"))
-        return 0
-    if verb == "update":
-        cid = _one_id(verb, args)
-        resources: dict = {}
-        if opts.get("resources"):
-            src = opts["resources"]
-            text = sys.stdin.read() if src == "-" else open(src).read()
-            try:
-                resources = _cjson.loads(text)
-            except ValueError as e:
-                raise Usage(f"the resources in {src} are not JSON: {e}") from None
-        memory, swap = _size(opts.get("memory")), _size(opts.get("memory_swap"))
-        if memory is not None:
-            resources.setdefault("memory", {})["limit"] = memory
-        if swap is not None:
-            resources.setdefault("memory", {})["swap"] = swap
-        for flag, (group, key) in {"cpu_shares": ("cpu", "shares"), "cpu_quota": ("cpu", "quota"),
-                                   "cpu_period": ("cpu", "period"), "pids_limit": ("pids", "limit")}.items():
-            if flag in opts:
-                resources.setdefault(group, {})[key] = opts[flag]
-        rt.update(cid, resources)
-        return 0
-    if verb == "features":
-        _out(_cjson.dumps(oci.features(), indent=4))
-        return 0
-    raise Usage(f"no such command: {verb}")  # pragma: no cover (VERBS is checked first)
+    return VERBS[verb].run(rt, opts, args)
 
 
 def ps_table(pids: list[int], ps_args: list[str]) -> str:
@@ -296,13 +355,13 @@ def main(argv: list[str] | None = None) -> int:
         if glob.get("systemd_cgroup"):
             raise Usage("--systemd-cgroup is not supported by bocker-runc: let the caller use cgroupfs "
                         "(podman --cgroup-manager cgroupfs; containerd: SystemdCgroup = false)")
-        flags, _ = VERBS[verb]
-        opts, args = parse(flags, rest, stop_at_positional=verb in ("exec", "ps"))
-        if verb in ("exec", "ps") and args and args[0].startswith("-"):
+        entry = VERBS[verb]
+        opts, args = parse(entry.flags, rest, stop_at_positional=entry.command_follows)
+        if entry.command_follows and args and args[0].startswith("-"):
             raise Usage(f"flag provided but not defined: {args[0]}")
         log.debug(f"{verb} {' '.join(rest)}")
         rt = Runtime(glob.get("root") or DEFAULT_ROOT, log)
-        return run_verb(rt, verb, opts, args)
+        return entry.run(rt, opts, args)
     except KeyboardInterrupt:
         return 130
     except Exception as e:
@@ -326,11 +385,12 @@ def cli() -> None:
 
     A verb lives for milliseconds and its caller waits for it to exit, so what a long-lived
     interpreter does for memory's sake is waste here: the cyclic garbage collector is off
-    (its passes over the imported modules' objects cost ~1 ms of a create), and the exit
-    skips the interpreter's teardown of every module (~3 ms after create's imports, as
-    much as the work of start; ~0.4 ms for a bare interpreter). Everything of ours is written by then (os.write, files
-    closed); stdout and stderr are flushed here. A foreground `run` or `exec`, which may
-    live long, turns the collector back on while it waits (oci.wait_foreground)."""
+    (its passes over the imported modules' objects are a measurable part of a create), and
+    the exit skips the interpreter's teardown of every module (after create's imports, as
+    long as the work of start; benchmarks/bench_runc.py's breakdown). Everything of ours is
+    written by then (os.write, files closed); stdout and stderr are flushed here. A
+    foreground `run` or `exec`, which may live long, turns the collector back on while it
+    waits (oci.wait_foreground)."""
     import gc
     gc.disable()
     code = main()

@@ -43,6 +43,7 @@ import types
 from .. import _cjson  # json.loads and dumps without json's imports (re, enum): bocker-runc
 from .._dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from ..errors import InvalidArgument
+from .fileio import atomic_write
 
 TYPE_CHECKING = False  # not typing's, nor collections.abc at run time: bocker-runc imports this module
 if TYPE_CHECKING:
@@ -101,7 +102,8 @@ class _Pattern:
 
     `fast` is a plain test whose True means the regex matches; it answers for the values
     every config.json has (capability names, 1.0.2-dev). Anything else goes to the regex,
-    compiled on first need: `re` (with enum) was ~3 ms of every bocker-runc create."""
+    compiled on first need: importing `re` (with enum) was a visible share of every
+    bocker-runc create."""
 
     __slots__ = ("compiled", "fast", "regex", "what")
 
@@ -762,27 +764,7 @@ def default_spec() -> Spec:
     )
 
 
-# -- files -----------------------------------------------------------------------------------
-
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> None:
-    """Write beside `path`, fsync, rename over it (stdlib only: the shim writes state too)."""
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"  # two writers never share one
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
+# -- files (written with fileio.atomic_write) -----------------------------------------------
 
 def _read(path: str | os.PathLike[str]) -> bytes:
     try:

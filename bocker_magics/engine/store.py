@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgument
+from .fileio import atomic_write
 
 DEFAULT_ROOT = "/var/lib/bocker"
 
@@ -66,16 +67,8 @@ def check_container_name(name: str) -> str:
     return name
 
 
-def atomic_write(path: Path, data: bytes, fsync: bool = True) -> None:
-    """Write to a temp file beside `path` (named by the writer's pid, so gc tells a crash's
-    from a live writer's), fsync it, rename over `path`: spec.atomic_write, the one the shim
-    uses too."""
-    from .spec import atomic_write as write
-    write(path, data, fsync=fsync)
-
-
 def write_json(path: Path, obj: Any, fsync: bool = True) -> None:
-    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n", fsync)
+    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n", fsync=fsync)
 
 
 def read_json(path: Path) -> Any:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import ClassVar
 
 from bocker_magics.errors import DockerfileError
 
+from ..units import parse_size, signal_number
 from .lexer import Lexer, LexError
 
 # The instructions whose arguments the builder substitutes (the reference's list).
@@ -418,18 +418,6 @@ def parse_heredoc_word(word: str) -> Heredoc | None:
                    chomp=m.group(2) == "-", fd=int(m.group(1)) if m.group(1) else None)
 
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kmgtp])?i?b?$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """A size like 64m, 1g, 512k or 100 (bytes), binary multipliers (docker's RAMInBytes)."""
-    m = _SIZE.match(text)
-    if not m:
-        raise ValueError(text)
-    mult = 1024 ** ("kmgtp".index(m.group(2).lower()) + 1) if m.group(2) else 1
-    return int(float(m.group(1)) * mult)
-
-
 def _bool(key: str, value: str) -> bool:
     low = value.lower()
     if low in ("1", "t", "true"):
@@ -584,19 +572,11 @@ def expose_ports(spec: str) -> list[str]:
 
 
 def check_signal(value: str) -> None:
-    """SIGKILL, KILL, 9 and SIGRTMIN+3 are signals; anything else is refused."""
-    if value.isdigit():
-        if 0 < int(value) <= signal.SIGRTMAX:
-            return
-    else:
-        name = value.upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        if name in signal.Signals.__members__:
-            return
-        m = re.fullmatch(r"SIGRTM(IN|AX)([+-]\d+)?", name)
-        if m:
-            return
-    raise LexError(f"invalid signal: {value} (a name like SIGTERM or a number like 15)")
+    """SIGKILL, KILL, 9 and SIGRTMIN+3 are signals (units.signal_number); anything else is refused."""
+    try:
+        signal_number(value)
+    except ValueError:
+        raise LexError(f"invalid signal: {value} (a name like SIGTERM or a number like 15)") from None
 
 
 _SYMBOLIC_MODE = re.compile(r"^[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*$")

@@ -54,7 +54,7 @@ def find_credentials(registry: str, files: Iterable[Path]) -> tuple[str, str] | 
 
 def save_credentials(path: Path, registry: str, user: str, password: str) -> None:
     """Add `registry`'s credentials to a docker-style config file (0600)."""
-    from ..store import atomic_write
+    from ..fileio import atomic_write
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -389,9 +389,8 @@ def cached_program_file(profile: dict, cache_dir: str | os.PathLike):
         pass
     program = compile_profile(profile)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
-    tmp.write_bytes(program)
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the whole program or none
+    from ..fileio import atomic_write
+    atomic_write(path, program, fsync=False)  # a concurrent reader sees the whole program or none
     return path
 
 

@@ -20,10 +20,10 @@ start time, bundle, cgroup directories, the hooks run after create; a marshal'ed
 reads without importing anything), config.json (the spec as created), exec.fifo.
 
 Stdlib only, and the verbs a caller runs per container besides create (start, kill, delete,
-delete --force) import only os, time and select: here even `json` (re, enum) costs ~5 ms, a
-whole runc start, so JSON goes through _cjson.py (json's own C functions) everywhere on
-bocker-runc's paths. The spec, init and cgroup modules come with create, exec, pause,
-resume, update.
+delete --force) import only os, time and select: here even `json` (re, enum) costs as much
+as a whole runc start (benchmarks/bench_runc.py's breakdown), so JSON goes through
+_cjson.py (json's own C functions) everywhere on bocker-runc's paths. The spec, init and
+cgroup modules come with create, exec, pause, resume, update.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ import os
 import time
 
 from ...errors import BockerError, Conflict, InvalidArgument, NotFound, StartFailure
+from ..fileio import atomic_write
 from ..kernel.procfs import alive
 from ..kernel.procfs import stat as _proc_stat
+from ..units import signal_number
 
 DEFAULT_ROOT = "/run/bocker-runc"
 # the cgroup of a container whose config.json has no cgroupsPath: /bocker-runc/<id>
@@ -110,16 +112,6 @@ def rfc3339(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
-
-
 def _frozen(cgroup: dict[str, str]) -> bool:
     for d in dict.fromkeys(cgroup.values()):
         for name, frozen in (("freezer.state", "FROZEN"), ("cgroup.freeze", "1")):
@@ -163,7 +155,7 @@ class Container:
         return os.path.join(self.dir, FIFO)
 
     def save(self) -> None:
-        _write_atomic(os.path.join(self.dir, STATE), marshal.dumps(self.rec))
+        atomic_write(os.path.join(self.dir, STATE), marshal.dumps(self.rec), fsync=False)
 
     def status(self) -> str:
         if not self.rec.get("ready"):
@@ -257,14 +249,14 @@ class Runtime:
                           "hooks": _later_hooks(spec)})
         cgroup = pid = None
         try:
-            _write_atomic(os.path.join(d, CONFIG), text)  # the spec as created: exec reads it
+            atomic_write(os.path.join(d, CONFIG), text, fsync=False)  # the spec as created: exec reads it
             cgroup = self._cgroup(c, spec)
             c.save()  # from here `delete --force` finds the cgroup, even if this process dies
             pid, sync = self._spawn(c, spec, cgroup, InitConfig, console_socket, no_pivot, no_new_keyring,
                                     preserve_fds)
             self._until_ready(c, spec, sync)
             if pid_file:
-                _write_atomic(os.path.abspath(pid_file), str(pid).encode())
+                atomic_write(os.path.abspath(pid_file), str(pid).encode(), fsync=False)
             c.rec["ready"] = True
             c.save()
             sync.close()
@@ -466,7 +458,11 @@ class Runtime:
     # -- kill ----------------------------------------------------------------------------------
     def kill(self, cid: str, sig: str = "SIGTERM", all: bool = False) -> None:
         c = self.load(cid)
-        signo = parse_signal(sig)
+        try:
+            signo = signal_number(sig)
+        except ValueError:
+            raise InvalidArgument(f"unknown signal {str(sig).strip()!r}: give a number (9) or a name "
+                                  "(KILL, SIGTERM)") from None
         status = c.status()
         if status in ("stopped", "creating"):
             raise Conflict("container not running")
@@ -662,7 +658,7 @@ class Runtime:
                 relay.close()
             raise StartFailure(report.get("message") or "the process could not start", report.get("code", 125))
         if pid_file:
-            _write_atomic(os.path.abspath(pid_file), str(pid).encode())
+            atomic_write(os.path.abspath(pid_file), str(pid).encode(), fsync=False)
         if detach:
             return 0
         if relay is not None:
@@ -931,24 +927,7 @@ def _rmtree(path: str) -> None:
         pass
 
 
-# -- signals, features, spec -----------------------------------------------------------------------
-def parse_signal(text: str) -> int:
-    """A signal by number (15) or name (TERM, SIGTERM, sigterm), as runc kill takes it."""
-    text = str(text).strip()
-    if text.isdigit():
-        n = int(text)
-        if 0 < n < 65:
-            return n
-    else:
-        import signal
-        name = text.upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        value = getattr(signal, name, None)
-        if isinstance(value, int) and name.isupper() and not name.startswith("SIG_"):
-            return int(value)
-    raise InvalidArgument(f"unknown signal {text!r}: give a number (9) or a name (KILL, SIGTERM)")
-
-
+# -- features, spec -----------------------------------------------------------------------
 def features() -> dict:
     """What this runtime supports, in the shape of `runc features` (runc 1.1)."""
     from ... import __version__
