@@ -168,8 +168,15 @@ def test_a_host_path_mounted_with_propagation_sees_a_mount_made_after_the_start(
     def change(c):
         c["linux"]["rootfsPropagation"] = name
         c["mounts"].append({"destination": "/host", "type": "bind", "source": str(host), "options": ["rbind", name]})
+        for kind in ("bounding", "effective", "permitted"):  # to mount, as a privileged pod's container
+            c["process"]["capabilities"][kind].append("CAP_SYS_ADMIN")
     edit(b, change)
     cid = f"late-{name}"
+    # rshared (Bidirectional) only: a mount the container makes reaches the host path too
+    back = "" if name != "rshared" else textwrap.dedent(f"""
+        {' '.join(rt.argv('exec', cid, 'sh', '-c', "'mkdir /host/back && mount -t tmpfs -o size=1m back /host/back && echo from-the-container > /host/back/file'"))}
+        cat {host}/back/file || {{ {' '.join(rt.argv('exec', cid, 'cat', '/proc/self/mountinfo'))}; cat /proc/self/mountinfo; }}
+    """).replace("\n", "\n        ")
     script = textwrap.dedent(f"""
         set -e
         mount --bind {host} {host}
@@ -180,13 +187,15 @@ def test_a_host_path_mounted_with_propagation_sees_a_mount_made_after_the_start(
         echo from-host > {host}/late/file
         {' '.join(rt.argv('exec', cid, 'cat', '/host/late/file'))}
         {' '.join(rt.argv('exec', cid, 'grep', '-c', ' /host/late ', '/proc/self/mountinfo'))}
+        {back}
         {' '.join(rt.argv('kill', cid, 'KILL'))}
     """)
     r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], capture_output=True,
                        text=True, timeout=60, stdin=subprocess.DEVNULL)
     try:
         assert r.returncode == 0, r.stdout + r.stderr
-        assert r.stdout.split() == ["from-host", "1"], r.stdout + r.stderr
+        assert r.stdout.split() == ["from-host", "1"] + (["from-the-container"] if name == "rshared" else []), \
+            r.stdout + r.stderr
     finally:
         rt("delete", "--force", cid, check=False)
     assert not (host / "late" / "file").exists()  # the tmpfs was in the test's mount namespace only

@@ -255,9 +255,15 @@ def prepare(spec, ctx: RootContext, before_pivot=None) -> None:
         linux.mount(root, "/", None, MS_MOVE)
         os.chroot(".")
     else:
-        linux.pivot_root(".", ".")
-        # "." is the old root now: rslave before the unmount, so that with a shared root
-        # propagation the unmount of the old root's mounts never reaches the host's
+        old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            linux.pivot_root(".", ".")
+            # the old root, stacked over the new one, reached through an fd of it (runc's
+            # fchdir: "." from the new root's directory is the new root): rslave before the
+            # unmount, so that with a shared root propagation the unmount never reaches the host
+            os.fchdir(old_root)
+        finally:
+            os.close(old_root)
         linux.mount(None, ".", None, MS_SLAVE | MS_REC)
         linux.umount2(".", MNT_DETACH)
     os.chdir("/")
