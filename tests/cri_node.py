@@ -199,7 +199,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         return self.images.PullImage(self.api.PullImageRequest(image=self.api.ImageSpec(image=image)),
                                      timeout=120).image_ref
 
-    def pod_config(self, name: str, privileged: bool = False):
+    def pod_config(self, name: str, privileged: bool = False, shared_pid: bool = False):
         api = self.api
         logs = self.tmp / "logs" / name
         logs.mkdir(parents=True, exist_ok=True)
@@ -211,10 +211,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                 cgroup_parent=f"/{self.cgroup_parent}",
                 security_context=api.LinuxSandboxSecurityContext(
                     privileged=privileged,
-                    namespace_options=api.NamespaceOption(network=api.POD, pid=api.CONTAINER, ipc=api.POD))))
+                    namespace_options=api.NamespaceOption(network=api.POD, pid=api.POD if shared_pid else api.CONTAINER,
+                                                          ipc=api.POD))))
 
-    def run_pod(self, name: str, handler: str, privileged: bool = False):
-        config = self.pod_config(name, privileged)
+    def run_pod(self, name: str, handler: str, privileged: bool = False, shared_pid: bool = False):
+        """A pod sandbox; shared_pid: one pid namespace for the pod (a PodSpec's shareProcessNamespace)."""
+        config = self.pod_config(name, privileged, shared_pid)
         pod = self.rt.RunPodSandbox(self.api.RunPodSandboxRequest(config=config, runtime_handler=handler),
                                     timeout=120).pod_sandbox_id
         self.pods.append(pod)
@@ -223,12 +225,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     def create(self, pod: str, pod_config, name: str, image: str, command: list[str], *, privileged: bool = False,
                mounts: list = ()) -> str:
         api = self.api
+        pid = pod_config.linux.security_context.namespace_options.pid
         config = api.ContainerConfig(
             metadata=api.ContainerMetadata(name=name), image=api.ImageSpec(image=image), command=command,
             log_path=f"{name}.log", mounts=list(mounts),
             linux=api.LinuxContainerConfig(security_context=api.LinuxContainerSecurityContext(
                 privileged=privileged,
-                namespace_options=api.NamespaceOption(network=api.POD, pid=api.CONTAINER, ipc=api.POD))))
+                namespace_options=api.NamespaceOption(network=api.POD, pid=pid, ipc=api.POD))))
         return self.rt.CreateContainer(api.CreateContainerRequest(pod_sandbox_id=pod, config=config,
                                                                   sandbox_config=pod_config), timeout=120).container_id
 

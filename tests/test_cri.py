@@ -171,3 +171,34 @@ def test_the_same_pod_on_runc_for_comparison(node):
     assert run_out(node, c, "hostname") == "ref\n"
     node.stop_pod(pod)
     node.remove_pod(pod)
+
+
+def test_a_pod_sharing_one_pid_namespace_stops_quietly(node):
+    """shareProcessNamespace: the containers join the sandbox's pid namespace by path, so
+    containerd's shim runs `kill --all` after each exit (the kernel kills nobody with them).
+    A container whose init leaves a child holding its stdout: the child goes with it, the
+    log ends, and containerd neither fails its killall ("failed to kill init's children",
+    from `kill --all` of a stopped container) nor cuts the log pipes ("Failed to pipe ...
+    file already closed"): both seen with bocker-runc before issue 25, never with runc."""
+    api = node.api
+    before = len(node.log_lines(*COMPLAINTS))
+    pod, config = node.run_pod("pidns", handler="bocker-runc", shared_pid=True)
+    a = node.create(pod, config, "a", BUSYBOX, ["sh", "-c", "sleep 1000 & echo started; sleep 1000"])
+    node.start_container(a)
+    b = node.create(pod, config, "b", BUSYBOX, ["sleep", "1000"])
+    node.start_container(b)
+    # one pid namespace: b sees a's processes and the pause process as pid 1
+    ps = run_out(node, b, "ps", "-o", "pid,args")
+    assert "/pause" in ps and "sleep 1000" in ps and "echo started" not in ps
+    assert run_out(node, b, "cat", "/proc/1/cmdline") == "/pause\x00"
+    node.stop_container(a, timeout=1)  # SIGTERM: sh dies, its background sleep must go too
+    s = wait_state(node, a, api.CONTAINER_EXITED)
+    assert s.exit_code == 143, s
+    deadline = time.monotonic() + 10
+    while "sleep 1000 &" in (ps := run_out(node, b, "ps", "-o", "pid,args")) or ps.count("sleep 1000") > 1:
+        assert time.monotonic() < deadline, ps
+        time.sleep(0.1)
+    node.stop_pod(pod)
+    node.remove_pod(pod)
+    time.sleep(0.5)  # the shim's and the CRI's log lines of the last exits
+    assert node.log_lines(*COMPLAINTS)[before:] == []

@@ -291,8 +291,10 @@ def test_a_namespace_path_of_another_type_is_refused(rt, bundle, holder, kind, w
     edit(b, change)
     line = error_line(rt("create", "--bundle", b, "nswrong", check=False))
     named = {"net": "network", "mnt": "mount"}.get(wrong, wrong)
-    assert line == (f"config.json: linux.namespaces: the {kind} namespace path /proc/{holder}/ns/{wrong} is a "
-                    f"{named} namespace: give a {dict(network='net', mount='mnt').get(kind, kind)} namespace"), line
+    wanted = dict(network="net", mount="mnt").get(kind, kind)
+    a = lambda w: "an" if w[0] in "aeiou" else "a"  # noqa: E731
+    assert line == (f"config.json: linux.namespaces: the {kind} namespace path /proc/{holder}/ns/{wrong} is "
+                    f"{a(named)} {named} namespace: give {a(wanted)} {wanted} namespace"), line
     assert rt.status("nswrong") == "absent"
 
 

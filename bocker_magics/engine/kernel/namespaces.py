@@ -95,5 +95,10 @@ def check_paths(namespaces) -> None:
             raise ValueError(f"the {ns.type} namespace path {ns.path} is not a namespace (give a /proc/PID/ns/ file "
                              "or a bind mount of one)")
         if actual != ns.type:
-            raise ValueError(f"the {ns.type} namespace path {ns.path} is a {actual} namespace: give a "
-                             f"{SPEC_TYPES[ns.type][1]} namespace")
+            wanted = SPEC_TYPES[ns.type][1]
+            raise ValueError(f"the {ns.type} namespace path {ns.path} is {_a(actual)} {actual} namespace: give "
+                             f"{_a(wanted)} {wanted} namespace")
+
+
+def _a(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
