@@ -143,8 +143,8 @@ def container_init(spec, cfg: InitConfig) -> None:
     except (RootfsError, ProcessError, HookError) as e:
         sync.send(type="error", message=str(e), code=getattr(e, "code", 125))
     except OSError as e:
-        sync.send(type="error", message=f"Could not prepare the container: {e.strerror} ({e.filename or ''})",
-                  code=125)
+        where = f" ({e.filename})" if e.filename else ""
+        sync.send(type="error", message=f"Could not prepare the container: {e.strerror}{where}", code=125)
     except BaseException as e:
         sync.send(type="error", message="Bug: " + describe(e), code=125)
     os._exit(125)
