@@ -25,7 +25,8 @@ import pytest
 from conftest import CGROUP_PARENT, SESSION_ROOT
 from hostcheck import leftovers
 
-from bocker_magics.lab.runc import Runc, busybox_bundle, busybox_rootfs, launcher, read_config, write_config
+from bocker_magics.lab.runc import (Runc, busybox_bundle, busybox_rootfs, launcher, read_config,
+                                   remove_cgroup_parent, write_config)
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable")
@@ -101,6 +102,22 @@ def host_devices() -> list[dict]:
                 out.append({"path": path, "type": kind, "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
                             "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid})
     return out
+
+
+def run_under_runc(rt: Runc, b: Path, cid: str) -> subprocess.CompletedProcess:
+    """`runc run` of the bundle: runc makes its cgroup in every hierarchy and leaves the
+    parents, so a parent of its own, removed after."""
+    config = read_config(b)
+    ours = config["linux"].get("cgroupsPath")
+    parent = f"{CGROUP_PARENT}-runc-edges"
+    config["linux"]["cgroupsPath"] = f"/{parent}/{cid}"
+    write_config(b, config)
+    try:
+        return Runc(RUNC, Path(rt.root) / ".runc")("run", "--bundle", b, cid, check=False)
+    finally:
+        config["linux"]["cgroupsPath"] = ours
+        write_config(b, config)
+        assert remove_cgroup_parent(parent, timeout=5) == []
 
 
 # -- devices -----------------------------------------------------------------------------------
@@ -240,7 +257,6 @@ def test_delete_force_of_anything_is_success(rt, bundle):
         except ChildProcessError:
             pass
         time.sleep(0.02)
-    from bocker_magics.lab.runc import remove_cgroup_parent
     remove_cgroup_parent(f"{CGROUP_PARENT}/runc-edges-df", timeout=5)
 
 
@@ -335,7 +351,7 @@ def test_the_five_capability_sets_exactly_as_given(rt, bundle):
     assert (ours["CapInh"], ours["CapBnd"], ours["CapAmb"]) == (bits(12, 5), bits(12, 5, 13), bits(12)), ours
     assert ours["CapPrm"] == ours["CapEff"] == bits(12, 5), ours
     if os.access(RUNC, os.X_OK):  # runc gives the very same sets
-        theirs = Runc(RUNC, Path(rt.root) / ".runc")("run", "--bundle", b, "caps-runc", check=False)
+        theirs = run_under_runc(rt, b, "caps-runc")
         assert theirs.returncode == 0, theirs.stderr
         assert caps_of(theirs.stdout) == ours
 
@@ -352,5 +368,5 @@ def test_a_capability_the_host_lacks_is_refused_as_runc_refuses_it(rt, bundle):
     assert r.returncode != 0 and "unable to apply caps: operation not permitted" in r.stderr, r.stderr
     assert "CAP_SYS_RESOURCE" in r.stderr and "Traceback" not in r.stderr
     if os.access(RUNC, os.X_OK):
-        theirs = Runc(RUNC, Path(rt.root) / ".runc")("run", "--bundle", b, "nores-runc", check=False)
+        theirs = run_under_runc(rt, b, "nores-runc")
         assert theirs.returncode != 0 and "unable to apply caps: operation not permitted" in theirs.stderr
