@@ -390,8 +390,9 @@ INVALID = [
     (_with(lambda o: o["linux"].__setitem__("seccomp", {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]})),
      "linux.seccomp.syscalls[0].args[0].index: 6 is out of range for a syscall argument index (0..5)"),
-    (_with(lambda o: o["linux"].__setitem__("rootfsPropagation", "rprivate")),
-     "linux.rootfsPropagation: 'rprivate' is not a rootfs propagation (use private, shared, slave, unbindable)"),
+    (_with(lambda o: o["linux"].__setitem__("rootfsPropagation", "rbogus")),
+     "linux.rootfsPropagation: 'rbogus' is not a rootfs propagation (use private, rprivate, shared, rshared, "
+     "slave, rslave, unbindable, runbindable)"),
     (_with(lambda o: o["linux"].__setitem__("sysctl", {"net.ipv4.ip_forward": 1})),
      'linux.sysctl["net.ipv4.ip_forward"]: 1 is not a string'),
     (_with(lambda o: o["linux"].__setitem__("personality", {"domain": "BSD"})),

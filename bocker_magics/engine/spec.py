@@ -55,7 +55,8 @@ OCI_VERSION = "1.0.2-dev"
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 DEVICE_TYPES = ("c", "b", "u", "p")
 DEVICE_RULE_TYPES = ("a", "c", "b")
-ROOTFS_PROPAGATIONS = ("private", "shared", "slave", "unbindable")
+# every mount(8) propagation name, as runc takes them for linux.rootfsPropagation (CRI asks rshared, rslave)
+ROOTFS_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable")
 PERSONALITY_DOMAINS = ("LINUX", "LINUX32")
 TIME_CLOCKS = ("monotonic", "boottime")
 # getrlimit(2); the spec says a runtime MUST refuse a type it cannot map

@@ -9,6 +9,7 @@ effective and permitted capabilities. Root in the container is then much less th
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 
 from ...errors import InvalidArgument
@@ -79,7 +80,11 @@ def normalize(name: str) -> str:
 def resolve(add: list[str] | tuple[str, ...] = (), drop: list[str] | tuple[str, ...] = (),
             privileged: bool = False) -> list[str]:
     """The container's capability names: Docker's default set, then --cap-drop, then --cap-add."""
-    everything = [n for n in NAMES if NUMBER[n] <= last_cap()]
+    # "all": every capability this process holds (its bounding set): what moby, podman and
+    # containerd (WithAllCurrentCapabilities) give a privileged container; a host whose root
+    # lacks one (here CAP_SYS_RESOURCE) can't hand it on, and runc refuses a spec that asks
+    held = _bounding()
+    everything = [n for n in NAMES if NUMBER[n] <= last_cap() and held >> NUMBER[n] & 1]
     if privileged:
         return everything
     caps = set(DOCKER_DEFAULT)
@@ -90,12 +95,20 @@ def resolve(add: list[str] | tuple[str, ...] = (), drop: list[str] | tuple[str, 
     return [n for n in everything if n in caps]
 
 
-def _permitted() -> int:
+def _status_caps(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("CapPrm:"):
+            if line.startswith(field):
                 return int(line.split()[1], 16)
     return (1 << (last_cap() + 1)) - 1
+
+
+def _permitted() -> int:
+    return _status_caps("CapPrm:")
+
+
+def _bounding() -> int:
+    return _status_caps("CapBnd:")
 
 
 def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
@@ -171,9 +184,22 @@ def apply_sets(*, bounding: list[str], effective: list[str], permitted: list[str
     keep capabilities over setuid, drop the bounding set, change user, then set effective,
     permitted and inheritable, raise the ambient ones, and no_new_privs last (runc's order).
     Irreversible for this process tree."""
-    held = _permitted()  # nobody gains what we lack (this host's root may lack some)
+    # The five sets exactly as given, as runc applies them: the bounding set is cut to its
+    # list, effective and permitted are set as listed (a capability may stay permitted
+    # though out of the bounding set), inheritable as listed. Nobody gains what we lack:
+    # a set naming a capability this process does not hold (this host's root lacks
+    # CAP_SYS_RESOURCE) is refused, in runc's words, not silently shrunk.
+    held = _permitted()
     have = {c for c in range(last_cap() + 1) if held >> c & 1}
-    keep_bounding = _numbers(bounding) & have
+    wanted = {name: _numbers(x) for name, x in (("bounding", bounding), ("effective", effective),
+                                                ("permitted", permitted), ("inheritable", inheritable),
+                                                ("ambient", ambient))}
+    lacking = sorted(set().union(*wanted.values()) - have)
+    if lacking:
+        names = ", ".join("CAP_" + NAMES[c] if c < len(NAMES) else str(c) for c in lacking)
+        raise OSError(errno.EPERM, f"unable to apply caps: operation not permitted ({names}: not held by the "
+                                   "runtime's caller, so no container can get it here)")
+    keep_bounding = wanted["bounding"]
     _prctl(PR_SET_KEEPCAPS, 1)
     for cap in range(last_cap() + 1):
         if cap not in keep_bounding:
@@ -181,7 +207,7 @@ def apply_sets(*, bounding: list[str], effective: list[str], permitted: list[str
     if change_user is not None:
         change_user()
     _prctl(PR_SET_KEEPCAPS, 0)
-    eff, prm, inh = (_numbers(x) & keep_bounding for x in (effective, permitted, inheritable))
+    eff, prm, inh = wanted["effective"], wanted["permitted"], wanted["inheritable"]
     header = _Header(_VERSION_3, 0)
     data = (_Data * 2)()
     for field, caps in (("effective", eff), ("permitted", prm), ("inheritable", inh)):
@@ -194,7 +220,8 @@ def apply_sets(*, bounding: list[str], effective: list[str], permitted: list[str
                            "permitted within the bounding set)")
     try:
         _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
-        for cap in _numbers(ambient) & prm & inh:
+        for cap in wanted["ambient"] & prm & inh:  # the kernel holds no other ambient one (runc's spec lists
+            # ambient without inheritable: those stay out, as with runc)
             _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)
     except OSError:
         if ambient:

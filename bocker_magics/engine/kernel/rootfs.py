@@ -191,10 +191,17 @@ def prepare(spec, ctx: RootContext, before_pivot=None) -> None:
     mount made, just before pivot_root: where runc runs the OCI hooks of those phases."""
     root = ctx.root
     # 1. Mount propagation: nothing we mount may reach the host. Hosts with systemd mount /
-    #    shared; rprivate (or the spec's own choice) cuts every link back first.
+    #    shared; the spec's choice, or runc's default rslave (the host's later mounts still
+    #    reach binds that ask for them, ours never go back), cuts every link back first. Were
+    #    it shared (rshared: a pod's Bidirectional mounts), the mount the root lives on is made
+    #    private: pivot_root refuses a shared parent, and our bind of the root must not
+    #    propagate to the host (runc's rootfsParentMountPrivate).
+    #    An unbindable root is made so after pivot_root (finalize): an unbindable mount can't
+    #    be bound, and the root is bound onto itself below; private until then.
     propagation = spec.linux.rootfs_propagation
-    linux.mount(None, "/", None, PROPAGATION.get(propagation, MS_PRIVATE | MS_REC)
-                if propagation in ("slave", "rslave", "private", "rprivate") else MS_PRIVATE | MS_REC)
+    first = MS_PRIVATE | MS_REC if "unbindable" in propagation else PROPAGATION.get(propagation, MS_SLAVE | MS_REC)
+    linux.mount(None, "/", None, first)
+    _parent_mount_private(root)
 
     # 2. The root itself: the image's layers as one overlay (engine), or the bundle's
     #    directory bound onto itself (pivot_root needs a mount point).
@@ -248,9 +255,33 @@ def prepare(spec, ctx: RootContext, before_pivot=None) -> None:
         linux.mount(root, "/", None, MS_MOVE)
         os.chroot(".")
     else:
-        linux.pivot_root(".", ".")
+        old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            linux.pivot_root(".", ".")
+            # the old root, stacked over the new one, reached through an fd of it (runc's
+            # fchdir: "." from the new root's directory is the new root): rslave before the
+            # unmount, so that with a shared root propagation the unmount never reaches the host
+            os.fchdir(old_root)
+        finally:
+            os.close(old_root)
+        linux.mount(None, ".", None, MS_SLAVE | MS_REC)
         linux.umount2(".", MNT_DETACH)
     os.chdir("/")
+
+
+def _parent_mount_private(path: str) -> None:
+    """The mount that holds `path` (the longest mount point above it in mountinfo), made
+    private when it is shared."""
+    best, shared = "", False
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4].replace("\\040", " ")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                optional = fields[6:fields.index("-")]
+                best, shared = point, any(o.startswith("shared:") for o in optional)
+    if best and shared:
+        linux.mount(None, best, None, MS_PRIVATE)
 
 
 def _idmap_layers(ov: Overlay, ctx: RootContext) -> None:
@@ -279,7 +310,8 @@ def finalize(spec) -> None:
         readonly_path(path)
     if spec.root.readonly:
         linux.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
-    if spec.linux.rootfs_propagation in ("shared", "rshared", "unbindable", "runbindable"):
+    if spec.linux.rootfs_propagation in ("shared", "rshared", "unbindable", "runbindable", "private",
+                                         "rprivate"):
         linux.mount(None, "/", None, PROPAGATION[spec.linux.rootfs_propagation])
 
 
@@ -414,33 +446,62 @@ def _cgroup(root: str, m, opts: MountOptions, ctx: RootContext) -> None:
 
 
 def _populate_dev(root: str, devices) -> None:
+    """runc's order: every device node first (the spec's defaults, then the spec's own:
+    a privileged container lists every host device, /dev/ptmx among them), then /dev/ptmx
+    as a link to the devpts instance's, then the other links where nothing is there yet.
+    Were the links made first, /dev/ptmx would resolve through ptmx -> pts/ptmx to the
+    devpts node (which can be neither unlinked nor made)."""
     # resolved inside the root, as every path of a mount step: were the image's /dev a link
     # (refused before this, in _mount_one), nodes must never be made where it points
     dev = secure_join(root, "/dev")
     for name, major, minor in DEFAULT_DEVICES:
         _mknod(os.path.join(dev, name), stat.S_IFCHR, major, minor, 0o666, 0, 0)
-    for name, target in DEV_LINKS:
-        if name == "core" and not os.path.exists("/proc/kcore"):
-            continue  # as runc: no link to a file this kernel lacks
-        if not os.path.lexists(os.path.join(dev, name)):
-            os.symlink(target, os.path.join(dev, name))
     _make_devices(root, devices)
+    ptmx = os.path.join(dev, "ptmx")
+    try:
+        os.unlink(ptmx)
+    except FileNotFoundError:
+        pass
+    os.symlink("pts/ptmx", ptmx)
+    for name, target in DEV_LINKS:
+        if name == "ptmx" or (name == "core" and not os.path.exists("/proc/kcore")):
+            continue  # as runc: no link to a file this kernel lacks
+        try:
+            os.symlink(target, os.path.join(dev, name))
+        except FileExistsError:
+            pass  # the spec's own device or a mount is there: runc leaves it
 
 
 def _make_devices(root: str, devices) -> None:
     kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
     for d in devices:
-        target = secure_join(root, d.path)
+        # the directory resolved inside the root, the node's own name never followed: a
+        # link there (an image's, or one made before) is not a way out of /dev
+        parent, name = os.path.split(os.path.normpath("/" + d.path.lstrip("/")))
+        if not name:
+            raise RootfsError(f"The device path '{d.path}' names no file: give /dev/NAME")
+        target = os.path.join(secure_join(root, parent), name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         mode = 0o666 if d.file_mode is None else d.file_mode & 0o7777
-        _mknod(target, kinds[d.type], d.major, d.minor, mode, d.uid or 0, d.gid or 0)
+        _mknod(target, kinds[d.type], d.major, d.minor, mode, d.uid or 0, d.gid or 0, host=d.path)
 
 
-def _mknod(path: str, kind: int, major: int, minor: int, mode: int, uid: int, gid: int) -> None:
-    if os.path.lexists(path):
-        os.unlink(path)
+def _mknod(path: str, kind: int, major: int, minor: int, mode: int, uid: int, gid: int,
+           host: str | None = None) -> None:
+    """A device node; one that exists is taken as made (runc: a mount or a node of the same
+    name was there first). Where mknod is refused (a user namespace), the host's node of
+    that path is bound over an empty file, as runc does."""
     try:
         os.mknod(path, mode | kind, os.makedev(major, minor) if kind != stat.S_IFIFO else 0)
+    except FileExistsError:
+        return
+    except PermissionError as e:
+        if host is None or not os.path.exists(host):
+            raise RootfsError(f"Could not make the device {path.rsplit('/dev/', 1)[-1]}: {e.strerror}") from None
+        with open(path, "a"):
+            pass
+        linux.mount(host, path, None, MS_BIND)
+        return
     except OSError as e:
         raise RootfsError(f"Could not make the device {path.rsplit('/dev/', 1)[-1]}: {e.strerror}") from None
     os.chmod(path, mode)  # mknod applies the umask

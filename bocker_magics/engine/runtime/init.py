@@ -37,7 +37,7 @@ from .protocol import Sync
 
 # namespace type in the spec -> clone flag (pid and user are the parent's to make)
 NS_FLAGS = {"mount": linux.CLONE_NEWNS, "uts": linux.CLONE_NEWUTS, "ipc": linux.CLONE_NEWIPC,
-            "network": linux.CLONE_NEWNET, "cgroup": linux.CLONE_NEWCGROUP}
+            "network": linux.CLONE_NEWNET, "cgroup": linux.CLONE_NEWCGROUP, "time": 0x80}  # CLONE_NEWTIME
 NS_FILES = {"mount": "mnt", "uts": "uts", "ipc": "ipc", "network": "net", "cgroup": "cgroup",
             "pid": "pid", "user": "user", "time": "time"}
 _TIOCGPTN = 0x80045430
@@ -143,8 +143,8 @@ def container_init(spec, cfg: InitConfig) -> None:
     except (RootfsError, ProcessError, HookError) as e:
         sync.send(type="error", message=str(e), code=getattr(e, "code", 125))
     except OSError as e:
-        sync.send(type="error", message=f"Could not prepare the container: {e.strerror} ({e.filename or ''})",
-                  code=125)
+        where = f" ({e.filename})" if e.filename else ""
+        sync.send(type="error", message=f"Could not prepare the container: {e.strerror}{where}", code=125)
     except BaseException as e:
         sync.send(type="error", message="Bug: " + describe(e), code=125)
     os._exit(125)
@@ -164,8 +164,8 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
     joins: list[tuple[int, int]] = []
     flags = 0
     for ns in spec.linux.namespaces:
-        if ns.type in ("pid", "user", "cgroup", "time"):
-            continue
+        if ns.type in ("pid", "user") or (ns.type in ("cgroup", "time") and not ns.path):
+            continue  # pid and user: the parent's; a new cgroup namespace: once the root is made
         if ns.type == "network" and cfg.netns_fd is not None:
             joins.append((cfg.netns_fd, linux.CLONE_NEWNET))
         elif ns.path:

@@ -464,9 +464,10 @@ class Runtime:
             raise InvalidArgument(f"unknown signal {str(sig).strip()!r}: give a number (9) or a name "
                                   "(KILL, SIGTERM)") from None
         status = c.status()
-        if status in ("stopped", "creating"):
-            raise Conflict("container not running")
         if all:
+            # runc: --all signals whatever the cgroup still holds, whatever the state; a
+            # stopped container's is success (containerd's shim asks after every exit in a
+            # pod, whose containers share the sandbox's pid namespace)
             for p in cgroup_pids(c.rec.get("cgroup", {})):
                 try:
                     os.kill(p, signo)
@@ -475,6 +476,8 @@ class Runtime:
             if status == "paused" and signo == 9:
                 self._group(c).thaw()  # a frozen task acts on SIGKILL once thawed
             return
+        if status in ("stopped", "creating"):
+            raise Conflict("container not running")
         try:
             os.kill(c.pid, signo)
         except ProcessLookupError:
@@ -482,6 +485,22 @@ class Runtime:
 
     # -- delete --------------------------------------------------------------------------------
     def delete(self, cid: str, force: bool = False) -> None:
+        """runc delete; with --force, success whatever there is (a container gone, half made,
+        with an unreadable state, or whose cleaning fails: what is left is a warning)."""
+        if not force:
+            self._delete(cid, False)
+            return
+        check_id(cid)
+        try:
+            self._delete(cid, True)
+        except BockerError as e:
+            self.log.warning(f"delete --force {cid}: {e}")
+            _rmtree(self._dir(cid))
+        except OSError as e:
+            self.log.warning(f"delete --force {cid}: {e.strerror} ({e.filename or ''})")
+            _rmtree(self._dir(cid))
+
+    def _delete(self, cid: str, force: bool) -> None:
         try:
             c = self.load(cid)
         except NotFound:
@@ -742,8 +761,13 @@ def check_supported(spec) -> None:
     """Refuse, with one line, what bocker-runc does not execute: time namespaces, a new user
     namespace without its id mappings, and any field outside HONOURED that holds more than a
     zero value."""
+    from ..kernel.namespaces import check_paths
+    try:
+        check_paths(spec.linux.namespaces)
+    except ValueError as e:
+        raise InvalidArgument(f"config.json: linux.namespaces: {e}") from None
     for ns in spec.linux.namespaces:
-        if ns.type not in NAMESPACES:
+        if ns.type not in NAMESPACES and not (ns.type == "time" and ns.path):  # a time namespace: joined only
             raise InvalidArgument(f"config.json: linux.namespaces: {ns.type} namespaces are not supported by "
                                   "bocker-runc: remove it from the configuration (or use runc)")
         if ns.type == "user" and not ns.path and not (spec.linux.uid_mappings and spec.linux.gid_mappings):
