@@ -229,7 +229,7 @@ def auth_registry(work, layout, tmp_path):
     reg.close()
 
 
-def test_a_credential_helper_gives_the_password(auth_registry, fresh_root, tmp_path):
+def test_a_credential_helper_gives_the_password(auth_registry, fresh_root, tmp_path, monkeypatch):
     reg = auth_registry
     bin_dir, docker = tmp_path / "bin", tmp_path / "docker"
     bin_dir.mkdir()
@@ -258,6 +258,16 @@ def test_a_credential_helper_gives_the_password(auth_registry, fresh_root, tmp_p
     # credsStore: every registry; one the helper has nothing for is no credentials, not an error
     (docker / "config.json").write_text(json.dumps({"credsStore": "test"}))
     assert bocker("pull", f"{reg.host}/auth/one:1", env=env).returncode == 0
+    # logout (the engine's): erase through the helper
+    monkeypatch.setenv("PATH", env["PATH"])
+    monkeypatch.setenv("DOCKER_CONFIG", env["DOCKER_CONFIG"])
+    from bocker_magics.engine.engine import Engine
+    e = Engine(fresh_root)
+    try:
+        assert e.logout(reg.host) is True
+    finally:
+        e.close()
+    assert f"erase {reg.host}" in log.read_text()
 
 
 def test_a_credential_helper_that_fails_or_is_missing_is_one_line(auth_registry, fresh_root, tmp_path):

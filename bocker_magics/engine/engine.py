@@ -237,6 +237,14 @@ class Engine:
         store_credentials(host, username, password, self.store.auth_file, docker_config_paths())
         return host
 
+    def logout(self, registry: str = "") -> bool:
+        """Forget a registry's credentials: in the credential helper that keeps them (erase)
+        and in BOCKER_ROOT/auth.json. Whether any were kept."""
+        from .distribution.credentials import docker_config_paths, erase_credentials
+        from .distribution.reference import parse_reference
+        host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
+        return erase_credentials(host, self.store.auth_file, docker_config_paths())
+
     def save(self, image: str, path: str | os.PathLike[str], format: str = "docker") -> Path:
         """Write an image as a docker-save tarball (format 'docker') or an OCI image layout
         ('oci': a tar, or a directory when `path` is one or ends with '/')."""

@@ -158,17 +158,25 @@ class Decompressed(io.RawIOBase):
             while chunk := self.read(_CHUNK):
                 chunks.append(chunk)
             return b"".join(chunks)
-        if not self._buf and not self._eof:
+        if self._at >= len(self._buf) and not self._eof:
             try:
-                self._buf = self._read(n)
+                self._buf, self._at = self._read(n), 0
             except zlib.error as e:
                 raise LayerError(f"The layer's gzip stream is corrupt ({e})") from None
             if not self._buf:
                 self._eof = True
             self.sha.update(self._buf)
             self.count += len(self._buf)
-        data, self._buf = self._buf[:n], self._buf[n:]
+        # an offset into what was decompressed, not `buf = buf[n:]`: a chunk of several MB
+        # (text inflates) read 10 KB at a time by tarfile would be copied again on every read
+        if self._at == 0 and n >= len(self._buf):
+            data = self._buf
+        else:
+            data = self._buf[self._at:self._at + n]
+        self._at += len(data)
         return data
+
+    _at = 0
 
     def readinto(self, b) -> int:  # type: ignore[override]
         data = self.read(len(b))
