@@ -1,5 +1,6 @@
 """The pieces of issue 26 that are plain functions: the engine config's parsing, NO_PROXY
-matching, which proxy a registry gets, certs.d lookups, and credential helper selection.
+matching, which proxy a registry gets, certs.d lookups, credential helper selection, and zstd
+streams (several frames; truncated and corrupt ones).
 (The same paths against real registries: test_registry_tls.py, test_registry_paths.py.)"""
 
 from __future__ import annotations
@@ -120,3 +121,40 @@ def test_credential_helper_selection(tmp_path):
     cfg.write_text(json.dumps({"credsStore": "surely-not-installed-anywhere"}))
     with pytest.raises(AuthError, match="docker-credential-surely-not-installed-anywhere .* is not on PATH"):
         credentials.find_credentials("reg.lan:5000", [cfg])
+
+
+def test_zstd_layers_stream_in_process_and_a_bad_stream_is_a_layer_error(tmp_path):
+    """zstd blobs of several frames decompress to the tar; truncated or corrupt ones are a
+    LayerError, never a short layer."""
+    import hashlib
+    import io
+
+    import zstandard
+
+    from bocker_magics.engine.distribution.layers import Decompressed, extract, write_blob
+    from bocker_magics.errors import LayerError
+
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f").write_bytes(b"zstd layer\n" * 50000)
+    out = io.BytesIO()
+    diff_id, digest, size = write_blob(src, out, compression="zstd")
+    blob = out.getvalue()
+    assert blob[:4] == b"\x28\xb5\x2f\xfd" and size == len(blob) and digest == "sha256:" + hashlib.sha256(blob).hexdigest()
+    plain = zstandard.ZstdDecompressor().decompressobj().decompress(blob)
+    assert diff_id == "sha256:" + hashlib.sha256(plain).hexdigest()
+    # two frames (as a concatenating writer makes) are one tar
+    half = len(plain) // 2
+    c = zstandard.ZstdCompressor()
+    two = c.compress(plain[:half]) + c.compress(plain[half:])
+    dec = Decompressed(io.BytesIO(two))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    extract(dec, dest)
+    dec.drain()
+    assert dec.digest == diff_id and (dest / "d" / "f").read_bytes() == b"zstd layer\n" * 50000
+    for bad in (blob[: len(blob) // 2], blob[:8] + bytes(64) + blob[72:]):
+        with pytest.raises(LayerError, match="zstd"):
+            d = Decompressed(io.BytesIO(bad))
+            while d.read(1 << 16):
+                pass
