@@ -154,6 +154,7 @@ def main() -> int:
             ok &= p / s <= 1.5
         if "tls" in only:
             from tls_fixtures import PKI
+
             from bocker_magics.lab.registry import LocalRegistry
             pki = PKI.make(work / "pki", ip="127.0.0.1")
             treg = LocalRegistry(work / "registry-tls", address="127.0.0.1", tls=pki.server)

@@ -56,7 +56,7 @@ class CA:
     @classmethod
     def make(cls, path: Path, cn: str = "bocker test CA") -> CA:
         key = _key()
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn))
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
@@ -71,7 +71,7 @@ class CA:
     def issue(self, cert_path: Path, key_path: Path, cn: str, *, ips: tuple[str, ...] = (),
               client: bool = False, expired: bool = False) -> tuple[Path, Path]:
         key = _key()
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         start, end = ((now - datetime.timedelta(days=10), now - datetime.timedelta(days=1)) if expired
                       else (now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)))
         builder = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(self.cert.subject)
