@@ -37,7 +37,9 @@ SERVER_DIR = "server"  # under BOCKER_ROOT: mode 0700, the sockets, the start lo
 DEFAULT_ROOT = "/var/lib/bocker"
 # What changes the server's behaviour besides the BOCKER_* variables: where registry
 # credentials are found (DOCKER_CONFIG, HOME) and which programs it runs (PATH).
-IDENTITY_VARIABLES = ("DOCKER_CONFIG", "HOME", "PATH")
+# the proxy variables too: a registry pull goes through the proxy its client's environment names
+IDENTITY_VARIABLES = ("DOCKER_CONFIG", "HOME", "PATH", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                      "NO_PROXY", "no_proxy")
 NOT_IDENTITY = ("BOCKER_NO_SERVER", "BOCKER_DEBUG_SERVER")
 NAMESPACES = ("net", "mnt", "pid", "user", "cgroup")
 START_TIMEOUT = 60.0

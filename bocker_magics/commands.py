@@ -258,6 +258,7 @@ def _push_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", help="image id or name")
     p.add_argument("ref", nargs="?", help="where to: [registry[:port]/]name[:tag] (default: the image's name)")
     p.add_argument("--insecure", action="store_true", help="plain http or unverified https (loopback always may)")
+    p.add_argument("--compression", choices=["gzip", "zstd"], default="gzip", help="the layers' (default gzip)")
 
 
 def _save_args(p: argparse.ArgumentParser) -> None:
@@ -722,8 +723,9 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          _pull_args, lambda e, a, c: e.pull(a.ref, a.tag, insecure=a.insecure, platform=a.platform,
                                             progress=c.on_progress),
          text=rendering.created, view=cell_views.image, progress=True),
-    Verb("push", "Push an image to a registry", "push [--insecure] <image> [ref]", _push_args,
-         lambda e, a, c: e.push(a.image, a.ref, insecure=a.insecure, progress=c.on_progress),
+    Verb("push", "Push an image to a registry", "push [--insecure] [--compression zstd] <image> [ref]", _push_args,
+         lambda e, a, c: e.push(a.image, a.ref, insecure=a.insecure, progress=c.on_progress,
+                                compression=a.compression),
          text=rendering.prefixed("Pushed"), progress=True),
     Verb("save", "Save an image as a docker-save tarball or an OCI layout", "save [--format docker|oci] <image> <file>",
          _save_args, lambda e, a, c: e.save(a.image, a.file, a.format), text=rendering.prefixed("Saved")),

@@ -3,7 +3,8 @@
 The engine reports registry.Progress events through a callback; this draws them. On a
 terminal the bars are redrawn in place (at most ~10 times a second); otherwise one line is
 printed per layer when it is done, so logs stay readable. `close(ok)` ends it: the last
-picture of every bar, and unfinished layers marked failed when the work failed. The `bocker`
+picture of every bar, and unfinished layers marked failed when the work failed (on a
+terminal; elsewhere the error's one line is all a failure prints). The `bocker`
 command and terminal IPython (the magics outside a notebook) both use it.
 """
 
@@ -54,11 +55,8 @@ class TerminalProgress:
             self.failed = not ok
             if self.tty and self.layers:
                 self._draw()
-            elif not ok:
-                for p in self.layers.values():
-                    if p.status not in _FINAL:
-                        self.stream.write(f"{p.layer}: Failed\n")
-                self.stream.flush()
+            # not a terminal: no line per unfinished layer, the error's one line says it failed
+            # (a log or a script reads one line for a failed pull, as with Docker)
 
     def _line(self, p: Any) -> str:
         if p.status in _FINAL:

@@ -188,7 +188,7 @@ def info(args: Any, i: Any) -> None:
           f"Security Options: {', '.join(i.security_options) or 'none'}", f"Kernel Version: {i.kernel}",
           f"Operating System: {i.operating_system}", "OSType: linux", f"Architecture: {i.architecture}",
           f"CPUs: {i.cpus}", f"Total Memory: {format.size(i.memory)}", f"Bocker Root Dir: {i.root_dir}",
-          *i.warnings)
+          *(f"{key}: {value}" for key, value in getattr(i, "engine_config", [])), *i.warnings)
 
 
 def version(args: Any, v: Any) -> None:

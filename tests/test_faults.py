@@ -81,6 +81,7 @@ def test_a_pull_onto_a_full_root(full_root, tmp_path):
         r = bocker("pull", f"{reg.host}/full/busybox:1", env=env)
         assert r.returncode != 0 and "No space left on BOCKER_ROOT" in r.stderr.splitlines()[-1], r.stderr
         assert "Traceback" not in r.stderr
+        assert r.stderr.count("\n") == 1, r.stderr  # one line, not the bars' and threads' too
         assert entries(root) == before
     finally:
         reg.stop()

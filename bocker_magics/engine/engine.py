@@ -173,31 +173,37 @@ class Engine:
         return img.id
 
     # -- registries and archives (transfer.py, archive.py, registry.py) -------------------
-    def _registry_client(self, registry: str, insecure: bool):
+    def engine_config(self):
+        """The engine's config file (config.py: /etc/bocker/daemon.json or BOCKER_CONFIG), read
+        anew each time so a change applies without a restart."""
+        from .config import load
+        return load()
+
+    def _registry_clients(self, registry: str, insecure: bool, pull: bool = True):
         from .distribution.credentials import docker_config_paths, find_credentials
-        from .distribution.registry import RegistryClient
-        creds = find_credentials(registry, [self.store.auth_file, *docker_config_paths()])
-        return RegistryClient(registry, insecure=insecure, credentials=creds)
+        from .distribution.transfer import clients_for
+        files = [self.store.auth_file, *docker_config_paths()]
+        return clients_for(registry, self.engine_config(), insecure=insecure, pull=pull,
+                           credentials=lambda name: find_credentials(name, files))
 
     def pull(self, ref: str, tag: str | None = None, *, insecure: bool = False,
              platform: str | None = None, progress: Callable[[Any], None] | None = None) -> Image:
         """`bocker pull NAME TAG` (the seed's form) or `pull [registry/]repo[:tag|@digest]`.
-        `progress` gets a registry.Progress per layer event (a bar, a widget)."""
+        `progress` gets a registry.Progress per layer event (a bar, a widget). A Docker Hub
+        pull tries the config's registry-mirrors first."""
         from .distribution.oci import Platform
         from .distribution.reference import parse_reference
-        from .distribution.transfer import Puller
+        from .distribution.transfer import Puller, pull_through
         reference = parse_reference(ref, tag)
-        client = self._registry_client(reference.registry, insecure)
-        try:
-            return Puller(self.store, self.images_store, client, progress).pull(
-                reference, Platform.parse(platform) if platform else None)
-        finally:
-            client.close()
+        want = Platform.parse(platform) if platform else None
+        clients = self._registry_clients(reference.registry, insecure)
+        return pull_through(clients, lambda client: Puller(self.store, self.images_store, client, progress)
+                            .pull(reference, want))
 
     def push(self, image: str, ref: str | None = None, *, insecure: bool = False,
-             progress: Callable[[Any], None] | None = None) -> str:
+             progress: Callable[[Any], None] | None = None, compression: str = "gzip") -> str:
         """Upload an image (its layers, an OCI config and manifest) as `ref` (default: the
-        image's own name); returns `ref@sha256:…`."""
+        image's own name); returns `ref@sha256:…`. `compression`: the layers' (gzip | zstd)."""
         from .distribution.reference import parse_reference
         from .distribution.transfer import Pusher
         img = self.image(image)
@@ -207,27 +213,37 @@ class Engine:
                                       "push IMAGE 127.0.0.1:5000/name:tag")
             ref = img.names[0]
         reference = parse_reference(ref)
-        client = self._registry_client(reference.registry, insecure)
+        client = self._registry_clients(reference.registry, insecure, pull=False)[0]
         try:
-            digest = Pusher(self.store, client, progress).push(img, reference)
+            digest = Pusher(self.store, client, progress, compression).push(img, reference)
         finally:
             client.close()
         return f"{reference}@{digest}"
 
     def login(self, registry: str, username: str, password: str, *, insecure: bool = False) -> str:
-        """Check credentials against a registry and keep them (BOCKER_ROOT/auth.json, 0600)."""
-        from .distribution.credentials import save_credentials
+        """Check credentials against a registry and keep them: through the credential helper
+        ~/.docker/config.json names for it, else in BOCKER_ROOT/auth.json (0600)."""
+        from .distribution.credentials import docker_config_paths, store_credentials
         from .distribution.reference import parse_reference
-        from .distribution.registry import RegistryClient
         host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
-        client = RegistryClient(host, insecure=insecure, credentials=(username, password))
+        from .distribution.transfer import clients_for
+        client = clients_for(host, self.engine_config(), insecure=insecure, pull=False,
+                             credentials=lambda name: (username, password))[0]
         try:
             resp = client.request("GET", "/v2/", scope="", what="/v2/")
             resp.read()
         finally:
             client.close()
-        save_credentials(self.store.auth_file, host, username, password)
+        store_credentials(host, username, password, self.store.auth_file, docker_config_paths())
         return host
+
+    def logout(self, registry: str = "") -> bool:
+        """Forget a registry's credentials: in the credential helper that keeps them (erase)
+        and in BOCKER_ROOT/auth.json. Whether any were kept."""
+        from .distribution.credentials import docker_config_paths, erase_credentials
+        from .distribution.reference import parse_reference
+        host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
+        return erase_credentials(host, self.store.auth_file, docker_config_paths())
 
     def save(self, image: str, path: str | os.PathLike[str], format: str = "docker") -> Path:
         """Write an image as a docker-save tarball (format 'docker') or an OCI image layout

@@ -56,6 +56,7 @@ class Info:
     root_dir: str
     security_options: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    engine_config: list[tuple[str, str]] = field(default_factory=list)  # what config.py read, as lines
 
 
 def _os_name() -> str:
@@ -126,4 +127,5 @@ def info(engine: Engine) -> Info:
         server_version=__version__, storage_driver="overlay", backing_filesystem=_filesystem(str(engine.store.root)),
         cgroup_driver="cgroupfs", cgroup_version=cgroup_version, kernel=platform.release(),
         operating_system=_os_name(), architecture=platform.machine(), cpus=os.cpu_count() or 0,
-        memory=_memory(), root_dir=str(engine.store.root), security_options=security, warnings=warnings)
+        memory=_memory(), root_dir=str(engine.store.root), security_options=security, warnings=warnings,
+        engine_config=engine.engine_config().lines())

@@ -22,9 +22,14 @@ def available() -> bool:
 
 
 class LocalRegistry:
-    def __init__(self, workdir: Path | None = None, delete: bool = False) -> None:
+    def __init__(self, workdir: Path | None = None, delete: bool = False, *, address: str = "127.0.0.1",
+                 tls: tuple[Path, Path] | None = None, client_ca: Path | None = None,
+                 htpasswd: Path | None = None, proxy_remote: str | None = None) -> None:
         """Start it: in `workdir` (made; default a scratch dir), with blob deletion on if
-        `delete` (the tests remove what they pushed)."""
+        `delete` (the tests remove what they pushed). `tls`: (certificate, key) to serve
+        https with; `client_ca`: client certificates signed by it are required (mutual TLS);
+        `htpasswd`: Basic auth with that file (bcrypt); `proxy_remote`: a pull-through mirror
+        of that registry URL."""
         if not available():
             raise RuntimeError("docker-registry is not installed: apt-get install docker-registry")
         if workdir is None:
@@ -33,31 +38,53 @@ class LocalRegistry:
             self.dir = workdir
             self.dir.mkdir(parents=True, exist_ok=True)
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
+            s.bind((address, 0))
             self.port = s.getsockname()[1]
-        self.host = f"127.0.0.1:{self.port}"
+        self.address = address
+        self.host = f"{address}:{self.port}"
+        self.scheme = "https" if tls else "http"
+        http = f"http:\n  addr: {self.host}\n"
+        if tls:
+            http += f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n"
+            if client_ca:
+                http += f"    clientcas:\n      - {client_ca}\n"
         config = self.dir / "config.yml"
         config.write_text(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.dir / 'storage'}\n"
             + ("  delete:\n    enabled: true\n" if delete else "")
-            + f"http:\n  addr: {self.host}\n")
+            + http
+            + (f"auth:\n  htpasswd:\n    realm: bocker-lab\n    path: {htpasswd}\n" if htpasswd else "")
+            + (f"proxy:\n  remoteurl: {proxy_remote}\n" if proxy_remote else ""))
         self._log = open(self.dir / "log", "wb")
         self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True)
         deadline = time.monotonic() + 20
         while True:
-            try:
-                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
+            if self._ready(plain=not tls and not htpasswd):
+                return
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 log = (self.dir / "log").read_text()
                 self.close()
                 raise RuntimeError(f"docker-registry did not start: {log}")
             time.sleep(0.05)
+
+    def _ready(self, plain: bool) -> bool:
+        if not plain:  # https or auth: listening is enough (the caller's client checks the rest)
+            try:
+                with socket.create_connection((self.address, self.port), timeout=1):
+                    return True
+            except OSError:
+                return False
+        try:
+            with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    @property
+    def storage(self) -> Path:
+        return self.dir / "storage"
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -20,7 +20,6 @@ import hashlib
 import io
 import os
 import stat
-import subprocess
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -79,7 +78,6 @@ class Decompressed(io.RawIOBase):
         self.count = 0
         self._buf = b""
         self._eof = False
-        self._proc: subprocess.Popen | None = None
         head = raw.read(4)
         if head[:2] == b"\x1f\x8b":
             self._z: zlib._Decompress | None = zlib.decompressobj(31)
@@ -125,37 +123,34 @@ class Decompressed(io.RawIOBase):
     _started = False
 
     def _unzstd(self, n: int) -> bytes:
-        # Python 3.11 has no zstd: the zstd command, fed from a thread, when the host has it
-        if self._proc is None:
-            import shutil
-            import threading
-            if not shutil.which("zstd"):
-                raise LayerError("This layer is zstd-compressed: install the zstd package (apt-get install zstd)")
-            self._proc = subprocess.Popen(["zstd", "-dc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            self._feed_error: BaseException | None = None
+        # in-process (PyPI zstandard), streamed like gzip: frames one after another, a
+        # truncated stream is an error, never a short layer
+        while True:
+            if self._zstd is None:
+                import zstandard  # only when a zstd layer comes in
+                self._zstd_mod = zstandard
+                self._zstd = zstandard.ZstdDecompressor().decompressobj()
+            if self._pending:
+                data, self._pending = self._pending, b""
+            else:
+                data = self.raw.read(max(n, 1 << 16))
+            if not data:
+                if self._started and not self._zstd.eof:
+                    raise LayerError("The layer's zstd stream ends early: the blob is truncated")
+                return b""
+            self._started = True
+            try:
+                out = self._zstd.decompress(data)
+                while self._zstd.eof and self._zstd.unused_data:  # another frame follows
+                    rest = self._zstd.unused_data
+                    self._zstd = self._zstd_mod.ZstdDecompressor().decompressobj()
+                    out += self._zstd.decompress(rest)
+            except self._zstd_mod.ZstdError as e:
+                raise LayerError(f"The layer's zstd stream is corrupt ({e})") from None
+            if out:
+                return out
 
-            def feed() -> None:
-                try:
-                    assert self._proc and self._proc.stdin
-                    self._proc.stdin.write(self._pending)
-                    while chunk := self.raw.read(1 << 16):
-                        self._proc.stdin.write(chunk)
-                except BaseException as e:  # noqa: BLE001 - reported by the reader
-                    self._feed_error = e
-                finally:
-                    with _suppress():
-                        self._proc.stdin.close()  # type: ignore[union-attr]
-
-            threading.Thread(target=feed, daemon=True).start()
-        assert self._proc.stdout
-        data = self._proc.stdout.read1(max(n, 1 << 16))
-        if not data:
-            code = self._proc.wait()
-            if self._feed_error is not None:
-                raise self._feed_error
-            if code:
-                raise LayerError("The layer's zstd stream is corrupt")
-        return data
+    _zstd = None
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
@@ -163,17 +158,25 @@ class Decompressed(io.RawIOBase):
             while chunk := self.read(_CHUNK):
                 chunks.append(chunk)
             return b"".join(chunks)
-        if not self._buf and not self._eof:
+        if self._at >= len(self._buf) and not self._eof:
             try:
-                self._buf = self._read(n)
+                self._buf, self._at = self._read(n), 0
             except zlib.error as e:
                 raise LayerError(f"The layer's gzip stream is corrupt ({e})") from None
             if not self._buf:
                 self._eof = True
             self.sha.update(self._buf)
             self.count += len(self._buf)
-        data, self._buf = self._buf[:n], self._buf[n:]
+        # an offset into what was decompressed, not `buf = buf[n:]`: a chunk of several MB
+        # (text inflates) read 10 KB at a time by tarfile would be copied again on every read
+        if self._at == 0 and n >= len(self._buf):
+            data = self._buf
+        else:
+            data = self._buf[self._at:self._at + n]
+        self._at += len(data)
         return data
+
+    _at = 0
 
     def readinto(self, b) -> int:  # type: ignore[override]
         data = self.read(len(b))
@@ -188,14 +191,6 @@ class Decompressed(io.RawIOBase):
     @property
     def digest(self) -> str:
         return "sha256:" + self.sha.hexdigest()
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 # == extraction ============================================================================
@@ -523,10 +518,32 @@ class _GzipWriter:
         self.out.write(self.z.flush())
 
 
-def write_blob(layer_dir: Path, out: BinaryIO, gzip: bool = True) -> tuple[str, str, int]:
-    """The layer as a (gzip'ed) tar blob into `out`. Returns (diff_id, blob digest, blob size)."""
+class _ZstdWriter(_GzipWriter):
+    """zstd (level 3, one frame, no content size: it is streamed), the same tar giving the same blob."""
+
+    def __init__(self, out: _HashingWriter, level: int = 3) -> None:
+        import zstandard
+        self.out = out
+        self.z = zstandard.ZstdCompressor(level=level).compressobj()  # type: ignore[assignment]
+        self.raw = _HashingWriter(io.BytesIO())
+
+    def close(self) -> None:
+        self.out.write(self.z.flush())
+
+
+def write_blob(layer_dir: Path, out: BinaryIO, gzip: bool = True, compression: str | None = None
+               ) -> tuple[str, str, int]:
+    """The layer as a tar blob into `out`, compressed with `compression` (gzip | zstd | none;
+    None: gzip when `gzip`). Returns (diff_id, blob digest, blob size)."""
     hw = _HashingWriter(out)
-    if gzip:
+    if compression is None:
+        compression = "gzip" if gzip else "none"
+    if compression == "zstd":
+        zw = _ZstdWriter(hw)
+        write_tar(layer_dir, zw)  # type: ignore[arg-type]
+        zw.close()
+        return "sha256:" + zw.raw.sha.hexdigest(), "sha256:" + hw.sha.hexdigest(), hw.size
+    if compression == "gzip":
         gz = _GzipWriter(hw, level=1)
         write_tar(layer_dir, gz)  # type: ignore[arg-type]
         gz.close()

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from ...errors import DigestMismatch, InvalidArgument, LayerError
 from ..store import Store, read_json, write_json
-from .oci import OCI_LAYER, OCI_LAYER_GZIP
+from .oci import OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD
 from .reference import check_digest
 
 
@@ -143,16 +143,18 @@ class LayerStore:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def blob_for(self, key: str, gzip: bool = True) -> tuple[Path, dict[str, Any]]:
-        """The layer `key` made into a tar blob in a scratch dir: (path of the blob, descriptor
-        with digest, size, mediaType and diff_id). The caller removes path.parent."""
+    def blob_for(self, key: str, gzip: bool = True, compression: str | None = None) -> tuple[Path, dict[str, Any]]:
+        """The layer `key` made into a tar blob in a scratch dir (gzip, or `compression`: gzip |
+        zstd | none): (path of the blob, descriptor with digest, size, mediaType and diff_id).
+        The caller removes path.parent."""
+        compression = compression or ("gzip" if gzip else "none")
         tmp = self.store.mkdtemp("blob-")
         try:
             path = tmp / "blob"
             from . import layers as layerfmt
             with open(path, "wb") as f:
-                diff_id, digest, size = layerfmt.write_blob(self.store.layer_dir(key), f, gzip=gzip)
-            media = OCI_LAYER_GZIP if gzip else OCI_LAYER
+                diff_id, digest, size = layerfmt.write_blob(self.store.layer_dir(key), f, compression=compression)
+            media = {"gzip": OCI_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD, "none": OCI_LAYER}[compression]
             return path, {"mediaType": media, "digest": digest, "size": size, "diff_id": diff_id}
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -12,8 +12,14 @@ reference.py, credentials credentials.py, media types oci.py).
 - Retries with backoff for dropped connections, 429 and 5xx (Retry-After honoured); a blob
   whose connection drops resumes with Range where the registry allows. 404 and 401 are never
   retried.
-- Plain http for loopback registries, as Docker does; `insecure` for others (https without
-  verification, then http).
+- Plain http for loopback registries, as Docker does (https, unverified, when one answers
+  that it speaks only https); `insecure` for others (https without verification, then
+  http). https is verified with the system's CAs plus the registry's certs.d directory
+  (tls.py: its CA, a client certificate for mutual TLS); a certificate that does not verify
+  is one line saying what failed and what to do, never retried.
+- `endpoint` (scheme://host[:port]) is where requests go when it is not the registry itself:
+  a mirror of Docker Hub, or the hub's endpoint the tests point at a loopback registry.
+- Proxies from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (proxy.py): CONNECT tunnels for https.
 Stdlib only (http.client): a pull must not need anything the engine does not already have.
 """
 
@@ -34,7 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from ...errors import AuthError, DigestMismatch, NotFound, RegistryError
+from . import tls
 from .oci import ACCEPT, INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST
+from .proxy import Proxy, proxy_for
 from .reference import check_digest, is_loopback
 
 _VAGUE_TYPES = {"", "application/json", "text/plain", "application/octet-stream"}
@@ -80,7 +88,12 @@ class RegistryClient:
     timeout: float = 60.0
     retries: int = 5
     backoff: float = 0.2
+    endpoint: str | None = None           # scheme://host[:port] when not the registry itself
+    certs_d: list[str] | None = None      # certs.d directories (None: Docker's and podman's)
     _scheme: str | None = None
+    _verify: bool | None = None
+    _contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
+    _certs: dict[str, tls.RegistryCerts] = field(default_factory=dict)
     _tokens: dict[str, _Token] = field(default_factory=dict)
     _challenge: tuple[str, dict[str, str]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,30 +101,83 @@ class RegistryClient:
 
     # -- connections -----------------------------------------------------------------------
     @property
+    def netloc(self) -> str:
+        """Where requests go: the endpoint's host[:port], else the registry's."""
+        return urllib.parse.urlsplit(self.endpoint).netloc if self.endpoint else self.registry
+
+    @property
     def scheme(self) -> str:
         if self._scheme is None:
-            self._scheme = "http" if is_loopback(self.registry) else "https"
+            if self.endpoint:
+                self._scheme = urllib.parse.urlsplit(self.endpoint).scheme
+            elif is_loopback(self.netloc) and not self.certs(self.netloc).dirs:
+                self._scheme = "http"
+            else:
+                self._scheme = "https"
         return self._scheme
 
     def url(self, path: str) -> str:
-        return f"{self.scheme}://{self.registry}{path}"
+        return f"{self.scheme}://{self.netloc}{path}"
+
+    def certs(self, netloc: str) -> tls.RegistryCerts:
+        with self._lock:
+            found = self._certs.get(netloc)
+        if found is None:
+            from ..config import DEFAULT_CERTS_D
+            dirs = self.certs_d if self.certs_d is not None else [str(d) for d in DEFAULT_CERTS_D]
+            found = tls.find_certs(netloc, dirs)
+            with self._lock:
+                self._certs[netloc] = found
+        return found
+
+    def _context(self, netloc: str) -> ssl.SSLContext:
+        """One SSL context per host: its certs.d CAs and client certificate; verification off
+        only for the registry itself when it is insecure (or a loopback one that speaks only
+        https without a certs.d directory, as Docker treats loopback)."""
+        with self._lock:
+            ctx = self._contexts.get(netloc)
+        if ctx is None:
+            verify = True
+            if netloc == self.netloc:
+                if self._verify is None:
+                    self._verify = not self.insecure
+                verify = self._verify
+            ctx = tls.make_context(self.certs(netloc), verify)
+            with self._lock:
+                self._contexts[netloc] = ctx
+        return ctx
 
     def _conn(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
         pool = self._local.__dict__.setdefault("pool", {})
         conn = pool.get((scheme, netloc))
         if conn is None:
-            if scheme == "https":
-                ctx = ssl.create_default_context()
-                if self.insecure:
-                    ctx.check_hostname = False
-                    ctx.verify_mode = ssl.CERT_NONE
-                conn = http.client.HTTPSConnection(netloc, timeout=self.timeout, context=ctx)
-            elif scheme == "http":
-                conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
-            else:
+            if scheme not in ("http", "https"):
                 raise RegistryError(f"Unsupported URL scheme '{scheme}' from the registry")
+            proxy = proxy_for(scheme, netloc)
+            if scheme == "https":
+                ctx = self._context(netloc)
+                if proxy is not None:  # a tunnel: TLS (and its name check) end to end with the registry
+                    conn = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=self.timeout, context=ctx)
+                    host, _, port = netloc.rpartition(":") if netloc.rsplit(":", 1)[-1].isdigit() else (netloc, "", "")
+                    conn.set_tunnel(host.strip("[]"), int(port) if port else 443, headers=proxy.headers)
+                else:
+                    conn = http.client.HTTPSConnection(netloc, timeout=self.timeout, context=ctx)
+            elif proxy is not None:  # plain http through a proxy: requests in absolute form
+                conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=self.timeout)
+            else:
+                conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
+            conn.bocker_proxy = proxy  # type: ignore[attr-defined]
             pool[(scheme, netloc)] = conn
         return conn
+
+    def _failure(self, e: BaseException, netloc: str) -> RegistryError:
+        """A connection failure as one line: a TLS one says what to do; through a proxy, says so."""
+        if tls.is_tls_failure(e):
+            return tls.tls_error(e, self.certs(netloc), netloc)
+        proxy = proxy_for(self.scheme, netloc) if netloc == self.netloc else None
+        via = f" through the proxy {proxy}" if proxy is not None else ""
+        what = self.registry if netloc == self.netloc and not self.endpoint else netloc
+        return RegistryError(f"Could not reach {what}{via}: {e}")
 
     def _drop(self, scheme: str, netloc: str) -> None:
         pool = self._local.__dict__.setdefault("pool", {})
@@ -135,6 +201,10 @@ class RegistryClient:
                 h.pop("Authorization", None)
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             conn = self._conn(parts.scheme, parts.netloc)
+            proxy: Proxy | None = getattr(conn, "bocker_proxy", None)
+            if proxy is not None and parts.scheme == "http":
+                path = f"http://{parts.netloc}{path or '/'}"
+                h.update(proxy.headers)
             try:
                 conn.request(method, path or "/", body=body() if callable(body) else body, headers=h)
                 resp = conn.getresponse()
@@ -185,9 +255,9 @@ class RegistryClient:
             try:
                 resp = self._exchange("GET", url, headers, None)
                 data = resp.read()
-            except (OSError, http.client.HTTPException):
-                if attempt + 1 == self.retries:
-                    raise
+            except (OSError, http.client.HTTPException) as e:
+                if attempt + 1 == self.retries or tls.is_tls_failure(e):
+                    raise self._failure(e, urllib.parse.urlsplit(url).netloc) from None
                 time.sleep(self.backoff * 2 ** attempt)
                 continue
             if resp.status in RETRY_STATUS and attempt + 1 < self.retries:
@@ -234,18 +304,28 @@ class RegistryClient:
             try:
                 resp = self._exchange(method, url, h, body)
             except (OSError, http.client.HTTPException) as e:
-                if isinstance(e, ssl.SSLError) and self.insecure and self.scheme == "https":
+                netloc = urllib.parse.urlsplit(url).netloc
+                if isinstance(e, ssl.SSLError) and self.insecure and self.scheme == "https" \
+                        and not self.endpoint and "CERTIFICATE" not in str(e).upper():
                     self._scheme = "http"  # an insecure registry that speaks plain http
                     url = self.url(path) if "://" not in path else url
                     continue
+                if tls.is_tls_failure(e):  # no retry mends a certificate
+                    raise self._failure(e, netloc) from None
                 attempt += 1
                 if attempt >= self.retries:
-                    raise RegistryError(f"Could not reach {self.registry}: {e}") from None
+                    raise self._failure(e, netloc) from None
                 time.sleep(self.backoff * 2 ** (attempt - 1))
                 continue
             if resp.status in expect:
                 return resp
             data = resp.read()
+            if resp.status == 400 and self.scheme == "http" and not self.endpoint and b"HTTPS server" in data \
+                    and "://" not in path:
+                # a loopback registry that speaks only https: as Docker treats loopback, unverified
+                self._scheme, self._verify = "https", bool(self.certs(self.netloc).dirs) and not self.insecure
+                url = self.url(path)
+                continue
             if resp.status == 401:
                 challenge = resp.getheader("WWW-Authenticate") or ""
                 kind, params = parse_challenge(challenge)

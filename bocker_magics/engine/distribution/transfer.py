@@ -18,15 +18,19 @@ import contextlib
 import json
 import shutil
 import time
-from typing import Any, BinaryIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ...errors import NotFound, RegistryError
+from ...errors import LayerError, NotFound, RegistryError
 from ..images import DEFAULT_PATH, Image, ImageStore, history_of
 from ..store import Store
 from .layerstore import LayerStore, short
 from .oci import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_MANIFEST, Platform, choose_platform
 from .reference import Reference, check_digest
 from .registry import Progress, ProgressFn, RegistryClient
+
+if TYPE_CHECKING:
+    from ..config import EngineConfig
 
 LAYER_TYPES = {
     "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -160,11 +164,25 @@ class Puller:
 
 
 # == push ================================================================================
+COMPRESSIONS = {"gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "zstd": "application/vnd.oci.image.layer.v1.tar+zstd"}
+_GZIP_TYPES = {COMPRESSIONS["gzip"], "application/vnd.docker.image.rootfs.diff.tar.gzip"}
+
+
 class Pusher:
-    def __init__(self, store: Store, client: RegistryClient, progress: ProgressFn | None = None) -> None:
+    def __init__(self, store: Store, client: RegistryClient, progress: ProgressFn | None = None,
+                 compression: str = "gzip") -> None:
         self.store, self.client = store, client
         self.layers = LayerStore(store)
         self.progress = progress or (lambda p: None)
+        if compression not in COMPRESSIONS:
+            raise RegistryError(f"Unknown compression '{compression}': use gzip or zstd")
+        self.compression = compression
+
+    def _reusable(self, blob: dict[str, Any]) -> bool:
+        """A compressed form of a layer known from before that is of the compression asked for."""
+        media = blob.get("mediaType")
+        return media in _GZIP_TYPES if self.compression == "gzip" else media == COMPRESSIONS[self.compression]
 
     def push(self, image: Image, ref: Reference) -> str:
         """Upload the image's layers, config and an OCI manifest as `ref`; returns the
@@ -192,6 +210,8 @@ class Pusher:
             here = f"{self.client.registry}/{repo}"
             meta = self.layers.meta(key)
             for blob in meta.get("blobs", []):
+                if not self._reusable(blob):
+                    continue
                 sid = short(blob["digest"])
                 if self.client.has_blob(repo, blob["digest"]):
                     self.progress(Progress(sid, "exists", blob["size"], blob["size"]))
@@ -204,7 +224,7 @@ class Pusher:
                         if self.client.has_blob(repo, blob["digest"]):
                             self.progress(Progress(sid, "exists", blob["size"], blob["size"]))
                             return blob
-            path, desc = self.layers.blob_for(key)
+            path, desc = self.layers.blob_for(key, compression=self.compression)
             try:
                 sid = short(desc["digest"])
                 if not self.client.has_blob(repo, desc["digest"]):
@@ -227,3 +247,42 @@ def _sha(data: bytes) -> str:
 def _bytes_io(data: bytes) -> BinaryIO:
     import io
     return io.BytesIO(data)
+
+
+# == endpoints: mirrors, the hub, insecure registries =====================================
+def clients_for(registry: str, config: EngineConfig, *, insecure: bool, pull: bool,
+                credentials: Callable[[str], tuple[str, str] | None]) -> list[RegistryClient]:
+    """The registry clients to try, in order. A Docker Hub pull tries each of the config's
+    registry-mirrors first, then the hub (at BOCKER_HUB_ENDPOINT when set, as the tests do);
+    anything else is the one registry. `insecure` (the flag) or insecure-registries: https
+    without verification, then http."""
+    from .reference import DOCKER_HUB
+
+    def client(name: str, endpoint: str | None) -> RegistryClient:
+        netloc = endpoint.split("://", 1)[1] if endpoint else name
+        return RegistryClient(name, insecure=insecure or config.is_insecure(netloc), endpoint=endpoint,
+                              credentials=credentials(name), certs_d=config.certs_d)
+
+    out: list[RegistryClient] = []
+    if registry == DOCKER_HUB:
+        if pull:
+            out += [client(url.split("://", 1)[1], url) for url in config.registry_mirrors]
+        out.append(client(DOCKER_HUB, config.hub_endpoint))
+    else:
+        out.append(client(registry, None))
+    return out
+
+
+def pull_through(clients: list[RegistryClient], pull: Callable[[RegistryClient], Image]) -> Image:
+    """`pull` with each client in turn: a mirror that fails (down, refusing, lacking the
+    image) falls back to the next, the last one's failure is the pull's. Layers a mirror
+    already stored are kept (they are the same bytes, by digest)."""
+    for i, client in enumerate(clients):
+        try:
+            return pull(client)
+        except (RegistryError, NotFound, LayerError):
+            if i + 1 == len(clients):
+                raise
+        finally:
+            client.close()
+    raise AssertionError("no registry to pull from")
