@@ -734,6 +734,9 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          lambda e, a, c: e.load(a.file), text=rendering.loaded, view=cell_views.loaded),
     Verb("login", "Keep credentials for a registry", "login -u USER [-p PASS | --password-stdin] [registry]",
          _login_args, _login, text=rendering.prefixed("Login Succeeded")),
+    Verb("logout", "Forget the credentials of a registry", "logout [registry]",
+         lambda p: p.add_argument("registry", nargs="?", default="", help="host[:port] (default: Docker Hub)"),
+         lambda e, a, c: (a.registry or "docker.io", e.logout(a.registry)), text=rendering.logged_out),
     Verb("run", "Create a container",
          "run [-d] [--rm] [--name N] [--hostname H] [-e K=V] [-w DIR] [-v HOST:CTR[:ro]] [-m MEM] "
          "[--cpu-shares N] [--cpus N] [--pids-limit N] [--cap-add CAP] [--cap-drop CAP] [--privileged] "

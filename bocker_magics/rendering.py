@@ -62,6 +62,12 @@ def prefixed(prefix: str):
     return render
 
 
+def logged_out(args: Any, result: Any) -> None:
+    """Docker's two answers: what was forgotten, or that there was nothing to forget."""
+    registry, removed = result
+    lines(f"Removing login credentials for {registry}" if removed else f"Not logged in to {registry}")
+
+
 def loaded(args: Any, images: Any) -> None:
     lines(*(f"Loaded: {img.id}" + (f" ({', '.join(img.names)})" if img.names else "") for img in images))
 

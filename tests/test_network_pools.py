@@ -39,3 +39,14 @@ def test_networks_without_subnet_get_free_ones():
         bocker("network", "rm", "poola")
         bocker("network", "rm", "poolb")
         subprocess.run(["ip", "link", "del", "pooltest0"], check=True)
+
+
+def test_the_engine_config_gives_the_pools(tmp_path):
+    config = tmp_path / "daemon.json"
+    config.write_text('{"default-address-pools": [{"base": "10.123.0.0/16", "size": 24}]}')
+    env = {"BOCKER_CONFIG": str(config)}
+    try:
+        bocker("network", "create", "poolc", env=env, check=True)
+        assert subnet_of("poolc") == ipaddress.ip_network("10.123.0.0/24")
+    finally:
+        bocker("network", "rm", "poolc", env=env)

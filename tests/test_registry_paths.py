@@ -258,15 +258,9 @@ def test_a_credential_helper_gives_the_password(auth_registry, fresh_root, tmp_p
     # credsStore: every registry; one the helper has nothing for is no credentials, not an error
     (docker / "config.json").write_text(json.dumps({"credsStore": "test"}))
     assert bocker("pull", f"{reg.host}/auth/one:1", env=env).returncode == 0
-    # logout (the engine's): erase through the helper
-    monkeypatch.setenv("PATH", env["PATH"])
-    monkeypatch.setenv("DOCKER_CONFIG", env["DOCKER_CONFIG"])
-    from bocker_magics.engine.engine import Engine
-    e = Engine(fresh_root)
-    try:
-        assert e.logout(reg.host) is True
-    finally:
-        e.close()
+    # logout: erase through the helper, as `docker logout` does
+    r = bocker("logout", reg.host, env=env)
+    assert r.returncode == 0 and r.stdout == f"Removing login credentials for {reg.host}\n", r.stderr
     assert f"erase {reg.host}" in log.read_text()
 
 

@@ -591,7 +591,9 @@ class Engine:
 
     def network_create(self, name: str, subnet: str | None = None, gateway: str | None = None,
                        bridge: str | None = None) -> dict[str, Any]:
-        net = self.networks.create(name, subnet, gateway, bridge)
+        from .network.pools import Pool
+        pools = [Pool(p.base, p.size) for p in self.engine_config().default_address_pools] if subnet is None else []
+        net = self.networks.create(name, subnet, gateway, bridge, pools=pools or None)
         try:
             self.networks.ensure(name)
         except BaseException:

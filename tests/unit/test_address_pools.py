@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from bocker_magics.engine.network.pools import DEFAULT_POOLS, Pool, free_subnet, host_routes, pools_from_config
-from bocker_magics.errors import Conflict, InvalidArgument
+from bocker_magics.engine.network.pools import DEFAULT_POOLS, Pool, free_subnet, host_routes
+from bocker_magics.errors import Conflict
 
 
 def net(text: str) -> ipaddress.IPv4Network:
@@ -23,14 +23,6 @@ def test_first_free_subnet_skips_networks_and_routes():
     with pytest.raises(Conflict, match="give --subnet"):
         free_subnet(["10.9.0.0/23"], small, routed=[])
     assert DEFAULT_POOLS[0] == Pool("172.17.0.0/16", 16)
-
-
-def test_pools_from_config():
-    assert pools_from_config([{"base": "10.10.0.0/16", "size": 24}]) == (Pool("10.10.0.0/16", 24),)
-    for bad in ({"base": "10.10.0.0/16"}, {"base": "10.10.0.1/16", "size": 24}, {"base": "10.0.0.0/16", "size": 8},
-                {"base": "fd00::/48", "size": 64}):
-        with pytest.raises(InvalidArgument, match="default-address-pools"):
-            pools_from_config([bad])
 
 
 def test_host_routes_read_from_proc_format(tmp_path):

@@ -9,7 +9,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ...errors import Conflict, InvalidArgument
+from ...errors import Conflict
 
 
 @dataclass(frozen=True)
@@ -21,27 +21,10 @@ class Pool:
         return ipaddress.ip_network(self.base).subnets(new_prefix=self.size)
 
 
-# Docker's default-address-pools (daemon.json); engine config may replace them
+# Docker's default-address-pools; the engine's config file (config.py) may give others
 DEFAULT_POOLS = (Pool("172.17.0.0/16", 16), Pool("172.18.0.0/16", 16), Pool("172.19.0.0/16", 16),
                  Pool("172.20.0.0/14", 16), Pool("172.24.0.0/14", 16), Pool("172.28.0.0/14", 16),
                  Pool("192.168.0.0/16", 20))
-
-
-def pools_from_config(entries: Iterable[dict]) -> tuple[Pool, ...]:
-    """daemon.json's `default-address-pools`: [{"base": "10.10.0.0/16", "size": 24}, ...]."""
-    out = []
-    for entry in entries:
-        try:
-            base = ipaddress.ip_network(str(entry["base"]), strict=True)
-            size = int(entry["size"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise InvalidArgument(f"default-address-pools: {entry!r} is not {{\"base\": CIDR, \"size\": N}} ({e})") \
-                from None
-        if base.version != 4 or not base.prefixlen <= size <= 29:
-            raise InvalidArgument(f"default-address-pools: {entry!r}: an IPv4 base, and a size from its prefix "
-                                  "length to 29")
-        out.append(Pool(str(base), size))
-    return tuple(out)
 
 
 def host_routes(path: str = "/proc/net/route") -> list[ipaddress.IPv4Network]:
