@@ -15,7 +15,7 @@ APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-ve
 # buildah, crun; tini as an init; tmux for the interactive tests; the OCI runtime spec's schemas
 # (golang-github-opencontainers-specs-dev) and libseccomp for the runtime
 TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci chromium
-                   podman containerd docker.io buildah crun tini tmux golang-github-opencontainers-specs-dev libseccomp2)
+                   podman containerd docker.io docker-compose buildah crun tini tmux golang-github-opencontainers-specs-dev libseccomp2)
 # the notebooks: 06 pulls from a loopback registry (docker-registry); 02 uses ipcmk/nsenter (util-linux)
 DEMO_APT_PACKAGES=(docker-registry)
 

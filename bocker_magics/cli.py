@@ -179,6 +179,8 @@ def _version(v: Any) -> None:
 
 
 def _system(args: Any, result: Any) -> None:
+    if args.action == "service":
+        return None
     return _df(result) if args.action == "df" else _info(result)
 
 
