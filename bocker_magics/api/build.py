@@ -60,11 +60,16 @@ class BuildApi:
             context = os.path.join(tmp, "context")
             os.mkdir(context)
             body = r.body_file()
+            extracted = 0
             try:
                 with tarfile.open(fileobj=body, mode="r|*") as tar:
-                    tar.extractall(context, filter="data")
+                    for member in tar:
+                        tar.extract(member, context, filter="data")
+                        extracted += 1
             except (tarfile.TarError, EOFError, OSError) as err:
-                raise ApiError(400, f"the build context is not a readable tar archive: {err}") from None
+                # the CLI's `-f -` archive ends without its closing blocks: what came is all of it
+                if not extracted or not isinstance(err, tarfile.ReadError) or "unexpected end" not in str(err):
+                    raise ApiError(400, f"the build context is not a readable tar archive: {err}") from None
             finally:
                 body.drain()
             path = os.path.normpath(os.path.join(context, dockerfile))
@@ -81,7 +86,7 @@ class BuildApi:
                                            pull=r.flag("pull"), network=network, on_output=lines)
             except BockerError as err:
                 lines.flush()
-                message = docker_message(err)
+                message = docker_message(err).replace(context + os.sep, "")
                 stream.json({"errorDetail": {"code": getattr(err, "exit_code", 1), "message": message},
                              "error": message})
                 stream.close()

@@ -182,13 +182,14 @@ class ContainersApi:
         img = self.ids.image(image_ref)
         options, command = self.run_options(name, body, body.get("HostConfig") or {},
                                             body.get("NetworkingConfig") or {})
+        other = None
         if name:
             with contextlib.suppress(ApiError):
                 other = self.ids.container(name)
-                if other.name == name:
-                    raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
-                                        f'"{docker_id(other.id)}". You have to remove (or rename) that container '
-                                        "to be able to reuse that name.")
+            if other is not None and other.name == name:
+                raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
+                               f'"{docker_id(other.id)}". You have to remove (or rename) that container '
+                               "to be able to reuse that name.")
         c = self.engine.create(img.id, command, options)
         r.reply(201, {"Id": docker_id(c.id), "Warnings": []})
 

@@ -7,6 +7,7 @@ with dockerd's own words. Each resource module registers its routes with `route`
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -87,14 +88,15 @@ def dispatch(api: Any, request: Any) -> None:
         if m != method and not (request.method == "HEAD" and m == "HEAD"):
             allowed = True
             continue
-        getattr(api, name)(request, **match.groupdict())
+        getattr(api, name)(request, **{k: urllib.parse.unquote(v) for k, v in match.groupdict().items()})
         if not request.answered:
             request.reply(204)
         return
     if request.method == "HEAD":
         for m, pattern, name in ROUTES:
             if m == "HEAD" and pattern.match(request.path):
-                getattr(api, name)(request, **pattern.match(request.path).groupdict())
+                groups = pattern.match(request.path).groupdict()
+                getattr(api, name)(request, **{k: urllib.parse.unquote(v) for k, v in groups.items()})
                 return
     for pattern, status, message in _NOT_SERVED:
         if pattern.match(request.path):

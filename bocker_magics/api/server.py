@@ -297,7 +297,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        path = urllib.parse.unquote(url.path)
+        path = url.path  # matched as sent: an escaped '/' in a name (%2F) stays inside its segment
         request = None
         try:
             version, path = routing.split_version(path)
