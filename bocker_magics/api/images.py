@@ -236,6 +236,13 @@ class ImagesApi:
             raise ApiError(409, f"conflict: unable to remove repository reference \"{ref}\" (must force) - "
                                 f"container {docker_id(c.id)[:12]} is using its referenced image "
                                 f"{docker_id(img.id)[:12]}")
+        name = local_name(ref)
+        full = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+        if full in names and len(names) > 1:  # one of its names: only that goes
+            from ..engine import untag
+            untag(self.engine, full)
+            r.reply(200, [{"Untagged": full}])
+            return
         self.engine.rmi(img.id)
         r.reply(200, [{"Untagged": n} for n in names] + [{"Deleted": image_id(img.id)}])
 
