@@ -321,7 +321,7 @@ class ContainersApi:
     def container_list(self, r) -> None:
         filters = r.filters()
         engine_filters = []
-        for key in ("label", "ancestor", "volume", "network", "exited"):
+        for key in ("ancestor", "volume", "network", "exited"):
             for v in filters.get(key, []):
                 engine_filters.append(f"{key}={local_name(v) if key == 'ancestor' else v}")
         statuses = filters.get("status", [])
@@ -336,6 +336,9 @@ class ContainersApi:
             if filters.get("id") and not any(docker_id(c.id).startswith(v) or c.id == v for v in filters["id"]):
                 continue
             if filters.get("name") and not any(_name_matches("/" + (c.name or ""), v) for v in filters["name"]):
+                continue
+            labels = c.record.labels if c.record is not None else {}
+            if not all(_label_matches(labels, v) for v in filters.get("label", [])):  # Docker ANDs labels
                 continue
             if filters.get("health") and not all(v == "none" for v in filters["health"]):
                 continue
@@ -704,6 +707,11 @@ class _StreamWriter:
 
     def flush(self) -> None:
         pass
+
+
+def _label_matches(labels: dict[str, str], wanted: str) -> bool:
+    key, sep, value = wanted.partition("=")
+    return key in labels and (not sep or labels[key] == value)
 
 
 def _name_matches(name: str, pattern: str) -> bool:

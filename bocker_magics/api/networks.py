@@ -53,7 +53,6 @@ class NetworksApi:
         except NotFound:
             return out  # the default bridge before its first container
         out["IPAM"]["Config"] = [{"Subnet": info["subnet"], "Gateway": info["gateway"]}]
-        out["Options"] = {"com.docker.network.bridge.name": info["bridge"]}
         prefix = ipaddress.ip_network(info["subnet"]).prefixlen
         for cid, address in (info.get("Containers") or {}).items():
             with contextlib.suppress(NotFound):
