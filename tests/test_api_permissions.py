@@ -56,3 +56,29 @@ def test_an_unknown_group_is_one_line_and_no_socket(tmp_path):
     r = subprocess.run([sys.executable, "-m", "bocker_magics.cli", "system", "service", "-H", "tcp://0.0.0.0:2375"],
                        capture_output=True, text=True, timeout=60, env={**os.environ, "BOCKER_NO_SERVER": "1"})
     assert r.returncode != 0 and "unix socket" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/systemd-socket-activate"), reason="needs systemd-socket-activate")
+def test_socket_activation_as_the_systemd_units_start_it(tmp_path):
+    """bocker.socket/bocker.service: systemd listens and passes the socket as fd 3."""
+    import signal
+    import time
+
+    from api_helpers import UnixHTTPConnection
+    sock = str(tmp_path / "activated.sock")
+    env = {**os.environ, "BOCKER_NO_SERVER": "1"}
+    proc = subprocess.Popen(["/usr/bin/systemd-socket-activate", "-l", sock, *sum((["-E", k] for k in env), []),
+                             sys.executable, "-m", "bocker_magics.cli", "system", "service", "--time", "0"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        conn = UnixHTTPConnection(sock)
+        conn.request("GET", "/v1.41/_ping")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.read() == b"OK" and resp.getheader("API-Version") == "1.41"
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)

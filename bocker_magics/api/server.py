@@ -418,7 +418,11 @@ def make_service(engine: Any, host: str = DEFAULT_HOST, group: str | None = None
 def serve(engine: Any, host: str = DEFAULT_HOST, idle: float = DEFAULT_IDLE, group: str | None = None,
           ready: Any = None, listen_fd: int | None = None) -> None:
     """Serve until stopped (SIGTERM/SIGINT), or `idle` seconds without a request (0: never).
-    `listen_fd`: a socket systemd passed (socket activation) instead of binding `host`."""
+    `listen_fd`: a socket systemd passed (socket activation) instead of binding `host`; when
+    systemd started this process with one (LISTEN_PID, LISTEN_FDS), fd 3 is it."""
+    if listen_fd is None and os.environ.get("LISTEN_PID") == str(os.getpid()) and \
+            int(os.environ.get("LISTEN_FDS") or 0) >= 1:
+        listen_fd = 3
     if listen_fd is not None:
         from .app import Api
         service = Service.__new__(Service)
