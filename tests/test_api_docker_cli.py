@@ -154,3 +154,30 @@ def test_events_stream_container_lifecycle(service):
     actions = [e["Action"] for e in lines if e["Actor"]["Attributes"].get("name") == "cli-ev"]
     assert actions[:1] == ["create"] and "start" in actions and "die" in actions and actions[-1] == "destroy"
     assert all(e["status"] == e["Action"] for e in lines)
+
+
+def test_diff_export_stats_info_df_and_prunes(service, tmp_path):
+    cid = out(service.docker("run", "-d", "busybox", "sh", "-c", "echo x > /made; sleep 60")).strip()
+    deadline = time.monotonic() + 10
+    while "/made" not in out(service.docker("diff", cid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "A /made" in out(service.docker("diff", cid))
+    stats = out(service.docker("stats", "--no-stream", "--format", "{{.ID}} {{.MemUsage}}", cid))
+    assert stats.startswith(cid[:12])
+    service.docker("export", "-o", str(tmp_path / "fs.tar"), cid)
+    import tarfile
+    with tarfile.open(tmp_path / "fs.tar") as tar:
+        assert tar.extractfile("./made" if "./made" in tar.getnames() else "made").read() == b"x\n"
+    assert "Server Version" in out(service.docker("info"))
+    assert "Images" in out(service.docker("system", "df"))
+    service.docker("rm", "-f", cid)
+    stopped = out(service.docker("create", "busybox", "true")).strip()
+    assert stopped in out(service.docker("container", "prune", "-f"))
+    assert service.docker("inspect", stopped, check=False).returncode != 0
+    service.docker("volume", "create", "cli-prune-vol")
+    service.docker("volume", "prune", "-f")
+    assert "cli-prune-vol" not in out(service.docker("volume", "ls", "-q"))
+    service.docker("network", "create", "cli-prune-net")
+    service.docker("network", "prune", "-f")
+    assert "cli-prune-net" not in out(service.docker("network", "ls"))
+    service.docker("image", "prune", "-f")

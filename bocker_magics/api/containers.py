@@ -690,8 +690,9 @@ class ContainersApi:
     @route("GET", "/containers/(?P<ref>[^/]+)/export")
     def container_export(self, r, ref: str) -> None:
         c = self.ids.container(ref)
+        from ..engine import export
         stream = r.stream("application/octet-stream")
-        self.engine.cp(f"{c.id}:/", "-", archive=True, stdout=_StreamWriter(stream))
+        export(self.engine, c.id, _StreamWriter(stream))
         stream.close()
 
 

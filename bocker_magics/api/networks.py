@@ -103,7 +103,8 @@ class NetworksApi:
         for conf in ((body.get("IPAM") or {}).get("Config") or [])[:1]:
             subnet, gateway = conf.get("Subnet") or None, conf.get("Gateway") or None
         try:
-            self.engine.network_create(name, subnet, gateway)
+            # Docker's bridge name: br- and the network's short id (a long name never collides)
+            self.engine.network_create(name, subnet, gateway, "br-" + network_id(name)[:12])
         except Conflict as err:
             raise ApiError(409, str(err)) from None
         r.reply(201, {"Id": network_id(name), "Warning": ""})

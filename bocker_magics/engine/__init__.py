@@ -25,7 +25,7 @@ _EXPORTS = {
     "Interrupts": "containers", "interrupts_from": "containers",
     # what the Docker API service (bocker_magics/api) needs beyond the CLI's verbs
     "wait_condition": "waiting", "Events": "events", "path_stat": "pathstat",
-    "untag": "untag",
+    "untag": "untag", "export": "export",
 }
 __all__ = sorted(_EXPORTS)
 

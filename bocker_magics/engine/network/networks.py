@@ -104,6 +104,8 @@ class Networks:
         path = self._file(name)
         if name in MODES or path.exists():
             raise Conflict(f"Network named '{name}' exists")
+        if subnet is None and name != DEFAULT_NETWORK:
+            subnet = self._free_subnet()
         try:
             net = ipaddress.ip_network(subnet or DEFAULT_SUBNET, strict=True)
         except ValueError as e:
@@ -123,6 +125,17 @@ class Networks:
         config = Network(name, bridge, str(net), gw)
         write_json(path, config.to_json())
         return config
+
+    def _free_subnet(self) -> str:
+        """A /24 no network has, from 172.19.0.0/16 .. 172.31.0.0/16 (Docker's pool picks so
+        for `network create` with no --subnet)."""
+        taken = [ipaddress.ip_network(n.subnet) for n in self.list()]
+        for second in range(19, 32):
+            for third in range(256):
+                candidate = ipaddress.ip_network(f"172.{second}.{third}.0/24")
+                if not any(candidate.overlaps(t) for t in taken):
+                    return str(candidate)
+        raise Conflict("No free subnet left in 172.19.0.0-172.31.255.0: give one with --subnet")
 
     @on_netlink_thread
     def remove(self, name: str, in_use: bool) -> None:
