@@ -181,3 +181,11 @@ def test_diff_export_stats_info_df_and_prunes(service, tmp_path):
     service.docker("network", "prune", "-f")
     assert "cli-prune-net" not in out(service.docker("network", "ls"))
     service.docker("image", "prune", "-f")
+
+
+def test_rm_v_removes_anonymous_volumes_and_keeps_named_ones(service):
+    service.docker("volume", "create", "cli-named")
+    cid = out(service.docker("create", "-v", "cli-named:/named", "busybox", "true")).strip()
+    service.docker("rm", "-v", cid)
+    assert "cli-named" in out(service.docker("volume", "ls", "-q")).split()   # data a name holds stays
+    service.docker("volume", "rm", "cli-named")

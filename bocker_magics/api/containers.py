@@ -430,9 +430,17 @@ class ContainersApi:
             raise ApiError(409, f"You cannot remove a running container {docker_id(c.id)}. Stop the container "
                                 "before attempting removal or force remove")
         try:
-            self.engine.rm(c.id, force=force, volumes=r.flag("v"))
+            self.engine.rm(c.id, force=force, volumes=False)
         except NotFound:
             pass  # removed meanwhile (an --rm run that ended)
+        if r.flag("v") and c.record is not None:
+            # Docker's `v`: the anonymous volumes (a random 64-hex name) go; named ones stay
+            # (compose's down -v removes those itself)
+            for name in c.record.volumes:
+                if len(name) == 64 and all(ch in "0123456789abcdef" for ch in name):
+                    with contextlib.suppress(BockerError):
+                        if not self.engine.volume_users(name):
+                            self.engine.volume_rm(name)
         r.reply(204)
 
     @route("POST", "/containers/prune")
