@@ -189,3 +189,27 @@ def test_rm_v_removes_anonymous_volumes_and_keeps_named_ones(service):
     service.docker("rm", "-v", cid)
     assert "cli-named" in out(service.docker("volume", "ls", "-q")).split()   # data a name holds stays
     service.docker("volume", "rm", "cli-named")
+
+
+def test_attach_to_a_running_container_logs_options_and_history(service):
+    cid = out(service.docker("run", "-d", "-i", "busybox", "sh", "-c",
+                             "echo first; echo second; read line; echo got $line")).strip()
+    deadline = time.monotonic() + 10
+    while "second" not in out(service.docker("logs", cid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert out(service.docker("attach", cid, input="typed\n")) == "got typed\n"
+    assert out(service.docker("logs", "--tail", "1", cid)) == "got typed\n"
+    stamped = out(service.docker("logs", "-t", cid)).splitlines()
+    assert stamped[0].endswith(" first") and stamped[0][:4].isdigit() and "T" in stamped[0].split()[0]
+    assert "busybox" in out(service.docker("history", "busybox")) or out(service.docker("history", "-q", "busybox"))
+    service.docker("rm", cid)
+
+
+def test_the_service_leaves_when_idle(tmp_path):
+    import os
+    import sys
+    sock = tmp_path / "idle.sock"
+    p = subprocess.run([sys.executable, "-m", "bocker_magics.cli", "system", "service", "-H", f"unix://{sock}",
+                        "--time", "1"], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "BOCKER_NO_SERVER": "1"})
+    assert p.returncode == 0 and not sock.exists()

@@ -158,3 +158,37 @@ def test_images_push_and_pull_through_a_loopback_registry(client):
     finally:
         reg.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_create_options_become_the_engines_run_options(client, tmp_path):
+    (tmp_path / "bound.txt").write_text("bound in\n")
+    tmp_path.chmod(0o755)   # user 1000 in the container reads it
+    script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; "
+              "cat /b/bound.txt; touch /b/x 2>/dev/null && echo bind-rw || echo bind-ro; "
+              "mount | grep -q ' /scratch type tmpfs' && echo tmpfs; "
+              "touch /root-file 2>/dev/null && echo root-rw || echo root-ro; "
+              "echo $GREETING; pwd; id -u")
+    out = client.containers.run(
+        "busybox", ["sh", "-c", script], remove=True, mem_limit="64m", pids_limit=50, read_only=True,
+        tmpfs={"/scratch": "size=1m"}, environment={"GREETING": "hi-env"}, working_dir="/tmp", user="1000",
+        mounts=[docker.types.Mount("/b", str(tmp_path), type="bind", read_only=True)])
+    lines = out.decode().splitlines()
+    assert lines[0] == str(64 * 1024 * 1024)
+    assert lines[1:] == ["bound in", "bind-ro", "tmpfs", "root-ro", "hi-env", "/tmp", "1000"]
+    c = client.containers.run("busybox", ["exec sleep 61"], detach=True, restart_policy={"Name": "on-failure",
+                                                                                  "MaximumRetryCount": 2},
+                              cap_add=["NET_ADMIN"], entrypoint=["sh", "-c"])
+    try:
+        c.reload()
+        assert c.attrs["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+        assert c.attrs["Path"] == "sh" and c.attrs["Args"] == ["-c", "exec sleep 61"]
+        assert c.attrs["HostConfig"]["LogConfig"]["Type"] == "json-file"
+    finally:
+        c.remove(force=True)
+
+
+def test_a_detached_auto_remove_container_goes_when_it_exits(client):
+    c = client.containers.run("busybox", ["sh", "-c", "sleep 0.5; exit 4"], detach=True, auto_remove=True)
+    assert c.wait(condition="removed")["StatusCode"] == 4
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(c.id)

@@ -27,6 +27,7 @@ class Api(SystemApi, ContainersApi, ExecApi, ImagesApi, BuildApi, NetworksApi, V
         self.execs: dict[str, Any] = {}          # exec id -> ExecInstance
         self.attaches: dict[str, Any] = {}       # bocker container id -> AttachSession waiting for start
         self.exits: dict[str, int] = {}          # exit codes seen by attached starts (a --rm run's)
+        self.attached_runs: dict[str, Any] = {}  # container id -> an Event set when its attached start ended
         self.terminals: dict[str, Any] = {}      # container or exec id -> its PtySize (resize)
         self._events = None
 

@@ -460,13 +460,21 @@ class ContainersApi:
         if condition not in ("not-running", "next-exit", "removed"):
             raise ApiError(400, f"invalid condition: \"{condition}\"")
         stream = r.stream()  # the headers at once: `docker run` starts the container after them
-        code = wait_condition(self.engine, c.id, condition, gone=lambda cid: self.exits.get(cid),
+        code = wait_condition(self.engine, c.id, condition, gone=self._exit_of_removed,
                               cancelled=r.client_gone)
         if code is None:  # the client left
             r.handler.close_connection = True
             return
         stream.write(json.dumps({"StatusCode": code or 0, "Error": None}).encode() + b"\n")
         stream.close()
+
+    def _exit_of_removed(self, cid: str) -> int | None:
+        """The exit code of a container removed before a wait saw it exit: an attached --rm
+        run's, which the engine removes as soon as it returns its result."""
+        finished = self.attached_runs.get(cid)
+        if finished is not None:
+            finished.wait(10)
+        return self.exits.get(cid)
 
     # == attach =============================================================================
     @route("POST", "/containers/(?P<ref>[^/]+)/attach")
@@ -504,6 +512,7 @@ class ContainersApi:
             terminal = PtySize() if tty else None
             if terminal is not None:
                 self.terminals[c.id] = terminal
+            finished = self.attached_runs[c.id] = threading.Event()
             try:
                 result = self.engine.start(c.id, attach=True, on_output=out, capture=False,
                                            on_start=lambda _cid: session.started.set(),
@@ -512,6 +521,7 @@ class ContainersApi:
             except BaseException as err:
                 session.error = err if isinstance(err, (BockerError, ApiError)) else ApiError(500, str(err))
             finally:
+                finished.set()
                 session.started.set()
                 self.terminals.pop(c.id, None)
                 if terminal is not None:
