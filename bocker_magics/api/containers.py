@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import os
 import shlex
 import socket
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BockerError, Conflict, NotFound
+
+log = logging.getLogger("bocker.api")
 from .ids import docker_id, image_id, local_name, short
 from .routing import ApiError, not_found, route
 from .streams import PtySize, SocketOutput, frame
@@ -519,6 +522,8 @@ class ContainersApi:
                                            stdin=sock.fileno() if want_stdin else None, terminal=terminal)
                 self.exits[c.id] = result.exit_code
             except BaseException as err:
+                if session.started.is_set():  # after the start's answer: only the log can tell
+                    log.warning("attached start of %s: %s: %s", c.id, type(err).__name__, err)
                 session.error = err if isinstance(err, (BockerError, ApiError)) else ApiError(500, str(err))
             finally:
                 finished.set()

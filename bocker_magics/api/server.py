@@ -433,6 +433,14 @@ def serve(engine: Any, host: str = DEFAULT_HOST, idle: float = DEFAULT_IDLE, gro
     else:
         service = make_service(engine, host, group)
         path = socket_path(host)
+    if threading.current_thread() is threading.main_thread():
+        import faulthandler
+        import signal
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: every thread's stack, to stderr
+
+        def stop(*_: object) -> None:  # systemctl stop, kill: as Ctrl-C, the socket goes
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, stop)
     thread = threading.Thread(target=service.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
     if ready is not None:

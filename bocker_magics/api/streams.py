@@ -51,14 +51,17 @@ class PtySize:
         self.rows, self.cols = rows, cols
         self._r, self._w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self.winch_fd = self._r
+        self._lock = threading.Lock()
+        self._closed = False
 
     def size(self) -> tuple[int, int]:
         return self.rows, self.cols
 
     def set(self, rows: int, cols: int) -> None:
         self.rows, self.cols = rows, cols
-        with contextlib.suppress(OSError):
-            os.write(self._w, b"w")
+        with self._lock, contextlib.suppress(OSError):
+            if not self._closed:  # a resize after the end: never a write to a reused fd number
+                os.write(self._w, b"w")
 
     def drain_winch(self) -> None:
         with contextlib.suppress(OSError):
@@ -66,6 +69,10 @@ class PtySize:
                 pass
 
     def close(self) -> None:
-        for fd in (self._r, self._w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for fd in (self._r, self._w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
