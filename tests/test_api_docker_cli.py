@@ -20,6 +20,10 @@ def test_run_in_the_foreground_prints_and_returns_the_exit_status(service):
     assert r.returncode == 7
     assert r.stdout == b"out\n" and r.stderr == b"err\n"
     assert service.docker("run", "--rm", "busybox", "true").returncode == 0
+    r = service.docker("run", "--name", "cli-fg", "busybox", "sh", "-c", "echo kept; exit 6", check=False)
+    assert (r.returncode, r.stdout) == (6, b"kept\n")   # wait?condition=next-exit, then it stays
+    assert out(service.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "cli-fg")).strip() == "exited 6"
+    service.docker("rm", "cli-fg")
 
 
 def test_run_with_stdin(service):

@@ -51,10 +51,18 @@ def test_containers_run_in_the_foreground_detached_and_removed(client):
         assert (code, out, err) == (2, b"o\n", b"e\n")
         code, out = c.exec_run("echo together")
         assert (code, out) == (0, b"together\n")
+        assert c.exec_run(["sh", "-c", "echo detached > /tmp/d"], detach=True).output == b""
+        deadline = time.monotonic() + 10
+        while c.exec_run("cat /tmp/d").output != b"detached\n" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert c.exec_run("cat /tmp/d").output == b"detached\n"
         result = c.exec_run(["sh", "-c", "for i in 1 2 3; do echo $i; done"], stream=True)
         assert b"".join(result.output) == b"1\n2\n3\n"
         stats = c.stats(stream=False)
         assert stats["id"] == c.id and "memory_stats" in stats
+        streamed = c.stats(stream=True, decode=True)
+        assert next(streamed)["id"] == c.id and next(streamed)["id"] == c.id
+        streamed.close()
         c.stop(timeout=1)
         assert c.wait()["StatusCode"] == 137
     finally:
