@@ -114,9 +114,13 @@ def remove_containers(s: Service, before: set[str]) -> None:
         s.docker("rm", "-f", *ids, check=False)
 
 
-@pytest.fixture(scope="module")
-def service():
+def _service():
     with running_service() as s:
         before = set(s.docker("ps", "-aq", "--no-trunc").stdout.decode().split())
         yield s
         remove_containers(s, before)
+
+
+def service_fixture():
+    """A module's `service` fixture: `service = service_fixture()` in the test module."""
+    return pytest.fixture(scope="module", name="service")(_service)

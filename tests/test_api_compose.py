@@ -11,7 +11,9 @@ import sys
 import time
 
 import pytest
-from api_helpers import service  # noqa: F401 (the fixture)
+from api_helpers import service_fixture
+
+service = service_fixture()
 
 pytestmark = pytest.mark.skipif(shutil.which("docker-compose") is None,
                                 reason="needs docker-compose (quickstart.sh test installs it)")

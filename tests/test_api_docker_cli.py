@@ -7,8 +7,10 @@ import json
 import subprocess
 import time
 
-from api_helpers import DOCKER, service  # noqa: F401 (the fixture)
+from api_helpers import DOCKER, service_fixture
 from conftest import bocker
+
+service = service_fixture()
 
 
 def out(r) -> str:

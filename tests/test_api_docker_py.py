@@ -7,8 +7,10 @@ import shutil
 import tarfile
 
 import pytest
-from api_helpers import service  # noqa: F401 (the fixture)
+from api_helpers import service_fixture
 from conftest import SESSION_ROOT
+
+service = service_fixture()
 
 docker = pytest.importorskip("docker")
 

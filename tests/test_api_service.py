@@ -8,7 +8,9 @@ import socket
 import stat
 import struct
 
-from api_helpers import UnixHTTPConnection, service  # noqa: F401 (the fixture)
+from api_helpers import UnixHTTPConnection, service_fixture
+
+service = service_fixture()
 
 
 def test_ping_head_and_get_carry_the_negotiation_headers(service):

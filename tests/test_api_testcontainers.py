@@ -7,7 +7,9 @@ import os
 import urllib.request
 
 import pytest
-from api_helpers import service  # noqa: F401 (the fixture)
+from api_helpers import service_fixture
+
+service = service_fixture()
 
 pytest.importorskip("testcontainers")
 

@@ -96,7 +96,8 @@ class BuildApi:
             stream.json({"aux": {"ID": image_id(img.id)}})
             stream.json({"stream": f"Successfully built {short(img.id)}\n"})
             for tag in result.tags:
-                stream.json({"stream": f"Successfully tagged {tag if ':' in tag.rsplit('/', 1)[-1] else tag + ':latest'}\n"})
+                full = tag if ":" in tag.rsplit("/", 1)[-1] else tag + ":latest"
+                stream.json({"stream": f"Successfully tagged {full}\n"})
             stream.close()
 
     @route("POST", "/build/prune")

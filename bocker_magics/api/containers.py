@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BockerError, Conflict, NotFound
+from ..errors import BockerError, NotFound
+from .ids import docker_id, image_id, local_name, short
+from .routing import ApiError, route
+from .streams import PtySize, SocketOutput, frame
 
 log = logging.getLogger("bocker.api")
-from .ids import docker_id, image_id, local_name, short
-from .routing import ApiError, not_found, route
-from .streams import PtySize, SocketOutput, frame
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 LIVE = ("running", "paused", "restarting")
@@ -607,9 +607,9 @@ class ContainersApi:
         titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
         procs = []
         for p in rows:
-            get = (lambda k, d="": getattr(p, k, d) if not isinstance(p, dict) else p.get(k, d))
-            procs.append([str(get("user", "root")), str(get("pid", "")), str(get("ppid", "")), "0", "", "?",
-                          "00:00:00", str(get("command", get("cmd", "")))])
+            seconds = int(p.cpu_seconds)
+            procs.append([p.user, str(p.pid), str(p.ppid), "0", "", "?",
+                          f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}", p.command])
         r.reply(200, {"Titles": titles, "Processes": procs})
 
     def _stats_json(self, c, s) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import tempfile
 from typing import Any
 
 from ..errors import BockerError
-from .containers import _StreamWriter, rfc3339
+from .containers import rfc3339
 from .ids import docker_id, image_id, local_name
 from .routing import ApiError, docker_message, not_found, route, status_of
 

@@ -71,10 +71,12 @@ _NOT_SERVED = [
      "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this "
      "node to swarm and try again."),
     (re.compile(r"^/plugins(/.*)?$"), 501, "bocker serves no plugins"),
-    (re.compile(r"^/(session|grpc)$"), 501, "BuildKit is not served by bocker: the classic builder (Builder-Version 1) is"),
+    (re.compile(r"^/(session|grpc)$"), 501,
+     "BuildKit is not served by bocker: the classic builder (Builder-Version 1) is"),
     (re.compile(r"^/containers/[^/]+/checkpoints(/.*)?$"), 501, "bocker does not checkpoint containers"),
     (re.compile(r"^/distribution/.*$"), 501, "bocker does not serve the distribution endpoint"),
-    (re.compile(r"^/containers/[^/]+/attach/ws$"), 501, "bocker serves attach as a hijacked connection, not a websocket"),
+    (re.compile(r"^/containers/[^/]+/attach/ws$"), 501,
+     "bocker serves attach as a hijacked connection, not a websocket"),
 ]
 
 

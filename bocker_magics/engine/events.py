@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -161,8 +161,9 @@ class Events:
         networks = {n.name for n in self.engine.networks.list()}
         volumes = {v.name for v in self.engine.volumes.list()}
         if self._primed:
-            out += [Event("network", "create", n, now, {"name": n, "type": "bridge"}) for n in networks - self._networks]
-            out += [Event("network", "destroy", n, now, {"name": n, "type": "bridge"}) for n in self._networks - networks]
+            bridge = {"type": "bridge"}
+            out += [Event("network", "create", n, now, {"name": n, **bridge}) for n in networks - self._networks]
+            out += [Event("network", "destroy", n, now, {"name": n, **bridge}) for n in self._networks - networks]
             out += [Event("volume", "create", v, now, {"driver": "local"}) for v in volumes - self._volumes]
             out += [Event("volume", "destroy", v, now, {"driver": "local"}) for v in self._volumes - volumes]
         self._networks, self._volumes = networks, volumes
