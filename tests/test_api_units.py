@@ -6,6 +6,7 @@ import hashlib
 import struct
 
 import pytest
+
 from bocker_magics.api import routing
 from bocker_magics.api.ids import docker_id, image_id, local_name, short
 from bocker_magics.api.routing import ApiError, split_version
