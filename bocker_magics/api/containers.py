@@ -194,7 +194,16 @@ class ContainersApi:
                                f'"{docker_id(other.id)}". You have to remove (or rename) that container '
                                "to be able to reuse that name.")
         c = self.engine.create(img.id, command, options)
+        self.emit(c, "create")
         r.reply(201, {"Id": docker_id(c.id), "Warnings": []})
+
+    def emit(self, c, action: str, **extra: str) -> None:
+        """A container event of the service's own verbs, when someone follows /events (the
+        watcher alone can miss a container that starts and goes between two of its looks)."""
+        if self._events is None:
+            return
+        attrs = {**(c.record.labels if c.record is not None else {}), "image": c.image_name, "name": c.name or c.id}
+        self._events.emit("container", action, c.id, {**attrs, **extra})
 
     # == inspect and list ===================================================================
     def _exposed(self, info: dict[str, Any], img_config: dict[str, Any]) -> dict[str, Any]:
@@ -366,9 +375,11 @@ class ContainersApi:
             session.started.wait(120)
             if session.error is not None:
                 raise session.error
+            self.emit(c, "start")
             r.reply(204)
             return
         self.engine.start(c.id)
+        self.emit(c, "start")
         if c.record is not None and c.record.auto_remove:
             threading.Thread(target=self._remove_when_done, args=(c.id,), daemon=True).start()
         r.reply(204)
@@ -436,6 +447,7 @@ class ContainersApi:
             self.engine.rm(c.id, force=force, volumes=False)
         except NotFound:
             pass  # removed meanwhile (an --rm run that ended)
+        self.emit(c, "destroy")
         if r.flag("v") and c.record is not None:
             # Docker's `v`: the anonymous volumes (a random 64-hex name) go; named ones stay
             # (compose's down -v removes those itself)
@@ -521,6 +533,9 @@ class ContainersApi:
                                            on_start=lambda _cid: session.started.set(),
                                            stdin=sock.fileno() if want_stdin else None, terminal=terminal)
                 self.exits[c.id] = result.exit_code
+                self.emit(c, "die", exitCode=str(result.exit_code))
+                if c.record is not None and c.record.auto_remove:
+                    self.emit(c, "destroy")
             except BaseException as err:
                 if session.started.is_set():  # after the start's answer: only the log can tell
                     log.warning("attached start of %s: %s: %s", c.id, type(err).__name__, err)

@@ -730,8 +730,14 @@ class Containers:
                             continue
                         try:
                             msg = sock.recv(1 << 17)
-                        except ConnectionResetError:  # it closed with our input unread: it has ended
-                            msg = b""
+                        except ConnectionResetError:
+                            # It closed with our input (stdin, an eof, a resize) unread. The kernel
+                            # reports that once, before the messages still queued for us: its
+                            # final word (the exit code) is read next, then the end.
+                            try:
+                                msg = sock.recv(1 << 17)
+                            except ConnectionResetError:
+                                msg = b""
                         if not msg:
                             ended = self._recorded_end(cid)
                             if ended is None:  # removed meanwhile (--rm by another)

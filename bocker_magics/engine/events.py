@@ -54,6 +54,7 @@ class Events:
         self._networks: set[str] = set()
         self._volumes: set[str] = set()
         self._primed = False
+        self._recent: dict[tuple[str, str, str], float] = {}
 
     def start(self) -> None:
         if self._thread is None:
@@ -65,8 +66,22 @@ class Events:
         self._stop.set()
 
     def emit(self, type: str, action: str, id: str, attributes: dict[str, str] | None = None) -> None:
+        """An event the caller saw happen (its own verb): a look that sees it too adds no second."""
+        self._add([Event(type, action, id, time.time(), dict(attributes or {}))])
+
+    SAME = 2.0  # seconds within which one (type, id, action) twice is one event, seen two ways
+
+    def _add(self, events: list[Event]) -> None:
         with self.cond:
-            self.journal.append(Event(type, action, id, time.time(), dict(attributes or {})))
+            for e in events:
+                key = (e.type, e.id, e.action)
+                if e.time - self._recent.get(key, -1e9) < self.SAME:
+                    continue
+                self._recent[key] = e.time
+                self.journal.append(e)
+            if len(self._recent) > self.KEEP:
+                cutoff = time.time() - self.SAME
+                self._recent = {k: t for k, t in self._recent.items() if t >= cutoff}
             self.cond.notify_all()
 
     def follow(self, since: float | None = None, until: float | None = None,
@@ -169,6 +184,4 @@ class Events:
         self._networks, self._volumes = networks, volumes
         self._primed = True
         if out:
-            with self.cond:
-                self.journal.extend(out)
-                self.cond.notify_all()
+            self._add(out)
