@@ -130,8 +130,11 @@ def test_build_images_tag_rmi_save_load(service, tmp_path):
 
 
 def test_networks_and_volumes(service):
-    service.docker("network", "create", "--subnet", "10.231.7.0/24", "cli-net")
+    service.docker("network", "create", "--subnet", "10.231.7.0/24", "--label", "team=api", "cli-net")
     assert "cli-net" in out(service.docker("network", "ls"))
+    assert out(service.docker("network", "ls", "-q", "--filter", "label=team=api")).split() == \
+        [out(service.docker("network", "inspect", "-f", "{{.Id}}", "cli-net")).strip()[:12]]
+    assert out(service.docker("network", "ls", "-q", "--filter", "label=team=other")).split() == []
     cid = out(service.docker("run", "-d", "--network", "cli-net", "busybox", "sleep", "60")).strip()
     info = json.loads(out(service.docker("network", "inspect", "cli-net")))[0]
     assert info["IPAM"]["Config"][0]["Subnet"] == "10.231.7.0/24"

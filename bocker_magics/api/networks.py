@@ -53,6 +53,7 @@ class NetworksApi:
         except NotFound:
             return out  # the default bridge before its first container
         out["IPAM"]["Config"] = [{"Subnet": info["subnet"], "Gateway": info["gateway"]}]
+        out["Labels"] = dict(info.get("labels") or {})
         prefix = ipaddress.ip_network(info["subnet"]).prefixlen
         for cid, address in (info.get("Containers") or {}).items():
             with contextlib.suppress(NotFound):
@@ -75,8 +76,10 @@ class NetworksApi:
             if filters.get("type") and not any((v == "custom") == (name not in ("bridge", *PSEUDO))
                                                for v in filters["type"]):
                 continue
-            if filters.get("label"):
-                continue  # bocker's networks carry no labels
+            labels = self.network_json(name)["Labels"] if filters.get("label") else {}
+            if not all(k in labels and (not sep or labels[k] == v)
+                       for k, sep, v in (f.partition("=") for f in filters.get("label", []))):
+                continue
             if filters.get("driver") and not any(v == self.network_json(name, False)["Driver"]
                                                  for v in filters["driver"]):
                 continue
@@ -104,7 +107,8 @@ class NetworksApi:
             subnet, gateway = conf.get("Subnet") or None, conf.get("Gateway") or None
         try:
             # Docker's bridge name: br- and the network's short id (a long name never collides)
-            self.engine.network_create(name, subnet, gateway, "br-" + network_id(name)[:12])
+            self.engine.network_create(name, subnet, gateway, "br-" + network_id(name)[:12],
+                                       {str(k): str(v) for k, v in (body.get("Labels") or {}).items()})
         except Conflict as err:
             raise ApiError(409, str(err)) from None
         r.reply(201, {"Id": network_id(name), "Warning": ""})

@@ -574,8 +574,8 @@ class Engine:
                 "Rules": rules_present(net) if ipr_up else []}
 
     def network_create(self, name: str, subnet: str | None = None, gateway: str | None = None,
-                       bridge: str | None = None) -> dict[str, Any]:
-        net = self.networks.create(name, subnet, gateway, bridge)
+                       bridge: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        net = self.networks.create(name, subnet, gateway, bridge, labels)
         try:
             self.networks.ensure(name)
         except BaseException:

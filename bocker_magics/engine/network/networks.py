@@ -99,7 +99,7 @@ class Networks:
         return [nets[k] for k in sorted(nets)]
 
     def create(self, name: str, subnet: str | None = None, gateway: str | None = None,
-               bridge: str | None = None) -> Network:
+               bridge: str | None = None, labels: dict[str, str] | None = None) -> Network:
         """A network of its own (a bridge and a subnet); made on the host at first use."""
         path = self._file(name)
         if name in MODES or path.exists():
@@ -122,7 +122,7 @@ class Networks:
             if ipaddress.ip_network(other.subnet).overlaps(net) and (self._file(other.name).exists()
                                                                      or other.name == DEFAULT_NETWORK):
                 raise Conflict(f"Subnet {net} overlaps network '{other.name}' ({other.subnet}): choose another")
-        config = Network(name, bridge, str(net), gw)
+        config = Network(name, bridge, str(net), gw, labels=dict(labels or {}))
         write_json(path, config.to_json())
         return config
 
