@@ -16,8 +16,8 @@ APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-ve
 # (golang-github-opencontainers-specs-dev) and libseccomp for the runtime; CNI's plugins for the pods
 # containerd's CRI plugin makes (tests/test_cri.py)
 TEST_APT_PACKAGES=(gcc libc6-dev docker-registry skopeo umoci chromium
-                   podman containerd docker.io buildah crun tini tmux golang-github-opencontainers-specs-dev libseccomp2
-                   containernetworking-plugins)
+                   podman containerd docker.io docker-compose buildah crun tini tmux golang-github-opencontainers-specs-dev
+                   libseccomp2 containernetworking-plugins)
 # the notebooks: 06 pulls from a loopback registry (docker-registry); 02 uses ipcmk/nsenter (util-linux);
 # 07 drives bocker-runc from containerd (containerd: containerd, ctr, containerd-shim-runc-v2).
 # tests/test_demo_packages.py checks every program the notebooks and lab/ start against this list.

@@ -333,8 +333,8 @@ def in_process(argv: list[str]) -> int:
 
 def main() -> int:
     argv = sys.argv[1:]
-    if os.environ.get("BOCKER_NO_SERVER") == "1" or os.geteuid() != 0:
-        return in_process(argv)
+    if os.environ.get("BOCKER_NO_SERVER") == "1" or os.geteuid() != 0 or argv[:2] == ["system", "service"]:
+        return in_process(argv)  # the Docker API service is a long-lived process of its own
     try:
         try:
             s, name, identity = connect(os.environ)

@@ -565,10 +565,21 @@ def _image_prune(e: Engine, a: argparse.Namespace, ctx: Context):
 
 
 def _system_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["df", "info"], help="df: disk usage; info: as bocker info")
+    p.add_argument("action", choices=["df", "info", "service"],
+                   help="df: disk usage; info: as bocker info; service: serve the Docker Engine API (api/)")
+    p.add_argument("-H", "--host", default=None, help="service: where, unix:///run/bocker/docker.sock by default")
+    p.add_argument("--time", "-t", type=float, default=None, metavar="SECONDS",
+                   help="service: end after SECONDS without a request (0: never; default 300)")
+    p.add_argument("--group", default=None, help="service: the group that may use the socket (0660; else root's)")
 
 
 def _system(e: Engine, a: argparse.Namespace, ctx: Context):
+    if a.action == "service":
+        from .api import DEFAULT_HOST, DEFAULT_IDLE, serve
+        if a.time is not None and a.time < 0:
+            raise usage_error("--time takes a number of seconds, 0 or more")
+        serve(e, a.host or DEFAULT_HOST, DEFAULT_IDLE if a.time is None else a.time, a.group)
+        return None
     return e.system_df() if a.action == "df" else e.info()
 
 
@@ -797,7 +808,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
     Verb("volume", "Manage named volumes", "volume create [NAME] [--label K=V] | ls [-q] [--filter K=V] | "
          "inspect NAME... | rm [-f] NAME...", _volume_args, _volume, text=rendering.volume,
          view=cell_views.volume, intermixed=True, many=True),
-    Verb("system", "Show disk usage (df) or the engine's details (info)", "system df | system info",
+    Verb("system", "Show disk usage (df) or the engine's details (info), or serve the Docker API (service)",
+         "system df | system info | system service [-H unix:///PATH] [--time SECONDS] [--group G]",
          _system_args, _system, text=rendering.system, view=cell_views.system),
     Verb("info", "Show the engine's details and what it runs on", "info", _none, lambda e, a, c: e.info(),
          text=rendering.info, view=cell_views.printed),

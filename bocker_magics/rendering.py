@@ -202,6 +202,8 @@ def version(args: Any, v: Any) -> None:
 
 
 def system(args: Any, result: Any) -> None:
+    if args.action == "service":  # it served until it ended: nothing to print
+        return None
     return disk_usage(result) if args.action == "df" else info(args, result)
 
 

@@ -23,6 +23,9 @@ _EXPORTS = {
     "PruneResult": "prune", "check_prune_filters": "prune", "parse_since": "runtime.logfile",
     "image_size": "usage", "container_size": "usage", "default_root": "store",
     "Interrupts": "containers", "interrupts_from": "containers",
+    # what the Docker API service (bocker_magics/api) needs beyond the CLI's verbs
+    "wait_condition": "waiting", "Events": "events", "path_stat": "pathstat",
+    "untag": "untag", "export": "export",
 }
 __all__ = sorted(_EXPORTS)
 

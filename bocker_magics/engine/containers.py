@@ -730,13 +730,24 @@ class Containers:
                             continue
                         try:
                             msg = sock.recv(1 << 17)
-                        except ConnectionResetError:  # it closed with our input unread: it has ended
-                            msg = b""
+                        except ConnectionResetError:
+                            # It closed with our input (stdin, an eof, a resize) unread. The kernel
+                            # reports that once, before the messages still queued for us: its
+                            # final word (the exit code) is read next, then the end.
+                            try:
+                                msg = sock.recv(1 << 17)
+                            except ConnectionResetError:
+                                msg = b""
                         if not msg:
-                            final = MONITOR_DIED if not chunks and not interrupted else {"event": EVENT_EXITED,
-                                                                                          "code": 137}
-                            if not self._monitor_gone_ok(cid):
+                            ended = self._recorded_end(cid)
+                            if ended is None:  # removed meanwhile (--rm by another)
+                                final = MONITOR_DIED if not chunks and not interrupted else {
+                                    "event": EVENT_EXITED, "code": 137}
+                            elif ended is False:
                                 final = MONITOR_DIED
+                            else:
+                                final = {"event": EVENT_EXITED, "code": 137 if ended.exit_code is None
+                                         else ended.exit_code, "oom_killed": ended.oom_killed}
                             break
                         kind, data = msg[:1], msg[1:]
                         if kind in (STDOUT, STDERR):
@@ -765,13 +776,22 @@ class Containers:
         return {**final, "output": b"".join(chunks), "stdout": b"".join(parts["stdout"]),
                 "stderr": b"".join(parts["stderr"])}
 
-    def _monitor_gone_ok(self, cid: str) -> bool:
-        """After the attach socket closed without a final word: did the monitor record an end?"""
-        try:
-            c = self.load(cid)
-        except NotFound:
-            return True  # removed meanwhile (--rm by another)
-        return c.status in ("exited", "failed")
+    def _recorded_end(self, cid: str, wait: float = 2.0) -> Container | None | bool:
+        """After the attach socket closed without a final word: the container as its monitor
+        recorded its end (a live monitor may close the socket a moment before it writes the
+        state: seen with a tty), None when it was removed meanwhile, False when no end is
+        recorded (its monitor died)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                c = self.load(cid)
+            except NotFound:
+                return None
+            if c.status in ("exited", "failed"):
+                return c
+            if c.status != "running" or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
     def attach(self, ref: str, *, on_output: Output | None = None, stdin: bytes | int | None = None,
                capture: bool = False, terminal: Any = None, detach_keys: bytes | None = None) -> RunResult:

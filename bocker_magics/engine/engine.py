@@ -590,10 +590,10 @@ class Engine:
                 "Rules": rules_present(net) if ipr_up else []}
 
     def network_create(self, name: str, subnet: str | None = None, gateway: str | None = None,
-                       bridge: str | None = None) -> dict[str, Any]:
+                       bridge: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
         from .network.pools import Pool
         pools = [Pool(p.base, p.size) for p in self.engine_config().default_address_pools] if subnet is None else []
-        net = self.networks.create(name, subnet, gateway, bridge, pools=pools or None)
+        net = self.networks.create(name, subnet, gateway, bridge, pools=pools or None, labels=labels)
         try:
             self.networks.ensure(name)
         except BaseException:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DEFAULT_NETWORK = "bridge"
@@ -22,6 +22,7 @@ class Network:
     subnet: str
     gateway: str
     ip_forward_was: str | None = None  # restored when the network is removed
+    labels: dict[str, str] = field(default_factory=dict)  # KEY=VALUE, as `network create --label`
 
     @property
     def prefixlen(self) -> int:

@@ -99,21 +99,22 @@ class Networks:
         return [nets[k] for k in sorted(nets)]
 
     def create(self, name: str, subnet: str | None = None, gateway: str | None = None,
-               bridge: str | None = None, pools=None) -> Network:
+               bridge: str | None = None, pools=None, labels: dict[str, str] | None = None) -> Network:
         """A network of its own (a bridge and a subnet); made on the host at first use.
         Without a subnet, the first free one of the address pools (pools.py)."""
         with self.store.lock():  # two creates never pick the same free subnet
-            return self._create(name, subnet, gateway, bridge, pools)
+            return self._create(name, subnet, gateway, bridge, pools, labels)
 
     def _create(self, name: str, subnet: str | None, gateway: str | None, bridge: str | None,
-                pools) -> Network:
+                pools, labels: dict[str, str] | None) -> Network:
         from .pools import DEFAULT_POOLS, free_subnet
 
         path = self._file(name)
         if name in MODES or path.exists():
             raise Conflict(f"Network named '{name}' exists")
         if subnet is None:
-            subnet = str(free_subnet([n.subnet for n in self.list()], pools or DEFAULT_POOLS))
+            subnet = DEFAULT_SUBNET if name == DEFAULT_NETWORK else str(
+                free_subnet([n.subnet for n in self.list()], pools or DEFAULT_POOLS))
         try:
             net = ipaddress.ip_network(subnet, strict=True)
         except ValueError as e:
@@ -130,7 +131,7 @@ class Networks:
             if ipaddress.ip_network(other.subnet).overlaps(net) and (self._file(other.name).exists()
                                                                      or other.name == DEFAULT_NETWORK):
                 raise Conflict(f"Subnet {net} overlaps network '{other.name}' ({other.subnet}): choose another")
-        config = Network(name, bridge, str(net), gw)
+        config = Network(name, bridge, str(net), gw, labels=dict(labels or {}))
         write_json(path, config.to_json())
         return config
 

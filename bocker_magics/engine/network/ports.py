@@ -10,7 +10,8 @@ from ...errors import Conflict, InvalidArgument
 
 
 def parse_publish(spec: str) -> tuple[str, int, int, str]:
-    """-p [IP:]HOSTPORT:CTRPORT[/tcp] -> (host ip, host port, container port, proto)."""
+    """-p [IP:]HOSTPORT:CTRPORT[/tcp] -> (host ip, host port, container port, proto). An empty
+    HOSTPORT (`127.0.0.1::80`, Docker's "any free port") takes a port the kernel says is free."""
     text, _, proto = spec.partition("/")
     proto = proto or "tcp"
     parts = text.split(":")
@@ -22,7 +23,7 @@ def parse_publish(spec: str) -> tuple[str, int, int, str]:
             ipaddress.ip_address(ip)
         else:
             raise ValueError
-        h, c = int(hport), int(cport)
+        h, c = (int(hport) if hport != "" else free_port(ip)), int(cport)
         if not (0 < h < 65536 and 0 < c < 65536) or proto != "tcp":
             raise ValueError
     except ValueError:
