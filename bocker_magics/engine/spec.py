@@ -101,7 +101,7 @@ class _Pattern:
 
     `fast` is a plain test whose True means the regex matches; it answers for the values
     every config.json has (capability names, 1.0.2-dev). Anything else goes to the regex,
-    compiled on first need: `re` (with enum) was ~3 ms of every bocker-runc create."""
+    compiled on first need: `re` (with enum) is a cost bocker-runc's create need not pay."""
 
     __slots__ = ("compiled", "fast", "regex", "what")
 

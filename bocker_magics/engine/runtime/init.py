@@ -57,9 +57,13 @@ HONOURED = (
     "process.cwd", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
     "process.oomScoreAdj", "root", "hostname", "domainname", "mounts", "hooks", "annotations",
     "linux.namespaces", "linux.uidMappings", "linux.gidMappings", "linux.sysctl",
-    "linux.resources.devices", "linux.resources.memory.limit",
-    "linux.resources.memory.swap", "linux.resources.cpu.shares", "linux.resources.cpu.quota",
-    "linux.resources.cpu.period", "linux.resources.pids.limit", "linux.cgroupsPath", "linux.devices",
+    # linux.resources: what runc 1.1 applies, through the cgroup drivers (kernel/cgroups)
+    *(f"linux.resources.{f}" for f in (
+        "devices", "memory.limit", "memory.reservation", "memory.swap", "memory.kernel", "memory.kernelTCP",
+        "memory.swappiness", "memory.disableOOMKiller", "memory.useHierarchy", "cpu.shares", "cpu.quota",
+        "cpu.period", "cpu.realtimeRuntime", "cpu.realtimePeriod", "cpu.cpus", "cpu.mems", "cpu.idle", "pids",
+        "blockIO", "hugepageLimits", "network", "rdma", "unified")),
+    "linux.cgroupsPath", "linux.devices",
     "linux.seccomp", "linux.rootfsPropagation", "linux.maskedPaths", "linux.readonlyPaths",
 )
 
@@ -284,7 +288,7 @@ def exec_init(process, cfg: ExecConfig) -> None:
     try:
         for directory in dict.fromkeys(cfg.cgroup_dirs):
             # v1: a single-threaded process moving itself by `tasks` skips the global
-            # threadgroup lock (an RCU grace period, ~10 ms); v2 has cgroup.procs only
+            # threadgroup lock (it waits for an RCU grace period); v2 has cgroup.procs only
             tasks = os.path.join(directory, "tasks")
             with open(tasks if os.path.exists(tasks) else os.path.join(directory, "cgroup.procs"), "w") as f:
                 f.write("0")
