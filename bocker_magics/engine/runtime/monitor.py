@@ -671,8 +671,7 @@ class Monitor:
         if self.cgroup is not None:
             try:
                 if self.state.phase == "exited":  # the final accounting, before it goes
-                    from dataclasses import asdict
-                    self.state.stats = {k: v for k, v in asdict(self.cgroup.stats()).items() if v is not None}
+                    self.state.stats = {k: v for k, v in self.cgroup.stats().as_dict().items() if v is not None}
             except Exception:
                 pass
             try:

@@ -18,8 +18,8 @@ import os
 import time
 from abc import ABC, abstractmethod
 
-from bocker_magics._dataclasses import dataclass
-from bocker_magics.errors import BockerError, Conflict, HostUnsupported, InvalidArgument, NotFound
+from bocker_magics._record import Record, Value
+from bocker_magics.errors import BockerError, Conflict, InvalidArgument, NotFound
 
 TYPE_CHECKING = False  # not typing's: the monitor does not import typing
 if TYPE_CHECKING:
@@ -29,63 +29,6 @@ MIN_SHARES = 2
 MAX_SHARES = 262144
 MIN_WEIGHT = 1
 MAX_WEIGHT = 10000
-
-
-# --------------------------------------------------------------------------- the spec's resources
-# The drivers read spec.linux.resources (engine/spec.py's Resources) and write exactly what
-# it says; a value of 0 (or false, or empty) is "not set", as runc reads the spec's Go types.
-
-
-def set_fields(r) -> list[str]:
-    """The fields of a linux.resources that are set, as paths below it ("memory.limit",
-    "cpu.cpus", "blockIO.weight", "unified"); devices are not among them (set_devices)."""
-    if r is None:
-        return []
-    m, c, b, n = r.memory, r.cpu, r.block_io, r.network
-    pairs = (
-        ("memory.limit", m.limit), ("memory.reservation", m.reservation), ("memory.swap", m.swap),
-        ("memory.kernel", m.kernel), ("memory.kernelTCP", m.kernel_tcp),
-        ("memory.swappiness", m.swappiness is not None), ("memory.disableOOMKiller", m.disable_oom_killer),
-        ("memory.useHierarchy", m.use_hierarchy is not None),
-        ("cpu.shares", c.shares), ("cpu.quota", c.quota), ("cpu.period", c.period),
-        ("cpu.realtimeRuntime", c.realtime_runtime), ("cpu.realtimePeriod", c.realtime_period),
-        ("cpu.cpus", c.cpus), ("cpu.mems", c.mems), ("cpu.idle", c.idle is not None),
-        ("pids.limit", r.pids.limit),
-        ("blockIO.weight", b.weight), ("blockIO.leafWeight", b.leaf_weight),
-        ("blockIO.weightDevice", b.weight_device),
-        ("blockIO.throttleReadBpsDevice", b.throttle_read_bps_device),
-        ("blockIO.throttleWriteBpsDevice", b.throttle_write_bps_device),
-        ("blockIO.throttleReadIOPSDevice", b.throttle_read_iops_device),
-        ("blockIO.throttleWriteIOPSDevice", b.throttle_write_iops_device),
-        ("hugepageLimits", r.hugepage_limits), ("network.classID", n.class_id),
-        ("network.priorities", n.priorities), ("rdma", r.rdma), ("unified", r.unified),
-    )
-    return [name for name, v in pairs if v]
-
-
-# How a refusal names a field: the limits `docker run` sets by the words users know them by.
-_LABELS = {"memory.limit": "memory", "cpu.shares": "cpu shares", "cpu.quota": "cpus", "cpu.period": "cpus",
-           "pids.limit": "pids"}
-
-
-def label(field: str) -> str:
-    return _LABELS.get(field) or f"linux.resources.{field}"
-
-
-def controllers_needed(fields: list[str], table: dict[str, str]) -> dict[str, str]:
-    """field -> the controller it needs, by `table` (a field's own name, else its first part)."""
-    out = {}
-    for f in fields:
-        ctrl = table.get(f) or table.get(f.split(".")[0])
-        if ctrl:
-            out[f] = ctrl
-    return out
-
-
-def refuse_unoffered(field: str, version: str, why: str) -> HostUnsupported:
-    """A field this cgroup version has no file for: one line."""
-    return HostUnsupported(f"linux.resources.{field} cannot be set on cgroup {version}: {why}; "
-                           "remove it from the configuration")
 
 
 def shares_to_weight(shares: int) -> int:
@@ -111,21 +54,38 @@ def weight_to_shares(weight: int) -> int:
 # --------------------------------------------------------------------------- stats
 
 
-@dataclass
-class CgroupStats:
+class CgroupStats(Record):
     """Accounting of one group; the same fields on v1 and v2. A field is None when the
     controller behind it is not available (or, for limits, when there is no limit)."""
 
-    cpu_seconds: float | None = None  # CPU time used by all tasks, user + system
-    cpu_shares: int | None = None  # v1 shares; on v2 the weight converted back
-    cpu_weight: int | None = None  # v2 weight; on v1 the shares converted
-    cpu_quota_cpus: float | None = None  # quota / period; None = no quota
-    memory_current: int | None = None  # bytes charged now
-    memory_peak: int | None = None  # high-water mark in bytes
-    memory_limit: int | None = None  # bytes; None = unlimited
-    oom_kills: int | None = None  # tasks killed by the OOM killer in this group
-    pids_current: int | None = None
-    pids_limit: int | None = None  # None = max
+    __slots__ = (
+        "cpu_seconds", "cpu_shares", "cpu_weight", "cpu_quota_cpus", "memory_current", "memory_peak",
+        "memory_limit", "oom_kills", "pids_current", "pids_limit",
+    )
+
+    def __init__(
+        self,
+        cpu_seconds: float | None = None,
+        cpu_shares: int | None = None,
+        cpu_weight: int | None = None,
+        cpu_quota_cpus: float | None = None,
+        memory_current: int | None = None,
+        memory_peak: int | None = None,
+        memory_limit: int | None = None,
+        oom_kills: int | None = None,
+        pids_current: int | None = None,
+        pids_limit: int | None = None,
+    ) -> None:
+        self.cpu_seconds = cpu_seconds  # CPU time used by all tasks, user + system
+        self.cpu_shares = cpu_shares  # v1 shares; on v2 the weight converted back
+        self.cpu_weight = cpu_weight  # v2 weight; on v1 the shares converted
+        self.cpu_quota_cpus = cpu_quota_cpus  # quota / period; None = no quota
+        self.memory_current = memory_current  # bytes charged now
+        self.memory_peak = memory_peak  # high-water mark in bytes
+        self.memory_limit = memory_limit  # bytes; None = unlimited
+        self.oom_kills = oom_kills  # tasks killed by the OOM killer in this group
+        self.pids_current = pids_current
+        self.pids_limit = pids_limit  # None = max
 
 
 # --------------------------------------------------------------------------- files
@@ -191,51 +151,6 @@ def write_limit(path: str, value: str, label: str) -> None:
         ) from None
 
 
-class Plan:
-    """The writes of a driver's resources, each (file, value, label), planned first: every
-    file is looked up in the group's directory (one line when the kernel lacks it) before
-    anything is written."""
-
-    def __init__(self, dirs: dict[str, str], version: str) -> None:
-        self.dirs = dirs
-        self.version = version
-        self.writes: list[tuple[str, str, str]] = []
-
-    def file(self, ctrl: str, field: str, *names: str) -> str:
-        """The first of `names` the group's directory holds; one line when none is there."""
-        d = self.dirs[ctrl]
-        for name in names:
-            path = os.path.join(d, name)
-            if os.path.exists(path):
-                return path
-        raise HostUnsupported(f"linux.resources.{field} cannot be set: this kernel's cgroup {self.version} {ctrl} controller "
-                              f"has no {' or '.join(names)}; remove it from the configuration")
-
-    def add(self, ctrl: str, field: str, names: tuple[str, ...] | str, value, shown: str | None = None) -> None:
-        names = (names,) if isinstance(names, str) else names
-        self.writes.append((self.file(ctrl, field, *names), str(value), shown or f"{label(field)}={value}"))
-
-    def run(self) -> None:
-        """Make the writes. A CFS period smaller than the current one can be refused (EINVAL)
-        while the old quota over it would exceed the parent's: when a quota follows, the
-        period is written again after it (runc's order)."""
-        retry = None
-        quota_follows = any(w[0].endswith("/cpu.cfs_quota_us") for w in self.writes)
-        for path, value, shown in self.writes:
-            if quota_follows and path.endswith("/cpu.cfs_period_us"):
-                try:
-                    write_file(path, value)
-                    continue
-                except OSError as e:
-                    if e.errno != errno.EINVAL:
-                        write_limit(path, value, shown)  # raises, in one line
-                    retry = (path, value, shown)
-                    continue
-            write_limit(path, value, shown)
-            if retry is not None and path.endswith("/cpu.cfs_quota_us"):
-                write_limit(*retry)
-
-
 def rmdir_quiet(path: str) -> bool:
     """rmdir; True when the directory is gone (or never was)."""
     try:
@@ -250,14 +165,16 @@ def rmdir_quiet(path: str) -> bool:
 # --------------------------------------------------------------------------- mounts
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(Value):
     """One line of /proc/self/mountinfo."""
 
-    mount_point: str
-    root: str
-    fstype: str
-    super_options: tuple[str, ...]
+    __slots__ = ("mount_point", "root", "fstype", "super_options")
+
+    def __init__(self, mount_point: str, root: str, fstype: str, super_options: tuple[str, ...]) -> None:
+        self.mount_point = mount_point
+        self.root = root
+        self.fstype = fstype
+        self.super_options = super_options
 
 
 def _unescape(s: str) -> str:
@@ -363,6 +280,7 @@ class Cgroup(ABC):
     def create(self, resources=None) -> None:
         """Make the group in every hierarchy it needs and apply ``resources`` (the spec's
         linux.resources; None: no limit); all or nothing."""
+        from .resources import set_fields
         fields = set_fields(resources)
         self._check_resources(resources, fields)
         self._add_hierarchies(fields)
@@ -413,6 +331,7 @@ class Cgroup(ABC):
         """Write the spec's linux.resources into the existing group: every field that is set,
         exactly as the spec says it, and nothing else (its devices, when it has any, replace
         the devices policy). `create` does the same for a new group; `runc update` this."""
+        from .resources import set_fields
         fields = set_fields(resources)
         self._check_resources(resources, fields)
         self._must_exist()
@@ -611,11 +530,3 @@ class CgroupDriver(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(parent={self.parent!r})"
-
-
-def missing_controller_error(label: str, controller: str, version: str, why: str) -> HostUnsupported:
-    """One line: "memory limit needs the cgroup v2 memory controller, not enabled at X; ..." """
-    return HostUnsupported(
-        f"{label} limit needs the cgroup {version} {controller} controller, {why}; "
-        f"run without the {label} limit or enable the controller"
-    )

@@ -20,7 +20,6 @@ from .common import (
     CgroupStats,
     Mount,
     check_container_id,
-    controllers_needed,
     read_int,
     read_keyed,
     read_mounts,
@@ -30,6 +29,7 @@ from .common import (
     split_group_path,
     write_file,
 )
+from .resources import controllers_needed
 
 # Every group is made in these (devices: so the container's devices policy has somewhere to
 # live) ...

@@ -20,7 +20,8 @@ import os
 
 from bocker_magics.errors import InvalidArgument
 
-from .common import Plan, controllers_needed, label, missing_controller_error, read_int
+from .common import read_int
+from .resources import Plan, controllers_needed, label, missing_controller_error
 
 # The hierarchy a field's files live in (a field's own name first, then its first part).
 CONTROLLER = {"memory": "memory", "cpu.cpus": "cpuset", "cpu.mems": "cpuset", "cpu": "cpu", "pids": "pids",

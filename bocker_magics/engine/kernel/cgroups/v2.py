@@ -21,16 +21,14 @@ from .common import (
     Cgroup,
     CgroupDriver,
     CgroupStats,
-    label,
-    missing_controller_error,
     read_int,
     read_keyed,
     read_text,
-    shares_to_weight,
     split_group_path,
     weight_to_shares,
     write_file,
 )
+from .resources import label, missing_controller_error
 
 # Enabled for the engine's subtree where the host offers them (a group's accounting); the
 # others only when a container's resources need them.

@@ -18,7 +18,8 @@ import os
 
 from bocker_magics.errors import HostUnsupported, InvalidArgument
 
-from .common import Plan, controllers_needed, read_int, refuse_unoffered, shares_to_weight
+from .common import read_int, shares_to_weight
+from .resources import Plan, controllers_needed, refuse_unoffered
 
 CONTROLLER = {"memory": "memory", "cpu.cpus": "cpuset", "cpu.mems": "cpuset", "cpu": "cpu", "pids": "pids",
               "blockIO": "io", "hugepageLimits": "hugetlb", "rdma": "rdma"}
