@@ -294,7 +294,7 @@ def main() -> int:
     marker = f"BOCKER_ROOT={root}".encode()
 
     from bocker_magics.engine.engine import Engine
-    from bocker_magics.engine.kernel.cgroups import Limits
+    from bocker_magics.engine.limits import Limits
 
     limits = Limits(memory=MEMORY, cpu_shares=CPU_SHARES, cpus=CPU_QUOTA / CPU_PERIOD, pids=PIDS)
     bocker = Path(sys.executable).parent / "bocker"

@@ -327,7 +327,7 @@ hog_seconds = 3
 """, P),
     code("""
 from bocker_magics.lab.cgroups import proc_cgroups_frame, self_cgroup_frame, cgroup_mode, LabGroup, CPU_HOG, memory_hog
-from bocker_magics.engine.kernel.cgroups import Limits
+from bocker_magics.engine.limits import Limits
 mode, meaning = cgroup_mode()
 print(f"cgroup mode on this machine: {mode}\\n{meaning}")
 subsystems = proc_cgroups_frame()

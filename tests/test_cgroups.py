@@ -22,7 +22,6 @@ import pytest
 
 from bocker_magics.engine.kernel.cgroups import (
     CgroupDriver,
-    Limits,
     V1Driver,
     V2Driver,
     detect,
@@ -30,6 +29,7 @@ from bocker_magics.engine.kernel.cgroups import (
     v2_mount,
     weight_to_shares,
 )
+from bocker_magics.engine.limits import Limits
 from bocker_magics.errors import BockerError, Conflict, HostUnsupported, InvalidArgument
 
 MiB = 1 << 20
@@ -166,7 +166,7 @@ def assert_refused_missing(driver: CgroupDriver, limits: Limits, controller: str
     assert controller not in driver.available_controllers()
     cg = driver.group("refused")
     with pytest.raises(HostUnsupported) as ei:
-        cg.create(limits)
+        cg.create(limits.to_resources())
     msg = one_line(ei.value)
     assert f"{label} limit needs the cgroup {driver.name} {controller} controller" in msg
     if driver.name == "v2":
@@ -284,7 +284,7 @@ def test_mountinfo_parsing_handles_comounts_and_escapes(tmp_path):
     ]
     # a limit whose controller is not mounted is refused before anything is made
     with pytest.raises(HostUnsupported) as ei:
-        cg.create(Limits(pids=10))
+        cg.create(Limits(pids=10).to_resources())
     assert "pids limit needs the cgroup v1 pids controller, not mounted" in one_line(ei.value)
 
 
@@ -294,7 +294,7 @@ def test_mountinfo_parsing_handles_comounts_and_escapes(tmp_path):
 def test_create_join_and_membership(driver, env):
     cg = driver.group("c1")
     assert not cg.exists()
-    cg.create(Limits())
+    cg.create(Limits().to_resources())
     assert cg.exists()
     assert driver.list_groups() == ["c1"]
     for d in cg.paths().values():
@@ -320,7 +320,7 @@ def test_create_join_and_membership(driver, env):
             assert by_ctrl[c] == want, (c, lines)
     assert read(f"/proc/{p2.pid}/cgroup") == read(f"/proc/{p1.pid}/cgroup")
     with pytest.raises(Conflict) as ei:
-        cg.create(Limits())
+        cg.create(Limits().to_resources())
     one_line(ei.value)
     assert cg.exists()  # the refused second create left the first alone
 
@@ -334,7 +334,7 @@ def test_stats_account_cpu_and_report_limits(driver, env):
         pids=20 if "pids" in have else None,
     )
     cg = driver.group("c1")
-    cg.create(limits)
+    cg.create(limits.to_resources())
     p = env.spawn(cg, "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo done; exec sleep 30")
     assert p.stdout.readline() == b"done\n"
     s = cg.stats()
@@ -380,7 +380,7 @@ def test_limit_written_or_clearly_refused(driver, limit, controller, label):
         assert_refused_missing(driver, limits, controller, label)
         return
     cg = driver.group("c1")
-    cg.create(limits)
+    cg.create(limits.to_resources())
     v1 = driver.name == "v1"
     if limit == "memory":
         assert limit_file(driver, cg, "memory") == str(32 * MiB)
@@ -408,7 +408,7 @@ def test_oom_kill_is_seen(driver, env):
         assert_refused_missing(driver, limits, "memory", "memory")
         return
     cg = driver.group("c1")
-    cg.create(limits)
+    cg.create(limits.to_resources())
     assert not cg.oom_killed()
     p = env.spawn(cg, f"exec {shlex.quote(sys.executable)} -c 'b = bytearray(100 << 20)'")
     out, err = p.communicate(timeout=20)
@@ -423,7 +423,7 @@ def test_pids_limit_stops_forks(driver, env):
         assert_refused_missing(driver, limits, "pids", "pids")
         return
     cg = driver.group("c1")
-    cg.create(limits)
+    cg.create(limits.to_resources())
     p = env.spawn(cg, "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 >/dev/null 2>&1 & done; wait")
     out, err = p.communicate(timeout=10)
     assert p.returncode != 0
@@ -440,7 +440,7 @@ def test_kernel_refusal_names_the_limit_and_leaves_nothing(driver):
         return
     cg = driver.group("c1")
     with pytest.raises(InvalidArgument) as ei:
-        cg.create(limits)
+        cg.create(limits.to_resources())
     msg = one_line(ei.value)
     assert "cpus=0.001" in msg and "refused" in msg
     assert not cg.exists()
@@ -449,7 +449,7 @@ def test_kernel_refusal_names_the_limit_and_leaves_nothing(driver):
 
 def test_freeze_and_thaw(driver, env):
     cg = driver.group("c1")
-    cg.create(Limits())
+    cg.create(Limits().to_resources())
     env.spawn(cg, "while :; do :; done")
     wait_for(lambda: cg.stats().cpu_seconds > 0.01, what="the busy loop to use CPU")
     cg.freeze()
@@ -471,7 +471,7 @@ def test_freeze_and_thaw(driver, env):
 
 def test_kill_all_and_destroy(driver, env):
     cg = driver.group("c1")
-    cg.create(Limits())
+    cg.create(Limits().to_resources())
     p = env.spawn(cg, "sleep 30 & sleep 30 & exec sleep 30")
     wait_for(lambda: len(cg.pids()) == 3, what="three processes in the group")
     cg.kill_all()
@@ -487,7 +487,7 @@ def test_kill_all_and_destroy(driver, env):
 
 def test_destroy_kills_what_is_left(driver, env):
     cg = driver.group("c1")
-    cg.create(Limits())
+    cg.create(Limits().to_resources())
     p = env.spawn(cg, "sleep 30 & exec sleep 30")
     t = time.monotonic()
     cg.destroy()
@@ -502,7 +502,7 @@ def test_cpuset_is_set_by_the_driver_and_goes_with_the_group(driver, env):
     if driver.name == "v2" and "cpuset" not in read(os.path.join(driver.mount, "cgroup.controllers")).split():
         pytest.skip("this v2 hierarchy has no cpuset controller (a hybrid host: cpuset is v1's)")
     cg = driver.group("cs")
-    cg.create(Limits())
+    cg.create(Limits().to_resources())
     f = cg.set_cpuset("0")
     assert read(f) == "0" and os.path.dirname(f) in cg.paths().values()
     p = env.spawn(cg, "exec sleep 30")
@@ -518,7 +518,7 @@ def test_cpuset_is_set_by_the_driver_and_goes_with_the_group(driver, env):
 
 def test_remove_parent_only_when_empty(driver):
     cg = driver.group("c1")
-    cg.create(Limits())
+    cg.create(Limits().to_resources())
     driver.remove_parent()  # not empty: stays
     assert all(os.path.isdir(d) for d in driver.parent_dirs())
     cg.destroy()

@@ -23,7 +23,8 @@ import time
 import pytest
 
 from bocker_magics.engine.kernel import devices
-from bocker_magics.engine.kernel.cgroups import Limits, V1Driver, V2Driver, controller_mounts, v2_mount
+from bocker_magics.engine.kernel.cgroups import V1Driver, V2Driver, controller_mounts, v2_mount
+from bocker_magics.engine.limits import Limits
 from bocker_magics.engine.kernel.devices import (
     DEFAULT_NODES,
     DeviceNode,
@@ -157,7 +158,7 @@ class World:
 
     def group(self, name: str = "c1"):
         cg = self.driver.group(name)
-        cg.create(Limits())
+        cg.create(Limits().to_resources())
         self.groups.append(cg)
         return cg
 

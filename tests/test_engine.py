@@ -13,7 +13,7 @@ import pytest
 from conftest import CGROUP_PARENT
 from hostcheck import leftovers
 
-from bocker_magics.engine.kernel.cgroups import Limits
+from bocker_magics.engine.limits import Limits
 from bocker_magics.engine.kernel.namespaces import ns_inodes, parse_links
 from bocker_magics.errors import BockerError, NotFound
 

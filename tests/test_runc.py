@@ -313,6 +313,44 @@ def test_update_changes_the_cgroups_limits(rt, make_bundle):
     rt("delete", "--force", "upd")
 
 
+def test_create_applies_every_resource_runc_applies(rt, make_bundle):
+    """memory.reservation, swappiness, cpu.cpus and mems (refused "not supported by bocker-runc
+    yet" before), cpu.idle, blockIO throttles: written by the cgroup drivers as the engine's
+    monitor writes them, read back from the group's files (v1 here; test_resources.py has the
+    v2 files)."""
+    b = make_bundle("res", ["sleep", "1000"])
+    config = read_config(b)
+    dev = next((open(f"/sys/block/{n}/dev").read().strip() for n in sorted(os.listdir("/sys/block"))
+                if not n.startswith(("loop", "ram", "zram"))), None)
+    config["linux"]["resources"] = {
+        "memory": {"limit": 64 << 20, "reservation": 32 << 20, "swappiness": 20},
+        "cpu": {"shares": 512, "cpus": "0", "mems": "0", "idle": 0},
+        "pids": {"limit": 30},
+        **({"blockIO": {"throttleReadBpsDevice": [{"major": int(dev.split(":")[0]), "minor": int(dev.split(":")[1]),
+                                                    "rate": 1 << 20}]}} if dev else {}),
+    }
+    write_config(b, config)
+    if not os.path.isdir("/sys/fs/cgroup/memory"):
+        pytest.skip("the v1 files: this host is cgroup v2 (test_resources.py covers v2)")
+    rt("create", "--bundle", b, "res")
+    memory = f"/sys/fs/cgroup/memory/{CGROUP_PARENT}/runc-res"
+    assert Path(memory, "memory.soft_limit_in_bytes").read_text().strip() == str(32 << 20)
+    assert Path(memory, "memory.swappiness").read_text().strip() == "20"
+    cpuset = f"/sys/fs/cgroup/cpuset/{CGROUP_PARENT}/runc-res"
+    assert (Path(cpuset, "cpuset.cpus").read_text().strip(), Path(cpuset, "cpuset.mems").read_text().strip()) == \
+        ("0", "0")
+    pid = rt.state("res")["pid"]
+    assert f"{CGROUP_PARENT}/runc-res" in Path(f"/proc/{pid}/cgroup").read_text().split("cpuset:")[1].split("\n")[0]
+    if dev:
+        blkio = f"/sys/fs/cgroup/blkio/{CGROUP_PARENT}/runc-res"
+        assert Path(blkio, "blkio.throttle.read_bps_device").read_text().strip() == f"{dev} {1 << 20}"
+    # update takes any of them too (runc update --cpuset-cpus / -r)
+    rt("update", "--resources", "-", "res", input=json.dumps({"memory": {"reservation": 16 << 20}}))
+    assert Path(memory, "memory.soft_limit_in_bytes").read_text().strip() == str(16 << 20)
+    rt("delete", "--force", "res")
+    assert cgroup_dirs("res") == []
+
+
 # -- exec -----------------------------------------------------------------------------------
 def test_exec_joins_the_container(rt, make_bundle, tmp_path):
     b = make_bundle("ex", ["sleep", "1000"])

@@ -4,7 +4,8 @@ This host runs cgroup v1 (hybrid: a cgroup2 mount with no useful controllers), s
 test_cgroups.py can only check the v2 driver's refusals here. Most users run pure
 cgroup v2: this boots a Debian kernel with cgroup_no_v1=all in qemu, with the host's
 root read-only and this repo read-write at the same path, checks that the guest
-really is pure v2, then runs test_cgroups.py there, where every v2 limit is enforced.
+really is pure v2, then runs test_cgroups.py and test_resources.py there, where every v2
+limit and resource is enforced.
 
 A VM that cannot boot is a failure, not a skip: tests/v2vm/setup.sh installs what
 it needs. Slow under TCG (no usable KVM): about a minute and a half to three minutes.
@@ -40,7 +41,7 @@ enabled = open("/sys/fs/cgroup/cgroup.subtree_control").read().split()
 print("V2VM-CHECK-OK controllers=" + ",".join(controllers) + " enabled=" + ",".join(enabled))
 """
 
-GUEST = 'set -e; "$1" -c "$2"; exec "$1" -m pytest tests/test_cgroups.py tests/test_engine.py::test_v2_driver_runs_containers -p no:cacheprovider -q -rs'
+GUEST = 'set -e; "$1" -c "$2"; exec "$1" -m pytest tests/test_cgroups.py tests/test_resources.py tests/test_engine.py::test_v2_driver_runs_containers -p no:cacheprovider -q -rs'
 
 
 def _mountinfo() -> list[str]:

@@ -15,7 +15,7 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "Engine": "engine", "SEED_LIMITS": "engine", "MB": "engine",
     "RunOptions": "options", "MountRequest": "options",
-    "Limits": "kernel.cgroups", "CgroupStats": "kernel.cgroups",
+    "Limits": "limits", "CgroupStats": "kernel.cgroups",
     "Container": "containers", "RunResult": "containers", "ExitCodeError": "containers",
     "Image": "images", "Change": "changes",
     "Spec": "spec", "State": "spec",

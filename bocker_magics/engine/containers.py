@@ -137,7 +137,12 @@ class ContainerRecord:
     joins: dict[str, str] = field(default_factory=dict)  # namespace kind -> the container it shares it with
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        # the runtime's records (runtime/protocol.py) are plain classes: their own dicts
+        out["restart"] = self.restart.as_dict()
+        out["network"]["publish"] = [p.as_dict() for p in self.network.publish]
+        out["network"]["endpoint"] = self.network.endpoint.as_dict() if self.network.endpoint else None
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerRecord:
@@ -1026,7 +1031,7 @@ class Containers:
             if stats is None:
                 recorded = (c.state.stats if c.state is not None else {}) or {}
                 stats = CgroupStats(**{k: (int(v) if k != "cpu_seconds" and k != "cpu_quota_cpus" else v)
-                                       for k, v in recorded.items() if k in CgroupStats.__dataclass_fields__})
+                                       for k, v in recorded.items() if k in CgroupStats.__slots__})
             out[c.id] = stats
         return out
 

@@ -35,7 +35,8 @@ from .store import Store
 if TYPE_CHECKING:
     from .changes import Change
     from .containers import Container, Containers, NetworkPlan, Output, RunResult
-    from .kernel.cgroups import CgroupStats, Limits
+    from .kernel.cgroups import CgroupStats
+    from .limits import Limits
     from .network.networks import Networks
     from .options import RunOptions
     from .runtime.launcher import Launcher
@@ -54,7 +55,7 @@ def __getattr__(name: str):
 
 def seed_limits() -> Limits:
     """The seed's defaults: --MEM_LIMIT=512 (MB) and --CPU_SHARE=512."""
-    from .kernel.cgroups import Limits
+    from .limits import Limits
     return Limits(memory=512 * MB, cpu_shares=512)
 
 

@@ -41,7 +41,6 @@ import os
 import types
 
 from .. import _cjson  # json.loads and dumps without json's imports (re, enum): bocker-runc
-from .._dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from ..errors import InvalidArgument
 from .fileio import atomic_write
 
@@ -103,8 +102,7 @@ class _Pattern:
 
     `fast` is a plain test whose True means the regex matches; it answers for the values
     every config.json has (capability names, 1.0.2-dev). Anything else goes to the regex,
-    compiled on first need: importing `re` (with enum) was a visible share of every
-    bocker-runc create."""
+    compiled on first need: `re` (with enum) is a cost bocker-runc's create need not pay."""
 
     __slots__ = ("compiled", "fast", "regex", "what")
 
@@ -157,19 +155,40 @@ class _Invalid(Exception):
         self.problem = problem
 
 
-def _f(default: object = None, *, factory: object = None, **spec: object):
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+class _Decl:
+    """A field as its class declares it (`name: type = _f(...)`); `_model` fills in its
+    name and annotation."""
+
+    __slots__ = ("default", "default_factory", "metadata", "name", "type")
+
+    def __init__(self, default: object, default_factory: object, metadata: dict) -> None:
+        self.name = self.type = None
+        self.default, self.default_factory, self.metadata = default, default_factory, metadata
+
+
+def _f(default: object = None, *, factory: object = None, **spec: object) -> _Decl:
     """A field and how it looks in JSON: json= (its key when not plain camelCase),
     required= (the JSON must have it), always= (written whenever its object is), range=,
     enum= with noun=, pattern= (a _Pattern)."""
     if spec.get("required"):
         spec["always"] = True
     if factory is not None:
-        return field(default_factory=factory, metadata=spec)
-    return field(default=default, metadata=spec)
+        return _Decl(MISSING, factory, spec)
+    return _Decl(default, MISSING, spec)
 
 
-def _unknown():
-    return field(default_factory=dict, repr=False)
+def _unknown() -> _Decl:
+    return _Decl(MISSING, dict, {})
 
 
 # -- the model ------------------------------------------------------------------------------
@@ -185,7 +204,7 @@ class _Model:
 
     def __init__(self, **given: object) -> None:
         """Keyword arguments only (as kw_only=True made them); every field has a default."""
-        for f in self.__record__.fields:
+        for f in type(self)._decls:
             name = f.name
             if name in given:
                 value = given.pop(name)
@@ -200,7 +219,7 @@ class _Model:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return all(getattr(self, f.name) == getattr(other, f.name) for f in self.__record__.fields)
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in type(self)._decls)
 
     def __repr__(self) -> str:
         table = _table(type(self))
@@ -212,9 +231,26 @@ class _Model:
 
 
 def _model(cls):
-    """A model class: its fields (the package's dataclass(), see _dataclasses.py: bocker-runc
-    imports this module on every create), _Model's methods."""
-    return dataclass(cls, init=False, eq=False, repr=False)
+    """A model class: its fields, in the order it declares them (`name: type = _f(...)`),
+    become `cls._decls`, read by _Model's methods and the JSON tables; a plain default stays
+    a class attribute."""
+    decls = []
+    for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+        decl = cls.__dict__.get(name)
+        if not isinstance(decl, _Decl):
+            raise TypeError(f"{cls.__name__}.{name}: declare a field with _f() or _unknown()")
+        decl.name, decl.type = name, annotation
+        if decl.default_factory is MISSING:
+            setattr(cls, name, decl.default)
+        else:
+            delattr(cls, name)
+        decls.append(decl)
+    cls._decls = tuple(decls)
+    return cls
+
+
+def _is_model(tp: object) -> bool:
+    return isinstance(tp, type) and issubclass(tp, _Model)
 
 @_model
 class IDMapping(_Model):
@@ -940,7 +976,7 @@ class _Field:
         self.default = f.default if f.default is not MISSING else None
         self.empty = f.default_factory in (list, dict)  # unset when empty
         # a nested object that is always there (process, linux, ...): unset when empty
-        self.nested = f.default_factory is not MISSING and is_dataclass(f.default_factory)
+        self.nested = _is_model(f.default_factory)
 
     def unset(self, v: object) -> bool:
         if v is None:
@@ -956,7 +992,7 @@ class _Table:
     __slots__ = ("check", "fields", "keys")
 
     def __init__(self, cls) -> None:
-        self.fields = tuple(_Field(f) for f in fields(cls) if f.name != "unknown")
+        self.fields = tuple(_Field(f) for f in cls._decls if f.name != "unknown")
         self.keys = frozenset(f.json for f in self.fields)
         self.check = hasattr(cls, "_check")
 
@@ -997,7 +1033,7 @@ def _kind(tp, meta):
         return _Int(meta)
     if tp is float:
         return _Float()
-    if is_dataclass(tp):
+    if _is_model(tp):
         return _Obj(tp)
     raise TypeError(f"no JSON kind for {tp!r}")
 

@@ -19,7 +19,8 @@ import subprocess
 import time
 from typing import Any
 
-from ..engine.kernel.cgroups import Limits, detect, read_mounts
+from ..engine.kernel.cgroups import detect, read_mounts
+from ..engine.limits import Limits
 
 
 def proc_cgroups_frame():
@@ -71,7 +72,9 @@ class LabGroup:
         self.limits = limits
         self.cpuset = cpuset
         self.procs: list[subprocess.Popen] = []
-        self.group.create(limits)  # cgcreate + cgset of memory, cpu (driver: v1 or v2 files)
+        # cgcreate + cgset of memory, cpu: the limits as a spec's resources (Docker's rules), the
+        # driver's v1 or v2 files
+        self.group.create(limits.to_resources(swap_accounting=self.driver.swap_accounting()))
         try:
             if cpuset is not None:
                 self._set_cpuset(cpuset)

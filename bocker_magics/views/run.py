@@ -8,7 +8,6 @@ The output itself is not repeated in the report when it was streamed into the ce
 from __future__ import annotations
 
 import html
-from dataclasses import asdict
 from typing import Any
 
 from .. import format
@@ -61,7 +60,7 @@ class RunReport(View):
         return getattr(self.stats, "oom_kills", None)
 
     def accounting(self) -> dict[str, Any]:
-        return asdict(self.stats) if self.stats is not None else {}
+        return self.stats.as_dict() if self.stats is not None else {}
 
     @property
     def status(self) -> str:

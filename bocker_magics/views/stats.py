@@ -11,14 +11,13 @@ reads like the frame (`[]`, `.loc`, `.iloc`, `.index`, `.columns`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
 from typing import Any
 
 from .. import format
 from ..engine import CgroupStats
 from ._render import Table
 
-COLUMNS = [f.name for f in fields(CgroupStats)]
+COLUMNS = list(CgroupStats.__slots__)
 SIZES = {"memory_current", "memory_peak", "memory_limit"}
 
 
@@ -27,7 +26,7 @@ def stats_frame(stats: dict[str, Any], names: dict[str, str | None] | None = Non
     import pandas as pd
 
     names = names or {}
-    rows = [{"name": names.get(cid), **asdict(s)} for cid, s in stats.items()]
+    rows = [{"name": names.get(cid), **s.as_dict()} for cid, s in stats.items()]
     frame = pd.DataFrame(rows, columns=["name"] + COLUMNS, index=pd.Index(list(stats), name="container"))
     ints = ["cpu_shares", "cpu_weight", "memory_current", "memory_peak", "memory_limit", "oom_kills",
             "pids_current", "pids_limit"]
@@ -47,7 +46,7 @@ class StatsTable(Table):
     def rows(self) -> list[list[Any]]:
         out = []
         for cid, s in self.stats.items():
-            values = asdict(s)
+            values = s.as_dict()
             out.append([cid, self.names.get(cid)] + [
                 format.size(values[c]) if c in SIZES and values[c] is not None else values[c] for c in COLUMNS])
         return out

@@ -377,7 +377,7 @@ class _StepRun:
 
     # -- RUN -------------------------------------------------------------------------------------
     def run(self, step: Run) -> CacheEntry:
-        from ..kernel.cgroups import Limits
+        from ..limits import Limits
         from ..options import RunOptions
         b = self.b
         process = step.process(self.shell())

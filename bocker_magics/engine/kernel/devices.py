@@ -33,7 +33,7 @@ import stat
 import struct
 import sys
 
-from bocker_magics._dataclasses import dataclass
+from bocker_magics._record import Value
 from bocker_magics.errors import BockerError, HostUnsupported, InvalidArgument
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the monitor ~2 ms
@@ -50,17 +50,27 @@ _U32_MAX = (1 << 32) - 1
 # --------------------------------------------------------------------------- rules
 
 
-@dataclass(frozen=True)
-class DeviceRule:
+class DeviceRule(Value):
     """One OCI devices cgroup rule. ``major``/``minor`` None mean any (v1's ``*``)."""
 
-    allow: bool
-    type: str = "a"  # a (all), b (block), c (char)
-    major: int | None = None
-    minor: int | None = None
-    access: str = ACCESS
+    __slots__ = ("allow", "type", "major", "minor", "access")
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        allow: bool,
+        type: str = "a",
+        major: int | None = None,
+        minor: int | None = None,
+        access: str = ACCESS,
+    ) -> None:
+        self.allow = allow
+        self.type = type  # a (all), b (block), c (char)
+        self.major = major
+        self.minor = minor
+        self.access = access
+        self._check()
+
+    def _check(self) -> None:
         if not isinstance(self.allow, bool):
             raise InvalidArgument(f"device rule 'allow' must be true or false, not {self.allow!r}")
         if self.type not in TYPES:
@@ -193,17 +203,28 @@ def effective_rules(rules: list[DeviceRule]) -> list[DeviceRule]:
 # --------------------------------------------------------------------------- --device
 
 
-@dataclass(frozen=True)
-class DeviceNode:
+class DeviceNode(Value):
     """An OCI ``linux.devices`` entry: a node the runtime makes in the container's /dev."""
 
-    path: str  # in the container
-    type: str  # b or c
-    major: int
-    minor: int
-    file_mode: int  # permission bits (st_mode without the file type)
-    uid: int
-    gid: int
+    __slots__ = ("path", "type", "major", "minor", "file_mode", "uid", "gid")
+
+    def __init__(
+        self,
+        path: str,
+        type: str,
+        major: int,
+        minor: int,
+        file_mode: int,
+        uid: int,
+        gid: int,
+    ) -> None:
+        self.path = path  # in the container
+        self.type = type  # b or c
+        self.major = major
+        self.minor = minor
+        self.file_mode = file_mode  # permission bits (st_mode without the file type)
+        self.uid = uid
+        self.gid = gid
 
     def to_oci(self) -> dict[str, Any]:
         return {

@@ -18,7 +18,6 @@ import os
 import resource
 import warnings  # noqa: F401  os.execvpe imports it (get_exec_path): pid 1 calls that after pivot_root
 
-from ..._dataclasses import dataclass
 from ...errors import ProcessError
 from . import capabilities, userns
 
@@ -32,14 +31,14 @@ RLIMITS = {
 }
 
 
-@dataclass
 class Seccomp:
     """A compiled filter (classic BPF bytes) and the seccomp(2) flags to load it with."""
 
-    program: bytes
-    flags: int = 0
+    __slots__ = ("flags", "load", "program")
 
-    def __post_init__(self) -> None:
+    def __init__(self, program: bytes, flags: int = 0) -> None:
+        self.program = program
+        self.flags = flags
         # The loader's module comes with the filter, not with this module (a spec without
         # seccomp never needs it), and here, where it is made: pid 1 loads the filter after
         # pivot_root, where the package's files are out of reach.

@@ -14,7 +14,7 @@ import errno
 import os
 import stat
 
-from ..._dataclasses import dataclass, field
+from ..._record import Record
 from ...errors import RootfsError
 from . import linux, userns
 from .linux import (
@@ -73,40 +73,62 @@ KERNEL_FS = ("proc", "sysfs")
 KERNEL_DIRS = ("/proc", "/sys", "/dev")
 
 
-@dataclass
-class Overlay:
+class Overlay(Record):
     """The image's layers, for the engine's containers: mounted at the root first."""
 
-    layers_dir: str            # the directory the lowerdirs are relative to
-    lowerdirs: list[str]       # top layer first, as overlay wants them
-    upper: str
-    work: str
+    __slots__ = ("layers_dir", "lowerdirs", "upper", "work")
+
+    def __init__(self, layers_dir: str, lowerdirs: list[str], upper: str, work: str) -> None:
+        self.layers_dir = layers_dir  # the directory the lowerdirs are relative to
+        self.lowerdirs = lowerdirs  # top layer first, as overlay wants them
+        self.upper = upper
+        self.work = work
 
 
-@dataclass
-class RootContext:
+class RootContext(Record):
     """What preparing the root needs besides the spec."""
 
-    root: str                                 # the root's absolute path
-    overlay: Overlay | None = None
-    # the container's own cgroup directories: {"memory": dir, …} (v1) or {"unified": dir} (v2),
-    # bound read-only where the spec mounts type "cgroup"
-    cgroups: dict[str, str] = field(default_factory=dict)
-    no_pivot: bool = False                    # bocker-runc --no-pivot (a root on a ramfs)
-    # with a user namespace (kernel/userns.py): an fd of it, and the host's (uid, gid) of its
-    # root; the engine's overlay is then made of idmapped layers
-    userns_fd: int | None = None
-    mapped_root: tuple[int, int] | None = None
-    userns_maps: tuple[bytes, bytes] = (b"", b"")  # its uid_map and gid_map, as written
+    __slots__ = ("root", "overlay", "cgroups", "no_pivot", "userns_fd", "mapped_root", "userns_maps")
+
+    def __init__(
+        self,
+        root: str,
+        overlay: Overlay | None = None,
+        cgroups: dict[str, str] | None = None,
+        no_pivot: bool = False,
+        userns_fd: int | None = None,
+        mapped_root: tuple[int, int] | None = None,
+        userns_maps: tuple[bytes, bytes] = (b"", b""),
+    ) -> None:
+        self.root = root  # the root's absolute path
+        self.overlay = overlay
+        # the container's own cgroup directories: {"memory": dir, …} (v1) or {"unified": dir} (v2),
+        # bound read-only where the spec mounts type "cgroup"
+        self.cgroups = {} if cgroups is None else cgroups
+        self.no_pivot = no_pivot  # bocker-runc --no-pivot (a root on a ramfs)
+        # with a user namespace (kernel/userns.py): an fd of it, and the host's (uid, gid) of its
+        # root; the engine's overlay is then made of idmapped layers
+        self.userns_fd = userns_fd
+        self.mapped_root = mapped_root
+        self.userns_maps = userns_maps  # its uid_map and gid_map, as written
 
 
-@dataclass
-class MountOptions:
-    flags: int = 0
-    clear: int = 0            # flags an option explicitly turned off (rw, suid, ...)
-    propagation: list[int] = field(default_factory=list)
-    data: list[str] = field(default_factory=list)
-    copy_up: bool = False     # tmpcopyup: a tmpfs starts with what the directory held
+class MountOptions(Record):
+    __slots__ = ("flags", "clear", "propagation", "data", "copy_up")
+
+    def __init__(
+        self,
+        flags: int = 0,
+        clear: int = 0,
+        propagation: list[int] | None = None,
+        data: list[str] | None = None,
+        copy_up: bool = False,
+    ) -> None:
+        self.flags = flags
+        self.clear = clear  # flags an option explicitly turned off (rw, suid, ...)
+        self.propagation = [] if propagation is None else propagation
+        self.data = [] if data is None else data
+        self.copy_up = copy_up  # tmpcopyup: a tmpfs starts with what the directory held
 
     @property
     def bind(self) -> bool:

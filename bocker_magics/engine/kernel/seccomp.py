@@ -21,7 +21,7 @@ import json
 import os
 import struct
 
-from ..._dataclasses import dataclass
+from ..._record import Value
 from ...errors import ContainerStartError, HostUnsupported, InvalidArgument
 from .seccomp_default import ENOSYS, default_profile
 
@@ -68,28 +68,41 @@ def host_arch(machine: str | None = None) -> str:
     return _MACHINES[machine][1]
 
 
-@dataclass(frozen=True)
-class Arg:
-    index: int
-    op: int
-    value: int
-    value_two: int
+class Arg(Value):
+    __slots__ = ("index", "op", "value", "value_two")
+
+    def __init__(self, index: int, op: int, value: int, value_two: int) -> None:
+        self.index = index
+        self.op = op
+        self.value = value
+        self.value_two = value_two
 
 
-@dataclass(frozen=True)
-class Rule:
-    names: tuple[str, ...]
-    action: int
-    args: tuple[Arg, ...]
+class Rule(Value):
+    __slots__ = ("names", "action", "args")
+
+    def __init__(self, names: tuple[str, ...], action: int, args: tuple[Arg, ...]) -> None:
+        self.names = names
+        self.action = action
+        self.args = args
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(Value):
     """A checked OCI profile, in libseccomp's numbers."""
-    default_action: int
-    architectures: tuple[str, ...]   # OCI names, SCMP_ARCH_...
-    flags: int                       # seccomp(2) flags
-    rules: tuple[Rule, ...]
+
+    __slots__ = ("default_action", "architectures", "flags", "rules")
+
+    def __init__(
+        self,
+        default_action: int,
+        architectures: tuple[str, ...],
+        flags: int,
+        rules: tuple[Rule, ...],
+    ) -> None:
+        self.default_action = default_action
+        self.architectures = architectures  # OCI names, SCMP_ARCH_...
+        self.flags = flags  # seccomp(2) flags
+        self.rules = rules
 
 
 def _fault(field: str, what: str) -> InvalidArgument:

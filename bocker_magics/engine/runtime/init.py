@@ -28,7 +28,7 @@ import os
 import struct
 import termios
 
-from ..._dataclasses import dataclass
+from ..._record import Record
 from ...errors import HookError, ProcessError, RootfsError
 from ..kernel import linux, rootfs, userns
 from ..kernel.process import Seccomp, exec_process
@@ -57,27 +57,48 @@ HONOURED = (
     "process.cwd", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
     "process.oomScoreAdj", "root", "hostname", "domainname", "mounts", "hooks", "annotations",
     "linux.namespaces", "linux.uidMappings", "linux.gidMappings", "linux.sysctl",
-    "linux.resources.devices", "linux.resources.memory.limit",
-    "linux.resources.memory.swap", "linux.resources.cpu.shares", "linux.resources.cpu.quota",
-    "linux.resources.cpu.period", "linux.resources.pids.limit", "linux.cgroupsPath", "linux.devices",
+    # linux.resources: what runc 1.1 applies, through the cgroup drivers (kernel/cgroups)
+    *(f"linux.resources.{f}" for f in (
+        "devices", "memory.limit", "memory.reservation", "memory.swap", "memory.kernel", "memory.kernelTCP",
+        "memory.swappiness", "memory.disableOOMKiller", "memory.useHierarchy", "cpu.shares", "cpu.quota",
+        "cpu.period", "cpu.realtimeRuntime", "cpu.realtimePeriod", "cpu.cpus", "cpu.mems", "cpu.idle", "pids",
+        "blockIO", "hugepageLimits", "network", "rdma", "unified")),
+    "linux.cgroupsPath", "linux.devices",
     "linux.seccomp", "linux.rootfsPropagation", "linux.maskedPaths", "linux.readonlyPaths",
 )
 
 
-@dataclass
-class InitConfig:
+class InitConfig(Record):
     """What pid 1 needs besides the spec; fds are this process's."""
 
-    root: rootfs.RootContext
-    sync: int                          # SOCK_SEQPACKET to the parent (protocol.Sync)
-    stdio: tuple[int, int, int] | None = None   # fds to become 0, 1, 2 (None: keep ours)
-    console: int | None = None         # a connected unix socket: the pty master goes there
-    netns_fd: int | None = None        # a network namespace the engine made and plugs
-    userns_fd: int | None = None       # the user namespace to enter last (kernel/userns.py)
-    exec_fifo: int | None = None       # bocker-runc: an O_PATH fd of the directory of its EXEC_FIFO
-    seccomp: Seccomp | None = None
-    preserve_fds: int = 0              # bocker-runc --preserve-fds: 3..3+N-1 stay open
-    hook_state: str = ""               # the OCI state JSON hooks read on stdin
+    __slots__ = (
+        "root", "sync", "stdio", "console", "netns_fd", "userns_fd", "exec_fifo", "seccomp", "preserve_fds",
+        "hook_state",
+    )
+
+    def __init__(
+        self,
+        root: rootfs.RootContext,
+        sync: int,
+        stdio: tuple[int, int, int] | None = None,
+        console: int | None = None,
+        netns_fd: int | None = None,
+        userns_fd: int | None = None,
+        exec_fifo: int | None = None,
+        seccomp: Seccomp | None = None,
+        preserve_fds: int = 0,
+        hook_state: str = "",
+    ) -> None:
+        self.root = root
+        self.sync = sync  # SOCK_SEQPACKET to the parent (protocol.Sync)
+        self.stdio = stdio  # fds to become 0, 1, 2 (None: keep ours)
+        self.console = console  # a connected unix socket: the pty master goes there
+        self.netns_fd = netns_fd  # a network namespace the engine made and plugs
+        self.userns_fd = userns_fd  # the user namespace to enter last (kernel/userns.py)
+        self.exec_fifo = exec_fifo  # bocker-runc: an O_PATH fd of the directory of its EXEC_FIFO
+        self.seccomp = seccomp
+        self.preserve_fds = preserve_fds  # bocker-runc --preserve-fds: 3..3+N-1 stay open
+        self.hook_state = hook_state  # the OCI state JSON hooks read on stdin
 
 
 def fork_pid1(spec, make_config, cgroup_files, *, first=None) -> int:
@@ -263,17 +284,28 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
 EXEC_NAMESPACES = ("ipc", "uts", "net", "cgroup", "mnt")
 
 
-@dataclass
-class ExecConfig:
+class ExecConfig(Record):
     """What exec_init needs besides the process; fds are this process's."""
 
-    sync: int                          # SOCK_SEQPACKET to the parent (an error, or EOF on exec)
-    namespaces: dict[str, int]         # kind (EXEC_NAMESPACES) -> an fd of the container's
-    cgroup_dirs: list[str]             # the container's cgroup directories
-    stdio: tuple[int, int, int] | None = None   # fds to become 0, 1, 2 (None: keep ours)
-    console: int | None = None         # with process.terminal: the pty master goes there
-    seccomp: Seccomp | None = None
-    preserve_fds: int = 0              # 3..3+N-1 stay open
+    __slots__ = ("sync", "namespaces", "cgroup_dirs", "stdio", "console", "seccomp", "preserve_fds")
+
+    def __init__(
+        self,
+        sync: int,
+        namespaces: dict[str, int],
+        cgroup_dirs: list[str],
+        stdio: tuple[int, int, int] | None = None,
+        console: int | None = None,
+        seccomp: Seccomp | None = None,
+        preserve_fds: int = 0,
+    ) -> None:
+        self.sync = sync  # SOCK_SEQPACKET to the parent (an error, or EOF on exec)
+        self.namespaces = namespaces  # kind (EXEC_NAMESPACES) -> an fd of the container's
+        self.cgroup_dirs = cgroup_dirs  # the container's cgroup directories
+        self.stdio = stdio  # fds to become 0, 1, 2 (None: keep ours)
+        self.console = console  # with process.terminal: the pty master goes there
+        self.seccomp = seccomp
+        self.preserve_fds = preserve_fds  # 3..3+N-1 stay open
 
 
 def exec_init(process, cfg: ExecConfig) -> None:
@@ -284,7 +316,7 @@ def exec_init(process, cfg: ExecConfig) -> None:
     try:
         for directory in dict.fromkeys(cfg.cgroup_dirs):
             # v1: a single-threaded process moving itself by `tasks` skips the global
-            # threadgroup lock (an RCU grace period, ~10 ms); v2 has cgroup.procs only
+            # threadgroup lock (it waits for an RCU grace period); v2 has cgroup.procs only
             tasks = os.path.join(directory, "tasks")
             with open(tasks if os.path.exists(tasks) else os.path.join(directory, "cgroup.procs"), "w") as f:
                 f.write("0")

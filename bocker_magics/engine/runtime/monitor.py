@@ -31,11 +31,11 @@ import time
 from ...errors import BockerError, StartFailure
 
 # procfs and seccomp: imported here, so once by the shim; a monitor needs both at every start
-# (a Seccomp loads its module when it is made, in the forked monitor: ~2 ms each time)
+# (a Seccomp loads its module when it is made, in the forked monitor: at each start)
 from ..kernel import capabilities, linux
 from ..kernel import procfs as _procfs  # noqa: F401
 from ..kernel import seccomp as _seccomp_loader  # noqa: F401
-from ..kernel.cgroups import Limits, detect
+from ..kernel.cgroups import detect
 from ..kernel.process import Seccomp
 from ..kernel.rootfs import Overlay, RootContext
 from ..spec import Process, Spec, State, object_json, read_object
@@ -493,10 +493,9 @@ class Monitor:
             linux.crash_point("starting")
             self.driver = DRIVERS.get(self.launch.cgroup_parent) or detect(parent=self.launch.cgroup_parent)
             self.cgroup = cgroup_of(self.driver, self.spec, self.launch.id)
-            self.cgroup.create(Limits.from_resources(self.spec.linux.resources))
-            if self.spec.linux.resources.devices:
-                from ..kernel.devices import rules_from_oci
-                self.cgroup.set_devices(rules_from_oci([object_json(r) for r in self.spec.linux.resources.devices]))
+            # every field of spec.linux.resources, its devices policy included: bocker-runc's
+            # create calls the same
+            self.cgroup.create(self.spec.linux.resources)
             linux.crash_point("cgroup")
             for d in ("upper", "work", "merged"):
                 os.makedirs(os.path.join(self.bundle, d), exist_ok=True)
@@ -710,8 +709,7 @@ class Monitor:
         if self.cgroup is not None:
             try:
                 if self.state.phase == "exited":  # the final accounting, before it goes
-                    from dataclasses import asdict
-                    self.state.stats = {k: v for k, v in asdict(self.cgroup.stats()).items() if v is not None}
+                    self.state.stats = {k: v for k, v in self.cgroup.stats().as_dict().items() if v is not None}
             except Exception:
                 pass
             try:

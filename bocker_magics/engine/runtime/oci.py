@@ -20,10 +20,10 @@ start time, bundle, cgroup directories, the hooks run after create; a marshal'ed
 reads without importing anything), config.json (the spec as created), exec.fifo.
 
 Stdlib only, and the verbs a caller runs per container besides create (start, kill, delete,
-delete --force) import only os, time and select: here even `json` (re, enum) costs as much
-as a whole runc start (benchmarks/bench_runc.py's breakdown), so JSON goes through
-_cjson.py (json's own C functions) everywhere on bocker-runc's paths. The spec, init and
-cgroup modules come with create, exec, pause, resume, update.
+delete --force) import only os, time and select: here even `json` (re, enum) costs as much as
+a whole runc start (benchmarks/bench_runc.py), so JSON goes through _cjson.py (json's own C functions) everywhere on
+bocker-runc's paths. The spec, init and cgroup modules come with create, exec, pause,
+resume, update.
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ CONFIG = "config.json"
 FIFO = "exec.fifo"  # init.EXEC_FIFO (init.py is imported by create alone)
 
 NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "cgroup", "user")
-UPDATABLE = tuple(f"linux.resources.{p}" for p in ("memory.limit", "memory.swap", "cpu.shares", "cpu.quota",
-                                                    "cpu.period", "pids.limit"))
+# `update`: every resource create applies, but the devices policy (as runc's update)
+UPDATABLE = tuple(f"linux.resources.{p}" for p in ("memory", "cpu", "pids", "blockIO", "hugepageLimits", "network",
+                                                    "rdma", "unified"))
 
 
 class Log:
@@ -268,24 +269,22 @@ class Runtime:
         return c
 
     def _cgroup(self, c: Container, spec):
-        """Make the container's cgroup with its limits and devices policy (runc's defaults
-        after the spec's rules)."""
-        from ..kernel.cgroups import Limits, detect
-        from ..kernel.devices import rules_from_oci, with_runtime_allows
-        from ..spec import object_json
+        """Make the container's cgroup with every resource of the spec and its devices policy:
+        the monitor of `bocker run` calls the same create."""
+        from ..kernel.cgroups import detect
+        from ..kernel.devices import RUNTIME_ALLOWS
+        from ..spec import DeviceRule
 
         path = spec.linux.cgroups_path or f"/{DEFAULT_CGROUP_PARENT}/{c.id}"
         c.rec["cgroups_path"] = path
         c.rec["default_parent"] = not spec.linux.cgroups_path
         group = detect(parent=DEFAULT_CGROUP_PARENT).group_at(path)
         resources = spec.linux.resources
-        limits = Limits.from_resources(resources)
-        group.create(limits)
+        # runc's specconv appends its default allow list to every spec's device rules (podman
+        # sends only "deny all" and relies on it): the spec as runc would run it
+        resources.devices = [*resources.devices, *(DeviceRule(**r.to_oci()) for r in RUNTIME_ALLOWS)]
+        group.create(resources)
         c.rec["cgroup"] = group.paths()
-        swap = resources.memory.swap
-        if swap:
-            group.update(limits, swap=swap)
-        group.set_devices(with_runtime_allows(rules_from_oci([object_json(r) for r in resources.devices])))
         return group
 
     def _spawn(self, c: Container, spec, cgroup, InitConfig, console_socket, no_pivot, no_new_keyring,
@@ -589,9 +588,8 @@ class Runtime:
         self._group(c).thaw()
 
     def update(self, cid: str, resources: dict) -> None:
-        """`runc update`: the memory (limit, swap), cpu (shares, quota, period) and pids
-        (limit) of a linux.resources object; zero means "leave it"."""
-        from ..kernel.cgroups import Limits
+        """`runc update`: the fields of a linux.resources object (all but devices), through
+        the cgroup driver as create applies them; zero means "leave it"."""
         from ..spec import Linux, Resources, Spec, read_object
         c = self.load(cid)
         if c.status() == "stopped":
@@ -603,10 +601,8 @@ class Runtime:
                        if any(v not in (0, False, "", None, [], {}) for v in _values(document, p.split(".")))]
         if unsupported:
             raise InvalidArgument(f"update: {unsupported[0].removeprefix('linux.resources.')} is not supported by "
-                                  "bocker-runc yet: give memory, memory-swap, cpu-shares, cpu-quota, cpu-period "
-                                  "or pids-limit")
-        limits = Limits.from_resources(res)
-        self._group(c).update(limits, swap=res.memory.swap or None)
+                                  "bocker-runc yet: give the other fields of linux.resources")
+        self._group(c).apply_resources(res)
 
     # -- exec ----------------------------------------------------------------------------------
     def exec(self, cid: str, process: dict, *, detach: bool = False, pid_file: str | None = None,

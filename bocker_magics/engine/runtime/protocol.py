@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 
 from ... import _cjson  # json without its imports (re, enum): pid 1 of every bocker-runc create speaks it
-from ..._dataclasses import asdict, dataclass, field
+from ..._record import Record
 
 TYPE_CHECKING = False  # not typing's: importing typing costs bocker-runc ~2 ms a start
 if TYPE_CHECKING:
@@ -107,58 +107,95 @@ class Sync(Channel):
 
 
 # -- what the engine hands the shim ----------------------------------------------------------
-@dataclass
-class Endpoint:
+class Endpoint(Record):
     """A container's place on a network (network/model.py has the engine's own)."""
 
-    network: str
-    bridge: str
-    address: str
-    prefixlen: int
-    gateway: str
-    mac: str
-    host_ifname: str
-    ifname: str = "eth0"
+    __slots__ = ("network", "bridge", "address", "prefixlen", "gateway", "mac", "host_ifname", "ifname")
+
+    def __init__(
+        self,
+        network: str,
+        bridge: str,
+        address: str,
+        prefixlen: int,
+        gateway: str,
+        mac: str,
+        host_ifname: str,
+        ifname: str = "eth0",
+    ) -> None:
+        self.network = network
+        self.bridge = bridge
+        self.address = address
+        self.prefixlen = prefixlen
+        self.gateway = gateway
+        self.mac = mac
+        self.host_ifname = host_ifname
+        self.ifname = ifname
 
 
-@dataclass
-class Publish:
+class Publish(Record):
     """-p: a host address and port relayed to the container's port."""
 
-    host_ip: str
-    host_port: int
-    container_port: int
-    proto: str = "tcp"
+    __slots__ = ("host_ip", "host_port", "container_port", "proto")
+
+    def __init__(self, host_ip: str, host_port: int, container_port: int, proto: str = "tcp") -> None:
+        self.host_ip = host_ip
+        self.host_port = host_port
+        self.container_port = container_port
+        self.proto = proto
 
 
-@dataclass
-class RestartPolicy:
-    name: str = "no"             # no | on-failure | always | unless-stopped
-    max_retries: int = 0         # on-failure:N (0: no limit)
+class RestartPolicy(Record):
+    __slots__ = ("name", "max_retries")
+
+    def __init__(self, name: str = "no", max_retries: int = 0) -> None:
+        self.name = name  # no | on-failure | always | unless-stopped
+        self.max_retries = max_retries  # on-failure:N (0: no limit)
 
 
-@dataclass
-class Launch:
+class Launch(Record):
     """One container start: the bundle (config.json holds the spec) and what the spec does
     not hold."""
 
-    id: str
-    bundle: str                              # the container's directory
-    layers_dir: str
-    lowerdirs: list[str]                     # top first, relative to layers_dir
-    cgroup_parent: str
-    boot_id: str
-    seccomp: str | None = None               # a compiled filter's file (kernel/seccomp.py)
-    endpoint: Endpoint | None = None
-    publish: list[Publish] = field(default_factory=list)
-    lease: str | None = None                 # the lease file to give back at the end
-    stdin: bool = False                      # -i: keep stdin open
-    restart: RestartPolicy = field(default_factory=RestartPolicy)
-    healthcheck: dict[str, Any] | None = None   # runtime/health.Healthcheck's fields: checks to run
-    fds: list[str] = field(default_factory=list)   # names of the fds sent with it: ctl, attach, netns
+    __slots__ = (
+        "id", "bundle", "layers_dir", "lowerdirs", "cgroup_parent", "boot_id", "seccomp", "endpoint",
+        "publish", "lease", "stdin", "restart", "healthcheck", "fds",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        bundle: str,
+        layers_dir: str,
+        lowerdirs: list[str],
+        cgroup_parent: str,
+        boot_id: str,
+        seccomp: str | None = None,
+        endpoint: Endpoint | None = None,
+        publish: list[Publish] | None = None,
+        lease: str | None = None,
+        stdin: bool = False,
+        restart: RestartPolicy | None = None,
+        healthcheck: dict[str, Any] | None = None,
+        fds: list[str] | None = None,
+    ) -> None:
+        self.id = id
+        self.bundle = bundle  # the container's directory
+        self.layers_dir = layers_dir
+        self.lowerdirs = lowerdirs  # top first, relative to layers_dir
+        self.cgroup_parent = cgroup_parent
+        self.boot_id = boot_id
+        self.seccomp = seccomp  # a compiled filter's file (kernel/seccomp.py)
+        self.endpoint = endpoint
+        self.publish = [] if publish is None else publish
+        self.lease = lease  # the lease file to give back at the end
+        self.stdin = stdin  # -i: keep stdin open
+        self.restart = RestartPolicy() if restart is None else restart
+        self.healthcheck = healthcheck  # runtime/health.Healthcheck's fields: the checks to run
+        self.fds = [] if fds is None else fds  # names of the fds sent with it: ctl, attach, netns
 
     def to_json(self) -> dict[str, Any]:
-        return {"op": "run", **asdict(self)}
+        return {"op": "run", **self.as_dict()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Launch:
@@ -169,23 +206,36 @@ class Launch:
         return cls(**data)
 
 
-@dataclass
-class ExecLaunch:
+class ExecLaunch(Record):
     """One more process in a running container: its spec `process` (JSON) and where the
     container is."""
 
-    id: str
-    bundle: str
-    process_file: str                        # the spec's process object, as JSON (runc's --process)
-    pid: int
-    pid_start: int
-    cgroup: dict[str, str]                   # hierarchy -> the container's cgroup dir
-    seccomp: str | None = None
-    stdin: bool = False
-    fds: list[str] = field(default_factory=list)
+    __slots__ = ("id", "bundle", "process_file", "pid", "pid_start", "cgroup", "seccomp", "stdin", "fds")
+
+    def __init__(
+        self,
+        id: str,
+        bundle: str,
+        process_file: str,
+        pid: int,
+        pid_start: int,
+        cgroup: dict[str, str],
+        seccomp: str | None = None,
+        stdin: bool = False,
+        fds: list[str] | None = None,
+    ) -> None:
+        self.id = id
+        self.bundle = bundle
+        self.process_file = process_file  # the spec's process object, as JSON (runc's --process)
+        self.pid = pid
+        self.pid_start = pid_start
+        self.cgroup = cgroup  # hierarchy -> the container's cgroup dir
+        self.seccomp = seccomp
+        self.stdin = stdin
+        self.fds = [] if fds is None else fds
 
     def to_json(self) -> dict[str, Any]:
-        return {"op": "exec", **asdict(self)}
+        return {"op": "exec", **self.as_dict()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ExecLaunch:

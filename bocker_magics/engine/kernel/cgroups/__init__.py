@@ -1,13 +1,17 @@
 """Cgroups for containers: one interface, a v1 driver and a v2 driver, chosen at run time.
 
-    from bocker_magics.engine.kernel.cgroups import Limits, detect
+    from bocker_magics.engine.kernel.cgroups import detect
     cg = detect().group(container_id)
-    cg.create(Limits(memory=64 << 20, cpus=0.5, pids=100))
-    ...                       # the container's pid 1 writes "0" to each of cg.procs_files()
+    cg.create(spec.linux.resources)   # the group, every resource the spec sets, its devices policy
+    ...                       # the container's pid 1 writes "0" to each of cg.join_files()
+    cg.apply_resources(resources)     # `runc update`: the fields given, nothing else
     cg.stats(); cg.freeze(); cg.thaw(); cg.destroy()
 
-Callers never ask which version they got: the differences live in ``v1.py`` and ``v2.py``
-(the shape of youki's ``libcgroups``). Stdlib only, cheap to import.
+The drivers write exactly what the spec's linux.resources says (engine/spec.py; Docker's
+units and rules are engine/limits.py's and engine/options.py's, above the spec). Callers
+never ask which version they got: the differences live in ``v1.py``/``v1_resources.py`` and
+``v2.py``/``v2_resources.py`` (the shape of youki's ``libcgroups``). Stdlib only, cheap to
+import.
 
 Environment:
     BOCKER_CGROUP_DRIVER     v1 | v2, to override detection
@@ -25,20 +29,18 @@ from .common import (
     Cgroup,
     CgroupDriver,
     CgroupStats,
-    Limits,
     Mount,
     read_mounts,
     shares_to_weight,
     weight_to_shares,
 )
-from .v1 import V1Cgroup, V1Driver, controller_mounts
+from .v1 import EXTRA_CONTROLLERS, V1Cgroup, V1Driver, controller_mounts
 from .v2 import V2Cgroup, V2Driver
 
 __all__ = [
     "Cgroup",
     "CgroupDriver",
     "CgroupStats",
-    "Limits",
     "V1Cgroup",
     "V1Driver",
     "V2Cgroup",
@@ -93,4 +95,4 @@ def detect(parent: str | None = None) -> CgroupDriver:
     mounts = read_mounts()
     if forced == "v2" or (not forced and _root_is_cgroup2(mounts)):
         return V2Driver(parent, v2_mount(mounts))
-    return V1Driver(parent, controller_mounts(mounts))
+    return V1Driver(parent, controller_mounts(mounts), controller_mounts(mounts, EXTRA_CONTROLLERS))

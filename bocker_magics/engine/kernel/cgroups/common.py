@@ -1,8 +1,10 @@
 """The cgroup interface shared by the v1 and v2 drivers (youki's ``libcgroups/src/common.rs``).
 
-Callers see :class:`Limits`, :class:`CgroupStats`, :class:`CgroupDriver` and :class:`Cgroup`;
-everything that differs between cgroup v1 and v2 (file names, units, the freezer, how a
-group is killed) lives in ``v1.py`` and ``v2.py``.
+Callers see :class:`CgroupStats`, :class:`CgroupDriver` and :class:`Cgroup`, and give a group
+the spec's linux.resources (engine/spec.py) as they are: :meth:`Cgroup.create` and
+:meth:`Cgroup.apply_resources` write what it says. Everything that differs between cgroup v1
+and v2 (hierarchies, file names, units, the freezer, how a group is killed) lives in
+``v1.py``/``v1_resources.py`` and ``v2.py``/``v2_resources.py``.
 
 Stdlib only and cheap to import: the single-threaded helper that starts every container
 imports this module, so no subprocess, no ``re``, no third-party packages.
@@ -10,95 +12,23 @@ imports this module, so no subprocess, no ``re``, no third-party packages.
 
 from __future__ import annotations
 
-import _signal  # signal's C half: signal.py makes enums, and enum costs bocker-runc ~2 ms
+import _signal  # signal's C half: signal.py makes enums, and enum is a cost on every bocker-runc verb
 import errno
 import os
 import time
 from abc import ABC, abstractmethod
 
-from bocker_magics._dataclasses import dataclass
-from bocker_magics.errors import BockerError, Conflict, HostUnsupported, InvalidArgument, NotFound
+from bocker_magics._record import Record, Value
+from bocker_magics.errors import BockerError, Conflict, InvalidArgument, NotFound
 
-TYPE_CHECKING = False  # not typing's: importing typing costs the monitor ~2 ms
+TYPE_CHECKING = False  # not typing's: the monitor does not import typing
 if TYPE_CHECKING:
     from bocker_magics.engine.kernel.devices import DeviceRule
 
-MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum: "Minimum memory limit allowed is 6MB"
 MIN_SHARES = 2
 MAX_SHARES = 262144
 MIN_WEIGHT = 1
 MAX_WEIGHT = 10000
-CPU_PERIOD_US = 100_000  # the CFS period Docker and runc use for --cpus
-
-# Which controller each limit needs; a driver checks these before it makes anything.
-LIMIT_CONTROLLER = {"memory": "memory", "cpu_shares": "cpu", "cpus": "cpu", "pids": "pids"}
-
-
-# --------------------------------------------------------------------------- limits
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one container, in the units of ``docker run``."""
-
-    memory: int | None = None  # bytes; None = unlimited
-    cpu_shares: int | None = None  # v1 cpu.shares (2..262144); v2 gets shares_to_weight()
-    cpus: float | None = None  # CPUs: 0.5 -> cfs quota 50000 per period 100000
-    pids: int | None = None  # most tasks at once; None = unlimited
-    cpu_period: int = CPU_PERIOD_US  # the CFS period the quota of `cpus` is taken over
-
-    @classmethod
-    def from_resources(cls, resources) -> Limits:
-        """The limits a spec's linux.resources sets (memory, cpu shares/quota/period, pids)."""
-        cpu = resources.cpu
-        period = cpu.period or CPU_PERIOD_US
-        cpus = None if cpu.quota is None or cpu.quota <= 0 else cpu.quota / period
-        memory = resources.memory.limit
-        pids = resources.pids.limit
-        return cls(memory=memory if memory and memory > 0 else None, cpu_shares=cpu.shares or None,
-                   cpus=cpus, pids=pids if pids and pids > 0 else None, cpu_period=period)
-
-    def validate(self) -> None:
-        """Raise :class:`InvalidArgument` for a value that can never work."""
-        if self.memory is not None:
-            if not _is_int(self.memory):
-                raise InvalidArgument(f"memory limit must be a number of bytes, not {self.memory!r}")
-            if self.memory < MIN_MEMORY:
-                raise InvalidArgument(
-                    f"memory limit {self.memory} bytes is below the minimum of 6 MiB; use 6m or more"
-                )
-        if self.cpu_shares is not None:
-            if not _is_int(self.cpu_shares) or not MIN_SHARES <= self.cpu_shares <= MAX_SHARES:
-                raise InvalidArgument(
-                    f"cpu shares {self.cpu_shares!r} out of range; use a whole number from "
-                    f"{MIN_SHARES} to {MAX_SHARES} (1024 is the default)"
-                )
-        if self.cpus is not None:
-            ncpu = os.cpu_count() or 1
-            if (
-                isinstance(self.cpus, bool)
-                or not isinstance(self.cpus, (int, float))
-                or not 0 < self.cpus <= ncpu
-            ):
-                raise InvalidArgument(
-                    f"cpus {self.cpus!r} out of range; use a number above 0 and at most {ncpu} "
-                    "(this host's CPU count)"
-                )
-        if self.pids is not None:
-            if not _is_int(self.pids) or self.pids < 1:
-                raise InvalidArgument(f"pids limit {self.pids!r} is invalid; use a whole number of 1 or more")
-
-    def needed_controllers(self) -> dict[str, str]:
-        """Limit name -> the controller it needs, for the limits that are set."""
-        return {k: c for k, c in LIMIT_CONTROLLER.items() if getattr(self, k) is not None}
-
-    def cpu_quota_us(self) -> int | None:
-        """CFS quota in microseconds per `cpu_period`, or None when cpus is unset."""
-        return None if self.cpus is None else int(round(self.cpus * self.cpu_period))
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def shares_to_weight(shares: int) -> int:
@@ -124,21 +54,38 @@ def weight_to_shares(weight: int) -> int:
 # --------------------------------------------------------------------------- stats
 
 
-@dataclass
-class CgroupStats:
+class CgroupStats(Record):
     """Accounting of one group; the same fields on v1 and v2. A field is None when the
     controller behind it is not available (or, for limits, when there is no limit)."""
 
-    cpu_seconds: float | None = None  # CPU time used by all tasks, user + system
-    cpu_shares: int | None = None  # v1 shares; on v2 the weight converted back
-    cpu_weight: int | None = None  # v2 weight; on v1 the shares converted
-    cpu_quota_cpus: float | None = None  # quota / period; None = no quota
-    memory_current: int | None = None  # bytes charged now
-    memory_peak: int | None = None  # high-water mark in bytes
-    memory_limit: int | None = None  # bytes; None = unlimited
-    oom_kills: int | None = None  # tasks killed by the OOM killer in this group
-    pids_current: int | None = None
-    pids_limit: int | None = None  # None = max
+    __slots__ = (
+        "cpu_seconds", "cpu_shares", "cpu_weight", "cpu_quota_cpus", "memory_current", "memory_peak",
+        "memory_limit", "oom_kills", "pids_current", "pids_limit",
+    )
+
+    def __init__(
+        self,
+        cpu_seconds: float | None = None,
+        cpu_shares: int | None = None,
+        cpu_weight: int | None = None,
+        cpu_quota_cpus: float | None = None,
+        memory_current: int | None = None,
+        memory_peak: int | None = None,
+        memory_limit: int | None = None,
+        oom_kills: int | None = None,
+        pids_current: int | None = None,
+        pids_limit: int | None = None,
+    ) -> None:
+        self.cpu_seconds = cpu_seconds  # CPU time used by all tasks, user + system
+        self.cpu_shares = cpu_shares  # v1 shares; on v2 the weight converted back
+        self.cpu_weight = cpu_weight  # v2 weight; on v1 the shares converted
+        self.cpu_quota_cpus = cpu_quota_cpus  # quota / period; None = no quota
+        self.memory_current = memory_current  # bytes charged now
+        self.memory_peak = memory_peak  # high-water mark in bytes
+        self.memory_limit = memory_limit  # bytes; None = unlimited
+        self.oom_kills = oom_kills  # tasks killed by the OOM killer in this group
+        self.pids_current = pids_current
+        self.pids_limit = pids_limit  # None = max
 
 
 # --------------------------------------------------------------------------- files
@@ -218,14 +165,16 @@ def rmdir_quiet(path: str) -> bool:
 # --------------------------------------------------------------------------- mounts
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(Value):
     """One line of /proc/self/mountinfo."""
 
-    mount_point: str
-    root: str
-    fstype: str
-    super_options: tuple[str, ...]
+    __slots__ = ("mount_point", "root", "fstype", "super_options")
+
+    def __init__(self, mount_point: str, root: str, fstype: str, super_options: tuple[str, ...]) -> None:
+        self.mount_point = mount_point
+        self.root = root
+        self.fstype = fstype
+        self.super_options = super_options
 
 
 def _unescape(s: str) -> str:
@@ -328,10 +277,13 @@ class Cgroup(ABC):
 
     # -- lifecycle
 
-    def create(self, limits: Limits) -> None:
-        """Make the group in every hierarchy and apply ``limits``; all or nothing."""
-        limits.validate()
-        self._check_controllers(limits)
+    def create(self, resources=None) -> None:
+        """Make the group in every hierarchy it needs and apply ``resources`` (the spec's
+        linux.resources; None: no limit); all or nothing."""
+        from .resources import set_fields
+        fields = set_fields(resources)
+        self._check_resources(resources, fields)
+        self._add_hierarchies(fields)
         for d in self._dirs():
             if os.path.isdir(d):
                 raise Conflict(
@@ -342,7 +294,7 @@ class Cgroup(ABC):
         try:
             for attempt in range(5):
                 try:
-                    self._prepare_parents(limits)
+                    self._prepare_parents(fields)
                     for d in self._dirs():
                         if d in made:
                             continue
@@ -355,13 +307,16 @@ class Cgroup(ABC):
                                 "remove that container or run gc"
                             ) from None
                         made.append(d)
+                        self._made_dir(d)
                     break
                 except FileNotFoundError:
                     # the engine's parent dir was removed as we made it (the last container
                     # of another engine just ended): make it again
                     if attempt == 4:
                         raise
-            self._apply(limits)
+            if resources is not None:
+                self._write(resources, fields)
+                self._set_spec_devices(resources)
         except BaseException as e:
             for d in reversed(made):
                 rmdir_quiet(d)
@@ -372,16 +327,24 @@ class Cgroup(ABC):
                 ) from None
             raise
 
-    def update(self, limits: Limits, swap: int | None = None) -> None:
-        """Change the limits of the existing group (`runc update`): the ones set in
-        `limits`, and memory+swap (bytes, -1: unlimited) when `swap` is given."""
-        limits.validate()
-        self._check_controllers(limits)
+    def apply_resources(self, resources) -> None:
+        """Write the spec's linux.resources into the existing group: every field that is set,
+        exactly as the spec says it, and nothing else (its devices, when it has any, replace
+        the devices policy). `create` does the same for a new group; `runc update` this."""
+        from .resources import set_fields
+        fields = set_fields(resources)
+        self._check_resources(resources, fields)
         self._must_exist()
-        self._apply_update(limits, swap)
+        self._write(resources, fields)
+        self._set_spec_devices(resources)
 
-    def _apply_update(self, limits: Limits, swap: int | None) -> None:
-        self._apply(limits)
+    update = apply_resources
+
+    def _set_spec_devices(self, resources) -> None:
+        if resources.devices:
+            from bocker_magics.engine.kernel.devices import rules_from_oci
+            from bocker_magics.engine.spec import object_json
+            self.set_devices(rules_from_oci([object_json(r) for r in resources.devices]))
 
     def join_files(self) -> list[str]:
         """The files a single-threaded process writes "0" to, to join the group by itself
@@ -455,15 +418,23 @@ class Cgroup(ABC):
     # -- the version-specific part
 
     @abstractmethod
-    def _check_controllers(self, limits: Limits) -> None:
-        """Raise HostUnsupported when a limit needs a controller this driver lacks."""
+    def _check_resources(self, resources, fields: list[str]) -> None:
+        """Raise HostUnsupported (one line) for a set field this host's cgroups do not offer:
+        a controller not mounted or enabled, a file this version lacks; InvalidArgument for a
+        value no kernel takes."""
 
-    def _prepare_parents(self, limits: Limits) -> None:
+    def _add_hierarchies(self, fields: list[str]) -> None:
+        """Add the directories the fields need besides the usual ones (v1: cpuset, blkio, ...)."""
+
+    def _prepare_parents(self, fields: list[str]) -> None:
         """Make the engine's parent dirs ready (v2: enable controllers)."""
 
+    def _made_dir(self, d: str) -> None:
+        """A directory of the group was just made (v1 cpuset: give it its parent's cpus and mems)."""
+
     @abstractmethod
-    def _apply(self, limits: Limits) -> None:
-        """Write the limits into the freshly made group."""
+    def _write(self, resources, fields: list[str]) -> None:
+        """Write the set fields of the spec's resources into the group's files."""
 
     @abstractmethod
     def set_devices(self, rules: list[DeviceRule]) -> None:
@@ -532,6 +503,10 @@ class CgroupDriver(ABC):
     def available_controllers(self) -> set[str]:
         """Controllers this driver can use for limits and accounting."""
 
+    def swap_accounting(self) -> bool:
+        """Whether the kernel limits memory+swap here (v1 memsw, v2 memory.swap.max)."""
+        return False
+
     def list_groups(self) -> list[str]:
         """Container ids that have a group in any hierarchy (for gc)."""
         ids: set[str] = set()
@@ -555,11 +530,3 @@ class CgroupDriver(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(parent={self.parent!r})"
-
-
-def missing_controller_error(label: str, controller: str, version: str, why: str) -> HostUnsupported:
-    """One line: "memory limit needs the cgroup v2 memory controller, not enabled at X; ..." """
-    return HostUnsupported(
-        f"{label} limit needs the cgroup {version} {controller} controller, {why}; "
-        f"run without the {label} limit or enable the controller"
-    )

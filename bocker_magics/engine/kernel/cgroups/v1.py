@@ -7,20 +7,19 @@ differ (``/sys/fs/cgroup/cpu,cpuacct`` with symlinks on one, separate mounts on 
 
 from __future__ import annotations
 
-import _signal  # signal's C half: signal.py makes enums, and enum costs bocker-runc ~2 ms
+import _signal  # signal's C half: signal.py makes enums, and enum is a cost on every bocker-runc verb
 import os
 
 from bocker_magics.engine.kernel.devices import DeviceRule, write_v1
 from bocker_magics.errors import BockerError, HostUnsupported
 
+from . import v1_resources
 from .common import (
     Cgroup,
     CgroupDriver,
     CgroupStats,
-    Limits,
     Mount,
     check_container_id,
-    missing_controller_error,
     read_int,
     read_keyed,
     read_mounts,
@@ -29,59 +28,81 @@ from .common import (
     shares_to_weight,
     split_group_path,
     write_file,
-    write_limit,
 )
+from .resources import controllers_needed
 
-# devices: every group gets one, so the container's devices policy has somewhere to live.
+# Every group is made in these (devices: so the container's devices policy has somewhere to
+# live) ...
 CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "freezer", "devices")
+# ... and in these only when its resources set a field of theirs (a cpuset group must be given
+# cpus and mems before it takes a task: no cost for containers that set none).
+EXTRA_CONTROLLERS = ("cpuset", "blkio", "hugetlb", "net_cls", "net_prio", "rdma")
 
 # The kernel's "no limit": PAGE_COUNTER_MAX pages, e.g. 9223372036854771712 with 4 KiB pages.
 _UNLIMITED = 1 << 62
 
 
 
-def controller_mounts(mounts: list[Mount] | None = None) -> dict[str, str]:
-    """Controller -> mount point, for the v1 controllers the engine uses (first mount wins)."""
+def controller_mounts(mounts: list[Mount] | None = None, names: tuple[str, ...] = CONTROLLERS) -> dict[str, str]:
+    """Controller -> mount point, for the v1 controllers `names` (first mount wins)."""
     found: dict[str, str] = {}
     for m in read_mounts() if mounts is None else mounts:
         if m.fstype != "cgroup":
             continue
         for opt in m.super_options:
-            if opt in CONTROLLERS and opt not in found:
+            if opt in names and opt not in found:
                 found[opt] = m.mount_point
     return found
 
 
 class V1Cgroup(Cgroup):
-    def __init__(self, container_id: str, dirs: dict[str, str], path: str = "") -> None:
+    def __init__(self, container_id: str, dirs: dict[str, str], path: str = "",
+                 mounts: dict[str, str] | None = None) -> None:
         super().__init__(container_id, dirs)
         self._rel = path or container_id  # its path below each hierarchy's mount
-        self._made: list[str] = []         # levels made in a hierarchy the driver does not hold
+        self._mounts = dict(mounts or {})  # every hierarchy the driver found: controller -> mount
+        self._made: list[str] = []         # levels made above the group in a cpuset hierarchy
 
     def set_cpuset(self, cpus: str) -> str:
-        """cpuset.cpus (not one of the engine's limits: the lab's `cgset -r cpuset.cpus=…`).
-        The group joins the cpuset hierarchy; each new level starts with its parent's cpus and
-        mems (a v1 cpuset group starts empty, and takes no task so). Returns the file."""
-        mount = next((m.mount_point for m in read_mounts() if m.fstype == "cgroup" and "cpuset" in m.super_options),
-                     None)
-        if mount is None:
+        """cpuset.cpus of a group that exists (the lab's `cgset -r cpuset.cpus=…`): it joins
+        the cpuset hierarchy if it is not there yet. Returns the file."""
+        if "cpuset" not in self._mounts:
             raise HostUnsupported("the cgroup v1 cpuset controller is not mounted; mount it "
                                   "(mount -t cgroup -o cpuset none /sys/fs/cgroup/cpuset)")
-        d = mount
-        for part in filter(None, self._rel.split("/")):
-            parent_dir, d = d, os.path.join(d, part)
-            if not os.path.isdir(d):
-                os.mkdir(d)
-                self._made.append(d)
-                for f in ("cpuset.mems", "cpuset.cpus"):
-                    write_file(os.path.join(d, f), (read_text(os.path.join(parent_dir, f)) or "").strip())
+        d = os.path.join(self._mounts["cpuset"], self._rel)
+        if not os.path.isdir(d):
+            self._cpuset_levels(d)
+            os.mkdir(d)
+            self._made.append(d)
+            self._made_dir(d)
         write_file(os.path.join(d, "cpuset.cpus"), cpus)
         self._paths["cpuset"] = d
         return os.path.join(d, "cpuset.cpus")
 
+    def _cpuset_levels(self, group_dir: str) -> None:
+        # each new level above the group starts with its parent's cpus and mems (a v1 cpuset
+        # group starts empty, and takes no task so)
+        mount = self._mounts["cpuset"]
+        d = mount
+        for part in os.path.relpath(os.path.dirname(group_dir), mount).split("/"):
+            if part in ("", "."):
+                continue
+            d = os.path.join(d, part)
+            if not os.path.isdir(d):
+                os.mkdir(d)
+                self._made.append(d)
+                self._made_dir(d)
+
+    def _made_dir(self, d: str) -> None:
+        mount = self._mounts.get("cpuset")
+        if mount is not None and d.startswith(mount + "/"):
+            parent = os.path.dirname(d)
+            for f in ("cpuset.mems", "cpuset.cpus"):
+                write_file(os.path.join(d, f), (read_text(os.path.join(parent, f)) or "").strip())
+
     def destroy(self, timeout: float = 5.0) -> None:
         super().destroy(timeout)
-        for d in reversed(self._made):  # the levels above the group that set_cpuset made
+        for d in reversed(self._made):  # the levels above the group made for its cpuset
             rmdir_quiet(d)
 
     def _dir(self, controller: str) -> str | None:
@@ -91,56 +112,34 @@ class V1Cgroup(Cgroup):
         d = self._paths.get(controller)
         return None if d is None else os.path.join(d, name)
 
-    def _check_controllers(self, limits: Limits) -> None:
-        for label, ctrl in limits.needed_controllers().items():
-            if ctrl not in self._paths:
-                raise missing_controller_error(_LABEL[label], ctrl, "v1", "not mounted on this host")
+    def _check_resources(self, resources, fields: list[str]) -> None:
+        if fields:
+            v1_resources.check(resources, fields, set(self._mounts) | set(self._paths))
 
-    def _apply(self, limits: Limits) -> None:
-        if limits.memory is not None:
-            value = str(limits.memory)
-            label = f"memory={limits.memory}"
-            write_limit(self._file("memory", "memory.limit_in_bytes"), value, label)
-            # memory+swap gets the same value, so swap cannot extend the limit (Docker's
-            # default: --memory-swap = --memory). Present only with swap accounting on.
-            memsw = self._file("memory", "memory.memsw.limit_in_bytes")
-            if os.path.exists(memsw):
-                write_limit(memsw, value, label)
-        if limits.cpu_shares is not None:
-            write_limit(self._file("cpu", "cpu.shares"), str(limits.cpu_shares), f"cpu_shares={limits.cpu_shares}")
-        if limits.cpus is not None:
-            label = f"cpus={limits.cpus:g}"
-            write_limit(self._file("cpu", "cpu.cfs_period_us"), str(limits.cpu_period), label)
-            write_limit(self._file("cpu", "cpu.cfs_quota_us"), str(limits.cpu_quota_us()), label)
-        if limits.pids is not None:
-            write_limit(self._file("pids", "pids.max"), str(limits.pids), f"pids={limits.pids}")
+    def _add_hierarchies(self, fields: list[str]) -> None:
+        for ctrl in controllers_needed(fields, v1_resources.CONTROLLER).values():
+            if ctrl not in self._paths and ctrl in self._mounts:
+                self._paths[ctrl] = os.path.join(self._mounts[ctrl], self._rel)
+
+    def _prepare_parents(self, fields: list[str]) -> None:
+        if "cpuset" in self._paths:
+            self._cpuset_levels(self._paths["cpuset"])
+
+    def _write(self, resources, fields: list[str]) -> None:
+        if not fields:
+            return
+        for field, ctrl in controllers_needed(fields, v1_resources.CONTROLLER).items():
+            if ctrl not in self._paths:  # an update of a group made without it: no process is there
+                raise HostUnsupported(
+                    f"linux.resources.{field} is not supported for container {self.container_id} here: its cgroup "
+                    f"was made without the cgroup v1 {ctrl} controller (set the field when it is created)")
+        v1_resources.write(self._paths, resources, fields)
 
     def join_files(self) -> list[str]:
         # A thread that moves itself ("0" to tasks) skips the global threadgroup lock, whose
-        # RCU grace period makes a cgroup.procs write (or a write of another pid) cost ~10 ms
-        # here; for a process with one thread, tasks and cgroup.procs move the same.
+        # RCU grace period a cgroup.procs write (or a write of another pid) waits for; for a
+        # process with one thread, tasks and cgroup.procs move the same.
         return [os.path.join(d, "tasks") for d in self._dirs()]
-
-    def _apply_update(self, limits: Limits, swap: int | None) -> None:
-        # memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes: raise memsw
-        # first when the limits grow, lower it last when they shrink
-        memsw = self._file("memory", "memory.memsw.limit_in_bytes")
-        if limits.memory is None and swap is None or not os.path.exists(memsw or ""):
-            self._apply(limits)
-            return
-        memory = limits.memory if limits.memory is not None else read_int(self._file("memory", "memory.limit_in_bytes"))
-        total = -1 if swap == -1 else (swap if swap is not None else memory)
-        label = f"memory={memory}, memory+swap={total}"
-        limit_file = self._file("memory", "memory.limit_in_bytes")
-        current = read_int(memsw)
-        if total == -1 or current is None or total >= current:
-            write_limit(memsw, str(total), label)
-            write_limit(limit_file, str(memory), label)
-        else:
-            write_limit(limit_file, str(memory), label)
-            write_limit(memsw, str(total), label)
-        self._apply(Limits(cpu_shares=limits.cpu_shares, cpus=limits.cpus, pids=limits.pids,
-                           cpu_period=limits.cpu_period))
 
     def set_devices(self, rules: list[DeviceRule]) -> None:
         d = self._dir("devices")
@@ -237,17 +236,17 @@ class V1Cgroup(Cgroup):
         self._kill_loop()
 
 
-_LABEL = {"memory": "memory", "cpu_shares": "cpu shares", "cpus": "cpus", "pids": "pids"}
-
-
 class V1Driver(CgroupDriver):
     """cgroup v1 (legacy or hybrid hosts)."""
 
     name = "v1"
 
-    def __init__(self, parent: str, mounts: dict[str, str] | None = None) -> None:
+    def __init__(self, parent: str, mounts: dict[str, str] | None = None,
+                 extra: dict[str, str] | None = None) -> None:
         super().__init__(parent)
         self.mounts = controller_mounts() if mounts is None else dict(mounts)
+        # the hierarchies a group joins only for resources of theirs (EXTRA_CONTROLLERS)
+        self.extra = controller_mounts(names=EXTRA_CONTROLLERS) if extra is None else dict(extra)
         if not self.mounts:
             raise HostUnsupported(
                 "no cgroup v1 controller (cpu, cpuacct, memory, pids, freezer, devices) is mounted; "
@@ -260,11 +259,20 @@ class V1Driver(CgroupDriver):
     def group_at(self, path: str) -> V1Cgroup:
         """The group at `path` (an OCI cgroupsPath: relative to each hierarchy's mount)."""
         parent, name = split_group_path(path)
-        return V1Cgroup(name, {c: os.path.join(m, parent, name) for c, m in self.mounts.items()},
-                        path=os.path.join(parent, name))
+        rel = os.path.join(parent, name)
+        # the usual hierarchies, and the others where the group has a directory already
+        dirs = {c: os.path.join(m, rel) for c, m in self.mounts.items()}
+        dirs.update((c, os.path.join(m, rel)) for c, m in self.extra.items() if os.path.isdir(os.path.join(m, rel)))
+        return V1Cgroup(name, dirs, path=rel, mounts={**self.mounts, **self.extra})
 
     def parent_dirs(self) -> list[str]:
-        return list(dict.fromkeys(os.path.join(m, self.parent) for m in self.mounts.values()))
+        """The engine's directory in each usual hierarchy, and in the others where it is."""
+        extra = [d for d in (os.path.join(m, self.parent) for m in self.extra.values()) if os.path.isdir(d)]
+        return list(dict.fromkeys([*(os.path.join(m, self.parent) for m in self.mounts.values()), *extra]))
 
     def available_controllers(self) -> set[str]:
-        return set(self.mounts)
+        return set(self.mounts) | set(self.extra)
+
+    def swap_accounting(self) -> bool:
+        mount = self.mounts.get("memory")
+        return mount is not None and os.path.exists(os.path.join(mount, "memory.memsw.limit_in_bytes"))

@@ -16,26 +16,25 @@ import os
 from bocker_magics.engine.kernel.devices import DeviceRule, attach_v2
 from bocker_magics.errors import BockerError, HostUnsupported
 
+from . import v2_resources
 from .common import (
     Cgroup,
     CgroupDriver,
     CgroupStats,
-    Limits,
-    missing_controller_error,
     read_int,
     read_keyed,
     read_text,
-    shares_to_weight,
     split_group_path,
     weight_to_shares,
     write_file,
-    write_limit,
 )
+from .resources import label, missing_controller_error
 
+# Enabled for the engine's subtree where the host offers them (a group's accounting); the
+# others only when a container's resources need them.
 CONTROLLERS = ("cpu", "memory", "pids")
+KNOWN = (*CONTROLLERS, "cpuset", "io", "hugetlb", "rdma")
 HIERARCHY = "unified"  # the key of paths(): v2 has one hierarchy
-
-_LABEL = {"memory": "memory", "cpu_shares": "cpu shares", "cpus": "cpus", "pids": "pids"}
 
 
 def _controllers(path: str) -> set[str]:
@@ -43,6 +42,8 @@ def _controllers(path: str) -> set[str]:
 
 
 class V2Cgroup(Cgroup):
+    _needed: set[str] = set()  # controllers the resources being applied need (_check_resources)
+
     def __init__(self, container_id: str, driver: V2Driver, parent: str | None = None) -> None:
         # parent: the group's parent, relative to the mount (default: the driver's)
         self._parent = driver.parent if parent is None else parent
@@ -53,13 +54,24 @@ class V2Cgroup(Cgroup):
     def _file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
-    def _check_controllers(self, limits: Limits) -> None:
-        have = self._driver.available_controllers()
-        for label, ctrl in limits.needed_controllers().items():
-            if ctrl not in have:
-                raise missing_controller_error(
-                    _LABEL[label], ctrl, "v2", f"not enabled at {self._driver.mount}"
-                )
+    def _check_resources(self, resources, fields: list[str]) -> None:
+        self._needed: set[str] = set()
+        if not fields:
+            return
+        v2_resources.check(resources, fields)
+        have = _controllers(os.path.join(self._driver.mount, "cgroup.controllers"))
+        for field, ctrl in v2_resources.needed(resources, fields).items():
+            if ctrl in have:
+                self._needed.add(ctrl)
+            elif field.startswith("unified."):
+                raise HostUnsupported(f"unified resource {field[8:]!r} can't be set: controller {ctrl!r} not "
+                                      f"available at {self._driver.mount}; remove it from the configuration")
+            else:
+                raise missing_controller_error(label(field), ctrl, "v2", f"not enabled at {self._driver.mount}")
+
+    def _write(self, resources, fields: list[str]) -> None:
+        if fields:
+            v2_resources.write(self.path, resources, fields)
 
     def set_cpuset(self, cpus: str) -> str:
         """cpuset.cpus (not one of the engine's limits: the lab's `cgset -r cpuset.cpus=…`): the
@@ -73,19 +85,20 @@ class V2Cgroup(Cgroup):
         write_file(self._file("cpuset.cpus"), cpus)
         return self._file("cpuset.cpus")
 
-    def _prepare_parents(self, limits: Limits) -> None:
-        """Enable cpu, memory and pids for the engine's subtree, top down.
+    def _prepare_parents(self, fields: list[str]) -> None:
+        """Enable cpu, memory and pids, and what the resources need, for the engine's subtree,
+        top down.
 
         The mount root is written only where it lacks a controller (it is the host's);
-        a controller that cannot be enabled is an error only if a limit needs it.
+        a controller that cannot be enabled is an error only if a field needs it.
         """
         root = self._driver.mount
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        needed = set(limits.needed_controllers().values())
+        needed = self._needed
         levels = [root]
         for part in filter(None, self._parent.split("/")):
             levels.append(os.path.join(levels[-1], part))
-        wanted = set(CONTROLLERS)
+        wanted = set(CONTROLLERS) | needed
         for d in levels:
             wanted &= _controllers(os.path.join(d, "cgroup.controllers"))
             subtree = os.path.join(d, "cgroup.subtree_control")
@@ -100,35 +113,9 @@ class V2Cgroup(Cgroup):
                             f"run without the {c} limit or delegate the controller"
                         ) from None
                     wanted.discard(c)
-
-    def _apply(self, limits: Limits) -> None:
-        if limits.memory is not None:
-            label = f"memory={limits.memory}"
-            write_limit(self._file("memory.max"), str(limits.memory), label)
-            # No swap beyond the memory limit (Docker's default --memory-swap = --memory).
-            swap = self._file("memory.swap.max")
-            if os.path.exists(swap):
-                write_limit(swap, "0", label)
-        if limits.cpu_shares is not None:
-            write_limit(
-                self._file("cpu.weight"),
-                str(shares_to_weight(limits.cpu_shares)),
-                f"cpu_shares={limits.cpu_shares}",
-            )
-        if limits.cpus is not None:
-            write_limit(
-                self._file("cpu.max"), f"{limits.cpu_quota_us()} {limits.cpu_period}", f"cpus={limits.cpus:g}"
-            )
-        if limits.pids is not None:
-            write_limit(self._file("pids.max"), str(limits.pids), f"pids={limits.pids}")
-
-    def _apply_update(self, limits: Limits, swap: int | None) -> None:
-        self._apply(limits)
-        if swap is not None and os.path.exists(self._file("memory.swap.max")):
-            # the spec's swap is memory+swap (v1's memsw); v2 limits the swap alone
-            memory = limits.memory if limits.memory is not None else read_int(self._file("memory.max"))
-            value = "max" if swap == -1 or memory is None else str(max(swap - memory, 0))
-            write_limit(self._file("memory.swap.max"), value, f"memory+swap={swap}")
+            for c in sorted(needed - wanted):
+                raise HostUnsupported(f"the cgroup v2 {c} controller is not available in {d}; run without "
+                                      f"the {c} limit or delegate the controller")
 
     def set_devices(self, rules: list[DeviceRule]) -> None:
         # v2 has no devices controller: a device program attached to the group's directory
@@ -245,5 +232,17 @@ class V2Driver(CgroupDriver):
         return [self.parent_dir]
 
     def available_controllers(self) -> set[str]:
-        """cpu, memory and pids, where the mount root offers them."""
-        return _controllers(os.path.join(self.mount, "cgroup.controllers")) & set(CONTROLLERS)
+        """The controllers the drivers use (cpu, memory, pids, cpuset, io, hugetlb, rdma),
+        where the mount root offers them."""
+        return _controllers(os.path.join(self.mount, "cgroup.controllers")) & set(KNOWN)
+
+    def swap_accounting(self) -> bool:
+        """Whether groups get memory.swap.max (swap accounting on): a group below the root
+        shows it, where the memory controller is enabled there."""
+        if "memory" not in self.available_controllers():
+            return False
+        with os.scandir(self.mount) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False) and os.path.exists(os.path.join(e.path, "memory.current")):
+                    return os.path.exists(os.path.join(e.path, "memory.swap.max"))
+        return True
