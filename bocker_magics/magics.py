@@ -34,7 +34,7 @@ from traitlets import Bool, Float, Int, Unicode, observe
 from . import commands
 from .cell_output import CellOutput, follow_logs
 from .commands import VERBS, Context
-from .errors import BockerError, NotFound
+from .errors import BockerError, BuildStepFailed, NotFound
 
 PROG = "%bocker"
 # Verbs of the magic only: views over processes, and the kernel's own bookkeeping.
@@ -66,6 +66,13 @@ class ContainerExitError(Exception):
 
     def _render_traceback_(self) -> list[str]:
         return [f"ContainerExitError: {self}"]
+
+
+class BuildFailed(Exception):
+    """A build whose step failed: fails the cell, labelled as the build failure it is."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"BuildFailed: {self}"]
 
 
 class ContainerInterrupted(KeyboardInterrupt):
@@ -145,10 +152,20 @@ def verbs() -> list[str]:
     return [*VERBS, *MAGIC_VERBS, "help"]
 
 
+EXAMPLES = """Examples:
+  %bocker run busybox echo hello              # run a command: its output streams into the cell
+  %bocker run -d --name web -p 8080:80 busybox httpd -f -p 80   # detached, a port published
+  %bocker ps                                  # the containers: a table (.to_frame() for pandas)
+  %bocker top web --monitor --duration 10     # a live plot of its cpu and memory
+  %%bocker build -t app:v1 .                  # the cell is the Dockerfile, . the context
+"""
+
+
 def _help() -> str:
     rows = [(v.purpose, v.usage) for v in VERBS.values()] + list(MAGIC_VERBS.values())
     body = "".join(f"  %bocker {usage}\n      {purpose}\n" for purpose, usage in rows)
-    return ("Run and look at containers: %bocker VERB ARGS, or %%bocker run [OPTIONS] [IMAGE] with the\n"
+    return (EXAMPLES + "\n"
+            "Run and look at containers: %bocker VERB ARGS, or %%bocker run [OPTIONS] [IMAGE] with the\n"
             "cell as the script /bin/sh runs. `%bocker VERB?` shows a verb's options; Tab completes\n"
             "verbs, options, containers, images and networks. --format '{{.ID}}' works as on the command line\n"
             "(IPython's {expr} expansion leaves single braces: they are read as the template's).\n"
@@ -219,7 +236,9 @@ class BockerMagics(Magics):
             verb, args = verb.rstrip("?"), ["--help"]
         verb, args = commands.canonical(verb, args)  # container ls, image rm ...
         if verb not in VERBS and verb not in MAGIC_VERBS:
-            raise UsageError(f"Unknown command '{verb}': see %bocker? for the verbs")
+            from .views.hints import did_you_mean
+            raise UsageError(f"Unknown command '{verb}'{did_you_mean(verb, [*VERBS, *MAGIC_VERBS])}: "
+                             "see %bocker? for the verbs")
         if cell is not None and verb not in CELL_VERBS:
             raise UsageError(f"%%bocker {verb}: only run, exec and build take a cell; use %bocker {verb} on one line")
         try:
@@ -230,6 +249,8 @@ class BockerMagics(Magics):
             return None
         try:
             result = self._call(verb, a, cell)
+        except BuildStepFailed as e:  # the build ran and a step failed: not a usage mistake
+            raise BuildFailed(str(e)) from None
         except BockerError as e:
             raise UsageError(str(e)) from None
         if a.out:
@@ -256,7 +277,11 @@ class BockerMagics(Magics):
         if verb == "run":
             args = self._defaults() + args
         if cell is None:
-            return _template_braces(parser.parse_args(args))
+            a = parser.parse_args(args)
+            if verb == "top" and a.ps_options:  # `top NAME --monitor ...`: the options after the name count
+                from .views.hints import name_last
+                a = parser.parse_args(name_last(args, a.container))
+            return _template_braces(a)
         if verb == "build":
             try:
                 a = parser.parse_args(args)
@@ -305,7 +330,8 @@ class BockerMagics(Magics):
             raise UsageError("%bocker cp: a notebook has no stdin or stdout stream for a tar ('-'): "
                              "copy to or from a file path")
         if verb == "cleanup":
-            return self._cleanup(a.dry_run, a.out)
+            removed = self._cleanup(a.dry_run, a.out)
+            return removed if a.out else None
         if verb in RUNS:
             return self._run(verb, a, cell)
         if verb == "build":
@@ -361,8 +387,7 @@ class BockerMagics(Magics):
             upper, lowers = e.diff_dirs(a.ref)
             return views.LayerDiff(result, upper, lowers, title=a.ref)
         if verb == "stats":
-            names = {c.id: c.name for c in e.ps()}
-            return views.StatsTable(result, names)
+            return views.StatsTable.sampled(e, result)
         if verb == "logs":
             text = b"".join(r.text(a.timestamps) for r in result).decode(errors="replace")
             if a.out:
@@ -370,7 +395,8 @@ class BockerMagics(Magics):
             sys.stdout.write(text)
             return None
         if verb in ("rm", "rmi"):
-            print("\n".join(f"Removed: {ref}" for ref in result))
+            from .views.hints import removed_lines
+            print(removed_lines(getattr(a, "refs", None) or getattr(a, "images", None) or [], result))
             return None
         if verb == "gc":
             for line in result:
@@ -417,8 +443,8 @@ class BockerMagics(Magics):
             c = e.container(a.container)
             name, cid = c.name, c.id
         started: dict[str, str] = {}
-        see_all = (lambda: f"%bocker logs {started.get('id') or name}") if verb == "run" else \
-            "the result's .text (--out VAR)"
+        see_all = (lambda: f"%bocker logs {started.get('id') or name}") if verb == "run" and not a.rm else \
+            "the result's .text (`_.text`, or --out VAR)"
         output = None if a.quiet else CellOutput(self.stream_lines, see_all)
         monitor = views.Monitor(e, self.monitor_interval) if verb == "run" else None
 
@@ -479,8 +505,8 @@ class BockerMagics(Magics):
         try:
             self.engine.image(ref)
         except NotFound as e:
-            raise NotFound(f"{e}: `%bocker pull {ref}` fetches it, or `%bocker init --busybox` makes "
-                           "the built-in busybox") from None
+            raise NotFound(f"{str(e).split(':')[0]}: `%bocker pull {ref}` fetches it, or `%bocker init --busybox` "
+                           "makes the built-in busybox") from None
 
     def _interrupted(self, verb: str, name: str | None, cid: str | None) -> str:
         """The one line an interrupt leaves: what stopped, and its exit status."""

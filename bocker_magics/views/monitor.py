@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from .. import format
-from ._render import View, png_data_uri
+from ._render import View, no_math, png_data_uri
 
 REDRAW_SECONDS = 0.5  # a live plot is redrawn at most this often (a PNG costs tens of ms)
 
@@ -209,7 +209,7 @@ class Monitor(View):
         import ipywidgets
 
         image = ipywidgets.Image(format="png", value=self.png() if self.samples else b"")
-        label = ipywidgets.HTML(self._summary_html())
+        label = ipywidgets.HTML(no_math(self._summary_html()))
         self._widgets.append((image, label))
         return ipywidgets.VBox([image, label])
 

@@ -12,7 +12,8 @@ from dataclasses import asdict
 from typing import Any
 
 from .. import format
-from ._render import View, md_table
+from ._render import View, md_table, no_math
+from .hints import limit_size
 
 SHOWN_LINES = 200  # of an output that was not streamed (--quiet), in the report
 
@@ -77,7 +78,7 @@ class RunReport(View):
         if s is not None and self.exec_in is None:
             out += [("cpu seconds", "-" if s.cpu_seconds is None else f"{s.cpu_seconds:.3f}"),
                     ("memory peak", format.size(s.memory_peak if s.memory_peak is not None else s.memory_current)),
-                    ("memory limit", format.size(s.memory_limit) if s.memory_limit else "none"),
+                    ("memory limit", limit_size(s.memory_limit) if s.memory_limit else "none"),
                     ("pids", "-" if s.pids_current is None else str(s.pids_current))]
         return out
 
@@ -119,7 +120,7 @@ class RunReport(View):
     def widget(self):
         import ipywidgets
 
-        table = ipywidgets.HTML(self._html() if self.monitor is None else self._html_without_plot())
+        table = ipywidgets.HTML(no_math(self._html() if self.monitor is None else self._html_without_plot()))
         return table if self.monitor is None else ipywidgets.VBox([table, self.monitor.widget()])
 
     def _html_without_plot(self) -> str:
