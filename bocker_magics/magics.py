@@ -42,6 +42,8 @@ MAGIC_VERBS = {
     "ns": ("Show namespace inodes of containers or processes beside the host's", "ns [container_id|PID...]"),
     "cleanup": ("Remove the containers, images and networks this kernel made (running ones killed)",
                 "cleanup [--dry-run]"),
+    "dashboard": ("A live table of the containers this kernel made, with stop and logs buttons",
+                  "dashboard [--interval S] [--duration S]"),
 }
 RUNS = ("run", "exec")
 # verbs whose result a notebook shows as the CLI's lines (no view of their own)
@@ -115,6 +117,9 @@ def magic_parser(verb: str) -> commands.Parser:
         p = commands.Parser(prog=f"{PROG} {verb}", description=MAGIC_VERBS[verb][0], hint=hint)
         if verb == "ns":
             p.add_argument("refs", nargs="*", metavar="ID|PID", help="running containers or process ids")
+        elif verb == "dashboard":
+            p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
+            p.add_argument("--duration", type=float, default=600.0, help="stop refreshing after this many seconds")
         else:
             p.add_argument("-n", "--dry-run", action="store_true", help="list what would be removed, remove nothing")
     else:
@@ -124,6 +129,9 @@ def magic_parser(verb: str) -> commands.Parser:
         p.add_argument("--interval", type=float, help="seconds between samples (default 0.5; implies --monitor)")
         p.add_argument("--duration", type=float, help="stop sampling after this many seconds (default: until it "
                                                       "exits or the cell is interrupted; implies --monitor)")
+    if verb == "stats":  # docker stats: a table redrawn until the cell is interrupted
+        p.add_argument("--stream", action="store_true", help="redraw every --interval seconds until interrupted")
+        p.add_argument("--interval", type=float, default=1.0, help="seconds between samples of --stream (default 1)")
     p.add_argument("--out", metavar="VAR", help="store the result in VAR instead of showing it")
     if verb in RUNS:
         p.add_argument("--no-raise-error", action="store_true", help="a non-zero exit does not fail the cell")
@@ -329,6 +337,10 @@ class BockerMagics(Magics):
         if verb == "cp" and "-" in (a.source, a.destination):
             raise UsageError("%bocker cp: a notebook has no stdin or stdout stream for a tar ('-'): "
                              "copy to or from a file path")
+        if verb == "dashboard":
+            return views.Dashboard.shown(e, lambda: list(MADE.containers), a.interval, a.duration)
+        if verb == "stats" and a.stream:
+            return views.StatsTable.stream(e, a.containers or None, a.interval)
         if verb == "cleanup":
             removed = self._cleanup(a.dry_run, a.out)
             return removed if a.out else None

@@ -99,3 +99,18 @@ def test_help_opens_with_examples(nb):
     nb.screenshot("help")
     page = nb.page.inner_text("body") if hasattr(nb, "page") else cell.output_text()
     assert "Examples:" in page and "%bocker run busybox echo hello" in page
+
+
+def test_dashboard_updates_live(nb):
+    nb.run_cell("%bocker run -d --name browser-dash busybox sleep 600", timeout=60)
+    cell = nb.run_cell("%bocker dashboard --interval 0.5 --duration 60")
+    table = cell.locator.locator(".widget-html table").first
+    table.wait_for(timeout=30_000)
+    assert "browser-dash" in table.inner_text() and "running" in table.inner_text()
+    cell.locator.locator("button:has-text('stop')").first.wait_for()
+    cell.screenshot("dashboard-running")
+    nb.run_cell("%bocker kill browser-dash", timeout=60)
+    nb.page.wait_for_function(
+        "(el) => /exited|killed/.test(el.innerText)", arg=table.element_handle(), timeout=30_000)
+    cell.screenshot("dashboard-after-kill")
+    nb.run_cell("%bocker rm -f browser-dash", timeout=60)

@@ -103,3 +103,47 @@ def test_help_starts_with_five_examples(ip):
     assert lines[0] == "Examples:"
     examples = [l for l in lines[1:6] if l.strip().startswith("%")]
     assert len(examples) == 5
+
+
+def test_dashboard_is_a_static_table_without_a_widget_frontend(ip, busybox, cleanup):
+    r = ip.run_line_magic("bocker", "run -d --name dash-one -p 127.0.0.1:18721:80 busybox sleep 30")
+    d = ip.run_line_magic("bocker", "dashboard")
+    from bocker_magics.views import Dashboard
+
+    assert isinstance(d, Dashboard), "no Jupyter frontend here: the table itself"
+    row = next(row for row in d.rows() if row[1] == r.id)
+    assert row[0] == "dash-one" and row[2] == "running" and row[3] == "127.0.0.1:18721->80/tcp"
+    assert row[5].endswith("/ 512 MB") or "/" in row[5]
+    html = d._repr_mimebundle_()["text/html"]
+    assert "dash-one" in html and "tex2jax_ignore" in html
+    ip.run_line_magic("bocker", "kill dash-one")
+
+
+def test_dashboard_widget_stops_a_container(ip, busybox, magics, cleanup):
+    pytest.importorskip("ipywidgets")
+    from bocker_magics.views import Dashboard
+
+    r = ip.run_line_magic("bocker", "run -d --name dash-two busybox sleep 60")
+    d = Dashboard(magics.engine, lambda: [r.id], interval=0.2, duration=2)
+    box = d.widget()
+    try:
+        table, buttons = box.children[0], box.children[1]
+        assert "dash-two" in table.value
+        stop = buttons.children[0].children[1]
+        assert stop.description == "stop" and not stop.disabled
+        stop.click()
+        assert not magics.engine.container(r.id).running
+        assert "exited" in table.value or "killed" in table.value
+    finally:
+        d.stop()
+
+
+def test_stats_stream_samples_until_told(ip, busybox, magics, cleanup):
+    from bocker_magics.views import StatsTable
+
+    ip.run_line_magic("bocker", "run -d --name streamy busybox 'while :; do :; done'")
+    t0 = __import__("time").monotonic()
+    table = StatsTable.stream(magics.engine, ["streamy"], interval=0.2, duration=0.6)
+    assert __import__("time").monotonic() - t0 < 10
+    assert table.rows()[0][1] == "streamy" and table.rows()[0][2].endswith("%")
+    ip.run_line_magic("bocker", "kill streamy")

@@ -146,6 +146,34 @@ class StatsTable(Table):
             measured[cid] = m
         return cls(second, {cid: c.name for cid, c in containers.items()}, measured)
 
+    @classmethod
+    def stream(cls, engine: Any, refs: list[str] | None = None, interval: float = 1.0,
+               duration: float | None = None) -> StatsTable:
+        """`docker stats`: one table in the cell, redrawn every `interval` s (CPU % over that
+        interval) until the cell is interrupted (or `duration` s pass). Returns the last table."""
+        from .live import updates_in_place
+
+        handle = None
+        if updates_in_place():
+            from IPython.display import display
+
+            handle = display({"text/plain": "sampling …"}, raw=True, display_id=True)
+        end = None if duration is None else time.monotonic() + duration
+        table = cls({})
+        try:
+            while True:
+                first = engine.stats(refs)
+                table = cls.sampled(engine, first, interval)
+                if handle is not None:
+                    handle.update(table._repr_mimebundle_(), raw=True)
+                if end is not None and time.monotonic() >= end:
+                    break
+        except KeyboardInterrupt:
+            pass  # the stop button ends it: the last table stays
+        if handle is not None:
+            handle.update({"text/plain": ""}, raw=True)   # the result shows the last table, once
+        return table
+
     def rows(self) -> list[list[Any]]:
         out = []
         host = None
