@@ -157,6 +157,17 @@ class NetnsDemo:
         """The state `ip -n NS address` shows for dev."""
         return link_state(dev, self.path(ns))
 
+    def wait_state(self, dev: str, ns: str, state: str, timeout: float = 5.0) -> str:
+        """Poll dev's operational state until it is `state` (or timeout): the last one seen."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        seen = self.state(dev, ns)
+        while seen != state and time.monotonic() < deadline:
+            time.sleep(0.05)
+            seen = self.state(dev, ns)
+        return seen
+
     def steps(self) -> list[Step]:
         """The article's steps in its order; after each, `ip address` where it changed something."""
         if self._steps is not None:
@@ -183,7 +194,8 @@ class NetnsDemo:
                     os.close(fd)
             return {r1: link_names(self.path("r1")), r2: link_names(self.path("r2"))}
 
-        def configure(dev: str, ns: str, addr: str) -> Callable[[], list[tuple[str, str]]]:
+        def configure(dev: str, ns: str, addr: str,
+                      settle: tuple[tuple[str, str, str], ...]) -> Callable[[], list[tuple[str, str]]]:
             ip, plen = addr.split("/")
 
             def act() -> list[tuple[str, str]]:
@@ -192,6 +204,10 @@ class NetnsDemo:
                     ipr.addr("add", index=idx, address=ip, prefixlen=int(plen))
                     ipr.link("set", index=idx, state="up")
                 _ipr_call(self.path(ns), work)
+                # the Linux kernel sets a link's operational state a moment after it is set up
+                # (its link watch runs deferred): wait for it, so `ip address` shows the outcome
+                for d, n, state in settle:
+                    self.wait_state(d, n, state)
                 return addresses(self.path(ns))
             return act
 
@@ -217,11 +233,11 @@ class NetnsDemo:
             Step(f"ip -n {r1} addr add {self.addr1} dev {v0}; ip -n {r1} link set {v0} up",
                  f'in {r1}: ipr.addr("add", index=…, address="{self.ip1}", prefixlen=…); '
                  'ipr.link("set", …, state="up")',
-                 configure(v0, "r1", self.addr1), shown(r1)),
+                 configure(v0, "r1", self.addr1, ((v0, "r1", "LOWERLAYERDOWN"),)), shown(r1)),
             Step(f"ip -n {r2} addr add {self.addr2} dev {v1}; ip -n {r2} link set {v1} up",
                  f'in {r2}: ipr.addr("add", index=…, address="{self.ip2}", prefixlen=…); '
                  'ipr.link("set", …, state="up")',
-                 configure(v1, "r2", self.addr2), shown(r2, r1)),
+                 configure(v1, "r2", self.addr2, ((v1, "r2", "UP"), (v0, "r1", "UP"))), shown(r2, r1)),
             Step(f"ip -n {r1} link set lo up; ip -n {r2} link set lo up",
                  'in each: ipr.link("set", index=<lo>, state="up")', lo_up, shown(r1)),
         ]
