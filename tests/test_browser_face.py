@@ -38,6 +38,10 @@ def nb(session_root):
         engine.busybox()
         engine.run("busybox", 'x="home=$HOME path=$PATH"; y="$x$x."; while :; do sleep 1; done', name=MATHY, detach=True)
         path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        # the prebuilt highlighting extension, where pip puts it: <data dir>/labextensions/NAME
+        extensions = home / "lab" / "data" / "labextensions"
+        extensions.mkdir(parents=True)
+        (extensions / "bocker-magics-highlight").symlink_to(REPO / "bocker_magics" / "labextension" / "prebuilt")
         server = JupyterLab.start(home / "lab", env={"PYTHONPATH": path})
         server.write_notebook("face.ipynb")
         browser = Chromium.start(home / "chromium")
@@ -110,7 +114,43 @@ def test_dashboard_updates_live(nb):
     cell.locator.locator("button:has-text('stop')").first.wait_for()
     cell.screenshot("dashboard-running")
     nb.run_cell("%bocker kill browser-dash", timeout=60)
-    nb.page.wait_for_function(
-        "(el) => /exited|killed/.test(el.innerText)", arg=table.element_handle(), timeout=30_000)
-    cell.screenshot("dashboard-after-kill")
+    try:
+        nb.page.wait_for_function(
+            # the output area: the widget replaces its <table> on every refresh
+            "(el) => /exited|killed/.test(el.innerText)", arg=cell.locator.locator(".jp-OutputArea").first.element_handle(),
+            timeout=30_000)
+    finally:
+        cell.screenshot("dashboard-after-kill")
     nb.run_cell("%bocker rm -f browser-dash", timeout=60)
+
+
+@pytest.mark.parametrize("line, language", [("%%bocker build -t x .", "dockerfile"),
+                                            ("%%bocker compose up", "yaml"),
+                                            ("%%bocker run busybox", "shell")])
+def test_cells_are_highlighted_as_what_they_hold(nb, line, language):
+    body = {"dockerfile": "FROM busybox\nRUN echo hi", "yaml": "services:\n  web:\n    image: busybox",
+            "shell": "echo $HOME | tr a-z A-Z"}[language]
+    cell = nb.new_cell(f"{line}\n{body}")
+    content = cell.locator.locator(".cm-content").first
+    nb.page.wait_for_function("(el) => el.getAttribute('data-language') !== 'python'",
+                              arg=content.element_handle(), timeout=15_000)
+    cell.screenshot(f"highlight-{language}")
+    if language == "dockerfile":
+        # CodeMirror's legacy Dockerfile mode names no language (no data-language): its tokens
+        # show it, the instruction a keyword as in a Dockerfile
+        token = content.locator("span", has_text="FROM").first
+        assert token.count() == 1 and token.get_attribute("class")
+        assert content.locator("span", has_text="RUN").first.get_attribute("class") == token.get_attribute("class")
+        python = nb.new_cell("import os")   # a Python keyword, for its token class
+        keyword = python.locator.locator(".cm-content span", has_text="import").first
+        keyword.wait_for()
+        assert keyword.get_attribute("class") == token.get_attribute("class"), "FROM is a keyword here"
+    else:
+        assert content.get_attribute("data-language") == language
+
+
+def test_a_plain_cell_stays_python(nb):
+    cell = nb.new_cell("print('%%bocker build is only special on the first line')")
+    content = cell.locator.locator(".cm-content").first
+    content.wait_for()
+    assert content.get_attribute("data-language") == "python"

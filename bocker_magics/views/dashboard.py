@@ -28,7 +28,7 @@ class Dashboard(Table):
     caption = "this kernel's containers"
     headers = ("name", "id", "status", "ports", "CPU %", "MEM USAGE / LIMIT", "PIDS")
     widths = {"name": 24, "ports": 40}
-    empty = "No containers made by this kernel yet: %bocker run -d --name web busybox httpd -f starts one"
+    empty = "None of the containers this kernel made is left: %bocker run -d --name web busybox httpd -f starts one"
 
     def __init__(self, engine: Any, ids: Callable[[], list[str]], interval: float = 2.0,
                  duration: float = 600.0) -> None:
@@ -99,9 +99,15 @@ class Dashboard(Table):
                     note.value = no_math(f"<p>{type(e).__name__}: {format.shorten(str(e), 200)}</p>")
             return click
 
+        shown_rows: list[tuple[str, str]] = []
+
         def redraw() -> None:
             self.refresh()
             table.value = self._html()
+            key = [(r[1], r[2]) for r in self._rows]
+            if key == shown_rows:   # the same containers in the same states: keep the buttons
+                return
+            shown_rows[:] = key
             rows = []
             for r in self._rows:
                 name, cid, state = r[0], r[1], r[2]
@@ -116,11 +122,16 @@ class Dashboard(Table):
 
         def follow() -> None:
             end = time.monotonic() + self.duration
+            failures = 0
             while not self._stop.wait(self.interval) and time.monotonic() < end:
                 try:
                     redraw()
-                except Exception:  # the engine closed (kernel shutting down): stop following
-                    return
+                    failures = 0
+                except Exception as e:  # a container removed mid-read: try again; the engine gone: stop
+                    failures += 1
+                    note.value = no_math(f"<p>not refreshed: {type(e).__name__}: {format.shorten(str(e), 160)}</p>")
+                    if failures >= 10:
+                        return
 
         redraw()
         box = ipywidgets.VBox([table, buttons, note, logs])

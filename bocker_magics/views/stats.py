@@ -25,7 +25,6 @@ from ._render import Table
 from .hints import limit_size
 
 COLUMNS = [f.name for f in fields(CgroupStats)]
-SIZES = {"memory_current", "memory_peak", "memory_limit"}
 
 
 MEASURED = ["cpu_percent", "net_rx", "net_tx", "block_read", "block_write"]
