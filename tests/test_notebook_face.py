@@ -106,3 +106,24 @@ def test_hints():
     assert did_you_mean("zzzz", ["ps", "pull"]) == ""
     assert name_last(["web", "--monitor", "--duration", "8"], "web") == ["--monitor", "--duration", "8", "web"]
     assert removed_lines(["web", "ps_2"], ["ps_1", "ps_2"]) == "Removed: web (ps_1)\nRemoved: ps_2"
+
+
+def test_a_run_report_and_its_monitor_show_one_memory_peak():
+    from bocker_magics.views import Monitor, RunReport
+
+    class Result:
+        id, exit_code, output, text, duration, oom_killed = "ps_1", 0, b"", "", 0.3, False
+
+    class Sample:
+        def __init__(self, cpu, mem):
+            self.cpu_seconds, self.memory_current, self.pids_current = cpu, mem, 1
+
+    m = Monitor(engine=None, interval=0.1, container_id="ps_1")
+    m.samples = [(0.0, Sample(0.0, 1 << 20)), (0.1, Sample(0.05, 2 << 20))]
+    report = RunReport(Result(), CgroupStats(cpu_seconds=0.1, memory_current=1 << 20, memory_peak=7 << 20), m)
+    summary = dict(m._summary())
+    assert summary["memory peak"] == "7.0 MiB" and "memory peak (sampled)" not in summary
+    assert dict(report._fields())["memory peak"] == "7.0 MiB"
+    alone = Monitor(engine=None, interval=0.1, container_id="ps_2")
+    alone.samples = m.samples
+    assert dict(alone._summary())["memory peak (sampled)"] == "2.0 MiB", "without a report: the samples' peak"

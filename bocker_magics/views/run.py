@@ -44,6 +44,9 @@ class RunReport(View):
         self.exec_in = exec_in          # exec: the container it ran in (its name, or id)
         self.label = label or result.id  # "web (ps_…)"
         self.streamed = streamed        # the output went to the cell as it came
+        peak = getattr(stats, "memory_peak", None)
+        if monitor is not None and peak is not None:
+            monitor.known_peak = peak   # the report and its plot's summary show one peak
 
     id = property(lambda self: self.result.id)
     exit_code = property(lambda self: self.result.exit_code)
