@@ -249,10 +249,12 @@ class BockerMagics(Magics):
                              "see %bocker? for the verbs")
         if cell is not None and verb not in CELL_VERBS:
             raise UsageError(f"%%bocker {verb}: only run, exec and build take a cell; use %bocker {verb} on one line")
+        parser = magic_parser(verb)
         try:
-            a = self._parse(magic_parser(verb), verb, args, cell)
+            a = self._parse(parser, verb, args, cell)
         except BockerError as e:
-            raise UsageError(str(e)) from None
+            from .views.hints import option_hint
+            raise UsageError(option_hint(str(e), parser._option_string_actions)) from None
         except SystemExit:  # --help: argparse printed it
             return None
         try:

@@ -147,3 +147,8 @@ def test_stats_stream_samples_until_told(ip, busybox, magics, cleanup):
     assert __import__("time").monotonic() - t0 < 10
     assert table.rows()[0][1] == "streamy" and table.rows()[0][2].endswith("%")
     ip.run_line_magic("bocker", "kill streamy")
+
+
+def test_a_mistyped_option_gets_the_nearest_one(ip):
+    with pytest.raises(UsageError, match=r"unrecognized arguments: --memry \(did you mean --memory\?\)"):
+        ip.run_line_magic("bocker", "run --memry 1m busybox true")

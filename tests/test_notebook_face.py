@@ -127,3 +127,12 @@ def test_a_run_report_and_its_monitor_show_one_memory_peak():
     alone = Monitor(engine=None, interval=0.1, container_id="ps_2")
     alone.samples = m.samples
     assert dict(alone._summary())["memory peak (sampled)"] == "2.0 MiB", "without a report: the samples' peak"
+
+
+def test_option_hint():
+    from bocker_magics.views.hints import option_hint
+
+    message = "%bocker run: unrecognized arguments: --memry (see %bocker run?)"
+    assert option_hint(message, ["--memory", "-m", "--name"]) == \
+        "%bocker run: unrecognized arguments: --memry (did you mean --memory?) (see %bocker run?)"
+    assert option_hint("%bocker ps: bad thing", ["--all"]) == "%bocker ps: bad thing"

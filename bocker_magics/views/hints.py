@@ -43,3 +43,15 @@ def limit_size(n: int | None) -> str:
         if n >= size and n % size == 0:
             return f"{n // size} {unit}"
     return format.size(n)
+
+
+def option_hint(message: str, options: Iterable[str]) -> str:
+    """An argparse `unrecognized arguments: --memry` message with the nearest option added:
+    `... --memry (did you mean --memory?) (see %bocker run?)`."""
+    import re
+
+    m = re.search(r"unrecognized arguments: (-[\w-]+)", message)
+    if not m:
+        return message
+    near = did_you_mean(m.group(1), [o for o in options if o.startswith("--")])
+    return message.replace(m.group(0), m.group(0) + near, 1) if near else message
