@@ -780,9 +780,11 @@ for tool in ("sh", "cat"):
     os.symlink("busybox", f"{rootdir}/bin/{tool}")
 with open(f"{rootdir}/hello.txt", "w") as f:
     f.write("made by init from a directory\\n")
-%bocker init --out from_dir $rootdir
-%bocker run --rm --network none --out read_back {from_dir.id} cat /hello.txt
-shutil.rmtree(rootdir)
+try:
+    %bocker init --out from_dir $rootdir
+    %bocker run --rm --network none --out read_back {from_dir.id} cat /hello.txt
+finally:
+    shutil.rmtree(rootdir)   # init copied it: the image does not need it
 assert from_dir.id.startswith("img_") and read_back.text == "made by init from a directory\\n"
 %bocker init --busybox
 """),
