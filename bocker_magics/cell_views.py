@@ -45,8 +45,9 @@ def printed(e: Engine, verb: Verb, a: Any, value: Any) -> Any:
 
 
 def printed_only(e: Engine, verb: Verb, a: Any, value: Any) -> None:
-    """rm, rmi: the CLI's lines, and nothing kept."""
-    verb.text(a, value)
+    """rm, rmi: a line per ref, named as the user named it, and nothing kept."""
+    from .views.hints import removed_lines
+    print(removed_lines(getattr(a, "refs", None) or getattr(a, "images", None) or [], value))
     return None
 
 
@@ -118,9 +119,9 @@ def diff(e: Engine, verb: Verb, a: Any, value: Any) -> Any:
 
 
 def stats(e: Engine, verb: Verb, a: Any, value: Any) -> Any:
+    """Docker's columns: CPU % over two samples, memory of its limit, I/O, pids."""
     from .views import StatsTable
-    names = {c.id: c.name for c in e.ps()}
-    return StatsTable(value, names)
+    return StatsTable.sampled(e, value)
 
 
 def logs(e: Engine, verb: Verb, a: Any, records: Any) -> str | None:

@@ -39,7 +39,7 @@ from . import commands
 from .cell_output import CellOutput, follow_logs
 from .cell_views import label as _label
 from .commands import VERBS, Context
-from .errors import BockerError, NotFound
+from .errors import BockerError, BuildStepFailed, NotFound
 
 PROG = "%bocker"
 
@@ -61,6 +61,8 @@ MAGIC_VERBS = {
                          "cleanup [--dry-run]",
                          lambda p: p.add_argument("-n", "--dry-run", action="store_true",
                                                   help="list what would be removed, remove nothing")),
+    "dashboard": MagicVerb("A live table of the containers this kernel made, with stop and logs buttons",
+                           "dashboard [--interval S] [--duration S]", lambda p: _dashboard_arguments(p)),
 }
 RUNS = ("run", "exec")
 CELL_VERBS = (*RUNS, "build")   # the verbs whose cell is their input: a script, a Dockerfile
@@ -84,6 +86,13 @@ class ContainerExitError(Exception):
 
     def _render_traceback_(self) -> list[str]:
         return [f"ContainerExitError: {self}"]
+
+
+class BuildFailed(Exception):
+    """A build whose step failed: fails the cell, labelled as the build failure it is."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"BuildFailed: {self}"]
 
 
 class ContainerInterrupted(KeyboardInterrupt):
@@ -144,9 +153,20 @@ def _build_options(p: commands.Parser) -> None:
                      "defaults to the current directory.")
 
 
+def _stats_options(p: commands.Parser) -> None:
+    p.add_argument("--stream", action="store_true", help="redraw every --interval seconds until interrupted")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between samples of --stream (default 1)")
+
+
+def _dashboard_arguments(p: commands.Parser) -> None:
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    p.add_argument("--duration", type=float, default=600.0, help="stop refreshing after this many seconds")
+
+
 # The magic's options beyond a verb's own (every verb also takes --out VAR).
 MAGIC_OPTIONS: dict[str, Callable[[commands.Parser], None]] = {
     "top": _top_options, "run": _run_options, "exec": _exec_options, "build": _build_options,
+    "stats": _stats_options,
 }
 
 
@@ -177,10 +197,20 @@ def verbs() -> list[str]:
     return [*VERBS, *MAGIC_VERBS, "help"]
 
 
+EXAMPLES = """Examples:
+  %bocker run busybox echo hello              # run a command: its output streams into the cell
+  %bocker run -d --name web -p 8080:80 busybox httpd -f -p 80   # detached, a port published
+  %bocker ps                                  # the containers: a table (.to_frame() for pandas)
+  %bocker top web --monitor --duration 10     # a live plot of its cpu and memory
+  %%bocker build -t app:v1 .                  # the cell is the Dockerfile, . the context
+"""
+
+
 def _help() -> str:
     rows = [(v.purpose, v.usage) for v in [*VERBS.values(), *MAGIC_VERBS.values()]]
     body = "".join(f"  %bocker {usage}\n      {purpose}\n" for purpose, usage in rows)
-    return ("Run and look at containers: %bocker VERB ARGS, or %%bocker run [OPTIONS] [IMAGE] with the\n"
+    return (EXAMPLES + "\n"
+            "Run and look at containers: %bocker VERB ARGS, or %%bocker run [OPTIONS] [IMAGE] with the\n"
             "cell as the script /bin/sh runs. `%bocker VERB?` shows a verb's options; Tab completes\n"
             "verbs, options, containers, images and networks. --format '{{.ID}}' works as on the command line\n"
             "(IPython's {expr} expansion leaves single braces: they are read as the template's).\n"
@@ -247,17 +277,23 @@ class BockerMagics(Magics):
             verb, args = verb.rstrip("?"), ["--help"]
         verb, args = commands.canonical(verb, args)  # container ls, image rm ...
         if verb not in VERBS and verb not in MAGIC_VERBS:
-            raise UsageError(f"Unknown command '{verb}': see %bocker? for the verbs")
+            from .views.hints import did_you_mean
+            raise UsageError(f"Unknown command '{verb}'{did_you_mean(verb, [*VERBS, *MAGIC_VERBS])}: "
+                             "see %bocker? for the verbs")
         if cell is not None and verb not in CELL_VERBS:
             raise UsageError(f"%%bocker {verb}: only run, exec and build take a cell; use %bocker {verb} on one line")
+        parser = magic_parser(verb)
         try:
-            a = self._parse(magic_parser(verb), verb, args, cell)
+            a = self._parse(parser, verb, args, cell)
         except BockerError as e:
-            raise UsageError(str(e)) from None
+            from .views.hints import option_hint
+            raise UsageError(option_hint(str(e), parser._option_string_actions)) from None
         except SystemExit:  # --help: argparse printed it
             return None
         try:
             result = self._call(verb, a, cell)
+        except BuildStepFailed as e:  # the build ran and a step failed: not a usage mistake
+            raise BuildFailed(str(e)) from None
         except BockerError as e:
             raise UsageError(str(e)) from None
         if a.out:
@@ -284,7 +320,11 @@ class BockerMagics(Magics):
         if verb == "run":
             args = self._defaults() + args
         if cell is None:
-            return _template_braces(parser.parse_args(args))
+            a = parser.parse_args(args)
+            if verb == "top" and a.ps_options:  # `top NAME --monitor ...`: the options after the name count
+                from .views.hints import name_last
+                a = parser.parse_args(name_last(args, a.container))
+            return _template_braces(a)
         if verb == "build":
             try:
                 a = parser.parse_args(args)
@@ -366,8 +406,19 @@ class BockerMagics(Magics):
     def _ns_verb(self, verb: str, a: Any, cell: str | None) -> Any:
         return self._ns(a.refs)
 
-    def _cleanup_verb(self, verb: str, a: Any, cell: str | None) -> list[str]:
-        return self._cleanup(a.dry_run, a.out)
+    def _cleanup_verb(self, verb: str, a: Any, cell: str | None) -> list[str] | None:
+        removed = self._cleanup(a.dry_run, a.out)
+        return removed if a.out else None  # its lines were printed: no list after them
+
+    def _dashboard(self, verb: str, a: Any, cell: str | None) -> Any:
+        from . import views
+        return views.Dashboard.shown(self.engine, lambda: list(MADE.containers), a.interval, a.duration)
+
+    def _stats(self, verb: str, a: Any, cell: str | None) -> Any:
+        if a.stream:  # docker stats: redrawn until the cell is interrupted
+            from . import views
+            return views.StatsTable.stream(self.engine, a.containers or None, a.interval)
+        return self._verb(verb, a)
 
     def _remember(self, verb: str, a: Any, result: Any, images_before: set[str]) -> None:
         if verb in MAKES_IMAGES:
@@ -406,8 +457,8 @@ class BockerMagics(Magics):
             c = e.container(a.container)
             name, cid = c.name, c.id
         started: dict[str, str] = {}
-        see_all = (lambda: f"%bocker logs {started.get('id') or name}") if verb == "run" else \
-            "the result's .text (--out VAR)"
+        see_all = (lambda: f"%bocker logs {started.get('id') or name}") if verb == "run" and not a.rm else \
+            "the result's .text (`_.text`, or --out VAR)"
         output = None if a.quiet else CellOutput(self.stream_lines, see_all)
         monitor = views.Monitor(e, self.monitor_interval) if verb == "run" else None
 
@@ -468,8 +519,8 @@ class BockerMagics(Magics):
         try:
             self.engine.image(ref)
         except NotFound as e:
-            raise NotFound(f"{e}: `%bocker pull {ref}` fetches it, or `%bocker init --busybox` makes "
-                           "the built-in busybox") from None
+            raise NotFound(f"{str(e).split(':')[0]}: `%bocker pull {ref}` fetches it, or `%bocker init --busybox` "
+                           "makes the built-in busybox") from None
 
     def _interrupted(self, verb: str, name: str | None, cid: str | None) -> str:
         """The one line an interrupt leaves: what stopped, and its exit status."""
@@ -586,6 +637,7 @@ OWN_WAYS: dict[str, Callable[[BockerMagics, str, Any, str | None], Any]] = {
     "run": BockerMagics._run, "exec": BockerMagics._run, "build": BockerMagics._build,
     "attach": BockerMagics._no_terminal, "cp": BockerMagics._cp, "top": BockerMagics._top_or_monitor,
     "logs": BockerMagics._logs, "ns": BockerMagics._ns_verb, "cleanup": BockerMagics._cleanup_verb,
+    "dashboard": BockerMagics._dashboard, "stats": BockerMagics._stats,
 }
 
 

@@ -4,10 +4,13 @@ distro, cgroup mode). The HTML reads offline: no CDN (no MathJax, no require.js)
 views' static HTML shows, plots are embedded PNGs.
 
     bocker-report [--out reports] [--write-notebooks] [NOTEBOOK ...]
+    bocker-report --check [NOTEBOOK ...]   # are the committed outputs from this code? (a release check)
 
 Every kernel runs in a fresh network namespace (the report process unshares one before it
 starts them), so the engine's bridge, addresses and NAT rules never touch the host's network.
-With --write-notebooks the executed notebooks (outputs included) replace the sources.
+With --write-notebooks the executed notebooks (outputs included) replace the sources, stamped
+(metadata "bocker") with the digest of the cells they ran and of the package's code; --check
+says which notebooks' outputs came from other cells or other code.
 """
 
 from __future__ import annotations
@@ -98,6 +101,54 @@ def kernel_spec(workdir: Path) -> str:
     return "bocker-report"
 
 
+def code_digest(directory: Path | None = None) -> str:
+    """A digest of the package's code by content (every .py file's path and bytes): the same in
+    every checkout of the same commit, unlike mtimes."""
+    import hashlib
+
+    directory = directory or Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(directory.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        h.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def source_digest(nb) -> str:
+    """A digest of a notebook's cells as written (type and source), outputs left out."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for c in nb.cells:
+        h.update(f"{c.cell_type}\0{c.source}\0".encode())
+    return h.hexdigest()
+
+
+def stamp(nb, duration: float) -> None:
+    """What --check compares later: the cells and the code this run came from."""
+    nb.metadata["bocker"] = {"source_digest": source_digest(nb), "code_digest": code_digest(),
+                             "executed": time.strftime("%Y-%m-%d"), "duration_s": round(duration, 1),
+                             "machine": machine()}
+    for c in nb.cells:   # nbclient's per-cell timestamps: noise in every diff
+        c.metadata.pop("execution", None)
+
+
+def staleness(path: Path) -> str:
+    """Why a committed notebook's outputs are not from its cells and this code ('' when they are)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    info = nb.metadata.get("bocker")
+    if not info:
+        return "never run by bocker-report --write-notebooks"
+    if info.get("source_digest") != source_digest(nb):
+        return "its cells changed since the run that made its outputs"
+    if info.get("code_digest") != code_digest():
+        return f"the package's code changed since its outputs were made ({info.get('executed', '?')})"
+    return ""
+
+
 def title_of(nb) -> str:
     for c in nb.cells:
         if c.cell_type == "markdown":
@@ -162,6 +213,24 @@ def to_html(nb) -> str:
     return body
 
 
+def page_html(body: str, o: Outcome) -> str:
+    """One notebook's page: titled by the notebook and its article section, a banner that says
+    whether it passed and how long it took, a link back to the index."""
+    import re
+
+    title = f"{o.name} · {o.title}" if o.title else o.name
+    body = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", body, count=1, flags=re.S)
+    colour, word = ("#1a7f37", "passed") if o.passed else ("#cf222e", "failed")
+    error = f" — {html.escape(o.error.splitlines()[0])}" if o.error else ""
+    banner = (f'<nav id="bocker-banner" class="tex2jax_ignore mathjax_ignore" style="font-family:sans-serif;'
+              f'padding:8px 16px;border-bottom:3px solid {colour};background:#f6f8fa">'
+              f'<a href="index.html">&larr; all experiments</a> &nbsp;·&nbsp; '
+              f'<b>{html.escape(title)}</b> &nbsp;·&nbsp; '
+              f'<span class="result" style="color:{colour};font-weight:bold">{word}</span> in {o.duration:.1f} s{error}'
+              f'</nav>')
+    return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner, body, count=1)
+
+
 def index_html(outcomes: list[Outcome], info: dict[str, str], when: str) -> str:
     rows = "".join(
         f"<tr><td><a href=\"{html.escape(o.name)}.html\">{html.escape(o.name)}</a></td><td>{html.escape(o.title)}</td>"
@@ -204,8 +273,9 @@ def report(paths: list[Path], out: Path, write_notebooks: bool = False, netns: b
             nb, error = execute(path, kernel, timeout)
             o = Outcome(path.stem, title_of(nb), not error, time.monotonic() - t0,
                         failure_line(nb, error) if error else "")
-            (out / f"{path.stem}.html").write_text(to_html(nb))
+            (out / f"{path.stem}.html").write_text(page_html(to_html(nb), o))
             if write_notebooks and o.passed:
+                stamp(nb, o.duration)
                 nbformat.write(nb, path)
             outcomes.append(o)
             if o.passed:
@@ -226,7 +296,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="store each passing run's outputs in the notebook itself (for GitHub and mybinder)")
     p.add_argument("--no-netns", action="store_true", help="run the kernels in this network namespace")
     p.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    p.add_argument("--check", action="store_true",
+                   help="run nothing: say which notebooks' stored outputs are not from their cells and this code")
     a = p.parse_args(argv)
+    if a.check:
+        paths = notebooks(a.notebooks)
+        stale = [(path.stem, why) for path in paths if (why := staleness(path))]
+        for name, why in stale:
+            print(f"{name}: {why}: run bocker-report --write-notebooks {name}")
+        if not stale:
+            print(f"the outputs of {len(paths)} notebooks come from their cells and this code")
+        return 1 if stale else 0
     missing = missing_extra()
     if missing:
         print(f"bocker-report needs {', '.join(missing)}: {EXTRA}", file=sys.stderr)

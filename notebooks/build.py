@@ -34,7 +34,9 @@ Every process is in exactly one namespace of each kind (mnt, uts, ipc, pid, net,
 `/proc/PID/ns/` holds one symbolic link per kind; its target reads `kind:[inode]`, and the inode
 *is* the namespace's identity: two processes with the same inode share that namespace.
 
-This notebook shows (1) the links of the kernel's own first process as a table, (2) two processes
+This notebook shows (1) the links of pid 1 — the first process the Linux kernel starts (init) — as a table
+(where a sandbox hides pid 1's links even from root, the first cell says so and this notebook's own process
+is the reference instead), (2) two processes
 that share every namespace and one that has its own uts and ipc, and (3) that an open file
 descriptor — or a bind mount — keeps a namespace alive after its last process has exited, which is
 why the article says the links are there at all. Every claim is checked by an assertion.
@@ -46,23 +48,34 @@ hostname_in_new_ns = "kept-alive"   # the hostname set inside the namespace we k
     code("""
 import os, subprocess, time
 from bocker_magics.views import NamespaceTable
+
+def ns_inodes(pid):
+    # the inode of each /proc/PID/ns/KIND link: what `readlink` prints between the brackets
+    return {kind: os.stat(f"/proc/{pid}/ns/{kind}").st_ino for kind in sorted(os.listdir(f"/proc/{pid}/ns"))}
+
 from bocker_magics.views.namespaces import host_column
-from bocker_magics.engine.kernel.namespaces import ns_links, ns_inodes
-label, host_pid = host_column()
-if host_pid == 1:
-    print("The first column is pid 1, the kernel's first process (init).")
-else:
-    print(f"/proc/1/ns is not readable here (a sandbox); the first column is this process instead: {label}")
-ns_links(host_pid)
+
+# `ls -l /proc/1/ns`, as the article runs it for its shell (pid 1: init, the first process of the Linux kernel)
+listing = subprocess.run(["ls", "-l", "/proc/1/ns"], capture_output=True, text=True)
+print("# ls -l /proc/1/ns", listing.stdout + listing.stderr, sep="\\n")
+reference, reference_pid = host_column()
+if reference_pid != 1:
+    # a sandbox (a container, a hardened VM) can hide pid 1's links even from root
+    print(f"pid 1's links are not readable here, so the reference column below is {reference}.")
+    listing = subprocess.run(["ls", "-l", "/proc/self/ns"], capture_output=True, text=True, check=True)
+    print("# ls -l /proc/self/ns", listing.stdout, sep="\\n")
+assert reference_pid == 1 or listing.returncode == 0
 """),
     md("""
 ## 1. The namespace links as a table
 
-`ls -l /proc/$$/ns` in the article; here the inode of each link, one column per process. The first
-column is the reference; a cell that differs from it is marked.
+`ls -l /proc/$$/ns` in the article; here the inode of each link, one column per process: pid 1 and
+the process that runs this notebook's code (the *Jupyter kernel*, a Python process: not the Linux
+kernel). The first column is the reference (pid 1, or what the first cell named); a cell that differs from it is marked.
 """),
     code("""
-me = NamespaceTable.of({"this kernel": os.getpid()})
+me = NamespaceTable.of({"this notebook's Python (Jupyter kernel)": os.getpid()})
+assert me.labels[0] == reference, "the first column is pid 1 (or, where it is hidden, the reference named above)"
 assert set(me.kinds) >= {"ipc", "mnt", "net", "pid", "uts"}
 me
 """),
@@ -79,9 +92,9 @@ try:
     time.sleep(0.2)
     table = NamespaceTable.of({"sleep": same.pid, "unshare -u -i sleep": own.pid})
     display(table)
-    kernel = ns_inodes(os.getpid())
+    mine = ns_inodes(os.getpid())
     a, b = ns_inodes(same.pid), ns_inodes(own.pid)
-    assert all(a[k] == kernel[k] for k in ("uts", "ipc", "mnt", "net", "pid")), "a plain child shares every namespace"
+    assert all(a[k] == mine[k] for k in ("uts", "ipc", "mnt", "net", "pid")), "a plain child shares every namespace"
     assert a["uts"] != b["uts"] and a["ipc"] != b["ipc"], "unshare -u -i gives its own uts and ipc"
     assert a["mnt"] == b["mnt"] and a["net"] == b["net"], "and shares the others"
 finally:
@@ -95,7 +108,7 @@ print("checked: the plain child shares all; the unshared one differs in uts and 
 A namespace is destroyed when its last process exits — unless something still refers to it: an open
 file descriptor on its `/proc/PID/ns/*` link, or a bind mount of that link (what `ip netns add` does).
 We start a process in a new uts namespace that sets the hostname, open its `ns/uts`, and kill it.
-Then `nsenter --uts=/proc/<kernel>/fd/<fd> hostname` enters the namespace through our fd and still
+Then `nsenter --uts=/proc/<this process>/fd/<fd> hostname` enters the namespace through our fd and still
 reads the hostname set in it.
 """),
     code("""
@@ -114,11 +127,10 @@ try:
     print(f"process {holder.pid} has exited; through fd {fd}, uts:[{inode}] still has hostname {seen!r}")
     assert seen == hostname_in_new_ns
 
-    # the same with a bind mount instead of an fd
+    # the same with a bind mount instead of an fd: what `ip netns add` does for a net namespace
     import tempfile
-    from bocker_magics.engine.kernel import linux
     pin = tempfile.NamedTemporaryFile(prefix="bocker-lab-uts-", delete=False).name
-    linux.mount(f"/proc/{os.getpid()}/fd/{fd}", pin, None, linux.MS_BIND)
+    subprocess.run(["mount", "--bind", f"/proc/{os.getpid()}/fd/{fd}", pin], check=True)
     os.close(fd); fd = None
     seen = subprocess.run(["nsenter", f"--uts={pin}", "hostname"], capture_output=True, text=True, check=True).stdout.strip()
     print(f"fd closed; through the bind mount {pin}, the namespace still has hostname {seen!r}")
@@ -130,12 +142,9 @@ finally:
     if fd is not None:
         os.close(fd)
     if pin is not None:
-        try:
-            linux.umount2(pin, 0)
-        except OSError:
-            pass
+        subprocess.run(["umount", pin], capture_output=True)
         os.unlink(pin)
-print("unmounted and closed: nothing refers to the namespace any more, so the kernel frees it")
+print("unmounted and closed: nothing refers to the namespace any more, so the Linux kernel frees it")
 """),
     code("""
 # the host as we found it: no mount of ours left
@@ -150,7 +159,8 @@ NOTEBOOKS["02-ipc-uts"] = [
 The article opens two terminals. **Shell A** stays in the host's namespaces and makes a System V
 message queue with `ipcmk -Q`. **Shell B** runs `unshare -iu /bin/bash`: a new bash in a new IPC and
 a new UTS namespace, and sets its hostname to `shell-B`. B does not see A's queue, and A's hostname
-is unchanged. Then A joins B's namespaces with `nsenter -t PID -u -i /bin/bash` and sees `shell-B`
+is unchanged. Before that, the article checks that B *does* see A's queue while it is still in the
+host's namespaces: the control that makes the empty list afterwards mean something. Then A joins B's namespaces with `nsenter -t PID -u -i /bin/bash` and sees `shell-B`
 and no queue.
 
 Both shells below are real `bash` processes, driven from this notebook; each step shows what each
@@ -167,18 +177,29 @@ from bocker_magics.views import NamespaceTable
 A, B = LiveShell("A"), LiveShell("B")
 queue_id = None
 
-def cleanup():   # also runs when a cell fails and the kernel stops
+def cleanup():   # also runs when a cell fails and the Jupyter kernel stops
     import subprocess
     if queue_id is not None:
         subprocess.run(["ipcrm", "-q", str(queue_id)], capture_output=True)
     A.close(); B.close()
 
-import atexit; atexit.register(cleanup)
+import atexit; atexit.register(cleanup);
 """),
-    md("## Step 1 — where both shells start: the same uts and ipc namespaces, the same hostname"),
+    md("""
+## Step 1 — where both shells start: the same uts and ipc namespaces, the same hostname, no queue yet
+
+The article's shell A first looks at its namespaces, its hostname and its message queues: `ipcs -q`
+lists none (on a machine where another program made queues, they would show here; this notebook
+looks only for the one it makes).
+"""),
     code("""
+def queue_ids(ipcs_output):
+    # the msqid column of `ipcs -q` (key, msqid, owner, perms, used-bytes, messages)
+    return {int(line.split()[1]) for line in ipcs_output.splitlines() if line.startswith("0x")}
+
 m = ShellPair(A, B).mark()
 A.run("readlink /proc/$$/ns/uts /proc/$$/ns/ipc"); A.run("hostname")
+queues_before = queue_ids(A.run("ipcs -q"))
 B.run("readlink /proc/$$/ns/uts /proc/$$/ns/ipc"); B.run("hostname")
 host_name = A.run("hostname").strip()
 display(ShellPair(A, B, since=m, title="before"))
@@ -186,21 +207,37 @@ before = NamespaceTable.of({"shell A": A.pid, "shell B": B.pid})
 assert not before.differs("shell B", "uts") and not before.differs("shell B", "ipc")
 before
 """),
-    md("## Step 2 — A makes a message queue; B makes new uts and ipc namespaces and a hostname"),
+    md("""
+## Step 2 — A makes a message queue; B, still in the same namespaces, sees it (the control step)
+
+Before B makes namespaces of its own, it runs `ipcs -q` and sees A's queue: both shells are in the
+same IPC namespace, so the queue is visible to both. Without this step, the empty list in step 3
+would prove nothing.
+"""),
     code("""
 m = ShellPair(A, B).mark()
 out = A.run("ipcmk -Q")
 queue_id = int(re.search(r"id: (\\d+)", out).group(1))
-A.run("ipcs -q")
+assert queue_id not in queues_before, "a new queue"
+a_sees = queue_ids(A.run("ipcs -q"))
+b_sees_before = queue_ids(B.run("ipcs -q"))
+display(ShellPair(A, B, since=m, title="A: ipcmk -Q; B: ipcs -q (same namespaces)"))
+assert queue_id in a_sees, "A sees its queue"
+assert queue_id in b_sees_before, "B, in the same IPC namespace, sees A's queue too"
+"""),
+    md("## Step 3 — B makes new uts and ipc namespaces (`unshare -iu /bin/bash`), sets a hostname; A's queue is gone from its view"),
+    code("""
+m = ShellPair(A, B).mark()
 b_pid = B.enter("unshare -iu /bin/bash")
 B.run("readlink /proc/$$/ns/uts /proc/$$/ns/ipc")
 B.run(f"hostname {new_hostname}"); B.run("hostname")
 b_queues = B.run("ipcs -q")
 B.run("echo $$")
-display(ShellPair(A, B, since=m, title="A: ipcmk -Q; B: unshare -iu /bin/bash"))
-assert str(queue_id) in A.run("ipcs -q"), "A sees its queue"
-assert not re.search(rf"\\s{queue_id}\\s", b_queues.split("messages", 1)[1]), "B does not see A's queue"
-assert B.run("hostname").strip() == new_hostname and A.run("hostname").strip() == host_name
+A.run("hostname"); a_after = A.run("ipcs -q")
+display(ShellPair(A, B, since=m, title="B: unshare -iu /bin/bash; A: hostname, ipcs -q"))
+assert queue_id in queue_ids(a_after), "A still sees its queue"
+assert queue_id not in queue_ids(b_queues), "B, in its new IPC namespace, does not see A's queue"
+assert B.run("hostname").strip() == new_hostname and A.run("hostname").strip() == host_name, "and A's hostname is unchanged"
 """),
     code("""
 after_unshare = NamespaceTable.of({"shell A": A.pid, "shell B (unshare -iu)": b_pid})
@@ -209,7 +246,7 @@ assert not after_unshare.differs("shell B (unshare -iu)", "mnt") and not after_u
 after_unshare
 """),
     md("""
-## Step 3 — A enters B's namespaces with `nsenter -t PID -u -i`
+## Step 4 — A enters B's namespaces with `nsenter -t PID -u -i`
 
 `nsenter` opens `/proc/PID/ns/uts` and `ipc` of B's bash and `setns()`s into them before it starts a
 new bash. In there, A sees B's hostname and B's (empty) set of queues.
@@ -222,13 +259,13 @@ seen_name = A.run("hostname").strip()
 a_queues = A.run("ipcs -q")
 display(ShellPair(A, B, since=m, title=f"A: nsenter -t {b_pid} -u -i /bin/bash"))
 assert seen_name == new_hostname, "inside B's uts namespace A sees B's hostname"
-assert not re.search(rf"\\s{queue_id}\\s", a_queues.split("messages", 1)[1]), "and not its own queue"
+assert queue_id not in queue_ids(a_queues), "and not its own queue"
 inside = NamespaceTable.of({"shell A (nsenter)": a_inside, "shell B": b_pid})
 assert inside.inode("shell A (nsenter)", "uts") == inside.inode("shell B", "uts")
 assert inside.inode("shell A (nsenter)", "ipc") == inside.inode("shell B", "ipc")
 inside
 """),
-    md("## Step 4 — A leaves; it is back in the host's namespaces with its queue. Cleanup."),
+    md("## Step 5 — A leaves; it is back in the host's namespaces with its queue. Cleanup."),
     code("""
 try:
     A.leave()
@@ -246,7 +283,7 @@ NOTEBOOKS["03-net-namespace"] = [
 # 03 · Net namespaces: a veth pair between r1 and r2 (article 2.1.4.2)
 
 A network namespace has its own interfaces, addresses, routes, firewall and sockets; a new one has
-only `lo`, down. The article makes a veth pair (a virtual cable: what goes in one end comes out of
+only `lo`, and `lo` is down until someone brings it up. The article makes a veth pair (a virtual cable: what goes in one end comes out of
 the other), two namespaces r1 and r2, puts one end in each, gives them 172.18.0.11/24 and
 172.18.0.12/24, brings them up and pings both ways.
 
@@ -266,18 +303,46 @@ ping_count = 2
 from IPython.display import Image, display
 from bocker_magics.lab.netns import NetnsDemo, link_names, addresses
 demo = NetnsDemo(addr1, addr2)
-import atexit; atexit.register(demo.close)   # also when a cell fails and the kernel stops
+import atexit; atexit.register(demo.close)   # also when a cell fails and the Jupyter kernel stops
 print("r1 =", demo.r1, " r2 =", demo.r2, " veth:", demo.veth0, "<->", demo.veth1)
 """),
-    md("## The steps: `ip` (the article) and pyroute2 (this notebook)"),
+    md("""
+## The steps, in the article's order, with `ip address` after each
+
+Each step is made with a pyroute2 (netlink) call (below the article's `ip` command in the table);
+after it, the real `ip address` runs where the step changed something, and its output is shown as
+the article shows it. What to look for:
+
+1. the new veth pair: two links, `state DOWN`, each named `NAME@PEER`;
+2. a new network namespace holds only `lo`, and it is **DOWN** (`<LOOPBACK>`, `state DOWN`, no address);
+3. moved, the veth ends are gone from this namespace and appear in r1 and r2;
+4. r1's end has its address and is up, but its peer is still down: `NO-CARRIER`, `state LOWERLAYERDOWN`;
+5. once r2's end is up too, both are `LOWER_UP`, `state UP`;
+6. the article stops there (ping across the veth needs no `lo`); here `lo` is brought up too, so
+   that 127.0.0.1 answers inside each namespace: it shows `UP,LOWER_UP`, `state UNKNOWN` (loopback
+   has no carrier to report) and `inet 127.0.0.1/8`.
+"""),
     code("""
 try:
     steps = demo.run_all()
 except BaseException:
     demo.close()
     raise
+veth, netns_add, moved, conf1, conf2, lo_up = steps.steps
+assert "state DOWN" in veth.ip_a and f"{demo.veth0}@{demo.veth1}" in veth.ip_a, "a new veth pair is down"
+lo_line = next(l for l in netns_add.ip_a.splitlines() if ": lo:" in l)
+assert "<LOOPBACK>" in lo_line and "state DOWN" in lo_line, "a new netns: only lo, and lo is DOWN"
+assert "inet " not in netns_add.ip_a and demo.veth0 not in netns_add.ip_a
 assert demo.veth0 not in link_names() and demo.veth1 not in link_names(), "both ends left this namespace"
-assert link_names(demo.path("r1")) == ["lo", demo.veth0] or set(link_names(demo.path("r1"))) == {"lo", demo.veth0}
+assert set(link_names(demo.path("r1"))) == {"lo", demo.veth0} and set(link_names(demo.path("r2"))) == {"lo", demo.veth1}
+v0_line = next(l for l in conf1.ip_a.splitlines() if f": {demo.veth0}@" in l)
+assert "NO-CARRIER" in v0_line and "state LOWERLAYERDOWN" in v0_line, "up, but its peer is still down"
+assert f"inet {addr1}" in conf1.ip_a
+v1_line = next(l for l in conf2.ip_a.splitlines() if f": {demo.veth1}@" in l)
+assert "LOWER_UP" in v1_line and "state UP" in v1_line, "both ends up: the cable carries"
+assert demo.state(demo.veth0, "r1") == "UP" and demo.state(demo.veth1, "r2") == "UP"
+lo_line = next(l for l in lo_up.ip_a.splitlines() if ": lo:" in l)
+assert "UP,LOWER_UP" in lo_line and "state UNKNOWN" in lo_line and "inet 127.0.0.1/8" in lo_up.ip_a
 assert (demo.veth0, addr1) in addresses(demo.path("r1")) and (demo.veth1, addr2) in addresses(demo.path("r2"))
 steps
 """),
@@ -307,15 +372,24 @@ print("both namespaces deleted; the veth pair went with them")
 
 NOTEBOOKS["04-cgroups"] = [
     md("""
-# 04 · cgroups: subsystems, a group, limits, a CPU hog and a memory hog (article 2.2.2–2.2.3)
+# 04 · cgroups: tasks, groups, subsystems, hierarchies; limits, a CPU hog and a memory hog (article 2.2)
 
-`/proc/cgroups` lists the kernel's subsystems (controllers) and the hierarchy each is attached to;
-`/proc/self/cgroup` says which group this process is in, in every hierarchy. The article then uses
-libcgroup's `cgcreate`, `cgset` and `cgexec`. Here the same is done in Python with the engine's
-cgroup driver (v1 or v2, chosen for this machine): create a group, set cpu shares, a CPU quota, a
-cpuset and a memory limit, run a CPU hog and a memory hog in it, and watch the accounting — until
-the OOM killer ends the memory hog. The group lives under a parent directory of this notebook's own,
-removed at the end.
+Namespaces decide what a process can *see*; cgroups decide how much it may *use*, and count what it
+used. The article's four words, each made concrete in this notebook:
+
+* **task**: a process. Every task is in exactly one group of each tree.
+* **cgroup**: a group of tasks, a directory in a tree; its files hold the limits and the accounting
+  (`cgroup.procs` lists its tasks).
+* **subsystem** (controller): the part of the Linux kernel that limits or counts one resource (`cpu`,
+  `cpuacct`, `memory`, `cpuset`, `pids`, ...), acting on every group of the tree it is attached to.
+* **hierarchy**: a tree of groups, mounted as a filesystem (cgroup v1: one tree per subsystem, or per
+  set of subsystems mounted together; cgroup v2: one tree for all).
+
+First what this machine has (`/proc/cgroups`, `/proc/self/cgroup`, `mount | grep cgroup`), then the
+article's `cgcreate`, `cgset` and `cgexec` done with the engine's cgroup driver (v1 or v2, chosen for
+this machine): a group with cpu shares, a CPU quota, a cpuset and a memory limit; a CPU hog held to
+its quota on its CPU; two hogs sharing one CPU 1:2 by their shares; a memory hog ended by the OOM
+killer. Every group lives under a parent directory of this notebook's own, removed at the end.
 """),
     code("""
 # parameters
@@ -325,59 +399,165 @@ cpus = 0.5          # CPU quota, in CPUs
 cpuset = "0"        # CPUs the group may run on
 hog_seconds = 3
 """, P),
-    code("""
-from bocker_magics.lab.cgroups import proc_cgroups_frame, self_cgroup_frame, cgroup_mode, LabGroup, CPU_HOG, memory_hog
-from bocker_magics.engine.limits import Limits
-mode, meaning = cgroup_mode()
-print(f"cgroup mode on this machine: {mode}\\n{meaning}")
-subsystems = proc_cgroups_frame()
-assert {"cpu", "memory"} <= set(subsystems.index) or mode == "v2"
-subsystems
+    md("""
+## `/proc/cgroups`: the subsystems and the tree each is attached to
+
+One line per subsystem; the fields (the article explains them below its example):
+`subsys_name`; `hierarchy`, the id of the tree it is attached to (subsystems with the same id share
+one tree; 0 when it is attached to no v1 tree: bound to the v2 tree, not mounted, or disabled);
+`num_cgroups`, how many groups that tree holds; `enabled`.
 """),
     code("""
-mine = self_cgroup_frame()
-assert len(mine) >= 1
+import os, subprocess
+import pandas as pd
+from IPython.display import display
+from bocker_magics.engine import Limits
+from bocker_magics.lab.cgroups import (proc_cgroups_frame, cgroup_mode, hierarchy_notes, mount_grep_cgroup,
+                                       cgroup_lines, task_frame, allowed_cpus, LabGroup, CPU_HOG, memory_hog)
+mode, meaning = cgroup_mode()
+print(f"cgroup mode on this machine: {mode}\\n{meaning}\\n")
+print("# cat /proc/cgroups"); print(open("/proc/cgroups").read())
+subsystems = proc_cgroups_frame()
+for note in hierarchy_notes(subsystems):
+    print("-", note)
+assert list(subsystems.columns) == ["hierarchy", "num_cgroups", "enabled"]
+assert {"cpu", "memory"} <= set(subsystems.index)
+subsystems
+"""),
+    md("""
+## `/proc/self/cgroup`: which group this process is in, in every tree
+
+Three columns separated by `:` — the tree's id (the `hierarchy` of `/proc/cgroups`), the subsystems
+attached to it (`name=systemd`: a tree with no subsystem, only named; empty: the v2 tree, id 0), and
+the group's path in that tree, relative to where the tree is mounted.
+"""),
+    code("""
+print("# cat /proc/self/cgroup"); print(open("/proc/self/cgroup").read())
+mine = pd.DataFrame(cgroup_lines(), columns=["hierarchy (tree id)", "subsystems", "path in the tree"])
+ids = dict(zip(subsystems.index, subsystems["hierarchy"]))
+for hid, ctrls, path in cgroup_lines():
+    for ctrl in filter(lambda c: c in ids, ctrls.split(",")):
+        assert ids[ctrl] == hid, f"{ctrl}: the same tree id in both files"
 mine
+"""),
+    md("""
+## `mount | grep cgroup`: each tree is a mounted filesystem
+
+Every v1 tree is a mount of type `cgroup` whose options name its subsystems (`cpu`, `memory`, or
+`name=systemd`); the v2 tree is a mount of type `cgroup2`. A group is a directory on one of them.
+(`/proc/cgroups` is the whole machine's; mounts are per mount namespace, so a tree that a program
+mounted only in its own mount namespace, a container engine's for instance, has an id there and no
+line here.)
+"""),
+    code("""
+print("# mount | grep cgroup"); mounted = mount_grep_cgroup(); print(mounted)
+v1_mounts = [l for l in mounted.splitlines() if " type cgroup " in l]
+for line in v1_mounts:   # each mounted v1 tree: its subsystems have its tree id in /proc/cgroups
+    options = line.split("(")[1].rstrip(")").split(",")
+    ours = [o for o in options if o in subsystems.index]
+    assert all(subsystems.loc[o, "hierarchy"] > 0 for o in ours), line
+    assert len({int(subsystems.loc[o, "hierarchy"]) for o in ours}) <= 1, "one tree per mount"
+assert mode == "v2" or v1_mounts
 """),
     md("""
 ## cgcreate + cgset
 
 `cgcreate -g cpu,cpuacct,memory,cpuset:GROUP`, then `cgset -r cpu.shares=…`, `cpu.cfs_quota_us`,
 `cpuset.cpus=…` and `memory.limit_in_bytes=…` (on cgroup v2: `cpu.weight`, `cpu.max`, `cpuset.cpus`,
-`memory.max`). The driver writes the right files for this machine's version.
+`memory.max`). The driver makes the group's directory in each tree and writes the right files for
+this machine's version; below, the files read back as `cgget` prints them: `file = value`.
 """),
     code("""
 group = LabGroup(Limits(memory=memory_limit_mb << 20, cpu_shares=cpu_shares, cpus=cpus), cpuset=cpuset)
-import atexit; atexit.register(group.close)   # also when a cell fails and the kernel stops
-import pandas as pd
-display(pd.DataFrame(sorted(group.paths().items()), columns=["controller", "group directory"]))
-s = group.stats()
-assert s.memory_limit == memory_limit_mb << 20 and s.cpu_shares == cpu_shares and abs(s.cpu_quota_cpus - cpus) < 1e-9
-assert open(group.cpuset_file).read().strip() == cpuset
-s
+share_groups = []
+def close_all():   # the share groups first (they sit beside the demo group), then the demo group and the parent
+    for g in reversed(share_groups):
+        g.close()
+    group.close()
+import atexit; atexit.register(close_all)   # also when a cell fails and the Jupyter kernel stops
+display(pd.DataFrame(sorted(group.paths().items()), columns=["subsystem", "group directory"]))
+settings = group.settings()
+if mode == "v2":
+    assert settings["memory.max"] == str(memory_limit_mb << 20) and settings["cpuset.cpus"] == cpuset
+    assert settings["cpu.max"].split()[0] == str(int(cpus * int(settings["cpu.max"].split()[1])))
+else:
+    assert settings["memory.limit_in_bytes"] == str(memory_limit_mb << 20) and settings["cpuset.cpus"] == cpuset
+    assert settings["cpu.shares"] == str(cpu_shares)
+    assert int(settings["cpu.cfs_quota_us"]) == int(cpus * int(settings["cpu.cfs_period_us"]))
+settings
 """),
     md("""
-## cgexec a CPU hog
+## cgexec a CPU hog: task -> cgroup -> tree -> subsystem
 
-A shell joins the group (writes its pid into each `cgroup.procs`) and execs an endless loop. With a
-quota of `cpus` CPUs, the accounting shows it held at that share of one CPU, on the CPUs of the cpuset.
+A shell joins the group (writes its pid into each tree's `cgroup.procs`) and execs an endless loop.
+The hog's own `/proc/PID/cgroup` now names our group in each tree it joined, and each of those
+groups' `cgroup.procs` lists its pid: one task, one group per tree, each tree with its subsystems.
 """),
     code("""
-from IPython.display import display
 hog = group.exec(CPU_HOG)
+import time; time.sleep(0.2)
+print(f"# cat /proc/{hog.pid}/cgroup"); print(open(f"/proc/{hog.pid}/cgroup").read())
+tasks = task_frame(hog.pid)
+ours = tasks[tasks["cgroup (path in the tree)"].str.endswith(f"/{group.parent}/{group.name}")]
+assert len(ours) >= 1 and ours["pid in cgroup.procs"].all(), "the hog is listed in its groups' cgroup.procs"
+joined = {s for subs in ours["subsystems"] for s in subs.split(",")}
+assert mode == "v2" or {"cpu", "memory", "cpuset"} <= joined
+print(f"# cat {group.paths()['cpuset']}/cgroup.procs"); print(open(f"{group.paths()['cpuset']}/cgroup.procs").read())
+tasks
+"""),
+    md("""
+## The quota and the cpuset, measured
+
+With a quota of `cpus` CPUs (`cpu.cfs_quota_us` / `cpu.cfs_period_us`), the accounting shows the hog
+held at most at that share of one CPU (less, when other work on the machine shares the cpuset's
+CPU); with `cpuset.cpus`, the Linux kernel runs it only on those CPUs: its
+`Cpus_allowed_list` says so, and the CPU it last ran on (field 39 of `/proc/PID/stat`) is always one
+of them.
+"""),
+    code("""
 handle = display("starting…", display_id=True)
 cpu = group.sample(hog, hog_seconds, 0.25, on_sample=lambda f: handle.update(f.tail(4)))
+allowed = allowed_cpus(hog.pid)
 hog.kill(); hog.wait()
 handle.update(cpu)
 used = cpu["cpu_percent"].dropna().iloc[2:].mean()
-print(f"mean CPU use: {used:.0f}% of one CPU (quota {cpus * 100:.0f}%)")
+ran_on = sorted(set(cpu["on_cpu"].dropna().astype(int)))
+print(f"mean CPU use: {used:.0f}% of one CPU (quota {cpus * 100:.0f}%); Cpus_allowed_list: {allowed}; ran on CPU {ran_on}")
 assert used <= cpus * 100 * 1.25 + 5, "the quota holds the hog down"
-assert used >= cpus * 100 * 0.5, "and the hog does run"
+assert used >= 5, "and the hog does run (less than its quota when other work shares its CPU)"
+assert allowed == cpuset and ran_on == [int(c) for c in cpuset.split(",")], "only on the cpuset's CPUs"
+"""),
+    md("""
+## cpu.shares: two hogs on one CPU, 1:2
+
+`cpu.shares` (v2: `cpu.weight`) is not a cap: it only matters when groups compete for a CPU. Two
+groups beside each other, with 512 and 1024 shares, no quota, both pinned by their cpuset to the same
+CPU, each run a hog: the Linux kernel's scheduler gives the second about twice the CPU time of the
+first. (Other work on that CPU takes its part too; the ratio between the two holds.)
+"""),
+    code("""
+for shares in (512, 1024):
+    share_groups.append(LabGroup(Limits(cpu_shares=shares), cpuset=cpuset, name=f"shares-{shares}"))
+for g in share_groups:
+    display(g.settings())
+hogs = [g.exec(CPU_HOG) for g in share_groups]
+time.sleep(0.5)
+t0, start = time.monotonic(), [g.stats().cpu_seconds for g in share_groups]
+time.sleep(hog_seconds)
+elapsed, used = time.monotonic() - t0, [g.stats().cpu_seconds - s for g, s in zip(share_groups, start)]
+for h in hogs:
+    h.kill(); h.wait()
+race = pd.DataFrame({"cpu.shares": [512, 1024], "CPU seconds": [round(u, 2) for u in used],
+                     "% of one CPU": [round(100 * u / elapsed) for u in used]}, index=[g.name for g in share_groups])
+ratio = used[1] / used[0]
+print(f"the 1024-share hog got {ratio:.2f}x the CPU time of the 512-share one")
+assert 1.4 <= ratio <= 2.9, "about 1:2"
+race
 """),
     md("""
 ## cgexec a memory hog: the OOM kill
 
-It allocates 2 MiB every 0.1 s and writes it. The group's memory grows to the limit; then the kernel's
+It allocates 2 MiB every 0.1 s and writes it. The group's memory grows to the limit; then the Linux kernel's
 OOM killer kills it (SIGKILL: exit status -9), and the group's OOM counter goes up.
 """),
     code("""
@@ -392,65 +572,79 @@ assert status == -9, "killed by SIGKILL"
 assert final.oom_kills >= 1, "by the OOM killer"
 assert final.memory_peak <= (memory_limit_mb << 20) + (1 << 20)
 """),
+    md("""
+## The two hogs over time
+
+The CPU hog's use on a 0-100 % axis of one CPU, against its quota; the memory hog's usage against
+its limit, up to the OOM kill.
+"""),
     code("""
 import io
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from IPython.display import Image
-fig = Figure(figsize=(7, 2.6), dpi=72); FigureCanvasAgg(fig)
+fig = Figure(figsize=(8, 2.8), dpi=72); FigureCanvasAgg(fig)
 a, b = fig.subplots(1, 2)
-a.plot(cpu["time_s"], cpu["cpu_percent"], marker="."); a.axhline(cpus * 100, ls="--", c="grey")
-a.set_title("CPU hog: % of one CPU"); a.set_xlabel("s")
-b.plot(mem["time_s"], mem["memory_mib"], marker=".", c="tab:red"); b.axhline(memory_limit_mb, ls="--", c="grey")
-b.set_title("memory hog: MiB"); b.set_xlabel("s")
+a.plot(cpu["time_s"], cpu["cpu_percent"], marker=".", label="the hog's CPU use")
+a.axhline(cpus * 100, ls="--", c="grey", label=f"quota ({cpus * 100:.0f} %)")
+a.set_ylim(0, 100); a.set_title("CPU hog: % of one CPU"); a.set_xlabel("s"); a.set_ylabel("%"); a.legend(loc="lower right")
+b.plot(mem["time_s"], mem["memory_mib"], marker=".", c="tab:red", label="memory usage")
+b.axhline(memory_limit_mb, ls="--", c="grey", label=f"limit ({memory_limit_mb} MiB)")
+b.set_ylim(0, memory_limit_mb * 1.15); b.set_title("memory hog: MiB"); b.set_xlabel("s"); b.legend(loc="lower right")
 fig.tight_layout(); buf = io.BytesIO(); fig.savefig(buf, format="png")
+assert a.get_ylim() == (0, 100) and a.get_legend() is not None and b.get_legend() is not None
 Image(buf.getvalue())
 """),
-    md("## Cleanup: the group and its parent directories go"),
+    md("## Cleanup: the groups and their parent directories go"),
     code("""
-import os
-paths = group.paths()
-group.close()
-assert not any(os.path.isdir(p) for p in paths.values())
-assert not any(os.path.isdir(os.path.dirname(p)) for p in paths.values()), "the parent dir is gone too"
-print("removed:", *sorted(set(map(os.path.dirname, paths.values()))), sep="\\n  ")
+paths = [p for g in [group, *share_groups] for p in g.paths().values()]
+close_all()
+assert not any(os.path.isdir(p) for p in paths)
+assert not any(os.path.isdir(os.path.dirname(p)) for p in paths), "the parent dir is gone too"
+print("removed:", *sorted(set(map(os.path.dirname, paths))), sep="\\n  ")
 """),
 ]
 
 NOTEBOOKS["05-overlayfs"] = [
     md("""
-# 05 · overlayfs: lower, upper, work, merged (article 2.3.5)
+# 05 · overlayfs: lower, upper, work, merged (article 2.3)
 
-A container's root is a union mount: read-only image layers (`lowerdir`) under one writable layer
-(`upperdir`), seen through `merged`; `workdir` is overlayfs's scratch space. The article's rules:
+A container's root is a union mount: read-only image layers (`lowerdir`, one or several) under one
+writable layer (`upperdir`), seen through `merged`; `workdir` is overlayfs's scratch space (emptied
+at mount, used for atomic copy-ups, never shown to the user). The article's rules:
 
-* a file in both layers is read from the upper one (upper wins);
+* a file in both layers is read from the upper one (upper wins); of several lowerdirs, the one
+  written first in `lowerdir=` is nearest to merged (2.3.3);
+* a new file made through merged lands in the upper dir;
 * the first write to a lower file copies it up into the upper dir; the lower copy never changes;
 * deleting a file that exists in a lower layer leaves a *whiteout* in the upper dir — a character
-  device 0/0 — which hides it in `merged`.
+  device 0, 0 (`c---------` in `ls -l`) — which hides it in `merged`.
 
-After each step a LayerDiff shows what the upper dir adds, changes and deletes relative to the lower
-(what `docker diff` shows for a container).
+After each step `tree .` shows the four dirs as the article does, and a LayerDiff shows what the
+upper dir adds, changes and deletes relative to the lower (what `docker diff` shows for a container).
 """),
     code("""
 # parameters
 appended_text = "written through merged"
 """, P),
     code("""
-import os
-from bocker_magics.lab.overlay import OverlayDemo, is_whiteout
+import os, subprocess
+from bocker_magics.lab.overlay import OverlayDemo, LayerOrder, is_whiteout, mounts_of
 demo = OverlayDemo()
-import atexit; atexit.register(demo.close)   # also when a cell fails and the kernel stops
-print(demo.command)
+import atexit; atexit.register(demo.close)   # also when a cell fails and the Jupyter kernel stops
+print(demo.tree())
 demo.listing_frame()
 """),
     md("## Mount"),
     code("""
 try:
-    print(demo.mount())
+    print("#", demo.command)
+    print("# mount | grep overlay (this one)"); print(demo.mount())
 except BaseException:
     demo.close(); raise
+print(demo.tree())
 assert sorted(os.listdir(demo.merged)) == ["in_both", "in_lower", "in_upper"]
+assert os.listdir(demo.work) == ["work"], "overlayfs made work/work: its scratch space"
 display(demo.listing_frame())
 demo.diff("after mount")
 """),
@@ -459,7 +653,16 @@ demo.diff("after mount")
 print("merged/in_both:", demo.read("in_both"))
 assert demo.read("in_both") == demo.read("in_both", "upper") != demo.read("in_both", "lower")
 """),
-    md("## The first write copies up"),
+    md("## A new file made through merged lands in upper (`touch merged/new_file`)"),
+    code("""
+subprocess.run(["touch", "merged/new_file"], cwd=demo.base, check=True)
+print(demo.tree())
+assert (demo.upper / "new_file").exists() and not (demo.lower / "new_file").exists()
+d = demo.diff("after touch merged/new_file")
+assert d.paths("A") == ["/in_upper", "/new_file"] or "/new_file" in d.paths("A")
+d
+"""),
+    md("## The first write to a lower file copies it up"),
     code("""
 assert not (demo.upper / "in_lower").exists()
 with open(demo.merged / "in_lower", "a") as f:
@@ -471,27 +674,55 @@ d = demo.diff("after writing in_lower")
 assert "/in_lower" in d.paths("C")
 d
 """),
-    md("## Delete leaves a whiteout"),
+    md("""
+## Delete leaves a whiteout (`rm -f merged/in_both`, then `ls -l upper/in_both`)
+
+`tree` shows `in_both` gone from merged and still in upper (and in lower, untouched); `ls -l` shows what
+upper's `in_both` now is: a character device, number 0, 0. (Recent Linux kernels may also keep a
+spare whiteout, `#…`, in `work/work` to make the next one faster: overlayfs's scratch space at work.)
+"""),
     code("""
-os.unlink(demo.merged / "in_both")
-st = os.lstat(demo.upper / "in_both")
-print(f"upper/in_both: {oct(st.st_mode)} device {os.major(st.st_rdev)}/{os.minor(st.st_rdev)}")
-assert is_whiteout(demo.upper / "in_both"), "a character device 0/0"
+subprocess.run(["rm", "-f", "merged/in_both"], cwd=demo.base, check=True)
+print(demo.tree())
+line = demo.ls_l("upper/in_both")
+print("# ls -l upper/in_both"); print(line)
+assert line.startswith("c---------") and " 0, 0 " in line, "a character device 0, 0, as in the article"
+assert is_whiteout(demo.upper / "in_both")
 assert (demo.lower / "in_both").exists() and not (demo.merged / "in_both").exists()
 display(demo.listing_frame())
 d = demo.diff("after deleting in_both")
 assert d.paths("D") == ["/in_both"]
 d
 """),
+    md("""
+## Several lowerdirs: the first one written is nearest to merged (article 2.3.3)
+
+Image layers are lowerdirs: `lowerdir=top:…:bottom`. Two lower dirs both hold `same`; mounted as
+`lowerdir=lowerA:lowerB`, merged shows lowerA's copy; mounted the other way round, lowerB's. Files
+in only one of them show either way. (With no upperdir, the overlay is read-only.)
+"""),
+    code("""
+order = LayerOrder()
+try:
+    print("#", order.command(("lowerA", "lowerB")))
+    ab = order.mount(("lowerA", "lowerB")); print(ab)
+    print("#", order.command(("lowerB", "lowerA")))
+    ba = order.mount(("lowerB", "lowerA")); print(ba)
+finally:
+    order.close()
+assert ab == {"only_in_A": "A", "only_in_B": "B", "same": "from lowerA"}
+assert ba == {"only_in_A": "A", "only_in_B": "B", "same": "from lowerB"}
+assert not order.base.exists()
+"""),
     md("## Cleanup: unmount, remove the scratch dir"),
     code("""
-from bocker_magics.lab.overlay import mounts_of
 base = demo.base
 demo.close()
 assert not mounts_of(base) and not base.exists()
 print("unmounted and removed", base)
 """),
 ]
+
 
 NOTEBOOKS["06-bocker"] = [
     md("""
@@ -500,14 +731,14 @@ NOTEBOOKS["06-bocker"] = [
 The article ends with Bocker, a Docker in ~130 lines of bash: `init` an image from a directory,
 `pull` one from a registry, `images`, `run` with cgroup limits, `ps`, `exec` into a running
 container, `logs`, `commit`, and `rm`. Here the same verbs run on this toolkit's engine through the
-`%bocker` magics, and the views show what the kernel holds for a running container: its namespace
+`%bocker` magics, and the views show what the Linux kernel holds for a running container: its namespace
 inodes against the host's, its cgroup accounting, and its layer diff.
 
 **The pull is real.** With `registry = "local"` (the default) the notebook starts Debian's
 `docker-registry` on 127.0.0.1, fills it with `%bocker push`, and pulls from it: nothing leaves the
 machine. With `registry = "docker.io"` it pulls `busybox` from Docker Hub instead (for machines that
 reach it). The engine's default bridge network (bocker0, 172.18.0.1/24) is made in the network
-namespace the kernel runs in; the report command runs every kernel in a fresh one.
+namespace the Jupyter kernel runs in; the report command runs every Jupyter kernel in a fresh one.
 """),
     code("""
 # parameters
@@ -523,8 +754,8 @@ import atexit
 reg = None
 
 def cleanup():
-    # what this kernel made (containers, images) and the registry; also runs when the
-    # kernel stops after a failed cell
+    # what this Jupyter kernel made (containers, images) and the registry; also runs when the
+    # Jupyter kernel stops after a failed cell
     global reg
     %bocker cleanup
     if reg is not None:
@@ -532,8 +763,29 @@ def cleanup():
 
 atexit.register(cleanup);
 """),
-    md("## init: the built-in busybox image (from the host's static busybox, offline)"),
+    md("""
+## init: an image from a directory, and the built-in busybox image
+
+The seed's `bocker init DIR` copies a directory into a new image (`img_…`) and remembers where it
+came from. Here a directory with a static busybox (as `/bin/sh` and `/bin/cat`) and one file becomes
+an image; a container of it reads that file. Then `init --busybox` makes the built-in `busybox` image
+the same way from the host's static busybox, offline.
+"""),
     code("""
+import os, shutil, tempfile
+rootdir = tempfile.mkdtemp(prefix="bocker-lab-init-")
+os.makedirs(f"{rootdir}/bin")
+shutil.copy(shutil.which("busybox"), f"{rootdir}/bin/busybox")
+for tool in ("sh", "cat"):
+    os.symlink("busybox", f"{rootdir}/bin/{tool}")
+with open(f"{rootdir}/hello.txt", "w") as f:
+    f.write("made by init from a directory\\n")
+try:
+    %bocker init --out from_dir $rootdir
+    %bocker run --rm --network none --out read_back {from_dir.id} cat /hello.txt
+finally:
+    shutil.rmtree(rootdir)   # init copied it: the image does not need it
+assert from_dir.id.startswith("img_") and read_back.text == "made by init from a directory\\n"
 %bocker init --busybox
 """),
     md("## pull"),
@@ -571,7 +823,58 @@ assert ex.exit_code == 0 and ex.text.strip() == "data"
 print(log)
 assert "hello from" in log
 """),
-    md("## The running container as the kernel sees it: namespaces beside the host's, cgroup accounting, layer diff"),
+    md("""
+## The container's network, as the seed makes it
+
+The seed script gives each container a veth pair: one end (`veth0_ID`) on the host, plugged into the
+bridge `br1` (172.18.0.1/24), the other (`veth1_ID`) in the container's network namespace with an
+address 172.18.0.x/24, a default route via 172.18.0.1, `lo` up, and an `/etc/resolv.conf`. The engine
+does the same with its bridge `bocker0`: inside the container, `ip addr`, `ip route` and
+`resolv.conf`; outside, the host end of the veth with `master bocker0`; and a ping from inside to the
+gateway, the bridge's address.
+"""),
+    code("""
+%bocker inspect --out info nb-bocker
+net = info["Network"]
+%bocker exec --quiet --out addr nb-bocker ip addr
+%bocker exec --quiet --out route nb-bocker ip route
+%bocker exec --quiet --out resolv nb-bocker cat /etc/resolv.conf
+print("# inside: ip addr", addr.text, "# inside: ip route", route.text, "# inside: cat /etc/resolv.conf", resolv.text, sep="\\n")
+import subprocess
+outside = subprocess.run(["ip", "link", "show", net["HostVeth"]], capture_output=True, text=True).stdout
+bridge = subprocess.run(["ip", "addr", "show", "bocker0"], capture_output=True, text=True).stdout
+print(f"# outside: ip link show {net['HostVeth']}", outside, "# outside: ip addr show bocker0", bridge, sep="\\n")
+%bocker exec --quiet --no-raise-error --out ping nb-bocker ping -c 1 -W 2 {net["Gateway"]}
+print(f"# inside: ping -c 1 {net['Gateway']}", ping.text, sep="\\n")
+assert f"inet {net['Address']}/{net['PrefixLen']}" in addr.text and net["Address"].startswith("172.18.0.")
+assert "lo:" in addr.text and "127.0.0.1" in addr.text, "lo up, as the seed's ip link set dev lo up"
+assert f"default via {net['Gateway']}" in route.text and net["Gateway"] == "172.18.0.1"
+assert resolv.exit_code == 0
+assert "master bocker0" in outside and f"inet {net['Gateway']}/24" in bridge
+assert ping.exit_code == 0 and "1 packets received" in ping.text
+"""),
+    md("""
+## The seed script's lines, and the engine's steps that do the same
+
+| the seed script (`bocker_run`) | the engine |
+|---|---|
+| `uuid="ps_$(shuf -i 42002-42254 -n 1)"` | a random `ps_…` id; a name if `--name` is given |
+| `ip link add dev veth0_$uuid type veth peer name veth1_$uuid`; `ip link set veth0_$uuid master br1` | `engine/network`: a veth pair by netlink (pyroute2), the host end `vb…` in bridge `bocker0` (made on first use) |
+| `ip netns add netns_$uuid`; `ip link set veth1_$uuid netns netns_$uuid` | the container's own network namespace (made by its pid 1, `unshare`), the other end moved into it |
+| `ip netns exec … ip link set dev lo up`, `ip addr add 172.18.0.x/24`, `ip route add default via 172.18.0.1` | the same by netlink: `lo` up, an address leased from the network's pool, the default route |
+| `echo 'nameserver 114.114.114.114' > …/merged/etc/resolv.conf` | `/etc/resolv.conf` from the host's usable nameservers (never a hard-coded public one), or `--dns` |
+| `mkdir -p …/{lower,upper,work,merged}`; `cp -rf` the image into lower; `mount -t overlay …` | the image's layers are lowerdirs as they are (no copy), an upper and a work dir per container, `merged` |
+| `cgcreate -g cpu,cpuacct,memory:/$uuid`; `cgset -r cpu.shares=512`; `cgset -r memory.limit_in_bytes=512000000` | `kernel/cgroups` (v1 or v2 driver): a group under `bocker/`, `cpu.shares` (v2 `cpu.weight`), the memory limit |
+| `cgexec -g …:$uuid` | the container's pid 1 writes itself into the group's `cgroup.procs` before it runs anything |
+| `ip netns exec netns_$uuid` | the network namespace above |
+| `unshare -fmuip --mount-proc` | new mount, uts, ipc and pid namespaces (and net, cgroup), pid 1 forked into them, a fresh `/proc` |
+| `chroot …/merged /bin/sh -c "/bin/mount -t proc proc /proc && $cmd"` | `pivot_root` into `merged` (the old root unmounted: `chroot` can be escaped), `/proc`, `/dev`, `/sys`, then the command; capabilities dropped, seccomp |
+| `> "$container_path/$uuid/$uuid.log"` | the container's monitor writes its log (each line with its stream) |
+| `ip link del dev veth0_$uuid`; `ip netns del netns_$uuid` | when the container exits: its namespace goes, and the veth with it; the lease is given back |
+| `bocker_exec`: `nsenter -t PID -m -u -i -n -p chroot …` | `%bocker exec`: all the container's namespaces, its root, its cgroup |
+| `bocker_rm`: `umount …/merged && rm -rf …`; `cgdelete` | `%bocker rm`: unmount, the container's dirs, its cgroup, its lease |
+"""),
+    md("## The running container as the Linux kernel sees it: namespaces beside the host's, cgroup accounting, layer diff"),
     code("""
 %bocker ns --out ns nb-bocker
 label = ns.labels[-1]
@@ -589,21 +892,29 @@ stats
 assert "/made-here" in diff.paths("A")
 diff
 """),
-    md("## commit, run the committed image, rm"),
+    md("## commit, run the committed image, rm (the container; the image made from it stays)"),
     code("""
 %bocker commit --out committed nb-bocker lab-committed:v1
 %bocker run --rm --out second lab-committed:v1 cat /made-here
 assert second.exit_code == 0 and second.text.strip() == "data", "the committed image has the container's change"
 committed
 """),
+    code("""
+%bocker rm -f nb-bocker
+%bocker ps --out after_rm
+assert run.id not in [c.id for c in after_rm], "rm: the container is gone"
+assert info["Cgroup"]["Paths"] and not any(os.path.isdir(p) for p in info["Cgroup"]["Paths"].values()), "and its cgroup"
+%bocker images --out images_now
+assert committed.id in [i.id for i in images_now], "and the image committed from it stays"
+"""),
     md("""
-## Cleanup: what this kernel made, and the registry
+## Cleanup: what this Jupyter kernel made, and the registry
 
-`%bocker cleanup` removes the containers and images the magics made in this kernel (a running
+`%bocker cleanup` removes the containers and images the magics made in this Jupyter kernel (a running
 container is killed first), and nothing else: `%bocker cleanup --dry-run` lists them.
 """),
     code("""
-ours = {run.id, pulled.id, committed.id}
+ours = {run.id, pulled.id, committed.id, from_dir.id}
 cleanup()
 %bocker ps --out left
 %bocker images --out images_left
@@ -652,7 +963,7 @@ rt = Runc(binary, root=work / "state")          # every call: bocker-runc --root
 ctrd = None
 
 def cleanup():
-    # what this notebook made; also runs when the kernel stops after a failed cell
+    # what this notebook made; also runs when the Jupyter kernel stops after a failed cell
     global ctrd
     if ctrd is not None:
         ctrd.close(); ctrd = None
@@ -684,13 +995,14 @@ def summary(config):
     md("""
 ## 1. `%bocker run` writes a spec, then executes only it
 
-A detached container's directory holds its `config.json`: Docker-style options (`--network none`,
+A detached container's directory holds its `config.json` (`inspect` shows it as `Spec`): Docker-style options (`--network none`,
 the image's layers, the default capabilities and limits) have become spec fields. The engine's
 monitor executes that file; so does `bocker-runc`, for a file anyone wrote.
 """),
     code("""
 %bocker run -d --name nb-oci-src --network none -m 64m --out src busybox sleep 1000
-engine_spec = json.loads((engine.store.container_dir(src.id) / "config.json").read_text())
+%bocker inspect --out src_info nb-oci-src
+engine_spec = src_info["Spec"]                  # the container's config.json, as `bocker inspect` shows it
 %bocker rm -f nb-oci-src
 assert "sleep 1000" in " ".join(engine_spec["process"]["args"])
 assert {"pid", "mount", "network"} <= {ns["type"] for ns in engine_spec["linux"]["namespaces"]}
@@ -730,7 +1042,7 @@ summary(config)
 mounts the root and `pivot_root`s into it, sets up the process (capabilities, rlimits, ...) and
 then blocks opening the **exec fifo** for writing. `create` returns once the pid file is written.
 In `/proc`, that process is still the runtime's Python (`exe`), in its own pid namespace
-(`NSpid`: one pid on the host, 1 inside), in its cgroup, sleeping in the kernel's
+(`NSpid`: one pid on the host, 1 inside), in its cgroup, sleeping in the Linux kernel's
 `wait_for_partner`: the open of a fifo that has no reader yet. Nothing of the program has run.
 """),
     code("""
@@ -747,7 +1059,7 @@ def proc_facts(pid):
                       "wchan": Path(f"/proc/{pid}/wchan").read_text(), "exe": os.readlink(f"/proc/{pid}/exe"),
                       "cgroup (pids)": cgroup[0] if cgroup else "",
                       "pid namespace": os.readlink(f"/proc/{pid}/ns/pid"),
-                      "this kernel's": os.readlink("/proc/self/ns/pid")}, name=f"/proc/{pid}")
+                      "this notebook's (Jupyter kernel)": os.readlink("/proc/self/ns/pid")}, name=f"/proc/{pid}")
 
 def record(step):
     state = rt.state(container_id) if rt.status(container_id) != "absent" else {"status": "(gone)", "pid": ""}
@@ -901,7 +1213,7 @@ ctx = Path(tempfile.mkdtemp(prefix="bocker-lab-build-"))   # the build context: 
 (ctx / "app.sh").write_text("#!/bin/sh\\ncat /etc/greeting /made-here\\n")
 
 def cleanup():
-    # the images this kernel made, and the context; also when a cell fails and the kernel stops
+    # the images this Jupyter kernel made, and the context; also when a cell fails and the Jupyter kernel stops
     %bocker cleanup
     shutil.rmtree(ctx, ignore_errors=True)
 
@@ -930,7 +1242,11 @@ assert first.diff(2).paths("A") == ["/made-here"]
 assert first.diff(3).paths("A") == ["/etc/greeting"] and first.diff(3).paths("C") == ["/etc"]
 assert first.diff(5).paths("D") == ["/etc/group"]
 display(first.diff(5))
-[(h["created_by"], h.get("empty_layer", False)) for h in first.image.history]
+import pandas as pd
+history = pd.DataFrame([{"step": h["created_by"], "makes a layer": not h.get("empty_layer", False)}
+                        for h in first.image.history])
+assert history["makes a layer"].sum() == len(first.image.layers)
+history
 """),
     code("""
 %bocker run --rm --network none --out out $image
@@ -968,7 +1284,7 @@ assert third.image.layers[2] != first.image.layers[2]
 assert changed.text == "a changed greeting\\ndata\\n"
 third
 """),
-    md("## Cleanup: the images this kernel built, and the context"),
+    md("## Cleanup: the images this Jupyter kernel built, and the context"),
     code("""
 ours = {first.image.id, third.image.id}
 cleanup()

@@ -64,7 +64,9 @@ def test_out_keeps_the_result_and_a_line_build_reads_the_context_s_dockerfile(ip
 def test_build_mistakes_are_one_line(ip, busybox, tmp_path):
     with pytest.raises(UsageError, match=r"^Dockerfile:2: unknown instruction: XYZZY$"):
         ip.run_cell_magic("bocker", f"build --network none {tmp_path}", "FROM busybox\nXYZZY\n")
-    with pytest.raises(UsageError, match=r"^Dockerfile:2: RUN exit 4: the command returned exit status 4$"):
+    from bocker_magics.magics import BuildFailed  # a step that ran and failed: labelled a build failure
+
+    with pytest.raises(BuildFailed, match=r"^Dockerfile:2: RUN exit 4: the command returned exit status 4$"):
         ip.run_cell_magic("bocker", f"build --network none {tmp_path}", "FROM busybox\nRUN exit 4\n")
     with pytest.raises(UsageError, match="the cell is the Dockerfile"):
         ip.run_cell_magic("bocker", f"build -f x {tmp_path}", "FROM busybox\n")

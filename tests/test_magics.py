@@ -123,7 +123,7 @@ def test_ps_and_images_are_tables_with_frames(ip, busybox, cleanup):
     table = ip.run_line_magic("bocker", "ps")
     frame = table.to_frame()
     assert list(frame.columns) == ["id", "name", "image", "command", "status", "exit_code", "restarts", "pid",
-                                   "created"]
+                                   "ports", "created"]
     row = frame.set_index("id").loc[r.id]
     assert row["name"] == "pstest" and row["status"] == "exited (0)" and row["command"] == "true"
     html = table._repr_mimebundle_()["text/html"]

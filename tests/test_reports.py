@@ -76,6 +76,11 @@ def test_report_is_self_contained_with_tables_and_plots(reports, name):
     if name in ("03-net-namespace", "04-cgroups"):
         assert re.search(r'<img [^>]*src="data:image/png;base64,', html), "the plot, embedded"
     assert "AssertionError" not in html and "Traceback" not in html
+    # titled by the notebook and its article section, a banner (passed, the duration), the way back
+    title = re.search(r"<title>(.*?)</title>", html).group(1)
+    assert title.startswith(f"{name} · {name[:2]} · ") and "Notebook" != title
+    banner = re.search(r'<nav id="bocker-banner".*?</nav>', html, re.S).group(0)
+    assert 'href="index.html"' in banner and ">passed<" in banner and re.search(r"in \d+\.\d s", banner)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (quickstart.sh test installs it)")

@@ -249,7 +249,7 @@ def test_inspect_is_a_left_aligned_tree_with_local_times_and_sizes():
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(1.7e9))
     html = info._repr_mimebundle_()["text/html"]
     assert "text-align:left" in html and "<table" not in html
-    assert f"<code>{when}</code>" in html and "64.0 MiB (67108864)" in html and "CAP_CHOWN, CAP_KILL" in html
+    assert f"<code>{when}</code>" in html and "64 MiB (67108864)" in html and "CAP_CHOWN, CAP_KILL" in html
     text = info._repr_mimebundle_()["text/plain"]
     assert text.splitlines()[0] == "web (ps_0123456789)" and f"  Created: {when}" in text
     assert "    ExitCode: 0" in text and "      Type: overlay" in text
@@ -264,7 +264,7 @@ def test_stats_table_shows_sizes_and_reads_like_its_frame():
                     oom_kills=0, pids_current=2)
     table = StatsTable({"ps_a": s}, {"ps_a": "web"})
     html = table._repr_mimebundle_()["text/html"]
-    assert "64.0 MiB" in html and "3.0 MiB" in html and str(64 << 20) not in html
+    assert "64 MiB" in html and "3.0 MiB" in html and str(64 << 20) not in html  # a limit as given: 64m
     assert table["memory_limit"].iloc[0] == 64 << 20 and table.loc["ps_a", "name"] == "web"
     assert list(table.index) == ["ps_a"] and "memory_peak" in table._ipython_key_completions_()
 

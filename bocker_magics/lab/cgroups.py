@@ -108,6 +108,16 @@ class LabGroup:
     def stats(self):
         return self.group.stats()
 
+    def settings(self) -> Settings:
+        """`cgget -r …`: what cgcreate and cgset wrote, read back from the files."""
+        rows = []
+        for ctrl, d in sorted(self.paths().items()):
+            for name in SETTINGS_FILES.get(ctrl, ()):
+                f = os.path.join(d, name)
+                if os.path.exists(f):
+                    rows.append((d, name, open(f).read().strip()))
+        return Settings(rows)
+
     def sample(self, proc: subprocess.Popen, seconds: float, interval: float = 0.2, on_sample: Any = None):
         """Accounting every `interval` s while proc runs (at most `seconds`): a frame."""
         import pandas as pd
@@ -121,9 +131,13 @@ class LabGroup:
             if prev is not None and s.cpu_seconds is not None and t > prev[0]:
                 pct = 100 * (s.cpu_seconds - prev[1]) / (t - prev[0])
             prev = (t, s.cpu_seconds)
+            try:
+                on_cpu = last_cpu(proc.pid)
+            except (OSError, ValueError, IndexError):
+                on_cpu = None
             rows.append({"time_s": round(t, 2), "cpu_seconds": s.cpu_seconds, "cpu_percent": pct,
                          "memory_mib": (s.memory_current or 0) / 2**20, "oom_kills": s.oom_kills,
-                         "pids": s.pids_current})
+                         "pids": s.pids_current, "on_cpu": on_cpu})
             if on_sample is not None:
                 on_sample(pd.DataFrame(rows))
             if proc.poll() is not None:
@@ -163,3 +177,127 @@ def memory_hog(step_mib: int = 2, delay: float = 0.1) -> str:
     code = (f"import time\nheap = []\nwhile True:\n    heap.append(b'x' * ({step_mib} << 20))\n"
             f"    print(len(heap) * {step_mib}, 'MiB', flush=True)\n    time.sleep({delay})\n")
     return f"{shlex.quote(sys.executable)} -I -S -c {shlex.quote(code)}"
+
+
+# -- reading what the article reads (2.2.2) ---------------------------------------------------
+PROC_CGROUPS_FIELDS = {
+    "hierarchy": "the id of the cgroup tree (hierarchy) the subsystem is attached to; subsystems with the same id "
+                 "share one tree. 0: attached to no v1 tree (bound to the v2 tree, not mounted, or disabled)",
+    "num_cgroups": "how many groups (nodes) that tree holds",
+    "enabled": "1: on; 0: turned off at boot (the cgroup_disable= kernel parameter)",
+}
+
+
+def hierarchy_notes(frame=None) -> list[str]:
+    """Sentences on /proc/cgroups as this machine has it: which subsystems share a tree, which
+    are on none (hierarchy 0)."""
+    frame = proc_cgroups_frame() if frame is None else frame
+    notes = []
+    by_tree: dict[int, list[str]] = {}
+    for name, row in frame.iterrows():
+        by_tree.setdefault(int(row["hierarchy"]), []).append(name)
+    shared = [names for h, names in sorted(by_tree.items()) if h and len(names) > 1]
+    alone = [names[0] for h, names in sorted(by_tree.items()) if h and len(names) == 1]
+    if shared:
+        notes.append("subsystems sharing one tree here: " + "; ".join(", ".join(n) for n in shared))
+    if alone:
+        notes.append("subsystems each on a tree of its own here: " + ", ".join(alone))
+    if "cpu" in frame.index and "cpuacct" in frame.index:
+        h_cpu, h_acct = int(frame.loc["cpu", "hierarchy"]), int(frame.loc["cpuacct", "hierarchy"])
+        if h_cpu and h_acct and h_cpu != h_acct:
+            notes.append(f"unlike the article's machine (cpu and cpuacct both on tree 4, mounted together as "
+                         f"cpu,cpuacct), cpu is on tree {h_cpu} and cpuacct on tree {h_acct}: two trees, two mounts")
+    zero = list(by_tree.get(0, []))
+    if zero:
+        notes.append(f"hierarchy 0 for {', '.join(zero)}: attached to no v1 tree on this machine (in the article every "
+                     "subsystem has one); they are enabled in the Linux kernel, but no v1 hierarchy mounts them, and "
+                     "a pure v2 machine shows 0 for every subsystem")
+    return notes
+
+
+def mount_grep_cgroup() -> str:
+    """`mount | grep cgroup`: the real commands' output."""
+    out = subprocess.run(["mount"], capture_output=True, text=True, check=True).stdout
+    return "\n".join(l for l in out.splitlines() if "cgroup" in l)
+
+
+def cgroup_lines(pid: int | str = "self") -> list[tuple[int, str, str]]:
+    """/proc/PID/cgroup as (hierarchy id, subsystems, path) rows."""
+    rows = []
+    for line in open(f"/proc/{pid}/cgroup").read().splitlines():
+        hid, ctrls, path = line.split(":", 2)
+        rows.append((int(hid), ctrls, path))
+    return rows
+
+
+def task_frame(pid: int):
+    """Task -> cgroup -> hierarchy -> subsystem for one process: each line of /proc/PID/cgroup, the
+    directory that group is on the mounted tree, and whether the pid is in its cgroup.procs."""
+    import pandas as pd
+
+    mounts = read_mounts()
+    rows = []
+    for hid, ctrls, path in cgroup_lines(pid):
+        wanted = set(ctrls.split(",")) if ctrls else set()
+        mount = None
+        for m in mounts:
+            if ctrls and m.fstype == "cgroup" and wanted <= set(m.super_options):
+                mount = m
+            elif not ctrls and m.fstype == "cgroup2":
+                mount = m
+        directory = os.path.join(mount.mount_point, path.lstrip("/")) if mount else ""
+        procs = os.path.join(directory, "cgroup.procs")
+        listed = None
+        if directory and os.path.exists(procs):
+            listed = str(pid) in open(procs).read().split()
+        rows.append({"hierarchy": hid, "subsystems": ctrls or "(v2 unified)", "cgroup (path in the tree)": path,
+                     "directory": directory, "pid in cgroup.procs": listed})
+    return pd.DataFrame(rows).set_index("hierarchy")
+
+
+def last_cpu(pid: int) -> int:
+    """The CPU the task last ran on: field 39 (`processor`) of /proc/PID/stat."""
+    text = open(f"/proc/{pid}/stat").read()
+    return int(text.rsplit(")", 1)[1].split()[36])
+
+
+def allowed_cpus(pid: int) -> str:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+# the files cgset writes, by controller, v1 then v2 names
+SETTINGS_FILES = {
+    "cpu": ("cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.weight", "cpu.max"),
+    "cpuset": ("cpuset.cpus", "cpuset.mems"),
+    "memory": ("memory.limit_in_bytes", "memory.max"),
+}
+
+
+class Settings:
+    """`cgget`: the group's limit files as `file = value` lines, per controller directory."""
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        self.rows = rows  # (directory, file, value)
+
+    def value(self, name: str) -> str:
+        return next(v for _, f, v in self.rows if f == name)
+
+    def __getitem__(self, name: str) -> str:
+        return self.value(name)
+
+    def __repr__(self) -> str:
+        out, last = [], None
+        for d, f, v in self.rows:
+            if d != last:
+                out.append(f"{d}/")
+                last = d
+            out.append(f"    {f} = {v}")
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f'<pre class="tex2jax_ignore mathjax_ignore">{html.escape(repr(self))}</pre>'

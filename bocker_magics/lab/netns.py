@@ -102,11 +102,34 @@ class Step:
     ip_command: str      # what the article types
     pyroute2: str        # the call that replaces it (shown)
     action: Callable[[], Any]
+    show: Callable[[], str] | None = None   # the `ip address` commands run after it, and their output
     result: Any = None
+    ip_a: str = ""       # what `ip address` printed after the step (the real command, run here)
 
     def run(self) -> Any:
         self.result = self.action()
+        if self.show is not None:
+            self.ip_a = self.show()
         return self.result
+
+
+def ip_address(netns: str = "", devices: tuple[str, ...] = ()) -> str:
+    """`ip address` (`ip -n NETNS address`): the real command's output, headed by the command."""
+    cmd = ["ip"] + (["-n", netns] if netns else []) + ["address"]
+    if devices:
+        out = "".join(subprocess.run(cmd + ["show", "dev", d], capture_output=True, text=True).stdout for d in devices)
+        shown = " ".join(cmd) + " show dev " + " / ".join(devices)
+    else:
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        shown = " ".join(cmd)
+    return f"# {shown}\n{out.rstrip()}"
+
+
+def link_state(dev: str, netns_path: str | None = None) -> str:
+    """The operational state `ip` prints after `state` (UP, DOWN, LOWERLAYERDOWN, UNKNOWN)."""
+    def get(ipr: Any) -> str:
+        return ipr.get_links(ipr.link_lookup(ifname=dev)[0])[0].get_attr("IFLA_OPERSTATE")
+    return _ipr_call(netns_path, get)
 
 
 class NetnsDemo:
@@ -130,7 +153,23 @@ class NetnsDemo:
     def ip2(self) -> str:
         return self.addr2.split("/")[0]
 
+    def state(self, dev: str, ns: str) -> str:
+        """The state `ip -n NS address` shows for dev."""
+        return link_state(dev, self.path(ns))
+
+    def wait_state(self, dev: str, ns: str, state: str, timeout: float = 5.0) -> str:
+        """Poll dev's operational state until it is `state` (or timeout): the last one seen."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        seen = self.state(dev, ns)
+        while seen != state and time.monotonic() < deadline:
+            time.sleep(0.05)
+            seen = self.state(dev, ns)
+        return seen
+
     def steps(self) -> list[Step]:
+        """The article's steps in its order; after each, `ip address` where it changed something."""
         if self._steps is not None:
             return self._steps
         v0, v1, r1, r2 = self.veth0, self.veth1, self.r1, self.r2
@@ -140,24 +179,24 @@ class NetnsDemo:
             self.made.append("veth")
             return [n for n in link_names() if n in (v0, v1)]
 
-        def add_ns(name: str) -> Callable[[], str]:
-            def act() -> str:
-                path = add_netns(name)
+        def add_ns() -> list[str]:
+            for name in (r1, r2):
+                add_netns(name)
                 self.made.append(name)
-                return path
-            return act
+            return sorted(n for n in os.listdir(NETNS_DIR) if n in (r1, r2))
 
-        def move(dev: str, ns: str) -> Callable[[], list[str]]:
-            def act() -> list[str]:
+        def move() -> dict[str, list[str]]:
+            for dev, ns in ((v0, "r1"), (v1, "r2")):
                 fd = os.open(self.path(ns), os.O_RDONLY)
                 try:
-                    _ipr_call(None, lambda ipr: ipr.link("set", index=ipr.link_lookup(ifname=dev)[0], net_ns_fd=fd))
+                    _ipr_call(None, lambda ipr, dev=dev, fd=fd: ipr.link("set", index=ipr.link_lookup(ifname=dev)[0],
+                                                                         net_ns_fd=fd))
                 finally:
                     os.close(fd)
-                return link_names(self.path(ns))
-            return act
+            return {r1: link_names(self.path("r1")), r2: link_names(self.path("r2"))}
 
-        def configure(dev: str, ns: str, addr: str) -> Callable[[], list[tuple[str, str]]]:
+        def configure(dev: str, ns: str, addr: str,
+                      settle: tuple[tuple[str, str, str], ...]) -> Callable[[], list[tuple[str, str]]]:
             ip, plen = addr.split("/")
 
             def act() -> list[tuple[str, str]]:
@@ -165,28 +204,43 @@ class NetnsDemo:
                     idx = ipr.link_lookup(ifname=dev)[0]
                     ipr.addr("add", index=idx, address=ip, prefixlen=int(plen))
                     ipr.link("set", index=idx, state="up")
-                    ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
                 _ipr_call(self.path(ns), work)
+                # the Linux kernel sets a link's operational state a moment after it is set up
+                # (its link watch runs deferred): wait for it, so `ip address` shows the outcome
+                for d, n, state in settle:
+                    self.wait_state(d, n, state)
                 return addresses(self.path(ns))
             return act
 
+        def lo_up() -> dict[str, str]:
+            for ns in ("r1", "r2"):
+                _ipr_call(self.path(ns), lambda ipr: ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up"))
+            return {r1: self.state("lo", "r1"), r2: self.state("lo", "r2")}
+
+        def shown(*what: str | tuple[str, ...]) -> Callable[[], str]:
+            # "" = this namespace, a name = that netns, a tuple = these devices of this namespace
+            def show() -> str:
+                return "\n".join(ip_address("", w) if isinstance(w, tuple) else ip_address(w) for w in what)
+            return show
+
         self._steps = [
             Step(f"ip link add {v0} type veth peer name {v1}",
-                 f'ipr.link("add", ifname="{v0}", kind="veth", peer="{v1}")', add_veth),
-            Step(f"ip netns add {r1}", f'netns add: unshare(CLONE_NEWNET) + bind mount on /run/netns/{r1}', add_ns(r1)),
-            Step(f"ip netns add {r2}", f'netns add: unshare(CLONE_NEWNET) + bind mount on /run/netns/{r2}', add_ns(r2)),
-            Step(f"ip link set {v0} netns {r1}", f'ipr.link("set", index=…, net_ns_fd=open("/run/netns/{r1}"))',
-                 move(v0, "r1")),
-            Step(f"ip link set {v1} netns {r2}", f'ipr.link("set", index=…, net_ns_fd=open("/run/netns/{r2}"))',
-                 move(v1, "r2")),
+                 f'ipr.link("add", ifname="{v0}", kind="veth", peer="{v1}")', add_veth, shown((v0, v1))),
+            Step(f"ip netns add {r1}; ip netns add {r2}",
+                 "netns add: unshare(CLONE_NEWNET) on a thread + bind mount of its ns/net on /run/netns/NAME",
+                 add_ns, shown(r1)),
+            Step(f"ip link set {v0} netns {r1}; ip link set {v1} netns {r2}",
+                 'ipr.link("set", index=…, net_ns_fd=open("/run/netns/NAME"))', move, shown("", r1)),
             Step(f"ip -n {r1} addr add {self.addr1} dev {v0}; ip -n {r1} link set {v0} up",
                  f'in {r1}: ipr.addr("add", index=…, address="{self.ip1}", prefixlen=…); '
                  'ipr.link("set", …, state="up")',
-                 configure(v0, "r1", self.addr1)),
+                 configure(v0, "r1", self.addr1, ((v0, "r1", "LOWERLAYERDOWN"),)), shown(r1)),
             Step(f"ip -n {r2} addr add {self.addr2} dev {v1}; ip -n {r2} link set {v1} up",
                  f'in {r2}: ipr.addr("add", index=…, address="{self.ip2}", prefixlen=…); '
                  'ipr.link("set", …, state="up")',
-                 configure(v1, "r2", self.addr2)),
+                 configure(v1, "r2", self.addr2, ((v1, "r2", "UP"), (v0, "r1", "UP"))), shown(r2, r1)),
+            Step(f"ip -n {r1} link set lo up; ip -n {r2} link set lo up",
+                 'in each: ipr.link("set", index=<lo>, state="up")', lo_up, shown(r1)),
         ]
         return self._steps
 
@@ -255,17 +309,18 @@ class StepTable:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td><code>{html.escape(s.ip_command)}</code></td><td><code>{html.escape(s.pyroute2)}</code></td>"
-            f"<td>{html.escape(str(s.result))}</td></tr>" for s in self.steps)
-        return ("<table><caption>each step: the ip command, the pyroute2 call that replaces it, the result</caption>"
-                "<thead><tr><th>ip (the article)</th><th>pyroute2 (this notebook)</th><th>result</th></tr></thead>"
+            f"<tr><td><code>{html.escape(s.ip_command)}</code><br><small>{html.escape(s.pyroute2)}</small></td>"
+            f"<td><pre style=\"margin:0\">{html.escape(s.ip_a)}</pre></td></tr>" for s in self.steps)
+        return ("<table class=\"tex2jax_ignore mathjax_ignore\"><caption>each step: the ip command of the article "
+                "(below it, the pyroute2 call this notebook makes instead), then what the real <code>ip address</code> "
+                "prints</caption><thead><tr><th>step</th><th>ip address afterwards</th></tr></thead>"
                 f"<tbody>{rows}</tbody></table>")
 
     def to_frame(self):
         import pandas as pd
 
-        return pd.DataFrame([(s.ip_command, s.pyroute2, s.result) for s in self.steps],
-                            columns=["ip", "pyroute2", "result"])
+        return pd.DataFrame([(s.ip_command, s.pyroute2, s.result, s.ip_a) for s in self.steps],
+                            columns=["ip", "pyroute2", "result", "ip address afterwards"])
 
     def __repr__(self) -> str:
-        return "\n".join(f"{s.ip_command}\n    {s.pyroute2}\n    -> {s.result}" for s in self.steps)
+        return "\n\n".join(f"$ {s.ip_command}\n    ({s.pyroute2})\n{s.ip_a}" for s in self.steps)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -56,6 +57,15 @@ class OverlayDemo:
     def read(self, name: str, layer: str = "merged") -> str:
         return (getattr(self, layer) / name).read_text()
 
+    def tree(self) -> str:
+        """`tree .` of the scratch dir, as the article prints it: lower, merged, upper, work."""
+        return tree(self.base)
+
+    def ls_l(self, relative: str) -> str:
+        """`ls -l PATH` (relative to the scratch dir), the real command's line."""
+        out = subprocess.run(["ls", "-l", relative], cwd=self.base, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
     def listing(self) -> dict[str, list[str]]:
         """Each dir's entries: what `ls` shows in lower, upper and merged."""
         return {d: sorted(os.listdir(getattr(self, d))) for d in ("lower", "upper", "merged")}
@@ -94,8 +104,8 @@ class OverlayDemo:
 def describe(path: Path) -> str:
     """`ls -l`'s view of one entry: a whiteout is a character device 0/0."""
     st = os.lstat(path)
-    if stat.S_ISCHR(st.st_mode):
-        return f"char device {os.major(st.st_rdev)}/{os.minor(st.st_rdev)}" + (
+    if stat.S_ISCHR(st.st_mode):  # as `ls -l` shows it: c--------- ... 0, 0
+        return f"{stat.filemode(st.st_mode)} {os.major(st.st_rdev)}, {os.minor(st.st_rdev)}" + (
             " (whiteout)" if st.st_rdev == 0 else "")
     if stat.S_ISDIR(st.st_mode):
         return "dir"
@@ -108,3 +118,62 @@ def describe(path: Path) -> str:
 def is_whiteout(path: str | os.PathLike[str]) -> bool:
     st = os.lstat(path)
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def tree(base: str | os.PathLike[str]) -> str:
+    """A `tree .` of base: directories first level by level, sorted, with the same branch marks."""
+    base = Path(base)
+    lines = ["."]
+
+    def walk(d: Path, prefix: str) -> None:
+        try:
+            entries = sorted(os.listdir(d))
+        except OSError:
+            return
+        for i, name in enumerate(entries):
+            last = i == len(entries) - 1
+            lines.append(f"{prefix}{'`-- ' if last else '|-- '}{name}")
+            p = d / name
+            if p.is_dir() and not p.is_symlink():
+                walk(p, prefix + ("    " if last else "|   "))
+
+    walk(base, "")
+    return "\n".join(lines)
+
+
+class LayerOrder:
+    """Article 2.3.3: with several lowerdirs, the one written first is nearest to merged.
+
+    Two lower dirs both hold `same` (different content) and one file each; mounted as
+    lowerdir=A:B, merged shows A's `same`; as lowerdir=B:A, B's. Read-only overlays (no upper).
+    """
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="bocker-lab-overlay-order-"))
+        self.a, self.b, self.merged = self.base / "lowerA", self.base / "lowerB", self.base / "merged"
+        for d in (self.a, self.b, self.merged):
+            d.mkdir()
+        (self.a / "same").write_text("from lowerA\n")
+        (self.b / "same").write_text("from lowerB\n")
+        (self.a / "only_in_A").write_text("A\n")
+        (self.b / "only_in_B").write_text("B\n")
+        self.mounted = False
+
+    def command(self, order: tuple[str, str]) -> str:
+        return f"mount -t overlay overlay -o lowerdir={':'.join(order)} merged"
+
+    def mount(self, order: tuple[str, str]) -> dict[str, str]:
+        """Mount with lowerdir=order[0]:order[1] (names relative to the scratch dir); what merged holds."""
+        if self.mounted:
+            linux.umount2(str(self.merged), 0)
+            self.mounted = False
+        lowers = ":".join(str(self.base / d) for d in order)
+        linux.mount("overlay", str(self.merged), "overlay", linux.MS_RDONLY, f"lowerdir={lowers}")
+        self.mounted = True
+        return {n: (self.merged / n).read_text().strip() for n in sorted(os.listdir(self.merged))}
+
+    def close(self) -> None:
+        if self.mounted or mounts_of(self.merged):
+            linux.umount2(str(self.merged), 0)
+            self.mounted = False
+        shutil.rmtree(self.base, ignore_errors=True)

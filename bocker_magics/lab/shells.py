@@ -175,7 +175,8 @@ class ShellPair:
     def _repr_html_(self) -> str:
         style = "text-align:left;vertical-align:top;font-family:monospace;white-space:pre;padding:4px 12px"
         cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
-        return (f"<table>{cap}<thead><tr><th>shell {html.escape(self.a.name)} (pid {self.a.pid})</th>"
+        return (f"<table class=\"tex2jax_ignore mathjax_ignore\">{cap}<thead><tr>"
+                f"<th>shell {html.escape(self.a.name)} (pid {self.a.pid})</th>"
                 f"<th>shell {html.escape(self.b.name)} (pid {self.b.pid})</th></tr></thead><tbody><tr>"
                 f"<td style=\"{style}\">{self.a.html(self.since[0])}</td>"
                 f"<td style=\"{style}\">{self.b.html(self.since[1])}</td></tr></tbody></table>")

@@ -3,6 +3,7 @@ Markdown where it carries no image), most have `.to_frame()` (pandas) and `.widg
 (ipywidgets, imported lazily). Module imports here are stdlib only."""
 
 from .build import BuildReport
+from .dashboard import Dashboard
 from .diff import LayerDiff
 from .images import ImageTable
 from .inspect import Inspect
@@ -15,6 +16,7 @@ from .run import RunReport
 from .stats import StatsTable, stats_frame
 from .tables import DiskUsageTable, HistoryTable, ProcessTable, VolumeTable
 
-__all__ = ["BuildReport", "ContainerTable", "DiskUsageTable", "HistoryTable", "ImageTable", "Inspect", "LayerDiff",
+__all__ = ["BuildReport", "ContainerTable", "Dashboard", "DiskUsageTable", "HistoryTable", "ImageTable", "Inspect",
+           "LayerDiff",
            "LiveDisplay", "Monitor", "NamespaceTable", "ProcessTable", "Progress", "RunReport", "StatsTable",
            "VolumeTable", "WithWidget", "stats_frame"]

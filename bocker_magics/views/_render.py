@@ -95,6 +95,19 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], marks: set[t
     return "\n".join(lines)
 
 
+# JupyterLab and classic Notebook typeset `$...$` in HTML outputs as MathJax math: shell text
+# ($HOME, x="$x$x.") would turn into italics. MathJax skips elements of these classes (the
+# first: Notebook's and MathJax 2's name; the second: MathJax 3's default).
+NO_MATH = "tex2jax_ignore mathjax_ignore"
+
+
+def no_math(fragment: str) -> str:
+    """An HTML fragment that MathJax leaves alone (marked once)."""
+    if fragment.startswith(f'<div class="{NO_MATH}">'):
+        return fragment
+    return f'<div class="{NO_MATH}">{fragment}</div>'
+
+
 def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
@@ -103,6 +116,17 @@ class View:
     """A result that renders everywhere: `_repr_mimebundle_` (text, HTML, Markdown) and
     `.widget()` (ipywidgets, live where the view has something live to show). A view that
     carries an image has no Markdown: the PNG is carried once per output, in the HTML."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # every view's HTML is marked for MathJax to skip, however a subclass makes it
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("_html")
+        if own is not None and not getattr(own, "_no_math", False):
+            def _html(self: Any, _own: Any = own) -> str:
+                return no_math(_own(self))
+            _html._no_math = True  # type: ignore[attr-defined]
+            _html.__doc__ = own.__doc__
+            cls._html = _html  # type: ignore[method-assign]
 
     def _text(self) -> str:
         raise NotImplementedError
@@ -114,7 +138,7 @@ class View:
         return None
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        bundle = {"text/plain": self._text(), "text/html": self._html()}
+        bundle = {"text/plain": self._text(), "text/html": no_math(self._html())}
         markdown = self._markdown()
         if markdown is not None:
             bundle["text/markdown"] = markdown
@@ -126,7 +150,7 @@ class View:
     def widget(self):
         import ipywidgets
 
-        return ipywidgets.HTML(self._html())
+        return ipywidgets.HTML(no_math(self._html()))
 
 
 class Table(View):

@@ -17,7 +17,7 @@ import html
 from typing import Any
 
 from .. import format
-from ._render import Table, html_table, md_table, text_table
+from ._render import Table, html_table, md_table, no_math, text_table
 from .diff import LayerDiff
 
 
@@ -113,8 +113,8 @@ class BuildReport(Table):
     def widget(self):
         import ipywidgets
 
-        table = ipywidgets.HTML(f"<p>{html.escape(self._summary())}</p>"
-                                + html_table(self.headers, self.rows(), caption=self.caption, widths=self.widths))
+        table = ipywidgets.HTML(no_math(f"<p>{html.escape(self._summary())}</p>"
+                                + html_table(self.headers, self.rows(), caption=self.caption, widths=self.widths)))
         choices = [(f"{s.number}: {s.instruction}", s.number) for s in self.steps if s.layer]
         if not choices or self.layer_dir is None:
             return table

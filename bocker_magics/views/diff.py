@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.changes import Change, changes, lower_path
-from ._render import Table, human_bytes, md_table
+from ._render import Table, human_bytes, md_table, no_math
 
 COLOURS = {"A": "#1a7f37", "C": "#9a6700", "D": "#cf222e"}
 
@@ -130,7 +130,7 @@ class LayerDiff(Table):
     def widget(self):
         import ipywidgets
 
-        tree = ipywidgets.HTML(self.tree_html())
+        tree = ipywidgets.HTML(no_math(self.tree_html()))
         files = self.text_changes()
         if not files:
             return tree
@@ -142,7 +142,7 @@ class LayerDiff(Table):
                 text = self.unified(pick.value)
             except (OSError, ValueError) as e:
                 text = str(e)
-            shown.value = f"<pre>{html.escape(text)}</pre>"
+            shown.value = no_math(f"<pre>{html.escape(text)}</pre>")
 
         pick.observe(show, names="value")
         show()

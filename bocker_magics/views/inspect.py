@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import format
 from ._render import View
+from .hints import limit_size
 
 # keys whose numbers are seconds since the epoch, and keys whose numbers are bytes
 TIME_KEYS = {"created", "startedat", "finishedat", "started_at", "finished_at"}
@@ -30,7 +31,7 @@ def readable(key: str, value: Any) -> str:
         if k in TIME_KEYS and value > 1e8:
             return format.local_time(value)
         if k in SIZE_KEYS or k.endswith("_bytes"):
-            return f"{format.size(value)} ({value})" if value >= 1024 else format.size(value)
+            return f"{limit_size(value)} ({value})" if value >= 1024 else format.size(value)
     if value is None:
         return "-"
     if isinstance(value, str):
@@ -103,7 +104,21 @@ class Inspect(View):
         return "\n".join(lines)
 
     def _html(self) -> str:
-        return f'<section style="text-align:left"><h4>{html.escape(self.title)}</h4>{_html("", self.record)}</section>'
+        # each top-level entry that holds more than a value folds (<details>): the page stays short
+        parts = []
+        for k, v in self.record.items():
+            if isinstance(v, (dict, list)) and v and not _plain_list(v):
+                parts.append(f"<details><summary><b>{html.escape(str(k))}</b></summary>{_html(str(k), v)}</details>")
+            else:
+                parts.append(f"<div><b>{html.escape(str(k))}</b>: {_html(str(k), v)}</div>")
+        return f'<section style="text-align:left"><h4>{html.escape(self.title)}</h4>{"".join(parts)}</section>'
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """JupyterLab shows application/json as a collapsible tree; exported HTML (reports) and
+        GitHub take the HTML tree; a terminal the text."""
+        bundle = super()._repr_mimebundle_(include, exclude)
+        bundle["application/json"] = json.loads(json.dumps(self.record, default=str))
+        return bundle
 
     def _markdown(self) -> str:
         lines = [f"**{self.title}**", ""]

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from .. import format
-from ._render import View, png_data_uri
+from ._render import View, no_math, png_data_uri
 
 REDRAW_SECONDS = 0.5  # a live plot is redrawn at most this often (a PNG costs tens of ms)
 
@@ -40,6 +40,9 @@ class Monitor(View):
         self._widgets: list[tuple[Any, Any]] = []  # (Image, HTML) of each widget made
         self._live = None
         self.live_widget = None  # the widget that showed it live (live_widgets on), once it ended
+        # the cgroup's own high-water mark, when the run's report knows it: shown as the peak
+        # instead of the samples' (a short run's samples miss the true peak; one figure, not two)
+        self.known_peak: int | None = None
         self._drawn = 0.0  # when the widgets were last redrawn
 
     # -- sampling ---------------------------------------------------------------------------
@@ -186,7 +189,8 @@ class Monitor(View):
         last = samples[-1][1]
         return [("container", str(self.label)), ("samples", f"{len(samples)} over {format.duration(seconds)}"),
                 ("cpu (sampled)", "-" if cpu is None else f"{cpu:.3f} s, {average}"),
-                ("memory peak (sampled)", format.size(max(memory) if memory else None)),
+                (("memory peak", format.size(self.known_peak)) if self.known_peak is not None else
+                 ("memory peak (sampled)", format.size(max(memory) if memory else None))),
                 ("memory now", format.size(last.memory_current)),
                 ("pids", "-" if last.pids_current is None else str(last.pids_current))]
 
@@ -209,7 +213,7 @@ class Monitor(View):
         import ipywidgets
 
         image = ipywidgets.Image(format="png", value=self.png() if self.samples else b"")
-        label = ipywidgets.HTML(self._summary_html())
+        label = ipywidgets.HTML(no_math(self._summary_html()))
         self._widgets.append((image, label))
         return ipywidgets.VBox([image, label])
 

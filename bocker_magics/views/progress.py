@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from .. import format
+from ._render import no_math
 from .live import updates_in_place
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
@@ -93,7 +94,7 @@ class Progress:
             bar = '<progress value="1" max="1"></progress> ✓ '
         else:
             bar = (f'<progress value="{self.done}" max="{self.total}"></progress> ' if self.total else "") + "✗ "
-        return {"text/plain": self._text(), "text/html": f"<p>{bar}{html.escape(self._text())}</p>",
+        return {"text/plain": self._text(), "text/html": no_math(f"<p>{bar}{html.escape(self._text())}</p>"),
                 "text/markdown": self._text()}
 
 

@@ -21,6 +21,16 @@ def status(c: Any) -> str:
     return status_line(c.exit_code, c.oom_killed, recorded.get("oom_kills"))
 
 
+def _ports(c: Any) -> str:
+    """Its published ports as `docker ps` shows them (0.0.0.0:8080->80/tcp); '' when none."""
+    from ..listing import ports_text
+
+    try:
+        return ports_text(c)
+    except (AttributeError, TypeError):
+        return ""
+
+
 def _restarts(c: Any) -> int:
     """How often its restart policy brought it back (--restart)."""
     return getattr(c, "restart_count", 0)
@@ -28,21 +38,21 @@ def _restarts(c: Any) -> int:
 
 class ContainerTable(Table):
     caption = "containers"
-    headers = ("id", "name", "image", "command", "status", "exit_code", "restarts", "pid", "created")
-    widths = {"name": 24, "image": 32, "command": 40, "status": 40}
+    headers = ("id", "name", "image", "command", "status", "exit_code", "restarts", "pid", "ports", "created")
+    widths = {"name": 24, "image": 32, "command": 40, "status": 40, "ports": 40}
     empty = "No containers: %bocker run IMAGE COMMAND starts one"
 
     def __init__(self, containers: list[Any]) -> None:
         self.containers = list(containers)
 
     def rows(self) -> list[list[Any]]:
-        return [[c.id, c.name, c.image_name, c.command, status(c), c.exit_code, _restarts(c), c.pid,
+        return [[c.id, c.name, c.image_name, c.command, status(c), c.exit_code, _restarts(c), c.pid, _ports(c),
                  when(c.created)] for c in self.containers]
 
     def frame_rows(self) -> list[list[Any]]:
         import pandas as pd
 
-        return [[c.id, c.name, c.image_name, c.command, status(c), c.exit_code, _restarts(c), c.pid,
+        return [[c.id, c.name, c.image_name, c.command, status(c), c.exit_code, _restarts(c), c.pid, _ports(c),
                  pd.Timestamp(c.created, unit="s")] for c in self.containers]
 
     def __iter__(self):

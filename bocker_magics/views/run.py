@@ -11,7 +11,8 @@ import html
 from typing import Any
 
 from .. import format
-from ._render import View, md_table
+from ._render import View, md_table, no_math
+from .hints import limit_size
 
 SHOWN_LINES = 200  # of an output that was not streamed (--quiet), in the report
 
@@ -42,6 +43,9 @@ class RunReport(View):
         self.exec_in = exec_in          # exec: the container it ran in (its name, or id)
         self.label = label or result.id  # "web (ps_…)"
         self.streamed = streamed        # the output went to the cell as it came
+        peak = getattr(stats, "memory_peak", None)
+        if monitor is not None and peak is not None:
+            monitor.known_peak = peak   # the report and its plot's summary show one peak
 
     id = property(lambda self: self.result.id)
     exit_code = property(lambda self: self.result.exit_code)
@@ -76,7 +80,7 @@ class RunReport(View):
         if s is not None and self.exec_in is None:
             out += [("cpu seconds", "-" if s.cpu_seconds is None else f"{s.cpu_seconds:.3f}"),
                     ("memory peak", format.size(s.memory_peak if s.memory_peak is not None else s.memory_current)),
-                    ("memory limit", format.size(s.memory_limit) if s.memory_limit else "none"),
+                    ("memory limit", limit_size(s.memory_limit) if s.memory_limit else "none"),
                     ("pids", "-" if s.pids_current is None else str(s.pids_current))]
         return out
 
@@ -118,7 +122,7 @@ class RunReport(View):
     def widget(self):
         import ipywidgets
 
-        table = ipywidgets.HTML(self._html() if self.monitor is None else self._html_without_plot())
+        table = ipywidgets.HTML(no_math(self._html() if self.monitor is None else self._html_without_plot()))
         return table if self.monitor is None else ipywidgets.VBox([table, self.monitor.widget()])
 
     def _html_without_plot(self) -> str:
