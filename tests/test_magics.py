@@ -332,7 +332,7 @@ def test_completion_of_verbs_and_options(ip):
     verbs = _complete(ip, "%bocker ")
     assert {"%bocker run", "%bocker ps", "%bocker logs", "%bocker top", "%bocker cleanup"} <= set(verbs)
     assert all(v.startswith("%bocker ") for v in verbs), "only ours: nothing of Python or the files"
-    assert set(_complete(ip, "%bocker lo")) == {"%bocker logs", "%bocker login", "%bocker load"}
+    assert set(_complete(ip, "%bocker lo")) == {"%bocker logs", "%bocker login", "%bocker logout", "%bocker load"}
     options = _complete(ip, "%bocker run --c")
     assert {"%bocker run --cpus", "%bocker run --cpu-shares", "%bocker run --cap-add"} <= set(options)
     assert "%bocker run --no-raise-error" in _complete(ip, "%bocker run --no")  # the magic's own too
