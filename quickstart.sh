@@ -3,7 +3,7 @@
 #   sudo ./quickstart.sh demo   set up, build the built-in busybox image, run a container that
 #                               prints its namespace links beside the host's, then execute every
 #                               notebook of the article and write reports/ (index.html + one per notebook)
-#   sudo ./quickstart.sh test   set up, run the whole test suite
+#   sudo ./quickstart.sh test   set up, run the whole test suite (tests/unit, then tests/host)
 # Set-up installs what it needs (apt packages, a venv in .venv) and is quick when done before.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -26,7 +26,8 @@ from tests.support.session import (  # entering the session's netns and root (se
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.geteuid() != 0:
-        raise pytest.UsageError("the tests run real containers: run them as root (sudo ./quickstart.sh test)")
+        raise pytest.UsageError("tests/host runs real containers: run it as root (sudo ./quickstart.sh test); "
+                                "tests/unit runs as any user (python -m pytest tests/unit)")
     # Started in the background of a non-interactive shell (`cmd &`, nohup, some CI runners),
     # Python inherits SIGINT ignored and never raises KeyboardInterrupt: the interrupt tests
     # (a Ctrl-C as a user sends it) need Python's own handler.
