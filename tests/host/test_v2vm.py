@@ -67,7 +67,7 @@ def _processes_mentioning(text: str) -> list[str]:
 @pytest.mark.skipif(os.environ.get("V2VM") == "1", reason="already inside the v2vm guest")
 def test_cgroup_tests_pass_in_a_pure_cgroup_v2_vm(tmp_path):
     assert os.access(RUN, os.X_OK), f"{RUN} is missing or not executable"
-    assert (REPO / "tests" / "test_cgroups.py").exists()
+    assert (REPO / "tests" / "host" / "test_cgroups.py").exists()
     mounts_before = _mountinfo()
     # run.sh makes its scratch directory (control share, logs) under TMPDIR: here,
     # so that what it leaves, and any qemu still holding it, can be found.
