@@ -3,7 +3,7 @@
 #   sudo ./quickstart.sh demo   set up, build the built-in busybox image, run a container that
 #                               prints its namespace links beside the host's, then execute every
 #                               notebook of the article and write reports/ (index.html + one per notebook)
-#   sudo ./quickstart.sh test   set up, run the whole test suite
+#   sudo ./quickstart.sh test   set up, run the whole test suite (tests/unit, then tests/host)
 # Set-up installs what it needs (apt packages, a venv in .venv) and is quick when done before.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-venv)
 # the tests also compile a static C program (the chroot-escape check)
 # pull/push/save/load tests: a real registry (docker-registry) filled by skopeo and umoci
-# the peers bocker is tested and measured against (tests/peers.py): podman, containerd, docker,
+# the peers bocker is tested and measured against (tests/support/peers.py): podman, containerd, docker,
 # buildah, crun; tini as an init; tmux for the interactive tests; the OCI runtime spec's schemas
 # (golang-github-opencontainers-specs-dev) and libseccomp for the runtime; CNI's plugins for the pods
 # containerd's CRI plugin makes (tests/test_cri.py)
@@ -78,8 +78,8 @@ setup() {
     echo "Installing: ${missing[*]}"
     apt_install "${missing[@]}"
   fi
-  if [ -x tests/v2vm/setup.sh ] && [ "${1:-}" = test ]; then
-    tests/v2vm/setup.sh
+  if [ -x tests/support/v2vm/setup.sh ] && [ "${1:-}" = test ]; then
+    tests/support/v2vm/setup.sh
   fi
   local py; py=$(pick_python)
   if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import bocker_magics, pytest' 2>/dev/null \

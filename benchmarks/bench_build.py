@@ -12,7 +12,7 @@ COPY, CMD, as peers_baseline.py), the same busybox base (`bocker save`, which bu
                       RUN steps share the sandbox's network namespace, no network setup)
   buildah_cached      the same without --no-cache, every step from its cache
 
-buildah runs in tests/peers.py's sandbox (its own storage, runc), timed through nsenter (~2 ms,
+buildah runs in tests/support/peers.py's sandbox (its own storage, runc), timed through nsenter (~2 ms,
 included). bocker's commands run in this process's network namespace (made at start, so the
 default bridge and its NAT stay here), with a BOCKER_ROOT and a cgroup parent of their own.
 Byte-compilation is off (PYTHONDONTWRITEBYTECODE=1, no __pycache__ is written or read: the
@@ -39,7 +39,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 sys.path.insert(0, str(HERE.parent))
 
 import bench_run as common  # noqa: E402

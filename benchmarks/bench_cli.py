@@ -14,7 +14,7 @@ interleaved, medians and ratios.
   podman_*        `podman run --rm --network none busybox true`, `podman run --rm busybox true`
                   (its default network: netavark's bridge), `podman exec ID true`, `podman ps -a`
                   with 100 containers, `podman images`: --cgroup-manager cgroupfs, its own
-                  storage, the busybox image of `bocker save` (tests/peers.py Podman sandbox)
+                  storage, the busybox image of `bocker save` (tests/support/peers.py Podman sandbox)
   docker_*        the same through dockerd in a network namespace of its own (`--bridge none
                   --iptables=false`; the bridge case on a user-defined bridge network there)
   runc            `runc run` of busybox /bin/true: the floor
@@ -47,7 +47,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "support"))
 sys.path.insert(0, str(REPO))
 
 import bench_run as common  # noqa: E402  summaries, cgroup and mount helpers

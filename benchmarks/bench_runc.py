@@ -18,7 +18,7 @@ Then, not interleaved, where the time goes: each verb of the lifecycle timed alo
 start, delete, delete --force of a gone container) for both runtimes, an interpreter that
 does nothing (`python -I -S -c pass`), and the imports of create's path in a fresh one.
 
-Everything runs in a network namespace of its own; containerd in tests/peers.py's sandbox.
+Everything runs in a network namespace of its own; containerd in tests/support/peers.py's sandbox.
 At the end: no state, cgroup, mount or process of the benchmark is left (exit 2 if one is).
 
     sudo .venv/bin/python benchmarks/bench_runc.py [--runs 15] [--warmup 3] [--json FILE]
@@ -42,7 +42,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "support"))
 sys.path.insert(0, str(REPO))
 
 import bench_run as common  # noqa: E402  interleaving, summaries

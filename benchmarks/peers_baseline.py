@@ -18,7 +18,7 @@ after every other once, as bench_run.py), N timed runs each after warm-ups; medi
                   timed through it (the docker CLI only talks to its socket and runs directly)
 
 All peers use runc, the same busybox image (`bocker save`, loaded into each), their own state
-in a temp dir and their own mount+network namespace (tests/peers.py); nothing is left on the
+in a temp dir and their own mount+network namespace (tests/support/peers.py); nothing is left on the
 host (checked at the end). A peer that cannot start here is skipped with the reason.
 
     sudo .venv/bin/python benchmarks/peers_baseline.py [--runs 15] [--warmup 2] [--json FILE]
@@ -39,7 +39,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 sys.path.insert(0, str(HERE.parent))
 
 import bench_run as common  # noqa: E402  interleaving, summaries, cgroup helpers

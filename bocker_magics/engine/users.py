@@ -76,7 +76,7 @@ def resolve(user: str, passwd: bytes | None, group: bytes | None, group_add: lis
     for g in group_add:
         extra.append(group_id(g, groups))
     # the primary group first, then the others: what podman and buildah write (their
-    # config.json, tests/oci_configs/podman-options.json), so `id` lists it among the groups
+    # config.json, tests/support/oci_configs/podman-options.json), so `id` lists it among the groups
     extra = [gid] + sorted({g for g in extra if g is not None and g != gid})
     return ExecUser(uid, gid, extra, home)
 

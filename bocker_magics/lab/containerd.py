@@ -8,7 +8,7 @@ the caller's cgroup parent.
         ref = ctrd.load("busybox.tar")                       # docker.io/library/busybox:latest
         ctrd.ctr("run", "--rm", "--runc-binary", BIN, ref, "c1", "echo", "hi").stdout
 
-(tests/peers.py has the full harness the test suite uses; this is its containerd part.)
+(tests/support/peers.py has the full harness the test suite uses; this is its containerd part.)
 """
 
 from __future__ import annotations

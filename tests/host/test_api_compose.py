@@ -1,0 +1,84 @@
+"""docker-compose 1.29 (Debian's) driving bocker through the API service: a stack of two
+services on a user network with a named volume; up -d twice (nothing recreated), ps, logs,
+exec, down -v. (Names of services answered between them wait for the resolver of user
+networks: not tested here.)"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from tests.support.api_helpers import service_fixture
+
+service = service_fixture()
+
+pytestmark = pytest.mark.skipif(shutil.which("docker-compose") is None,
+                                reason="needs docker-compose (quickstart.sh test installs it)")
+
+COMPOSE = """\
+version: "3.8"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "echo web-up; echo from-web > /data/f; trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    volumes: ["data:/data"]
+    networks: ["back"]
+    labels: {tier: web}
+  worker:
+    image: busybox
+    command: ["sh", "-c", "echo worker-up; trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    depends_on: ["web"]
+    volumes: ["data:/shared:ro"]
+    networks: ["back"]
+networks:
+  back:
+    ipam:
+      config: [{subnet: "10.231.11.0/24"}]
+volumes:
+  data: {}
+"""
+
+
+def compose(service, tmp_path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**service.env, "PATH": "/usr/bin:" + service.env.get("PATH", ""), "COMPOSE_PROJECT_NAME": "apistack"}
+    t0 = time.monotonic()
+    r = subprocess.run(["docker-compose", "-f", str(tmp_path / "docker-compose.yml"), *args], capture_output=True,
+                       text=True, timeout=120, env=env)
+    print(f'compose {args}: {time.monotonic() - t0:.1f}s', file=sys.stderr)
+    if check and r.returncode != 0:
+        raise AssertionError(f"docker-compose {' '.join(args)} -> {r.returncode}\n{r.stdout}{r.stderr}")
+    return r
+
+
+def test_a_stack_up_twice_ps_logs_exec_down(service, tmp_path):
+    (tmp_path / "docker-compose.yml").write_text(COMPOSE)
+    try:
+        r = compose(service, tmp_path, "up", "-d")
+        assert "Creating apistack_web_1" in r.stderr and "Creating apistack_worker_1" in r.stderr
+        ids = service.docker("ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project=apistack")
+        first = sorted(ids.stdout.decode().split())
+        assert len(first) == 2
+        r = compose(service, tmp_path, "up", "-d")
+        assert "is up-to-date" in r.stderr and "Recreating" not in r.stderr and "Creating apistack_" not in r.stderr
+        again = sorted(service.docker("ps", "-q", "--no-trunc", "--filter",
+                                      "label=com.docker.compose.project=apistack").stdout.decode().split())
+        assert again == first
+        ps = compose(service, tmp_path, "ps").stdout
+        assert "apistack_web_1" in ps and "apistack_worker_1" in ps and ps.count(" Up ") == 2
+        logs = compose(service, tmp_path, "logs", "--no-color").stdout
+        assert "web-up" in logs and "worker-up" in logs
+        assert compose(service, tmp_path, "exec", "-T", "worker", "cat", "/shared/f").stdout == "from-web\n"
+        net = service.docker("network", "inspect", "apistack_back").stdout.decode()
+        assert "10.231.11.0/24" in net
+        assert "apistack_data" in service.docker("volume", "ls", "-q").stdout.decode()
+        r = compose(service, tmp_path, "down", "-v")
+        assert "Removing apistack_web_1" in r.stderr and "Removing network apistack_back" in r.stderr
+        assert "Removing volume apistack_data" in r.stderr
+        assert service.docker("ps", "-aq", "--filter", "label=com.docker.compose.project=apistack").stdout == b""
+        assert "apistack_back" not in service.docker("network", "ls").stdout.decode()
+        assert "apistack_data" not in service.docker("volume", "ls", "-q").stdout.decode()
+    finally:
+        compose(service, tmp_path, "down", "-v", check=False)

@@ -1,0 +1,156 @@
+"""Issue 21's notebook face in JupyterLab 4, in headless Chromium (tests/browser.py): a view
+holding shell text with `$` is not typeset as MathJax math (while plain HTML with `$x$` is, the
+control), options after the container name end a `top` when they say, `inspect` is JupyterLab's
+JSON tree, and `%bocker?` opens with examples. One JupyterLab and one browser for the module,
+a screenshot per check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from tests.support.session import CGROUP_PARENT, SESSION_ROOT
+
+pytest.importorskip("jupyterlab")
+pytest.importorskip("playwright")
+from tests.support.browser import CHROMIUM, Chromium, JupyterLab  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+                                reason=f"{CHROMIUM} is not installed (apt-get install chromium)")
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts" / "browser-face"
+MATHY = "browser-mathy"   # a container whose command holds $HOME and $PATH
+
+
+@pytest.fixture(scope="module")
+def nb(session_root):
+    from bocker_magics.engine.engine import Engine
+
+    home = SESSION_ROOT / "browser-face"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    engine = Engine(session_root, cgroup_parent=CGROUP_PARENT)
+    server = browser = None
+    try:
+        engine.busybox()
+        engine.run("busybox", 'x="home=$HOME path=$PATH"; y="$x$x."; while :; do sleep 1; done', name=MATHY, detach=True)
+        path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        # the prebuilt highlighting extension, where pip puts it: <data dir>/labextensions/NAME
+        extensions = home / "lab" / "data" / "labextensions"
+        extensions.mkdir(parents=True)
+        (extensions / "bocker-magics-highlight").symlink_to(REPO / "bocker_magics" / "labextension" / "prebuilt")
+        server = JupyterLab.start(home / "lab", env={"PYTHONPATH": path})
+        server.write_notebook("face.ipynb")
+        browser = Chromium.start(home / "chromium")
+        notebook = browser.open_notebook(server, "face.ipynb", ARTIFACTS)
+        notebook.run_cell("%load_ext bocker_magics")
+        yield notebook
+    finally:
+        if browser is not None:
+            browser.stop()
+        if server is not None:
+            server.stop()
+            left = server.processes()
+            assert not left, f"jupyterlab processes left: {left}"
+        try:
+            engine.rm(MATHY, force=True)
+        except Exception:
+            pass
+        engine.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_no_math_in_a_view_holding_dollars(nb):
+    # the control: JupyterLab's MathJax does typeset $...$ in an HTML output that is not marked
+    control = nb.run_cell("from IPython.display import HTML\nHTML('<p>inline $x^2$ math</p>')")
+    control.locator.locator("mjx-container").first.wait_for(timeout=30_000)
+    control.screenshot("math-control")
+    ps = nb.run_cell("%bocker ps")
+    table = ps.locator.locator(".jp-RenderedHTMLCommon table").first
+    table.wait_for()
+    nb.run_cell("1")   # give MathJax a moment on the page: it typesets asynchronously
+    text = table.inner_text()
+    ps.screenshot("ps-with-dollars")
+    assert "$HOME" in text and "$PATH" in text, text
+    assert ps.locator.locator("mjx-container").count() == 0, "no math in the ps view"
+    top = nb.run_cell(f"%bocker top {MATHY}")
+    top.locator.locator(".jp-RenderedHTMLCommon table").first.wait_for()
+    nb.run_cell("2")
+    top.screenshot("top-with-dollars")
+    assert '$x$x.' in top.output_text() and top.locator.locator("mjx-container").count() == 0
+
+
+def test_options_after_the_container_name_end_the_sampling(nb):
+    cell = nb.run_cell(f"%bocker top {MATHY} --interval 0.2 --duration 1 --out sampled", timeout=60)
+    cell.screenshot("top-options-after-name")
+    done = nb.run_cell("print(len(sampled.samples))")
+    assert 2 <= int(done.output_text().strip().splitlines()[-1]) <= 10
+
+
+def test_inspect_is_a_json_tree(nb):
+    cell = nb.run_cell(f"%bocker inspect {MATHY}")
+    tree = cell.locator.locator(".jp-RenderedJSON").first
+    tree.wait_for(timeout=30_000)
+    cell.screenshot("inspect-json")
+    assert "State" in tree.inner_text()
+
+
+def test_help_opens_with_examples(nb):
+    cell = nb.run_cell("%bocker?")
+    nb.screenshot("help")
+    page = nb.page.inner_text("body") if hasattr(nb, "page") else cell.output_text()
+    assert "Examples:" in page and "%bocker run busybox echo hello" in page
+
+
+def test_dashboard_updates_live(nb):
+    nb.run_cell("%bocker run -d --name browser-dash busybox sleep 600", timeout=60)
+    cell = nb.run_cell("%bocker dashboard --interval 0.5 --duration 60")
+    table = cell.locator.locator(".widget-html table").first
+    table.wait_for(timeout=30_000)
+    assert "browser-dash" in table.inner_text() and "running" in table.inner_text()
+    cell.locator.locator("button:has-text('stop')").first.wait_for()
+    cell.screenshot("dashboard-running")
+    nb.run_cell("%bocker kill browser-dash", timeout=60)
+    try:
+        nb.page.wait_for_function(
+            # the output area: the widget replaces its <table> on every refresh
+            "(el) => /exited|killed/.test(el.innerText)", arg=cell.locator.locator(".jp-OutputArea").first.element_handle(),
+            timeout=30_000)
+    finally:
+        cell.screenshot("dashboard-after-kill")
+    nb.run_cell("%bocker rm -f browser-dash", timeout=60)
+
+
+@pytest.mark.parametrize("line, language", [("%%bocker build -t x .", "dockerfile"),
+                                            ("%%bocker compose up", "yaml"),
+                                            ("%%bocker run busybox", "shell")])
+def test_cells_are_highlighted_as_what_they_hold(nb, line, language):
+    body = {"dockerfile": "FROM busybox\nRUN echo hi", "yaml": "services:\n  web:\n    image: busybox",
+            "shell": "echo $HOME | tr a-z A-Z"}[language]
+    cell = nb.new_cell(f"{line}\n{body}")
+    content = cell.locator.locator(".cm-content").first
+    nb.page.wait_for_function("(el) => el.getAttribute('data-language') !== 'python'",
+                              arg=content.element_handle(), timeout=15_000)
+    cell.screenshot(f"highlight-{language}")
+    if language == "dockerfile":
+        # CodeMirror's legacy Dockerfile mode names no language (no data-language): its tokens
+        # show it, the instruction a keyword as in a Dockerfile
+        token = content.locator("span", has_text="FROM").first
+        assert token.count() == 1 and token.get_attribute("class")
+        assert content.locator("span", has_text="RUN").first.get_attribute("class") == token.get_attribute("class")
+        python = nb.new_cell("import os")   # a Python keyword, for its token class
+        keyword = python.locator.locator(".cm-content span", has_text="import").first
+        keyword.wait_for()
+        assert keyword.get_attribute("class") == token.get_attribute("class"), "FROM is a keyword here"
+    else:
+        assert content.get_attribute("data-language") == language
+
+
+def test_a_plain_cell_stays_python(nb):
+    cell = nb.new_cell("print('%%bocker build is only special on the first line')")
+    content = cell.locator.locator(".cm-content").first
+    content.wait_for()
+    assert content.get_attribute("data-language") == "python"

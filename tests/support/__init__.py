@@ -1,0 +1,1 @@
+"""What the tests share: the host session, harnesses (peers, a registry, a browser), data."""
