@@ -20,7 +20,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 
 from bocker_magics.report import code_digest, source_digest, staleness  # noqa: E402
-from bocker_magics.report import main as report_main
+from bocker_magics.report import main as report_main  # noqa: E402
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
