@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.support.hostcheck import leftovers
 from tests.support.session import (  # entering the session's netns and root (see session.py)
     CGROUP_PARENT,

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+
 from tests.support.api_helpers import service_fixture
 
 service = service_fixture()

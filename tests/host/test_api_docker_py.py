@@ -7,6 +7,7 @@ import shutil
 import tarfile
 
 import pytest
+
 from tests.support.api_helpers import service_fixture
 from tests.support.session import SESSION_ROOT
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from tests.support.api_helpers import running_service
 
 GROUP = "users" if any(g.gr_name == "users" for g in grp.getgrall()) else None

@@ -7,6 +7,7 @@ import os
 import urllib.request
 
 import pytest
+
 from tests.support.api_helpers import service_fixture
 
 service = service_fixture()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from tests.support.session import CGROUP_PARENT, SESSION_ROOT
 
 pytest.importorskip("jupyterlab")

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tests.support.session import CGROUP_PARENT, SESSION_ROOT
 
 pytest.importorskip("jupyterlab")

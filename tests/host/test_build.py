@@ -14,10 +14,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.support.build_helpers import SIX_STEPS, image_files, make_context, read
-from tests.support.session import bocker
 
 from bocker_magics.errors import BockerError, BuildStepFailed, ContextError
+from tests.support.build_helpers import SIX_STEPS, image_files, make_context, read
+from tests.support.session import bocker
 
 
 def build(engine, ctx: Path, tag: str | None = None, **kw):

@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+
 from tests.support.build_helpers import make_context
 
 IPython = pytest.importorskip("IPython")

@@ -22,12 +22,12 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from tests.support import peers
 import pytest
-from tests.support.build_helpers import image_files, make_context, read
-from tests.support.session import CGROUP_PARENT, SESSION_ROOT
 
 from bocker_magics.errors import BuildStepFailed
+from tests.support import peers
+from tests.support.build_helpers import image_files, make_context, read
+from tests.support.session import CGROUP_PARENT, SESSION_ROOT
 
 BUILDAH_ONLY_PATHS = ("/run",)
 BUILDAH_ONLY_LABELS = ("io.buildah.version",)

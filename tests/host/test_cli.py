@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.session import BOCKER, CGROUP_PARENT, bocker
+
 from tests.support.hostcheck import leftovers
+from tests.support.session import BOCKER, CGROUP_PARENT, bocker
 
 
 def created_id(result: subprocess.CompletedProcess) -> str:

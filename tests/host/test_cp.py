@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.session import BOCKER, bocker
 
+from tests.support.session import BOCKER, bocker
 
 SETUP = ("mkdir -p /data/sub; echo in-ctr > /data/f; echo deep > /data/sub/g; ln -s / /data/root; "
          "ln -s /etc /escape; ln -s ../../../../../../etc/hostname /rel; ln -s {marker} /abs")

@@ -18,11 +18,11 @@ import stat
 import time
 from pathlib import Path
 
-from tests.support import peers
 import pytest
-from tests.support.hostcheck import leftovers
 
 from bocker_magics.lab.runc import launcher
+from tests.support import peers
+from tests.support.hostcheck import leftovers
 
 pytest.importorskip("grpc", reason="grpcio is not installed: pip install -e '.[test]'")
 pytest.importorskip("grpc_tools", reason="grpcio-tools is not installed: pip install -e '.[test]'")

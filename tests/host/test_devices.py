@@ -24,7 +24,6 @@ import pytest
 
 from bocker_magics.engine.kernel import devices
 from bocker_magics.engine.kernel.cgroups import V1Driver, V2Driver, controller_mounts, v2_mount
-from bocker_magics.engine.limits import Limits
 from bocker_magics.engine.kernel.devices import (
     DEFAULT_NODES,
     DeviceRule,
@@ -35,6 +34,7 @@ from bocker_magics.engine.kernel.devices import (
     load_program,
     parse_device,
 )
+from bocker_magics.engine.limits import Limits
 from bocker_magics.errors import BockerError, HostUnsupported
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="devices cgroup tests need root")

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.session import CGROUP_PARENT
-from tests.support.hostcheck import leftovers
 
-from bocker_magics.engine.limits import Limits
 from bocker_magics.engine.kernel.namespaces import ns_inodes, parse_links
+from bocker_magics.engine.limits import Limits
 from bocker_magics.errors import BockerError, NotFound
+from tests.support.hostcheck import leftovers
+from tests.support.session import CGROUP_PARENT
 
 LIST_NS = "for n in /proc/self/ns/*; do echo ${n##*/} $(readlink $n); done"
 

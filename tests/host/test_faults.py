@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.session import BOCKER, CGROUP_PARENT, SESSION_ROOT, bocker
+
 from tests.support.hostcheck import leftovers
+from tests.support.session import BOCKER, CGROUP_PARENT, SESSION_ROOT, bocker
 
 
 def clean(root) -> list[str]:

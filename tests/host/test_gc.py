@@ -7,8 +7,9 @@ import json
 import shutil
 
 import pytest
-from tests.support.session import CGROUP_PARENT, ENGINE_KILLED, bocker
+
 from tests.support.hostcheck import leftovers
+from tests.support.session import CGROUP_PARENT, ENGINE_KILLED, bocker
 
 
 def clean(root) -> list[str]:

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.session import BOCKER, bocker
 
+from tests.support.session import BOCKER, bocker
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)")
 PROMPT = r"^/ #$"  # capture-pane drops the trailing space

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from tests.support.session import SESSION_ROOT, bocker
 
 PROGRAMS = Path(__file__).resolve().parents[1] / "support" / "programs"
@@ -122,9 +123,8 @@ def python_image(engine_module):
 
 @pytest.fixture(scope="module")
 def engine_module():
-    from tests.support.session import CGROUP_PARENT
-
     from bocker_magics.engine import Engine
+    from tests.support.session import CGROUP_PARENT
     e = Engine(SESSION_ROOT / "root", cgroup_parent=CGROUP_PARENT)
     yield e
     e.close()

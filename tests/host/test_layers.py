@@ -10,13 +10,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.support.session import SESSION_ROOT
-from tests.support.tars import BLK, CHR, DIR, FIFO, LNK, REG, SYM, tar_bytes
 
 from bocker_magics.engine.distribution import layers
 from bocker_magics.engine.distribution.layers import LayerError
 from bocker_magics.engine.distribution.layerstore import LayerStore
 from bocker_magics.engine.store import Store
+from tests.support.session import SESSION_ROOT
+from tests.support.tars import BLK, CHR, DIR, FIFO, LNK, REG, SYM, tar_bytes
 
 
 @pytest.fixture

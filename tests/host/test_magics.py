@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+
 from tests.support.session import CGROUP_PARENT
 
 IPython = pytest.importorskip("IPython")

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.session import CGROUP_PARENT, bocker
-from tests.support.hostcheck import leftovers
 
 from bocker_magics.engine.network import rules_present
+from tests.support.hostcheck import leftovers
+from tests.support.session import CGROUP_PARENT, bocker
 
 
 def veths() -> list[str]:

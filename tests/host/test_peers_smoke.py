@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.support import peers
 import pytest
+
+from tests.support import peers
 from tests.support.build_helpers import SIX_STEPS as DOCKERFILE
 from tests.support.hostcheck import leftovers
 

@@ -14,11 +14,11 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.support import peers
 import pytest
-from tests.support.hostcheck import leftovers
 
 from bocker_magics.lab.runc import launcher
+from tests.support import peers
+from tests.support.hostcheck import leftovers
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ import os
 import shutil
 
 import pytest
-from tests.support.session import SESSION_ROOT, bocker
+
 from tests.support.registry_fixtures import Registry, build_test_images, check_layers_image, missing_tools, run
+from tests.support.session import SESSION_ROOT, bocker
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"needs {missing_tools()} (quickstart.sh test installs them)")
 

@@ -15,8 +15,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from tests.support.session import SESSION_ROOT
-from tests.support.tars import REG, tar_bytes
 
 from bocker_magics.engine.distribution.credentials import find_credentials
 from bocker_magics.engine.distribution.oci import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_MANIFEST
@@ -26,6 +24,8 @@ from bocker_magics.engine.distribution.transfer import Puller
 from bocker_magics.engine.images import ImageStore
 from bocker_magics.engine.store import Store
 from bocker_magics.errors import AuthError, BadDigest, DigestMismatch, NotFound, RegistryError
+from tests.support.session import SESSION_ROOT
+from tests.support.tars import REG, tar_bytes
 
 REPO = "test/img"
 

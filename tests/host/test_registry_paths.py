@@ -16,15 +16,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.support.session import HOST_NETNS, SESSION_ROOT, bocker
+
 from tests.support.registry_fixtures import Layout, Registry, busybox_tree, missing_tools, run
+from tests.support.session import HOST_NETNS, SESSION_ROOT, bocker
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"needs {missing_tools()} (quickstart.sh test installs them)")
 
 tls_fixtures = pytest.importorskip("tests.support.tls_fixtures")  # the cryptography package (the test extra)
-from tests.support.tls_fixtures import PKI, TEST_ADDRESS, ConnectProxy, add_test_address, htpasswd, remove_test_address  # noqa: E402
-
 from bocker_magics.lab.registry import LocalRegistry  # noqa: E402
+from tests.support.tls_fixtures import PKI, TEST_ADDRESS, ConnectProxy, add_test_address, htpasswd, remove_test_address  # noqa: E402
 
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
 

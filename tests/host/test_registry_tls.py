@@ -14,8 +14,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.support.session import HOST_NETNS, SESSION_ROOT, bocker
+
 from tests.support.registry_fixtures import Layout, Registry, busybox_tree, missing_tools, run
+from tests.support.session import HOST_NETNS, SESSION_ROOT, bocker
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"needs {missing_tools()} (quickstart.sh test installs them)")
 

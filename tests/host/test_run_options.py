@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+
 from tests.support.session import BOCKER, bocker
 
 

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.session import CGROUP_PARENT, SESSION_ROOT
-from tests.support.hostcheck import leftovers
 
 from bocker_magics.lab.runc import Runc, busybox_bundle, busybox_rootfs, launcher, read_config, write_config
+from tests.support.hostcheck import leftovers
+from tests.support.session import CGROUP_PARENT, SESSION_ROOT
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 

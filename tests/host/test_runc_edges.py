@@ -17,16 +17,22 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from tests.support.session import CGROUP_PARENT, SESSION_ROOT
-from tests.support.hostcheck import leftovers
 
-from bocker_magics.lab.runc import (Runc, busybox_bundle, busybox_rootfs, launcher, read_config,
-                                   remove_cgroup_parent, write_config)
+from bocker_magics.lab.runc import (
+    Runc,
+    busybox_bundle,
+    busybox_rootfs,
+    launcher,
+    read_config,
+    remove_cgroup_parent,
+    write_config,
+)
+from tests.support.hostcheck import leftovers
+from tests.support.session import CGROUP_PARENT, SESSION_ROOT
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable")

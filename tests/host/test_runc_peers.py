@@ -17,11 +17,11 @@ import json
 import time
 from pathlib import Path
 
-from tests.support import peers
 import pytest
-from tests.support.hostcheck import leftovers
 
 from bocker_magics.lab.runc import launcher
+from tests.support import peers
+from tests.support.hostcheck import leftovers
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,9 @@ import os
 import shutil
 
 import pytest
-from tests.support.session import SESSION_ROOT
+
 from tests.support.registry_fixtures import build_test_images, check_layers_image, missing_tools, run
+from tests.support.session import SESSION_ROOT
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"needs {missing_tools()} (quickstart.sh test installs them)")
 

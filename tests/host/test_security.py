@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.session import CGROUP_PARENT, bocker
-from tests.support.hostcheck import leftovers
 
 from bocker_magics.engine.kernel.capabilities import DOCKER_DEFAULT, NUMBER
 from bocker_magics.errors import BockerError
+from tests.support.hostcheck import leftovers
+from tests.support.session import CGROUP_PARENT, bocker
 
 
 def caps_of(status_text: str, field: str) -> int:

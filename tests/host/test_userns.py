@@ -9,9 +9,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.support.session import bocker
-
 from bocker_magics.engine.kernel import userns
+from tests.support.session import bocker
 
 BASE, SIZE = userns.remap_range()[:2]
 

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.session import CGROUP_PARENT, bocker
+
 from tests.support.hostcheck import leftovers
+from tests.support.session import CGROUP_PARENT, bocker
 
 
 def detached(*args: str) -> str:

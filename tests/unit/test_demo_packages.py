@@ -41,8 +41,12 @@ def programs_in_python(source: str) -> set[str]:
     try:
         tree = ast.parse(source)
     except SyntaxError:  # an IPython cell with a magic line: the magic lines are read apart
-        tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                                   for line in source.splitlines()))
+        try:
+            tree = ast.parse("\n".join(line[:len(line) - len(line.lstrip())] + "pass"
+                                       if line.lstrip().startswith(("%", "!")) else line
+                                       for line in source.splitlines()))
+        except SyntaxError:
+            tree = ast.parse("")
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
