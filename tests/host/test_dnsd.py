@@ -83,7 +83,12 @@ def test_names_served_adopted_after_a_kill_and_dropped_on_stop(root):
         for p in (db, web, other):
             p.kill()
             p.wait()
-    # nothing left to serve: the daemon leaves by itself
+    # stop() ends it at once (a session's end); sync starts it again; then, with nothing to serve,
+    # it leaves by itself
+    from bocker_magics.engine.network.dnsd import stop
+    pid = daemon_pid(root)
+    assert stop(root) and not (daemon_dir(root) / "daemon.pid").exists()
+    assert sync(root) and daemon_pid(root) != pid
     pid = daemon_pid(root)
     deadline = time.monotonic() + 10
     while pid and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:

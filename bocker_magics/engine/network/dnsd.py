@@ -38,12 +38,35 @@ def daemon_dir(root: Path) -> Path:
     return root / "dns"
 
 
-def write_container_dns(container_dir: Path, networks: dict[str, dict], upstreams: list[str]) -> None:
-    """The engine's side: what this container answers to, and where its other questions go."""
+def write_container_dns(container_dir: Path, networks: dict[str, dict], upstreams: list[str],
+                        pid: int | None = None, pid_start: int | None = None) -> None:
+    """The engine's side: what this container answers to, where its other questions go, and
+    (while it starts, before its state says running) the pid 1 whose namespace it is."""
     path = container_dir / DNS_FILE
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"networks": networks, "upstreams": upstreams}))
+    data = {"networks": networks, "upstreams": upstreams}
+    if pid:
+        data.update(pid=pid, pid_start=pid_start or 0)
+    tmp.write_text(json.dumps(data))
     os.rename(tmp, path)
+
+
+def stop(root: Path) -> bool:
+    """End the daemon of `root`, if one runs (a test session's end, `bocker gc`)."""
+    import signal
+
+    try:
+        pid = int((daemon_dir(root) / "daemon.pid").read_text())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        return False
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        from ..kernel.procfs import alive
+        if not alive(pid):
+            break
+        time.sleep(0.01)
+    return True
 
 
 def _read(path: Path) -> dict | None:
@@ -78,8 +101,11 @@ class Daemon:
             if not dns or not dns.get("networks"):
                 continue
             state = _read(cdir / "state.json") or {}
-            pid, start = int(state.get("pid") or 0), int(state.get("pid_start") or 0)
-            if state.get("status") == "running" and pid and _alive(pid, start):
+            if state.get("status") == "running":
+                pid, start = int(state.get("pid") or 0), int(state.get("pid_start") or 0)
+            else:  # starting: the pid 1 the engine plugged in (dns.json), not yet in the state
+                pid, start = int(dns.get("pid") or 0), int(dns.get("pid_start") or 0)
+            if pid and _alive(pid, start):
                 live[cdir.name] = (pid, start, dns)
         tables: dict[str, Names] = {}
         for _, _, dns in live.values():
@@ -158,6 +184,8 @@ def run(root: Path) -> int:
     listener.listen(16)
     listener.setblocking(False)
     daemon.server.watch(listener, daemon.control)
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: daemon.server.stop())  # leave as when idle: files removed
     daemon.scan()
     try:
         daemon.server.serve(tick=0.5, on_tick=daemon.on_tick)
