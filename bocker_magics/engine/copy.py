@@ -38,9 +38,10 @@ from typing import IO, TYPE_CHECKING
 
 from ..errors import BockerError, Conflict, CopyError, InvalidArgument, NotFound
 from .changes import OPAQUE_XATTR, is_opaque, is_whiteout
+from .container.status import Status
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .container import Containers
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40
@@ -598,9 +599,9 @@ class Root:
     readonly: bool = False
 
 
-def _directory_binds(engine: Engine, cid: str) -> tuple[tuple[str, str, bool], ...]:
+def _directory_binds(containers: Containers, cid: str) -> tuple[tuple[str, str, bool], ...]:
     try:
-        spec = engine.containers.spec(cid)
+        spec = containers.spec(cid)
     except (BockerError, OSError, ValueError):
         return ()
     binds = [(os.path.normpath(m.destination), m.source, "ro" in (m.options or []))
@@ -639,13 +640,13 @@ def _resolving(root: Root, path: str, follow_last: bool) -> Iterator[tuple[Root,
 
 
 @contextlib.contextmanager
-def container_root(engine: Engine, ref: str, archive: bool, writing: bool) -> Iterator[Root]:
-    c = engine.containers.get(ref)
+def container_root(containers: Containers, ref: str, archive: bool, writing: bool) -> Iterator[Root]:
+    c = containers.get(ref)
     label = f"container {c.name or c.id}"
-    if c.status == "restarting" or (c.status == "created" and c.state is not None and c.state.phase == "starting"):
-        raise Conflict(f"Container '{ref}' is {'starting' if c.status == 'created' else 'restarting'}: "
+    if c.status is Status.RESTARTING or c.starting:
+        raise Conflict(f"Container '{ref}' is {'starting' if c.starting else 'restarting'}: "
                        "copy once it runs, or stop it first")
-    if c.status == "broken" or c.record is None:
+    if c.status is Status.BROKEN or c.record is None:
         raise Conflict(f"Container '{ref}' is broken ({c.problem}): nothing to copy")
     opened: list[int] = []
     try:
@@ -653,7 +654,7 @@ def container_root(engine: Engine, ref: str, archive: bool, writing: bool) -> It
             if not c.pid:
                 raise Conflict(f"Container '{ref}' is running but has no process yet: try again")
             opened.append(os.open(f"/proc/{c.pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-            mapped = _mapped_root(engine, c.id)
+            mapped = _mapped_root(containers, c.id)
             if mapped is not None and writing:
                 # what we write lands through the idmapped view: as its root, ids shifted
                 from .kernel.userns import files_as
@@ -662,16 +663,16 @@ def container_root(engine: Engine, ref: str, archive: bool, writing: bool) -> It
                 return
             root = Root(opened, False, label, Owner(archive))
         else:
-            cdir = engine.store.container_dir(c.id)
+            cdir = containers.store.container_dir(c.id)
             upper = cdir / "upper"
             if writing:
                 upper.mkdir(mode=0o755, exist_ok=True)
             if upper.is_dir():
                 opened.append(os.open(upper, _DIR))
             for digest in reversed(c.record.layers):
-                opened.append(os.open(engine.store.layer_dir(digest), _DIR))
+                opened.append(os.open(containers.store.layer_dir(digest), _DIR))
             root = Root(opened, True, label, Owner(archive), upper=upper.is_dir(),
-                        mounts=_directory_binds(engine, c.id))
+                        mounts=_directory_binds(containers, c.id))
         yield root
     finally:
         for fd in opened:
@@ -679,12 +680,12 @@ def container_root(engine: Engine, ref: str, archive: bool, writing: bool) -> It
                 os.close(fd)
 
 
-def _mapped_root(engine: Engine, cid: str) -> tuple[int, int] | None:
+def _mapped_root(containers: Containers, cid: str) -> tuple[int, int] | None:
     """The host's ids of a --userns=remap container's root, None for another container."""
     from .kernel.userns import host_root
     from .spec import Spec
     try:
-        spec = Spec.load(str(engine.store.container_dir(cid) / "config.json"))
+        spec = Spec.load(str(containers.store.container_dir(cid) / "config.json"))
     except (OSError, BockerError):
         return None
     return host_root(spec) if spec.linux.namespace("user") is not None else None
@@ -735,7 +736,7 @@ def _os_error(err: OSError, where: str, root_label: str) -> BockerError:
     return CopyError(f"Can't copy {where} ({root_label}): {err.strerror}")
 
 
-def copy(engine: Engine, source: str, destination: str, *, archive: bool = False, follow_link: bool = False,
+def copy(containers: Containers, source: str, destination: str, *, archive: bool = False, follow_link: bool = False,
          stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> CopyResult:
     """Copy between a container and the host (or a tar stream, '-')."""
     src, dst = parse_endpoint(source), parse_endpoint(destination)
@@ -746,13 +747,13 @@ def copy(engine: Engine, source: str, destination: str, *, archive: bool = False
                               "copy to the host, then on")
     tally = Tally()
     if src.container is not None:
-        with container_root(engine, src.container, archive, writing=False) as root:
+        with container_root(containers, src.container, archive, writing=False) as root:
             try:
                 _from_container(root, src.path, dst.path, follow_link, tally, stdout)
             except OSError as err:
                 raise _os_error(err, src.path, root.label) from None
     else:
-        with container_root(engine, dst.container, archive, writing=True) as root:
+        with container_root(containers, dst.container, archive, writing=True) as root:
             try:
                 _into_container(root, src.path, dst.path, follow_link, archive, tally, stdin)
             except OSError as err:

@@ -98,3 +98,48 @@ class Volumes:
         trash = self.store.mkdtemp("rm-volume-")
         os.rename(path, trash / name)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+# -- the verbs (`volume create|ls|inspect|rm`); `users(name)` names the containers that mount one
+def create(volumes: Volumes, name: str | None = None, labels: list[str] | None = None) -> VolumeRecord:
+    """A named volume (a random name if none); an existing one is returned as it is."""
+    import secrets
+
+    from .options import parse_env
+    return volumes.create(name or secrets.token_hex(32), dict(parse_env(labels or [])) if labels else {},
+                          exist_ok=True)
+
+
+def ls(volumes: Volumes, mounted: set[str], filters: list[str] | None = None) -> list[VolumeRecord]:
+    """The volumes `--filter name=|dangling=|label=` lets through; `mounted`: the names any
+    container mounts."""
+    from .filters import _label_matches, parse_filters
+    parsed = parse_filters(filters or [], ("name", "dangling", "label"), "volume ls")
+    out = []
+    for v in volumes.list():
+        dangling = v.name not in mounted
+        if any(w not in v.name for w in parsed.get("name", [])):
+            continue
+        if any(dangling != (w.lower() in ("true", "1")) for w in parsed.get("dangling", [])):
+            continue
+        if parsed.get("label") and not all(_label_matches(v.labels, w) for w in parsed["label"]):
+            continue
+        out.append(v)
+    return out
+
+
+def inspect(volumes: Volumes, name: str, users) -> dict:
+    v = volumes.get(name)
+    return {"Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "Labels": v.labels,
+            "Scope": "local", "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(v.created)),
+            "UsedBy": users(name)}
+
+
+def rm(volumes: Volumes, name: str, users, force: bool = False) -> str:
+    """Remove a volume no container uses (`force`: a missing one is no error)."""
+    try:
+        volumes.remove(name, users(name))
+    except NotFound:
+        if not force:
+            raise
+    return name

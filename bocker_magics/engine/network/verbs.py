@@ -1,0 +1,41 @@
+"""`network ls|inspect|create|rm`: the networks as the user sees them, each with its bridge,
+its subnet, the containers holding leases on it and whether its NAT rules are in place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..container import Containers
+    from .networks import Networks
+
+
+def inspect(networks: Networks, name: str) -> dict[str, Any]:
+    from .nat import rules_present
+    net = networks.get(name)
+    ipr_up = networks.bridge_exists(net.bridge)
+    return {**net.to_json(), "BridgeExists": ipr_up,
+            "Containers": {cid: address for address, cid in sorted(networks.leases(name).items())},
+            "Rules": rules_present(net) if ipr_up else []}
+
+
+def ls(networks: Networks) -> list[dict[str, Any]]:
+    """Every network with its bridge, subnet, gateway and the containers holding leases."""
+    return [inspect(networks, n.name) for n in networks.list()]
+
+
+def create(networks: Networks, name: str, subnet: str | None = None, gateway: str | None = None,
+           bridge: str | None = None) -> dict[str, Any]:
+    net = networks.create(name, subnet, gateway, bridge)
+    try:
+        networks.ensure(name)
+    except BaseException:
+        networks.remove(name, in_use=False)  # nothing half-made stays
+        raise
+    return inspect(networks, net.name)
+
+
+def rm(networks: Networks, containers: Containers, name: str) -> str:
+    in_use = any(c.running and c.record is not None and c.record.network.name == name for c in containers.list())
+    networks.remove(name, in_use)
+    return name
