@@ -370,13 +370,15 @@ class Engine:
 
     def volume_create(self, name: str | None = None, labels: list[str] | None = None):
         """A named volume (a random name if none); an existing one is returned as it is."""
+        from .options import parse_env
         from .volumes import create
-        return create(self.volumes, name, labels)
+        return create(self.volumes, name, dict(parse_env(labels)) if labels else {})
 
     def volume_ls(self, filters: list[str] | None = None):
-        from .volumes import ls
+        from . import filters as _filters
+        parsed = _filters.parse_filters(filters or [], _filters.VOLUME_FILTERS, "volume ls")
         mounted = {v for c in self.containers.list() if c.record is not None for v in c.record.volumes}
-        return ls(self.volumes, mounted, filters)
+        return _filters.volumes(self.volumes.list(), parsed, mounted)
 
     def volume_inspect(self, name: str) -> dict[str, Any]:
         from .volumes import inspect
@@ -464,7 +466,8 @@ class Engine:
 
     def network_rm(self, name: str) -> str:
         from .network.verbs import rm
-        return rm(self.networks, self.containers, name)
+        in_use = any(c.running and c.record is not None and c.record.network.name == name for c in self.ps())
+        return rm(self.networks, name, in_use)
 
     def commit(self, ref: str, target: str) -> Image:
         """The container's changes (its upper dir) as a new layer over its image's layers,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 CONTAINER_FILTERS = ("id", "name", "status", "ancestor", "label", "exited", "volume", "network")
 IMAGE_FILTERS = ("dangling", "reference", "label", "before", "since")
+VOLUME_FILTERS = ("name", "dangling", "label")
 
 
 def parse_filters(items: Iterable[str], allowed: tuple[str, ...], verb: str) -> dict[str, list[str]]:
@@ -131,3 +132,19 @@ def images(store: ImageStore, found: list[Image], filters: dict[str, list[str]],
     }
     return [i for i in found
             if all(any(checks[k](i, v) for v in values) for k, values in filters.items())]
+
+
+def volumes(found: list[Any], filters: dict[str, list[str]], mounted: set[str]) -> list[Any]:
+    """The volumes every filter key lets through; `mounted`: the names any container mounts
+    (a volume no container mounts is dangling)."""
+    out = []
+    for v in found:
+        dangling = v.name not in mounted
+        if any(w not in v.name for w in filters.get("name", [])):
+            continue
+        if any(dangling != (w.lower() in ("true", "1")) for w in filters.get("dangling", [])):
+            continue
+        if filters.get("label") and not all(_label_matches(v.labels, w) for w in filters["label"]):
+            continue
+        out.append(v)
+    return out

@@ -100,32 +100,12 @@ class Volumes:
         shutil.rmtree(trash, ignore_errors=True)
 
 
-# -- the verbs (`volume create|ls|inspect|rm`); `users(name)` names the containers that mount one
-def create(volumes: Volumes, name: str | None = None, labels: list[str] | None = None) -> VolumeRecord:
+# -- the verbs (`volume create|inspect|rm`; ls filters in filters.py); `users(name)` names the
+# containers that mount one
+def create(volumes: Volumes, name: str | None = None, labels: dict[str, str] | None = None) -> VolumeRecord:
     """A named volume (a random name if none); an existing one is returned as it is."""
     import secrets
-
-    from .options import parse_env
-    return volumes.create(name or secrets.token_hex(32), dict(parse_env(labels or [])) if labels else {},
-                          exist_ok=True)
-
-
-def ls(volumes: Volumes, mounted: set[str], filters: list[str] | None = None) -> list[VolumeRecord]:
-    """The volumes `--filter name=|dangling=|label=` lets through; `mounted`: the names any
-    container mounts."""
-    from .filters import _label_matches, parse_filters
-    parsed = parse_filters(filters or [], ("name", "dangling", "label"), "volume ls")
-    out = []
-    for v in volumes.list():
-        dangling = v.name not in mounted
-        if any(w not in v.name for w in parsed.get("name", [])):
-            continue
-        if any(dangling != (w.lower() in ("true", "1")) for w in parsed.get("dangling", [])):
-            continue
-        if parsed.get("label") and not all(_label_matches(v.labels, w) for w in parsed["label"]):
-            continue
-        out.append(v)
-    return out
+    return volumes.create(name or secrets.token_hex(32), dict(labels or {}), exist_ok=True)
 
 
 def inspect(volumes: Volumes, name: str, users) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..container import Containers
     from .networks import Networks
 
 
@@ -35,7 +34,7 @@ def create(networks: Networks, name: str, subnet: str | None = None, gateway: st
     return inspect(networks, net.name)
 
 
-def rm(networks: Networks, containers: Containers, name: str) -> str:
-    in_use = any(c.running and c.record is not None and c.record.network.name == name for c in containers.list())
+def rm(networks: Networks, name: str, in_use: bool) -> str:
+    """`in_use`: a running container is on it (then it stays)."""
     networks.remove(name, in_use)
     return name
