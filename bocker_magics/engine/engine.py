@@ -25,6 +25,7 @@ from ..errors import (
     ContainerStartError,
     ExitCodeError,
     HostUnsupported,
+    InvalidArgument,
     MonitorDied,
     NotFound,
 )
@@ -173,25 +174,62 @@ class Engine:
         self.images_store.remove(img, in_use=lambda: any(c.image == img.id for c in self.ps()))
         return img.id
 
-    # -- registries and archives (distribution/) -----------------------------------------
+    # -- registries and archives (transfer.py, archive.py, registry.py) -------------------
+    def _registry_client(self, registry: str, insecure: bool):
+        from .distribution.credentials import docker_config_paths, find_credentials
+        from .distribution.registry import RegistryClient
+        creds = find_credentials(registry, [self.store.auth_file, *docker_config_paths()])
+        return RegistryClient(registry, insecure=insecure, credentials=creds)
+
     def pull(self, ref: str, tag: str | None = None, *, insecure: bool = False,
              platform: str | None = None, progress: Callable[[Any], None] | None = None) -> Image:
         """`bocker pull NAME TAG` (the seed's form) or `pull [registry/]repo[:tag|@digest]`.
         `progress` gets a registry.Progress per layer event (a bar, a widget)."""
-        from .distribution.verbs import pull
-        return pull(self.images_store, ref, tag, insecure=insecure, platform=platform, progress=progress)
+        from .distribution.oci import Platform
+        from .distribution.reference import parse_reference
+        from .distribution.transfer import Puller
+        reference = parse_reference(ref, tag)
+        client = self._registry_client(reference.registry, insecure)
+        try:
+            return Puller(self.store, self.images_store, client, progress).pull(
+                reference, Platform.parse(platform) if platform else None)
+        finally:
+            client.close()
 
     def push(self, image: str, ref: str | None = None, *, insecure: bool = False,
              progress: Callable[[Any], None] | None = None) -> str:
         """Upload an image (its layers, an OCI config and manifest) as `ref` (default: the
         image's own name); returns `ref@sha256:…`."""
-        from .distribution.verbs import push
-        return push(self.store, self.image(image), ref, insecure=insecure, progress=progress, named=image)
+        from .distribution.reference import parse_reference
+        from .distribution.transfer import Pusher
+        img = self.image(image)
+        if ref is None:
+            if not img.names:
+                raise InvalidArgument(f"Image '{image}' has no name to push as: give one, e.g. "
+                                      "push IMAGE 127.0.0.1:5000/name:tag")
+            ref = img.names[0]
+        reference = parse_reference(ref)
+        client = self._registry_client(reference.registry, insecure)
+        try:
+            digest = Pusher(self.store, client, progress).push(img, reference)
+        finally:
+            client.close()
+        return f"{reference}@{digest}"
 
     def login(self, registry: str, username: str, password: str, *, insecure: bool = False) -> str:
         """Check credentials against a registry and keep them (BOCKER_ROOT/auth.json, 0600)."""
-        from .distribution.verbs import login
-        return login(self.store, registry, username, password, insecure=insecure)
+        from .distribution.credentials import save_credentials
+        from .distribution.reference import parse_reference
+        from .distribution.registry import RegistryClient
+        host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
+        client = RegistryClient(host, insecure=insecure, credentials=(username, password))
+        try:
+            resp = client.request("GET", "/v2/", scope="", what="/v2/")
+            resp.read()
+        finally:
+            client.close()
+        save_credentials(self.store.auth_file, host, username, password)
+        return host
 
     def save(self, image: str, path: str | os.PathLike[str], format: str = "docker") -> Path:
         """Write an image as a docker-save tarball (format 'docker') or an OCI image layout

@@ -67,6 +67,22 @@ def _name_matches(name: str | None, pattern: str) -> bool:
         return pattern in name
 
 
+def volumes(found: list[Any], filters: dict[str, list[str]], mounted: set[str]) -> list[Any]:
+    """The volumes every filter key lets through; `mounted`: the names any container mounts
+    (a volume no container mounts is dangling)."""
+    out = []
+    for v in found:
+        dangling = v.name not in mounted
+        if any(w not in v.name for w in filters.get("name", [])):
+            continue
+        if any(dangling != (w.lower() in ("true", "1")) for w in filters.get("dangling", [])):
+            continue
+        if filters.get("label") and not all(_label_matches(v.labels, w) for w in filters["label"]):
+            continue
+        out.append(v)
+    return out
+
+
 def containers(images: ImageStore, found: list[Container], filters: dict[str, list[str]]) -> list[Container]:
     """The containers every filter key lets through."""
     ancestors: list[Any] = []
@@ -132,19 +148,3 @@ def images(store: ImageStore, found: list[Image], filters: dict[str, list[str]],
     }
     return [i for i in found
             if all(any(checks[k](i, v) for v in values) for k, values in filters.items())]
-
-
-def volumes(found: list[Any], filters: dict[str, list[str]], mounted: set[str]) -> list[Any]:
-    """The volumes every filter key lets through; `mounted`: the names any container mounts
-    (a volume no container mounts is dangling)."""
-    out = []
-    for v in found:
-        dangling = v.name not in mounted
-        if any(w not in v.name for w in filters.get("name", [])):
-            continue
-        if any(dangling != (w.lower() in ("true", "1")) for w in filters.get("dangling", [])):
-            continue
-        if filters.get("label") and not all(_label_matches(v.labels, w) for w in filters["label"]):
-            continue
-        out.append(v)
-    return out
