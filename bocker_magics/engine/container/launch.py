@@ -212,7 +212,15 @@ def hand_off(rooms: Room, launch, attach: bool, netns_fd: int | None = None):
         ctl_theirs.close()
         if theirs is not None:
             theirs.close()
-    event = Channel(ctl).receive() or MONITOR_DIED
+    try:
+        event = Channel(ctl).receive() or MONITOR_DIED
+    except BaseException:
+        # interrupted before the first event: closing our ends tells the monitor (a monitor
+        # waiting for go gives up and tears down; an unclosed socket would keep it waiting)
+        ctl.close()
+        if ours is not None:
+            ours.close()
+        raise
     return ctl, ours, event
 
 
