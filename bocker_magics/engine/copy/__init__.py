@@ -50,6 +50,8 @@ from .view import DIR, Entry, Resolved, View, lstat_at, resolve
 if TYPE_CHECKING:
     from ..container import Containers
 
+_DIR = DIR  # the name other verbs that open a container's layers (export) take from here
+
 
 # -- arguments -------------------------------------------------------------------------------
 @dataclass
