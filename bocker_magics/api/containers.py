@@ -673,7 +673,7 @@ class ContainersApi:
     # == files ==============================================================================
     def _path_stat_header(self, cid: str, path: str) -> str:
         from ..engine import path_stat
-        st = path_stat(self.engine, cid, path)
+        st = path_stat(self.engine.containers, cid, path)
         mode = st.mode & 0o7777
         import stat as _stat
         if _stat.S_ISDIR(st.mode):
@@ -730,7 +730,7 @@ class ContainersApi:
         c = self.ids.container(ref)
         from ..engine import export
         stream = r.stream("application/octet-stream")
-        export(self.engine, c.id, _StreamWriter(stream))
+        export(self.engine.containers, c.id, _StreamWriter(stream))
         stream.close()
 
 

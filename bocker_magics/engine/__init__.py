@@ -16,13 +16,14 @@ _EXPORTS = {
     "Engine": "engine", "SEED_LIMITS": "engine", "MB": "engine",
     "RunOptions": "options", "MountRequest": "options",
     "Limits": "limits", "CgroupStats": "kernel.cgroups",
-    "Container": "containers", "RunResult": "containers", "ExitCodeError": "containers",
+    "Container": "container", "RunResult": "container", "ExitCodeError": "engine",
+    "Status": "container",
     "Image": "images", "Change": "changes",
     "Spec": "spec", "State": "spec",
     # what the command line's verbs check and print with
     "PruneResult": "prune", "check_prune_filters": "prune", "parse_since": "runtime.logfile",
     "image_size": "usage", "container_size": "usage", "default_root": "store",
-    "Interrupts": "containers", "interrupts_from": "containers",
+    "Interrupts": "container", "interrupts_from": "container",
     # what the Docker API service (bocker_magics/api) needs beyond the CLI's verbs
     "wait_condition": "waiting", "Events": "events", "path_stat": "pathstat",
     "untag": "untag", "export": "export",

@@ -1,7 +1,7 @@
 """The engine API: the one place every feature lives. The CLI, the magics and bocker-runc
 are faces of it. This module is a facade of verbs; each concept lives in its own room:
 
-    images.py (the image store)      containers.py (create, start, attach, exec, signals, rm)
+    images.py (the image store)      container/ (create, start, attach, exec, signals, rm)
     options.py (Docker's options -> the OCI spec)   spec.py (the spec and the state as types)
     inspect.py   gc.py   network/   distribution/ (pull, push, save, load)   runtime/   kernel/
 
@@ -34,7 +34,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .changes import Change
-    from .containers import Container, Containers, NetworkPlan, Output, RunResult
+    from .container import Container, Containers, Output, RunResult
     from .kernel.cgroups import CgroupStats
     from .limits import Limits
     from .network.networks import Networks
@@ -85,10 +85,9 @@ class Engine:
         from .runtime.launcher import Launcher
         return Launcher()
 
-    @cached_property
+    @property
     def boot_id(self) -> str:
-        from .kernel import linux
-        return linux.boot_id()
+        return self.containers.boot_id
 
     @cached_property
     def networks(self) -> Networks:
@@ -97,8 +96,11 @@ class Engine:
 
     @cached_property
     def containers(self) -> Containers:
-        from .containers import Containers
-        return Containers(self)
+        from .container.containers import Containers
+        return Containers(self.store, self.images_store, cgroup_parent=self.cgroup_parent,
+                          default_network=self.default_network, networks=lambda: self.networks,
+                          volumes=lambda: self.volumes, launcher=lambda: self.launcher,
+                          default_limits=lambda: self.default_limits)
 
     @cached_property
     def volumes(self) -> Volumes:
@@ -138,7 +140,7 @@ class Engine:
             return found
         from . import filters as _filters
         parsed = _filters.parse_filters(filters, _filters.IMAGE_FILTERS, "images")
-        return _filters.images(self, found, parsed, {c.image for c in self.ps()})
+        return _filters.images(self.images_store, found, parsed, {c.image for c in self.ps()})
 
     def tag(self, source: str, target: str) -> Image:
         """`tag SOURCE TARGET`: one more name for an image, moved from any image that had it."""
@@ -149,12 +151,12 @@ class Engine:
     def history(self, ref: str):
         """`history IMAGE`: a row per step that made it, newest first (history.py)."""
         from .history import history
-        return history(self, ref)
+        return history(self.store, self.image(ref))
 
     def image_prune(self, all_unused: bool = False, filters: list[str] | None = None):
         """Remove dangling images (every unused one with `all_unused`); prune.py."""
         from .prune import prune_images
-        return prune_images(self, all_unused, filters or [])
+        return prune_images(self.containers, self.images_store, all_unused, filters or [])
 
     def image(self, ref: str) -> Image:
         """An image by id or name; `busybox` is made on first use, like a pull."""
@@ -295,7 +297,7 @@ class Engine:
             options = RunOptions.of(**kwargs)
         elif kwargs:
             raise TypeError("give either options or keyword options, not both")
-        c = self.containers.create(image, command, options)
+        c = self._create(image, command, options)
         try:
             return self.containers.start(c, attach=not options.detach, on_output=on_output, capture=capture,
                                          on_start=on_start, stdin=stdin, t0=t0, terminal=terminal,
@@ -306,9 +308,12 @@ class Engine:
             # a start that failed: the container it made goes too, as if never made (a monitor
             # that reported the failure has undone its own steps)
             import contextlib
+
+            from .container.status import Status
             with contextlib.suppress(Exception):
                 c2 = self.containers.load(c.id)
-                if c2.status in ("created", "failed") or isinstance(err, (ContainerStartError, ExitCodeError)):
+                if c2.status in (Status.CREATED, Status.FAILED) or isinstance(err, (ContainerStartError,
+                                                                                     ExitCodeError)):
                     self.containers.rm(c.id, force=True)
             raise
 
@@ -316,7 +321,14 @@ class Engine:
                **kwargs: Any) -> Container:
         """`bocker create`: the container, made and not started."""
         from .options import RunOptions
-        return self.containers.create(image, command, options if options is not None else RunOptions.of(**kwargs))
+        return self._create(image, command, options if options is not None else RunOptions.of(**kwargs))
+
+    def _create(self, image, command: str | list[str] | None, options: RunOptions) -> Container:
+        """`image` is a name or an id, or an Image itself (a build's step, which is no stored
+        image yet)."""
+        if hasattr(image, "layers"):
+            return self.containers.create(image, command, options)
+        return self.containers.create(self.image(image), command, options, ref=image)
 
     def start(self, ref: str, *, attach: bool = False, **kwargs: Any):
         """Start a created (or stopped) container; attached: stream it until it exits, as run."""
@@ -327,7 +339,7 @@ class Engine:
     def restart(self, ref: str, timeout: float | None = None) -> str:
         """stop, then start again (detached)."""
         c = self.containers.get(ref)
-        if c.status in ("running", "paused", "restarting"):
+        if c.status.is_alive:
             self.containers.stop(c.id, timeout)
         self.containers.start(self.containers.get(c.id), attach=False)
         return c.id
@@ -353,7 +365,7 @@ class Engine:
         if filters:
             from . import filters as _filters
             parsed = _filters.parse_filters(filters, _filters.CONTAINER_FILTERS, "ps")
-            found = _filters.containers(self, found, parsed)
+            found = _filters.containers(self.images_store, found, parsed)
         if last is not None:
             found = found[-last:] if last > 0 else []
         return found
@@ -361,45 +373,46 @@ class Engine:
     def pause(self, ref: str) -> str:
         """Freeze every process of a running container (the cgroup freezer; pause.py)."""
         from .pause import pause
-        return pause(self, ref)
+        return pause(self.containers, ref)
 
     def unpause(self, ref: str) -> str:
         from .pause import unpause
-        return unpause(self, ref)
+        return unpause(self.containers, ref)
 
     def top(self, ref: str):
         """A running container's processes, host and container pids (processes.py)."""
         from .processes import top
-        return top(self, ref)
+        return top(self.containers, ref)
 
     def port(self, ref: str, private: str | None = None):
         """Its published ports, `80/tcp -> 0.0.0.0:8080` (port.py)."""
         from .port import ports
-        return ports(self, ref, private)
+        return ports(self.containers, ref, private)
 
     def rename(self, ref: str, new_name: str) -> str:
         from .rename import rename
-        return rename(self, ref, new_name)
+        return rename(self.containers, ref, new_name)
 
     def cp(self, source: str, destination: str, **kwargs: Any):
         """`cp CONTAINER:PATH HOSTPATH` or back, through the container's root (copy.py)."""
         from .copy import copy
-        return copy(self, source, destination, **kwargs)
+        return copy(self.containers, source, destination, **kwargs)
 
     def container_prune(self, filters: list[str] | None = None):
         """Remove every container that is not running (prune.py)."""
         from .prune import prune_containers
-        return prune_containers(self, filters or [])
+        return prune_containers(self.containers, filters or [])
 
     # -- the whole engine ------------------------------------------------------------------
     def system_df(self):
         """What images, containers and volumes hold on disk (usage.py)."""
         from .usage import disk_usage
-        return disk_usage(self)
+        return disk_usage(self.containers, self.images_store, self.volumes)
 
     def info(self):
         from .system import info
-        return info(self)
+        return info(self.containers, self.images_store, lambda: self.networks, self.volumes,
+                    self.engine_config().lines())
 
     @staticmethod
     def version():
@@ -409,48 +422,28 @@ class Engine:
     # -- volumes (volumes.py) ----------------------------------------------------------------
     def volume_users(self, name: str) -> list[str]:
         """The containers (any state) whose mounts name the volume."""
-        return [c.name or c.id for c in self.containers.list() if c.record is not None and name in c.record.volumes]
+        return self.containers.users_of_volume(name)
 
     def volume_create(self, name: str | None = None, labels: list[str] | None = None):
         """A named volume (a random name if none); an existing one is returned as it is."""
-        import secrets
-
         from .options import parse_env
-        return self.volumes.create(name or secrets.token_hex(32), dict(parse_env(labels or [])) if labels else {},
-                                   exist_ok=True)
+        from .volumes import create
+        return create(self.volumes, name, dict(parse_env(labels)) if labels else {})
 
     def volume_ls(self, filters: list[str] | None = None):
-        from .filters import parse_filters
-        parsed = parse_filters(filters or [], ("name", "dangling", "label"), "volume ls")
-        users = {c_volume for c in self.containers.list() if c.record is not None for c_volume in c.record.volumes}
-        out = []
-        for v in self.volumes.list():
-            dangling = v.name not in users
-            if any(w not in v.name for w in parsed.get("name", [])):
-                continue
-            if any(dangling != (w.lower() in ("true", "1")) for w in parsed.get("dangling", [])):
-                continue
-            if parsed.get("label"):
-                from .filters import _label_matches
-                if not all(_label_matches(v.labels, w) for w in parsed["label"]):
-                    continue
-            out.append(v)
-        return out
+        from . import filters as _filters
+        parsed = _filters.parse_filters(filters or [], _filters.VOLUME_FILTERS, "volume ls")
+        mounted = {v for c in self.containers.list() if c.record is not None for v in c.record.volumes}
+        return _filters.volumes(self.volumes.list(), parsed, mounted)
 
     def volume_inspect(self, name: str) -> dict[str, Any]:
-        v = self.volumes.get(name)
-        return {"Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "Labels": v.labels,
-                "Scope": "local", "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(v.created)),
-                "UsedBy": self.volume_users(name)}
+        from .volumes import inspect
+        return inspect(self.volumes, name, self.volume_users)
 
     def volume_rm(self, name: str, force: bool = False) -> str:
         """Remove a volume no container uses (`force`: a missing one is no error)."""
-        try:
-            self.volumes.remove(name, self.volume_users(name))
-        except NotFound:
-            if not force:
-                raise
-        return name
+        from .volumes import rm
+        return rm(self.volumes, name, self.volume_users, force)
 
     def logs(self, ref: str) -> bytes:
         return self.containers.logs(ref)
@@ -473,7 +466,7 @@ class Engine:
     def inspect(self, ref: str) -> dict[str, Any]:
         """A container's (or an image's) whole record, as JSON-ready data."""
         from .inspect import inspect
-        return inspect(self, ref)
+        return inspect(self.containers, self.images_store, ref)
 
     def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         """Remove a container (or, for an img_ id or an image name, an image)."""
@@ -490,16 +483,7 @@ class Engine:
     def gc(self) -> list[str]:
         """Remove what crashes left; a line per thing removed or corrected (gc.py)."""
         from .gc import collect
-        return collect(self)
-
-    # -- the spec's compiled parts ---------------------------------------------------------
-    def seccomp_program(self, spec) -> str | None:
-        """The file of the spec's compiled seccomp filter (compiled once per profile)."""
-        if spec.linux.seccomp is None:
-            return None
-        from .kernel.seccomp import cached_program_file
-        from .spec import object_json
-        return str(cached_program_file(object_json(spec.linux.seccomp), self.store.root / "seccomp"))
+        return collect(self.containers, self.images_store, lambda: self.networks)
 
     # -- accounting and changes ------------------------------------------------------------
     def diff(self, ref: str) -> list[Change]:
@@ -521,120 +505,30 @@ class Engine:
         top_first = [self.store.layer_dir(d) for d in reversed(img.layers)]
         return top_first[0], top_first[1:]
 
-    # -- networks ----------------------------------------------------------------------------
-    def network_request(self, network: str | None, publish: list[str], dns: list[str] | None, *,
-                        exposed: list[str] = (), joins: dict[str, str] | None = None):
-        """Checks made before anything exists: the network (its bridge and NAT made if
-        missing), the published ports free (-P: each exposed port on a free one), the
-        nameservers. Returns (mode, network name, ports, dns)."""
-        from .network.ports import check_port_free, free_port, parse_publish
-        from .runtime.protocol import Publish
-        network = network or self.default_network
-        ports = [Publish(*parse_publish(p)) for p in publish]
-        for spec in exposed:
-            port, _, proto = spec.partition("/")
-            if (proto or "tcp") == "tcp" and port.isdigit() and not any(p.container_port == int(port) for p in ports):
-                ports.append(Publish("0.0.0.0", free_port(), int(port)))
-        if network.startswith("container:"):
-            if ports:
-                raise InvalidArgument("-p/-P with --network container:NAME: publish on that container instead")
-            return "container", (joins or {})["network"], [], []
-        if ports and network in ("none", "host"):
-            raise InvalidArgument(f"-p needs a bridge network: with --network {network} the "
-                                  "container's ports are " + ("the host's" if network == "host" else "unreachable"))
-        for p in ports:
-            check_port_free(p.host_ip, p.host_port)
-        if dns:
-            from .network.etc_files import resolv_conf
-            resolv_conf(dns)  # checks the addresses
-        if network in ("none", "host"):
-            return network, network, ports, list(dns or [])
-        net = self.networks.ensure(network)
-        return "bridge", net.name, ports, list(dns or [])
-
-    def plug(self, cid: str, cdir: Path, hostname: str, plan: NetworkPlan) -> None:
-        """The container's address (a lease) and its /etc files; the interface itself is made
-        when its network namespace exists (containers.start). Call it under the store lock."""
-        from .network.etc_files import hosts_file, resolv_conf
-        from .network.model import host_ifname, mac_for
-        from .runtime.protocol import Endpoint
-        plan.endpoint = None
-        plan.lease = None
-        if plan.mode == "bridge":
-            net = self.networks.ensure(plan.name)
-            address = self.networks.allocate(net, cid, self._holds_lease)
-            plan.lease = str(self.networks.dir / net.name / address)
-            plan.endpoint = Endpoint(net.name, net.bridge, address, net.prefixlen, net.gateway, mac_for(address),
-                                     host_ifname(cid))
-        if plan.mode != "host":
-            (cdir / "hosts").write_text(hosts_file(hostname, plan.endpoint.address if plan.endpoint else None))
-            (cdir / "hostname").write_text(hostname + "\n")
-        (cdir / "resolv.conf").write_text(resolv_conf(plan.dns or None))
-
-    def _holds_lease(self, cid: str) -> bool:
-        """Whether a lease's owner may still use its address (else the lease is reclaimed)."""
-        try:
-            return self.containers.load(cid).status in ("created", "running", "paused", "restarting")
-        except NotFound:
-            return False
-
+    # -- networks (network/verbs.py) ---------------------------------------------------------
     def network_ls(self) -> list[dict[str, Any]]:
         """Every network with its bridge, subnet, gateway and the containers holding leases."""
-        return [self.network_inspect(n.name) for n in self.networks.list()]
+        from .network.verbs import ls
+        return ls(self.networks)
 
     def network_inspect(self, name: str) -> dict[str, Any]:
-        from .network.nat import rules_present
-        net = self.networks.get(name)
-        ipr_up = self.networks.bridge_exists(net.bridge)
-        return {**net.to_json(), "BridgeExists": ipr_up,
-                "Containers": {cid: address for address, cid in sorted(self.networks.leases(name).items())},
-                "Rules": rules_present(net) if ipr_up else []}
+        from .network.verbs import inspect
+        return inspect(self.networks, name)
 
     def network_create(self, name: str, subnet: str | None = None, gateway: str | None = None,
                        bridge: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
         from .network.pools import Pool
+        from .network.verbs import create
         pools = [Pool(p.base, p.size) for p in self.engine_config().default_address_pools] if subnet is None else []
-        net = self.networks.create(name, subnet, gateway, bridge, pools=pools or None, labels=labels)
-        try:
-            self.networks.ensure(name)
-        except BaseException:
-            self.networks.remove(name, in_use=False)  # nothing half-made stays
-            raise
-        return self.network_inspect(net.name)
+        return create(self.networks, name, subnet, gateway, bridge, pools=pools or None, labels=labels)
 
     def network_rm(self, name: str) -> str:
+        from .network.verbs import rm
         in_use = any(c.running and c.record is not None and c.record.network.name == name for c in self.ps())
-        self.networks.remove(name, in_use)
-        return name
+        return rm(self.networks, name, in_use)
 
-    # -- commit ----------------------------------------------------------------------------
     def commit(self, ref: str, target: str) -> Image:
-        """The container's changes (its upper dir) as a new layer over its image's layers.
-
-        No copy of the image: the time grows with the size of the change. A running
-        container is frozen (cgroup freezer) while its layer is taken, so the layer is a
-        consistent snapshot."""
-        import contextlib
-
-        from .kernel.cgroups import detect
-        c = self.container(ref)
-        parent = self.images_store.load(c.image)
-        group = detect(parent=self.cgroup_parent).group(c.id)
-
-        @contextlib.contextmanager
-        def frozen():
-            if not (c.running and group.exists()) or c.status == "paused":
-                yield  # a paused container is frozen already, and stays so after
-                return
-            group.freeze()
-            try:
-                yield
-            finally:
-                group.thaw()
-
-        with self.store.container_lock(c.id):  # an rm of it waits: the layer is all of it
-            from .kernel import linux
-            linux.pause_point("commit")
-            return self.images_store.commit(
-                parent, self.store.container_dir(c.id) / "upper", target,
-                source=f"{c.id}:{time.strftime('%Y%m%d-%H%M%S')}", freeze=frozen)
+        """The container's changes (its upper dir) as a new layer over its image's layers,
+        taken while a running one is frozen (commit.py)."""
+        from .commit import commit
+        return commit(self.containers, self.images_store, ref, target)

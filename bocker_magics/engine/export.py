@@ -10,22 +10,22 @@ from typing import IO, TYPE_CHECKING
 from ..errors import Conflict
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .container import Containers
 
 
-def export(engine: Engine, ref: str, out: IO[bytes]) -> None:
+def export(containers: Containers, ref: str, out: IO[bytes]) -> None:
     from .copy import _DIR, Owner, Root, Tally, _from_container
-    c = engine.container(ref)
+    c = containers.get(ref)
     if c.record is None:
         raise Conflict(f"Container '{ref}' is broken ({c.problem}): nothing to export")
-    cdir = engine.store.container_dir(c.id)
+    cdir = containers.store.container_dir(c.id)
     opened: list[int] = []
     try:
         upper = cdir / "upper"
         if upper.is_dir():
             opened.append(os.open(upper, _DIR))
         for digest in reversed(c.record.layers):
-            opened.append(os.open(engine.store.layer_dir(digest), _DIR))
+            opened.append(os.open(containers.store.layer_dir(digest), _DIR))
         root = Root(opened, True, f"container {c.name or c.id}", Owner(True), upper=upper.is_dir())
         _from_container(root, "/", "-", False, Tally(), out)
     finally:

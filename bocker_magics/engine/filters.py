@@ -20,15 +20,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument
+from .container.status import STATUSES, Status
 
 if TYPE_CHECKING:
-    from .containers import Container
-    from .engine import Engine
-    from .images import Image
+    from .container import Container
+    from .images import Image, ImageStore
 
 CONTAINER_FILTERS = ("id", "name", "status", "ancestor", "label", "exited", "volume", "network")
 IMAGE_FILTERS = ("dangling", "reference", "label", "before", "since")
-STATUSES = ("created", "restarting", "running", "paused", "exited", "dead", "failed", "broken")
+VOLUME_FILTERS = ("name", "dangling", "label")
 
 
 def parse_filters(items: Iterable[str], allowed: tuple[str, ...], verb: str) -> dict[str, list[str]]:
@@ -68,13 +68,29 @@ def _name_matches(name: str | None, pattern: str) -> bool:
         return pattern in name
 
 
-def containers(engine: Engine, found: list[Container], filters: dict[str, list[str]]) -> list[Container]:
+def volumes(found: list[Any], filters: dict[str, list[str]], mounted: set[str]) -> list[Any]:
+    """The volumes every filter key lets through; `mounted`: the names any container mounts
+    (a volume no container mounts is dangling)."""
+    out = []
+    for v in found:
+        dangling = v.name not in mounted
+        if any(w not in v.name for w in filters.get("name", [])):
+            continue
+        if any(dangling != (w.lower() in ("true", "1")) for w in filters.get("dangling", [])):
+            continue
+        if filters.get("label") and not all(_label_matches(v.labels, w) for w in filters["label"]):
+            continue
+        out.append(v)
+    return out
+
+
+def containers(images: ImageStore, found: list[Container], filters: dict[str, list[str]]) -> list[Container]:
     """The containers every filter key lets through."""
     ancestors: list[Any] = []
     for ref in filters.get("ancestor", []):
         # (found, never made: a listing makes no busybox image); no such image now:
         # containers made from one of that name still match
-        ancestors.append(engine.images_store.find(ref) or ref)
+        ancestors.append(images.find(ref) or ref)
 
     def from_ancestor(c: Container) -> bool:
         for a in ancestors:
@@ -92,7 +108,7 @@ def containers(engine: Engine, found: list[Container], filters: dict[str, list[s
         "name": lambda c, v: _name_matches(c.name, v),
         "status": lambda c, v: c.status == v,
         "label": lambda c, v: _label_matches(c.record.labels if c.record else {}, v),
-        "exited": lambda c, v: c.status == "exited" and c.exit_code == int(v),
+        "exited": lambda c, v: c.status is Status.EXITED and c.exit_code == int(v),
         "volume": lambda c, v: c.record is not None and v in c.record.volumes,
         "network": lambda c, v: c.record is not None and c.record.network.name == v,
     }
@@ -121,11 +137,11 @@ def _reference_matches(img: Image, pattern: str) -> bool:
     return False
 
 
-def images(engine: Engine, found: list[Image], filters: dict[str, list[str]],
+def images(store: ImageStore, found: list[Image], filters: dict[str, list[str]],
            in_use: set[str]) -> list[Image]:
     """The images every filter key lets through. Dangling: no name, and no container uses it."""
     def created_of(ref: str) -> float:
-        return engine.images_store.get(ref).created
+        return store.get(ref).created
 
     before = [created_of(r) for r in filters.get("before", [])]
     since = [created_of(r) for r in filters.get("since", [])]

@@ -11,76 +11,73 @@ import shutil
 import time
 from typing import TYPE_CHECKING
 
-from .kernel.cgroups import detect
+from .container.status import Status
 from .network.model import host_ifname
 from .spec import State
 from .store import process_alive
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from collections.abc import Callable
+
+    from .container import Containers
+    from .images import ImageStore
+    from .network.networks import Networks
 
 
-def collect(engine: Engine) -> list[str]:
+def collect(rooms: Containers, images: ImageStore, networks: Callable[[], Networks]) -> list[str]:
     """Run every reaper; a line per thing removed or corrected."""
-    driver = detect(parent=engine.cgroup_parent)
+    driver = rooms.cgroup_driver()
     done: list[str] = []
-    containers = {c.id: c for c in engine.ps()}
-    done += dead_containers(engine, driver, containers)
+    containers = {c.id: c for c in rooms.list()}
+    done += dead_containers(rooms, driver, containers)
     done += orphan_cgroups(driver, containers)
-    done += stale_leases(engine)
-    done += stray_veths(engine, containers)
-    done += half_made(engine)
-    done += broken_images(engine)
-    done += unused_layers(engine)
+    done += stale_leases(rooms, networks())
+    done += stray_veths(rooms, networks(), containers)
+    done += half_made(rooms)
+    done += broken_images(images)
+    done += unused_layers(rooms, images)
     driver.remove_parent()  # only if empty
     return done
 
 
-def dead_containers(engine: Engine, driver, containers) -> list[str]:
+def dead_containers(rooms: Containers, driver, containers) -> list[str]:
     """A container whose monitor was killed (or that a reboot stopped): its cgroup and what
     still runs in it go, and its state says how it ended."""
     done = []
     for c in containers.values():
-        if c.status == "broken":
-            done += broken(engine, c)
+        if c.status is Status.BROKEN:
+            done += broken(rooms, c)
             continue
-        if c.status != "dead":
+        if c.status is not Status.DEAD:
             continue
         group = driver.group(c.id)
         if group.exists():
             group.destroy()  # kills what is left of the container first
             done.append(f"cgroup of {c.id}")
-        state = c.state or State(id=c.id, status="stopped", bundle=str(engine.store.container_dir(c.id)))
+        state = c.state or State(id=c.id, status="stopped", bundle=str(rooms.store.container_dir(c.id)))
         state.status, state.phase, state.pid = "stopped", "exited", 0
         state.exit_code, state.finished_at = 255, time.time()
         state.error = "its monitor was killed or the host rebooted; cleaned up by gc"
-        state.save(engine.store.container_dir(c.id) / "state.json")
+        state.save(rooms.store.container_dir(c.id) / "state.json")
         done.append(f"state of {c.id}: exited (255)")
     return done
 
 
-def broken(engine: Engine, c) -> list[str]:
+def broken(rooms: Containers, c) -> list[str]:
     """A container whose files are unreadable (a truncated state.json, say): its state is
     written anew from what is known when its record is readable, else it is removed."""
-    cdir = engine.store.container_dir(c.id)
+    cdir = rooms.store.container_dir(c.id)
     if c.record is not None:
-        group = driver_group(engine, c.id)
+        group = rooms.cgroup(c.id)
         if group is not None and group.exists():
             group.destroy()
         State(id=c.id, status="stopped", bundle=str(cdir), phase="exited", exit_code=255,
               finished_at=time.time(), error=f"its state was lost ({c.problem}); repaired by gc",
               created_at=c.created).save(cdir / "state.json")
         return [f"state of {c.id}: repaired (it was unreadable)"]
-    engine.containers.cleanup(c)
+    rooms.cleanup(c)
     shutil.rmtree(cdir, ignore_errors=True)
     return [f"broken container {c.id} ({c.problem})"]
-
-
-def driver_group(engine: Engine, cid: str):
-    try:
-        return detect(parent=engine.cgroup_parent).group(cid)
-    except Exception:
-        return None
 
 
 def orphan_cgroups(driver, containers) -> list[str]:
@@ -90,37 +87,37 @@ def orphan_cgroups(driver, containers) -> list[str]:
         group = driver.group(cid)
         if c is None and group.pids():
             continue  # processes but no container here: another BOCKER_ROOT's, left alone
-        if c is None or c.status in ("exited", "failed"):
+        if c is None or c.status.has_ended:
             group.destroy()
             done.append(f"cgroup {cid}")
     return done
 
 
-def stale_leases(engine: Engine) -> list[str]:
+def stale_leases(rooms: Containers, networks: Networks) -> list[str]:
     done = []
-    for net in engine.networks.list():
-        for address, owner in engine.networks.leases(net.name).items():
-            if not engine._holds_lease(owner):
-                engine.networks.release(net.name, address, owner)
+    for net in networks.list():
+        for address, owner in networks.leases(net.name).items():
+            if not rooms.holds_lease(owner):
+                networks.release(net.name, address, owner)
                 done.append(f"lease {net.name}/{address} of {owner}")
     return done
 
 
-def stray_veths(engine: Engine, containers) -> list[str]:
+def stray_veths(rooms: Containers, networks: Networks, containers) -> list[str]:
     done = []
-    if engine.networks.used():
-        running = {c.id for c in engine.ps() if c.running}
-        for veth in engine.networks.veths():
+    if networks.used():
+        running = {c.id for c in rooms.list() if c.running}
+        for veth in networks.veths():
             owner = next((cid for cid in containers if host_ifname(cid) == veth), None)
             if owner not in running:
-                engine.networks.detach_ifname(veth)
+                networks.detach_ifname(veth)
                 done.append(f"veth {veth}")
     return done
 
 
-def half_made(engine: Engine) -> list[str]:
+def half_made(rooms: Containers) -> list[str]:
     done = []
-    store = engine.store
+    store = rooms.store
     for path in store.stale_tmp():
         shutil.rmtree(path, ignore_errors=True)
         done.append(f"half-made {path.name}")
@@ -132,12 +129,12 @@ def half_made(engine: Engine) -> list[str]:
     return done
 
 
-def broken_images(engine: Engine) -> list[str]:
+def broken_images(images: ImageStore) -> list[str]:
     """Image records that can't be read: removed (their layers follow if nothing else has them)."""
     done = []
-    for img in engine.images_store.list(include_removed=True):
+    for img in images.list(include_removed=True):
         if img.broken:
-            engine.images_store.remove(img, in_use=False)
+            images.remove(img, in_use=False)
             done.append(f"broken image {img.id} ({img.problem})")
     return done
 
@@ -145,22 +142,22 @@ def broken_images(engine: Engine) -> list[str]:
 LAYER_GRACE_SECONDS = 60
 
 
-def unused_layers(engine: Engine) -> list[str]:
+def unused_layers(rooms: Containers, images: ImageStore) -> list[str]:
     """Layers no image record names (a record that was lost, a crash between two steps). A
     pull, load or build stores its layers before its image record: while one is under way (a
     live engine's scratch directory exists), or for a layer stored in the last minute, gc
     leaves them be."""
-    store = engine.store
+    store = rooms.store
     live = [p for p in store.tmp.iterdir() if p not in store.stale_tmp()]
     if live:
         return []
     now = time.time()
     with store.lock():
-        used = {d for img in engine.images_store.list(include_removed=True) for d in img.layers}
-        used |= {d for c in engine.ps() if c.record is not None for d in c.record.layers}
+        used = {d for img in images.list(include_removed=True) for d in img.layers}
+        used |= {d for c in rooms.list() if c.record is not None for d in c.record.layers}
         stale = [p for p in store.layers.iterdir() if f"sha256:{p.name}" not in used
                  and now - p.stat().st_mtime > LAYER_GRACE_SECONDS]
         if not stale:
             return []
-        engine.images_store.layers.drop_unused([f"sha256:{p.name}" for p in stale], used)
+        images.layers.drop_unused([f"sha256:{p.name}" for p in stale], used)
     return [f"unused layer {p.name[:12]}" for p in stale]

@@ -19,8 +19,8 @@ from .store import read_json
 from .usage import tree_size
 
 if TYPE_CHECKING:
-    from .engine import Engine
     from .images import Image
+    from .store import Store
 
 
 @dataclass
@@ -42,14 +42,14 @@ def _timestamp(text: Any) -> float | None:
         return None
 
 
-def recorded_history(engine: Engine, img: Image) -> list[dict[str, Any]]:
+def recorded_history(store: Store, img: Image) -> list[dict[str, Any]]:
     """The image's history entries when they are one per layer plus config steps (what the
     OCI spec asks; images.consistent_history), else nothing."""
     from .images import consistent_history
     entries = getattr(img, "history", None)
     if entries is None:  # an Image type without the field: the record may still have it
         try:
-            entries = read_json(engine.store.image_file(img.id)).get("history")
+            entries = read_json(store.image_file(img.id)).get("history")
         except (OSError, ValueError):
             entries = None
     return consistent_history(entries, len(img.layers))
@@ -72,15 +72,15 @@ def config_steps(config: dict[str, Any]) -> list[str]:
     return steps
 
 
-def history(engine: Engine, ref: str) -> list[HistoryRow]:
-    img = engine.image(ref)
-    entries = recorded_history(engine, img)
+def history(store: Store, img: Image) -> list[HistoryRow]:
+    """A row per step that made `img`, newest first."""
+    entries = recorded_history(store, img)
     rows: list[HistoryRow] = []
     layers = iter(img.layers)
     if entries:
         for e in entries:
             empty = bool(e.get("empty_layer"))
-            size = 0 if empty else tree_size(engine.store.layer_dir(next(layers)))
+            size = 0 if empty else tree_size(store.layer_dir(next(layers)))
             rows.append(HistoryRow("<missing>", _timestamp(e.get("created")), str(e.get("created_by", "")),
                                    size, str(e.get("comment", "")), empty))
     else:
@@ -88,7 +88,7 @@ def history(engine: Engine, ref: str) -> list[HistoryRow]:
         for i, digest in enumerate(img.layers):
             top = i == len(img.layers) - 1
             rows.append(HistoryRow("<missing>", img.created if top else None,
-                                   img.source if top else "", tree_size(engine.store.layer_dir(digest)),
+                                   img.source if top else "", tree_size(store.layer_dir(digest)),
                                    "" if top else "a layer of the image below"))
         # … and a row per setting of its config (what a build's metadata steps would have been)
         rows += [HistoryRow("<missing>", img.created, step, 0, "from the image's config", True)

@@ -6,36 +6,38 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
+from .container.status import Status
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .container import Containers
+    from .images import ImageStore
 
 
-def inspect(engine: Engine, ref: str) -> dict[str, Any]:
-    c = engine.containers.find(ref) if not ref.startswith("img_") else None
+def inspect(containers: Containers, images: ImageStore, ref: str) -> dict[str, Any]:
+    c = containers.find(ref) if not ref.startswith("img_") else None
     if c is not None:
-        return container(engine, c)
-    img = engine.images_store.find(ref)
+        return container(containers, c)
+    img = images.find(ref)
     if img is None:
         raise NotFound(f"No container or image named '{ref}' exists")
-    return {**img.to_json(), "LayerDirs": [str(p) for p in engine.images_store.layer_paths(img)]}
+    return {**img.to_json(), "LayerDirs": [str(p) for p in images.layer_paths(img)]}
 
 
-def container(engine: Engine, c) -> dict[str, Any]:
-    cdir = engine.store.container_dir(c.id)
+def container(containers: Containers, c) -> dict[str, Any]:
+    cdir = containers.store.container_dir(c.id)
     out: dict[str, Any] = {"Id": c.id, "Name": c.name, "Created": c.created, "Image": c.image,
                            "ImageName": c.image_name, "Command": c.command, "Status": c.status_text}
-    if c.status == "broken":
+    if c.status is Status.BROKEN:
         out["Problem"] = c.problem
         return out
     state = c.state
     record = c.record
-    out["State"] = {"Status": c.status, "Running": c.running, "Paused": c.status == "paused",
-                    "Restarting": c.status == "restarting", "Pid": c.pid, "ExitCode": c.exit_code,
+    out["State"] = {"Status": c.status.value, "Running": c.running, "Paused": c.status is Status.PAUSED,
+                    "Restarting": c.status is Status.RESTARTING, "Pid": c.pid, "ExitCode": c.exit_code,
                     "OOMKilled": c.oom_killed, "StartedAt": c.started_at, "FinishedAt": c.finished_at,
                     "RestartCount": state.restart_count, "Error": state.error or None}
     try:
-        spec = engine.containers.spec(c.id)
+        spec = containers.spec(c.id)
         out["Spec"] = spec.to_json()
         res = spec.linux.resources
         out["Limits"] = {"memory": res.memory.limit, "cpu_shares": res.cpu.shares,
@@ -45,7 +47,7 @@ def container(engine: Engine, c) -> dict[str, Any]:
         out["Capabilities"] = [n.removeprefix("CAP_") for n in (caps.bounding if caps else [])]
         out["Privileged"] = not spec.linux.masked_paths and spec.linux.seccomp is None
         out["Mounts"] = ([{"Type": "overlay", "Destination": "/", "LowerDirs":
-                           [str(engine.store.layer_dir(d)) for d in reversed(record.layers)],
+                           [str(containers.store.layer_dir(d)) for d in reversed(record.layers)],
                            "UpperDir": str(cdir / "upper"), "WorkDir": str(cdir / "work")}]
                          + [{"Type": "bind", "Source": m.source, "Destination": m.destination,
                              "ReadOnly": "ro" in m.options}

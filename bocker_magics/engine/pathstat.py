@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..errors import NotFound
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .container import Containers
 
 
 @dataclass
@@ -28,9 +28,9 @@ class PathStat:
         return stat.S_ISDIR(self.mode)
 
 
-def path_stat(engine: Engine, ref: str, path: str) -> PathStat:
+def path_stat(containers: Containers, ref: str, path: str) -> PathStat:
     from .copy import _resolving, container_root
-    with container_root(engine, ref, archive=False, writing=False) as root:
+    with container_root(containers, ref, archive=False, writing=False) as root:
         with _resolving(root, path, path.endswith("/") or path.endswith("/.")) as (root, r, shown):
             entry = r.entry
             if r.name is None:  # the root itself

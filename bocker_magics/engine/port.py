@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidArgument, NotFound
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .container import Containers
 
 
 @dataclass
@@ -35,8 +35,8 @@ def parse_private_port(text: str) -> tuple[int, str]:
     return int(port), proto
 
 
-def ports(engine: Engine, ref: str, private: str | None = None) -> list[PortMapping]:
-    c = engine.containers.get(ref)
+def ports(containers: Containers, ref: str, private: str | None = None) -> list[PortMapping]:
+    c = containers.get(ref)
     wanted = parse_private_port(private) if private is not None else None
     # published while it runs only (a stopped one relays nothing), as Docker shows them
     published = c.record.network.publish if c.record is not None and c.running else []

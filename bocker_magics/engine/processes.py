@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import Conflict
-from .kernel.cgroups import detect
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .container import Containers
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -83,12 +82,12 @@ def _user_names(root: str) -> dict[int, str]:
     return names
 
 
-def top(engine: Engine, ref: str) -> list[Process]:
+def top(containers: Containers, ref: str) -> list[Process]:
     """The container's processes, pid 1 first (by the container's own pids)."""
-    c = engine.containers.get(ref)
+    c = containers.get(ref)
     if not c.running or not c.pid:
         raise Conflict(f"Container '{ref}' is not running ({c.status_text}): top shows a running one's processes")
-    group = detect(parent=engine.cgroup_parent).group(c.id)
+    group = containers.cgroup_driver().group(c.id)
     names = _user_names(f"/proc/{c.pid}/root")
     found = [p for p in (read_process(pid, names) for pid in group.pids()) if p is not None]
     inside = {p.pid: p.container_pid for p in found}

@@ -15,7 +15,8 @@ from ..errors import BockerError, InvalidArgument
 from .usage import tree_size
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .container import Containers
+    from .images import ImageStore
 
 PRUNE_FILTERS = ("label", "until")
 
@@ -45,21 +46,21 @@ def _labelled(labels: dict[str, str], wanted: list[str]) -> bool:
     return all(_label_matches(labels, w) for w in wanted)
 
 
-def prune_containers(engine: Engine, filters: list[str] = ()) -> PruneResult:
+def prune_containers(containers: Containers, filters: list[str] = ()) -> PruneResult:
     labels, until = check_prune_filters(list(filters), "container prune")
     out = PruneResult()
-    for c in engine.ps():
-        if c.running or c.status == "restarting":
+    for c in containers.list():
+        if c.status.is_alive:
             continue
-        if c.status == "created" and c.state is not None and c.state.phase == "starting":
+        if c.starting:
             continue  # being started right now
         if until is not None and c.created >= until:
             continue
         if labels and not _labelled(c.record.labels if c.record else {}, labels):
             continue
-        size = tree_size(engine.store.container_dir(c.id) / "upper")
+        size = tree_size(containers.store.container_dir(c.id) / "upper")
         try:
-            engine.containers.rm(c.id)
+            containers.rm(c.id)
         except BockerError as e:
             out.errors.append(f"{c.id}: {e}")
             continue
@@ -68,12 +69,13 @@ def prune_containers(engine: Engine, filters: list[str] = ()) -> PruneResult:
     return out
 
 
-def prune_images(engine: Engine, all_unused: bool = False, filters: list[str] = ()) -> PruneResult:
+def prune_images(containers: Containers, images: ImageStore, all_unused: bool = False,
+                 filters: list[str] = ()) -> PruneResult:
     labels, until = check_prune_filters(list(filters), "image prune")
     out = PruneResult()
-    used = {c.image for c in engine.ps()}
+    used = {c.image for c in containers.list()}
     candidates = []
-    for img in engine.images_store.list():
+    for img in images.list():
         if img.id in used or (img.names and not all_unused):
             continue
         if until is not None and img.created >= until:
@@ -82,16 +84,16 @@ def prune_images(engine: Engine, all_unused: bool = False, filters: list[str] = 
             continue
         candidates.append(img)
     going = {i.id for i in candidates}
-    keep_layers = {d for i in engine.images_store.list(include_removed=True) if i.id not in going for d in i.layers}
+    keep_layers = {d for i in images.list(include_removed=True) if i.id not in going for d in i.layers}
     freed = {d for i in candidates for d in i.layers if d not in keep_layers}
-    sizes = {d: tree_size(engine.store.layer_dir(d)) for d in freed}
+    sizes = {d: tree_size(images.store.layer_dir(d)) for d in freed}
     for img in candidates:
         try:
-            engine.images_store.remove(img, in_use=False)
+            images.remove(img, in_use=False)
         except BockerError as e:
             out.errors.append(f"{img.id}: {e}")
             continue
         out.removed.append(img.id)
-    gone = {d for d in freed if not engine.store.layer_dir(d).exists()}
+    gone = {d for d in freed if not images.store.layer_dir(d).exists()}
     out.reclaimed = sum(sizes[d] for d in gone)
     return out

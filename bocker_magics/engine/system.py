@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from collections.abc import Callable
+
+    from .container import Containers
+    from .images import ImageStore
+    from .network.networks import Networks
+    from .volumes import Volumes
 
 
 @dataclass
@@ -96,12 +101,13 @@ def _filesystem(path: str) -> str:
     return kind
 
 
-def info(engine: Engine) -> Info:
+def info(rooms: Containers, images: ImageStore, networks: Callable[[], Networks], volumes: Volumes,
+         engine_config: list[tuple[str, str]] | None = None) -> Info:
     from .. import __version__
-    from .kernel.cgroups import detect
-    containers = engine.ps()
+    from .container.status import Status
+    containers = rooms.list()
     try:
-        driver = detect(parent=engine.cgroup_parent)
+        driver = rooms.cgroup_driver()
         cgroup_version = "2" if driver.name == "v2" else "1"
     except Exception:
         cgroup_version = "none"
@@ -113,19 +119,18 @@ def info(engine: Engine) -> Info:
     warnings = []
     if cgroup_version == "1" and not os.path.isdir("/sys/fs/cgroup/freezer"):
         warnings.append("WARNING: no cgroup freezer: pause and commit of a running container can't work")
-    networks = []
+    names = []
     try:
-        networks = [n.name for n in engine.networks.list()]
+        names = [n.name for n in networks().list()]
     except Exception:
         pass
     return Info(
-        containers=len(containers), running=sum(c.status == "running" for c in containers),
-        paused=sum(c.status == "paused" for c in containers),
-        stopped=sum(not c.running for c in containers), images=len(engine.images()),
-        volumes=len(engine.volumes.list()), networks=["bridge", "host", "none", *[n for n in networks
-                                                                              if n != "bridge"]],
-        server_version=__version__, storage_driver="overlay", backing_filesystem=_filesystem(str(engine.store.root)),
+        containers=len(containers), running=sum(c.status is Status.RUNNING for c in containers),
+        paused=sum(c.status is Status.PAUSED for c in containers),
+        stopped=sum(not c.running for c in containers), images=len(images.list()),
+        volumes=len(volumes.list()), networks=["bridge", "host", "none", *[n for n in names if n != "bridge"]],
+        server_version=__version__, storage_driver="overlay", backing_filesystem=_filesystem(str(rooms.store.root)),
         cgroup_driver="cgroupfs", cgroup_version=cgroup_version, kernel=platform.release(),
         operating_system=_os_name(), architecture=platform.machine(), cpus=os.cpu_count() or 0,
-        memory=_memory(), root_dir=str(engine.store.root), security_options=security, warnings=warnings,
-        engine_config=engine.engine_config().lines())
+        memory=_memory(), root_dir=str(rooms.store.root), security_options=security, warnings=warnings,
+        engine_config=engine_config)

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .container import Containers
+    from .images import ImageStore
+    from .store import Store
+    from .volumes import Volumes
 
 
 def tree_size(path: str | os.PathLike[str], seen: set[tuple[int, int]] | None = None) -> int:
@@ -54,25 +57,25 @@ class UsageRow:
     reclaimable: int     # what prune would free
 
 
-def _layer_sizes(engine: Engine, digests: set[str]) -> dict[str, int]:
-    return {d: tree_size(engine.store.layer_dir(d)) for d in digests}
+def _layer_sizes(store: Store, digests: set[str]) -> dict[str, int]:
+    return {d: tree_size(store.layer_dir(d)) for d in digests}
 
 
-def disk_usage(engine: Engine) -> list[UsageRow]:
-    images = engine.images_store.list(include_removed=True)
-    containers = engine.ps()
+def disk_usage(rooms: Containers, image_store: ImageStore, volume_store: Volumes) -> list[UsageRow]:
+    images = image_store.list(include_removed=True)
+    containers = rooms.list()
     used_images = {c.image for c in containers}
     all_layers = {d for i in images for d in i.layers}
-    sizes = _layer_sizes(engine, all_layers)
+    sizes = _layer_sizes(rooms.store, all_layers)
     used_layers = {d for i in images if i.id in used_images for d in i.layers}
     image_rows = UsageRow("Images", sum(not i.removed for i in images),
                           sum(i.id in used_images and not i.removed for i in images),
                           sum(sizes.values()), sum(s for d, s in sizes.items() if d not in used_layers))
-    upper = {c.id: tree_size(engine.store.container_dir(c.id) / "upper") for c in containers}
+    upper = {c.id: tree_size(rooms.store.container_dir(c.id) / "upper") for c in containers}
     stopped = {c.id for c in containers if not c.running}
     container_row = UsageRow("Containers", len(containers), len(containers) - len(stopped),
                              sum(upper.values()), sum(s for cid, s in upper.items() if cid in stopped))
-    volumes = engine.volumes.list()
+    volumes = volume_store.list()
     in_use = {name for c in containers if c.record is not None for name in c.record.volumes}
     vsizes = {v.name: tree_size(v.mountpoint) for v in volumes}
     volume_row = UsageRow("Local Volumes", len(volumes), sum(v.name in in_use for v in volumes),

@@ -98,3 +98,28 @@ class Volumes:
         trash = self.store.mkdtemp("rm-volume-")
         os.rename(path, trash / name)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+# -- the verbs (`volume create|inspect|rm`; ls filters in filters.py); `users(name)` names the
+# containers that mount one
+def create(volumes: Volumes, name: str | None = None, labels: dict[str, str] | None = None) -> VolumeRecord:
+    """A named volume (a random name if none); an existing one is returned as it is."""
+    import secrets
+    return volumes.create(name or secrets.token_hex(32), dict(labels or {}), exist_ok=True)
+
+
+def inspect(volumes: Volumes, name: str, users) -> dict:
+    v = volumes.get(name)
+    return {"Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "Labels": v.labels,
+            "Scope": "local", "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(v.created)),
+            "UsedBy": users(name)}
+
+
+def rm(volumes: Volumes, name: str, users, force: bool = False) -> str:
+    """Remove a volume no container uses (`force`: a missing one is no error)."""
+    try:
+        volumes.remove(name, users(name))
+    except NotFound:
+        if not force:
+            raise
+    return name

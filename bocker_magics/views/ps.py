@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine.container.status import Status
 from ._render import Table, when
 from .run import status_line
 
 
 def status(c: Any) -> str:
     """The container's status; an exit says whether the OOM killer took pid 1 or others."""
-    if c.status != "exited":
+    if c.status != Status.EXITED:
         return c.status_text
     recorded = (getattr(c.state, "stats", None) or {}) if c.state is not None else {}
     return status_line(c.exit_code, c.oom_killed, recorded.get("oom_kills"))

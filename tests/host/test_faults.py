@@ -138,7 +138,7 @@ def test_gc_removes_broken_image_records(fresh_root, tmp_path):
 
 
 def test_a_zombie_monitor_counts_as_dead():
-    from bocker_magics.engine.containers import _pid_alive
+    from bocker_magics.engine.container.status import pid_alive as _pid_alive
     from bocker_magics.engine.kernel.linux import process_start_time
     child = subprocess.Popen(["sleep", "0"])
     start = process_start_time(child.pid)

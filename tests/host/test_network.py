@@ -129,8 +129,8 @@ def test_the_seeds_address_scheme_collides_and_ours_does_not(engine, tmp_path):
 
 def test_a_dead_containers_lease_is_reclaimed(engine, busybox):
     net = engine.networks.get("bridge")
-    address = engine.networks.allocate(net, "ps_00deadbeef", engine._holds_lease)  # no such container
-    taken = engine.networks.allocate(net, "ps_0000000001", engine._holds_lease)
+    address = engine.networks.allocate(net, "ps_00deadbeef", engine.containers.holds_lease)  # no such container
+    taken = engine.networks.allocate(net, "ps_0000000001", engine.containers.holds_lease)
     engine.networks.release("bridge", taken, "ps_0000000001")
     assert taken == address  # the stale lease was taken back
 

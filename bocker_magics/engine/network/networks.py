@@ -163,8 +163,8 @@ class Networks:
         """The network's bridge, address and NAT in place (made if missing)."""
         net = self.get(name)
         if name in self._ready and self.ipr().link_lookup(ifname=net.bridge):
-            # a long-lived engine (the bocker server, a notebook) still checks the bridge
-            # (~0.3 ms): another process may have removed the network meanwhile
+            # a long-lived engine (the bocker server, a notebook) still checks the bridge (one
+            # netlink lookup): another process may have removed the network meanwhile
             return net
         with self._lock:
             ipr = self.ipr()

@@ -33,7 +33,7 @@ from ...errors import HookError, ProcessError, RootfsError
 from ..kernel import linux, rootfs, userns
 from ..kernel.process import Seccomp, exec_process
 from .hooks import run_hooks
-from .protocol import Sync
+from .protocol import SYNC_ERROR, SYNC_GO, SYNC_HOOKS, SYNC_READY, SYNC_RESUME, Sync
 
 # namespace type in the spec -> clone flag (pid and user are the parent's to make)
 NS_FLAGS = {"mount": linux.CLONE_NEWNS, "uts": linux.CLONE_NEWUTS, "ipc": linux.CLONE_NEWIPC,
@@ -139,7 +139,7 @@ def fork_pid1(spec, make_config, cgroup_files, *, first=None) -> int:
                     finally:
                         os.close(fd)
             except OSError as e:
-                Sync(cfg.sync).send(type="error", message=f"Could not join the cgroup ({f}): {e.strerror}", code=125)
+                Sync(cfg.sync).send(type=SYNC_ERROR, message=f"Could not join the cgroup ({f}): {e.strerror}", code=125)
                 os._exit(125)
             try:
                 if first is not None:
@@ -162,12 +162,12 @@ def container_init(spec, cfg: InitConfig) -> None:
     try:
         _init(spec, cfg, sync)
     except (RootfsError, ProcessError, HookError) as e:
-        sync.send(type="error", message=str(e), code=getattr(e, "code", 125))
+        sync.send(type=SYNC_ERROR, message=str(e), code=getattr(e, "code", 125))
     except OSError as e:
         where = f" ({e.filename})" if e.filename else ""
-        sync.send(type="error", message=f"Could not prepare the container: {e.strerror}{where}", code=125)
+        sync.send(type=SYNC_ERROR, message=f"Could not prepare the container: {e.strerror}{where}", code=125)
     except BaseException as e:
-        sync.send(type="error", message="Bug: " + describe(e), code=125)
+        sync.send(type=SYNC_ERROR, message="Bug: " + describe(e), code=125)
     os._exit(125)
 
 
@@ -216,9 +216,9 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
         nonlocal hook_state
         own_hooks = spec.hooks.create_container or spec.hooks.start_container
         if spec.hooks.prestart or spec.hooks.create_runtime or (own_hooks and not hook_state):
-            sync.send(type="hooks")
+            sync.send(type=SYNC_HOOKS)
             answer = sync.receive()
-            if answer.get("type") != "resume":
+            if answer.get("type") != SYNC_RESUME:
                 raise HookError(answer.get("message") or "the runtime went away during its hooks")
             hook_state = answer.get("state") or hook_state
         run_hooks(spec.hooks.create_container, hook_state, "createContainer")
@@ -261,7 +261,7 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
 
     # 4. The process: everything that can fail has run when READY is sent.
     def ready() -> None:
-        sync.send(type="ready")
+        sync.send(type=SYNC_READY)
         if cfg.exec_fifo is not None:
             # bocker-runc: blocks until `start` opens the fifo for reading
             # by name in its directory, not through /proc/self/fd: with a user namespace we are
@@ -271,7 +271,7 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
             os.close(fd)
         else:
             answer = sync.receive()
-            if answer.get("type") != "go":
+            if answer.get("type") != SYNC_GO:
                 os._exit(125)  # the monitor or the engine could not finish the start: it reports why
         run_hooks(spec.hooks.start_container, hook_state, "startContainer")
         _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync})
@@ -345,7 +345,7 @@ def exec_init(process, cfg: ExecConfig) -> None:
         code = getattr(e, "code", 125)
         message = getattr(e, "message", None) or (f"Could not enter the container: {e.strerror}"
                                                   if isinstance(e, OSError) else f"Bug: {e!r}")
-        sync.send(type="error", message=message, code=code if isinstance(code, int) else 125)
+        sync.send(type=SYNC_ERROR, message=message, code=code if isinstance(code, int) else 125)
     os._exit(125)
 
 

@@ -43,14 +43,22 @@ from .init import EXEC_NAMESPACES, ExecConfig, InitConfig, exec_init, fork_pid1,
 from .logfile import LogWriter
 from .protocol import (
     CONTROL,
+    EVENT_DETACHED,
     EVENT_EXITED,
     EVENT_FAILED,
     EVENT_NETNS,
     EVENT_STARTED,
+    OP_DETACH,
+    OP_EOF,
     OP_GO,
+    OP_HELLO,
+    OP_RESIZE,
     STDERR,
     STDIN,
     STDOUT,
+    SYNC_ERROR,
+    SYNC_GO,
+    SYNC_READY,
     Channel,
     ExecLaunch,
     Launch,
@@ -292,18 +300,18 @@ class Stdio:
 
     def _control(self, c: Client, op: dict) -> None:
         what = op.get("op")
-        if what == "hello":
+        if what == OP_HELLO:
             c.stdin = bool(op.get("stdin", c.stdin))
             c.streams = {s for s in ("stdout", "stderr") if op.get(s, True)}
-        elif what == "resize" and self.master is not None:
+        elif what == OP_RESIZE and self.master is not None:
             rows, cols = int(op.get("rows", 0)), int(op.get("cols", 0))
             if rows > 0 and cols > 0:
                 fcntl.ioctl(self.master, _TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        elif what == "eof":
+        elif what == OP_EOF:
             if c.owner or op.get("close_stdin"):
                 self.close_stdin()
-        elif what == "detach":
-            self.send(c, control(event="detached"))
+        elif what == OP_DETACH:
+            self.send(c, control(event=EVENT_DETACHED))
             self.drop(c, flush=True)
 
     def drop(self, c: Client, flush: bool = False) -> None:
@@ -582,19 +590,19 @@ class Monitor:
                 problem = answer.get("message", "the engine went away")
         report = child.sync.receive()
         master = None
-        if report.get("type") == "ready" and child.console is not None:
+        if report.get("type") == SYNC_READY and child.console is not None:
             master = receive_fd(child.console)
             child.console.close()
-        if report.get("type") != "ready":
+        if report.get("type") != SYNC_READY:
             self._reap(child)
             raise StartFailure(report.get("message") or problem or "pid 1 died before it was ready",
                                report.get("code", 125))
         if problem:
             self._reap(child)
             raise StartFailure(problem, 125)
-        child.sync.send(type="go")
+        child.sync.send(type=SYNC_GO)
         final = child.sync.receive()  # {} (EOF) once the program was exec'ed
-        if final.get("type") == "error":
+        if final.get("type") == SYNC_ERROR:
             self._reap(child)
             raise StartFailure(final["message"], final.get("code", 125))
         child.sync.close()
@@ -823,7 +831,7 @@ def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
             os.close(fd)
     sync = Sync(sync_ours)
     report = sync.receive()  # EOF: exec'ed
-    if report.get("type") == "error":
+    if report.get("type") == SYNC_ERROR:
         os.waitpid(pid, 0)
         ctl.send(event=EVENT_FAILED, message=report["message"], code=report.get("code", 125))
         return 0

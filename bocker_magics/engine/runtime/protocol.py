@@ -32,7 +32,7 @@ import os
 from ... import _cjson  # json without its imports (re, enum): pid 1 of every bocker-runc create speaks it
 from ..._record import Record
 
-TYPE_CHECKING = False  # not typing's: importing typing costs bocker-runc ~2 ms a start
+TYPE_CHECKING = False  # not typing's: bocker-runc would import typing at every start for nothing
 if TYPE_CHECKING:
     from typing import Any
 
@@ -45,6 +45,27 @@ EVENT_FAILED = "failed"      # {message, code}: it never ran; nothing is left
 EVENT_EXITED = "exited"      # {code, oom_killed}
 OP_GO = "go"
 OP_ABORT = "abort"           # {message}
+
+# -- control messages of the attach socket (CONTROL frames) ------------------------------------
+OP_HELLO = "hello"           # {stdin}: a client's first word (engine -> monitor)
+OP_RESIZE = "resize"         # {rows, cols}: the client's terminal changed size
+OP_EOF = "eof"               # the client's stdin ended
+OP_DETACH = "detach"         # the detach keys were typed: leave it running
+EVENT_DETACHED = "detached"  # the monitor's answer to detach (monitor -> engine)
+
+# -- sync messages, pid 1 <-> its parent ({type: ...} on the Sync socket) ----------------------
+SYNC_HOOKS = "hooks"         # up: run the prestart/createRuntime hooks now, then resume
+SYNC_RESUME = "resume"       # down: the hooks ran {state}
+SYNC_READY = "ready"         # up: all is prepared, pid 1 waits for go
+SYNC_GO = "go"               # down: exec the program
+SYNC_ABORT = "abort"         # down {message}: give up
+SYNC_ERROR = "error"         # up {message, code}: a step failed; pid 1 exits
+
+# -- requests to the shim (launcher.py -> shim.py) ------------------------------------------------
+OP_RUN = "run"               # a Launch
+OP_EXEC = "exec"             # an ExecLaunch
+OP_PING = "ping"             # answered EVENT_PONG: the shim is up
+EVENT_PONG = "pong"
 
 # -- attach frames: the first byte says what the rest is ---------------------------------------
 STDIN = b"0"
@@ -195,7 +216,7 @@ class Launch(Record):
         self.fds = [] if fds is None else fds  # names of the fds sent with it: ctl, attach, netns
 
     def to_json(self) -> dict[str, Any]:
-        return {"op": "run", **self.as_dict()}
+        return {"op": OP_RUN, **self.as_dict()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Launch:
@@ -235,7 +256,7 @@ class ExecLaunch(Record):
         self.fds = [] if fds is None else fds
 
     def to_json(self) -> dict[str, Any]:
-        return {"op": "exec", **self.as_dict()}
+        return {"op": OP_EXEC, **self.as_dict()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ExecLaunch:

@@ -20,7 +20,7 @@ import sys
 from ..kernel import linux
 from ..kernel.cgroups import detect
 from . import monitor as monitors
-from .protocol import ExecLaunch, Launch
+from .protocol import EVENT_PONG, OP_EXEC, OP_PING, ExecLaunch, Launch
 
 MAX_FDS = 4
 
@@ -40,8 +40,8 @@ def serve(sock_fd: int) -> None:
         if not msg:
             return
         request = json.loads(msg)
-        if request.get("op") == "ping":
-            sock.send(b'{"event": "pong"}')
+        if request.get("op") == OP_PING:
+            sock.send(json.dumps({"event": EVENT_PONG}).encode())
             for fd in fds:
                 os.close(fd)
             continue
@@ -65,7 +65,7 @@ def serve(sock_fd: int) -> None:
                 os.dup2(os.open(os.path.join(request["bundle"], "monitor.log"),
                                 os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
                 named = dict(zip(request.get("fds", ["ctl", "attach"]), fds))
-                if request.get("op") == "exec":
+                if request.get("op") == OP_EXEC:
                     code = monitors.exec_monitor(ExecLaunch.from_json(request), named)
                 else:
                     code = monitors.monitor(Launch.from_json(request), named)

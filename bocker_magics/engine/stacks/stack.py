@@ -279,7 +279,7 @@ class Stack:
     def _limits(self, service: Service):
         if not (service.mem_limit or service.cpus or service.cpu_shares or service.pids_limit):
             return None
-        from ..kernel.cgroups import Limits
+        from ..limits import Limits
         from .sizes import parse_size
 
         limits = Limits(memory=parse_size(service.mem_limit) if service.mem_limit else None,

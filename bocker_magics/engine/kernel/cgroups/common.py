@@ -475,6 +475,14 @@ class Cgroup(ABC):
     @abstractmethod
     def _is_frozen(self) -> bool: ...
 
+    def is_frozen(self) -> bool:
+        """Whether the group is frozen now (a paused container); False when it is gone or
+        the host has no freezer."""
+        try:
+            return self._is_frozen()
+        except (BockerError, OSError):
+            return False
+
     @abstractmethod
     def thaw(self) -> None: ...
 

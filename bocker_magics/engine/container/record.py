@@ -1,0 +1,118 @@
+"""A container as the engine keeps it (ContainerRecord, container.json) and as `ps` and
+`inspect` see it (Container: the record and the state, read together), and what running
+one gives back (RunResult).
+
+A container's directory is an OCI bundle with the engine's record beside it:
+
+    containers/<id>/config.json     the spec (spec.py): all it runs with
+    containers/<id>/container.json  the engine's record (ContainerRecord): name, image, network
+    containers/<id>/state.json      the state (spec.State): the OCI state and the engine's phase
+    containers/<id>/log             what it printed (runtime/logfile.py)
+    containers/<id>/{upper,work,merged}, hosts, hostname, resolv.conf, attach.sock
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..network.plan import NetworkPlan
+from ..runtime.protocol import RestartPolicy
+from .status import Status
+
+if TYPE_CHECKING:
+    from ..spec import State
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    name: str | None
+    image: str
+    image_name: str
+    layers: list[str]
+    command: str
+    created: float
+    network: NetworkPlan = field(default_factory=NetworkPlan)
+    auto_remove: bool = False
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    stdin: bool = False                  # -i
+    tty: bool = False                    # -t
+    labels: dict[str, str] = field(default_factory=dict)
+    volumes: list[str] = field(default_factory=list)   # the named volumes it mounts
+    stop_signal: str = "SIGTERM"
+    stop_timeout: int = 10
+    joins: dict[str, str] = field(default_factory=dict)  # namespace kind -> the container it shares it with
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        # the runtime's records (runtime/protocol.py) are plain classes: their own dicts
+        out["restart"] = self.restart.as_dict()
+        out["network"]["publish"] = [p.as_dict() for p in self.network.publish]
+        out["network"]["endpoint"] = self.network.endpoint.as_dict() if self.network.endpoint else None
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContainerRecord:
+        data = dict(data)
+        data["network"] = NetworkPlan.from_json(data.get("network") or {})
+        data["restart"] = RestartPolicy(**(data.get("restart") or {}))
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Container:
+    """A container as `ps` and `inspect` see it: its record and its state, read together."""
+
+    id: str
+    name: str | None
+    image: str
+    image_name: str
+    command: str
+    created: float
+    status: Status
+    exit_code: int | None = None
+    oom_killed: bool = False
+    pid: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    record: ContainerRecord | None = field(default=None, repr=False)
+    state: State | None = field(default=None, repr=False)
+    problem: str = ""            # why a broken one is broken
+
+    @property
+    def status_text(self) -> str:
+        if self.status is Status.EXITED:
+            return "oom-killed" if self.oom_killed else f"exited ({self.exit_code})"
+        if self.status is Status.FAILED:
+            return f"failed ({self.exit_code})"
+        return self.status.value
+
+    @property
+    def running(self) -> bool:
+        return self.status.is_running
+
+    @property
+    def starting(self) -> bool:
+        """Being started right now (an engine is handing it to a monitor)."""
+        return self.status is Status.CREATED and self.state is not None and self.state.phase == "starting"
+
+    @property
+    def restart_count(self) -> int:
+        return self.state.restart_count if self.state is not None else 0
+
+
+@dataclass
+class RunResult:
+    id: str
+    exit_code: int
+    output: bytes                # stdout and stderr as they came
+    duration: float
+    oom_killed: bool = False
+    stdout: bytes = b""
+    stderr: bytes = b""
+    detached: bool = False       # left running (-d, or the detach keys)
+
+    @property
+    def text(self) -> str:
+        return self.output.decode(errors="replace")

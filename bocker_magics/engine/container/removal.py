@@ -1,0 +1,61 @@
+"""Removal: rm (-f: killed first; -v: its anonymous use of named volumes too) and cleanup,
+which takes away whatever a container still holds on the host."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from typing import TYPE_CHECKING
+
+from ...errors import Conflict, NotFound
+from ..network import plan as network_plan
+from .signals import kill, mark_stopped, wait
+
+if TYPE_CHECKING:
+    from .record import Container
+    from .room import Room
+
+
+def rm(rooms: Room, ref: str, force: bool = False, volumes: bool = False) -> str:
+    c = rooms.get(ref)
+    with rooms.store.container_lock(c.id):  # one at a time with commit and cp of it
+        return _rm(rooms, c, force, volumes)
+
+
+def _rm(rooms: Room, c: Container, force: bool, volumes: bool) -> str:
+    if c.status.is_alive:
+        if not force:
+            raise Conflict(f"Container '{c.id}' is running: stop it first, or use rm -f")
+        _kill_and_wait(rooms, c)
+        c = rooms.load(c.id)
+    cleanup(rooms, c)
+    shutil.rmtree(rooms.store.container_dir(c.id), ignore_errors=True)
+    if volumes and c.record is not None:
+        for name in c.record.volumes:
+            users = [o.name or o.id for o in rooms.list() if o.record is not None and name in o.record.volumes]
+            if not users:
+                with contextlib.suppress(NotFound):
+                    rooms.volumes().remove(name, [])
+    if c.image:
+        rooms.images.forget_if_unused(c.image, in_use=any(o.image == c.image for o in rooms.list()))
+    return c.id
+
+
+def _kill_and_wait(rooms: Room, c: Container, timeout: float = 10.0) -> None:
+    mark_stopped(rooms, c.id)
+    with contextlib.suppress(Conflict):
+        kill(rooms, c.id, "KILL")
+    wait(rooms, c.id, timeout=timeout)
+
+
+def cleanup(rooms: Room, c: Container) -> None:
+    """Whatever a monitor that died (kill -9) left: the cgroup (and its processes), the
+    address lease, a veth that outlived its namespace. Mounts die with the container's
+    mount namespace."""
+    if not c.status.has_ended:
+        group = rooms.cgroup(c.id)
+        if group is not None and group.exists():
+            group.destroy()
+    if c.record is not None:
+        network_plan.unplug(rooms.networks, c.id, c.record.network)
+

@@ -1,0 +1,143 @@
+"""Room: what every container verb is given, and the containers read back from their
+files and the kernel (runc's state_linux.go): load, list, find, get, the status of each
+(status.py), and the cgroup driver, the one way to a container's freezer, pids and
+accounting.
+
+The room takes what it uses (the store, the image store, the networks, the volumes, the
+shim's launcher) and never calls the Engine back. What is made on first use (networks,
+volumes, the launcher, the default limits) comes as a zero-argument callable, so `ps`
+pays for none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from ...errors import BockerError, InvalidArgument, NotFound
+from ..spec import Spec, State
+from ..store import CONTAINER_PREFIX, Store, is_id, read_json
+from .record import Container, ContainerRecord
+from .status import Status, derive
+
+if TYPE_CHECKING:
+    from ..images import ImageStore
+    from ..kernel.cgroups import Cgroup, CgroupDriver
+    from ..limits import Limits
+    from ..network.networks import Networks
+    from ..runtime.launcher import Launcher
+    from ..volumes import Volumes
+
+
+class Room:
+    def __init__(self, store: Store, images: ImageStore, *, cgroup_parent: str, default_network: str,
+                 networks: Callable[[], Networks], volumes: Callable[[], Volumes],
+                 launcher: Callable[[], Launcher], default_limits: Callable[[], Limits]) -> None:
+        self.store = store
+        self.images = images
+        self.cgroup_parent = cgroup_parent
+        self.default_network = default_network
+        self.networks = networks
+        self.volumes = volumes
+        self.launcher = launcher
+        self.default_limits = default_limits
+
+    @cached_property
+    def boot_id(self) -> str:
+        from ..kernel import linux
+        return linux.boot_id()
+
+    # -- the cgroup driver: the one way to a container's freezer, pids and accounting --------
+    def cgroup_driver(self) -> CgroupDriver:
+        from ..kernel.cgroups import detect
+        return detect(parent=self.cgroup_parent)
+
+    @cached_property
+    def _driver(self) -> CgroupDriver | None:
+        try:
+            return self.cgroup_driver()
+        except BockerError:
+            return None
+
+    def cgroup(self, cid: str) -> Cgroup | None:
+        """The container's cgroup (the one its monitor made); None when the host has no
+        usable cgroup hierarchy."""
+        return self._driver.group(cid) if self._driver is not None else None
+
+    def _frozen(self, cid: str) -> bool:
+        group = self.cgroup(cid)
+        return group is not None and group.is_frozen()
+
+    # -- reading ---------------------------------------------------------------------------
+    def load(self, cid: str) -> Container:
+        cdir = self.store.container_dir(cid)
+        if not cdir.is_dir():
+            raise NotFound(f"No container named '{cid}' exists")
+        try:
+            record = ContainerRecord.from_json(read_json(cdir / "container.json"))
+        except FileNotFoundError:
+            raise NotFound(f"No container named '{cid}' exists") from None
+        except (ValueError, TypeError, KeyError) as e:
+            return self._broken(cid, f"its record (container.json) is unreadable: {e}")
+        try:
+            state = State.load(cdir / "state.json")
+        except FileNotFoundError:
+            return self._broken(cid, "it has no state.json", record)
+        except BockerError as e:
+            return self._broken(cid, f"its state is unreadable ({e})", record)
+        status = derive(state, self.boot_id, lambda: self._frozen(cid))
+        return Container(
+            id=cid, name=record.name, image=record.image, image_name=record.image_name,
+            command=record.command, created=record.created, status=status,
+            exit_code=state.exit_code, oom_killed=state.oom_killed,
+            pid=state.pid or None, started_at=state.started_at, finished_at=state.finished_at,
+            record=record, state=state)
+
+    def _broken(self, cid: str, problem: str, record: ContainerRecord | None = None) -> Container:
+        return Container(id=cid, name=record.name if record else None, image=record.image if record else "",
+                         image_name=record.image_name if record else "", command=record.command if record else "",
+                         created=record.created if record else self.store.container_dir(cid).stat().st_mtime,
+                         status=Status.BROKEN, record=record, problem=problem)
+
+    def spec(self, cid: str) -> Spec:
+        return Spec.load(self.store.container_dir(cid) / "config.json")
+
+    def list(self) -> list[Container]:
+        out = []
+        for d in self.store.containers.iterdir():
+            if d.name.startswith(CONTAINER_PREFIX):
+                with contextlib.suppress(NotFound):
+                    out.append(self.load(d.name))
+        return sorted(out, key=lambda c: c.created)
+
+    def find(self, ref: str) -> Container | None:
+        if "\0" in ref or "/" in ref or ref in ("", ".", ".."):
+            raise InvalidArgument(f"Invalid container reference '{ref}': no '/', '..' or NUL")
+        if is_id(ref) and ref.startswith(CONTAINER_PREFIX):
+            try:
+                return self.load(ref)
+            except NotFound:
+                return None
+        for c in self.list():
+            if c.name == ref:
+                return c
+        return None
+
+    def get(self, ref: str) -> Container:
+        c = self.find(ref)
+        if c is None:
+            raise NotFound(f"No container named '{ref}' exists")
+        return c
+
+    def holds_lease(self, cid: str) -> bool:
+        """Whether a lease's owner may still use its address (else the lease is reclaimed)."""
+        try:
+            return self.load(cid).status.may_run
+        except NotFound:
+            return False
+
+    def users_of_volume(self, name: str) -> list[str]:
+        """The containers (any state) whose mounts name the volume."""
+        return [c.name or c.id for c in self.list() if c.record is not None and name in c.record.volumes]

@@ -1,0 +1,42 @@
+"""`network ls|inspect|create|rm`: the networks as the user sees them, each with its bridge,
+its subnet, the containers holding leases on it and whether its NAT rules are in place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .networks import Networks
+
+
+def inspect(networks: Networks, name: str) -> dict[str, Any]:
+    from .nat import rules_present
+    net = networks.get(name)
+    ipr_up = networks.bridge_exists(net.bridge)
+    return {**net.to_json(), "BridgeExists": ipr_up,
+            "Containers": {cid: address for address, cid in sorted(networks.leases(name).items())},
+            "Rules": rules_present(net) if ipr_up else []}
+
+
+def ls(networks: Networks) -> list[dict[str, Any]]:
+    """Every network with its bridge, subnet, gateway and the containers holding leases."""
+    return [inspect(networks, n.name) for n in networks.list()]
+
+
+def create(networks: Networks, name: str, subnet: str | None = None, gateway: str | None = None,
+           bridge: str | None = None, pools=None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Without a subnet, the first free one of `pools` (pools.py: Docker's default address pools
+    unless the engine's config gives others)."""
+    net = networks.create(name, subnet, gateway, bridge, pools=pools, labels=labels)
+    try:
+        networks.ensure(name)
+    except BaseException:
+        networks.remove(name, in_use=False)  # nothing half-made stays
+        raise
+    return inspect(networks, net.name)
+
+
+def rm(networks: Networks, name: str, in_use: bool) -> str:
+    """`in_use`: a running container is on it (then it stays)."""
+    networks.remove(name, in_use)
+    return name
