@@ -77,6 +77,16 @@ class Events:
                 key = (e.type, e.id, e.action)
                 if e.time - self._recent.get(key, -1e9) < self.SAME:
                     continue
+                if e.type == "container" and e.action == "die" and \
+                        e.time - self._recent.get((e.type, e.id, "destroy"), -1e9) < self.SAME:
+                    continue  # its die was told with its destroy (seen gone before its end was)
+                if e.type == "container" and e.action == "destroy" and \
+                        e.time - self._recent.get((e.type, e.id, "die"), -1e9) >= self.SAME and \
+                        self._recent.get((e.type, e.id, "start"), -1e9) > self._recent.get((e.type, e.id, "die"), -1e9):
+                    # a container destroyed after a start and before anyone saw it die: its die
+                    # comes first, as Docker's stream always has it
+                    self._recent[(e.type, e.id, "die")] = e.time
+                    self.journal.append(Event(e.type, "die", e.id, e.time, dict(e.attributes)))
                 self._recent[key] = e.time
                 self.journal.append(e)
             if len(self._recent) > self.KEEP:
