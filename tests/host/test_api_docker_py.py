@@ -149,7 +149,7 @@ def test_networks_and_volumes(client):
 
 @pytest.mark.skipif(shutil.which("docker-registry") is None, reason="needs docker-registry (quickstart.sh test)")
 def test_images_push_and_pull_through_a_loopback_registry(client):
-    from registry_fixtures import Registry
+    from tests.support.registry_fixtures import Registry
     work = SESSION_ROOT / "api-registry"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

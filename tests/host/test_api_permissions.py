@@ -65,7 +65,7 @@ def test_socket_activation_as_the_systemd_units_start_it(tmp_path):
     import signal
     import time
 
-    from api_helpers import UnixHTTPConnection
+    from tests.support.api_helpers import UnixHTTPConnection
     sock = str(tmp_path / "activated.sock")
     env = {**os.environ, "BOCKER_NO_SERVER": "1"}
     proc = subprocess.Popen(["/usr/bin/systemd-socket-activate", "-l", sock, *sum((["-E", k] for k in env), []),

@@ -26,7 +26,7 @@ def lab_leftovers(tmp: str = "/tmp") -> list[str]:
     `tmp`: the kernel's TMPDIR), this session's cgroup parents <parent>-lab-*, mounts of either.
     Scoped to this session where names allow (colleagues' runs of the same notebooks on the
     machine make the same kinds of things at the same time)."""
-    from conftest import CGROUP_PARENT
+    from tests.support.session import CGROUP_PARENT
 
     found = []
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout

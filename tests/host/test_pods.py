@@ -25,7 +25,7 @@ from tests.support.hostcheck import leftovers
 def images(tmp_path_factory) -> dict[str, Path]:
     if shutil.which("umoci") is None or shutil.which("skopeo") is None or shutil.which("gcc") is None:
         pytest.skip("umoci, skopeo and gcc are needed to build the pause image")
-    from registry_fixtures import Layout
+    from tests.support.registry_fixtures import Layout
     d = tmp_path_factory.mktemp("pods-images")
     layout = Layout(d / "oci")
     layout.new("pause")

@@ -298,7 +298,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 def push_images(registry, work: Path) -> None:
     """busybox and a pause image (a static binary of tests/support/programs/pause.c), built with umoci,
     pushed as library/busybox:cri and library/pause:cri (docker.io's names, through the mirror)."""
-    from registry_fixtures import Layout, busybox_tree
+    from tests.support.registry_fixtures import Layout, busybox_tree
     layout = Layout(work / "oci")
     bundle = work / "bundle"
     layout.new("busybox")
