@@ -141,6 +141,15 @@ def _init_args(p: argparse.ArgumentParser) -> None:
 def _create_args(p: argparse.ArgumentParser) -> None:
     """The options of run and create (Docker's spellings)."""
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--network-alias", action="append", default=[], metavar="NAME",
+                   help="another name the container answers to on a user network")
+    p.add_argument("--health-cmd", metavar="CMD", help="the healthcheck, run by /bin/sh -c in the container")
+    p.add_argument("--health-interval", metavar="DURATION", help="between two checks (30s, 1m30s; default 30s)")
+    p.add_argument("--health-timeout", metavar="DURATION", help="a check running longer fails (default 30s)")
+    p.add_argument("--health-retries", metavar="N", help="failures in a row that make it unhealthy (default 3)")
+    p.add_argument("--health-start-period", metavar="DURATION",
+                   help="failures in this time after the start don't count (default 0s)")
+    p.add_argument("--no-healthcheck", action="store_true", help="no healthcheck, whatever the image says")
     p.add_argument("--name", help="a name to refer to the container by")
     p.add_argument("--hostname", "-h", help="its hostname (default: its id)")
     p.add_argument("-e", "--env", action="append", default=[], metavar="KEY[=VAL]",
@@ -374,7 +383,28 @@ def run_options(a: argparse.Namespace, ctx: Context):
         oom_score_adj=_int_option("--oom-score-adj", a.oom_score_adj), sysctls=a.sysctl, devices=a.device,
         security_opt=a.security_opt, userns=a.userns, interactive=a.interactive, tty=a.tty, entrypoint=a.entrypoint,
         labels=a.label, pid=a.pid, ipc=a.ipc, uts=a.uts, stop_signal=a.stop_signal,
-        stop_timeout=_int_option("--stop-timeout", a.stop_timeout), init=a.init, restart=a.restart)
+        stop_timeout=_int_option("--stop-timeout", a.stop_timeout), init=a.init, restart=a.restart,
+        network_aliases=a.network_alias, health=health_options(a), no_healthcheck=a.no_healthcheck)
+
+
+def health_options(a: argparse.Namespace) -> dict[str, object]:
+    """--health-*: the fields given, in the engine's units (a test list, seconds, a count)."""
+    from .engine.build.instructions import parse_duration
+
+    out: dict[str, object] = {}
+    if a.health_cmd is not None:
+        out["test"] = ["CMD-SHELL", a.health_cmd]
+    for flag in ("interval", "timeout", "start_period"):
+        text = getattr(a, f"health_{flag}")
+        if text is not None:
+            try:
+                out[flag] = parse_duration(text) / 1e9
+            except ValueError:
+                raise InvalidArgument(f"Invalid --health-{flag.replace('_', '-')} '{text}': a duration such as "
+                                      "30s, 1m30s or 500ms") from None
+    if a.health_retries is not None:
+        out["retries"] = whole_number("--health-retries", a.health_retries)
+    return out
 
 
 def _command(a: argparse.Namespace) -> str | list[str] | None:

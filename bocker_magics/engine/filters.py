@@ -7,7 +7,7 @@ of different keys must all hold (`-f status=running -f label=tier=web`: both), a
     containers: id=PREFIX  name=NAME (a regular expression, or a part of the name)
                 status=created|restarting|running|paused|exited|dead|failed|broken
                 ancestor=IMAGE (the image or one built over its layers)  label=KEY[=VALUE]
-                exited=CODE  volume=NAME  network=NAME
+                exited=CODE  volume=NAME  network=NAME  health=starting|healthy|unhealthy|none
     images:     dangling=true|false  reference=PATTERN (busybox, busy*, busybox:1.*)
                 label=KEY[=VALUE]  before=IMAGE  since=IMAGE
 """
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .container import Container
     from .images import Image, ImageStore
 
-CONTAINER_FILTERS = ("id", "name", "status", "ancestor", "label", "exited", "volume", "network")
+CONTAINER_FILTERS = ("id", "name", "status", "ancestor", "label", "exited", "volume", "network", "health")
 IMAGE_FILTERS = ("dangling", "reference", "label", "before", "since")
 VOLUME_FILTERS = ("name", "dangling", "label")
 
@@ -111,6 +111,7 @@ def containers(images: ImageStore, found: list[Container], filters: dict[str, li
         "exited": lambda c, v: c.status is Status.EXITED and c.exit_code == int(v),
         "volume": lambda c, v: c.record is not None and v in c.record.volumes,
         "network": lambda c, v: c.record is not None and c.record.network.name == v,
+        "health": lambda c, v: (c.health or "none") == v,
     }
     out = []
     for c in found:

@@ -36,6 +36,9 @@ def container(containers: Containers, c) -> dict[str, Any]:
                     "Restarting": c.status is Status.RESTARTING, "Pid": c.pid, "ExitCode": c.exit_code,
                     "OOMKilled": c.oom_killed, "StartedAt": c.started_at, "FinishedAt": c.finished_at,
                     "RestartCount": state.restart_count, "Error": state.error or None}
+    health = c.health_record()
+    if health is not None:  # Docker's State.Health: status, failing streak, the last results
+        out["State"]["Health"] = health.to_docker()
     try:
         spec = containers.spec(c.id)
         out["Spec"] = spec.to_json()

@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from ..errors import BockerError, InvalidArgument, NotFound
 from .kernel import capabilities
@@ -99,6 +100,11 @@ class RunOptions:
     stop_timeout: int | None = None
     init: bool = False                                     # tini as pid 1: reaps zombies, forwards signals
     restart: str | None = None                             # no | on-failure[:N] | always | unless-stopped
+    # applications of several containers (issue 23)
+    network_aliases: list[str] = field(default_factory=list)  # --network-alias: more names on a user network
+    health: dict[str, Any] = field(default_factory=dict)   # --health-*: test, interval, timeout, retries,
+                                                           # start_period (seconds) over the image's HEALTHCHECK
+    no_healthcheck: bool = False                           # --no-healthcheck: none, whatever the image says
 
     @classmethod
     def of(cls, **kwargs) -> RunOptions:

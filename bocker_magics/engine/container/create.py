@@ -84,7 +84,32 @@ def _record(cid: str, img: Image, text: str, options: RunOptions, plan: NetworkP
                            tty=options.tty, labels=dict(parse_env(options.labels)) if options.labels else {},
                            volumes=volumes, stop_signal=_stop_signal(options, img.config or {}),
                            stop_timeout=10 if options.stop_timeout is None else options.stop_timeout,
-                           joins=shared)
+                           joins=shared, healthcheck=healthcheck_of(options, img.config or {}),
+                           aliases=list(options.network_aliases))
+
+
+def healthcheck_of(options: RunOptions, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The image's HEALTHCHECK with --health-* over it (Docker's rule: each flag replaces its
+    field); --no-healthcheck or a test of NONE: none."""
+    from ..runtime.health import Healthcheck
+    if options.no_healthcheck:
+        return None
+    base = Healthcheck.from_image(config.get("Healthcheck"))
+    given = {k: v for k, v in options.health.items() if v is not None}
+    if base is None and not given.get("test"):
+        if given:
+            raise InvalidArgument("--health-interval and the like need a check: give --health-cmd too "
+                                  "(the image has no HEALTHCHECK)")
+        return None
+    fields = {**(base.to_json() if base is not None else {}), **given}
+    if fields["test"][:1] == ["NONE"]:
+        return None
+    for key in ("interval", "timeout", "start_period"):
+        if fields.get(key) is not None and fields[key] < 0:
+            raise InvalidArgument(f"--health-{key.replace('_', '-')} can't be negative")
+    if fields.get("retries") is not None and fields["retries"] < 0:
+        raise InvalidArgument("--health-retries can't be negative")
+    return Healthcheck(**fields).to_json()
 
 
 def create(rooms: Room, img: Image, command: str | list[str] | None, options: RunOptions,

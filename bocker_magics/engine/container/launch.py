@@ -133,7 +133,8 @@ def _launch(rooms: Room, c: Container, spec: Spec, attach: bool,
                     lowerdirs=[store.layer_dir(d).name for d in reversed(record.layers)],
                     cgroup_parent=rooms.cgroup_parent, boot_id=rooms.boot_id,
                     seccomp=seccomp_program(store, spec), endpoint=plan.endpoint, publish=plan.publish,
-                    lease=plan.lease, stdin=record.stdin or stdin, restart=record.restart)
+                    lease=plan.lease, stdin=record.stdin or stdin, restart=record.restart,
+                    healthcheck=record.healthcheck)
     plug = netns_fd = None
     if plan.endpoint is not None:
         networks = rooms.networks()

@@ -43,6 +43,8 @@ class ContainerRecord:
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
     joins: dict[str, str] = field(default_factory=dict)  # namespace kind -> the container it shares it with
+    healthcheck: dict[str, Any] | None = None  # runtime/health.Healthcheck's fields: what its monitor runs
+    aliases: list[str] = field(default_factory=list)  # --network-alias: its other names on a user network
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -79,6 +81,20 @@ class Container:
     record: ContainerRecord | None = field(default=None, repr=False)
     state: State | None = field(default=None, repr=False)
     problem: str = ""            # why a broken one is broken
+    bundle: str = ""             # its directory (health.json is there)
+
+    @property
+    def health(self) -> str | None:
+        """starting, healthy or unhealthy while it runs with a healthcheck; None without one
+        (a stopped container keeps its last record in inspect, not in its status)."""
+        record = self.health_record()
+        return record.status if record is not None and self.status.is_running else None
+
+    def health_record(self):
+        if self.record is None or not self.record.healthcheck or not self.bundle:
+            return None
+        from ..runtime.health import Health
+        return Health.load(self.bundle)
 
     @property
     def status_text(self) -> str:
@@ -86,6 +102,8 @@ class Container:
             return "oom-killed" if self.oom_killed else f"exited ({self.exit_code})"
         if self.status is Status.FAILED:
             return f"failed ({self.exit_code})"
+        if self.status is Status.RUNNING and (health := self.health) is not None:
+            return f"running ({'health: starting' if health == 'starting' else health})"
         return self.status.value
 
     @property

@@ -93,7 +93,7 @@ class Room:
             command=record.command, created=record.created, status=status,
             exit_code=state.exit_code, oom_killed=state.oom_killed,
             pid=state.pid or None, started_at=state.started_at, finished_at=state.finished_at,
-            record=record, state=state)
+            record=record, state=state, bundle=str(cdir))
 
     def _broken(self, cid: str, problem: str, record: ContainerRecord | None = None) -> Container:
         return Container(id=cid, name=record.name if record else None, image=record.image if record else "",

@@ -265,7 +265,11 @@ class Stack:
     def _extend_options(self, options, service: Service) -> None:
         """The service's name and aliases on its networks, its healthcheck."""
         options.network_aliases = [service.name, *[a for n in service.networks.values() for a in n.aliases]]
-        options.healthcheck = service.healthcheck
+        check = service.healthcheck
+        if check is not None:
+            options.health = {k: v for k, v in (("test", check.test or None), ("interval", check.interval),
+                                                ("timeout", check.timeout), ("retries", check.retries),
+                                                ("start_period", check.start_period)) if v is not None}
         options.no_healthcheck = service.healthcheck_disabled
 
     @staticmethod
