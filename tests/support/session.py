@@ -117,8 +117,36 @@ def session_servers() -> list[int]:
     return out
 
 
+def session_resolvers() -> list[int]:
+    """The resolver daemons (engine/network/dnsd.py) this session's engines started."""
+    mark = f"BOCKER_TEST_NETNS={os.environ.get('BOCKER_TEST_NETNS')}".encode()
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if b"bocker_magics.engine.network.dnsd" in Path(f"/proc/{pid}/cmdline").read_bytes() and \
+                    mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def stop_session_resolvers() -> None:
+    import signal
+
+    for pid in session_resolvers():
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while session_resolvers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def stop_session_servers() -> None:
     """Told to leave through their socket (or killed, where that is gone or does not answer)."""
+    stop_session_resolvers()
     import signal
 
     from bocker_magics.server import stop_servers

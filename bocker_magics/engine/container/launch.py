@@ -89,7 +89,8 @@ def start(rooms: Room, c: Container, *, attach: bool, on_output: Output | None =
         reset_run(cid, cdir)
     with rooms.store.lock():
         # no hostname of its own: a shared UTS namespace
-        network_plan.plug(rooms.networks, cid, cdir, spec.hostname or cid, record.network, rooms.holds_lease)
+        network_plan.plug(rooms.networks, cid, cdir, spec.hostname or cid, record.network, rooms.holds_lease,
+                          names=[n for n in (record.name, *record.aliases) if n])
         write_json(cdir / "container.json", record.to_json(), fsync=False)
         me = os.getpid()
         State(id=cid, status="creating", bundle=str(cdir), phase="starting", created_at=record.created,
@@ -160,7 +161,7 @@ def _launch_and_attach(rooms: Room, c: Container, spec: Spec, attach: bool, on_o
     ctl, client, event, plug = _launch(rooms, c, spec, attach, stdin is not None)
     try:
         if event.get("event") == EVENT_NETNS:
-            event = _plugged(ctl, plug)
+            event = _plugged(ctl, plug, lambda: _resolver_ready(rooms, cid, event.get("pid")))
         if event.get("event") == EVENT_FAILED:
             fail(cid, event)
         if on_start is not None:
@@ -225,12 +226,27 @@ def hand_off(rooms: Room, launch, attach: bool, netns_fd: int | None = None):
     return ctl, ours, event
 
 
-def _plugged(ctl: socket.socket, plug) -> dict[str, Any]:
-    """pid 1 waits in its network namespace: once the interface is plugged in, let it go
-    on; returns the monitor's next event (started or failed)."""
+def _resolver_ready(rooms: Room, cid: str, pid: int | None) -> None:
+    """On a user network: the resolver daemon serves 127.0.0.11 in its namespace before its
+    program runs (so its first lookup finds it), started if none runs for this root."""
+    cdir = rooms.store.container_dir(cid)
+    if not pid or not (cdir / "dns.json").exists():
+        return
+    from ..network import dnsd
+    dns = read_json(cdir / "dns.json")
+    dnsd.write_container_dns(cdir, dns["networks"], dns.get("upstreams", []), pid, linux.process_start_time(pid))
+    if not dnsd.sync(rooms.store.root):
+        raise BockerError("The name resolver of its network did not start: see "
+                          f"{dnsd.daemon_dir(rooms.store.root) / 'daemon.log'}")
+
+
+def _plugged(ctl: socket.socket, plug, before_go: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """pid 1 waits in its network namespace: once the interface is plugged in (and its name
+    resolver listens there), let it go on; returns the monitor's next event (started or failed)."""
     channel = Channel(ctl)
     try:
         plug.result()
+        before_go()
     except Exception as err:
         # the monitor stops pid 1 and answers "failed": with pid 1's own report if it
         # had failed first, else with ours

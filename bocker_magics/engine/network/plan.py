@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import InvalidArgument
 from ..runtime.protocol import Endpoint, Publish
+from .model import DEFAULT_NETWORK
 
 if TYPE_CHECKING:
     from .networks import Networks
@@ -81,9 +82,11 @@ def request(networks: Callable[[], Networks], network: str, publish: list[str], 
 
 
 def plug(networks: Callable[[], Networks], cid: str, cdir: Path, hostname: str, plan: NetworkPlan,
-         holds_lease: Callable[[str], bool]) -> None:
+         holds_lease: Callable[[str], bool], names: list[str] = ()) -> None:
     """The container's address (a lease) and its /etc files. Call it under the store lock.
-    `holds_lease(cid)` says whether another lease's owner may still use its address."""
+    `holds_lease(cid)` says whether another lease's owner may still use its address. On a user
+    network (not the default `bridge`, as Docker's) the container asks the embedded resolver
+    (dnsd.py) at 127.0.0.11, which answers `names` (its name, aliases, id) to the network."""
     from .etc_files import hosts_file, resolv_conf
     plan.endpoint = None
     plan.lease = None
@@ -98,7 +101,19 @@ def plug(networks: Callable[[], Networks], cid: str, cdir: Path, hostname: str, 
     if plan.mode != "host":
         (cdir / "hosts").write_text(hosts_file(hostname, plan.endpoint.address if plan.endpoint else None))
         (cdir / "hostname").write_text(hostname + "\n")
-    (cdir / "resolv.conf").write_text(resolv_conf(plan.dns or None))
+    upstream = resolv_conf(plan.dns or None)
+    if plan.mode == "bridge" and plan.name != DEFAULT_NETWORK and plan.endpoint is not None:
+        from .dnsd import write_container_dns
+        from .resolver import RESOLVER_ADDRESS
+        servers = [line.split()[1] for line in upstream.splitlines() if line.startswith("nameserver ")]
+        rest = [line for line in upstream.splitlines() if line.startswith(("search", "domain"))]
+        write_container_dns(cdir, {plan.name: {"address": plan.endpoint.address,
+                                               "names": [n for n in dict.fromkeys([*names, hostname, cid]) if n]}},
+                            servers)
+        upstream = f"nameserver {RESOLVER_ADDRESS}\n" + "".join(f"{line}\n" for line in rest) + "options ndots:0\n"
+    else:
+        (cdir / "dns.json").unlink(missing_ok=True)
+    (cdir / "resolv.conf").write_text(upstream)
 
 
 def unplug(networks: Callable[[], Networks], cid: str, plan: NetworkPlan) -> None:

@@ -190,6 +190,9 @@ def listen_in(netns: str | None, address: str = RESOLVER_ADDRESS,
                 linux.setns(fd, linux.CLONE_NEWNET)
             finally:
                 os.close(fd)
+            # a container's pid 1 brings lo up as it starts: 127.0.0.11 exists once lo is up,
+            # and the resolver must listen before the program's first lookup
+            linux.loopback_up()
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
