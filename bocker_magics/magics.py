@@ -429,7 +429,6 @@ class BockerMagics(Magics):
         kernel brought up from a cell."""
         if cell is not None:
             a.compose_text = cell
-            self._stack = (cell, a.project_name)
         elif not a.file and self._stack is not None:
             a.compose_text = self._stack[0]
             a.project_name = a.project_name or self._stack[1]
@@ -440,7 +439,10 @@ class BockerMagics(Magics):
             a.action = "up"
         if a.action == "up" and not {"-d", "--detach"} & set(a.args):
             a.args = ["-d", *a.args]  # a cell does not block on the logs: %bocker compose logs -f follows
-        return self._verb(verb, a)
+        shown = self._verb(verb, a)
+        if cell is not None:  # a file that loaded: the stack the one-line verbs work on
+            self._stack = (cell, a.project_name)
+        return shown
 
     def _remember(self, verb: str, a: Any, result: Any, images_before: set[str]) -> None:
         if verb in MAKES_IMAGES:
