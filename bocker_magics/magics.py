@@ -282,7 +282,8 @@ class BockerMagics(Magics):
             raise UsageError(f"Unknown command '{verb}'{did_you_mean(verb, [*VERBS, *MAGIC_VERBS])}: "
                              "see %bocker? for the verbs")
         if cell is not None and verb not in CELL_VERBS:
-            raise UsageError(f"%%bocker {verb}: only run, exec, build and compose take a cell; use %bocker {verb} on one line")
+            raise UsageError(f"%%bocker {verb}: only run, exec and build take a cell (and compose: its file); use "
+                             f"%bocker {verb} on one line")
         parser = magic_parser(verb)
         try:
             a = self._parse(parser, verb, args, cell)
