@@ -221,3 +221,31 @@ def test_a_yaml_mistake_names_the_file_and_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = bocker("compose", "config")
     assert r.returncode != 0 and "compose.yaml:4" in r.stderr and "comand" in r.stderr, r.stderr
+
+
+def test_ctrl_c_of_an_attached_up_stops_what_it_started(tmp_path, monkeypatch):
+    import signal
+    import subprocess
+
+    from tests.support.session import BOCKER
+
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  loop:\n    image: busybox\n"
+        "    command: [sh, -c, \"echo looping; trap 'exit 0' TERM; while :; do sleep 0.2; done\"]\n")
+    monkeypatch.chdir(tmp_path)
+    project = f"{PROJECT}int"
+    p = subprocess.Popen([BOCKER, "compose", "-p", project, "up"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline() == "loop-1  | looping\n"
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+        assert p.returncode == 130
+        rows = bocker("compose", "-p", project, "ps", "-a", check=True).stdout.splitlines()[1:]
+        assert len(rows) == 1 and "exited" in rows[0].lower(), rows
+        assert bocker("compose", "-p", project, "ps", check=True).stdout.splitlines()[1:] == []
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        bocker("compose", "-p", project, "down", timeout=120)
