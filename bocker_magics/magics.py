@@ -440,7 +440,10 @@ class BockerMagics(Magics):
             a.action = "up"
         if a.action == "up" and not {"-d", "--detach"} & set(a.args):
             a.args = ["-d", *a.args]  # a cell does not block on the logs: %bocker compose logs -f follows
-        shown = self._verb(verb, a)
+        try:
+            shown = self._verb(verb, a)
+        except KeyboardInterrupt:  # logs -f, followed until the stop button
+            raise ContainerInterrupted(f"%bocker compose {a.action}: interrupted") from None
         if cell is not None:  # a file that loaded: the stack the one-line verbs work on
             self._stack = (cell, a.project_name)
         return shown

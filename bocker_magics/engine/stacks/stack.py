@@ -395,7 +395,8 @@ class Stack:
             self._volumes([service])
         self._image(svc, False)
         options = self.run_options(svc, 1, config_hash(svc), oneoff=True)
-        options.name = f"{self.project.name}-{service}-run-{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:12]}"
+        suffix = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:12]
+        options.name = f"{self.project.name}-{service}-run-{suffix}"
         options.detach, options.remove = False, remove
         return self.engine.run(self.image_of(svc), list(command) if command else self.command_of(svc), options,
                                **kwargs)
