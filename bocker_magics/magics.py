@@ -444,7 +444,7 @@ class BockerMagics(Magics):
             shown = self._verb(verb, a)
         except KeyboardInterrupt:  # logs -f, followed until the stop button
             raise ContainerInterrupted(f"%bocker compose {a.action}: interrupted") from None
-        if cell is not None:  # a file that loaded: the stack the one-line verbs work on
+        if cell is not None and a.action == "up":  # the stack the one-line verbs work on
             self._stack = (cell, a.project_name)
         return shown
 

@@ -67,6 +67,14 @@ def test_a_cell_brings_a_stack_up_and_one_lines_work_on_it(ip, magics, capsys):
         with pytest.raises(UsageError, match="compose.yaml:"):
             ip.run_cell_magic("bocker", f"compose -p {PROJECT}x up", "services:\n  a:\n   image: [x\n")
 
+        # a cell that is not up names its project after the notebook's directory, and is not
+        # the stack the one-line verbs work on
+        other = ip.run_cell_magic("bocker", "compose config --out other", "services:\n  solo:\n    image: busybox\n")
+        assert other is None
+        import re
+        assert ip.user_ns["other"].value["name"] == re.sub(r"[^a-z0-9_-]", "", os.path.basename(os.getcwd()).lower())
+        assert len(ip.run_line_magic("bocker", "compose ps").to_frame()) == 2
+
         ip.run_line_magic("bocker", "compose down -v")
         assert _names(magics) == set()
         assert f"{PROJECT}_data" not in {v.name for v in magics.engine.volume_ls()}
