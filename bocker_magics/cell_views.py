@@ -131,3 +131,12 @@ def logs(e: Engine, verb: Verb, a: Any, records: Any) -> str | None:
         return text
     sys.stdout.write(text)
     return None
+
+
+def compose(e: Engine, verb: Verb, a: Any, value: Any) -> Any:
+    """`%bocker compose`: after up (and ps, start, restart) the stack, a table and its picture;
+    the rest as the CLI's lines."""
+    if value.action in ("up", "ps", "start", "restart") and not getattr(a, "out", None):
+        from .views.stack import StackView
+        return StackView.of(value.stack)
+    return printed(e, verb, a, value)

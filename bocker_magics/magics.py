@@ -65,7 +65,7 @@ MAGIC_VERBS = {
                            "dashboard [--interval S] [--duration S]", lambda p: _dashboard_arguments(p)),
 }
 RUNS = ("run", "exec")
-CELL_VERBS = (*RUNS, "build")   # the verbs whose cell is their input: a script, a Dockerfile
+CELL_VERBS = (*RUNS, "build", "compose")  # the verbs whose cell is their input: a script, a Dockerfile, a stack
 MAKES_IMAGES = ("init", "pull", "load", "commit")  # what they made is this kernel's (%bocker cleanup)
 NO_TERMINAL = ("a notebook has no terminal: use %%bocker run IMAGE (the cell is the script), "
                "%%bocker run -i IMAGE PROGRAM (the cell is its input) or %bocker exec NAME COMMAND")
@@ -239,6 +239,7 @@ class BockerMagics(Magics):
     stream_lines = Int(1000, config=True, help="lines of a run's output shown in the cell (0: all); the rest is "
                                                "kept in the result and the log (%bocker logs)")
     _engine = None  # made on first use; config may set root before __init__ ends
+    _stack = None   # the last %%bocker compose cell: (its text, its -p), for %bocker compose VERB
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -281,7 +282,8 @@ class BockerMagics(Magics):
             raise UsageError(f"Unknown command '{verb}'{did_you_mean(verb, [*VERBS, *MAGIC_VERBS])}: "
                              "see %bocker? for the verbs")
         if cell is not None and verb not in CELL_VERBS:
-            raise UsageError(f"%%bocker {verb}: only run, exec and build take a cell; use %bocker {verb} on one line")
+            raise UsageError(f"%%bocker {verb}: only run, exec and build take a cell (and compose: its file); use "
+                             f"%bocker {verb} on one line")
         parser = magic_parser(verb)
         try:
             a = self._parse(parser, verb, args, cell)
@@ -325,6 +327,8 @@ class BockerMagics(Magics):
                 from .views.hints import name_last
                 a = parser.parse_args(name_last(args, a.container))
             return _template_braces(a)
+        if verb == "compose":
+            return parser.parse_args(args)
         if verb == "build":
             try:
                 a = parser.parse_args(args)
@@ -419,6 +423,30 @@ class BockerMagics(Magics):
             from . import views
             return views.StatsTable.stream(self.engine, a.containers or None, a.interval)
         return self._verb(verb, a)
+
+    def _compose(self, verb: str, a: Any, cell: str | None) -> Any:
+        """%%bocker compose: the cell is the compose file (up by default, detached: the cell shows
+        the stack); %bocker compose VERB on one line, without -f, works on the last stack this
+        kernel brought up from a cell."""
+        if cell is not None:
+            a.compose_text = cell
+        elif not a.file and self._stack is not None:
+            a.compose_text = self._stack[0]
+            a.project_name = a.project_name or self._stack[1]
+        if "--out" in a.args[:-1]:  # after the compose verb, the magic's --out is still the magic's
+            i = a.args.index("--out")
+            a.out, a.args = a.args[i + 1], a.args[:i] + a.args[i + 2:]
+        if a.action is None and cell is not None:
+            a.action = "up"
+        if a.action == "up" and not {"-d", "--detach"} & set(a.args):
+            a.args = ["-d", *a.args]  # a cell does not block on the logs: %bocker compose logs -f follows
+        try:
+            shown = self._verb(verb, a)
+        except KeyboardInterrupt:  # logs -f, followed until the stop button
+            raise ContainerInterrupted(f"%bocker compose {a.action}: interrupted") from None
+        if cell is not None and a.action == "up":  # the stack the one-line verbs work on
+            self._stack = (cell, a.project_name)
+        return shown
 
     def _remember(self, verb: str, a: Any, result: Any, images_before: set[str]) -> None:
         if verb in MAKES_IMAGES:
@@ -637,7 +665,7 @@ OWN_WAYS: dict[str, Callable[[BockerMagics, str, Any, str | None], Any]] = {
     "run": BockerMagics._run, "exec": BockerMagics._run, "build": BockerMagics._build,
     "attach": BockerMagics._no_terminal, "cp": BockerMagics._cp, "top": BockerMagics._top_or_monitor,
     "logs": BockerMagics._logs, "ns": BockerMagics._ns_verb, "cleanup": BockerMagics._cleanup_verb,
-    "dashboard": BockerMagics._dashboard, "stats": BockerMagics._stats,
+    "dashboard": BockerMagics._dashboard, "stats": BockerMagics._stats, "compose": BockerMagics._compose,
 }
 
 

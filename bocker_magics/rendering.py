@@ -273,3 +273,47 @@ def diff(args: Any, changes: Any) -> None:
 
 def gc(args: Any, result: Any) -> None:
     lines(*(f"Removed: {line}" for line in result))
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    """Columns padded to their widest cell, three spaces apart (Compose's tables)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def compose_ps(containers: Any) -> list[str]:
+    from . import listing
+    rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS"]]
+    rows += [[sc.container.name or sc.container.id, sc.container.image_name,
+              listing.shorten(f'"{sc.container.command}"', False, 24), sc.service, sc.container.status_text,
+              listing.ports_text(sc.container)] for sc in containers]
+    return _aligned(rows)
+
+
+def compose(args: Any, result: Any) -> int | None:
+    """`compose VERB`: what the verb shows (up, logs and the rest printed as they went)."""
+    action, value = result.action, result.value
+    if action == "ps":
+        lines(*compose_ps(value))
+    elif action == "config":
+        import yaml
+        sys.stdout.write(yaml.safe_dump(value, sort_keys=False, default_flow_style=False))
+    elif action == "top":
+        for sc, processes in value:
+            print(sc.container.name or sc.container.id)
+            rows = [["UID", "PID", "PPID", "STAT", "TIME", "CMD"]]
+            for p in processes:
+                minutes, seconds = divmod(int(p.cpu_seconds), 60)
+                rows.append([str(p.user), str(p.pid), str(p.ppid), p.state, f"{minutes}:{seconds:02d}", p.command])
+            lines(*_aligned(rows), "")
+    elif action == "images":
+        rows = [["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"]]
+        for sc, img in value:
+            name = sc.container.image_name or ""
+            repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
+            rows.append([sc.container.name or sc.container.id, repo, tag, img.id if img is not None else "",
+                         format.size(_image_size(img)()) if img is not None else "-"])
+        lines(*_aligned(rows))
+    elif action in ("exec", "run"):
+        return value.exit_code
+    return None

@@ -376,3 +376,129 @@ class Stack:
             if sc.number == index:
                 return sc.container
         raise NotFound(f"service \"{service}\" is not running container #{index}: `bocker compose up {service}` first")
+
+    # -- what the faces show: exec, run, logs, ps, top, images -------------------------------
+    def exec(self, service: str, command: list[str], *, index: int = 1, **kwargs):
+        """`compose exec SERVICE CMD…`: the command in the service's container (engine.exec's
+        RunResult: its exit code is the command's)."""
+        if not command:
+            raise InvalidArgument("compose exec: give the command to run, e.g. compose exec web ls /")
+        return self.engine.exec(self.container_of(service, index).id, command, **kwargs)
+
+    def run(self, service: str, command: list[str] | None = None, *, remove: bool = False, no_deps: bool = False,
+            **kwargs):
+        """`compose run SERVICE [CMD…]`: a one-off container of the service (its dependencies
+        brought up first), labelled oneoff=True and named PROJECT-SERVICE-run-ID; attached."""
+        self._check_names([service])
+        svc = self.project.services[service]
+        deps = [d for d in svc.depends_on if d in self.project.services]
+        if deps and not no_deps:
+            self.up(deps)
+        else:
+            self._networks([service])
+            self._volumes([service])
+        self._image(svc, False)
+        options = self.run_options(svc, 1, config_hash(svc), oneoff=True)
+        suffix = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:12]
+        options.name = f"{self.project.name}-{service}-run-{suffix}"
+        options.detach, options.remove = False, remove
+        return self.engine.run(self.image_of(svc), list(command) if command else self.command_of(svc), options,
+                               **kwargs)
+
+    def _pick(self, services: list[str] | None, all_: bool = True) -> list[ServiceContainer]:
+        self._check_names(services)
+        return [sc for sc in self.containers() if (not services or sc.service in services)
+                and (all_ or sc.container.running)]
+
+    def ps(self, services: list[str] | None = None, all_: bool = False) -> list[ServiceContainer]:
+        """`compose ps`: the running containers of the stack (-a: every one, one-off ones too)."""
+        found = self._pick(services, all_)
+        if all_:
+            found += [sc for sc in self.containers(oneoff=True) if not services or sc.service in services]
+        return found
+
+    def top(self, services: list[str] | None = None) -> list[tuple[ServiceContainer, list]]:
+        return [(sc, self.engine.top(sc.container.id)) for sc in self._pick(services, all_=False)]
+
+    def images(self, services: list[str] | None = None) -> list[tuple[ServiceContainer, object]]:
+        out = []
+        for sc in self._pick(services):
+            try:
+                out.append((sc, self.engine.image(sc.container.image_name)))
+            except NotFound:
+                out.append((sc, None))
+        return out
+
+    def log_lines(self, services: list[str] | None = None, *, tail: int | None = None, follow: bool = False,
+                  started: list[ServiceContainer] | None = None):
+        """Every container's log as Compose prints it: (prefix, stream, line) with the prefix
+        `SERVICE-N`, lines of all the containers merged as they come; following: until every
+        one has stopped."""
+        import queue
+        import threading
+
+        chosen = started if started is not None else self._pick(services)
+        if not chosen:
+            return
+        width = max(len(f"{sc.service}-{sc.number}") for sc in chosen)
+        lines: queue.Queue = queue.Queue()
+        done = object()
+        stop = threading.Event()
+
+        def read(sc: ServiceContainer) -> None:
+            prefix = f"{sc.service}-{sc.number}".ljust(width)
+            partial: dict[str, bytes] = {}
+            try:
+                for r in self.engine.log_records(sc.container.id, tail=tail, follow=follow):
+                    if stop.is_set():
+                        break
+                    data = partial.pop(r.stream, b"") + r.text(False)
+                    *whole, rest = data.split(b"\n")
+                    for line in whole:
+                        lines.put((prefix, r.stream, line))
+                    if rest:
+                        partial[r.stream] = rest
+                for stream, rest in partial.items():
+                    lines.put((prefix, stream, rest))
+            except BockerError:
+                pass  # removed while we read it
+            finally:
+                lines.put(done)
+
+        threads = [threading.Thread(target=read, args=(sc,), daemon=True) for sc in chosen]
+        for t in threads:
+            t.start()
+        remaining = len(threads)
+        try:
+            while remaining:
+                try:
+                    item = lines.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if item is done:
+                    remaining -= 1
+                else:
+                    yield item
+        finally:
+            stop.set()
+
+
+def open_stack(engine, *, files: list[str] | None = None, project: str | None = None, cwd=None,
+               environ=None, env_file: str | None = None, profiles: list[str] | None = None,
+               project_directory: str | None = None, text: str | None = None,
+               say: Callable[[str], None] | None = None) -> Stack:
+    """The Stack of a face's compose options: -f files relative to the face's directory (`cwd`),
+    found there (or above) when none is given; --project-directory is where the default file
+    is looked for instead; `text`: a notebook cell's file."""
+    from pathlib import Path
+
+    from .compose_file import load_project
+
+    here = Path(cwd or Path.cwd())
+    if files:
+        files = [str(f if Path(f).is_absolute() else here / f) for f in files]
+    if env_file and not Path(env_file).is_absolute():
+        env_file = str(here / env_file)
+    cwd = here / project_directory if project_directory else here
+    return Stack(engine, load_project(files or None, project=project, cwd=cwd, environ=environ, env_file=env_file,
+                                      profiles=profiles or None, text=text), say)
