@@ -87,8 +87,10 @@ class Container:
     def health(self) -> str | None:
         """starting, healthy or unhealthy while it runs with a healthcheck; None without one
         (a stopped container keeps its last record in inspect, not in its status)."""
+        if self.record is None or not self.record.healthcheck or not self.status.is_running:
+            return None
         record = self.health_record()
-        return record.status if record is not None and self.status.is_running else None
+        return record.status if record is not None else "starting"  # its monitor writes it as it starts
 
     def health_record(self):
         if self.record is None or not self.record.healthcheck or not self.bundle:
