@@ -165,6 +165,18 @@ class ContainersApi:
             o.network = named[0] if named else None
         else:
             o.network = mode
+        endpoint = endpoints.get(o.network or "") or {}
+        o.network_aliases = [str(a) for a in endpoint.get("Aliases") or []]  # compose: the service's name
+        check = config.get("Healthcheck") or {}
+        if check.get("Test") and check["Test"][0] == "NONE":
+            o.no_healthcheck = True
+        elif check:
+            given = (("test", list(check["Test"]) if check.get("Test") else None),
+                     ("interval", check.get("Interval", 0) / 1e9 or None),
+                     ("timeout", check.get("Timeout", 0) / 1e9 or None),
+                     ("start_period", check.get("StartPeriod", 0) / 1e9 or None),
+                     ("retries", check.get("Retries") or None))
+            o.health = {k: v for k, v in given if v is not None}
         for port, bindings in (host.get("PortBindings") or {}).items():
             number, _, proto = port.partition("/")
             for b in bindings or [{}]:
@@ -269,7 +281,8 @@ class ContainersApi:
                       "Paused": c.status == "paused", "Restarting": c.status == "restarting",
                       "OOMKilled": bool(c.oom_killed), "Dead": c.status == "dead", "Pid": c.pid or 0
                       if c.status in LIVE else 0, "ExitCode": c.exit_code or 0, "Error": state.get("Error") or "",
-                      "StartedAt": rfc3339(c.started_at), "FinishedAt": rfc3339(c.finished_at)},
+                      "StartedAt": rfc3339(c.started_at), "FinishedAt": rfc3339(c.finished_at),
+                      **({"Health": info["State"]["Health"]} if "Health" in info.get("State", {}) else {})},
             "Image": image_id(c.image), "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "",
             "LogPath": info.get("LogPath", ""), "Name": "/" + (c.name or short(c.id)),
             "RestartCount": state.get("RestartCount") or 0, "Driver": "overlay2", "Platform": "linux",
@@ -352,7 +365,7 @@ class ContainersApi:
             labels = c.record.labels if c.record is not None else {}
             if not all(_label_matches(labels, v) for v in filters.get("label", [])):  # Docker ANDs labels
                 continue
-            if filters.get("health") and not all(v == "none" for v in filters["health"]):
+            if filters.get("health") and (c.health or "none") not in filters["health"]:
                 continue
             with contextlib.suppress(NotFound):
                 out.append(self.container_summary(c))

@@ -1,7 +1,6 @@
 """docker-compose 1.29 (Debian's) driving bocker through the API service: a stack of two
 services on a user network with a named volume; up -d twice (nothing recreated), ps, logs,
-exec, down -v. (Names of services answered between them wait for the resolver of user
-networks: not tested here.)"""
+exec, the services reaching each other by service name (the resolver of user networks), down -v."""
 
 from __future__ import annotations
 
@@ -72,6 +71,9 @@ def test_a_stack_up_twice_ps_logs_exec_down(service, tmp_path):
         logs = compose(service, tmp_path, "logs", "--no-color").stdout
         assert "web-up" in logs and "worker-up" in logs
         assert compose(service, tmp_path, "exec", "-T", "worker", "cat", "/shared/f").stdout == "from-web\n"
+        # docker-compose gives the service's name as an alias on the network: the resolver answers it
+        r = compose(service, tmp_path, "exec", "-T", "worker", "nslookup", "web", check=False)
+        assert r.returncode == 0 and "10.231.11." in r.stdout.split("Name:")[-1], r.stdout + r.stderr
         net = service.docker("network", "inspect", "apistack_back").stdout.decode()
         assert "10.231.11.0/24" in net
         assert "apistack_data" in service.docker("volume", "ls", "-q").stdout.decode()
