@@ -6,53 +6,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
 
-import dns.message
-import dns.rcode
-import dns.rrset
 import pytest
 
 from bocker_magics.engine.network.resolver import NamesFile, Resolver, Server, listen_in
+from tests.support.upstream_dns import Upstream
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
-
-
-class Upstream:
-    """A nameserver of the test's on 127.0.0.1:53 of the session's namespace: it knows one name."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 53))
-        self.sock.settimeout(0.1)
-        self.stopping = False
-        self.asked: list[str] = []
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        while not self.stopping:
-            try:
-                wire, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            query = dns.message.from_wire(wire)
-            name = query.question[0].name.to_text()
-            self.asked.append(name)
-            response = dns.message.make_response(query)
-            if name == "upstream.test.":
-                response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "192.0.2.77"))
-            else:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-            self.sock.sendto(response.to_wire(), peer)
-
-    def close(self) -> None:
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 @pytest.fixture
@@ -70,7 +33,7 @@ def namespace():
 def served(tmp_path, namespace):
     names_path = tmp_path / "names.json"
     names_path.write_text(json.dumps({"records": [{"names": ["db", "database"], "addresses": ["10.7.0.2"]}]}))
-    upstream = Upstream()
+    upstream = Upstream({"upstream.test": "192.0.2.77"})
     server = Server()
     udp, tcp = listen_in(namespace)
     server.add("c1", Resolver(NamesFile(names_path), ["127.0.0.1"]), udp, tcp)

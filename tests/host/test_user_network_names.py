@@ -6,52 +6,15 @@ a name goes when its container stops."""
 
 from __future__ import annotations
 
-import socket
-import threading
-
-import dns.message
-import dns.rcode
-import dns.rrset
 import pytest
 
 from tests.support.session import bocker
-
-
-class Upstream:
-    """The containers' upstream nameserver: it knows one name of its own."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 53))
-        self.sock.settimeout(0.1)
-        self.stopping = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        while not self.stopping:
-            try:
-                wire, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            query = dns.message.from_wire(wire)
-            response = dns.message.make_response(query)
-            name = query.question[0].name.to_text()
-            if name == "outside.test.":
-                response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "192.0.2.55"))
-            else:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-            self.sock.sendto(response.to_wire(), peer)
-
-    def close(self) -> None:
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
+from tests.support.upstream_dns import Upstream
 
 
 @pytest.fixture
 def app_network():
-    upstream = Upstream()
+    upstream = Upstream({"outside.test": "192.0.2.55"})
     bocker("network", "create", "namesnet", check=True)
     made: list[str] = []
     yield made

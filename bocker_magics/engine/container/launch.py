@@ -142,6 +142,7 @@ def _launch(rooms: Room, c: Container, spec: Spec, attach: bool,
         ns_fd, inside = networks.new_namespace()
         netns_fd = os.dup(ns_fd)  # attach_async owns (and closes) ns_fd and the socket
         plug = networks.attach_async(plan.endpoint, ns_fd, inside)
+        plug.netns_inode = os.fstat(netns_fd).st_ino  # the namespace pid 1 joins (the resolver's)
     try:
         ctl, client, event = hand_off(rooms, launch, attach=attach, netns_fd=netns_fd)
     except BaseException:
@@ -161,7 +162,8 @@ def _launch_and_attach(rooms: Room, c: Container, spec: Spec, attach: bool, on_o
     ctl, client, event, plug = _launch(rooms, c, spec, attach, stdin is not None)
     try:
         if event.get("event") == EVENT_NETNS:
-            event = _plugged(ctl, plug, lambda: _resolver_ready(rooms, cid, event.get("pid")))
+            event = _plugged(ctl, plug, lambda: _resolver_ready(rooms, cid, event.get("pid"),
+                                                                getattr(plug, "netns_inode", None)))
         if event.get("event") == EVENT_FAILED:
             fail(cid, event)
         if on_start is not None:
@@ -226,12 +228,24 @@ def hand_off(rooms: Room, launch, attach: bool, netns_fd: int | None = None):
     return ctl, ours, event
 
 
-def _resolver_ready(rooms: Room, cid: str, pid: int | None) -> None:
+def _resolver_ready(rooms: Room, cid: str, pid: int | None, netns_inode: int | None) -> None:
     """On a user network: the resolver daemon serves 127.0.0.11 in its namespace before its
-    program runs (so its first lookup finds it), started if none runs for this root."""
+    program runs (so its first lookup finds it), started if none runs for this root. pid 1
+    joins the namespace the engine made as it starts: the resolver binds there only once
+    /proc/PID/ns/net is that namespace (before, it is the monitor's: the host's)."""
     cdir = rooms.store.container_dir(cid)
     if not pid or not (cdir / "dns.json").exists():
         return
+    deadline = time.monotonic() + 10
+    while netns_inode is not None:
+        try:
+            if os.stat(f"/proc/{pid}/ns/net").st_ino == netns_inode:
+                break
+        except OSError:
+            return  # it died: the monitor reports how
+        if time.monotonic() >= deadline:
+            raise BockerError(f"Container {cid} never joined its network namespace")
+        time.sleep(0.001)
     from ..network import dnsd
     dns = read_json(cdir / "dns.json")
     dnsd.write_container_dns(cdir, dns["networks"], dns.get("upstreams", []), pid, linux.process_start_time(pid))

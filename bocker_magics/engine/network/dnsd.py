@@ -102,7 +102,7 @@ class Daemon:
                 continue
             state = _read(cdir / "state.json") or {}
             if state.get("status") == "running":
-                pid, start = int(state.get("pid") or 0), int(state.get("pid_start") or 0)
+                pid, start = int(state.get("pid") or 0), int(state.get("pidStart") or state.get("pid_start") or 0)
             else:  # starting: the pid 1 the engine plugged in (dns.json), not yet in the state
                 pid, start = int(dns.get("pid") or 0), int(dns.get("pid_start") or 0)
             if pid and _alive(pid, start):
