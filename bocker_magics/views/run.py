@@ -15,6 +15,7 @@ from ._render import View, md_table, no_math
 from .hints import limit_size
 
 SHOWN_LINES = 200  # of an output that was not streamed (--quiet), in the report
+TAIL_LINES = 3     # of a streamed output, in the report's text form
 
 
 SIGKILLED = 137  # 128 + SIGKILL: how a process the OOM killer took exits
@@ -35,7 +36,8 @@ def status_line(exit_code: int | None, oom_killed: bool, oom_kills: int | None) 
 
 class RunReport(View):
     def __init__(self, result: Any, stats: Any = None, monitor: Any = None, detached: bool = False, *,
-                 exec_in: str | None = None, label: str | None = None, streamed: bool = True) -> None:
+                 exec_in: str | None = None, label: str | None = None, streamed: bool = True,
+                 command: str | None = None) -> None:
         self.result = result            # engine.RunResult
         self.stats = stats              # CgroupStats: recorded at exit, or the last sample (or None)
         self.monitor = monitor          # Monitor, when --monitor
@@ -43,6 +45,7 @@ class RunReport(View):
         self.exec_in = exec_in          # exec: the container it ran in (its name, or id)
         self.label = label or result.id  # "web (ps_…)"
         self.streamed = streamed        # the output went to the cell as it came
+        self.command = command          # what ran, as the user gave it (one line), when known
         peak = getattr(stats, "memory_peak", None)
         if monitor is not None and peak is not None:
             monitor.known_peak = peak   # the report and its plot's summary show one peak
@@ -76,7 +79,10 @@ class RunReport(View):
 
     def _fields(self) -> list[tuple[str, str]]:
         s = self.stats
-        out = [("container", self.label), ("status", self.status), ("duration", format.duration(self.duration))]
+        out = [("container", self.label)]
+        if self.command:
+            out.append(("command", self.command))
+        out += [("status", self.status), ("duration", format.duration(self.duration))]
         if s is not None and self.exec_in is None:
             out += [("cpu seconds", "-" if s.cpu_seconds is None else f"{s.cpu_seconds:.3f}"),
                     ("memory peak", format.size(s.memory_peak if s.memory_peak is not None else s.memory_current)),
@@ -102,12 +108,31 @@ class RunReport(View):
         return shown
 
     def _text(self) -> str:
+        """What the HTML shows, as lines a reader reads (never a Python repr): the container and
+        its command, how it ended and after how long, its accounting, and the output's last
+        lines (all of it, capped, when it was not streamed into the cell)."""
         if self.exec_in is not None:
-            text = self.status
+            lines = [self.status + f" after {format.duration(self.duration)}"]
+            if self.command:
+                lines.append(f"command: {self.command}")
         else:
-            text = "RunReport(" + ", ".join(f"{k}={v}" for k, v in self._fields()) + ")"
+            fields = dict(self._fields())
+            lines = [f"{fields.pop('container')}: {fields.pop('status')} after {fields.pop('duration')}"]
+            if "command" in fields:
+                lines.append(f"command: {fields.pop('command')}")
+            if fields:
+                lines.append(", ".join(f"{k} {v}" for k, v in fields.items()))
         output = self._unstreamed()
-        return text + ("\n" + output if output else "")
+        if output:
+            lines.append("output:\n" + output.rstrip("\n"))
+        elif self.output:
+            every = self.text.splitlines()
+            tail = every[-TAIL_LINES:]
+            more = f"last {len(tail)} of {len(every)} lines; .text has them all" if len(every) > len(tail) \
+                else ".text has it"
+            lines.append(f"output ({more}):")
+            lines += ["  " + line for line in tail]
+        return "\n".join(lines)
 
     def _html(self) -> str:
         rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in self._fields())
