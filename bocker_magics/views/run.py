@@ -15,7 +15,6 @@ from ._render import View, md_table, no_math
 from .hints import limit_size
 
 SHOWN_LINES = 200  # of an output that was not streamed (--quiet), in the report
-TAIL_LINES = 3     # of a streamed output, in the report's text form
 
 
 SIGKILLED = 137  # 128 + SIGKILL: how a process the OOM killer took exits
@@ -79,10 +78,7 @@ class RunReport(View):
 
     def _fields(self) -> list[tuple[str, str]]:
         s = self.stats
-        out = [("container", self.label)]
-        if self.command:
-            out.append(("command", self.command))
-        out += [("status", self.status), ("duration", format.duration(self.duration))]
+        out = [("container", self.label), ("status", self.status), ("duration", format.duration(self.duration))]
         if s is not None and self.exec_in is None:
             out += [("cpu seconds", "-" if s.cpu_seconds is None else f"{s.cpu_seconds:.3f}"),
                     ("memory peak", format.size(s.memory_peak if s.memory_peak is not None else s.memory_current)),
@@ -108,30 +104,23 @@ class RunReport(View):
         return shown
 
     def _text(self) -> str:
-        """What the HTML shows, as lines a reader reads (never a Python repr): the container and
-        its command, how it ended and after how long, its accounting, and the output's last
-        lines (all of it, capped, when it was not streamed into the cell)."""
-        if self.exec_in is not None:
-            lines = [self.status + f" after {format.duration(self.duration)}"]
-            if self.command:
-                lines.append(f"command: {self.command}")
-        else:
-            fields = dict(self._fields())
-            lines = [f"{fields.pop('container')}: {fields.pop('status')} after {fields.pop('duration')}"]
-            if "command" in fields:
-                lines.append(f"command: {fields.pop('command')}")
-            if fields:
-                lines.append(", ".join(f"{k} {v}" for k, v in fields.items()))
+        """What the HTML shows, as lines a reader reads (never a Python repr): the container, how
+        it ended and after how long, its command, its accounting; the output only where the cell
+        did not get it already (else its size: no line is shown twice)."""
         output = self._unstreamed()
+        if self.exec_in is not None:
+            return self.status + ("\n" + output if output else "")
+        fields = dict(self._fields())
+        lines = [f"{fields.pop('container')}: {fields.pop('status')} after {fields.pop('duration')}"]
+        if self.command:  # the text's alone: the HTML sits under the cell that holds the command
+            lines.append(f"command: {self.command}")
+        if fields:
+            lines.append(", ".join(f"{k} {v}" for k, v in fields.items()))
         if output:
             lines.append("output:\n" + output.rstrip("\n"))
         elif self.output:
-            every = self.text.splitlines()
-            tail = every[-TAIL_LINES:]
-            more = f"last {len(tail)} of {len(every)} lines; .text has them all" if len(every) > len(tail) \
-                else ".text has it"
-            lines.append(f"output ({more}):")
-            lines += ["  " + line for line in tail]
+            lines.append(f"output: {format.count(len(self.text.splitlines()), 'line')}, streamed above "
+                         "(.text has it)")
         return "\n".join(lines)
 
     def _html(self) -> str:

@@ -182,14 +182,14 @@ def test_a_run_report_reads_as_text_not_as_a_repr():
     assert lines[0] == "web (ps_0123): exited (3) after 1.500 s", lines
     assert lines[1] == "command: seq 1 50"
     assert "memory peak 3.0 MiB" in lines[2] and "memory limit 64 MiB" in lines[2] and "cpu seconds 0.250" in lines[2]
-    assert lines[3] == "output (last 3 of 50 lines; .text has them all):"
-    assert lines[4:] == ["  line 48", "  line 49", "  line 50"], "a short tail of what was streamed"
+    assert lines[3:] == ["output: 50 lines, streamed above (.text has it)"], "streamed: not repeated"
     html = report._repr_mimebundle_()["text/html"]
-    assert "seq 1 50" in html and "exited (3)" in html, "the text says what the HTML shows"
+    assert "exited (3)" in html and "memory peak" in html, "the text says what the HTML shows"
+    assert "line 50" not in html, "streamed: the HTML does not repeat the output"
     quiet = RunReport(RunResult("ps_0123", 0, b"hi\n", 0.2), label="ps_0123", streamed=False)
     assert quiet._text().splitlines()[-2:] == ["output:", "hi"], "not streamed: the output itself"
-    done = RunReport(RunResult("ps_0123", 0, b"", 0.2), exec_in="web", command="true")
-    assert done._text().splitlines() == ["exec in web: exit 0 after 0.200 s", "command: true"]
+    done = RunReport(RunResult("ps_0123", 0, b"", 0.2), label="ps_0123")
+    assert done._text() == "ps_0123: exited (0) after 0.200 s", "no output: no output line"
 
 
 # -- images once, widgets that still read -----------------------------------------------------
