@@ -11,6 +11,12 @@ container starts, no registry, no netlink), so it is right after any change and 
 a millisecond. Where it offers something it suppresses IPython's other matchers (Python names
 and files mean nothing there); where it does not (a file argument, the container's command),
 they complete as usual.
+
+A JupyterLab menu may still end with the words of the cell itself (`%`, `bocker`, `logs`): those
+are not the kernel's. JupyterLab merges a second provider into every menu, its context completer,
+which offers the editor's own tokens that start with the word at the cursor (after a space: all
+of them). The kernel's reply (this matcher's candidates, what ipykernel's do_complete sends)
+holds only ours: tests/host/test_magics.py checks that.
 """
 
 from __future__ import annotations

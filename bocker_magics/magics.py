@@ -127,6 +127,16 @@ class Made:
 MADE = Made()
 
 
+def _command_line(command: list[str] | None) -> str | None:
+    """A run's command in one line, as given (a cell's script: its first line and a count)."""
+    if not command:
+        return None
+    import shlex
+    text = command[0] if len(command) == 1 else shlex.join(command)
+    lines = text.strip().splitlines() or [""]
+    return lines[0] + (f" … ({len(lines)} lines)" if len(lines) > 1 else "")
+
+
 # -- arguments ---------------------------------------------------------------------------------
 def _top_options(p: commands.Parser) -> None:
     """top shows the processes (as the CLI's); with these, a live plot of memory and cpu instead."""
@@ -154,8 +164,12 @@ def _build_options(p: commands.Parser) -> None:
 
 
 def _stats_options(p: commands.Parser) -> None:
-    p.add_argument("--stream", action="store_true", help="redraw every --interval seconds until interrupted")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between samples of --stream (default 1)")
+    """As `docker stats`: a live table redrawn until the cell is interrupted, by default."""
+    p.add_argument("--no-stream", action="store_true",
+                   help="one table, then return (as docker stats --no-stream); --out VAR implies it")
+    p.add_argument("--stream", action="store_true",
+                   help="redraw until interrupted: the default, and with --out VAR the last table is stored")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between samples while streaming (default 1)")
 
 
 def _dashboard_arguments(p: commands.Parser) -> None:
@@ -419,7 +433,9 @@ class BockerMagics(Magics):
         return views.Dashboard.shown(self.engine, lambda: list(MADE.containers), a.interval, a.duration)
 
     def _stats(self, verb: str, a: Any, cell: str | None) -> Any:
-        if a.stream:  # docker stats: redrawn until the cell is interrupted
+        if a.stream and a.no_stream:
+            raise UsageError(f"{PROG} stats: --stream and --no-stream contradict each other: give one")
+        if a.stream or not (a.no_stream or a.out):  # docker stats: redrawn until the cell is interrupted
             from . import views
             return views.StatsTable.stream(self.engine, a.containers or None, a.interval)
         return self._verb(verb, a)
@@ -511,7 +527,8 @@ class BockerMagics(Magics):
             if output is not None:
                 output.close()
         if verb == "exec":
-            return views.RunReport(result, exec_in=name or cid, label=_label(name, cid), streamed=output is not None)
+            return views.RunReport(result, exec_in=name or cid, label=_label(name, cid), streamed=output is not None,
+                                   command=_command_line(a.command))
         detached = a.detach
         stats = monitor.last if monitor is not None else None
         if not detached and not a.rm:
@@ -520,7 +537,8 @@ class BockerMagics(Magics):
             if recorded is not None and recorded.cpu_seconds is not None:
                 stats = recorded
         return views.RunReport(result, stats, monitor if a.monitor else None, detached,
-                               label=_label(name, result.id), streamed=output is not None)
+                               label=_label(name, result.id), streamed=output is not None,
+                               command=_command_line(a.command))
 
     # -- build ----------------------------------------------------------------------------------
     def _build(self, verb: str, a: Any, cell: str | None):

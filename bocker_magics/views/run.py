@@ -35,7 +35,8 @@ def status_line(exit_code: int | None, oom_killed: bool, oom_kills: int | None) 
 
 class RunReport(View):
     def __init__(self, result: Any, stats: Any = None, monitor: Any = None, detached: bool = False, *,
-                 exec_in: str | None = None, label: str | None = None, streamed: bool = True) -> None:
+                 exec_in: str | None = None, label: str | None = None, streamed: bool = True,
+                 command: str | None = None) -> None:
         self.result = result            # engine.RunResult
         self.stats = stats              # CgroupStats: recorded at exit, or the last sample (or None)
         self.monitor = monitor          # Monitor, when --monitor
@@ -43,6 +44,7 @@ class RunReport(View):
         self.exec_in = exec_in          # exec: the container it ran in (its name, or id)
         self.label = label or result.id  # "web (ps_…)"
         self.streamed = streamed        # the output went to the cell as it came
+        self.command = command          # what ran, as the user gave it (one line), when known
         peak = getattr(stats, "memory_peak", None)
         if monitor is not None and peak is not None:
             monitor.known_peak = peak   # the report and its plot's summary show one peak
@@ -102,12 +104,24 @@ class RunReport(View):
         return shown
 
     def _text(self) -> str:
-        if self.exec_in is not None:
-            text = self.status
-        else:
-            text = "RunReport(" + ", ".join(f"{k}={v}" for k, v in self._fields()) + ")"
+        """What the HTML shows, as lines a reader reads (never a Python repr): the container, how
+        it ended and after how long, its command, its accounting; the output only where the cell
+        did not get it already (else its size: no line is shown twice)."""
         output = self._unstreamed()
-        return text + ("\n" + output if output else "")
+        if self.exec_in is not None:
+            return self.status + ("\n" + output if output else "")
+        fields = dict(self._fields())
+        lines = [f"{fields.pop('container')}: {fields.pop('status')} after {fields.pop('duration')}"]
+        if self.command:  # the text's alone: the HTML sits under the cell that holds the command
+            lines.append(f"command: {self.command}")
+        if fields:
+            lines.append(", ".join(f"{k} {v}" for k, v in fields.items()))
+        if output:
+            lines.append("output:\n" + output.rstrip("\n"))
+        elif self.output:
+            lines.append(f"output: {format.count(len(self.text.splitlines()), 'line')}, streamed above "
+                         "(.text has it)")
+        return "\n".join(lines)
 
     def _html(self) -> str:
         rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in self._fields())

@@ -2,7 +2,7 @@
 NAME, CPU %, MEM USAGE / LIMIT, MEM %, NET I/O, BLOCK I/O, PIDS); the frame has every field of
 CgroupStats (the same on cgroup v1 and v2) and the measured ones.
 
-    stats = %bocker stats web
+    stats = %bocker stats --no-stream web   # one table (without --no-stream: live until interrupted)
     stats["memory_limit"]      # a column of the frame (bytes), as stats.to_frame() has it
     stats.loc["ps_…", "pids_current"]
 

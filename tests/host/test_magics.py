@@ -173,12 +173,12 @@ def test_init_commit_and_diff(ip, tmp_path, cleanup):
 def test_stats_ns_and_top(ip, cleanup):
     r = ip.run_line_magic("bocker", "run -d --name busy -m 64m --pids-limit 20 busybox "
                                     "'while :; do :; done'")
-    frame = ip.run_line_magic("bocker", "stats busy")
+    frame = ip.run_line_magic("bocker", "stats --no-stream busy")
     assert list(frame.index) == [r.id]
     assert frame.loc[r.id, "memory_limit"] == 64 << 20
     assert frame.loc[r.id, "pids_limit"] == 20
     assert frame.loc[r.id, "pids_current"] >= 1
-    every = ip.run_line_magic("bocker", "stats")
+    every = ip.run_line_magic("bocker", "stats --no-stream")
     assert r.id in every.index
     table = ip.run_line_magic("bocker", f"ns busy {os.getpid()}")
     pid = ip.magics_manager.registry["BockerMagics"].engine.container("busy").pid
@@ -342,6 +342,15 @@ def test_completion_of_verbs_and_options(ip):
                                                     "%bocker logs --since"}
     assert set(_complete(ip, "%bocker network ")) >= {"%bocker network ls", "%bocker network inspect"}
     assert "%%bocker run --monitor" in _complete(ip, "%%bocker run --mon")
+    # the words of the line itself are never offered (JupyterLab's context completer adds
+    # them to its menu; the kernel's reply, which these are, holds only verbs and options)
+    for line in ("%bocker ", "%bocker logs -", "%bocker run --", "%bocker network "):
+        words = {c[len(line):] for c in _complete(ip, line)}
+        assert not words & {"%", "bocker", "%bocker", ""}, (line, words)
+        assert all(c.startswith(line) for c in _complete(ip, line)), line
+    from bocker_magics.magics import verbs
+    assert {c[len("%bocker "):] for c in _complete(ip, "%bocker ")} == set(verbs()), "the verbs, only"
+    assert all(c[len("%bocker run "):].startswith("--") for c in _complete(ip, "%bocker run --")), "options only"
 
 
 def test_completion_of_containers_images_and_networks(ip, magics, busybox, cleanup):

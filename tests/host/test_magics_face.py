@@ -87,7 +87,7 @@ def test_a_failing_build_step_is_a_build_failure(ip, busybox, tmp_path):
 
 def test_stats_has_dockers_columns_and_cpu_percent(ip, busybox, cleanup):
     ip.run_line_magic("bocker", "run -d --name spin -m 64m busybox 'while :; do :; done'")
-    table = ip.run_line_magic("bocker", "stats spin")
+    table = ip.run_line_magic("bocker", "stats --no-stream spin")
     assert list(table.headers) == ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O",
                                    "BLOCK I/O", "PIDS"]
     row = table.rows()[0]
@@ -147,6 +147,33 @@ def test_stats_stream_samples_until_told(ip, busybox, magics, cleanup):
     assert __import__("time").monotonic() - t0 < 10
     assert table.rows()[0][1] == "streamy" and table.rows()[0][2].endswith("%")
     ip.run_line_magic("bocker", "kill streamy")
+
+
+def test_stats_streams_by_default_and_no_stream_or_out_take_one_sample(ip, busybox, cleanup):
+    import os
+    import signal
+    import threading
+    import time
+
+    from bocker_magics.views import StatsTable
+
+    ip.run_line_magic("bocker", "run -d --name streamy2 busybox 'while :; do :; done'")
+    t0 = time.monotonic()
+    one = ip.run_line_magic("bocker", "stats --no-stream streamy2")  # as docker stats --no-stream
+    assert isinstance(one, StatsTable) and one.rows()[0][1] == "streamy2"
+    ip.run_line_magic("bocker", "stats --out st2 streamy2")  # --out: one sample, no streaming
+    assert ip.user_ns["st2"].rows()[0][1] == "streamy2"
+    assert time.monotonic() - t0 < 20, "neither waited for an interrupt"
+    with pytest.raises(UsageError, match="--stream and --no-stream"):
+        ip.run_line_magic("bocker", "stats --stream --no-stream streamy2")
+    timer = threading.Timer(2.5, os.kill, (os.getpid(), signal.SIGINT))  # the cell's stop button
+    t0 = time.monotonic()
+    timer.start()
+    live = ip.run_line_magic("bocker", "stats --interval 0.2 streamy2")  # the default: until interrupted
+    timer.join()
+    assert time.monotonic() - t0 >= 2.4, "it kept redrawing until interrupted"
+    assert live.rows()[0][1] == "streamy2" and live.rows()[0][2].endswith("%"), "the last table stays"
+    ip.run_line_magic("bocker", "kill streamy2")
 
 
 def test_a_mistyped_option_gets_the_nearest_one(ip):

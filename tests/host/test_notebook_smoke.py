@@ -55,7 +55,7 @@ def test_notebook_uses_every_magic(kernel, busybox, assert_nothing_left):
     assert "<table>" in cells["%bocker images"]["text/html"]
     assert "nb-detached" in cells["%bocker ps"]["text/html"]
     assert "<mark>" in cells["%bocker ns $name"]["text/html"]
-    stats_html = cells["frame = %bocker stats $name"]["text/html"]   # docker stats' columns; the limit as given
+    stats_html = cells["frame = %bocker stats --no-stream $name"]["text/html"]   # docker stats' columns; the limit as given
     assert "MEM USAGE / LIMIT" in stats_html and "/ 64 MiB" in stats_html
     top = cells["%bocker top --interval 0.1 --duration 0.5 $name"]
     assert top["text/html"].count("data:image/png;base64,") == 1 and "image/png" not in top  # once

@@ -168,6 +168,30 @@ def test_run_status_never_contradicts():
     assert status_line(137, False, 0) == "exited (137)"
 
 
+def test_a_run_report_reads_as_text_not_as_a_repr():
+    from bocker_magics.engine.container.record import RunResult
+    from bocker_magics.views import RunReport
+
+    output = "".join(f"line {i}\n" for i in range(1, 51)).encode()
+    stats = CgroupStats(cpu_seconds=0.25, memory_current=1 << 20, memory_peak=3 << 20, memory_limit=64 << 20,
+                        pids_current=1)
+    report = RunReport(RunResult("ps_0123", 3, output, 1.5), stats, label="web (ps_0123)", command="seq 1 50")
+    text = report._repr_mimebundle_()["text/plain"]
+    assert "RunReport(" not in text and text == report._text()
+    lines = text.splitlines()
+    assert lines[0] == "web (ps_0123): exited (3) after 1.500 s", lines
+    assert lines[1] == "command: seq 1 50"
+    assert "memory peak 3.0 MiB" in lines[2] and "memory limit 64 MiB" in lines[2] and "cpu seconds 0.250" in lines[2]
+    assert lines[3:] == ["output: 50 lines, streamed above (.text has it)"], "streamed: not repeated"
+    html = report._repr_mimebundle_()["text/html"]
+    assert "exited (3)" in html and "memory peak" in html, "the text says what the HTML shows"
+    assert "line 50" not in html, "streamed: the HTML does not repeat the output"
+    quiet = RunReport(RunResult("ps_0123", 0, b"hi\n", 0.2), label="ps_0123", streamed=False)
+    assert quiet._text().splitlines()[-2:] == ["output:", "hi"], "not streamed: the output itself"
+    done = RunReport(RunResult("ps_0123", 0, b"", 0.2), label="ps_0123")
+    assert done._text() == "ps_0123: exited (0) after 0.200 s", "no output: no output line"
+
+
 # -- images once, widgets that still read -----------------------------------------------------
 class _Stats:
     def __init__(self, cpu, mem):
