@@ -276,6 +276,10 @@ class Networks:
                 bridge = ipr.link_lookup(ifname=ep.bridge)
                 if not bridge:
                     raise BockerError(f"The bridge {ep.bridge} is gone: run again to recreate it")
+                for stale in ipr.link_lookup(ifname=ep.host_ifname):
+                    # its previous run's pair, still there while something (the resolver's
+                    # sockets, until it sees the stop) holds that run's namespace
+                    ipr.link("del", index=stale)
                 ipr.link("add", ifname=ep.host_ifname, kind="veth", master=bridge[0], state="up",
                          peer={"ifname": ep.ifname, "index": CONTAINER_IFINDEX, "address": ep.mac,
                                "net_ns_fd": ns_fd})
