@@ -1,7 +1,7 @@
 """json.loads and json.dumps, with json's default arguments, without importing json.
 
-The json package imports re, and re imports enum (with functools and collections): ~5 ms
-of every bocker-runc create, which reads a config.json and speaks JSON with its pid 1,
+The json package imports re, and re imports enum (with functools and collections): a visible
+share of every bocker-runc create, which reads a config.json and speaks JSON with its pid 1,
 and of every `state`. These are the C functions json itself calls (_json, CPython's
 accelerator) given json's defaults, so what they return is what json returns; indent=
 (`state` prints with it) is written here, in json's layout, for plain data. Anything else

@@ -15,7 +15,7 @@ def lazy_exports(package: str, exports: dict[str, str]):
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        __import__(f"{package}.{module}")  # not importlib's import_module: importlib costs every start ~0.3 ms
+        __import__(f"{package}.{module}")  # not importlib's import_module: importlib would load on every start
         value = getattr(sys.modules[f"{package}.{module}"], name)
         setattr(sys.modules[package], name, value)  # the next lookup is a plain attribute
         return value

@@ -1,7 +1,7 @@
 """`bocker`, the command: a small client of a long-lived bocker server (server.py).
 
-A fresh Python that imports the engine pays ~100 ms before it does anything (pyroute2 alone
-~250 ms more), which the engine's own container start (~25 ms) cannot hide. So the command
+A fresh Python that imports the engine pays for its imports before it does anything (pyroute2
+most of all), and that cost is several times the engine's own container start. So the command
 is this module only (the interpreter and four C modules: no argparse, no json, no engine),
 and the work is done by a server that keeps a warm Engine: one per BOCKER_ROOT and per
 everything else that changes what a command does (server_identity), started by the first
@@ -75,7 +75,7 @@ def code_version(directory: str | None = None) -> str:
 
 
 def _digest(text: str) -> str:
-    import _sha256  # C, no OpenSSL: hashlib costs ~3 ms to import
+    import _sha256  # C, no OpenSSL: importing hashlib loads OpenSSL, a large share of a command's start
     return _sha256.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 

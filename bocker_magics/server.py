@@ -143,8 +143,8 @@ class Request:
 
 
 class Workers:
-    """Threads kept for the next request: starting a thread costs ~0.1 ms, and now and then
-    (the kernel's clone under load) several ms, on the path of every command."""
+    """Threads kept for the next request: starting a thread is cheap, but now and then
+    (the kernel's clone under load) slow, and it is on the path of every command."""
 
     KEEP = 16  # idle threads kept; more leave
 

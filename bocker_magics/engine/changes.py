@@ -14,6 +14,14 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import NotFound
+
+if TYPE_CHECKING:
+    from .container import Containers
+    from .images import ImageStore
+    from .store import Store
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -90,3 +98,17 @@ def changes(upper: str | os.PathLike[str], lowers: list[str | os.PathLike[str]])
             size = st.st_size if kind_of == "file" else None
             out.append(Change("C" if below is not None else "A", "/" + rel, kind_of, size, opaque))
     return sorted(out, key=lambda c: c.path)
+
+
+def diff_dirs(store: Store, containers: Containers, images: ImageStore, ref: str) -> tuple[Path, list[Path]]:
+    """The upper dir and the lower dirs (top-most first) that `diff` compares: a container's
+    upper dir over its image's layers, or an image's top layer over the layers below it."""
+    c = containers.find(ref) if not ref.startswith("img_") else None
+    if c is not None and c.record is not None:
+        lowers = [store.layer_dir(d) for d in reversed(c.record.layers)]
+        return store.container_dir(c.id) / "upper", lowers
+    img = images.find(ref)
+    if img is None:
+        raise NotFound(f"No container or image named '{ref}' exists")
+    top_first = [store.layer_dir(d) for d in reversed(img.layers)]
+    return top_first[0], top_first[1:]

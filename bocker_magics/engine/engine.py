@@ -20,16 +20,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
-    Conflict,
-    ContainerStartError,
-    ExitCodeError,
-    HostUnsupported,
-    InvalidArgument,
-    MonitorDied,
-    NotFound,
-)
-from .images import BUSYBOX_NAME, Image, ImageStore
+# ExitCodeError: the package exports it from here (engine/__init__.py)
+from ..errors import ExitCodeError, HostUnsupported, MonitorDied, NotFound  # noqa: F401
+from .images import Image, ImageStore
 from .store import Store
 
 if TYPE_CHECKING:
@@ -135,12 +128,10 @@ class Engine:
 
     def images(self, filters: list[str] | None = None) -> list[Image]:
         """The images (oldest first); `filters` as `images --filter` takes them (filters.py)."""
-        found = self.images_store.list()
         if not filters:
-            return found
-        from . import filters as _filters
-        parsed = _filters.parse_filters(filters, _filters.IMAGE_FILTERS, "images")
-        return _filters.images(self.images_store, found, parsed, {c.image for c in self.ps()})
+            return self.images_store.list()
+        from .filters import list_images
+        return list_images(self.images_store, filters, {c.image for c in self.ps()})
 
     def tag(self, source: str, target: str) -> Image:
         """`tag SOURCE TARGET`: one more name for an image, moved from any image that had it."""
@@ -160,15 +151,7 @@ class Engine:
 
     def image(self, ref: str) -> Image:
         """An image by id or name; `busybox` is made on first use, like a pull."""
-        img = self.images_store.find(ref)
-        if img is None and ref in ("busybox", BUSYBOX_NAME):
-            return self.busybox()
-        if img is None:
-            raise NotFound(f"No image named '{ref}' exists: pull it (bocker pull {ref}) "
-                           "or make the built-in one (bocker init --busybox)")
-        if img.broken:
-            raise Conflict(f"Image {img.id} is broken ({img.problem}): remove it with 'bocker rmi {img.id}'")
-        return img
+        return self.images_store.usable(ref)
 
     def rmi(self, ref: str) -> str:
         img = self.images_store.get(ref)
@@ -182,71 +165,34 @@ class Engine:
         from .config import load
         return load()
 
-    def _registry_clients(self, registry: str, insecure: bool, pull: bool = True):
-        from .distribution.credentials import docker_config_paths, find_credentials
-        from .distribution.transfer import clients_for
-        files = [self.store.auth_file, *docker_config_paths()]
-        return clients_for(registry, self.engine_config(), insecure=insecure, pull=pull,
-                           credentials=lambda name: find_credentials(name, files))
-
     def pull(self, ref: str, tag: str | None = None, *, insecure: bool = False,
              platform: str | None = None, progress: Callable[[Any], None] | None = None) -> Image:
         """`bocker pull NAME TAG` (the seed's form) or `pull [registry/]repo[:tag|@digest]`.
         `progress` gets a registry.Progress per layer event (a bar, a widget). A Docker Hub
-        pull tries the config's registry-mirrors first."""
-        from .distribution.oci import Platform
-        from .distribution.reference import parse_reference
-        from .distribution.transfer import Puller, pull_through
-        reference = parse_reference(ref, tag)
-        want = Platform.parse(platform) if platform else None
-        clients = self._registry_clients(reference.registry, insecure)
-        return pull_through(clients, lambda client: Puller(self.store, self.images_store, client, progress)
-                            .pull(reference, want))
+        pull tries the config's registry-mirrors first (distribution/verbs.py)."""
+        from .distribution.verbs import pull
+        return pull(self.store, self.images_store, self.engine_config(), ref, tag, insecure=insecure,
+                    platform=platform, progress=progress)
 
     def push(self, image: str, ref: str | None = None, *, insecure: bool = False,
              progress: Callable[[Any], None] | None = None, compression: str = "gzip") -> str:
         """Upload an image (its layers, an OCI config and manifest) as `ref` (default: the
         image's own name); returns `ref@sha256:…`. `compression`: the layers' (gzip | zstd)."""
-        from .distribution.reference import parse_reference
-        from .distribution.transfer import Pusher
-        img = self.image(image)
-        if ref is None:
-            if not img.names:
-                raise InvalidArgument(f"Image '{image}' has no name to push as: give one, e.g. "
-                                      "push IMAGE 127.0.0.1:5000/name:tag")
-            ref = img.names[0]
-        reference = parse_reference(ref)
-        client = self._registry_clients(reference.registry, insecure, pull=False)[0]
-        try:
-            digest = Pusher(self.store, client, progress, compression).push(img, reference)
-        finally:
-            client.close()
-        return f"{reference}@{digest}"
+        from .distribution.verbs import push
+        return push(self.store, self.engine_config(), self.image(image), image, ref, insecure=insecure,
+                    progress=progress, compression=compression)
 
     def login(self, registry: str, username: str, password: str, *, insecure: bool = False) -> str:
         """Check credentials against a registry and keep them: through the credential helper
         ~/.docker/config.json names for it, else in BOCKER_ROOT/auth.json (0600)."""
-        from .distribution.credentials import docker_config_paths, store_credentials
-        from .distribution.reference import parse_reference
-        host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
-        from .distribution.transfer import clients_for
-        client = clients_for(host, self.engine_config(), insecure=insecure, pull=False,
-                             credentials=lambda name: (username, password))[0]
-        try:
-            resp = client.request("GET", "/v2/", scope="", what="/v2/")
-            resp.read()
-        finally:
-            client.close()
-        store_credentials(host, username, password, self.store.auth_file, docker_config_paths())
-        return host
+        from .distribution.verbs import login
+        return login(self.store, self.engine_config(), registry, username, password, insecure=insecure)
 
     def logout(self, registry: str = "") -> bool:
         """Forget a registry's credentials: in the credential helper that keeps them (erase)
         and in BOCKER_ROOT/auth.json. Whether any were kept."""
-        from .distribution.credentials import docker_config_paths, erase_credentials
-        from .distribution.reference import parse_reference
-        host = parse_reference(f"{registry}/x").registry if registry else parse_reference("x").registry
-        return erase_credentials(host, self.store.auth_file, docker_config_paths())
+        from .distribution.verbs import logout
+        return logout(self.store, registry)
 
     def save(self, image: str, path: str | os.PathLike[str], format: str = "docker") -> Path:
         """Write an image as a docker-save tarball (format 'docker') or an OCI image layout
@@ -270,16 +216,11 @@ class Engine:
         `on_output(chunk, stream)` gets the build's log as it goes (each step, RUN's output).
         Returns a build.BuildResult (the image, and a StepResult per step)."""
         from .build.options import BuildOptions
-        from .build.record import rebuild
+        from .build.record import build
         options = BuildOptions(tags=[tags] if isinstance(tags, str) else list(tags or []), dockerfile=dockerfile,
                                dockerfile_text=dockerfile_text, build_args=dict(build_args or {}), target=target,
                                no_cache=no_cache, pull=pull, network=network)
-        # a rebuild whose every step is cached is checked without the parser (record.py)
-        done = rebuild(self, options, context, on_output)
-        if done is not None:
-            return done
-        from .build.builder import Builder
-        return Builder(self, options, on_output=on_output).build(context)
+        return build(self, options, context, on_output)
 
     # == containers ========================================================================
     def run(self, image: str, command: str | list[str] | None = None, options: RunOptions | None = None, *,
@@ -305,16 +246,8 @@ class Engine:
         except MonitorDied:
             raise  # its state stays for gc
         except BaseException as err:
-            # a start that failed: the container it made goes too, as if never made (a monitor
-            # that reported the failure has undone its own steps)
-            import contextlib
-
-            from .container.status import Status
-            with contextlib.suppress(Exception):
-                c2 = self.containers.load(c.id)
-                if c2.status in (Status.CREATED, Status.FAILED) or isinstance(err, (ContainerStartError,
-                                                                                     ExitCodeError)):
-                    self.containers.rm(c.id, force=True)
+            from .container.removal import undo_failed_start
+            undo_failed_start(self.containers, c.id, err)
             raise
 
     def create(self, image: str, command: str | list[str] | None = None, options: RunOptions | None = None,
@@ -361,14 +294,8 @@ class Engine:
     def ps(self, filters: list[str] | None = None, last: int | None = None) -> list[Container]:
         """Every container, oldest first; `filters` as `ps --filter` takes them (filters.py),
         `last`: only the N made last."""
-        found = self.containers.list()
-        if filters:
-            from . import filters as _filters
-            parsed = _filters.parse_filters(filters, _filters.CONTAINER_FILTERS, "ps")
-            found = _filters.containers(self.images_store, found, parsed)
-        if last is not None:
-            found = found[-last:] if last > 0 else []
-        return found
+        from .filters import list_containers
+        return list_containers(self.containers.list(), self.images_store, filters, last)
 
     def pause(self, ref: str) -> str:
         """Freeze every process of a running container (the cgroup freezer; pause.py)."""
@@ -426,15 +353,12 @@ class Engine:
 
     def volume_create(self, name: str | None = None, labels: list[str] | None = None):
         """A named volume (a random name if none); an existing one is returned as it is."""
-        from .options import parse_env
         from .volumes import create
-        return create(self.volumes, name, dict(parse_env(labels)) if labels else {})
+        return create(self.volumes, name, labels)
 
     def volume_ls(self, filters: list[str] | None = None):
-        from . import filters as _filters
-        parsed = _filters.parse_filters(filters or [], _filters.VOLUME_FILTERS, "volume ls")
-        mounted = {v for c in self.containers.list() if c.record is not None for v in c.record.volumes}
-        return _filters.volumes(self.volumes.list(), parsed, mounted)
+        from .volumes import ls
+        return ls(self.volumes, self.containers.list(), filters)
 
     def volume_inspect(self, name: str) -> dict[str, Any]:
         from .volumes import inspect
@@ -495,15 +419,8 @@ class Engine:
 
     def diff_dirs(self, ref: str) -> tuple[Path, list[Path]]:
         """The upper dir and the lower dirs (top-most first) that `diff` compares."""
-        c = self.containers.find(ref) if not ref.startswith("img_") else None
-        if c is not None and c.record is not None:
-            lowers = [self.store.layer_dir(d) for d in reversed(c.record.layers)]
-            return self.store.container_dir(c.id) / "upper", lowers
-        img = self.images_store.find(ref)
-        if img is None:
-            raise NotFound(f"No container or image named '{ref}' exists")
-        top_first = [self.store.layer_dir(d) for d in reversed(img.layers)]
-        return top_first[0], top_first[1:]
+        from .changes import diff_dirs
+        return diff_dirs(self.store, self.containers, self.images_store, ref)
 
     # -- networks (network/verbs.py) ---------------------------------------------------------
     def network_ls(self) -> list[dict[str, Any]]:
@@ -517,15 +434,14 @@ class Engine:
 
     def network_create(self, name: str, subnet: str | None = None, gateway: str | None = None,
                        bridge: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
-        from .network.pools import Pool
         from .network.verbs import create
-        pools = [Pool(p.base, p.size) for p in self.engine_config().default_address_pools] if subnet is None else []
-        return create(self.networks, name, subnet, gateway, bridge, pools=pools or None, labels=labels)
+        return create(self.networks, name, subnet, gateway, bridge, pools=self.engine_config().default_address_pools,
+                      labels=labels)
 
     def network_rm(self, name: str) -> str:
         from .network.verbs import rm
-        in_use = any(c.running and c.record is not None and c.record.network.name == name for c in self.ps())
-        return rm(self.networks, name, in_use)
+        return rm(self.networks, name, in_use=any(c.running and c.record is not None
+                                                  and c.record.network.name == name for c in self.ps()))
 
     def commit(self, ref: str, target: str) -> Image:
         """The container's changes (its upper dir) as a new layer over its image's layers,

@@ -154,3 +154,20 @@ def images(store: ImageStore, found: list[Image], filters: dict[str, list[str]],
         "since": lambda i, v: all(i.created > t for t in since),
     }
     return [i for i in found if all(_holds(checks[k], i, k, values) for k, values in filters.items())]
+
+
+# -- the verbs' listings ------------------------------------------------------------------------
+def list_containers(found: list[Container], images: ImageStore, filters: list[str] | None,
+                    last: int | None = None) -> list[Container]:
+    """`ps`: `found` (every container, oldest first) as `--filter` narrows it; `last`: only
+    the N made last."""
+    if filters:
+        found = containers(images, found, parse_filters(filters, CONTAINER_FILTERS, "ps"))
+    if last is not None:
+        found = found[-last:] if last > 0 else []
+    return found
+
+
+def list_images(store: ImageStore, filters: list[str], used: set[str]) -> list[Image]:
+    """`images --filter`: `used`, the ids of the images containers were made from."""
+    return images(store, store.list(), parse_filters(filters, IMAGE_FILTERS, "images"), used)

@@ -128,6 +128,19 @@ class ImageStore:
             raise NotFound(f"No image named '{ref}' exists")
         return img
 
+    def usable(self, ref: str) -> Image:
+        """An image a verb can use, by id or name; `busybox` is made on first use, like a pull;
+        a broken one is an error that says how to remove it."""
+        img = self.find(ref)
+        if img is None and ref in ("busybox", BUSYBOX_NAME):
+            return self.busybox()
+        if img is None:
+            raise NotFound(f"No image named '{ref}' exists: pull it (bocker pull {ref}) "
+                           "or make the built-in one (bocker init --busybox)")
+        if img.broken:
+            raise Conflict(f"Image {img.id} is broken ({img.problem}): remove it with 'bocker rmi {img.id}'")
+        return img
+
     def layer_paths(self, image: Image) -> list[Path]:
         return [self.store.layer_dir(d) for d in image.layers]
 

@@ -100,12 +100,24 @@ class Volumes:
         shutil.rmtree(trash, ignore_errors=True)
 
 
-# -- the verbs (`volume create|inspect|rm`; ls filters in filters.py); `users(name)` names the
+# -- the verbs (`volume create|ls|inspect|rm`; ls filters in filters.py); `users(name)` names the
 # containers that mount one
-def create(volumes: Volumes, name: str | None = None, labels: dict[str, str] | None = None) -> VolumeRecord:
-    """A named volume (a random name if none); an existing one is returned as it is."""
+def create(volumes: Volumes, name: str | None = None, labels: list[str] | None = None) -> VolumeRecord:
+    """A named volume (a random name if none); an existing one is returned as it is. `labels`:
+    KEY=VALUE lines, as --label gives them."""
     import secrets
-    return volumes.create(name or secrets.token_hex(32), dict(labels or {}), exist_ok=True)
+
+    from .options import parse_env
+    return volumes.create(name or secrets.token_hex(32), dict(parse_env(labels)) if labels else {}, exist_ok=True)
+
+
+def ls(volumes: Volumes, containers: list, filters: list[str] | None = None) -> list[VolumeRecord]:
+    """The volumes that pass `volume ls --filter`; `containers`: every container (which of
+    them mount a volume answers dangling=)."""
+    from . import filters as _filters
+    parsed = _filters.parse_filters(filters or [], _filters.VOLUME_FILTERS, "volume ls")
+    mounted = {v for c in containers if c.record is not None for v in c.record.volumes}
+    return _filters.volumes(volumes.list(), parsed, mounted)
 
 
 def inspect(volumes: Volumes, name: str, users) -> dict:

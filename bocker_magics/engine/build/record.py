@@ -75,6 +75,16 @@ class Recorder:
             "bases": self.bases, "steps": self.steps, "warnings": warnings}, fsync=False)
 
 
+def build(engine, options, context_dir, on_output: Output | None = None) -> BuildResult:
+    """The verb: the cached image when every step comes from the cache (checked without the
+    parser), else a full build (builder.py)."""
+    done = rebuild(engine, options, context_dir, on_output)
+    if done is not None:
+        return done
+    from .builder import Builder
+    return Builder(engine, options, on_output=on_output).build(context_dir)
+
+
 def rebuild(engine, options, context_dir, on_output: Output | None = None) -> BuildResult | None:
     """The image a build of these inputs makes when every step comes from the cache, or None
     (then the full build has to run)."""

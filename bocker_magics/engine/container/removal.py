@@ -7,7 +7,7 @@ import contextlib
 import shutil
 from typing import TYPE_CHECKING
 
-from ...errors import Conflict, NotFound
+from ...errors import Conflict, ContainerStartError, ExitCodeError, NotFound
 from ..network import plan as network_plan
 from .signals import kill, mark_stopped, wait
 
@@ -39,6 +39,17 @@ def _rm(rooms: Room, c: Container, force: bool, volumes: bool) -> str:
     if c.image:
         rooms.images.forget_if_unused(c.image, in_use=any(o.image == c.image for o in rooms.list()))
     return c.id
+
+
+def undo_failed_start(rooms: Room, cid: str, err: BaseException) -> None:
+    """A `run` whose start failed: the container it made goes too, as if never made (a
+    monitor that reported the failure has undone its own steps). Best effort: the start's
+    own error is the one to report."""
+    from .status import Status
+    with contextlib.suppress(Exception):
+        c = rooms.load(cid)
+        if c.status in (Status.CREATED, Status.FAILED) or isinstance(err, (ContainerStartError, ExitCodeError)):
+            rm(rooms, cid, force=True)
 
 
 def _kill_and_wait(rooms: Room, c: Container, timeout: float = 10.0) -> None:

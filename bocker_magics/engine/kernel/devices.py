@@ -36,7 +36,7 @@ import sys
 from bocker_magics._record import Value
 from bocker_magics.errors import BockerError, HostUnsupported, InvalidArgument
 
-TYPE_CHECKING = False  # not typing's: importing typing costs the monitor ~2 ms
+TYPE_CHECKING = False  # not typing's: the monitor would import typing at every start for nothing
 if TYPE_CHECKING:
     from typing import Any
 

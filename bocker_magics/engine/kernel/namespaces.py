@@ -12,7 +12,7 @@ import os
 KINDS = ("cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children",
          "user", "uts")
 _LINKS: list = []  # the compiled `KIND:[INODE]` pattern: `re` is imported when a link is read
-# (bocker-runc's create checks namespace paths here, and `re` costs a create ~5 ms)
+# (bocker-runc's create checks namespace paths here, and importing `re` is a visible share of a create)
 
 
 def _link():

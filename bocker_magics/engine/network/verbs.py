@@ -25,8 +25,13 @@ def ls(networks: Networks) -> list[dict[str, Any]]:
 
 def create(networks: Networks, name: str, subnet: str | None = None, gateway: str | None = None,
            bridge: str | None = None, pools=None, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """Without a subnet, the first free one of `pools` (pools.py: Docker's default address pools
-    unless the engine's config gives others)."""
+    """Without a subnet, the first free one of `pools` (the engine config's
+    default-address-pools, each with a base and a size; none: Docker's, pools.py)."""
+    if subnet is not None or not pools:
+        pools = None
+    else:
+        from .pools import Pool
+        pools = [Pool(p.base, p.size) for p in pools]
     net = networks.create(name, subnet, gateway, bridge, pools=pools, labels=labels)
     try:
         networks.ensure(name)

@@ -238,6 +238,8 @@ def run_check(argv: list[str], out_fd: int, timeout: float, enter) -> int:
         import select
         import socket
 
+        from .protocol import SYNC_ERROR
+
         exec_check = enter()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         child = os.fork()
@@ -261,7 +263,7 @@ def run_check(argv: list[str], out_fd: int, timeout: float, enter) -> int:
             report = json.loads(ours.recv(65536) or b"{}")
         except (OSError, ValueError):
             report = {}
-        if report.get("type") == "error":  # it never ran: say why, as `exec` would
+        if report.get("type") == SYNC_ERROR:  # it never ran: say why, as `exec` would
             os.write(out_fd, str(report.get("message", "")).encode())
     except BaseException:
         code = 125

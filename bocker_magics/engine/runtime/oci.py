@@ -334,22 +334,23 @@ class Runtime:
     def _until_ready(self, c: Container, spec, sync) -> None:
         from ...errors import HookError
         from .hooks import run_hooks
+        from .protocol import SYNC_ABORT, SYNC_ERROR, SYNC_HOOKS, SYNC_READY, SYNC_RESUME
 
         while True:
             msg = sync.receive()
             kind = msg.get("type")
-            if kind == "hooks":
+            if kind == SYNC_HOOKS:
                 state = c.hook_state("creating")
                 try:
                     run_hooks(spec.hooks.prestart, state, "prestart")
                     run_hooks(spec.hooks.create_runtime, state, "createRuntime")
                 except HookError as e:
-                    sync.send(type="abort", message=str(e))
+                    sync.send(type=SYNC_ABORT, message=str(e))
                     raise
-                sync.send(type="resume", state=c.hook_state("created"))
-            elif kind == "ready":
+                sync.send(type=SYNC_RESUME, state=c.hook_state("created"))
+            elif kind == SYNC_READY:
                 return
-            elif kind == "error":
+            elif kind == SYNC_ERROR:
                 raise StartFailure(msg.get("message") or "the container's init failed", msg.get("code", 125))
             else:
                 raise StartFailure("the container's init died before it was ready")
@@ -614,7 +615,7 @@ class Runtime:
         from ..kernel import capabilities, linux
         from ..spec import Process, read_object
         from .init import EXEC_NAMESPACES, ExecConfig, exec_init
-        from .protocol import Sync
+        from .protocol import SYNC_ERROR, Sync
 
         c = self.load(cid)
         status = c.status()
@@ -667,7 +668,7 @@ class Runtime:
             console.close()
         report = Sync(ours).receive()  # EOF: it exec'ed
         ours.close()
-        if report.get("type") == "error":
+        if report.get("type") == SYNC_ERROR:
             os.waitpid(pid, 0)
             if relay is not None:
                 relay.close()

@@ -83,8 +83,8 @@ def serve(sock_fd: int) -> None:
 def _warm(request: dict) -> bool:
     """Once, in the shim, after its first monitor is on its way: what that monitor did for
     the first time (the spec model's field tables, Launch's, the state's encoding) is then
-    done here, and every later monitor, a fork of this process, starts with it (~1-2 ms of
-    each start)."""
+    done here, and every later monitor, a fork of this process, starts with it instead of
+    paying for it on its own start."""
     from ..spec import Spec, State
     try:
         Launch.from_json(request)
