@@ -18,7 +18,6 @@ starts, so the first lookup a program makes finds its resolver there.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
@@ -49,24 +48,6 @@ def write_container_dns(container_dir: Path, networks: dict[str, dict], upstream
         data.update(pid=pid, pid_start=pid_start or 0)
     tmp.write_text(json.dumps(data))
     os.rename(tmp, path)
-
-
-def stop(root: Path) -> bool:
-    """End the daemon of `root`, if one runs (a test session's end, `bocker gc`)."""
-    import signal
-
-    try:
-        pid = int((daemon_dir(root) / "daemon.pid").read_text())
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError):
-        return False
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
-        from ..kernel.procfs import alive
-        if not alive(pid):
-            break
-        time.sleep(0.01)
-    return True
 
 
 def _read(path: Path) -> dict | None:
@@ -150,7 +131,9 @@ class Daemon:
             self.server.stop()
 
     def control(self, listener: socket.socket) -> None:
-        """`scan` from the engine: scan now, then answer `ok`."""
+        """`scan` from the engine: scan now, then answer `ok`; `stop`: answer, then leave.
+        Only root may ask (the socket is abstract: SO_PEERCRED says who asks)."""
+        import struct
         try:
             conn, _ = listener.accept()
         except OSError:
@@ -158,63 +141,84 @@ class Daemon:
         with conn:
             conn.settimeout(5)
             try:
-                if conn.recv(64).strip() == b"scan":
+                uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+                word = conn.recv(64).strip()
+                if uid != 0:
+                    return
+                if word == b"scan":
                     self.scan()
                     conn.sendall(b"ok\n")
+                elif word == b"stop":
+                    conn.sendall(b"ok\n")
+                    self.server.stop()
             except OSError:
                 pass
 
 
+def control_address(root: Path) -> str:
+    """The daemon's control socket: an abstract one (no file under the root held open, none
+    left by a kill -9), named after the root; binding it is what makes a daemon the root's
+    only one in this network namespace."""
+    import hashlib
+    return "\0bocker-dnsd-" + hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:32]
+
+
+def _log(root: Path, line: str) -> None:
+    """daemon.log, opened for each line: the daemon holds no file under the root."""
+    with contextlib.suppress(OSError):
+        daemon_dir(root).mkdir(mode=0o700, exist_ok=True)
+        with open(daemon_dir(root) / "daemon.log", "a") as f:
+            f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + line + "\n")
+
+
 def run(root: Path) -> int:
-    """The daemon's body: one per root (a lock file), a control socket, the serving loop."""
-    home = daemon_dir(root)
-    home.mkdir(mode=0o700, exist_ok=True)
-    lock = os.open(home / "daemon.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return 0  # another daemon serves this root
-    (home / "daemon.pid").write_text(f"{os.getpid()}\n")
-    daemon = Daemon(root)
-    path = home / "control.sock"
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    """The daemon's body: one per root (its control socket's name), the serving loop."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
+    try:
+        listener.bind(control_address(root))
+    except OSError:
+        listener.close()
+        return 0  # another daemon serves this root
     listener.listen(16)
     listener.setblocking(False)
+    daemon = Daemon(root)
     daemon.server.watch(listener, daemon.control)
     import signal
-    signal.signal(signal.SIGTERM, lambda *_: daemon.server.stop())  # leave as when idle: files removed
-    daemon.scan()
+    signal.signal(signal.SIGTERM, lambda *_: daemon.server.stop())  # leave as when idle
     try:
+        daemon.scan()
         daemon.server.serve(tick=0.5, on_tick=daemon.on_tick)
-    finally:
-        with contextlib.suppress(OSError):
-            path.unlink()
-        with contextlib.suppress(OSError):
-            (home / "daemon.pid").unlink()
-        os.close(lock)
+    except Exception as e:  # one line in the log: the next start starts a new one
+        _log(root, f"the resolver daemon stopped: {type(e).__name__}: {e}")
+        return 1
     return 0
 
 
 def sync(root: Path, timeout: float = 5.0) -> bool:
     """Make sure the daemon runs for `root` and has read every container's files: True when it
     answered. Starts one when none runs (detached: it outlives the caller)."""
-    path = daemon_dir(root) / "control.sock"
+    return _ask(root, b"scan", timeout, start_one=True)
+
+
+def stop(root: Path, timeout: float = 5.0) -> bool:
+    """End the daemon of `root`, if one runs (a test session's end)."""
+    return _ask(root, b"stop", timeout, start_one=False)
+
+
+def _ask(root: Path, word: bytes, timeout: float, start_one: bool) -> bool:
     deadline = time.monotonic() + timeout
     started = False
     while True:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(max(0.1, deadline - time.monotonic()))
-                s.connect(str(path))
-                s.sendall(b"scan\n")
+                s.connect(control_address(root))
+                s.sendall(word + b"\n")
                 return s.recv(16).startswith(b"ok")
         except OSError:
-            if time.monotonic() >= deadline:
+            if not start_one or time.monotonic() >= deadline:
                 return False
-            if not started:  # none answers (none runs, or a killed one's socket is left): start one
+            if not started:  # none answers: start one
                 start(root)
                 started = True
             time.sleep(0.005)
@@ -223,11 +227,9 @@ def sync(root: Path, timeout: float = 5.0) -> bool:
 def start(root: Path) -> None:
     """Start a daemon for `root`, detached: its first process forks it and leaves, so it is
     nobody's child here (no zombie in a long-lived engine) and outlives the caller."""
-    daemon_dir(root).mkdir(mode=0o700, exist_ok=True)
-    with open(daemon_dir(root) / "daemon.log", "ab") as log:
-        subprocess.run([sys.executable, "-m", "bocker_magics.engine.network.dnsd", "--detach", str(root)],
-                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                       close_fds=True, cwd="/", timeout=30)
+    subprocess.run([sys.executable, "-m", "bocker_magics.engine.network.dnsd", "--detach", str(root)],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   start_new_session=True, close_fds=True, cwd="/", timeout=30)
 
 
 def main(argv: list[str]) -> int:
