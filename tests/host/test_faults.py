@@ -150,13 +150,14 @@ def test_a_zombie_monitor_counts_as_dead():
 
 
 # -- races, the windows widened -----------------------------------------------------------------
-def test_commit_while_rm_of_the_same_container(fresh_root):
+def test_commit_while_rm_of_the_same_container(fresh_root, tmp_path):
     bocker("run", "-d", "--name", "both", "busybox", "echo kept > /kept; sleep 30", check=True)
     time.sleep(0.3)
     commit = subprocess.Popen([BOCKER, "commit", "both", f"both-img:{os.getpid()}"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "BOCKER_PAUSE_AT": "commit", "BOCKER_PAUSE_SECONDS": "1.5"})
-    time.sleep(0.5)  # commit holds the container's lock, paused
+                              env={**os.environ, "BOCKER_PAUSE_AT": "commit", "BOCKER_PAUSE_SECONDS": "1.5",
+                                   "BOCKER_PAUSE_MARK": str(tmp_path / "paused")})
+    _wait_paused(tmp_path / "paused")  # commit holds the container's lock, paused
     rm = bocker("rm", "-f", "both")
     out, err = commit.communicate(timeout=30)
     assert commit.returncode == 0 and out.startswith("Created: img_"), err
@@ -165,14 +166,22 @@ def test_commit_while_rm_of_the_same_container(fresh_root):
     assert bocker("run", f"both-img:{os.getpid()}", "cat /kept").stdout == "kept\n"
 
 
+def _wait_paused(mark, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not mark.exists():
+        assert time.monotonic() < deadline, "the command never reached its pause point"
+        time.sleep(0.01)
+
+
 def test_rmi_while_a_run_of_the_image_starts(fresh_root, tmp_path):
     bocker("init", "--busybox", check=True)
     (tmp_path / "f").write_text("z")
     made = bocker("init", str(tmp_path), "--name", "racy", check=True).stdout.split()[-1]
     run = subprocess.Popen([BOCKER, "run", "-d", "racy", "sleep 30"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True,
-                           env={**os.environ, "BOCKER_PAUSE_AT": "create", "BOCKER_PAUSE_SECONDS": "1.5"})
-    time.sleep(0.5)  # the run has found the image and waits before taking the lock
+                           env={**os.environ, "BOCKER_PAUSE_AT": "create", "BOCKER_PAUSE_SECONDS": "1.5",
+                                "BOCKER_PAUSE_MARK": str(tmp_path / "paused")})
+    _wait_paused(tmp_path / "paused")  # the run has found the image and waits before taking the lock
     rmi = bocker("rmi", "racy")
     out, err = run.communicate(timeout=30)
     assert rmi.returncode == 0

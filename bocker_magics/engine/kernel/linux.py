@@ -202,6 +202,10 @@ def pause_point(step: str) -> None:
     """Sleep here when BOCKER_PAUSE_AT names this step (tests that need a window open)."""
     if os.environ.get("BOCKER_PAUSE_AT") == step:
         import time
+        mark = os.environ.get("BOCKER_PAUSE_MARK")
+        if mark:  # says "paused here now" to a test that waits for it (no guess of how long it takes)
+            with open(mark, "w"):
+                pass
         time.sleep(float(os.environ.get("BOCKER_PAUSE_SECONDS", "2")))
 
 
