@@ -1293,6 +1293,176 @@ assert not [i for i in images_left if i.id in ours] and not ctx.exists()
 """),
 ]
 
+STACK = """\
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www; echo rows-from-db > /www/index.html; httpd -p 80 -h /www; sleep 1; touch /ready; exec sleep 600"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/ready"]
+      interval: 1s
+      retries: 30
+    volumes: ["data:/data"]
+  api:
+    image: busybox
+    depends_on:
+      db: {condition: service_healthy}
+    command: ["sh", "-c", "mkdir -p /www; echo api-up > /www/index.html; httpd -p 80 -h /www; exec sleep 600"]
+  web:
+    image: busybox
+    depends_on: [api]
+    command: ["sh", "-c", "exec sleep 600"]
+volumes:
+  data: {}"""
+
+NOTEBOOKS["09-compose"] = [
+    md("""
+# 09 · A stack in a cell: Compose on the engine (past article 3.1)
+
+06 ran one container at a time. A compose file says a whole application: its services, the
+networks they share, their volumes, and the order they start in. Here `%%bocker compose` takes the
+cell as the compose file and brings the stack up detached: a database, an API that reads from it,
+and a web service in front of the API, all from busybox. The database has a healthcheck
+(`test -f /ready`); the API waits for it (`depends_on: condition: service_healthy`), then fetches
+the database's page *by name* (`http://db/`): the engine's embedded resolver answers the service
+names from inside the containers. The cell shows the stack as a table and a picture.
+
+Then the kernel's view: each service has its own namespaces (net, mnt, pid, uts, ipc), all of them
+on one bridge; their cgroup accounting as one frame; and `down -v` removes the containers, the
+network and the volume, leaving nothing of the project.
+"""),
+    code("""
+# parameters
+project = "lab-stack"
+""", P),
+    code("""
+%load_ext bocker_magics
+import atexit
+
+def cleanup():
+    # the stack (containers, network, volume) and whatever else the magics made; also runs when a
+    # cell fails and the Jupyter kernel stops
+    %bocker compose down -v
+    %bocker cleanup
+
+%bocker init --busybox
+atexit.register(cleanup);
+"""),
+    md("""
+## The stack: the cell is the compose file
+
+`up` starts `db` first, waits until its healthcheck passes, then `api`, then `web`: the order
+`depends_on` gives. The table says each service's state and health, its network and image.
+"""),
+    code(f"""
+%%bocker compose -p $project up
+{STACK}
+"""),
+    code("""
+stack = %bocker compose ps
+frame = stack.to_frame()
+assert sorted(frame["service"]) == ["api", "db", "web"]
+assert all(frame["state"].str.startswith("running")), frame
+assert "healthy" in frame.set_index("service").loc["db", "state"], "db passed its healthcheck"
+assert {tuple(n) for n in frame["networks"]} == {(f"{project}_default",)}, "all on the project's network"
+assert "<svg" in stack.svg()
+%bocker volume ls --out vols
+assert f"{project}_data" in [v.name for v in vols.volumes], "db's named volume"
+frame
+"""),
+    md("""
+## Started in order, on the healthcheck
+
+`db` touches `/ready` once its `httpd` is up, so its healthcheck passes only when it serves; `api`
+was started after the first passing check (its start time against the health log). Inside, `api`
+reaches `db` by name (`http://db/`), and `web` reaches `api`. `%bocker compose ps` works on the
+last stack.
+"""),
+    code("""
+import time
+for _ in range(100):   # up -d returned once they were started: httpd may still be starting
+    %bocker exec --quiet --no-raise-error --out fetched {project}-api-1 timeout 5 wget -q -O - http://db/
+    %bocker exec --quiet --no-raise-error --out through {project}-web-1 timeout 5 wget -q -O - http://api/
+    if fetched.exit_code == 0 and through.exit_code == 0:
+        break
+    time.sleep(0.1)
+print("api got from db:", fetched.text, "web got from api:", through.text, sep="\\n")
+assert fetched.text == "rows-from-db\\n" and through.text == "api-up\\n"
+%bocker inspect --out db_info {project}-db-1
+%bocker inspect --out api_info {project}-api-1
+health = db_info["State"]["Health"]
+assert health["Status"] == "healthy"
+from datetime import datetime
+first_pass = min(datetime.fromisoformat(h["End"].replace("Z", "+00:00")).timestamp()
+                 for h in health["Log"] if h["ExitCode"] == 0)
+assert api_info["State"]["StartedAt"] >= first_pass, "api started once db's healthcheck had passed"
+%bocker compose ps
+"""),
+    md("""
+## Names answered from inside: the embedded resolver
+
+Each container's `/etc/resolv.conf` points at the resolver the engine runs for the stack's network
+(127.0.0.11, as Docker's). It answers the service names with the containers' addresses on that
+network; `nslookup` in `web` asks it for `db`.
+"""),
+    code("""
+%bocker compose exec -T web nslookup db
+%bocker exec --quiet --out lookup {project}-web-1 nslookup db
+%bocker exec --quiet --out resolv {project}-web-1 cat /etc/resolv.conf
+assert lookup.exit_code == 0
+answer = lookup.text.split("Name:")[-1]
+%bocker network --out net inspect {project}_default
+assert "Address" in answer and net["Containers"][db_info["Id"]] in answer, "db's address on the project network"
+assert "nameserver 127.0.0.11" in resolv.text
+"""),
+    md("""
+## The services' namespaces, side by side
+
+The host's column first, then one per service: every service has its own net, mnt, pid, uts and
+ipc namespace (marked where it differs from the host's), and no two services share one. What they
+share is the bridge: each container's veth ends in the project network's bridge.
+"""),
+    code("""
+names = [f"{project}-{s}-1" for s in ("db", "api", "web")]
+%bocker ns --out ns {names[0]} {names[1]} {names[2]}
+kinds = ("net", "mnt", "pid_for_children", "uts", "ipc")
+for label in ns.labels[1:]:
+    assert all(ns.differs(label, k) for k in kinds), label
+for k in kinds:
+    assert len({ns.inode(label, k) for label in ns.labels[1:]}) == 3, f"no two services share a {k} namespace"
+assert len(net["Containers"]) == 3 and net["BridgeExists"], "one bridge, the three of them on it"
+print("the bridge:", net.get("Bridge"), "subnet:", net.get("Subnet"))
+ns
+"""),
+    md("## Their cgroup accounting, as one frame"),
+    code("""
+%bocker stats --out stats {names[0]} {names[1]} {names[2]}
+usage = stats.to_frame()
+assert len(usage) == 3
+assert sorted(usage["name"]) == sorted(names)
+assert (usage["memory_current"] > 0).all() and (usage["pids_current"] >= 1).all()
+usage
+"""),
+    md("""
+## `down -v`: nothing of the project stays
+
+`down` stops and removes the containers and the project's network; `-v` the named volumes too.
+"""),
+    code("""
+%bocker compose down -v
+%bocker ps -a --out left
+%bocker network ls --out nets_left
+%bocker volume ls --out vols_left
+assert not [c for c in left if c.name.startswith(f"{project}-")]
+assert not [n for n in nets_left if n["name"].startswith(f"{project}_")]
+assert not [v for v in vols_left.volumes if v.name.startswith(f"{project}_")]
+"""),
+    md("## Cleanup: what else the magics made in this Jupyter kernel"),
+    code("""
+cleanup()
+"""),
+]
+
 
 def main(names: list[str]) -> None:
     for name, cells in NOTEBOOKS.items():
