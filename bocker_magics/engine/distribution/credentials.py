@@ -65,10 +65,15 @@ def helper_for(registry: str, doc: dict) -> str | None:
 
 def _run_helper(name: str, action: str, stdin: str, where: Path, registry: str) -> str | None:
     """Run docker-credential-NAME ACTION; its stdout, or None when it has no credentials."""
+    import shutil
     import subprocess
     program = f"docker-credential-{name}"
     try:
-        r = subprocess.run([program, action], input=stdin, capture_output=True, text=True, timeout=60)
+        # looked up first: an unreadable directory on PATH would make a missing helper an EACCES
+        path = shutil.which(program)
+        if path is None:
+            raise FileNotFoundError(program)
+        r = subprocess.run([path, action], input=stdin, capture_output=True, text=True, timeout=60)
     except FileNotFoundError:
         raise AuthError(f"The credential helper {program} (named in {where}) is not on PATH: install it "
                         f"or remove it from {where}") from None
