@@ -1453,7 +1453,7 @@ usage
 %bocker ps -a --out left
 %bocker network ls --out nets_left
 %bocker volume ls --out vols_left
-assert not [c for c in left if c.name.startswith(f"{project}-")]
+assert not [c for c in left if (c.name or "").startswith(f"{project}-")]
 assert not [n for n in nets_left if n["name"].startswith(f"{project}_")]
 assert not [v for v in vols_left.volumes if v.name.startswith(f"{project}_")]
 """),
