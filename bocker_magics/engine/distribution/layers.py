@@ -193,6 +193,51 @@ class Decompressed(io.RawIOBase):
         return "sha256:" + self.sha.hexdigest()
 
 
+class _Forward(io.RawIOBase):
+    """A stream that tarfile's seekable mode can read: `seek` only to where it is or ahead
+    (skipping), which is all a tar read from start to end asks for."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        # whole reads, as from a file: tarfile takes a short header read for a truncated tar
+        data = self.raw.read(n)
+        if 0 <= n and 0 < len(data) < n:
+            parts = [data]
+            got = len(data)
+            while got < n and (more := self.raw.read(n - got)):
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        self.pos += len(data)
+        return data
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = {io.SEEK_SET: offset, io.SEEK_CUR: self.pos + offset}.get(whence)
+        if target is None or target < self.pos:
+            raise LayerError("The layer's tar asks to read backwards: it is malformed")
+        while self.pos < target:
+            if not self.read(min(target - self.pos, _CHUNK)):
+                break  # past the end: the next read finds nothing, as a file would
+        return self.pos
+
+
 # == extraction ============================================================================
 def _components(name: str, what: str) -> list[str]:
     """A tar name as path components inside the layer; anything that could leave it is an error."""
@@ -213,6 +258,7 @@ class _Extractor:
         self.dirs: dict[tuple[str, ...], int] = {(): self.root}
         self.seen: set[tuple[str, ...]] = set()
         self.dir_meta: list[tuple[tuple[str, ...], tarfile.TarInfo]] = []
+        self.source: _Forward | None = None  # where a member's data is read from directly
 
     def close(self) -> None:
         for fd in self.dirs.values():
@@ -307,7 +353,8 @@ class _Extractor:
     def regular(self, tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, base: str) -> None:
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd)
         try:
-            src = tf.extractfile(m)
+            src = self.source if (m.sparse is None and self.source is not None
+                                  and self.source.tell() == m.offset_data) else tf.extractfile(m)
             assert src is not None
             left = m.size
             while left > 0:
@@ -383,8 +430,14 @@ def extract(stream: BinaryIO, dest: Path, whiteouts: bool = True) -> int:
     ex = _Extractor(dest, whiteouts)
     count = 0
     try:
+        fwd = _Forward(stream)
+        ex.source = fwd
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|", errors="surrogateescape")
+            # "r:" over a forward-only reader, not the stream mode "r|": a member's data is
+            # then read straight from the decompressor in 1 MB pieces (_Extractor.regular);
+            # "r|" passes every byte through tarfile's 10 KB buffer, joined and sliced again
+            # for each read, and took most of a pull's CPU (benchmarks/bench_pull.py)
+            tf = tarfile.open(fileobj=fwd, mode="r:", errors="surrogateescape")
         except tarfile.ReadError as e:
             if isinstance(e.__context__, LayerError):
                 raise e.__context__ from None
