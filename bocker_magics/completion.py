@@ -12,11 +12,14 @@ a millisecond. Where it offers something it suppresses IPython's other matchers 
 and files mean nothing there); where it does not (a file argument, the container's command),
 they complete as usual.
 
-A JupyterLab menu may still end with the words of the cell itself (`%`, `bocker`, `logs`): those
-are not the kernel's. JupyterLab merges a second provider into every menu, its context completer,
-which offers the editor's own tokens that start with the word at the cursor (after a space: all
-of them). The kernel's reply (this matcher's candidates, what ipykernel's do_complete sends)
-holds only ours: tests/host/test_magics.py checks that.
+JupyterLab merges a second provider into every menu, its context completer, which offers the
+editor's own tokens that start with the word at the cursor (after a space: all of them), so
+`%bocker logs ` + Tab ended with `%`, `bocker`, `logs`: those are not the kernel's. The kernel's
+reply (this matcher's candidates, what ipykernel's do_complete sends) holds only ours
+(tests/host/test_magics.py). The package's JupyterLab extension (labextension/src/index.js) makes
+the context completer not applicable where `complete` answers (its `_MAGIC` test, mirrored there:
+change both together), so the menu is the kernel's; tests/host/test_browser_face.py checks the
+menu, test_browser.py (no extension) is the control.
 """
 
 from __future__ import annotations

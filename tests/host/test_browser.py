@@ -173,3 +173,18 @@ def test_completion_lists_a_container_name(lab):
     nb.close_completion()
     print(f"Tab after '%bocker logs ': {len(done.items)} items {done.items[:20]}, the line: {done.line!r}")
     assert WEB in done.items or done.line.strip() == f"%bocker logs {WEB}"
+
+
+
+
+def test_completion_without_the_extension_adds_the_cells_words(lab):
+    # The control for test_browser_face's completion checks: this JupyterLab loads no
+    # bocker-magics extension, and after a space its context completer adds every word of the
+    # cell (`%`, `bocker`, `logs`) to the kernel's container names. The kernel's reply holds
+    # the names only (test_magics.py).
+    nb = lab.notebook
+    done = nb.complete("%bocker logs ")
+    nb.screenshot("complete-logs-no-extension")
+    nb.close_completion()
+    print(f"Tab after '%bocker logs ' without the extension: {done.items}")
+    assert WEB in done.items and {"%", "bocker", "logs"} <= set(done.items), done.items

@@ -1,12 +1,16 @@
 """Issue 21's notebook face in JupyterLab 4, in headless Chromium (tests/browser.py): a view
 holding shell text with `$` is not typeset as MathJax math (while plain HTML with `$x$` is, the
 control), options after the container name end a `top` when they say, `inspect` is JupyterLab's
-JSON tree, and `%bocker?` opens with examples. One JupyterLab and one browser for the module,
-a screenshot per check."""
+JSON tree, `%bocker?` opens with examples, the dashboard updates, and the package's prebuilt
+extension highlights %%bocker cells and keeps a magic line's Tab menu to the kernel's words (the
+context completer still serves Python). One JupyterLab and one browser for the module, a
+screenshot per check."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -155,3 +159,47 @@ def test_a_plain_cell_stays_python(nb):
     content = cell.locator.locator(".cm-content").first
     content.wait_for()
     assert content.get_attribute("data-language") == "python"
+
+
+
+# -- completion: the kernel's words only in a magic's arguments ---------------------------------
+# (test_browser.py's JupyterLab, without the extension, is the control: its menu after
+# `%bocker logs ` ends with `%`, `bocker`, `logs`, from JupyterLab's context completer)
+def _menu(nb, text, name):
+    done = nb.complete(text)
+    nb.screenshot(name)
+    nb.close_completion()
+    print(f"Tab after {text!r}: {done.items}, the line: {done.line!r}")
+    return done
+
+
+def _kernel_offers(nb, text) -> set[str]:
+    """What the kernel's completer answers at the end of `text` (what ipykernel replies)."""
+    cell = nb.run_cell("import json\nfrom IPython.core.completer import provisionalcompleter\n"
+                       f"with provisionalcompleter():\n    found = list(get_ipython().Completer.completions({text!r}, {len(text)}))\n"
+                       "print(json.dumps(sorted({c.text for c in found})))")
+    return set(json.loads(cell.output_text().strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("text", ["%bocker ", "%bocker lo", "%bocker logs ", "%bocker logs --t", "%%bocker run "])
+def test_a_magic_line_completes_with_the_kernels_words_only(nb, text):
+    kernel = _kernel_offers(nb, text)
+    assert len(kernel) > 1, f"a menu, not one match inserted: {kernel}"
+    done = _menu(nb, text, "complete-" + re.sub(r"[^a-z]+", "-", text).strip("-"))
+    assert set(done.items) == kernel, sorted(set(done.items) ^ kernel)
+    assert not {"%", "%%", "bocker", "logs", "run"} & (set(done.items) - kernel)
+    if text == "%bocker ":
+        from bocker_magics.magics import verbs
+        assert kernel == set(verbs())
+    if text == "%bocker logs ":
+        assert MATHY in done.items
+
+
+def test_python_cells_keep_the_context_completer(nb):
+    # words of the cell that the kernel does not know (never run): only the context completer
+    # offers them, in a Python line and in the body of a %%bocker cell alike
+    done = _menu(nb, "quokka_one = 1\nquokka_two = 2\nquokka_", "complete-python-context")
+    assert {"quokka_one", "quokka_two"} <= set(done.items), done.items
+    done = _menu(nb, "%%bocker compose up\nservices:\n  wombat_one:\n  wombat_two:\n  wombat_",
+                 "complete-body-context")
+    assert {"wombat_one", "wombat_two"} <= set(done.items), done.items
