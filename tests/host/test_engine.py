@@ -167,12 +167,28 @@ def test_run_from_a_threaded_process(engine, busybox):
 
 
 def test_keyboard_interrupt_stops_the_container(engine, busybox):
-    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), 2))
+    name = f"interrupted-{os.getpid()}"
+
+    def interrupt_once_running() -> None:
+        # Ctrl-C while the container runs (a fixed delay fired before it existed on a busy machine)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if engine.container(name).running:
+                    break
+            except NotFound:
+                pass
+            time.sleep(0.05)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), 2)
+
+    sent: list[float] = []
+    timer = threading.Thread(target=interrupt_once_running, daemon=True)
     timer.start()
-    t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        engine.run(busybox, "sleep 30", name=f"interrupted-{os.getpid()}")
-    assert time.monotonic() - t0 < 10
+        engine.run(busybox, "sleep 30", name=name)
+    assert time.monotonic() - sent[0] < 10  # stopped at once, not after the sleep
+    timer.join()
     c = engine.container(f"interrupted-{os.getpid()}")
     assert c.status_text == "exited (137)"
     assert leftovers(str(engine.store.root), CGROUP_PARENT, only_children=True) == []
