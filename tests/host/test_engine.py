@@ -105,6 +105,16 @@ def test_run_result_and_log(engine, busybox):
     assert c.status_text == "exited (5)" and c.command == "echo one; echo two >&2; exit 5"
 
 
+def test_a_followed_log_is_read_out_after_the_container_is_removed(engine, busybox):
+    # docker-py's run(remove=True) removes the container before it reads the followed log out
+    r = engine.run(busybox, "echo one; sleep 0.3; echo two; echo three", detach=True)
+    records = engine.log_records(r.id, follow=True)
+    assert next(records).data == b"one"
+    assert engine.wait(r.id, timeout=20) == 0
+    engine.rm(r.id)
+    assert [rec.data for rec in records] == [b"two", b"three"]
+
+
 def test_state_files_are_json_and_complete(engine, busybox, schema):
     # The bundle: config.json is the OCI spec, state.json the OCI state with the engine's
     # fields beside it, container.json the engine's record.

@@ -43,17 +43,29 @@ def log_records(rooms: Room, ref: str, *, tail: int | None = None, since: float 
     """The log's records (time, stream, data); following: as they come, until it stops."""
     c = rooms.get(ref)
     path = str(rooms.store.container_dir(c.id) / "log")
-    records, offset = logfile.read(path, tail=tail, since=since)
-    yield from records
-    if follow:
-        def running() -> bool:
-            try:
-                return rooms.load(c.id).status.may_run
-            except NotFound:
-                return False
-        for r in logfile.follow(path, running, start=offset):
-            if since is None or r.seconds >= since:
-                yield r
+    opened = None  # held while followed: a container removed meanwhile still has its log read out
+    with contextlib.suppress(FileNotFoundError):  # no log before its first start
+        opened = open(path, "rb")
+    if not follow:
+        with opened or contextlib.nullcontext():
+            yield from logfile.read(opened or path, tail=tail, since=since)[0]
+        return
+
+    def running() -> bool:
+        try:
+            return rooms.load(c.id).status.may_run
+        except NotFound:
+            return False
+    try:
+        records, offset = logfile.read(opened or path, tail=tail, since=since)
+        yield from records
+    except BaseException:
+        if opened is not None:
+            opened.close()
+        raise
+    for r in logfile.follow(path, running, start=offset, opened=opened):
+        if since is None or r.seconds >= since:
+            yield r
 
 
 def logs(rooms: Room, ref: str) -> bytes:

@@ -11,6 +11,7 @@ writes; `bocker logs` reads (all, --tail N, --since T, -t, -f). Stdlib only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -107,15 +108,18 @@ def parse(line: bytes) -> Record | None:
     return Record(parts[0].decode(), parts[1].decode(), parts[2] == b"P", parts[3] if len(parts) == 4 else b"")
 
 
-def read(path: str, *, tail: int | None = None, since: float | None = None,
+def read(source, *, tail: int | None = None, since: float | None = None,
          start: int = 0) -> tuple[list[Record], int]:
-    """The records of the log from byte `start` on, and the offset after the last whole one."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(start)
-            data = f.read()
-    except FileNotFoundError:
-        return [], start
+    """The records of the log (a path, or a file open for reading) from byte `start` on, and
+    the offset after the last whole one."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as f:
+                return read(f, tail=tail, since=since, start=start)
+        except FileNotFoundError:
+            return [], start
+    source.seek(start)
+    data = source.read()
     end = data.rfind(b"\n") + 1
     records = [r for r in (parse(line) for line in data[:end].splitlines()) if r is not None]
     if since is not None:
@@ -138,15 +142,28 @@ def _last_lines(records: list[Record], n: int) -> list[Record]:
     return records
 
 
-def follow(path: str, running, *, start: int = 0, interval: float = 0.05) -> Iterator[Record]:
-    """Records as they are written, until `running()` is False and the log is read out."""
-    offset = start
-    while True:
-        alive = running()
-        records, offset = read(path, start=offset)
-        yield from records
-        if not alive:
-            records, offset = read(path, start=offset)
-            yield from records
-            return
-        time.sleep(interval)
+def follow(path: str, running, *, start: int = 0, interval: float = 0.05, opened=None) -> Iterator[Record]:
+    """Records as they are written, until `running()` is False and the log is read out.
+
+    The log is read through one open file: a container removed while followed (docker-py's
+    `run(remove=True)` removes it before reading the stream out) still has its last lines read.
+    `opened`: the log, already open (it is closed at the end)."""
+    offset, f = start, opened
+    try:
+        while True:
+            alive = running()
+            if f is None:
+                with contextlib.suppress(FileNotFoundError):  # not started yet: its monitor makes it
+                    f = open(path, "rb")
+            if f is not None:
+                records, offset = read(f, start=offset)
+                yield from records
+            if not alive:
+                if f is not None:
+                    records, offset = read(f, start=offset)
+                    yield from records
+                return
+            time.sleep(interval)
+    finally:
+        if f is not None:
+            f.close()
