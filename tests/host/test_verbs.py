@@ -386,6 +386,36 @@ def test_a_detached_rm_container_is_removed_when_it_exits_with_its_anonymous_vol
     bocker("volume", "rm", "keep", check=True)
 
 
+def test_restart_keeps_an_rm_container_and_its_next_exit_removes_it(fresh_root):
+    """Docker's rule: restart is no exit of an --rm container's life (its stop's removal finds
+    it running again); a stop is."""
+    cid = detached("--rm", "busybox", "sleep", "30")
+    first = json.loads(bocker("inspect", cid, check=True).stdout)["State"]["Pid"]
+    # a window between its exit and its new start, where the removal its exit set off runs
+    r = bocker("restart", "-t", "1", cid, env={"BOCKER_PAUSE_AT": "restart", "BOCKER_PAUSE_SECONDS": "5"})
+    assert r.returncode == 0 and r.stdout.strip() == cid, r.stderr
+
+    def removal_running() -> bool:  # the exit command the stop's exit started (autoremove.py)
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(b"autoremove" in a for a in argv) and cid.encode() in argv:
+                return True
+        return False
+
+    start = time.monotonic()
+    while removal_running() or time.monotonic() - start < 1:
+        assert status(cid) == "running"
+        assert time.monotonic() - start < 30, "the removal never ended"
+        time.sleep(0.1)
+    assert status(cid) == "running"   # it ran and left it
+    assert json.loads(bocker("inspect", cid, check=True).stdout)["State"]["Pid"] != first
+    bocker("stop", "-t", "1", cid, check=True)
+    wait_for(lambda: bocker("ps", "-q").stdout == "")
+
+
 def test_a_created_rm_container_started_detached_goes_and_gc_removes_one_left_ended(fresh_root):
     cid = bocker("create", "--rm", "busybox", "true", check=True).stdout.strip()
     assert status(cid) == "created"          # never started: it stays

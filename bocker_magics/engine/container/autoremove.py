@@ -10,8 +10,12 @@ the same BOCKER_ROOT, which removes the container from its exit record if it is 
 ended (a container started again meanwhile is left to its new run). `bocker gc` does the same
 for one whose exit command never ran (its monitor killed, the command failed).
 
-    monitor: state.json exited -> cleanup -> exec python -I -c BOOT PARENT ROOT CGROUP_PARENT ID
-    here:    container lock -> still ended and --rm? -> rm -v (removal.py)
+    monitor: state.json exited -> cleanup -> spawn python -I -c BOOT PARENT ROOT CGROUP_PARENT ID
+    here:    container lock -> still exited and --rm? -> rm -v (removal.py)
+
+`restart` holds the container's lock from its stop to its new start, so the removal its stop
+set off finds the container running again and leaves it, as Docker keeps an --rm container
+across a restart.
 """
 
 from __future__ import annotations

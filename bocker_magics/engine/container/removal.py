@@ -31,19 +31,21 @@ def _rm(rooms: Room, c: Container, force: bool, volumes: bool) -> str:
         _kill_and_wait(rooms, c)
         c = rooms.load(c.id)
     cleanup(rooms, c)
-    shutil.rmtree(rooms.store.container_dir(c.id), ignore_errors=True)
     if volumes and c.record is not None:
-        remove_anonymous_volumes(rooms, c.record.anonymous_volumes)
+        # before the container goes: whoever sees it gone (wait --condition removed) sees
+        # its volumes gone too, as Docker's
+        remove_anonymous_volumes(rooms, c.record.anonymous_volumes, owner=c.id)
+    shutil.rmtree(rooms.store.container_dir(c.id), ignore_errors=True)
     if c.image:
         rooms.images.forget_if_unused(c.image, in_use=any(o.image == c.image for o in rooms.list()))
     return c.id
 
 
-def remove_anonymous_volumes(rooms: Room, names: list[str]) -> None:
-    """The volumes made for one container alone, unless another container mounts one by
-    its name meanwhile (then it stays, as Docker's)."""
+def remove_anonymous_volumes(rooms: Room, names: list[str], owner: str | None = None) -> None:
+    """The volumes made for one container alone (`owner`), unless another container mounts
+    one by its name meanwhile (then it stays, as Docker's)."""
     for name in names:
-        if not rooms.users_of_volume(name):
+        if not [o for o in rooms.list() if o.id != owner and o.record is not None and name in o.record.volumes]:
             with contextlib.suppress(NotFound, Conflict):
                 rooms.volumes().remove(name, [])
 
