@@ -628,16 +628,21 @@ class ContainersApi:
         r.reply(200, {"Titles": titles, "Processes": procs})
 
     def _stats_json(self, c, s) -> dict[str, Any]:
-        memory = getattr(s, "memory", 0) or 0
+        # the engine's CgroupStats (kernel/cgroups/common.py): the same fields on v1 and v2
+        memory = getattr(s, "memory_current", 0) or 0
         limit = getattr(s, "memory_limit", 0) or 0
         cpu_ns = int((getattr(s, "cpu_seconds", 0) or 0) * 1e9)
+        pids = {"current": getattr(s, "pids_current", 0) or 0}
+        if getattr(s, "pids_limit", None):
+            pids["limit"] = s.pids_limit
         return {"read": rfc3339(time.time()), "preread": ZERO_TIME, "id": docker_id(c.id), "name": "/" + (c.name or ""),
-                "pids_stats": {"current": getattr(s, "pids", 0) or 0},
+                "pids_stats": pids,
                 "cpu_stats": {"cpu_usage": {"total_usage": cpu_ns, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
                               "system_cpu_usage": int(time.monotonic() * 1e9), "online_cpus": os.cpu_count() or 1,
                               "throttling_data": {}},
                 "precpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
-                "memory_stats": {"usage": memory, "limit": limit or (1 << 62), "stats": {}},
+                "memory_stats": {"usage": memory, "max_usage": getattr(s, "memory_peak", 0) or 0,
+                                 "limit": limit or (1 << 62), "stats": {}},
                 "blkio_stats": {}, "num_procs": 0, "storage_stats": {}, "networks": {}}
 
     @route("GET", "/containers/(?P<ref>[^/]+)/stats")

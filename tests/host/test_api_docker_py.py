@@ -63,6 +63,8 @@ def test_containers_run_in_the_foreground_detached_and_removed(client):
         assert b"".join(result.output) == b"1\n2\n3\n"
         stats = c.stats(stream=False)
         assert stats["id"] == c.id and "memory_stats" in stats
+        # the engine's accounting, by its field names: pid 1 (sh, its sleep), memory charged
+        assert stats["pids_stats"]["current"] >= 1 and stats["memory_stats"]["usage"] > 0
         streamed = c.stats(stream=True, decode=True)
         assert next(streamed)["id"] == c.id and next(streamed)["id"] == c.id
         streamed.close()
