@@ -1540,7 +1540,7 @@ name docker-py gave it; its bocker id `ps_` + 10 hex digits is where its Docker 
 """),
     code("""
 c = client.containers.run("busybox", ["sh", "-c", "echo hello from docker-py; exec sleep 300"], name=name,
-                          detach=True, labels=dict([label.split("=")]))
+                          detach=True, labels=dict([label.split("=")]), mem_limit="64m")
 c.reload()
 print("docker-py:", c.short_id, c.name, c.status, "pid", c.attrs["State"]["Pid"])
 %bocker ps
@@ -1569,6 +1569,21 @@ assert all(ns.differs(me, k) for k in kinds), "its own namespaces, not the host'
 for k in kinds:
     assert ns.inode(me, k) == os.stat(f"/proc/{pid}/ns/{k}").st_ino, k
 ns
+"""),
+    md("""
+Its cgroup: docker-py's `mem_limit="64m"` became the engine's memory limit (`HostConfig.Memory`,
+the same `Limits` `bocker run -m 64m` makes), and `%bocker stats` reads the accounting docker-py's
+`stats()` reads.
+"""),
+    code("""
+%bocker stats --out stats {name}
+usage = stats.to_frame()
+from_docker = c.stats(stream=False)
+print("memory limit:", int(usage["memory_limit"].iloc[0]), "| docker-py:", from_docker["memory_stats"]["limit"])
+print("pids:", int(usage["pids_current"].iloc[0]), "| docker-py:", from_docker["pids_stats"]["current"])
+assert int(usage["memory_limit"].iloc[0]) == from_docker["memory_stats"]["limit"] == 64 << 20
+assert int(usage["pids_current"].iloc[0]) == from_docker["pids_stats"]["current"] == 1
+usage
 """),
     md("""
 ## Output and exec, both ways
