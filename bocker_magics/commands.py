@@ -140,7 +140,8 @@ def _init_args(p: argparse.ArgumentParser) -> None:
 
 def _create_args(p: argparse.ArgumentParser) -> None:
     """The options of run and create (Docker's spellings)."""
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--rm", action="store_true", help="remove the container (and its anonymous volumes) when it "
+                   "exits, detached too")
     p.add_argument("--network-alias", action="append", default=[], metavar="NAME",
                    help="another name the container answers to on a user network")
     p.add_argument("--health-cmd", metavar="CMD", help="the healthcheck, run by /bin/sh -c in the container")
@@ -156,8 +157,9 @@ def _create_args(p: argparse.ArgumentParser) -> None:
                    help="an environment variable (KEY alone: its value here)")
     p.add_argument("--env-file", action="append", default=[], metavar="FILE", help="KEY=VAL lines")
     p.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the container (made if missing)")
-    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST|NAME:CTR[:ro]",
-                   help="a bind mount, or a named volume (made on first use)")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="[HOST|NAME:]CTR[:ro]",
+                   help="a bind mount, a named volume (made on first use), or CTR alone: an "
+                        "anonymous volume")
     p.add_argument("--mount", action="append", default=[], metavar="type=bind|volume|tmpfs,source=…,target=…",
                    help="a mount, Docker's long form")
     p.add_argument("--tmpfs", action="append", default=[], metavar="/PATH[:size=…]", help="a tmpfs")
@@ -308,7 +310,8 @@ def _refs_args(p: argparse.ArgumentParser) -> None:
 
 def _rm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
-    p.add_argument("-v", "--volumes", action="store_true", help="also remove the named volumes only it used")
+    p.add_argument("-v", "--volumes", action="store_true",
+                   help="also remove its anonymous volumes (-v /path); named ones stay")
     p.add_argument("refs", nargs="+", metavar="ref", help="containers or images, by id or name")
 
 

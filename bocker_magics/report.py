@@ -31,7 +31,7 @@ from pathlib import Path
 NOTEBOOK_DIR = Path(__file__).resolve().parent / "notebooks"
 CELL_TIMEOUT = 180
 EXTRA = "pip install 'bocker-magics[notebooks]'"
-NEEDS = ("nbclient", "nbformat", "nbconvert", "ipykernel")
+NEEDS = ("nbclient", "nbformat", "nbconvert", "ipykernel", "docker")  # docker: docker-py, for 10-docker-api
 
 
 @dataclass

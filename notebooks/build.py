@@ -1464,6 +1464,193 @@ cleanup()
 ]
 
 
+NOTEBOOKS["10-docker-api"] = [
+    md("""
+# 10 · Docker's own tools on the engine: the Docker Engine API (past 3.1)
+
+Docker's command, its Python SDK (docker-py, `import docker`), docker-compose and testcontainers
+do not start containers themselves: they speak the Docker Engine API to a daemon on a unix socket.
+`bocker system service` serves that API over the same engine the magics use (the same
+`BOCKER_ROOT`), so what docker-py makes, `%bocker ps` lists, and what `%bocker run` makes,
+docker-py sees. The service is a face like the magics: each endpoint calls the engine's verbs.
+
+Here the service runs on a socket in a temporary directory (`--time 0`: until it is stopped);
+docker-py's `DockerClient(base_url=...)` runs a container detached; `%bocker ps`, `%bocker inspect`
+and `%bocker ns` show that same container, its ids mapped (the Docker id begins with the digits of
+bocker's `ps_` id), its pid 1 the one Docker's `State.Pid` names, its namespaces its own. Then the
+other way round, and `remove=True` of a detached container (the engine's `--rm`): gone once it ends.
+At the end nothing stays: the containers, the service and its socket.
+"""),
+    code("""
+# parameters
+name = "nb-docker-py"
+label = "bocker-lab=10-docker-api"
+""", P),
+    code("""
+%load_ext bocker_magics
+import atexit, os, shutil, subprocess, sys, tempfile, time
+import docker
+
+workdir = tempfile.mkdtemp(prefix="bocker-lab-api-")
+sock = f"{workdir}/docker.sock"
+service = client = None
+
+def cleanup():
+    # the containers docker-py made (by their label), the service, its socket; also runs when a
+    # cell fails and the Jupyter kernel stops
+    global service, client
+    if client is not None:
+        for c in client.containers.list(all=True, filters={"label": label}):
+            c.remove(force=True, v=True)
+        client.close(); client = None
+    if service is not None:
+        service.terminate(); service.wait(30); service = None
+    shutil.rmtree(workdir, ignore_errors=True)
+    %bocker cleanup
+
+%bocker init --busybox
+atexit.register(cleanup);
+"""),
+    md("""
+## The service, and docker-py talking to it
+
+`bocker system service -H unix://PATH --time 0` is the command `podman system service` is to
+podman. docker-py negotiates the API version with it (1.41, Docker 20.10's) as with dockerd.
+"""),
+    code("""
+log = open(f"{workdir}/service.log", "wb")
+service = subprocess.Popen([sys.executable, "-m", "bocker_magics.cli", "system", "service",
+                            "-H", f"unix://{sock}", "--time", "0"], stdout=log, stderr=subprocess.STDOUT)
+for _ in range(300):
+    if os.path.exists(sock) or service.poll() is not None:
+        break
+    time.sleep(0.1)
+assert os.path.exists(sock), open(f"{workdir}/service.log").read()
+client = docker.DockerClient(base_url=f"unix://{sock}")
+version = client.version()
+print("server:", version["Components"][0]["Name"], version["Version"], "API", version["ApiVersion"],
+      "| docker-py", docker.__version__, "API", client.api.api_version)
+assert client.ping() and client.api.api_version == version["ApiVersion"] == "1.41"
+"""),
+    md("""
+## docker-py runs a container; the magics see the same one
+
+`client.containers.run(..., detach=True)` returns once it runs. `%bocker ps` lists it under the
+name docker-py gave it; its bocker id `ps_` + 10 hex digits is where its Docker id begins.
+"""),
+    code("""
+c = client.containers.run("busybox", ["sh", "-c", "echo hello from docker-py; exec sleep 300"], name=name,
+                          detach=True, labels=dict([label.split("=")]), mem_limit="64m")
+c.reload()
+print("docker-py:", c.short_id, c.name, c.status, "pid", c.attrs["State"]["Pid"])
+%bocker ps
+%bocker ps --out listing
+(mine,) = [x for x in listing if x.name == name]
+print(f"bocker id {mine.id}  ->  Docker id {c.id}")
+assert c.status == "running" and mine.status == "running"
+assert c.id.startswith(mine.id.removeprefix("ps_")) and len(c.id) == 64, "the Docker id begins with bocker's digits"
+assert client.containers.get(mine.id).id == c.id, "and bocker's own id resolves through the API too"
+"""),
+    md("""
+## The same container in the kernel: its pid 1, its namespaces
+
+`%bocker inspect` gives the pid of its pid 1 as the host sees it: the pid docker-py reads in
+`State.Pid`. `%bocker ns` shows its namespace inodes beside the host's: each is its own, and each is
+the one `/proc/<State.Pid>/ns/` links to.
+"""),
+    code("""
+%bocker inspect --out info {name}
+pid = c.attrs["State"]["Pid"]
+assert info["State"]["Pid"] == pid and info["Id"] == mine.id
+%bocker ns --out ns {name}
+me = ns.labels[-1]
+kinds = ("ipc", "mnt", "net", "pid_for_children", "uts")
+assert all(ns.differs(me, k) for k in kinds), "its own namespaces, not the host's"
+for k in kinds:
+    assert ns.inode(me, k) == os.stat(f"/proc/{pid}/ns/{k}").st_ino, k
+ns
+"""),
+    md("""
+Its cgroup: docker-py's `mem_limit="64m"` became the engine's memory limit (`HostConfig.Memory`,
+the same `Limits` `bocker run -m 64m` makes), and `%bocker stats` reads the accounting docker-py's
+`stats()` reads.
+"""),
+    code("""
+%bocker stats --out stats {name}
+usage = stats.to_frame()
+from_docker = c.stats(stream=False)
+print("memory limit:", int(usage["memory_limit"].iloc[0]), "| docker-py:", from_docker["memory_stats"]["limit"])
+print("pids:", int(usage["pids_current"].iloc[0]), "| docker-py:", from_docker["pids_stats"]["current"])
+assert int(usage["memory_limit"].iloc[0]) == from_docker["memory_stats"]["limit"] == 64 << 20
+assert int(usage["pids_current"].iloc[0]) == from_docker["pids_stats"]["current"] == 1
+usage
+"""),
+    md("""
+## Output and exec, both ways
+
+What docker-py's `logs()` returns is the container's log the magics read; `exec_run` and
+`%bocker exec` run in the same namespaces (the same hostname).
+"""),
+    code("""
+%bocker logs --out log {name}
+assert c.logs() == b"hello from docker-py\\n" and str(log) == "hello from docker-py\\n"
+code, out = c.exec_run("hostname")
+%bocker exec --quiet --out ex {name} hostname
+print("exec_run:", code, out.decode().strip(), "| %bocker exec:", ex.text.strip())
+assert code == 0 and out.decode() == ex.text
+"""),
+    md("""
+## The other way round: `%bocker run`, seen by docker-py
+
+A container the magics start is in docker-py's list, with its labels, and docker-py stops and
+removes it.
+"""),
+    code("""
+%bocker run -d --name nb-from-magics -l {label} --out magic busybox sleep 300
+listed = {x.name: x for x in client.containers.list(filters={"label": label})}
+print(sorted(listed))
+assert set(listed) == {name, "nb-from-magics"} and listed["nb-from-magics"].id.startswith(magic.id[3:])
+listed["nb-from-magics"].stop(timeout=1)
+listed["nb-from-magics"].remove()
+%bocker ps --out after
+assert magic.id not in [x.id for x in after]
+"""),
+    md("""
+## `remove=True` of a detached container: the engine's `--rm`
+
+docker-py sends `HostConfig.AutoRemove`: the engine's `--rm`. Nobody waits on it here; when it
+exits, its monitor starts the engine's removal, which takes its anonymous volume too (a `Mount`
+without a source). The service's event stream says `die`, then `destroy`.
+"""),
+    code("""
+since = time.time()
+list(client.events(since=since - 1, until=since, decode=True))   # the service's event watcher starts now
+before = {v.name for v in client.volumes.list()}
+short = client.containers.run("busybox", ["sh", "-c", "sleep 1; exit 3"], detach=True, remove=True,
+                              labels=dict([label.split("=")]),
+                              mounts=[docker.types.Mount("/scratch", None, type="volume")])
+(anonymous,) = {v.name for v in client.volumes.list()} - before
+print("running:", short.short_id, "with the anonymous volume", anonymous[:12])
+print("wait(condition='removed'):", short.wait(condition="removed"))
+%bocker ps --out after
+assert short.id[:10] not in [x.id.removeprefix("ps_") for x in after], "gone from the engine"
+assert anonymous not in {v.name for v in client.volumes.list()}, "and its anonymous volume with it"
+time.sleep(1)   # the service's watcher reports the destroy once it has seen it gone
+events = [e["Action"] for e in client.events(since=since, until=time.time(), decode=True,
+                                                filters={"container": short.id, "type": "container"})]
+print("events:", events)
+assert events[-2:] == ["die", "destroy"] and events[:2] == ["create", "start"]
+"""),
+    md("## Cleanup: the containers, the service and its socket; nothing stays"),
+    code("""
+c.remove(force=True)
+cleanup()
+%bocker ps --out left
+assert not [x for x in left if x.name in (name, "nb-from-magics")]
+assert not os.path.exists(sock) and not os.path.exists(workdir)
+"""),
+]
+
 def main(names: list[str]) -> None:
     for name, cells in NOTEBOOKS.items():
         if names and name not in names:

@@ -116,14 +116,19 @@ class ContainersApi:
             else:
                 o.entrypoint = ""
         o.volumes = list(host.get("Binds") or [])
+        targets = set()
         for m in host.get("Mounts") or []:
             kind = (m.get("Type") or "volume").lower()
             text = f"type={kind},target={m.get('Target', '')}"
+            targets.add(m.get("Target", ""))
             if m.get("Source"):
                 text += f",source={m['Source']}"
             if m.get("ReadOnly"):
                 text += ",readonly"
             o.mounts.append(text)
+        targets |= {b.split(":")[1] if ":" in b else b for b in o.volumes}
+        # `docker run -v /path` sends Config.Volumes: an anonymous volume (the engine's -v /path)
+        o.volumes += [path for path in (config.get("Volumes") or {}) if path not in targets]
         o.tmpfs = [f"{p}:{opts}" if opts else p for p, opts in (host.get("Tmpfs") or {}).items()]
         memory, cpus = host.get("Memory") or None, None
         if host.get("NanoCpus"):
@@ -391,20 +396,9 @@ class ContainersApi:
             self.emit(c, "start")
             r.reply(204)
             return
-        self.engine.start(c.id)
+        self.engine.start(c.id)  # AutoRemove: the engine removes it when it ends (its --rm)
         self.emit(c, "start")
-        if c.record is not None and c.record.auto_remove:
-            threading.Thread(target=self._remove_when_done, args=(c.id,), daemon=True).start()
         r.reply(204)
-
-    def _remove_when_done(self, cid: str) -> None:
-        """AutoRemove of a container started detached (the engine removes an attached --rm
-        run itself): once it has exited."""
-        from ..engine import wait_condition
-        with contextlib.suppress(BockerError):
-            code = wait_condition(self.engine, cid, "not-running")
-            self.exits[cid] = code or 0
-            self.engine.rm(cid, force=True)
 
     @route("POST", "/containers/(?P<ref>[^/]+)/stop")
     def container_stop(self, r, ref: str) -> None:
@@ -457,18 +451,11 @@ class ContainersApi:
             raise ApiError(409, f"You cannot remove a running container {docker_id(c.id)}. Stop the container "
                                 "before attempting removal or force remove")
         try:
-            self.engine.rm(c.id, force=force, volumes=False)
+            # `v`: its anonymous volumes too, named ones stay (the engine's rm -v)
+            self.engine.rm(c.id, force=force, volumes=r.flag("v"))
         except NotFound:
             pass  # removed meanwhile (an --rm run that ended)
         self.emit(c, "destroy")
-        if r.flag("v") and c.record is not None:
-            # Docker's `v`: the anonymous volumes (a random 64-hex name) go; named ones stay
-            # (compose's down -v removes those itself)
-            for name in c.record.volumes:
-                if len(name) == 64 and all(ch in "0123456789abcdef" for ch in name):
-                    with contextlib.suppress(BockerError):
-                        if not self.engine.volume_users(name):
-                            self.engine.volume_rm(name)
         r.reply(204)
 
     @route("POST", "/containers/prune")
@@ -641,16 +628,21 @@ class ContainersApi:
         r.reply(200, {"Titles": titles, "Processes": procs})
 
     def _stats_json(self, c, s) -> dict[str, Any]:
-        memory = getattr(s, "memory", 0) or 0
+        # the engine's CgroupStats (kernel/cgroups/common.py): the same fields on v1 and v2
+        memory = getattr(s, "memory_current", 0) or 0
         limit = getattr(s, "memory_limit", 0) or 0
         cpu_ns = int((getattr(s, "cpu_seconds", 0) or 0) * 1e9)
+        pids = {"current": getattr(s, "pids_current", 0) or 0}
+        if getattr(s, "pids_limit", None):
+            pids["limit"] = s.pids_limit
         return {"read": rfc3339(time.time()), "preread": ZERO_TIME, "id": docker_id(c.id), "name": "/" + (c.name or ""),
-                "pids_stats": {"current": getattr(s, "pids", 0) or 0},
+                "pids_stats": pids,
                 "cpu_stats": {"cpu_usage": {"total_usage": cpu_ns, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
                               "system_cpu_usage": int(time.monotonic() * 1e9), "online_cpus": os.cpu_count() or 1,
                               "throttling_data": {}},
                 "precpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
-                "memory_stats": {"usage": memory, "limit": limit or (1 << 62), "stats": {}},
+                "memory_stats": {"usage": memory, "max_usage": getattr(s, "memory_peak", 0) or 0,
+                                 "limit": limit or (1 << 62), "stats": {}},
                 "blkio_stats": {}, "num_procs": 0, "storage_stats": {}, "networks": {}}
 
     @route("GET", "/containers/(?P<ref>[^/]+)/stats")

@@ -270,11 +270,16 @@ class Engine:
         return result if attach else c
 
     def restart(self, ref: str, timeout: float | None = None) -> str:
-        """stop, then start again (detached)."""
+        """stop, then start again (detached). An --rm container is kept, as Docker's: its
+        removal at the stop's exit (container/autoremove.py) waits on the container's lock,
+        held here until it runs again, and then finds it running."""
+        from .kernel import linux
         c = self.containers.get(ref)
-        if c.status.is_alive:
-            self.containers.stop(c.id, timeout)
-        self.containers.start(self.containers.get(c.id), attach=False)
+        with self.store.container_lock(c.id):
+            if c.status.is_alive:
+                self.containers.stop(c.id, timeout)
+            linux.pause_point("restart")  # tests widen the window between the exit and the start
+            self.containers.start(self.containers.get(c.id), attach=False)
         return c.id
 
     def logs_follow(self, ref: str):

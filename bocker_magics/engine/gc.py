@@ -30,6 +30,7 @@ def collect(rooms: Containers, images: ImageStore, networks: Callable[[], Networ
     done: list[str] = []
     containers = {c.id: c for c in rooms.list()}
     done += dead_containers(rooms, driver, containers)
+    done += ended_auto_remove(rooms, containers)
     done += orphan_cgroups(driver, containers)
     done += stale_leases(rooms, networks())
     done += stray_veths(rooms, networks(), containers)
@@ -60,6 +61,19 @@ def dead_containers(rooms: Containers, driver, containers) -> list[str]:
         state.error = "its monitor was killed or the host rebooted; cleaned up by gc"
         state.save(rooms.store.container_dir(c.id) / "state.json")
         done.append(f"state of {c.id}: exited (255)")
+    return done
+
+
+def ended_auto_remove(rooms: Containers, containers) -> list[str]:
+    """An --rm container that ended with nobody to remove it (its monitor killed, its exit
+    command failed): removed as its exit command would have (container/autoremove.py)."""
+    from .container.autoremove import remove_if_ended
+    done = []
+    for cid, c in list(containers.items()):
+        if c.record is not None and c.record.auto_remove and c.status in (Status.EXITED, Status.DEAD):
+            if remove_if_ended(rooms, cid):  # a dead one was marked exited just before
+                del containers[cid]
+                done.append(f"container {cid} (--rm): removed, it had ended")
     return done
 
 

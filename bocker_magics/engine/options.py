@@ -197,9 +197,12 @@ class MountRequest:
 
 
 def parse_volume(text: str) -> MountRequest:
-    """-v HOST:CTR[:ro|rw] (a bind mount) or -v NAME:CTR[:ro|rw] (a named volume)."""
+    """-v HOST:CTR[:ro|rw] (a bind mount), -v NAME:CTR[:ro|rw] (a named volume) or -v CTR
+    (an anonymous volume: source "", the engine makes one for the container at create)."""
     from .volumes import is_volume_name
     parts = text.split(":")
+    if len(parts) == 1 and text.startswith("/") and "\0" not in text and "," not in text:
+        return MountRequest("volume", "", text)
     if len(parts) == 3 and parts[2] in ("ro", "rw"):
         source, target, mode = parts
     elif len(parts) == 2:
@@ -216,7 +219,8 @@ def parse_volume(text: str) -> MountRequest:
 
 
 def parse_mount(text: str) -> MountRequest:
-    """--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…]"""
+    """--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…]
+    (a volume without source=: an anonymous one)"""
     fields_: dict[str, str] = {}
     flags = set()
     for item in text.split(","):
@@ -242,8 +246,7 @@ def parse_mount(text: str) -> MountRequest:
             (kind == "bind" and not source.startswith("/")) or (kind == "tmpfs" and source):
         raise InvalidArgument(f"Invalid --mount '{text}': use type=bind|volume|tmpfs,source=…,target=/path"
                               "[,readonly]" + (f" ({', '.join(unknown)} unknown)" if unknown else ""))
-    if kind == "volume" and not source:
-        raise InvalidArgument(f"Invalid --mount '{text}': a volume needs source=NAME")
+    # a volume without a source is an anonymous one, made for the container at create
     return MountRequest(kind, source, target, readonly, options)
 
 

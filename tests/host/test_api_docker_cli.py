@@ -194,10 +194,47 @@ def test_diff_export_stats_info_df_and_prunes(service, tmp_path):
 
 def test_rm_v_removes_anonymous_volumes_and_keeps_named_ones(service):
     service.docker("volume", "create", "cli-named")
-    cid = out(service.docker("create", "-v", "cli-named:/named", "busybox", "true")).strip()
-    service.docker("rm", "-v", cid)
-    assert "cli-named" in out(service.docker("volume", "ls", "-q")).split()   # data a name holds stays
+    before = set(out(service.docker("volume", "ls", "-q")).split())
+    assert out(service.docker("run", "--name", "cli-rmv", "-v", "cli-named:/named", "-v", "/anon", "busybox",
+                              "sh", "-c", "echo a > /anon/f; echo n > /named/f; cat /anon/f")) == "a\n"
+    anonymous = set(out(service.docker("volume", "ls", "-q")).split()) - before
+    assert len(anonymous) == 1 and len(next(iter(anonymous))) == 64     # `-v /anon`: Config.Volumes
+    mounts = json.loads(out(service.docker("inspect", "cli-rmv")))[0]["Mounts"]
+    assert {m.get("Name") for m in mounts} == {"cli-named", *anonymous} and {m["Type"] for m in mounts} == {"volume"}
+    service.docker("rm", "-v", "cli-rmv")
+    left = set(out(service.docker("volume", "ls", "-q")).split())
+    assert "cli-named" in left and not anonymous & left   # data a name holds stays; the anonymous one goes
+    assert sorted(bocker("volume", "ls", "-q").stdout.split()) == sorted(left)  # the engine's own view
     service.docker("volume", "rm", "cli-named")
+
+
+def test_a_detached_rm_run_is_removed_when_it_exits_die_then_destroy(service):
+    since = str(int(time.time()) - 1)
+    events = subprocess.Popen([DOCKER, "events", "--since", since, "--format", "{{json .}}",
+                               "--filter", "type=container"], stdout=subprocess.PIPE, env=service.env)
+    try:
+        time.sleep(0.5)
+        before = set(out(service.docker("volume", "ls", "-q")).split())
+        cid = out(service.docker("run", "-d", "--rm", "--name", "cli-drm", "-v", "/anon", "busybox", "sh", "-c",
+                                 "sleep 0.5; exit 3")).strip()
+        assert len(cid) == 64
+        assert len(set(out(service.docker("volume", "ls", "-q")).split()) - before) == 1
+        deadline = time.monotonic() + 20
+        while service.docker("inspect", "--type", "container", cid, check=False).returncode == 0:
+            assert time.monotonic() < deadline, "a detached --rm container still there"
+            time.sleep(0.1)
+        assert "No such container" in service.docker("rm", cid, check=False).stderr.decode()
+        assert "cli-drm" not in bocker("ps", "--format", "{{.Name}}").stdout.split()
+        assert set(out(service.docker("volume", "ls", "-q")).split()) == before  # its anonymous volume went too
+        time.sleep(1.0)  # the service's watcher tells destroy once it has seen it gone
+    finally:
+        events.terminate()
+    lines = [json.loads(line) for line in events.communicate(timeout=10)[0].decode().splitlines()]
+    mine = [e for e in lines if e["Actor"]["Attributes"].get("name") == "cli-drm"]
+    actions = [e["Action"] for e in mine]
+    assert actions[:2] == ["create", "start"] and actions[-2:] == ["die", "destroy"], actions
+    assert actions.count("die") == 1 and actions.count("destroy") == 1, actions
+    assert [e["Actor"]["Attributes"].get("exitCode") for e in mine if e["Action"] == "die"] == ["3"]
 
 
 def test_attach_to_a_running_container_logs_options_and_history(service):

@@ -63,6 +63,8 @@ def test_containers_run_in_the_foreground_detached_and_removed(client):
         assert b"".join(result.output) == b"1\n2\n3\n"
         stats = c.stats(stream=False)
         assert stats["id"] == c.id and "memory_stats" in stats
+        # the engine's accounting, by its field names: pid 1 (sh, its sleep), memory charged
+        assert stats["pids_stats"]["current"] >= 1 and stats["memory_stats"]["usage"] > 0
         streamed = c.stats(stream=True, decode=True)
         assert next(streamed)["id"] == c.id and next(streamed)["id"] == c.id
         streamed.close()
@@ -203,3 +205,30 @@ def test_a_detached_auto_remove_container_goes_when_it_exits(client):
     assert c.wait(condition="removed")["StatusCode"] == 4
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(c.id)
+
+
+def test_run_detached_with_remove_goes_when_it_exits_with_its_anonymous_volume(client):
+    """containers.run(detach=True, remove=True) is HostConfig.AutoRemove: the engine's --rm,
+    which removes the container with its anonymous volumes once it has exited."""
+    before = {v.name for v in client.volumes.list()}
+    c = client.containers.run("busybox", ["sh", "-c", "sleep 0.5"], detach=True, remove=True,
+                              mounts=[docker.types.Mount("/anon", None, type="volume")])
+    assert c.attrs["HostConfig"]["AutoRemove"] is True
+    assert len({v.name for v in client.volumes.list()} - before) == 1
+    assert c.wait(condition="removed")["StatusCode"] == 0
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(c.id)
+    assert {v.name for v in client.volumes.list()} == before
+
+
+def test_remove_v_removes_the_anonymous_volume_and_keeps_a_named_one(client):
+    named = client.volumes.create("py-named")
+    before = {v.name for v in client.volumes.list()}
+    c = client.containers.create("busybox", "true", volumes={"py-named": {"bind": "/named", "mode": "rw"}},
+                                 mounts=[docker.types.Mount("/anon", None, type="volume")])
+    (anonymous,) = {v.name for v in client.volumes.list()} - before
+    assert {m.get("Name") for m in client.containers.get(c.id).attrs["Mounts"]} == {"py-named", anonymous}
+    c.remove(v=True)
+    names = {v.name for v in client.volumes.list()}
+    assert "py-named" in names and anonymous not in names
+    named.remove()

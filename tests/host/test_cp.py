@@ -310,3 +310,4 @@ def test_a_stopped_containers_volumes_are_read_and_written_where_it_sees_them(fr
     r = cp(str(tmp_path / "f"), f"{name}:/ro/f")
     assert r.returncode == 1 and b"read-only" in r.stderr and not (tmp_path / "hostdir" / "f").exists()
     bocker("rm", "-v", name, check=True)
+    bocker("volume", "rm", "cpdata", check=True)  # a named volume outlives rm -v (Docker's rule)

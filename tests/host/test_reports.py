@@ -17,7 +17,7 @@ import pytest
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # every experiment: the index and each report are opened (tables everywhere, a topology
 # picture in 03, plots in 04)
-NOTEBOOKS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "notebooks").glob("0*.ipynb"))
+NOTEBOOKS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
 
 class Tags(HTMLParser):

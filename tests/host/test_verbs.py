@@ -328,13 +328,108 @@ def test_volume_create_ls_inspect_rm(fresh_root):
     assert bocker("volume", "ls", "-q").stdout == ""
 
 
-def test_rm_v_removes_the_named_volumes_only_that_container_used(fresh_root):
-    bocker("run", "--name", "a", "-v", "only-a:/x", "-v", "shared:/y", "busybox", "true", check=True)
+def test_rm_v_removes_the_anonymous_volumes_and_keeps_named_ones(fresh_root):
+    """Docker's rule: `-v /path` (and a volume --mount without source=) is a volume made for
+    that container alone, named by 64 hex digits; `rm -v` removes it, a named one stays even
+    when only that container used it (its data has a name to be found by)."""
+    bocker("run", "--name", "a", "-v", "only-a:/x", "-v", "shared:/y", "-v", "/anon",
+           "--mount", "type=volume,target=/anon2", "busybox", "sh", "-c", "echo a > /anon/f; echo b > /anon2/f",
+           check=True)
     bocker("run", "--name", "b", "-v", "shared:/y", "busybox", "true", check=True)
-    bocker("rm", "-v", "a", check=True)
-    assert bocker("volume", "ls", "-q").stdout == "shared\n"
+    anonymous = [v for v in bocker("volume", "ls", "-q").stdout.split() if v not in ("only-a", "shared")]
+    assert len(anonymous) == 2 and all(re.fullmatch(r"[0-9a-f]{64}", v) for v in anonymous)
+    record = json.loads(bocker("inspect", "a", check=True).stdout)
+    assert sorted(record["Config"]["anonymous_volumes"]) == sorted(anonymous)
+    assert bocker("rm", "-v", "a", check=True).stdout == "Removed: a\n"
+    assert bocker("volume", "ls", "-q").stdout == "only-a\nshared\n"   # named ones stay
     bocker("rm", "-v", "b", check=True)
+    assert bocker("volume", "ls", "-q").stdout == "only-a\nshared\n"
+    bocker("run", "--name", "c", "-v", "/keep", "busybox", "true", check=True)
+    bocker("rm", "c", check=True)  # without -v an anonymous volume stays too, as Docker's
+    assert len(bocker("volume", "ls", "-q").stdout.split()) == 3
+    for v in bocker("volume", "ls", "-q").stdout.split():
+        bocker("volume", "rm", v, check=True)
     assert bocker("volume", "ls", "-q").stdout == ""
+
+
+def test_rm_v_keeps_an_anonymous_volume_another_container_mounts_by_name(fresh_root):
+    bocker("run", "--name", "a", "-v", "/anon", "busybox", "sh", "-c", "echo kept > /anon/f", check=True)
+    (name,) = bocker("volume", "ls", "-q").stdout.split()
+    assert bocker("run", "--rm", "-v", f"{name}:/d", "busybox", "cat", "/d/f").stdout == "kept\n"
+    bocker("create", "--name", "b", "-v", f"{name}:/d", "busybox", "true", check=True)
+    bocker("rm", "-v", "a", check=True)
+    assert bocker("volume", "ls", "-q").stdout == f"{name}\n"   # b mounts it: it stays
+    bocker("rm", "b", check=True)
+    bocker("volume", "rm", name, check=True)
+
+
+def test_a_detached_rm_container_is_removed_when_it_exits_with_its_anonymous_volumes(fresh_root):
+    """`run -d --rm`: the CLI has returned long before the exit; the container's monitor
+    starts the engine's removal once the exit is recorded, with no bocker process up."""
+    bocker("volume", "create", "keep", check=True)
+    cid = detached("--rm", "-v", "/anon", "-v", "keep:/k", "busybox", "sleep", "30")
+    assert status(cid) == "running"
+    assert len(bocker("volume", "ls", "-q").stdout.split()) == 2
+    r = bocker("ps", "-q", "--filter", f"id={cid}", check=True)
+    assert r.stdout.strip() == cid
+    bocker("stop", "-t", "1", cid, check=True)  # an exit nobody waits for
+    wait_for(lambda: not (fresh_root / "containers" / cid).exists())
+    assert bocker("ps", "-q").stdout == "" and bocker("volume", "ls", "-q").stdout == "keep\n"
+    r = bocker("inspect", cid)
+    assert r.returncode == 1 and r.stderr.startswith("No container") and r.stdout == ""
+    # one that ends on its own, with a name: the name is free again once it is gone
+    detached("--rm", "--name", "short", "busybox", "true")
+    wait_for(lambda: bocker("ps", "-q").stdout == "")
+    detached("--rm", "--name", "short", "busybox", "true")
+    wait_for(lambda: bocker("ps", "-q").stdout == "")
+    assert not any((fresh_root / "containers").iterdir())
+    bocker("volume", "rm", "keep", check=True)
+
+
+def test_restart_keeps_an_rm_container_and_its_next_exit_removes_it(fresh_root):
+    """Docker's rule: restart is no exit of an --rm container's life (its stop's removal finds
+    it running again); a stop is."""
+    cid = detached("--rm", "busybox", "sleep", "30")
+    first = json.loads(bocker("inspect", cid, check=True).stdout)["State"]["Pid"]
+    # a window between its exit and its new start, where the removal its exit set off runs
+    r = bocker("restart", "-t", "1", cid, env={"BOCKER_PAUSE_AT": "restart", "BOCKER_PAUSE_SECONDS": "5"})
+    assert r.returncode == 0 and r.stdout.strip() == cid, r.stderr
+
+    def removal_running() -> bool:  # the exit command the stop's exit started (autoremove.py)
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(b"autoremove" in a for a in argv) and cid.encode() in argv:
+                return True
+        return False
+
+    start = time.monotonic()
+    while removal_running() or time.monotonic() - start < 1:
+        assert status(cid) == "running"
+        assert time.monotonic() - start < 30, "the removal never ended"
+        time.sleep(0.1)
+    assert status(cid) == "running"   # it ran and left it
+    assert json.loads(bocker("inspect", cid, check=True).stdout)["State"]["Pid"] != first
+    bocker("stop", "-t", "1", cid, check=True)
+    wait_for(lambda: bocker("ps", "-q").stdout == "")
+
+
+def test_a_created_rm_container_started_detached_goes_and_gc_removes_one_left_ended(fresh_root):
+    cid = bocker("create", "--rm", "busybox", "true", check=True).stdout.strip()
+    assert status(cid) == "created"          # never started: it stays
+    bocker("start", cid, check=True)
+    wait_for(lambda: bocker("ps", "-q").stdout == "")
+    # a --rm container whose end nobody acted on (its exit command never ran): gc removes it
+    cid = bocker("create", "--rm", "busybox", "true", check=True).stdout.strip()
+    state = fresh_root / "containers" / cid / "state.json"
+    data = json.loads(state.read_text())
+    data.update(phase="exited", status="stopped", exit_code=0, finished_at=time.time())
+    state.write_text(json.dumps(data))
+    assert status(cid).startswith("exited")
+    assert f"container {cid} (--rm): removed, it had ended" in bocker("gc", check=True).stdout
+    assert bocker("ps", "-q").stdout == ""
 
 
 @pytest.mark.parametrize("args,message", [

@@ -112,3 +112,46 @@ def test_every_program_of_the_demo_is_installed_by_its_set_up():
         if owner not in allowed:
             missing.append(f"{program} ({path}) is in package {owner}, which quickstart.sh demo does not install")
     assert missing == []
+
+
+def _python_imports(source: str) -> set[str]:
+    """Top-level modules a code cell imports (its magic lines read apart; a cell magic's body
+    is no Python)."""
+    if source.startswith("%%"):
+        return set()
+    lines = [line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+             for line in source.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_every_python_package_a_notebook_imports_is_installed_with_the_notebooks_extra():
+    """quickstart.sh demo installs the package with its `notebooks` extra (and bocker-report's
+    users pip-install that extra): what a notebook imports (docker-py in 10) must be in it."""
+    import importlib.metadata
+    import sys
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["notebooks"]
+    names = {re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].lower().replace("_", "-") for req in wanted}
+    owners = importlib.metadata.packages_distributions()
+    imported: set[str] = set()
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                imported |= _python_imports("".join(cell["source"]))
+    assert "docker" in imported  # the scan sees 10's import
+    third = {m for m in imported if m not in sys.stdlib_module_names and m != "bocker_magics"}
+    missing = sorted(m for m in third
+                     if not {d.lower().replace("_", "-") for d in owners.get(m, [m])} & names)
+    assert missing == [], f"imported by a notebook, not in pyproject's dependencies or its notebooks extra: {missing}"

@@ -41,6 +41,31 @@ def _volume_request(text: str):
     return r if r.kind == "volume" else None
 
 
+def name_anonymous_volumes(options: RunOptions) -> tuple[RunOptions, list[str]]:
+    """-v /path and volume mounts without a source: a volume made for this container alone,
+    named as Docker names one (64 hex digits); `rm -v` and `--rm` remove it, named ones
+    stay. Returns the options with those names given, and the names."""
+    import dataclasses
+    import secrets
+    names: list[str] = []
+
+    def named(text: str, mount: bool) -> str:
+        try:
+            r = parse_mount(text) if mount else parse_volume(text)
+        except InvalidArgument:
+            return text  # to_spec says what is wrong with it
+        if r.kind != "volume" or r.source:
+            return text
+        names.append(secrets.token_hex(32))
+        return f"source={names[-1]},{text}" if mount else f"{names[-1]}:{text}"
+
+    volumes = [named(v, False) for v in options.volumes]
+    mounts = [named(m, True) for m in options.mounts]
+    if not names:
+        return options, []
+    return dataclasses.replace(options, volumes=volumes, mounts=mounts), names
+
+
 def joins(rooms: Room, options: RunOptions) -> dict[str, str]:
     """--pid/--ipc/--uts/--network container:NAME -> kind -> that running container's id."""
     out = {}
@@ -77,12 +102,13 @@ def _stop_signal(options: RunOptions, config: dict[str, Any]) -> str:
 
 
 def _record(cid: str, img: Image, text: str, options: RunOptions, plan: NetworkPlan, restart: RestartPolicy,
-            shared: dict[str, str], volumes: list[str]) -> ContainerRecord:
+            shared: dict[str, str], volumes: list[str], anonymous: list[str]) -> ContainerRecord:
     return ContainerRecord(id=cid, name=options.name, image=img.id, image_name=(img.names or [img.id])[0],
                            layers=list(img.layers), command=text, created=time.time(), network=plan,
                            auto_remove=options.remove, restart=restart, stdin=options.interactive,
                            tty=options.tty, labels=dict(parse_env(options.labels)) if options.labels else {},
-                           volumes=volumes, stop_signal=_stop_signal(options, img.config or {}),
+                           volumes=volumes, anonymous_volumes=anonymous,
+                           stop_signal=_stop_signal(options, img.config or {}),
                            stop_timeout=10 if options.stop_timeout is None else options.stop_timeout,
                            joins=shared, healthcheck=healthcheck_of(options, img.config or {}),
                            aliases=list(options.network_aliases))
@@ -126,6 +152,17 @@ def create(rooms: Room, img: Image, command: str | list[str] | None, options: Ru
     exposed = list((img.config or {}).get("ExposedPorts") or {}) if options.publish_all else []
     plan = network_plan.request(rooms.networks, options.network or rooms.default_network, options.publish,
                                 options.dns, exposed=exposed, joins=shared)
+    options, anonymous = name_anonymous_volumes(options)
+    try:
+        return _create(rooms, img, command, options, ref, restart, shared, plan, anonymous)
+    except BaseException:
+        from .removal import remove_anonymous_volumes
+        remove_anonymous_volumes(rooms, anonymous)  # made by to_spec: a failed create keeps none
+        raise
+
+
+def _create(rooms: Room, img: Image, command: str | list[str] | None, options: RunOptions, ref: str | None,
+            restart: RestartPolicy, shared: dict[str, str], plan: NetworkPlan, anonymous: list[str]) -> Container:
     store = rooms.store
     cid = store.new_container_id()
     cdir = store.container_dir(cid)
@@ -137,7 +174,7 @@ def create(rooms: Room, img: Image, command: str | list[str] | None, options: Ru
     spec = to_spec(img, command, options, target, rooms.default_limits())
     text = " ".join(spec.process.args) if options.entrypoint is not None else command_argv(img.config or {},
                                                                                          command)[1]
-    record = _record(cid, img, text, options, plan, restart, shared, volumes)
+    record = _record(cid, img, text, options, plan, restart, shared, volumes, anonymous)
     linux.pause_point("create")  # tests widen the window between finding the image and the lock
     with store.lock():
         if options.name is not None and rooms.find(options.name) is not None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import BockerError, Conflict, ContainerStartError, ExitCodeError, MonitorDied
+from ...errors import BockerError, Conflict, ContainerStartError, ExitCodeError, MonitorDied, NotFound
 from ..kernel import linux
 from ..network import plan as network_plan
 from ..runtime.monitor import STOP_MARK
@@ -136,6 +136,11 @@ def _launch(rooms: Room, c: Container, spec: Spec, attach: bool,
                     seccomp=seccomp_program(store, spec), endpoint=plan.endpoint, publish=plan.publish,
                     lease=plan.lease, stdin=record.stdin or stdin, restart=record.restart,
                     healthcheck=record.healthcheck)
+    if record.auto_remove and not attach:
+        # detached --rm: nobody waits for its end, so its monitor starts the engine's
+        # removal then (autoremove.py); an attached run is removed below, by its streamer
+        from .autoremove import exit_command
+        launch.exit_command = exit_command(rooms, c.id)
     plug = netns_fd = None
     if plan.endpoint is not None:
         networks = rooms.networks()
@@ -175,7 +180,7 @@ def _launch_and_attach(rooms: Room, c: Container, spec: Spec, attach: bool, on_o
         except KeyboardInterrupt:
             if record.auto_remove:  # --rm holds when interrupted too: the monitor has torn it down
                 with contextlib.suppress(BockerError):
-                    rm(rooms, cid, force=True)
+                    rm(rooms, cid, force=True, volumes=True)
             raise
     finally:
         ctl.close()
@@ -187,7 +192,8 @@ def _launch_and_attach(rooms: Room, c: Container, spec: Spec, attach: bool, on_o
                     result.get("oom_killed", False), result["stdout"], result["stderr"],
                     detached=result.get("event") == EVENT_DETACHED)
     if record.auto_remove and not out.detached:
-        rm(rooms, cid)
+        with contextlib.suppress(NotFound):  # removed meanwhile (rm -f from elsewhere)
+            rm(rooms, cid, volumes=True)  # with its anonymous volumes, as Docker's --rm
     return out
 
 

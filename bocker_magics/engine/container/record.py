@@ -40,6 +40,7 @@ class ContainerRecord:
     tty: bool = False                    # -t
     labels: dict[str, str] = field(default_factory=dict)
     volumes: list[str] = field(default_factory=list)   # the named volumes it mounts
+    anonymous_volumes: list[str] = field(default_factory=list)  # of those, the ones made for it (rm -v, --rm)
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
     joins: dict[str, str] = field(default_factory=dict)  # namespace kind -> the container it shares it with

@@ -1,5 +1,7 @@
-"""Removal: rm (-f: killed first; -v: its anonymous use of named volumes too) and cleanup,
-which takes away whatever a container still holds on the host."""
+"""Removal: rm (-f: killed first; -v: its anonymous volumes too, as Docker's: the ones made
+for it by `-v /path` or a volume mount without a source; named volumes stay) and cleanup,
+which takes away whatever a container still holds on the host. autoremove.py removes a
+detached --rm container once it has ended."""
 
 from __future__ import annotations
 
@@ -29,16 +31,23 @@ def _rm(rooms: Room, c: Container, force: bool, volumes: bool) -> str:
         _kill_and_wait(rooms, c)
         c = rooms.load(c.id)
     cleanup(rooms, c)
-    shutil.rmtree(rooms.store.container_dir(c.id), ignore_errors=True)
     if volumes and c.record is not None:
-        for name in c.record.volumes:
-            users = [o.name or o.id for o in rooms.list() if o.record is not None and name in o.record.volumes]
-            if not users:
-                with contextlib.suppress(NotFound):
-                    rooms.volumes().remove(name, [])
+        # before the container goes: whoever sees it gone (wait --condition removed) sees
+        # its volumes gone too, as Docker's
+        remove_anonymous_volumes(rooms, c.record.anonymous_volumes, owner=c.id)
+    shutil.rmtree(rooms.store.container_dir(c.id), ignore_errors=True)
     if c.image:
         rooms.images.forget_if_unused(c.image, in_use=any(o.image == c.image for o in rooms.list()))
     return c.id
+
+
+def remove_anonymous_volumes(rooms: Room, names: list[str], owner: str | None = None) -> None:
+    """The volumes made for one container alone (`owner`), unless another container mounts
+    one by its name meanwhile (then it stays, as Docker's)."""
+    for name in names:
+        if not [o for o in rooms.list() if o.id != owner and o.record is not None and name in o.record.volumes]:
+            with contextlib.suppress(NotFound, Conflict):
+                rooms.volumes().remove(name, [])
 
 
 def undo_failed_start(rooms: Room, cid: str, err: BaseException) -> None:

@@ -747,7 +747,11 @@ def release_lease(lease: str | None, container_id: str) -> None:
 
 
 def monitor(launch: Launch, fds: dict[str, int]) -> int:
-    return Monitor(launch, fds).run()
+    code = Monitor(launch, fds).run()
+    # after the end is recorded and cleaned up: the engine's exit command (exitcommand.py)
+    from .exitcommand import start_exit_command
+    start_exit_command(launch.exit_command)
+    return code
 
 
 # -- exec: one more process in a running container ------------------------------------------------

@@ -180,7 +180,7 @@ class Launch(Record):
 
     __slots__ = (
         "id", "bundle", "layers_dir", "lowerdirs", "cgroup_parent", "boot_id", "seccomp", "endpoint",
-        "publish", "lease", "stdin", "restart", "healthcheck", "fds",
+        "publish", "lease", "stdin", "restart", "healthcheck", "fds", "exit_command",
     )
 
     def __init__(
@@ -199,6 +199,7 @@ class Launch(Record):
         restart: RestartPolicy | None = None,
         healthcheck: dict[str, Any] | None = None,
         fds: list[str] | None = None,
+        exit_command: list[str] | None = None,
     ) -> None:
         self.id = id
         self.bundle = bundle  # the container's directory
@@ -214,6 +215,9 @@ class Launch(Record):
         self.restart = RestartPolicy() if restart is None else restart
         self.healthcheck = healthcheck  # runtime/health.Healthcheck's fields: the checks to run
         self.fds = [] if fds is None else fds  # names of the fds sent with it: ctl, attach, netns
+        # argv the monitor starts once the container's end is recorded and cleaned up, as
+        # conmon's --exit-command (the engine's removal of a detached --rm container)
+        self.exit_command = exit_command
 
     def to_json(self) -> dict[str, Any]:
         return {"op": OP_RUN, **self.as_dict()}
