@@ -90,12 +90,35 @@ def _reverse_name(address: str) -> str:
 class Resolver:
     """Answers one DNS message: from `names()` when it names a container, else by forwarding."""
 
+    CACHE_SIZE = 1024
+
     def __init__(self, names: Callable[[], Names], upstreams: Iterable[str] = ()) -> None:
         self.names = names
         self.upstreams = [u for u in upstreams if u and not u.startswith("127.0.0.11")]
+        # what was answered to a query, by the query's bytes after its id, for as long as the
+        # table is the same object (a new table, a new cache): a program asks the same few names
+        # again and again, and the answer is a function of the question and the table only
+        self._table: Names | None = None
+        self._cache: dict[bytes, bytes | None] = {}
 
     def local_answer(self, wire: bytes) -> bytes | None:
         """The answer when the question is ours to answer; None when it goes upstream."""
+        table = self.names()
+        if table is not self._table:
+            self._table, self._cache = table, {}
+        key = wire[2:]
+        try:
+            cached = self._cache[key]
+        except KeyError:
+            pass
+        else:
+            return None if cached is None else wire[:2] + cached
+        answer = self._answer(wire, table)
+        if len(self._cache) < self.CACHE_SIZE and len(wire) >= 12:
+            self._cache[key] = None if answer is None else answer[2:]
+        return answer
+
+    def _answer(self, wire: bytes, table: Names) -> bytes | None:
         import dns.flags
         import dns.message
         import dns.opcode
@@ -114,7 +137,6 @@ class Resolver:
             return response.to_wire()
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
-        table = self.names()
         if question.rdtype == dns.rdatatype.PTR:
             pointed = self._pointed(name, table)
             if pointed is None:
