@@ -355,11 +355,12 @@ def to_spec(image, command: str | list[str] | None, options: RunOptions, target:
     namespaces = _namespaces(options, target, bool(uid_maps))
     sysctl = dict(check_sysctl(x, target.network_mode, options.ipc == "host") for x in options.sysctls)
     resources, device_nodes = _resources(options, limits)
+    # a UTS namespace of its own only: a joined one (or the host's) keeps its hostname
+    hostname = None if options.uts else (options.hostname or target.id)
     return Spec(
-        process=_process(config, options, argv, who, caps, rlimits),
+        process=_process(config, options, argv, who, caps, rlimits, hostname),
         root=Root(path=str(target.bundle / "merged"), readonly=options.read_only),
-        # a UTS namespace of its own only: a joined one (or the host's) keeps its hostname
-        hostname=None if options.uts else (options.hostname or target.id),
+        hostname=hostname,
         mounts=mounts,
         annotations={"org.opencontainers.image.ref.name": (image.names or [image.id])[0],
                      "io.bocker.image.id": image.id},
@@ -411,10 +412,12 @@ def _user(config: dict, options: RunOptions, target: Target):
     return resolve("0", passwd, None) if passwd else ExecUser(0, 0, [], "/root")
 
 
-def _environment(config: dict, options: RunOptions, home: str) -> list[str]:
+def _environment(config: dict, options: RunOptions, home: str, hostname: str | None = None) -> list[str]:
     environment = parse_env([e for e in config.get("Env", []) if "=" in e])
     environment.update(parse_env(options.env))
     environment.setdefault("PATH", DEFAULT_PATH)
+    if hostname:  # as Docker's daemon sets it (the image's or -e's value wins)
+        environment.setdefault("HOSTNAME", hostname)
     if options.tty:
         environment.setdefault("TERM", "xterm")
     environment.setdefault("HOME", home or "/")
@@ -442,8 +445,9 @@ def _rlimits(options: RunOptions) -> list:
     return rlimits
 
 
-def _process(config: dict, options: RunOptions, argv: list[str], who, caps, rlimits: list) -> Process:
-    env = _environment(config, options, who.home)
+def _process(config: dict, options: RunOptions, argv: list[str], who, caps, rlimits: list,
+             hostname: str | None = None) -> Process:
+    env = _environment(config, options, who.home, hostname)
     cwd = _workdir(config, options)
     oci_caps = capabilities.oci_names(caps)
     if who.uid == 0:

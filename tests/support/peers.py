@@ -566,8 +566,12 @@ class Dockerd(Peer):
     outside the sandbox). .bridge is a user-defined bridge network made at start (no NAT), for
     the "bridge" case: `docker run --network NAME`. Images: `docker load` names the busybox tar
     `busybox:latest`.
+
+    userland_proxy: published ports (`-p`) answer on the sandbox's addresses through
+    docker-proxy, the only way they can with --iptables=false (off by default: no process per port).
     """
 
+    userland_proxy: bool = False
     bridge: str = field(init=False, default="peers-br")
 
     def __post_init__(self) -> None:
@@ -588,14 +592,20 @@ class Dockerd(Peer):
         d = self._daemon([self.binary, "--config-file", conf, "--data-root", t / "data", "--exec-root", t / "exec",
                           "--pidfile", t / "docker.pid", "-H", f"unix://{self.socket}",
                           "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-                          "--userland-proxy=false", "--storage-driver", "overlay2",
+                          f"--userland-proxy={str(self.userland_proxy).lower()}", "--storage-driver", "overlay2",
                           "--exec-opt", "native.cgroupdriver=cgroupfs", "--cgroup-parent", f"/{self.cgroup_parent}",
                           "--log-level", "warn"], log)
         self.daemon = d
-        self._wait_for("its socket", lambda: _socket_ready(self.socket) and self.docker(
-            "version", check=False, timeout=10).returncode == 0, d, log, timeout=60)
+        self._wait_for("its socket", lambda: _socket_ready(self.socket) and self._answers(), d, log, timeout=60)
         self.docker("network", "create", "--driver", "bridge", "-o", "com.docker.network.bridge.enable_ip_masquerade=false",
                     self.bridge)
+
+    def _answers(self) -> bool:
+        # a daemon still starting may hold `docker version` past its timeout: not ready yet
+        try:
+            return self.docker("version", check=False, timeout=10).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
 
     def docker_argv(self, *args: str) -> list[str]:
         return [self.cli, "-H", f"unix://{self.socket}", *map(str, args)]

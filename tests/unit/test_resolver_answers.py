@@ -74,3 +74,17 @@ def test_names_file_is_read_again_when_it_changes(tmp_path):
     assert names().addresses == {"b": ["10.0.0.3"]}
     path.write_text("{broken")
     assert names().addresses == {"b": ["10.0.0.3"]}  # the last good table while it is rewritten
+
+
+def test_a_repeated_question_is_answered_again_with_its_own_id_until_the_table_changes():
+    current = {"table": table()}
+    r = Resolver(lambda: current["table"])
+    first, second = dns.message.make_query("db", "A"), dns.message.make_query("db", "A")
+    second.id = (first.id + 1) % 65536
+    a, b = (dns.message.from_wire(r.local_answer(q.to_wire())) for q in (first, second))
+    assert (a.id, b.id) == (first.id, second.id)
+    assert [rr.to_text() for rrset in b.answer for rr in rrset] == ["10.7.0.2"]
+    assert ask(r, "example.test") is None and ask(r, "example.test") is None  # still upstream's, asked twice
+    current["table"] = Names.from_records([{"names": ["db"], "addresses": ["10.7.0.9"]}])  # the engine moved db
+    assert [rr.to_text() for rrset in ask(r, "db").answer for rr in rrset] == ["10.7.0.9"]
+    assert ask(r, "web") is None

@@ -69,6 +69,7 @@ class Daemon:
         self.served: dict[str, tuple[int, int]] = {}  # container id -> (pid, pid start)
         self.tables: dict[str, Names] = {}
         self.networks_of: dict[str, list[str]] = {}
+        self.merged: dict[str, Names] = {}  # container id -> the names it sees, until a scan changes them
         self.last_scan = 0.0
         self.idle_since: float | None = None
 
@@ -92,12 +93,17 @@ class Daemon:
         for _, _, dns in live.values():
             for net, entry in dns["networks"].items():
                 tables.setdefault(net, Names()).add(entry.get("names", []), [entry["address"]])
-        self.tables = tables
+        if tables != self.tables:
+            self.tables = tables
+            self.merged.clear()
         for cid in [c for c in self.served if c not in live or self.served[c] != live[c][:2]]:
             self.server.remove(cid)
             del self.served[cid]
+            self.merged.pop(cid, None)
         for cid, (pid, start, dns) in live.items():
-            self.networks_of[cid] = list(dns["networks"])
+            if self.networks_of.get(cid) != list(dns["networks"]):
+                self.networks_of[cid] = list(dns["networks"])
+                self.merged.pop(cid, None)
             if cid in self.served:
                 continue
             try:
@@ -115,12 +121,16 @@ class Daemon:
 
     def _names_for(self, cid: str):
         def names() -> Names:
+            merged = self.merged.get(cid)
+            if merged is not None:  # the same object while nothing changed: Resolver caches on it
+                return merged
             merged = Names()
             for net in self.networks_of.get(cid, []):
                 table = self.tables.get(net)
                 if table is not None:
                     for name, addresses in table.addresses.items():
                         merged.add([name], addresses)
+            self.merged[cid] = merged
             return merged
         return names
 
