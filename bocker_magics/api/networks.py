@@ -55,7 +55,7 @@ class NetworksApi:
         out["IPAM"]["Config"] = [{"Subnet": info["subnet"], "Gateway": info["gateway"]}]
         out["Labels"] = dict(info.get("labels") or {})
         out["Internal"] = bool(info.get("internal"))
-        out["Options"] = {"com.docker.network.bridge.name": info["bridge"], **(info.get("options") or {})}
+        out["Options"] = dict(info.get("options") or {})  # as given at create (compose compares them on up)
         for cid, endpoint in (info.get("Containers") or {}).items():
             out["Containers"][docker_id(cid)] = dict(endpoint)
         return out

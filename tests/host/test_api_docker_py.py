@@ -132,7 +132,25 @@ def test_networks_and_volumes(client):
         c = client.containers.run("busybox", "sleep 60", detach=True, network="py-net")
         c.reload()
         assert c.attrs["NetworkSettings"]["Networks"]["py-net"]["IPAddress"].startswith("10.231.9.")
-        c.remove(force=True)
+        # a second network, connected live with an alias and an address; then taken away
+        other = client.networks.create("py-other", internal=True, labels={"k": "v"}, ipam=docker.types.IPAMConfig(
+            pool_configs=[docker.types.IPAMPool(subnet="10.231.10.0/24")]))
+        try:
+            assert other.attrs["Internal"] is True and other.attrs["Labels"] == {"k": "v"}
+            other.connect(c, aliases=["py-alias"], ipv4_address="10.231.10.7")
+            c.reload()
+            assert c.attrs["NetworkSettings"]["Networks"]["py-other"]["IPAddress"] == "10.231.10.7"
+            other.reload()
+            assert [x.id for x in other.containers] == [c.id]
+            assert c.exec_run("ip -o -4 addr show eth1").output.decode().count("10.231.10.7/24") == 1
+            other.disconnect(c)
+            c.reload()
+            assert set(c.attrs["NetworkSettings"]["Networks"]) == {"py-net"}
+            with pytest.raises(docker.errors.NotFound):
+                other.disconnect(c)
+        finally:
+            c.remove(force=True)
+            other.remove()
     finally:
         net.remove()
     with pytest.raises(docker.errors.NotFound):
