@@ -100,6 +100,7 @@ services:
     image: busybox
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
     networks: ["front"]
+    dns: ["127.0.0.1"]  # names not in the stack: the tests' own upstream, never a real lookup
   backy:
     image: busybox
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
@@ -118,7 +119,9 @@ def test_a_service_on_two_networks_one_internal(service, tmp_path):
     it starts: the service has an interface on each, its name answers on each with its address
     there (the alias and the static address where the file gives them), the internal network
     has no way out, and up again recreates nothing."""
+    from tests.support.upstream_dns import Upstream
     (tmp_path / "docker-compose.yml").write_text(TWO_NETWORKS)
+    upstream = Upstream({})
 
     def lookup(svc: str, name: str) -> str:
         r = compose(service, tmp_path, "exec", "-T", svc, "nslookup", name, check=False)
@@ -142,3 +145,4 @@ def test_a_service_on_two_networks_one_internal(service, tmp_path):
         assert "apistack_back" not in service.docker("network", "ls").stdout.decode()
     finally:
         compose(service, tmp_path, "down", "-v", check=False)
+        upstream.close()
