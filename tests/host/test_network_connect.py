@@ -228,3 +228,26 @@ def test_mistakes_are_one_line_and_change_nothing(nets):
     assert list(networks_of(web)) == [NET_A] and list(addresses(web)) == ["eth0"]
     assert web not in net_inspect(NET_B)["Containers"]
     assert "cn-odd" not in bocker("network", "ls").stdout
+
+
+def test_after_kill_9_of_the_monitor_gc_removes_every_lease_and_veth(fresh_root):
+    upstream = Upstream({})
+    try:
+        for name, subnet in (("cn-k1", "10.240.5.0/24"), ("cn-k2", "10.240.6.0/24")):
+            bocker("network", "create", "--subnet", subnet, name, check=True)
+        r = bocker("run", "--network", "cn-k1", "--network", "cn-k2", "--dns", "127.0.0.1", "busybox", "sleep 30",
+                   env={"BOCKER_CRASH_AT": "running"})
+        assert r.returncode == 1
+        cid = next((fresh_root / "containers").iterdir()).name
+        mine = [v for v in veths() if v.startswith("vb" + cid[3:])]
+        assert sorted(mine) == ["vb" + cid[3:], "vb" + cid[3:] + "g"]
+        assert cid in net_inspect("cn-k1")["Containers"] and cid in net_inspect("cn-k2")["Containers"]
+        out = bocker("gc", check=True).stdout
+        assert f"cgroup of {cid}" in out and "lease cn-k1/" in out and "lease cn-k2/" in out, out
+        assert wait_until(lambda: not [v for v in veths() if v.startswith("vb" + cid[3:])])
+        assert cid not in net_inspect("cn-k1")["Containers"] and cid not in net_inspect("cn-k2")["Containers"]
+        bocker("rm", cid, check=True)
+    finally:
+        bocker("network", "rm", "cn-k1")
+        bocker("network", "rm", "cn-k2")
+        upstream.close()
