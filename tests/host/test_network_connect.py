@@ -220,6 +220,7 @@ def test_mistakes_are_one_line_and_change_nothing(nets):
         (["network", "disconnect", NET_B, web], "not connected"),
         (["network", "connect", NET_B], "container"),
         (["network", "create", "-o", "com.docker.network.bridge.mystery=1", "cn-odd"], "mystery"),
+        (["network", "create", "-o", "com.docker.network.bridge.name=lo", "cn-odd"], "not a bridge"),
     ]
     for args, words in cases:
         r = bocker(*args)
@@ -228,6 +229,21 @@ def test_mistakes_are_one_line_and_change_nothing(nets):
     assert list(networks_of(web)) == [NET_A] and list(addresses(web)) == ["eth0"]
     assert web not in net_inspect(NET_B)["Containers"]
     assert "cn-odd" not in bocker("network", "ls").stdout
+    assert "lo" in subprocess.run(["ip", "-o", "link", "show", "lo"], capture_output=True, text=True).stdout
+
+
+def test_a_container_of_the_default_bridge_joins_a_user_network_and_its_names(nets):
+    peer = run(nets, "--name", "cn-peer", "--network", NET_B, "busybox", "sleep 300")
+    plain = run(nets, "--name", "cn-plain", "busybox", "sleep 300")
+    assert "127.0.0.11" not in ex(plain, "cat /etc/resolv.conf").stdout  # the default bridge: no names
+    bocker("network", "connect", NET_B, "cn-plain", check=True)
+    assert "nameserver 127.0.0.11" in ex(plain, "cat /etc/resolv.conf").stdout
+    assert resolves(plain, "cn-peer") == [addresses(peer)["eth0"]]
+    assert resolves(peer, "cn-plain") == [addresses(plain)["eth1"]]
+    assert "default via 172.18.0.1 dev eth0" in ex(plain, "ip route").stdout  # bridge sorts before cn-b
+    bocker("network", "disconnect", NET_B, "cn-plain", check=True)
+    assert resolves(peer, "cn-plain") == []
+    assert resolves(plain, "cn-peer") == []  # off cn-b: its resolver forwards everything upstream
 
 
 def test_after_kill_9_of_the_monitor_gc_removes_every_lease_and_veth(fresh_root):

@@ -169,7 +169,8 @@ class Networks:
         with self._lock:
             ipr = self.ipr()
             for index in ipr.link_lookup(ifname=net.bridge):
-                ipr.link("del", index=index)
+                if self._is_bridge(index):  # never another kind of interface of that name (eth0)
+                    ipr.link("del", index=index)
             remove_nat(net)
             self._ready.discard(name)
         path = self._file(name)
@@ -201,6 +202,9 @@ class Networks:
                 except Exception as e:  # NetlinkError
                     raise BockerError(f"Could not create the bridge {net.bridge}: {e}") from None
             index = ipr.link_lookup(ifname=net.bridge)[0]
+            if not self._is_bridge(index):
+                raise Conflict(f"The interface {net.bridge} exists and is not a bridge: give network '{net.name}' "
+                               "a bridge name of its own (-o com.docker.network.bridge.name=NAME)")
             have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
                     for a in ipr.get_addr(index=index, family=socket.AF_INET)}
             if (str(gw.ip), gw.network.prefixlen) not in have:
@@ -211,6 +215,11 @@ class Networks:
             if not self._file(name).exists():  # the default network, made on first use
                 write_json(self._file(name), net.to_json())
         return net
+
+    def _is_bridge(self, index: int) -> bool:
+        links = self.ipr().get_links(index)
+        info = links[0].get_attr("IFLA_LINKINFO") if links else None
+        return bool(info) and info.get_attr("IFLA_INFO_KIND") == "bridge"
 
     def _check_no_overlap(self, net: Network) -> None:
         """Never shadow a network the host already routes to (a LAN, a VPN)."""
