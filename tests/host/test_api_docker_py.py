@@ -148,6 +148,21 @@ def test_networks_and_volumes(client):
             assert set(c.attrs["NetworkSettings"]["Networks"]) == {"py-net"}
             with pytest.raises(docker.errors.NotFound):
                 other.disconnect(c)
+            # created on both at once (several EndpointsConfig, as API 1.44 takes them): eth0 and eth1
+            api = client.api
+            made = api.create_container("busybox", "sleep 60", host_config=api.create_host_config(
+                network_mode="py-net"), networking_config=api.create_networking_config({
+                    "py-net": api.create_endpoint_config(aliases=["first"]),
+                    "py-other": api.create_endpoint_config(aliases=["second"], ipv4_address="10.231.10.9")}))
+            try:
+                api.start(made["Id"])
+                settings = api.inspect_container(made["Id"])["NetworkSettings"]["Networks"]
+                assert settings["py-other"]["IPAddress"] == "10.231.10.9" and "second" in settings["py-other"]["Aliases"]
+                assert settings["py-net"]["IPAddress"].startswith("10.231.9.")
+                run = api.exec_create(made["Id"], "ip -o -4 addr show eth1")
+                assert "10.231.10.9/24" in api.exec_start(run["Id"]).decode()
+            finally:
+                api.remove_container(made["Id"], force=True)
         finally:
             c.remove(force=True)
             other.remove()
