@@ -4,11 +4,13 @@ NAT for outbound traffic.
 What the seed does with nine `ip` calls per run (and a bridge made by hand):
 
     network "bridge" (the default)  bridge bocker0, 172.18.0.1/24 (the seed's addresses)
-    per container                   a lease file for its address, a veth pair vb<id> (on the
-                                    bridge) <-> eth0 (in the container), MAC 02:42:<ip>,
-                                    address, default route via the bridge
+    per container and network       a lease file for its address, a veth pair vb<id> (on the
+                                    bridge) <-> eth0 (in the container; vb<id>g <-> eth1 on
+                                    a second network, ...), MAC 02:42:<ip>, address, the
+                                    default route via one bridge (Docker's rule, plan.py)
     NAT                             ip_forward, MASQUERADE of the subnet, FORWARD accepts
-                                    (iptables rules tagged with a comment "bocker:<network>")
+                                    (iptables rules tagged with a comment "bocker:<network>");
+                                    an internal network: FORWARD drops off its bridge, no NAT
 
 The veth pair lives as long as the container's network namespace: when the container's
 last process exits the kernel removes both ends, so a crash leaves no interface behind.
@@ -30,7 +32,7 @@ from pathlib import Path
 from ...errors import BockerError, Conflict, InvalidArgument, NotFound
 from ..runtime.protocol import Endpoint
 from ..store import Store, read_json, write_json
-from .model import _NAME, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, MODES, Network, host_ifname
+from .model import _NAME, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, MODES, Network
 from .nat import ensure_nat, remove_nat
 from .netlink import CONTAINER_IFINDEX, new_netns, on_netlink_thread
 
@@ -434,11 +436,6 @@ class Networks:
                 _default_route(inside, remaining)
         finally:
             sock.close()
-
-    def detach(self, container_id: str) -> bool:
-        """Remove a container's host-side veth if it is still there (its namespace was
-        pinned, or the kernel has not yet removed it). True if one was removed."""
-        return self.detach_ifname(host_ifname(container_id))
 
     @on_netlink_thread
     def detach_ifname(self, ifname: str) -> bool:
