@@ -106,6 +106,8 @@ def test_connect_and_disconnect_a_running_container(nets):
     assert entry["Name"] == "cn-web" and entry["IPv4Address"] == now["eth1"] + "/24"
     assert entry["MacAddress"] == mac and re.fullmatch(r"[0-9a-f]{64}", entry["EndpointID"])
     assert mac in ex(web, "cat /sys/class/net/eth1/address").stdout
+    hosts = ex(web, "cat /etc/hosts").stdout  # a line per network, as Docker's
+    assert f"{now['eth0']}\t" in hosts and f"{now['eth1']}\t" in hosts, hosts
     # its name on each network is its address there, to that network's containers only
     assert resolves(peer_b, "cn-web") == [now["eth1"]]
     assert resolves(peer_b, "webalias") == [now["eth1"]]
@@ -119,6 +121,7 @@ def test_connect_and_disconnect_a_running_container(nets):
     assert r.returncode == 0, r.stderr
     assert list(addresses(web)) == ["eth0"]
     assert "eth1" not in ex(web, "ip -o link").stdout
+    assert f"{now['eth1']}\t" not in ex(web, "cat /etc/hosts").stdout
     assert "default via 10.240.1.1 dev eth0" in ex(web, "ip route").stdout
     assert resolves(peer_b, "cn-web") == [] and resolves(peer_b, "webalias") == []
     assert resolves(peer_a, "cn-web") == [now["eth0"]]

@@ -224,7 +224,7 @@ def plug(networks: Callable[[], Networks], cid: str, cdir: Path, hostname: str, 
             raise
         write_leases(cdir, plan)
     if plan.mode != "host":
-        (cdir / "hosts").write_text(hosts_file(hostname, plan.endpoint.address if plan.endpoint else None))
+        (cdir / "hosts").write_text(hosts_file(hostname, [ep.address for ep in plan.endpoints]))
         (cdir / "hostname").write_text(hostname + "\n")
     upstream = resolv_conf(plan.dns or None)
     entries = dns_entries(cid, hostname, names, plan)
@@ -262,10 +262,12 @@ def dns_entries(cid: str, hostname: str, names: list[str], plan: NetworkPlan) ->
 
 
 def update_names(cdir: Path, cid: str, hostname: str, names: list[str], plan: NetworkPlan) -> bool:
-    """A running container's names after a connect or disconnect: dns.json per network (and,
-    joining its first user network, resolv.conf turned to the resolver, as Docker does). True
-    when the resolver must read it again (dnsd.sync)."""
+    """A running container's names after a connect or disconnect: its /etc/hosts (a line per
+    network), dns.json per network (and, joining its first user network, resolv.conf turned to
+    the resolver, as Docker does). True when the resolver must read it again (dnsd.sync)."""
     from .dnsd import DNS_FILE, write_container_dns
+    from .etc_files import hosts_file
+    _rewrite_in_place(cdir / "hosts", hosts_file(hostname, [ep.address for ep in plan.endpoints]))
     entries = dns_entries(cid, hostname, names, plan)
     path = cdir / DNS_FILE
     if path.exists():
@@ -281,11 +283,16 @@ def update_names(cdir: Path, cid: str, hostname: str, names: list[str], plan: Ne
     conf = cdir / "resolv.conf"
     current = conf.read_text() if conf.exists() else ""
     write_container_dns(cdir, entries, _servers(current))
-    if conf.exists():
-        with open(conf, "r+") as f:  # in place: the container's /etc/resolv.conf is this file, bind-mounted
-            f.write(_resolver_conf(current))
-            f.truncate()
+    _rewrite_in_place(conf, _resolver_conf(current))
     return True
+
+
+def _rewrite_in_place(path: Path, text: str) -> None:
+    """In place, never renamed over: the container's /etc file is this file, bind-mounted."""
+    if path.exists():
+        with open(path, "r+") as f:
+            f.write(text)
+            f.truncate()
 
 
 def unplug(networks: Callable[[], Networks], cid: str, plan: NetworkPlan) -> None:
