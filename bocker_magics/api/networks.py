@@ -56,7 +56,7 @@ class NetworksApi:
         out["Labels"] = dict(info.get("labels") or {})
         out["Internal"] = bool(info.get("internal"))
         out["Options"] = dict(info.get("options") or {})  # as given at create (compose compares them on up)
-        for cid, endpoint in (info.get("Containers") or {}).items():
+        for cid, endpoint in (info.get("Endpoints") or {}).items():
             out["Containers"][docker_id(cid)] = dict(endpoint)
         return out
 

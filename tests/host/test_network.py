@@ -226,7 +226,7 @@ def test_network_ls_inspect_and_container_inspect(engine, busybox):
         assert lines[0] == "NETWORK\t\tBRIDGE\t\tSUBNET\t\tGATEWAY\t\tCONTAINERS"
         assert lines[1].startswith("bridge\t\tbocker0\t\t172.18.0.0/24\t\t172.18.0.1\t\t")
         net = json.loads(bocker("network", "inspect", "bridge").stdout)
-        assert net["Containers"][r.id]["IPv4Address"] == info["Address"] + "/24" and net["BridgeExists"]
+        assert net["Containers"][r.id] == info["Address"] and net["BridgeExists"]
         assert bocker("network", "inspect", "nonet").stderr.startswith("No network named 'nonet' exists")
         assert bocker("network", "rm", "bridge").returncode == 1  # a container runs on it
     finally:

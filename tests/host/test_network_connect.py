@@ -101,7 +101,8 @@ def test_connect_and_disconnect_a_running_container(nets):
     assert list(on) == [NET_A, NET_B]
     assert (on[NET_B]["Interface"], on[NET_B]["Address"], on[NET_B]["Aliases"]) == ("eth1", now["eth1"], ["webalias"])
     assert on[NET_B]["HostVeth"] in veths() and on[NET_A]["HostVeth"] in veths()
-    entry = net_inspect(NET_B)["Containers"][web]
+    assert net_inspect(NET_B)["Containers"][web] == now["eth1"]
+    entry = net_inspect(NET_B)["Endpoints"][web]  # Docker's shape of network inspect's Containers
     mac = "02:42:" + ":".join(f"{int(b):02x}" for b in now["eth1"].split("."))
     assert entry["Name"] == "cn-web" and entry["IPv4Address"] == now["eth1"] + "/24"
     assert entry["MacAddress"] == mac and re.fullmatch(r"[0-9a-f]{64}", entry["EndpointID"])

@@ -12,19 +12,21 @@ if TYPE_CHECKING:
 
 
 def inspect(networks: Networks, name: str, names: Callable[[str], str | None] = lambda cid: None) -> dict[str, Any]:
-    """The network's record, whether its bridge is up, its rules, and `Containers` as Docker
-    shows them: each container holding an address on it (by id) with its name (`names`),
-    endpoint id, MAC and address with the prefix."""
+    """The network's record, whether its bridge is up, its rules, `Containers` (each container
+    holding an address on it, by id: its address) and `Endpoints`, the same as Docker's
+    `Containers` show them: the container's name (`names`), endpoint id, MAC and address with
+    the prefix (the API serves these)."""
     from .model import endpoint_id, mac_for
     from .nat import rules_present
     net = networks.get(name)
     ipr_up = networks.bridge_exists(net.bridge)
-    containers = {cid: {"Name": names(cid) or cid, "EndpointID": endpoint_id(cid, net.name),
-                        "MacAddress": mac_for(address), "IPv4Address": f"{address}/{net.prefixlen}",
-                        "IPv6Address": ""}
-                  for address, cid in sorted(networks.leases(name).items())}
-    return {**net.to_json(), "BridgeExists": ipr_up, "Containers": containers,
-            "Rules": rules_present(net) if ipr_up else []}
+    leases = sorted(networks.leases(name).items())
+    endpoints = {cid: {"Name": names(cid) or cid, "EndpointID": endpoint_id(cid, net.name),
+                       "MacAddress": mac_for(address), "IPv4Address": f"{address}/{net.prefixlen}",
+                       "IPv6Address": ""}
+                 for address, cid in leases}
+    return {**net.to_json(), "BridgeExists": ipr_up, "Containers": {cid: address for address, cid in leases},
+            "Endpoints": endpoints, "Rules": rules_present(net) if ipr_up else []}
 
 
 def ls(networks: Networks, names: Callable[[str], str | None] = lambda cid: None) -> list[dict[str, Any]]:
