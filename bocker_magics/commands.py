@@ -181,7 +181,10 @@ def _create_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--group-add", action="append", default=[], metavar="GROUP", help="another group")
     p.add_argument("--read-only", action="store_true", help="a read-only root (volumes and --tmpfs stay writable)")
     p.add_argument("--sysctl", action="append", default=[], metavar="KEY=VAL", help="a namespaced kernel setting")
-    p.add_argument("--network", "--net", metavar="NET", help="bridge (default), none, host, a network, container:NAME")
+    p.add_argument("--network", "--net", action="append", default=[], metavar="NET",
+                   help="bridge (default), none, host, a network, container:NAME; again: one more network "
+                        "(eth1, eth2...)")
+    p.add_argument("--ip", metavar="IPv4", help="a static address on the (first) user network")
     p.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CTR[/tcp]",
                    help="publish a container port on the host")
     p.add_argument("-P", "--publish-all", action="store_true", help="publish the image's exposed ports on free ports")
@@ -374,6 +377,12 @@ def _int_option(flag: str, text: str | None) -> int | None:
     return None if text is None else whole_number(flag, text)
 
 
+def _networks_of(a: argparse.Namespace) -> list[str | None]:
+    """--network, given once or more (a face may give one name as a str)."""
+    given = [a.network] if isinstance(a.network, str) else list(a.network or [])
+    return given or [None]
+
+
 def run_options(a: argparse.Namespace, ctx: Context):
     """The run's options, as the engine takes them."""
     from .engine import RunOptions
@@ -381,7 +390,9 @@ def run_options(a: argparse.Namespace, ctx: Context):
         name=a.name, hostname=a.hostname, env=environment(a.env, a.env_file, ctx.environ), workdir=a.workdir,
         volumes=a.volume, mounts=a.mount, tmpfs=a.tmpfs, limits=limits_from(a, ctx.seed),
         detach=getattr(a, "detach", True), remove=a.rm, cap_add=a.cap_add, cap_drop=a.cap_drop,
-        privileged=a.privileged, network=a.network, publish=a.publish, publish_all=a.publish_all, dns=a.dns,
+        privileged=a.privileged, network=_networks_of(a)[0], more_networks=[
+            {"name": n, "aliases": [], "ip": ""} for n in _networks_of(a)[1:]], ip=a.ip,
+        publish=a.publish, publish_all=a.publish_all, dns=a.dns,
         user=a.user, group_add=a.group_add, read_only=a.read_only, ulimits=a.ulimit,
         oom_score_adj=_int_option("--oom-score-adj", a.oom_score_adj), sysctls=a.sysctl, devices=a.device,
         security_opt=a.security_opt, userns=a.userns, interactive=a.interactive, tty=a.tty, entrypoint=a.entrypoint,
@@ -703,11 +714,32 @@ def _build(e: Engine, a: argparse.Namespace, ctx: Context):
 
 
 def _network_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["ls", "inspect", "create", "rm"])
-    p.add_argument("name", nargs="?", help="the network (inspect, create, rm)")
+    p.add_argument("action", choices=["ls", "inspect", "create", "rm", "connect", "disconnect"])
+    p.add_argument("name", nargs="?", help="the network (inspect, create, rm, connect, disconnect)")
+    p.add_argument("container", nargs="?", help="connect, disconnect: the container")
     p.add_argument("--subnet", help="create: an IPv4 subnet, e.g. 172.19.0.0/24")
     p.add_argument("--gateway", help="create: the bridge's address (default: the first host)")
     p.add_argument("--bridge", help="create: the bridge device's name (default bk-NAME)")
+    p.add_argument("--internal", action="store_true",
+                   help="create: no way out (no NAT, no default route for its containers)")
+    p.add_argument("-o", "--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="create: a bridge option (com.docker.network.bridge.name=NAME, "
+                        "com.docker.network.bridge.enable_ip_masquerade=false)")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="create: a label")
+    p.add_argument("--alias", action="append", default=[], metavar="NAME",
+                   help="connect: another name of the container on that network")
+    p.add_argument("--ip", metavar="IPv4", help="connect: a static address in the network's subnet")
+    p.add_argument("-f", "--force", action="store_true", help="disconnect: even when its interface is gone")
+
+
+def _pairs(flag: str, values: list[str]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        key, sep, value = v.partition("=")
+        if not key or (not sep and flag != "--label"):
+            raise usage_error(f"Invalid {flag} '{v}': give KEY=VALUE")
+        out[key] = value
+    return out
 
 
 def _network(e: Engine, a: argparse.Namespace, ctx: Context):
@@ -715,10 +747,20 @@ def _network(e: Engine, a: argparse.Namespace, ctx: Context):
         return e.network_ls()
     if not a.name:
         raise usage_error(f"{ctx.prog} network {a.action}: give the network's name ({ctx.hint})")
+    if a.action in ("connect", "disconnect"):
+        if not a.container:
+            raise usage_error(f"{ctx.prog} network {a.action}: give the network and the container, e.g. "
+                              f"{ctx.prog} network {a.action} mynet web ({ctx.hint})")
+        if a.action == "connect":
+            return e.network_connect(a.name, a.container, aliases=a.alias, ip=a.ip)
+        return e.network_disconnect(a.name, a.container, force=a.force)
+    if a.container:
+        raise usage_error(f"{ctx.prog} network {a.action} takes one name, not '{a.container}' ({ctx.hint})")
     if a.action == "inspect":
         return e.network_inspect(a.name)
     if a.action == "create":
-        return e.network_create(a.name, a.subnet, a.gateway, a.bridge)
+        return e.network_create(a.name, a.subnet, a.gateway, a.bridge, labels=_pairs("--label", a.label) or None,
+                                internal=a.internal, options=_pairs("-o", a.opt) or None)
     return e.network_rm(a.name)
 
 
@@ -1019,8 +1061,10 @@ VERBS: dict[str, Verb] = {v.name: v for v in [
          lambda e, a, c: _each(lambda e, r: e.rmi(r) and r)(e, a.refs),
          text=rendering.removed, view=cell_views.printed_only, many=True),
     Verb("network", "Manage networks (bridge, subnet, NAT)",
-         "network ls | inspect NAME | create NAME [--subnet CIDR] [--gateway IP] | rm NAME",
-         _network_args, _network, text=rendering.network),
+         "network ls | inspect NAME | create NAME [--subnet CIDR] [--gateway IP] [--internal] [-o K=V] "
+         "[--label K=V] | rm NAME | connect [--alias A]... [--ip IP] NAME CONTAINER | "
+         "disconnect [-f] NAME CONTAINER",
+         _network_args, _network, text=rendering.network, intermixed=True),
     Verb("compose", "Run a stack of services from a compose file (Docker Compose's verbs)",
          "compose [-f FILE]... [-p NAME] [--profile P]... [--env-file F] [--project-directory D] "
          "up [-d] [--build] [--no-deps] [--force-recreate] [--wait] [SERVICE...] | down [-v] [--rmi local|all] "

@@ -4,7 +4,7 @@
     %bocker run --<Tab>        the verb's options (from the same parsers as the magic: commands.py)
     %bocker logs <Tab>         container names and ids (running ones where the verb needs that)
     %bocker run <Tab>          image names and ids; `--network <Tab>` network names
-    %bocker network <Tab>      ls, inspect, create, rm
+    %bocker network <Tab>      ls, inspect, create, rm, connect, disconnect
 
 What exists is read each time through the engine's listing calls (state files only: no
 container starts, no registry, no netlink), so it is right after any change and costs about

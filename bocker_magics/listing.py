@@ -313,7 +313,7 @@ def container_row(c: Any, no_trunc: bool = False) -> dict[str, Any]:
         "State": c.status, "ExitCode": c.exit_code, "Ports": ports_text(c),
         "Labels": dict(record.labels) if record else {}, "RestartCount": c.restart_count,
         "Mounts": ",".join(record.volumes) if record else "",
-        "Networks": record.network.name if record else "",
+        "Networks": (",".join(record.network.networks) or record.network.name) if record else "",
         "Size": lambda: human.size(_upper_size(c)),
     }
 

@@ -253,6 +253,8 @@ def network(args: Any, result: Any) -> None:
             print(f"{n['name']}\t\t{n['bridge']}\t\t{n['subnet']}\t\t{n['gateway']}\t\t{len(n['Containers'])}")
     elif args.action == "rm":
         print(f"Removed: {result}")
+    elif args.action in ("connect", "disconnect"):
+        pass  # as docker's: nothing to say when it worked
     else:
         print(json.dumps(result, indent=2, sort_keys=True))
 

@@ -163,15 +163,7 @@ class ContainersApi:
         if policy.get("Name") and policy["Name"] != "no":
             count = policy.get("MaximumRetryCount") or 0
             o.restart = f"on-failure:{count}" if policy["Name"] == "on-failure" and count else policy["Name"]
-        mode = host.get("NetworkMode") or "default"
-        endpoints = (networking or {}).get("EndpointsConfig") or {}
-        if mode in ("default", "bridge"):
-            named = [n for n in endpoints if n not in ("bridge", "default")]
-            o.network = named[0] if named else None
-        else:
-            o.network = mode
-        endpoint = endpoints.get(o.network or "") or {}
-        o.network_aliases = [str(a) for a in endpoint.get("Aliases") or []]  # compose: the service's name
+        self._networking(o, host.get("NetworkMode") or "default", (networking or {}).get("EndpointsConfig") or {})
         check = config.get("Healthcheck") or {}
         if check.get("Test") and check["Test"][0] == "NONE":
             o.no_healthcheck = True
@@ -189,6 +181,28 @@ class ContainersApi:
                 o.publish.append(f"{ip}:{(b or {}).get('HostPort') or ''}:{number}/{proto or 'tcp'}")
         o.publish_all = bool(host.get("PublishAllPorts"))
         return o, command
+
+    def _networking(self, o, mode: str, endpoints: dict[str, Any]) -> None:
+        """NetworkMode and EndpointsConfig -> the first network (its aliases, its static address)
+        and the others (API 1.41 clients give one; a later API's several are attached as eth1...)."""
+        def name_of(ref: str) -> str:
+            resolve = getattr(self, "_network", None)  # networks.py: a name or an id prefix
+            try:
+                return resolve(ref) if resolve is not None and ref not in ("default", "bridge") else ref
+            except ApiError:
+                return ref  # the engine says it is missing, in its words
+        named = {name_of(n): cfg or {} for n, cfg in endpoints.items() if n not in ("default",)}
+        if mode in ("default", "bridge"):
+            users = [n for n in named if n != "bridge"]
+            o.network = users[0] if users else None
+        else:
+            o.network = name_of(mode)
+        first = named.get(o.network or "", named.get(mode, {}))
+        o.network_aliases = [str(a) for a in first.get("Aliases") or []]  # compose: the service's name
+        o.ip = ((first.get("IPAMConfig") or {}).get("IPv4Address")) or None
+        o.more_networks = [{"name": n, "aliases": [str(a) for a in cfg.get("Aliases") or []],
+                            "ip": (cfg.get("IPAMConfig") or {}).get("IPv4Address") or ""}
+                           for n, cfg in named.items() if n not in (o.network, "bridge")]
 
     @route("POST", "/containers/create")
     def container_create(self, r) -> None:
@@ -251,16 +265,20 @@ class ContainersApi:
         labels = dict(record.get("labels") or {})
         networks = {}
         mode = plan.get("mode") or "none"
-        if mode in ("bridge", "host", "none"):
-            net_name = plan.get("name") or mode
-            aliases = [short(c.id)] + ([labels["com.docker.compose.service"]]
-                                       if "com.docker.compose.service" in labels else [])
+        if mode in ("host", "none"):
+            networks[mode] = {
+                "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": docker_id("net_" + mode),
+                "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": None}
+        for net_name, att in (net.get("Networks") or {}).items() if mode == "bridge" else ():
+            aliases = list(dict.fromkeys([short(c.id), *(att.get("Aliases") or []), *(
+                [labels["com.docker.compose.service"]] if "com.docker.compose.service" in labels else [])]))
             networks[net_name] = {
-                "IPAMConfig": None, "Links": None, "Aliases": aliases if mode == "bridge" else None,
-                "NetworkID": docker_id("net_" + net_name), "EndpointID": docker_id("ep_" + c.id) if net.get(
-                    "Address") else "", "Gateway": net.get("Gateway") or "", "IPAddress": net.get("Address") or "",
-                "IPPrefixLen": net.get("PrefixLen") or 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0, "MacAddress": net.get("MacAddress") or "", "DriverOpts": None}
+                "IPAMConfig": att.get("IPAMConfig"), "Links": None, "Aliases": aliases,
+                "NetworkID": docker_id("net_" + net_name), "EndpointID": att.get("EndpointID") or "",
+                "Gateway": att.get("Gateway") or "", "IPAddress": att.get("Address") or "",
+                "IPPrefixLen": att.get("PrefixLen") or 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0, "MacAddress": att.get("MacAddress") or "", "DriverOpts": None}
         state = info.get("State") or {}
         restart = record.get("restart") or {}
         limits = info.get("Limits") or {}

@@ -1,15 +1,15 @@
-"""`/networks/...`: user networks (a bridge, a subnet, NAT) over the engine's network verbs;
-`host` and `none` are listed as dockerd lists them. A container joins one network, at create
-(NetworkingConfig or NetworkMode): connect and disconnect answer for that network only."""
+"""`/networks/...`: user networks (a bridge, a subnet, NAT; internal ones without) over the
+engine's network verbs; `host` and `none` are listed as dockerd lists them. A container joins
+its first network at create (NetworkingConfig or NetworkMode) and others with connect, live
+when it runs; disconnect takes it off one."""
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import time
 from typing import Any
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, InvalidArgument, NotFound
 from .containers import rfc3339
 from .ids import docker_id
 from .routing import ApiError, not_found, route
@@ -54,14 +54,10 @@ class NetworksApi:
             return out  # the default bridge before its first container
         out["IPAM"]["Config"] = [{"Subnet": info["subnet"], "Gateway": info["gateway"]}]
         out["Labels"] = dict(info.get("labels") or {})
-        prefix = ipaddress.ip_network(info["subnet"]).prefixlen
-        for cid, address in (info.get("Containers") or {}).items():
-            with contextlib.suppress(NotFound):
-                c = self.engine.container(cid)
-                out["Containers"][docker_id(cid)] = {
-                    "Name": c.name or cid, "EndpointID": docker_id("ep_" + cid), "IPv4Address": f"{address}/{prefix}",
-                    "IPv6Address": "", "MacAddress": "02:42:" + ":".join(
-                        f"{b:02x}" for b in ipaddress.ip_address(address).packed)}
+        out["Internal"] = bool(info.get("internal"))
+        out["Options"] = dict(info.get("options") or {})  # as given at create (compose compares them on up)
+        for cid, endpoint in (info.get("Endpoints") or {}).items():
+            out["Containers"][docker_id(cid)] = dict(endpoint)
         return out
 
     @route("GET", "/networks")
@@ -100,17 +96,20 @@ class NetworksApi:
             raise ApiError(400, f"bocker makes bridge networks only, not {body['Driver']}")
         if name in self._network_names():
             raise ApiError(409, f"network with name {name} already exists")
-        if body.get("Internal"):
-            raise ApiError(501, "bocker does not make internal networks (with no way out) yet")
         subnet = gateway = None
         for conf in ((body.get("IPAM") or {}).get("Config") or [])[:1]:
             subnet, gateway = conf.get("Subnet") or None, conf.get("Gateway") or None
         try:
+            options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
             # Docker's bridge name: br- and the network's short id (a long name never collides)
-            self.engine.network_create(name, subnet, gateway, "br-" + network_id(name)[:12],
-                                       {str(k): str(v) for k, v in (body.get("Labels") or {}).items()})
+            bridge = None if options.get("com.docker.network.bridge.name") else "br-" + network_id(name)[:12]
+            self.engine.network_create(name, subnet, gateway, bridge,
+                                       {str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
+                                       internal=bool(body.get("Internal")), options=options or None)
         except Conflict as err:
             raise ApiError(409, str(err)) from None
+        except InvalidArgument as err:
+            raise ApiError(400, str(err)) from None
         r.reply(201, {"Id": network_id(name), "Warning": ""})
 
     @route("DELETE", "/networks/(?P<ref>[^/]+)")
@@ -136,17 +135,22 @@ class NetworksApi:
                 removed.append(name)
         r.reply(200, {"NetworksDeleted": removed or None})
 
-    def _on_network(self, name: str, c) -> bool:
-        return c.record is not None and c.record.network.name == name
-
     @route("POST", "/networks/(?P<ref>[^/]+)/connect")
     def network_connect(self, r, ref: str) -> None:
         name = self._network(ref)
+        if name in PSEUDO:
+            raise ApiError(400, f"container cannot be disconnected from host network or connected to {name} network")
         body = r.json_body({}) or {}
         c = self.ids.container(body.get("Container") or "")
-        if not self._on_network(name, c):
-            raise ApiError(501, f"bocker joins a container to one network, when it is created: create it with "
-                                f"--network {name} instead")
+        config = body.get("EndpointConfig") or {}
+        aliases = [str(a) for a in config.get("Aliases") or []]
+        ip = (config.get("IPAMConfig") or {}).get("IPv4Address") or None
+        try:
+            self.engine.network_connect(name, c.id, aliases, ip)
+        except Conflict as err:
+            raise ApiError(403 if "already exists" in str(err) else 409, str(err)) from None
+        except InvalidArgument as err:
+            raise ApiError(400, str(err)) from None
         r.reply(200, b"", "text/plain")
 
     @route("POST", "/networks/(?P<ref>[^/]+)/disconnect")
@@ -154,6 +158,10 @@ class NetworksApi:
         name = self._network(ref)
         body = r.json_body({}) or {}
         c = self.ids.container(body.get("Container") or "")
-        if not self._on_network(name, c):
-            raise ApiError(404, f"container {docker_id(c.id)} is not connected to network {name}")
-        raise ApiError(501, "bocker does not take a container off its network: remove the container instead")
+        try:
+            self.engine.network_disconnect(name, c.id, bool(body.get("Force")))
+        except NotFound:
+            raise ApiError(404, f"container {docker_id(c.id)} is not connected to network {name}") from None
+        except InvalidArgument as err:
+            raise ApiError(400, str(err)) from None
+        r.reply(200, b"", "text/plain")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # ExitCodeError: the package exports it from here (engine/__init__.py)
-from ..errors import ExitCodeError, HostUnsupported, MonitorDied, NotFound  # noqa: F401
+from ..errors import BockerError, ExitCodeError, HostUnsupported, MonitorDied, NotFound  # noqa: F401
 from .images import Image, ImageStore
 from .store import Store
 
@@ -428,25 +428,44 @@ class Engine:
         return diff_dirs(self.store, self.containers, self.images_store, ref)
 
     # -- networks (network/verbs.py) ---------------------------------------------------------
+    def _container_name(self, cid: str) -> str | None:
+        try:
+            return self.containers.load(cid).name
+        except BockerError:
+            return None
+
     def network_ls(self) -> list[dict[str, Any]]:
         """Every network with its bridge, subnet, gateway and the containers holding leases."""
         from .network.verbs import ls
-        return ls(self.networks)
+        return ls(self.networks, self._container_name)
 
     def network_inspect(self, name: str) -> dict[str, Any]:
         from .network.verbs import inspect
-        return inspect(self.networks, name)
+        return inspect(self.networks, name, self._container_name)
 
     def network_create(self, name: str, subnet: str | None = None, gateway: str | None = None,
-                       bridge: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+                       bridge: str | None = None, labels: dict[str, str] | None = None, internal: bool = False,
+                       options: dict[str, str] | None = None) -> dict[str, Any]:
         from .network.verbs import create
         return create(self.networks, name, subnet, gateway, bridge, pools=self.engine_config().default_address_pools,
-                      labels=labels)
+                      labels=labels, internal=internal, options=options)
 
     def network_rm(self, name: str) -> str:
         from .network.verbs import rm
         return rm(self.networks, name, in_use=any(c.running and c.record is not None
-                                                  and c.record.network.name == name for c in self.ps()))
+                                                  and name in c.record.network.networks for c in self.ps()))
+
+    def network_connect(self, network: str, ref: str, aliases: list[str] | None = None,
+                        ip: str | None = None) -> str:
+        """The container joins another network: live while it runs (an interface more), else
+        at its next start (container/connect.py). Returns its id."""
+        from .container.connect import connect
+        return connect(self.containers, network, ref, aliases or [], ip)
+
+    def network_disconnect(self, network: str, ref: str, force: bool = False) -> str:
+        """The container leaves a network (its interface there removed live while it runs)."""
+        from .container.connect import disconnect
+        return disconnect(self.containers, network, ref, force)
 
     def commit(self, ref: str, target: str) -> Image:
         """The container's changes (its upper dir) as a new layer over its image's layers,

@@ -110,7 +110,8 @@ def containers(images: ImageStore, found: list[Container], filters: dict[str, li
         "label": lambda c, v: _label_matches(c.record.labels if c.record else {}, v),
         "exited": lambda c, v: c.status is Status.EXITED and c.exit_code == int(v),
         "volume": lambda c, v: c.record is not None and v in c.record.volumes,
-        "network": lambda c, v: c.record is not None and c.record.network.name == v,
+        "network": lambda c, v: c.record is not None and v in (
+            c.record.network.networks if c.record.network.mode == "bridge" else [c.record.network.name]),
         "health": lambda c, v: (c.health or "none") == v,
     }
     out = []

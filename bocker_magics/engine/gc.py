@@ -1,7 +1,7 @@
 """gc: what crashes left, found and removed, one reaper per kind of host object.
 
 Every host object carries the container id in its name or path (cgroup <parent>/<id>, lease
-file holding the id, veth vb<id>, state under containers/<id>), so what a kill -9 left at any
+file holding the id, veths vb<id> (vb<id>g, h... past eth0), state under containers/<id>), so what a kill -9 left at any
 step is found from the store and the kernel alone.
 """
 
@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .container.status import Status
-from .network.model import host_ifname
+from .network.model import veth_owner
 from .spec import State
 from .store import process_alive
 
@@ -122,7 +122,7 @@ def stray_veths(rooms: Containers, networks: Networks, containers) -> list[str]:
     if networks.used():
         running = {c.id for c in rooms.list() if c.running}
         for veth in networks.veths():
-            owner = next((cid for cid in containers if host_ifname(cid) == veth), None)
+            owner = veth_owner(veth, containers)
             if owner not in running:
                 networks.detach_ifname(veth)
                 done.append(f"veth {veth}")

@@ -67,10 +67,21 @@ def container(containers: Containers, c) -> dict[str, Any]:
 
 
 def network(c) -> dict[str, Any]:
+    from .network.model import endpoint_id
     plan = c.record.network
     ep = plan.endpoint
     return {"Mode": plan.mode, "Network": plan.name, "Interface": ep.ifname if ep else None,
             "Address": ep.address if ep else None, "PrefixLen": ep.prefixlen if ep else None,
             "Gateway": ep.gateway if ep else None, "MacAddress": ep.mac if ep else None,
             "HostVeth": ep.host_ifname if ep else None, "NetnsInode": c.state.netns if c.state else None,
-            "Ports": [f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.proto}" for p in plan.publish]}
+            "Ports": [f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.proto}" for p in plan.publish],
+            # every network it is attached to (the first as above): its interface there once started
+            "Networks": {a.network: {"Aliases": list(a.aliases), "IPAMConfig": {"IPv4Address": a.ip} if a.ip else None,
+                                     "Interface": a.endpoint.ifname if a.endpoint else None,
+                                     "Address": a.endpoint.address if a.endpoint else None,
+                                     "PrefixLen": a.endpoint.prefixlen if a.endpoint else None,
+                                     "Gateway": (a.endpoint.gateway or None) if a.endpoint else None,
+                                     "MacAddress": a.endpoint.mac if a.endpoint else None,
+                                     "HostVeth": a.endpoint.host_ifname if a.endpoint else None,
+                                     "EndpointID": endpoint_id(c.id, a.network) if a.endpoint else None}
+                         for a in plan.attachments}}

@@ -102,6 +102,9 @@ class RunOptions:
     restart: str | None = None                             # no | on-failure[:N] | always | unless-stopped
     # applications of several containers (issue 23)
     network_aliases: list[str] = field(default_factory=list)  # --network-alias: more names on a user network
+    ip: str | None = None                                  # --ip: a static address on the (first) network
+    # further networks, attached as eth1, eth2...: {"name": NET, "aliases": [...], "ip": ""}
+    more_networks: list[dict] = field(default_factory=list)
     health: dict[str, Any] = field(default_factory=dict)   # --health-*: test, interval, timeout, retries,
                                                            # start_period (seconds) over the image's HEALTHCHECK
     no_healthcheck: bool = False                           # --no-healthcheck: none, whatever the image says

@@ -85,3 +85,64 @@ def test_a_stack_up_twice_ps_logs_exec_down(service, tmp_path):
         assert "apistack_data" not in service.docker("volume", "ls", "-q").stdout.decode()
     finally:
         compose(service, tmp_path, "down", "-v", check=False)
+
+
+TWO_NETWORKS = """\
+version: "3.8"
+services:
+  hub:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    networks:
+      front: {aliases: ["hub-front"]}
+      back: {ipv4_address: "10.231.13.40"}
+  fronty:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    networks: ["front"]
+    dns: ["127.0.0.1"]  # names not in the stack: the tests' own upstream, never a real lookup
+  backy:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    networks: ["back"]
+networks:
+  front:
+    ipam: {config: [{subnet: "10.231.12.0/24"}]}
+  back:
+    internal: true
+    ipam: {config: [{subnet: "10.231.13.0/24"}]}
+"""
+
+
+def test_a_service_on_two_networks_one_internal(service, tmp_path):
+    """docker-compose creates the container on one network and connects it to the other before
+    it starts: the service has an interface on each, its name answers on each with its address
+    there (the alias and the static address where the file gives them), the internal network
+    has no way out, and up again recreates nothing."""
+    from tests.support.upstream_dns import Upstream
+    (tmp_path / "docker-compose.yml").write_text(TWO_NETWORKS)
+    upstream = Upstream({})
+
+    def lookup(svc: str, name: str) -> str:
+        r = compose(service, tmp_path, "exec", "-T", svc, "nslookup", name, check=False)
+        return r.stdout.split(name, 1)[-1] if name in r.stdout else ""
+
+    try:
+        compose(service, tmp_path, "up", "-d")
+        addrs = compose(service, tmp_path, "exec", "-T", "hub", "ip", "-o", "-4", "addr").stdout
+        assert "10.231.13.40/24" in addrs and "10.231.12." in addrs, addrs
+        assert "eth1" in addrs
+        assert "10.231.12." in lookup("fronty", "hub") and "10.231.12." in lookup("fronty", "hub-front")
+        assert "10.231.13.40" in lookup("backy", "hub")
+        assert "10.231.13." not in lookup("fronty", "hub") and lookup("fronty", "backy").count("10.231.13.") == 0
+        route = compose(service, tmp_path, "exec", "-T", "backy", "ip", "route").stdout
+        assert "default" not in route, route
+        back = service.docker("network", "inspect", "-f", "{{.Internal}}", "apistack_back").stdout.decode()
+        assert back.strip() == "true"
+        r = compose(service, tmp_path, "up", "-d")
+        assert "Recreating" not in r.stderr and "Creating apistack_" not in r.stderr, r.stderr
+        compose(service, tmp_path, "down", "-v")
+        assert "apistack_back" not in service.docker("network", "ls").stdout.decode()
+    finally:
+        compose(service, tmp_path, "down", "-v", check=False)
+        upstream.close()

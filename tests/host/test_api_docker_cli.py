@@ -139,9 +139,34 @@ def test_networks_and_volumes(service):
     info = json.loads(out(service.docker("network", "inspect", "cli-net")))[0]
     assert info["IPAM"]["Config"][0]["Subnet"] == "10.231.7.0/24"
     assert info["Containers"][cid]["IPv4Address"].startswith("10.231.7.")
-    service.docker("network", "connect", "cli-net", cid)  # where it is already: nothing to do
-    service.docker("rm", "-f", cid)
-    service.docker("network", "rm", "cli-net")
+    # where it is already: Docker's refusal (an endpoint of that name exists there)
+    r = service.docker("network", "connect", "cli-net", cid, check=False)
+    assert r.returncode != 0 and b"already exists in network cli-net" in r.stderr
+    # a second network: internal, its bridge named by -o, with a label; connected live as eth1
+    service.docker("network", "create", "--internal", "--subnet", "10.231.8.0/24", "-o",
+                   "com.docker.network.bridge.name=cli-int-br", "--label", "tier=back", "cli-int")
+    inner = json.loads(out(service.docker("network", "inspect", "cli-int")))[0]
+    assert inner["Internal"] is True and inner["Labels"] == {"tier": "back"}
+    assert inner["Options"]["com.docker.network.bridge.name"] == "cli-int-br"
+    service.docker("network", "connect", "--alias", "cli-second", "--ip", "10.231.8.20", "cli-int", cid)
+    assert "10.231.8.20/24" in out(service.docker("exec", cid, "ip", "-o", "-4", "addr", "show", "eth1"))
+    inner = json.loads(out(service.docker("network", "inspect", "cli-int")))[0]
+    entry = inner["Containers"][cid]
+    assert entry["IPv4Address"] == "10.231.8.20/24" and entry["MacAddress"] == "02:42:0a:e7:08:14"
+    assert len(entry["EndpointID"]) == 64 and entry["Name"]
+    nets = json.loads(out(service.docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", cid)))
+    assert set(nets) == {"cli-net", "cli-int"} and nets["cli-int"]["IPAddress"] == "10.231.8.20"
+    assert "cli-second" in nets["cli-int"]["Aliases"]
+    peer = out(service.docker("run", "-d", "--network", "cli-int", "busybox", "sleep", "60")).strip()
+    r = service.docker("exec", peer, "nslookup", "cli-second", check=False)
+    assert "10.231.8.20" in out(r).split("cli-second")[-1], out(r)
+    service.docker("network", "disconnect", "cli-int", cid)
+    assert service.docker("exec", cid, "ip", "link", "show", "eth1", check=False).returncode != 0
+    r = service.docker("network", "disconnect", "cli-int", cid, check=False)
+    assert r.returncode != 0 and b"is not connected" in r.stderr
+    assert cid not in json.loads(out(service.docker("network", "inspect", "cli-int")))[0]["Containers"]
+    service.docker("rm", "-f", cid, peer)
+    service.docker("network", "rm", "cli-net", "cli-int")
     assert "cli-net" not in out(service.docker("network", "ls"))
     service.docker("volume", "create", "--label", "k=v", "cli-vol")
     assert "cli-vol" in out(service.docker("volume", "ls"))

@@ -134,7 +134,40 @@ def test_networks_and_volumes(client):
         c = client.containers.run("busybox", "sleep 60", detach=True, network="py-net")
         c.reload()
         assert c.attrs["NetworkSettings"]["Networks"]["py-net"]["IPAddress"].startswith("10.231.9.")
-        c.remove(force=True)
+        # a second network, connected live with an alias and an address; then taken away
+        other = client.networks.create("py-other", internal=True, labels={"k": "v"}, ipam=docker.types.IPAMConfig(
+            pool_configs=[docker.types.IPAMPool(subnet="10.231.10.0/24")]))
+        try:
+            assert other.attrs["Internal"] is True and other.attrs["Labels"] == {"k": "v"}
+            other.connect(c, aliases=["py-alias"], ipv4_address="10.231.10.7")
+            c.reload()
+            assert c.attrs["NetworkSettings"]["Networks"]["py-other"]["IPAddress"] == "10.231.10.7"
+            other.reload()
+            assert [x.id for x in other.containers] == [c.id]
+            assert c.exec_run("ip -o -4 addr show eth1").output.decode().count("10.231.10.7/24") == 1
+            other.disconnect(c)
+            c.reload()
+            assert set(c.attrs["NetworkSettings"]["Networks"]) == {"py-net"}
+            with pytest.raises(docker.errors.NotFound):
+                other.disconnect(c)
+            # created on both at once (several EndpointsConfig, as API 1.44 takes them): eth0 and eth1
+            api = client.api
+            made = api.create_container("busybox", "sleep 60", host_config=api.create_host_config(
+                network_mode="py-net"), networking_config=api.create_networking_config({
+                    "py-net": api.create_endpoint_config(aliases=["first"]),
+                    "py-other": api.create_endpoint_config(aliases=["second"], ipv4_address="10.231.10.9")}))
+            try:
+                api.start(made["Id"])
+                settings = api.inspect_container(made["Id"])["NetworkSettings"]["Networks"]
+                assert settings["py-other"]["IPAddress"] == "10.231.10.9" and "second" in settings["py-other"]["Aliases"]
+                assert settings["py-net"]["IPAddress"].startswith("10.231.9.")
+                run = api.exec_create(made["Id"], "ip -o -4 addr show eth1")
+                assert "10.231.10.9/24" in api.exec_start(run["Id"]).decode()
+            finally:
+                api.remove_container(made["Id"], force=True)
+        finally:
+            c.remove(force=True)
+            other.remove()
     finally:
         net.remove()
     with pytest.raises(docker.errors.NotFound):

@@ -168,3 +168,22 @@ def test_top_monitor_is_the_live_plot(ip, engine):
     from bocker_magics import views
     assert isinstance(m, views.Monitor)
     bk(ip, f"rm -f {name}")
+
+
+def test_network_connect_and_disconnect_as_magics(ip, engine):
+    """%bocker network connect|disconnect: the CLI's verb through the same table, live."""
+    net, name = f"{TAG}-net", f"{TAG}-nc"
+    bk(ip, f"network create --subnet 10.240.9.0/24 {net}")
+    try:
+        bk(ip, f"run -d --name {name} busybox sleep 60")
+        bk(ip, f"network connect --alias {TAG}-alias --ip 10.240.9.9 {net} {name}")
+        on = engine.inspect(name)["Network"]["Networks"]
+        assert list(on) == ["bridge", net] and on[net]["Address"] == "10.240.9.9" and on[net]["Interface"] == "eth1"
+        assert on[net]["Aliases"] == [f"{TAG}-alias"]
+        with pytest.raises(UsageError, match="already exists"):
+            bk(ip, f"network connect {net} {name}")
+        bk(ip, f"network disconnect {net} {name}")
+        assert list(engine.inspect(name)["Network"]["Networks"]) == ["bridge"]
+    finally:
+        bk(ip, f"rm -f {name}")
+        bk(ip, f"network rm {net}")

@@ -151,7 +151,8 @@ def create(rooms: Room, img: Image, command: str | list[str] | None, options: Ru
     shared = joins(rooms, options)
     exposed = list((img.config or {}).get("ExposedPorts") or {}) if options.publish_all else []
     plan = network_plan.request(rooms.networks, options.network or rooms.default_network, options.publish,
-                                options.dns, exposed=exposed, joins=shared)
+                                options.dns, exposed=exposed, joins=shared, aliases=list(options.network_aliases),
+                                ip=options.ip, more=list(options.more_networks))
     options, anonymous = name_anonymous_volumes(options)
     try:
         return _create(rooms, img, command, options, ref, restart, shared, plan, anonymous)

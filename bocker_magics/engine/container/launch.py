@@ -90,7 +90,7 @@ def start(rooms: Room, c: Container, *, attach: bool, on_output: Output | None =
     with rooms.store.lock():
         # no hostname of its own: a shared UTS namespace
         network_plan.plug(rooms.networks, cid, cdir, spec.hostname or cid, record.network, rooms.holds_lease,
-                          names=[n for n in (record.name, *record.aliases) if n])
+                          names=[record.name] if record.name else [])
         write_json(cdir / "container.json", record.to_json(), fsync=False)
         me = os.getpid()
         State(id=cid, status="creating", bundle=str(cdir), phase="starting", created_at=record.created,
@@ -130,10 +130,15 @@ def _launch(rooms: Room, c: Container, spec: Spec, attach: bool,
     which joins it. Returns the ctl and attach sockets, the first event and the plug."""
     store, record = rooms.store, c.record
     plan = record.network
+    endpoints = plan.endpoints
+    # the monitor relays published ports to the address on the network with the way out
+    # (Docker's gateway endpoint); it gives back the first lease, the others are in the
+    # bundle's leases file (plan.write_leases)
+    outward = network_plan.gateway_endpoint(endpoints) or plan.endpoint
     launch = Launch(id=c.id, bundle=str(store.container_dir(c.id)), layers_dir=str(store.layers),
                     lowerdirs=[store.layer_dir(d).name for d in reversed(record.layers)],
                     cgroup_parent=rooms.cgroup_parent, boot_id=rooms.boot_id,
-                    seccomp=seccomp_program(store, spec), endpoint=plan.endpoint, publish=plan.publish,
+                    seccomp=seccomp_program(store, spec), endpoint=outward, publish=plan.publish,
                     lease=plan.lease, stdin=record.stdin or stdin, restart=record.restart,
                     healthcheck=record.healthcheck)
     if record.auto_remove and not attach:
@@ -142,11 +147,11 @@ def _launch(rooms: Room, c: Container, spec: Spec, attach: bool,
         from .autoremove import exit_command
         launch.exit_command = exit_command(rooms, c.id)
     plug = netns_fd = None
-    if plan.endpoint is not None:
+    if endpoints:
         networks = rooms.networks()
         ns_fd, inside = networks.new_namespace()
         netns_fd = os.dup(ns_fd)  # attach_async owns (and closes) ns_fd and the socket
-        plug = networks.attach_async(plan.endpoint, ns_fd, inside)
+        plug = networks.attach_async(endpoints, ns_fd, inside)
         plug.netns_inode = os.fstat(netns_fd).st_ino  # the namespace pid 1 joins (the resolver's)
     try:
         ctl, client, event = hand_off(rooms, launch, attach=attach, netns_fd=netns_fd)

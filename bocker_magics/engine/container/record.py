@@ -45,20 +45,24 @@ class ContainerRecord:
     stop_timeout: int = 10
     joins: dict[str, str] = field(default_factory=dict)  # namespace kind -> the container it shares it with
     healthcheck: dict[str, Any] | None = None  # runtime/health.Healthcheck's fields: what its monitor runs
-    aliases: list[str] = field(default_factory=list)  # --network-alias: its other names on a user network
+    aliases: list[str] = field(default_factory=list)  # --network-alias: its other names on its first network
+    # (each network's own aliases are its attachment's: network.attachments[i].aliases)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         # the runtime's records (runtime/protocol.py) are plain classes: their own dicts
         out["restart"] = self.restart.as_dict()
-        out["network"]["publish"] = [p.as_dict() for p in self.network.publish]
-        out["network"]["endpoint"] = self.network.endpoint.as_dict() if self.network.endpoint else None
+        out["network"] = self.network.to_json()
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerRecord:
         data = dict(data)
-        data["network"] = NetworkPlan.from_json(data.get("network") or {})
+        network = data.get("network") or {}
+        data["network"] = NetworkPlan.from_json(network)
+        if "attachments" not in network and data["network"].attachments and data.get("aliases"):
+            # a record of one network: its --network-alias values are that network's
+            data["network"].attachments[0].aliases = list(data["aliases"])
         data["restart"] = RestartPolicy(**(data.get("restart") or {}))
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 

@@ -6,8 +6,9 @@ which adopts every running container again (its state is the containers' own fil
 
 What it reads, per container directory:
     dns.json     {"networks": {NET: {"address": IP, "names": [NAME, ALIAS, ...]}},
-                  "upstreams": [IP, ...]}   written by the engine when the container is made or
-                  connected; the names of every network are answered to every container on it
+                  "upstreams": [IP, ...]}   written by the engine when the container starts,
+                  and again as it is connected to a network or disconnected from one (container/
+                  connect.py); the names of every network are answered to every container on it
     state.json   running, its pid and the pid's start time: a container that stops leaves the
                  tables, and its sockets are closed
 
@@ -80,7 +81,7 @@ class Daemon:
         containers = self.root / "containers"
         for cdir in containers.iterdir() if containers.is_dir() else ():
             dns = _read(cdir / DNS_FILE)
-            if not dns or not dns.get("networks"):
+            if not dns or dns.get("networks") is None:  # {}: off its last user network, still forwarding
                 continue
             state = _read(cdir / "state.json") or {}
             if state.get("status") == "running":

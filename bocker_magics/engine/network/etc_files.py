@@ -33,8 +33,11 @@ def resolv_conf(dns: list[str] | None = None) -> str:
     return "# no nameserver the container can reach was found on the host; use --dns\n"
 
 
-def hosts_file(hostname: str, address: str | None) -> str:
+def hosts_file(hostname: str, address: str | list[str] | None) -> str:
+    """localhost, and the hostname at the container's address on each of its networks (eth0's
+    first, as Docker's /etc/hosts has a line per network it joined); 127.0.1.1 with none."""
+    addresses = [address] if isinstance(address, str) else [a for a in address or [] if a]
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-    lines.append(f"{address}\t{hostname}" if address else f"127.0.1.1\t{hostname}")
+    lines += [f"{a}\t{hostname}" for a in addresses] or [f"127.0.1.1\t{hostname}"]
     return "\n".join(lines) + "\n"
 

@@ -25,10 +25,20 @@ def iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def nat_rules(net: Network) -> list[tuple[str, list[str]]]:
-    """(table, rule) pairs: outbound NAT of the subnet, and forwarding to and from it."""
+    """(table, rule) pairs: outbound NAT of the subnet, and forwarding to and from it. An
+    internal network (Docker's --internal): no NAT, forwarding only between its own ports;
+    whatever would leave the bridge or come to it from elsewhere is dropped (its containers
+    have no default route either, but one with NET_ADMIN could add one)."""
     tag = ["-m", "comment", "--comment", f"bocker:{net.name}"]
+    if net.internal:
+        return [
+            ("filter", ["FORWARD", "-i", net.bridge, "!", "-o", net.bridge, "-j", "DROP", *tag]),
+            ("filter", ["FORWARD", "!", "-i", net.bridge, "-o", net.bridge, "-j", "DROP", *tag]),
+        ]
+    masquerade = (net.options or {}).get("com.docker.network.bridge.enable_ip_masquerade", "true") != "false"
     return [
-        ("nat", ["POSTROUTING", "-s", net.subnet, "!", "-o", net.bridge, "-j", "MASQUERADE", *tag]),
+        *([("nat", ["POSTROUTING", "-s", net.subnet, "!", "-o", net.bridge, "-j", "MASQUERADE", *tag])]
+          if masquerade else []),
         ("filter", ["FORWARD", "-i", net.bridge, "-j", "ACCEPT", *tag]),
         ("filter", ["FORWARD", "-o", net.bridge, "-j", "ACCEPT", *tag]),
     ]
@@ -50,7 +60,7 @@ def ensure_nat(net: Network, save) -> None:
     restored by remove_nat) and the network's rules in place."""
     forward = Path("/proc/sys/net/ipv4/ip_forward")
     was = forward.read_text().strip()
-    if was != "1":
+    if was != "1" and not net.internal:  # an internal network forwards nothing off its bridge
         forward.write_text("1")
         if net.ip_forward_was is None:
             net.ip_forward_was = was

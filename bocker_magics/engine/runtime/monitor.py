@@ -726,11 +726,21 @@ class Monitor:
             except Exception as e:
                 if not self.state.error:
                     self.state.error = f"cgroup not removed: {e}"
-        release_lease(self.launch.lease, self.launch.id)  # the veth went with the network namespace
+        release_lease(self.launch.lease, self.launch.id)  # the veths went with the network namespace
+        for lease in _more_leases(self.bundle):  # its other networks' (network/plan.py write_leases)
+            release_lease(lease, self.launch.id)
         try:
             os.unlink(os.path.join(self.bundle, ATTACH_SOCKET))
         except FileNotFoundError:
             pass
+
+
+def _more_leases(bundle: str) -> list[str]:
+    try:
+        with open(os.path.join(bundle, "leases")) as f:
+            return [line.strip() for line in f if line.strip()]
+    except OSError:
+        return []
 
 
 def release_lease(lease: str | None, container_id: str) -> None:

@@ -107,7 +107,10 @@ class Stack:
                 raise NotFound(f"network {net.name} declared as external, but could not be found: "
                                f"create it with `bocker network create {net.name}`")
             self.engine.network_create(net.name, net.subnets[0] if net.subnets else None,
-                                       net.gateways[0] if net.gateways else None)
+                                       net.gateways[0] if net.gateways else None,
+                                       labels={LABEL_PROJECT: self.project.name, "com.docker.compose.network": key,
+                                               **net.labels},
+                                       internal=net.internal, options=dict(net.driver_opts) or None)
             self.say(f"Network {net.name}  Created")
 
     def _volumes(self, services: list[str]) -> None:
@@ -263,8 +266,18 @@ class Stack:
         return options
 
     def _extend_options(self, options, service: Service) -> None:
-        """The service's name and aliases on its networks, its healthcheck."""
-        options.network_aliases = [service.name, *[a for n in service.networks.values() for a in n.aliases]]
+        """The service's networks (the first at create, the others attached as eth1...), its
+        name and aliases on each (and a static address where ipv4_address gives one), its
+        healthcheck."""
+        attach = [(self.project.networks[key].name, net) for key, net in service.networks.items()]
+        if not service.network_mode and attach:
+            first, *more = attach
+            options.network_aliases = list(dict.fromkeys([service.name, *first[1].aliases]))
+            options.ip = first[1].ipv4_address or None
+            options.more_networks = [{"name": name, "aliases": list(dict.fromkeys([service.name, *net.aliases])),
+                                      "ip": net.ipv4_address} for name, net in more]
+        else:
+            options.network_aliases = [service.name]
         check = service.healthcheck
         if check is not None:
             options.health = {k: v for k, v in (("test", check.test or None), ("interval", check.interval),
