@@ -46,6 +46,19 @@ STATE = "state"
 CONFIG = "config.json"
 FIFO = "exec.fifo"  # init.EXEC_FIFO (init.py is imported by create alone)
 
+# runc's words (libcontainer/error.go and the verbs' own), the errors its callers read: podman
+# matches "does not exist", "not running", "executable file not found", "permission denied",
+# "no such file or directory" (libpod's getOCIRuntimeError, its kill and delete); containerd's
+# shim takes the last "error" line of --log (go-runc) and matches "does not exist" (delete)
+# and "container not running" (kill). tests/host/test_runc_words.py runs runc beside us.
+NOT_EXIST = "container does not exist"
+EXISTS = "container with given ID already exists"
+INVALID_ID = "invalid container ID format"
+EMPTY_ID = "container id cannot be empty"
+NOT_RUNNING = "container not running"
+NOT_PAUSED = "container not paused"
+START_FAILED = "unable to start container process: "  # what pid 1 reported before it ran the program
+
 NAMESPACES = ("pid", "network", "mount", "ipc", "uts", "cgroup", "user")
 # `update`: every resource create applies, but the devices policy (as runc's update)
 UPDATABLE = tuple(f"linux.resources.{p}" for p in ("memory", "cpu", "pids", "blockIO", "hugepageLimits", "network",
@@ -59,17 +72,17 @@ class Log:
     reads stderr, containerd's shim the last "error" line of the file): runc's fatal()."""
 
     def __init__(self, path: str | None = None, fmt: str = "text", debug: bool = False) -> None:
-        if fmt not in ("text", "json"):
-            raise InvalidArgument(f"invalid log-format: {fmt}: use text or json")
         self.path, self.fmt, self.debugging = path, fmt, debug
+        if fmt not in ("text", "json"):
+            self.fmt = "text"  # runc says it in logrus' default form
+            raise InvalidArgument(f"invalid log-format: {fmt}")
 
     def _line(self, level: str, msg: str) -> str:
-        now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e9):09d}Z"
-        if self.fmt == "json" and self.path:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # logrus' default: RFC 3339, seconds
+        if self.fmt == "json":
             from ... import _cjson
             return _cjson.dumps({"level": level, "msg": msg, "time": stamp}) + "\n"
-        return f'time="{stamp}" level={level} msg={quote(msg)}\n'
+        return f'time="{stamp}" level={level} msg={logfmt_value(msg)}\n'
 
     def write(self, level: str, msg: str) -> None:
         line = self._line(level, msg)
@@ -96,16 +109,26 @@ class Log:
 
 
 def quote(text: str) -> str:
-    """A double-quoted string as logrus writes msg= (Go's strconv.Quote, for what we print)."""
+    """A double-quoted string as Go's %q writes it (strconv.Quote, for what we print)."""
     out = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     return '"' + "".join(c if c >= " " else f"\\x{ord(c):02x}" for c in out) + '"'
 
 
+def logfmt_value(text: str) -> str:
+    """msg= as logrus' text formatter writes it: bare when it is only letters, digits and
+    -._/@^+, else quoted."""
+    if all(c.isascii() and (c.isalnum() or c in "-._/@^+") for c in text):
+        return text
+    return quote(text)
+
+
 # -- ids, state, status --------------------------------------------------------------------------
 def check_id(cid: str) -> str:
-    if not cid or cid in (".", "..") or len(cid) > 1024 or not all(c.isascii() and (c.isalnum() or c in "_+-.")
-                                                                   for c in cid):
-        raise InvalidArgument(f"invalid id format: {cid!r}: use letters, digits and _ + - . only")
+    """runc's id rule: ^[\\w+-\\.]+$ (letters, digits, _ and the range + , - .), not . or .."""
+    if not cid:
+        raise InvalidArgument(EMPTY_ID)
+    if cid in (".", "..") or len(cid) > 1024 or not all(c.isascii() and (c.isalnum() or c in "_+,-.") for c in cid):
+        raise InvalidArgument(INVALID_ID)
     return cid
 
 
@@ -164,9 +187,9 @@ class Container:
             return "creating" if alive(*creator) else "stopped"
         if not alive(self.pid, self.rec["pid_start"]):
             return "stopped"
-        if os.path.exists(self.fifo):
-            return "created"
-        return "paused" if _frozen(self.rec.get("cgroup", {})) else "running"
+        if _frozen(self.rec.get("cgroup", {})):  # runc's order: a created container may be paused too
+            return "paused"
+        return "created" if os.path.exists(self.fifo) else "running"
 
     def oci_state(self, status: str | None = None) -> dict:
         """runc's `state` JSON: the OCI state (state-schema.json) and runc's rootfs, created, owner."""
@@ -203,7 +226,7 @@ class Runtime:
             with open(os.path.join(d, STATE), "rb") as f:
                 rec = marshal.loads(f.read())
         except FileNotFoundError:
-            raise NotFound(f"container {cid} does not exist") from None
+            raise NotFound(NOT_EXIST) from None
         except (ValueError, EOFError, TypeError):
             raise BockerError(f"the state of container {cid} is unreadable ({d}/{STATE}): "
                               f"delete it with `delete --force {cid}`") from None
@@ -224,10 +247,19 @@ class Runtime:
         the caller of bocker-runc inherits it when we exit)."""
         from .init import InitConfig
 
+        if not cid:
+            raise InvalidArgument(EMPTY_ID)
+        given = bundle
         bundle = os.path.abspath(bundle or ".")
-        text = read_config(bundle)
+        text = read_config(bundle, given)
         spec = parse_config(text, os.path.join(bundle, CONFIG))
         check_supported(spec)
+        check_id(cid)
+        rootfs = os.path.normpath(os.path.join(bundle, spec.root.path))
+        try:
+            os.stat(rootfs)
+        except OSError as e:
+            raise InvalidArgument(f"invalid rootfs: stat {rootfs}: {go_strerror(e)}") from None
         if spec.process.terminal and not console_socket and detach:
             raise InvalidArgument("cannot allocate tty if bocker-runc will detach without setting console socket "
                                   "(give --console-socket, or set process.terminal to false)")
@@ -241,10 +273,10 @@ class Runtime:
             # container's user (another uid on the host with a user namespace); runc's modes
             os.chmod(d, 0o711)
         except FileExistsError:
-            raise Conflict(f"container with id exists: {cid}") from None
+            raise Conflict(EXISTS) from None
         me = os.getpid()
         c = Container(d, {"id": cid, "pid": 0, "pid_start": 0, "bundle": bundle,
-                          "rootfs": os.path.normpath(os.path.join(bundle, spec.root.path)),
+                          "rootfs": rootfs,
                           "created": rfc3339(time.time_ns()), "annotations": dict(spec.annotations),
                           "creator": [me, _proc_stat(me)[1]], "ready": False, "cgroup": {},
                           "hooks": _later_hooks(spec)})
@@ -351,9 +383,9 @@ class Runtime:
             elif kind == SYNC_READY:
                 return
             elif kind == SYNC_ERROR:
-                raise StartFailure(msg.get("message") or "the container's init failed", msg.get("code", 125))
+                raise start_failure(msg)
             else:
-                raise StartFailure("the container's init died before it was ready")
+                raise StartFailure(START_FAILED + "the container's init died before it was ready")
 
     def _seccomp(self, spec):
         if spec.linux.seccomp is None:
@@ -370,8 +402,10 @@ class Runtime:
         status = c.status()
         if status == "stopped":
             raise Conflict("cannot start a container that has stopped")
-        if status in ("running", "paused"):
+        if status == "running":
             raise Conflict("cannot start an already running container")
+        if status == "paused":
+            raise Conflict("cannot start a container in the paused state")
         if status == "creating":
             raise Conflict(f"container {cid} is still being created: try again")
         self._release(c)
@@ -458,11 +492,7 @@ class Runtime:
     # -- kill ----------------------------------------------------------------------------------
     def kill(self, cid: str, sig: str = "SIGTERM", all: bool = False) -> None:
         c = self.load(cid)
-        try:
-            signo = signal_number(sig)
-        except ValueError:
-            raise InvalidArgument(f"unknown signal {str(sig).strip()!r}: give a number (9) or a name "
-                                  "(KILL, SIGTERM)") from None
+        signo = parse_signal(sig)
         status = c.status()
         if all:
             # runc: --all signals whatever the cgroup still holds, whatever the state; a
@@ -477,11 +507,13 @@ class Runtime:
                 self._group(c).thaw()  # a frozen task acts on SIGKILL once thawed
             return
         if status in ("stopped", "creating"):
-            raise Conflict("container not running")
+            raise Conflict(NOT_RUNNING)
         try:
             os.kill(c.pid, signo)
         except ProcessLookupError:
-            raise Conflict("container not running") from None
+            raise Conflict(NOT_RUNNING) from None
+        except OSError as e:  # a number that is no signal: runc hands it to kill(2) too
+            raise InvalidArgument(f"unable to signal init: {go_strerror(e)}") from None
 
     # -- delete --------------------------------------------------------------------------------
     def delete(self, cid: str, force: bool = False) -> None:
@@ -573,19 +605,34 @@ class Runtime:
             return []
         return cgroup_pids(c.rec.get("cgroup", {}))
 
+    def stats(self, cid: str) -> dict | None:
+        """`runc events --stats`: the cgroup's accounting in runc's shape (cpu, memory, pids;
+        what the driver reads); None once the container has stopped."""
+        c = self.load(cid)
+        if c.status() == "stopped":
+            return None
+        st = self._group(c).stats()
+        out: dict = {}
+        if st.cpu_seconds is not None:
+            out["cpu"] = {"usage": {"total": int(st.cpu_seconds * 1e9)}}
+        if st.memory_current is not None:
+            out["memory"] = {"usage": {"usage": st.memory_current, "max": st.memory_peak or 0,
+                                       "limit": st.memory_limit if st.memory_limit is not None else (1 << 63) - 4096,
+                                       "failcnt": 0}}
+        if st.pids_current is not None:
+            out["pids"] = {"current": st.pids_current, "limit": st.pids_limit or 0}
+        return out
+
     def pause(self, cid: str) -> None:
         c = self.load(cid)
-        status = c.status()
-        if status == "paused":
-            raise Conflict(f"container {cid} is already paused")
-        if status != "running":
-            raise Conflict("container not running")
+        if c.status() not in ("running", "created"):  # runc freezes a created container too
+            raise Conflict(NOT_RUNNING)
         self._group(c).freeze()
 
     def resume(self, cid: str) -> None:
         c = self.load(cid)
         if c.status() != "paused":
-            raise Conflict("container not paused")
+            raise Conflict(NOT_PAUSED)
         self._group(c).thaw()
 
     def update(self, cid: str, resources: dict) -> None:
@@ -594,7 +641,7 @@ class Runtime:
         from ..spec import Linux, Resources, Spec, read_object
         c = self.load(cid)
         if c.status() == "stopped":
-            raise Conflict("container not running")
+            raise Conflict(NOT_RUNNING)
         res = read_object(Resources, resources, "the resources")
         wrapped = Spec(linux=Linux(resources=res))
         document = wrapped.to_json()
@@ -607,7 +654,7 @@ class Runtime:
 
     # -- exec ----------------------------------------------------------------------------------
     def exec(self, cid: str, process: dict, *, detach: bool = False, pid_file: str | None = None,
-             console_socket: str | None = None, preserve_fds: int = 0) -> int:
+             console_socket: str | None = None, preserve_fds: int = 0, ignore_paused: bool = False) -> int:
         """One more process in the container (init.exec_init): its pid file is written once
         it runs; detached, it is left to our caller (a subreaper) to reap; else its exit
         status is returned."""
@@ -618,13 +665,7 @@ class Runtime:
         from .protocol import SYNC_ERROR, Sync
 
         c = self.load(cid)
-        status = c.status()
-        if status == "stopped":
-            raise Conflict("cannot exec in a stopped container")
-        if status == "paused":
-            raise Conflict("cannot exec in a paused container")
-        if status == "creating":
-            raise Conflict(f"container {cid} is still being created: try again")
+        self.check_exec(c, ignore_paused)
         proc = read_object(Process, process, "the process")
         relay = None
         if proc.terminal and not console_socket:
@@ -672,7 +713,7 @@ class Runtime:
             os.waitpid(pid, 0)
             if relay is not None:
                 relay.close()
-            raise StartFailure(report.get("message") or "the process could not start", report.get("code", 125))
+            raise start_failure(report)
         if pid_file:
             atomic_write(os.path.abspath(pid_file), str(pid).encode(), fsync=False)
         if detach:
@@ -681,15 +722,26 @@ class Runtime:
             relay.accept()
         return wait_foreground(pid, relay)
 
+    def check_exec(self, c: Container, ignore_paused: bool = False) -> None:
+        """runc exec's checks, in its order, before the process is read."""
+        status = c.status()
+        if status == "stopped":
+            raise Conflict("cannot exec in a stopped container")
+        if status == "paused" and not ignore_paused:
+            raise Conflict("cannot exec in a paused container (use --ignore-paused to override)")
+        if status == "creating":
+            raise Conflict(f"container {c.id} is still being created: try again")
+
     def exec_process(self, cid: str, args: list[str], *, tty: bool = False, cwd: str | None = None,
                      env: list[str] = (), user: str | None = None, caps: list[str] = (),
-                     no_new_privs: bool = False) -> dict:
+                     no_new_privs: bool = False, ignore_paused: bool = False) -> dict:
         """runc exec without --process: the container's own process, with these changes."""
         from ..spec import object_json
         c = self.load(cid)
-        base = object_json(load_spec(c.dir).process)
+        self.check_exec(c, ignore_paused)
         if not args:
-            raise InvalidArgument("exec needs a command: bocker-runc exec ID COMMAND [ARGS...]")
+            raise InvalidArgument("process args cannot be empty")
+        base = object_json(load_spec(c.dir).process)
         base["args"] = list(args)
         base["terminal"] = tty
         base.pop("consoleSize", None)
@@ -712,13 +764,57 @@ class Runtime:
 
 
 # -- the bundle ----------------------------------------------------------------------------------
-def read_config(bundle: str) -> bytes:
+def read_config(bundle: str, given: str | None = None) -> bytes:
+    """The bundle's config.json; a missing one in runc's words (runc chdirs to the bundle
+    as given, then opens config.json there)."""
     path = os.path.join(bundle, CONFIG)
     try:
         with open(path, "rb") as f:
             return f.read()
-    except FileNotFoundError:
-        raise NotFound(f"open {path}: no such file or directory (give the bundle with --bundle)") from None
+    except OSError as e:
+        if given and not os.path.isdir(bundle):
+            try:
+                os.stat(bundle)
+                reason = "not a directory"
+            except OSError as e2:
+                reason = go_strerror(e2)
+            raise NotFound(f"chdir {given}: {reason}") from None
+        if isinstance(e, FileNotFoundError):
+            raise NotFound(f"JSON specification file {CONFIG} not found") from None
+        raise InvalidArgument(f"open {CONFIG}: {go_strerror(e)}") from None
+
+
+def parse_signal(text: str) -> int:
+    """runc's parseSignal: any number goes to kill(2) as it is; a name with or without SIG."""
+    word = str(text).strip()
+    if word.lstrip("-").isdigit():
+        return int(word)
+    try:
+        return signal_number(word)
+    except ValueError:
+        raise InvalidArgument(f"unknown signal {quote(str(text))}") from None
+
+
+def start_failure(report: dict) -> StartFailure:
+    """pid 1's (or an exec'd process's) error report in runc's words: a program that was
+    not found or can't run as Go's exec.LookPath says it, the rest as init reported it."""
+    lookup = report.get("lookup")
+    message = report.get("message") or "the container's init failed"
+    if lookup:
+        prog = quote(lookup["program"])
+        if lookup.get("path"):
+            message = f"exec: {prog}: executable file not found in $PATH"
+        elif lookup.get("stat"):
+            message = f"exec: {prog}: stat {lookup['stat']}: {go_strerror(OSError(lookup['errno'], ''))}"
+        else:
+            message = f"exec: {prog}: permission denied"
+    return StartFailure(START_FAILED + message, report.get("code", 125))
+
+
+def go_strerror(e: OSError) -> str:
+    """An errno as Go prints it (syscall.Errno: the C text, lower-case first letter)."""
+    text = os.strerror(e.errno) if e.errno else str(e)
+    return text[:1].lower() + text[1:]
 
 
 def parse_config(text: bytes, source: str):
