@@ -16,7 +16,7 @@ call it as they call runc:
     spec [--bundle B] | update --resources FILE|- [--memory N] [--cpu-shares N] ... ID
     features | --version
 
-This module only parses the command line and prints; the runtime is engine/runtime/oci.py,
+This module only parses the command line and prints; the runtime is engine/runtime/oci/,
 which runs each container through the same code as `bocker run`. Imports stay few: runc's
 callers start it several times per container (create, start, delete, delete --force).
 """
@@ -259,10 +259,10 @@ def _list(rt, opts: dict, args: list[str]) -> int:
 
 def _spec(rt, opts: dict, args: list[str]) -> int:
     check_args("spec", args, exactly=0)
-    from .engine.runtime import oci
+    from .engine.runtime.oci import bundle
     if opts.get("rootless"):
         raise Usage("bocker-runc has no rootless mode: run `bocker-runc spec` as root")
-    oci.write_default_spec(opts.get("bundle"))
+    bundle.write_default_spec(opts.get("bundle"))
     return 0
 
 
@@ -332,8 +332,8 @@ def _duration(text: str) -> float:
 def _features(rt, opts: dict, args: list[str]) -> int:
     check_args("features", args, exactly=0)
     from . import _cjson
-    from .engine.runtime import oci
-    _out(_cjson.dumps(oci.features(), indent=4))
+    from .engine.runtime.oci import bundle
+    _out(_cjson.dumps(bundle.features(), indent=4))
     return 0
 
 
@@ -472,7 +472,7 @@ def cli() -> None:
     long as the work of start; benchmarks/bench_runc.py's breakdown). Everything of ours is
     written by then (os.write, files closed); stdout and stderr are flushed here. A
     foreground `run` or `exec`, which may live long, turns the collector back on while it
-    waits (oci.wait_foreground)."""
+    waits (oci/exec.py's wait_foreground)."""
     import gc
     gc.disable()
     code = main()
