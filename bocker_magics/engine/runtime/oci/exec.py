@@ -18,7 +18,6 @@ def exec_(rt, cid: str, process: dict, *, detach: bool = False, pid_file: str | 
     """One more process in the container (init.exec_init): its pid file is written once
     it runs; detached, it is left to our caller (a subreaper) to reap; else its exit
     status is returned."""
-
     from ...kernel import capabilities, linux
     from ...spec import Process, read_object
     from ..init import EXEC_NAMESPACES, ExecConfig, exec_init
@@ -51,7 +50,7 @@ def exec_(rt, cid: str, process: dict, *, detach: bool = False, pid_file: str | 
     seccomp = seccomp_of(rt, spec)
     console = connect_console(console_socket) if proc.terminal else None
     ours, theirs = linux.socketpair_seqpacket()
-    capabilities.set_dumpable(False)  # see _spawn
+    capabilities.set_dumpable(False)  # see create.spawn
     if "pid" in ns_fds:
         linux.setns(ns_fds["pid"], linux.CLONE_NEWPID)  # our child is born in the container's pid ns
     pid = os.fork()
@@ -84,6 +83,7 @@ def exec_(rt, cid: str, process: dict, *, detach: bool = False, pid_file: str | 
         relay.accept()
     return wait_foreground(pid, relay)
 
+
 def check_exec(c: Container, ignore_paused: bool = False) -> None:
     """runc exec's checks, in its order, before the process is read."""
     status = c.status()
@@ -94,16 +94,17 @@ def check_exec(c: Container, ignore_paused: bool = False) -> None:
     if status == "creating":
         raise Conflict(f"container {c.id} is still being created: try again")
 
+
 def exec_process(rt, cid: str, args: list[str], *, tty: bool = False, cwd: str | None = None,
                  env: list[str] = (), user: str | None = None, caps: list[str] = (),
                  no_new_privs: bool = False, ignore_paused: bool = False) -> dict:
     """runc exec without --process: the container's own process, with these changes."""
     from ...spec import object_json
+    from .bundle import load_spec
     c = rt.load(cid)
     check_exec(c, ignore_paused)
     if not args:
         raise InvalidArgument("process args cannot be empty")
-    from .bundle import load_spec
     base = object_json(load_spec(c.dir).process)
     base["args"] = list(args)
     base["terminal"] = tty
