@@ -12,10 +12,11 @@ call it as they call runc:
     exec [--process FILE] [--detach] [--pid-file P] [--console-socket S] [--tty] [--cwd D]
          [--env K=V] [--user UID[:GID]] [--cap CAP] [--no-new-privs] [--preserve-fds N] ID [ARGS...]
     ps [--format table|json] ID [PS-ARGS...] | list [--format table|json] [--quiet]
+    events [--stats] [--interval 5s] ID
     spec [--bundle B] | update --resources FILE|- [--memory N] [--cpu-shares N] ... ID
     features | --version
 
-This module only parses the command line and prints; the runtime is engine/runtime/oci.py,
+This module only parses the command line and prints; the runtime is engine/runtime/oci/,
 which runs each container through the same code as `bocker run`. Imports stay few: runc's
 callers start it several times per container (create, start, delete, delete --force).
 """
@@ -46,6 +47,7 @@ _EXEC = {
     "e": ("env", "list"), "user": ("user", "value"), "u": ("user", "value"), "cap": ("cap", "list"),
     "c": ("cap", "list"), "no-new-privs": ("no_new_privs", "flag"), "preserve-fds": ("preserve_fds", "int"),
     "process-label": ("process_label", "value"), "apparmor": ("apparmor", "value"),
+    "ignore-paused": ("ignore_paused", "flag"),
 }
 _FORMAT = {"format": ("format", "value"), "f": ("format", "value")}
 _UPDATE = {
@@ -56,7 +58,20 @@ _UPDATE = {
 
 
 class Usage(Exception):
-    """A command line that does not parse: one line, exit 1 (runc's)."""
+    """A command line that does not parse: one line, exit 1 (runc's; 3 for a command it does
+    not know, as urfave/cli's "No help topic")."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# A verb's failure as runc words it (its callers show these: Docker's "OCI runtime create
+# failed: runc create failed: ..."): the prefix and the exit status; the others add nothing, exit 1
+FAILED = {"create": ("runc create failed: ", 1), "run": ("runc run failed: ", 1), "exec": ("exec failed: ", 255)}
+# runc's verbs that bocker-runc refuses, and why
+REFUSED = {v: f"{v} is not supported by bocker-runc: it needs CRIU 4.1 or newer, which Debian 12 lacks"
+           for v in ("checkpoint", "restore")}
 
 
 def parse(table: dict, argv: list[str], stop_at_positional: bool) -> tuple[dict, list[str]]:
@@ -106,10 +121,20 @@ def parse(table: dict, argv: list[str], stop_at_positional: bool) -> tuple[dict,
     return opts, rest
 
 
+def check_args(verb: str, args: list[str], exactly: int | None = None, least: int | None = None,
+               most: int | None = None) -> None:
+    """runc's checkArgs, in its words (the program's name as it was called, as os.Args[0])."""
+    for bound, wrong, words in ((exactly, lambda n, b: n != b, "exactly"), (least, lambda n, b: n < b, "a minimum of"),
+                                (most, lambda n, b: n > b, "a maximum of")):
+        if bound is not None and wrong(len(args), bound):
+            raise Usage(f'{sys.argv[0]}: "{verb}" requires {words} {bound} argument(s)')
+
+
 def _one_id(verb: str, args: list[str], most: int = 1) -> str:
-    if not args or len(args) > most:
-        raise Usage(f'"{verb}" requires exactly {"one argument" if most == 1 else "an ID"}: '
-                    f"bocker-runc {verb} {VERBS[verb].positional}")
+    if most == 1:
+        check_args(verb, args, exactly=1)
+    else:
+        check_args(verb, args, least=1, most=most)
     return args[0]
 
 
@@ -118,7 +143,7 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
-def _size(text: str | None) -> int | None:
+def _size(flag: str, text: str | None) -> int | None:
     """--memory 64m, 1g, 67108864 (engine.units.parse_size), or -1: no limit, as runc update."""
     if text is None:
         return None
@@ -128,7 +153,7 @@ def _size(text: str | None) -> int | None:
     try:
         return parse_size(text)
     except ValueError:
-        raise Usage(f"invalid size {text!r}: give bytes or a number with k, m or g") from None
+        raise Usage(f"invalid value for {flag}: invalid size: '{text}'") from None  # runc's (go-units') words
 
 
 # -- the verbs: each parses what its flags left and calls the runtime; 0 is success ---------------
@@ -169,35 +194,38 @@ def _delete(rt, opts: dict, args: list[str]) -> int:
 
 
 def _exec(rt, opts: dict, args: list[str]) -> int:
-    if not args:
-        raise Usage('"exec" requires at least one argument: bocker-runc exec ID [COMMAND [ARGS...]]')
+    check_args("exec", args, least=1)
     cid, command = args[0], args[1:]
+    paused = opts.get("ignore_paused", False)
     if opts.get("process"):
+        from .engine.runtime.oci import go_strerror
+        from .errors import BockerError
+        rt.check_exec(rt.load(cid), paused)  # runc's order: the container, then the process
         path = opts["process"]
         try:
             with open(path, "rb") as f:
                 process = f.read()
         except OSError as e:
-            raise Usage(f"open {path}: {e.strerror.lower()}") from None
+            raise BockerError(f"open {path}: {go_strerror(e)}") from None
     else:
         process = rt.exec_process(cid, command, tty=opts.get("tty", False), cwd=opts.get("cwd"),
                                   env=opts.get("env", []), user=opts.get("user"), caps=opts.get("cap", []),
-                                  no_new_privs=opts.get("no_new_privs", False))
+                                  no_new_privs=opts.get("no_new_privs", False), ignore_paused=paused)
     return rt.exec(cid, process, detach=opts.get("detach", False), pid_file=opts.get("pid_file"),
-                   console_socket=opts.get("console_socket"), preserve_fds=opts.get("preserve_fds", 0))
+                   console_socket=opts.get("console_socket"), preserve_fds=opts.get("preserve_fds", 0),
+                   ignore_paused=paused)
 
 
 def _ps(rt, opts: dict, args: list[str]) -> int:
     from . import _cjson
-    if not args:
-        raise Usage('"ps" requires an ID: bocker-runc ps [--format table|json] ID [PS-ARGS...]')
+    check_args("ps", args, least=1)
     pids = rt.pids(args[0])
     fmt = opts.get("format", "table")
     if fmt == "json":
         _out(_cjson.dumps(pids))
         return 0
     if fmt != "table":
-        raise Usage(f"invalid format option {fmt!r}: use table or json")
+        raise Usage("invalid format option")
     _out(ps_table(pids, args[1:] or ["-ef"]))
     return 0
 
@@ -213,6 +241,7 @@ def _resume(rt, opts: dict, args: list[str]) -> int:
 
 
 def _list(rt, opts: dict, args: list[str]) -> int:
+    check_args("list", args, exactly=0)
     from . import _cjson
     states = rt.list()
     fmt = opts.get("format", "table")
@@ -224,15 +253,16 @@ def _list(rt, opts: dict, args: list[str]) -> int:
     elif fmt == "table":
         _out(list_table(states))
     else:
-        raise Usage(f"invalid format option {fmt!r}: use table or json")
+        raise Usage("invalid format option")
     return 0
 
 
 def _spec(rt, opts: dict, args: list[str]) -> int:
-    from .engine.runtime import oci
+    check_args("spec", args, exactly=0)
+    from .engine.runtime.oci import bundle
     if opts.get("rootless"):
         raise Usage("bocker-runc has no rootless mode: run `bocker-runc spec` as root")
-    oci.write_default_spec(opts.get("bundle"))
+    bundle.write_default_spec(opts.get("bundle"))
     return 0
 
 
@@ -244,6 +274,7 @@ _UPDATE_FIELDS = {"cpu_shares": ("cpu", "shares"), "cpu_quota": ("cpu", "quota")
 def _update(rt, opts: dict, args: list[str]) -> int:
     from . import _cjson
     cid = _one_id("update", args)
+    rt.load(cid)  # runc's order: the container first, then the values
     resources: dict = {}
     if opts.get("resources"):
         src = opts["resources"]
@@ -252,7 +283,7 @@ def _update(rt, opts: dict, args: list[str]) -> int:
             resources = _cjson.loads(text)
         except ValueError as e:
             raise Usage(f"the resources in {src} are not JSON: {e}") from None
-    memory, swap = _size(opts.get("memory")), _size(opts.get("memory_swap"))
+    memory, swap = _size("memory", opts.get("memory")), _size("memory-swap", opts.get("memory_swap"))
     if memory is not None:
         resources.setdefault("memory", {})["limit"] = memory
     if swap is not None:
@@ -264,10 +295,45 @@ def _update(rt, opts: dict, args: list[str]) -> int:
     return 0
 
 
-def _features(rt, opts: dict, args: list[str]) -> int:
+def _events(rt, opts: dict, args: list[str]) -> int:
+    """runc events: the container's accounting as {"type": "stats", "id", "data"} lines, once
+    with --stats, else every --interval until it stops."""
+    import time
+
     from . import _cjson
-    from .engine.runtime import oci
-    _out(_cjson.dumps(oci.features(), indent=4))
+    from .errors import Conflict
+    cid = _one_id("events", args)
+    interval = _duration(opts.get("interval", "5s"))
+    first = True
+    while True:
+        stats = rt.stats(cid)
+        if stats is None:
+            if first:
+                raise Conflict(f"container with id {cid} is not running")
+            return 0
+        _out(_cjson.dumps({"type": "stats", "id": cid, "data": stats}))
+        if opts.get("stats"):
+            return 0
+        first = False
+        time.sleep(interval)
+
+
+def _duration(text: str) -> float:
+    """A Go duration as runc's --interval takes it: 5s, 500ms, 1m."""
+    for unit, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if text.endswith(unit):
+            try:
+                return float(text[:-len(unit)]) * scale
+            except ValueError:
+                break
+    raise Usage(f'invalid value "{text}" for flag -interval: parse error')
+
+
+def _features(rt, opts: dict, args: list[str]) -> int:
+    check_args("features", args, exactly=0)
+    from . import _cjson
+    from .engine.runtime.oci import bundle
+    _out(_cjson.dumps(bundle.features(), indent=4))
     return 0
 
 
@@ -299,6 +365,7 @@ VERBS: dict[str, Verb] = {
                  _spec),
     "update": Verb(_UPDATE, "ID", _update),
     "features": Verb({}, "", _features),
+    "events": Verb({"stats": ("stats", "flag"), "interval": ("interval", "value")}, "ID", _events),
 }
 
 
@@ -338,10 +405,11 @@ def version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    log = None
+    log = verb = None
     try:
         from .engine.runtime.oci import DEFAULT_ROOT, Log, Runtime
         glob, rest = parse(GLOBAL, argv, stop_at_positional=True)
+        log = Log()  # runc's default, until the flags say otherwise (a bad --log-format is said so)
         log = Log(glob.get("log"), glob.get("log_format", "text"), glob.get("debug", False))
         if glob.get("version"):
             sys.stdout.write(version())
@@ -350,8 +418,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(USAGE + "\n")
             return 0
         verb, rest = rest[0], rest[1:]
+        if verb in REFUSED:
+            raise Usage(REFUSED[verb])
         if verb not in VERBS:
-            raise Usage(f"no such command: {verb} (see bocker-runc --help)")
+            raise Usage(f"No help topic for '{verb}'\n", code=3)  # urfave/cli's words and status
         if glob.get("systemd_cgroup"):
             raise Usage("--systemd-cgroup is not supported by bocker-runc: let the caller use cgroupfs "
                         "(podman --cgroup-manager cgroupfs; containerd: SystemdCgroup = false)")
@@ -365,19 +435,31 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as e:
-        from .errors import BockerError
-        if isinstance(e, (Usage, BockerError)):
-            message = str(e)
-        else:  # a bug: one line for the caller, the traceback only with --debug
-            import traceback
-            message = f"bocker-runc bug: {type(e).__name__}: {e}"
-            if log is not None and log.debugging:
-                log.debug(traceback.format_exc())
-        if log is None:
-            sys.stderr.write(message + "\n")
-        else:
-            log.error(message)
-        return 1
+        return _failed(e, log, verb)
+
+
+def _failed(e: Exception, log, verb: str | None) -> int:
+    """Say an error as runc does (one line: its words, its verb's prefix) and return its
+    exit status; a bug is one line too, its traceback only with --debug."""
+    from .errors import BockerError
+    code = 1
+    if isinstance(e, Usage):
+        message, code = str(e), e.code
+    elif isinstance(e, BockerError):
+        message = str(e)
+    else:
+        import traceback
+        message = f"bocker-runc bug: {type(e).__name__}: {e}"
+        if log is not None and log.debugging:
+            log.debug(traceback.format_exc())
+    if verb in FAILED and not isinstance(e, Usage):
+        prefix, code = FAILED[verb]
+        message = prefix + message
+    if log is None:
+        sys.stderr.write(message + "\n")
+    else:
+        log.error(message)
+    return code
 
 
 def cli() -> None:
@@ -390,7 +472,7 @@ def cli() -> None:
     long as the work of start; benchmarks/bench_runc.py's breakdown). Everything of ours is
     written by then (os.write, files closed); stdout and stderr are flushed here. A
     foreground `run` or `exec`, which may live long, turns the collector back on while it
-    waits (oci.wait_foreground)."""
+    waits (oci/exec.py's wait_foreground)."""
     import gc
     gc.disable()
     code = main()

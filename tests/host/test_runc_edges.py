@@ -315,7 +315,7 @@ def test_a_namespace_path_of_another_type_is_refused(rt, bundle, holder, kind, w
     named = {"net": "network", "mnt": "mount"}.get(wrong, wrong)
     wanted = dict(network="net", mount="mnt").get(kind, kind)
     a = lambda w: "an" if w[0] in "aeiou" else "a"  # noqa: E731
-    assert line == (f"config.json: linux.namespaces: the {kind} namespace path /proc/{holder}/ns/{wrong} is "
+    assert line == (f"runc create failed: config.json: linux.namespaces: the {kind} namespace path /proc/{holder}/ns/{wrong} is "
                     f"{a(named)} {named} namespace: give {a(wanted)} {wanted} namespace"), line
     assert rt.status("nswrong") == "absent"
 

@@ -194,11 +194,11 @@ def test_each_caller_keeps_its_own_message_about_a_size():
     assert commands.memory_size("256m") == 256 << 20
     with pytest.raises(InvalidArgument, match=re.escape("Invalid memory size 'lots': use a number with b, k, m or g")):
         commands.memory_size("lots")
-    assert runc._size("64m") == 64 << 20
-    assert runc._size("-1") == -1          # runc update's "no limit"
-    assert runc._size(None) is None
-    with pytest.raises(runc.Usage, match=re.escape("invalid size 'lots': give bytes or a number with k, m or g")):
-        runc._size("lots")
+    assert runc._size("memory", "64m") == 64 << 20
+    assert runc._size("memory", "-1") == -1          # runc update's "no limit"
+    assert runc._size("memory", None) is None
+    with pytest.raises(runc.Usage, match=re.escape("invalid value for memory-swap: invalid size: 'lots'")):
+        runc._size("memory-swap", "lots")  # runc's words (go-units')
 
 
 def test_a_dockerfile_tmpfs_size_is_the_same_parser():

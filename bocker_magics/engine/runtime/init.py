@@ -23,8 +23,10 @@ and knows the program runs. Stdlib + ctypes only: pid 1 is a fork of a `python -
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat as _stat
 import struct
 import termios
 
@@ -162,7 +164,7 @@ def container_init(spec, cfg: InitConfig) -> None:
     try:
         _init(spec, cfg, sync)
     except (RootfsError, ProcessError, HookError) as e:
-        sync.send(type=SYNC_ERROR, message=str(e), code=getattr(e, "code", 125))
+        sync.send(type=SYNC_ERROR, message=str(e), code=getattr(e, "code", 125), lookup=getattr(e, "lookup", None))
     except OSError as e:
         where = f" ({e.filename})" if e.filename else ""
         sync.send(type=SYNC_ERROR, message=f"Could not prepare the container: {e.strerror}{where}", code=125)
@@ -345,7 +347,8 @@ def exec_init(process, cfg: ExecConfig) -> None:
         code = getattr(e, "code", 125)
         message = getattr(e, "message", None) or (f"Could not enter the container: {e.strerror}"
                                                   if isinstance(e, OSError) else f"Bug: {e!r}")
-        sync.send(type=SYNC_ERROR, message=message, code=code if isinstance(code, int) else 125)
+        sync.send(type=SYNC_ERROR, message=message, code=code if isinstance(code, int) else 125,
+                  lookup=getattr(e, "lookup", None))
     os._exit(125)
 
 
@@ -359,21 +362,35 @@ def _sysctl(key: str, value: str) -> None:
 
 
 def resolve_program(process) -> None:
-    """Find the program before READY, as runc does: `create` then fails for a missing one."""
+    """Find the program before READY, as runc does (Go's exec.LookPath): `create` then fails
+    for a missing one. A name with a slash must be an executable file (a directory or a file
+    without an x bit is "permission denied"); a bare name is the first executable file of
+    that name on the process's PATH (others of that name are passed over, as a shell does).
+    The error's `lookup` says what failed, for bocker-runc to word it as runc does."""
     prog = process.args[0] if process.args else ""
     if not prog:
         raise ProcessError("The process has no args: nothing to run", 125)
     if "/" in prog:
-        candidates = [prog if prog.startswith("/") else os.path.join(process.cwd or "/", prog)]
-    else:
-        path = next((e[5:] for e in process.env if e.startswith("PATH=")), "/usr/local/bin:/usr/bin:/bin")
-        candidates = [os.path.join(d or ".", prog) for d in path.split(":")]
-    for c in candidates:
-        if os.path.isfile(c):
-            if not os.access(c, os.X_OK):
-                raise ProcessError(f"{prog}: Permission denied in the container", 126)
+        path = prog if prog.startswith("/") else os.path.join(process.cwd or "/", prog)
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise _lookup_error(prog, e.strerror, 127, stat=prog, errno=e.errno) from None
+        if _stat.S_ISDIR(st.st_mode) or not os.access(path, os.X_OK):
+            raise _lookup_error(prog, "Permission denied", 126, errno=errno.EACCES)
+        return
+    search = next((e[5:] for e in process.env if e.startswith("PATH=")), "/usr/local/bin:/usr/bin:/bin")
+    for d in search.split(":"):
+        candidate = os.path.join(d or ".", prog)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return
-    raise ProcessError(f"{prog}: No such file or directory in the container", 127)
+    raise _lookup_error(prog, "No such file or directory", 127, path=True)
+
+
+def _lookup_error(prog: str, reason: str, code: int, **lookup) -> ProcessError:
+    e = ProcessError(f"{prog}: {reason} in the container", code)
+    e.lookup = {"program": prog, **lookup}
+    return e
 
 
 def _console(spec, cfg: InitConfig) -> int:

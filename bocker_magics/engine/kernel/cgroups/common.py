@@ -19,6 +19,7 @@ import time
 from abc import ABC, abstractmethod
 
 from bocker_magics._record import Record, Value
+from bocker_magics.engine.kernel import cgroupfs  # the files a status reads: bocker-runc reads them without us
 from bocker_magics.errors import BockerError, Conflict, InvalidArgument, NotFound
 
 TYPE_CHECKING = False  # not typing's: the monitor does not import typing
@@ -363,12 +364,7 @@ class Cgroup(ABC):
 
     def pids(self) -> list[int]:
         """Processes in the group (in any hierarchy), as seen from this pid namespace."""
-        found: set[int] = set()
-        for f in self.procs_files():
-            text = read_text(f)
-            if text:
-                found.update(int(x) for x in text.split())
-        return sorted(found)
+        return cgroupfs.procs(self._dirs())
 
     def kill_all(self) -> None:
         """SIGKILL every process of the group."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import _signal  # signal's C half: signal.py makes enums, and enum is a cost on every bocker-runc verb
 import os
 
+from bocker_magics.engine.kernel import cgroupfs
 from bocker_magics.engine.kernel.devices import DeviceRule, write_v1
 from bocker_magics.errors import BockerError, HostUnsupported
 
@@ -193,11 +194,11 @@ class V1Cgroup(Cgroup):
             raise HostUnsupported(
                 "pausing a container needs the cgroup v1 freezer controller, which is not mounted on this host"
             )
-        text = read_text(f)
-        if text is None:
+        state = cgroupfs.v1_freezer_state(self._paths["freezer"])
+        if state is None:
             self._must_exist()
             raise BockerError(f"{f} is missing; this kernel's v1 freezer is unusable")
-        return text.strip()
+        return state
 
     def _request_freeze(self) -> None:
         # Writing FROZEN again nudges tasks that were missed (runc does the same): the

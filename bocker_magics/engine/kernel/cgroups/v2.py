@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 
+from bocker_magics.engine.kernel import cgroupfs
 from bocker_magics.engine.kernel.devices import DeviceRule, attach_v2
 from bocker_magics.errors import BockerError, HostUnsupported
 
@@ -34,7 +35,7 @@ from .resources import label, missing_controller_error
 # others only when a container's resources need them.
 CONTROLLERS = ("cpu", "memory", "pids")
 KNOWN = (*CONTROLLERS, "cpuset", "io", "hugetlb", "rdma")
-HIERARCHY = "unified"  # the key of paths(): v2 has one hierarchy
+HIERARCHY = cgroupfs.V2_HIERARCHY  # the key of paths(): v2 has one hierarchy
 
 
 def _controllers(path: str) -> set[str]:
@@ -152,11 +153,11 @@ class V2Cgroup(Cgroup):
         return events.get("oom_kill", 0) > 0
 
     def _frozen(self) -> bool:
-        events = read_keyed(self._file("cgroup.events"))
-        if events is None:
+        frozen = cgroupfs.v2_frozen(self.path)
+        if frozen is None:
             self._must_exist()
             return False
-        return events.get("frozen", 0) == 1
+        return frozen
 
     def _freeze_file(self) -> str:
         f = self._file("cgroup.freeze")
