@@ -456,25 +456,15 @@ def _csv_fields(text: str) -> list[str]:
     return out
 
 
-def parse_mount(text: str, expand=None) -> Mount:  # noqa: C901 - one flat table of keys
+def parse_mount(text: str, expand=None) -> Mount:
     """One --mount value. With expand (the builder's substitution) every value is substituted
     and checked; without it (parse time) values that hold a `$` are checked later."""
-    m: dict[str, object] = {"type": "bind"}
-    ro_auto = True
+    m: dict[str, object] = {"type": "bind"}  # "readonly" absent: not given, the type's default
     for fld in _csv_fields(text):
         key, eq, value = fld.partition("=")
         key = key.lower()
         if not eq:
-            if key in ("readonly", "ro"):
-                m["readonly"], ro_auto = True, False
-            elif key in ("readwrite", "rw"):
-                m["readonly"], ro_auto = False, False
-            elif key == "required":
-                if m["type"] not in ("secret", "ssh"):
-                    raise LexError(f"unexpected key '{key}' for mount type '{m['type']}'")
-                m["required"] = True
-            else:
-                raise LexError(f"invalid field '{fld}' must be a key=value pair")
+            _mount_flag(m, key, fld)
             continue
         if key == "from" and "$" in value[:-1]:
             raise LexError("'from' doesn't support variable expansion, define alias stage instead")
@@ -482,70 +472,94 @@ def parse_mount(text: str, expand=None) -> Mount:  # noqa: C901 - one flat table
             value = expand(value)
         elif "$" in value:
             continue                      # checked when the builder substitutes it
-        if key == "type":
-            if value.lower() not in MOUNT_TYPES:
-                raise LexError(f"unsupported mount type {value!r} (one of {', '.join(MOUNT_TYPES)})")
-            m["type"] = value.lower()
-        elif key == "from":
-            m["from_"] = value
-        elif key in ("source", "src"):
-            m["source"] = value
-        elif key in ("target", "dst", "destination"):
-            m["target"] = value
-        elif key in ("readonly", "ro"):
-            m["readonly"], ro_auto = _bool(key, value), False
-        elif key in ("readwrite", "rw"):
-            m["readonly"], ro_auto = not _bool(key, value), False
-        elif key == "required":
-            if m["type"] not in ("secret", "ssh"):
-                raise LexError(f"unexpected key '{key}' for mount type '{m['type']}'")
-            m["required"] = _bool(key, value)
-        elif key == "size":
-            if m["type"] != "tmpfs":
-                raise LexError(f"unexpected key '{key}' for mount type '{m['type']}'")
-            try:
-                m["size"] = parse_size(value)
-            except ValueError:
-                raise LexError(f"invalid value for {key}: {value}") from None
-        elif key == "id":
-            m["id"] = value
-        elif key == "sharing":
-            if value.lower() not in MOUNT_SHARING:
-                raise LexError(f"unsupported sharing value {value!r} (one of {', '.join(MOUNT_SHARING)})")
-            m["sharing"] = value.lower()
-        elif key in ("mode", "uid", "gid"):
-            try:
-                number = int(value, 8 if key == "mode" else 10)
-                if number < 0:
-                    raise ValueError(value)
-            except ValueError:
-                raise LexError(f"invalid value {value} for {key}") from None
-            m[key] = number
-        elif key == "env":
-            m["env"] = value
-        else:
-            raise LexError(f"unexpected key '{key}' in '{fld}'")
+        _mount_field(m, key, value, fld)
+    _check_mount(m, substituted=expand is not None)
+    return Mount(**m)  # type: ignore[arg-type]
+
+
+def _mount_flag(m: dict[str, object], key: str, fld: str) -> None:
+    """A key without a value: ro, rw, required."""
+    if key in ("readonly", "ro"):
+        m["readonly"] = True
+    elif key in ("readwrite", "rw"):
+        m["readonly"] = False
+    elif key == "required":
+        if m["type"] not in ("secret", "ssh"):
+            raise LexError(f"unexpected key '{key}' for mount type '{m['type']}'")
+        m["required"] = True
+    else:
+        raise LexError(f"invalid field '{fld}' must be a key=value pair")
+
+
+def _mount_field(m: dict[str, object], key: str, value: str, fld: str) -> None:  # noqa: C901 - one flat table of keys
+    """A key=value of --mount, its value substituted."""
+    if key == "type":
+        if value.lower() not in MOUNT_TYPES:
+            raise LexError(f"unsupported mount type {value!r} (one of {', '.join(MOUNT_TYPES)})")
+        m["type"] = value.lower()
+    elif key == "from":
+        m["from_"] = value
+    elif key in ("source", "src"):
+        m["source"] = value
+    elif key in ("target", "dst", "destination"):
+        m["target"] = value
+    elif key in ("readonly", "ro"):
+        m["readonly"] = _bool(key, value)
+    elif key in ("readwrite", "rw"):
+        m["readonly"] = not _bool(key, value)
+    elif key == "required":
+        if m["type"] not in ("secret", "ssh"):
+            raise LexError(f"unexpected key '{key}' for mount type '{m['type']}'")
+        m["required"] = _bool(key, value)
+    elif key == "size":
+        if m["type"] != "tmpfs":
+            raise LexError(f"unexpected key '{key}' for mount type '{m['type']}'")
+        try:
+            m["size"] = parse_size(value)
+        except ValueError:
+            raise LexError(f"invalid value for {key}: {value}") from None
+    elif key == "id":
+        m["id"] = value
+    elif key == "sharing":
+        if value.lower() not in MOUNT_SHARING:
+            raise LexError(f"unsupported sharing value {value!r} (one of {', '.join(MOUNT_SHARING)})")
+        m["sharing"] = value.lower()
+    elif key in ("mode", "uid", "gid"):
+        try:
+            number = int(value, 8 if key == "mode" else 10)
+            if number < 0:
+                raise ValueError(value)
+        except ValueError:
+            raise LexError(f"invalid value {value} for {key}") from None
+        m[key] = number
+    elif key == "env":
+        m["env"] = value
+    else:
+        raise LexError(f"unexpected key '{key}' in '{fld}'")
+
+
+def _check_mount(m: dict[str, object], substituted: bool) -> None:
+    """What the keys say together; a readonly not given becomes the type's default."""
     kind = m["type"]
     if kind not in ("secret", "ssh", "cache"):
         for key in ("mode", "uid", "gid"):
             if key in m:
                 raise LexError(f"{key} not allowed for {kind!r} type mounts")
-    if ro_auto:
+    if "readonly" not in m:
         m["readonly"] = kind not in ("cache", "tmpfs")
     if kind == "secret":
         if m.get("from_"):
             raise LexError("secret mount should not have a from")
         if m.get("sharing"):
             raise LexError("secret mount should not define sharing")
-        if expand is not None and not (m.get("source") or m.get("target") or m.get("id")):
+        if substituted and not (m.get("source") or m.get("target") or m.get("id")):
             raise LexError("invalid secret mount. one of source, target required")
         if m.get("source") and m.get("id"):
             raise LexError("both source and id can't be set")
     if m.get("sharing") and kind != "cache":
         raise LexError(f"invalid cache sharing set for {kind} mount")
-    if expand is not None and kind in ("bind", "cache", "tmpfs") and not m.get("target"):
+    if substituted and kind in ("bind", "cache", "tmpfs") and not m.get("target"):
         raise LexError(f"a {kind} mount needs target=PATH")
-    return Mount(**m)  # type: ignore[arg-type]
 
 
 def expose_ports(spec: str) -> list[str]:
