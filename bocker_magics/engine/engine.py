@@ -2,7 +2,7 @@
 are faces of it. This module is a facade of verbs; each concept lives in its own room:
 
     images.py (the image store)      container/ (create, start, attach, exec, signals, rm)
-    options.py (Docker's options -> the OCI spec)   spec.py (the spec and the state as types)
+    options.py (Docker's options -> the OCI spec)   spec/ (the spec and the state as types)
     inspect.py   gc.py   network/   distribution/ (pull, push, save, load)   runtime/   kernel/
 
     engine = Engine()                       # BOCKER_ROOT or /var/lib/bocker

@@ -1,7 +1,7 @@
 """The cgroup interface shared by the v1 and v2 drivers (youki's ``libcgroups/src/common.rs``).
 
 Callers see :class:`CgroupStats`, :class:`CgroupDriver` and :class:`Cgroup`, and give a group
-the spec's linux.resources (engine/spec.py) as they are: :meth:`Cgroup.create` and
+the spec's linux.resources (engine/spec/) as they are: :meth:`Cgroup.create` and
 :meth:`Cgroup.apply_resources` write what it says. Everything that differs between cgroup v1
 and v2 (hierarchies, file names, units, the freezer, how a group is killed) lives in
 ``v1.py``/``v1_resources.py`` and ``v2.py``/``v2_resources.py``.
