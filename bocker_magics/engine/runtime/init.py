@@ -13,7 +13,7 @@ container's pid 1:
     `bocker-runc start`) -> cgroup namespace -> startContainer hooks -> seccomp -> exec
 
 One more process in a running container (`bocker exec`, `bocker-runc exec`) takes the same
-last steps from `exec_init`, the child of a fork whose parent joined the container's pid
+last steps from `exec_init` (setns_init.py, runc's name for it; reached from here too), the child of a fork whose parent joined the container's pid
 namespace: cgroup, the other namespaces (mount last), console or stdio, process setup, exec.
 
 Messages go over the sync socket (protocol.Sync); an error at any step is reported there as
@@ -29,7 +29,7 @@ from ..._record import Record
 from ...errors import HookError, ProcessError, RootfsError
 from ..kernel import linux, rootfs, userns
 from ..kernel.process import Seccomp, exec_process
-from .console import open_pty, pid1_console, receive_fd, take_terminal  # noqa: F401  (receive_fd: the callers')
+from .console import pid1_console, receive_fd  # noqa: F401  (receive_fd: the callers')
 from .hooks import run_hooks
 from .protocol import SYNC_ERROR, SYNC_GO, SYNC_HOOKS, SYNC_READY, SYNC_RESUME, Sync
 
@@ -300,74 +300,12 @@ def _ready(spec, cfg: InitConfig, sync: Sync, hook_state: str) -> None:
     _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync})
 
 
-# -- one more process in a running container -------------------------------------------------
-# mnt last: entering the mount namespace moves our root and cwd to the container's root.
-EXEC_NAMESPACES = ("ipc", "uts", "net", "cgroup", "mnt")
-
-
-class ExecConfig(Record):
-    """What exec_init needs besides the process; fds are this process's."""
-
-    __slots__ = ("sync", "namespaces", "cgroup_dirs", "stdio", "console", "seccomp", "preserve_fds")
-
-    def __init__(
-        self,
-        sync: int,
-        namespaces: dict[str, int],
-        cgroup_dirs: list[str],
-        stdio: tuple[int, int, int] | None = None,
-        console: int | None = None,
-        seccomp: Seccomp | None = None,
-        preserve_fds: int = 0,
-    ) -> None:
-        self.sync = sync  # SOCK_SEQPACKET to the parent (an error, or EOF on exec)
-        self.namespaces = namespaces  # kind (EXEC_NAMESPACES) -> an fd of the container's
-        self.cgroup_dirs = cgroup_dirs  # the container's cgroup directories
-        self.stdio = stdio  # fds to become 0, 1, 2 (None: keep ours)
-        self.console = console  # with process.terminal: the pty master goes there
-        self.seccomp = seccomp
-        self.preserve_fds = preserve_fds  # 3..3+N-1 stay open
-
-
-def exec_init(process, cfg: ExecConfig) -> None:
-    """The child of a fork whose parent joined the container's pid namespace: join its
-    cgroup and namespaces, take the console or stdio, exec the process. Never returns; an
-    error goes to the parent over the sync socket as one line."""
-    sync = Sync(cfg.sync)
-    try:
-        for directory in dict.fromkeys(cfg.cgroup_dirs):
-            # v1: a single-threaded process moving itself by `tasks` skips the global
-            # threadgroup lock (it waits for an RCU grace period); v2 has cgroup.procs only
-            tasks = os.path.join(directory, "tasks")
-            with open(tasks if os.path.exists(tasks) else os.path.join(directory, "cgroup.procs"), "w") as f:
-                f.write("0")
-        for kind in EXEC_NAMESPACES:
-            if kind in cfg.namespaces:
-                linux.setns(cfg.namespaces[kind], 0)
-        linux.pause_point("exec")
-        if "user" in cfg.namespaces:
-            # a remapped container: what we create (the working directory, a pty) is its root's
-            # (its /proc is ours now, and its pid 1 there holds the maps)
-            mapped = userns.mapped_root_of("1")
-            if mapped is not None:
-                userns.take_ids(*mapped)
-        if process.terminal:
-            if cfg.console is None:
-                raise ProcessError("process.terminal is set but no console socket was given (--console-socket)")
-            master, slave, _ = open_pty(process.console_size)
-            take_terminal(master, slave, cfg.console)
-        elif cfg.stdio is not None:
-            for i, fd in enumerate(cfg.stdio):
-                os.dup2(fd, i)
-        resolve_program(process)
-        exec_process(process, seccomp=cfg.seccomp, userns_fd=cfg.namespaces.get("user"),
-                     ready=lambda: _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync}))
-    except Exception as e:
-        code = getattr(e, "code", 125)
-        message = getattr(e, "message", None) or (f"Could not enter the container: {e.strerror}"
-                                                  if isinstance(e, OSError) else f"Bug: {e!r}")
-        sync.send(type=SYNC_ERROR, message=message, code=code if isinstance(code, int) else 125)
-    os._exit(125)
+# -- one more process in a running container: setns_init.py (runc's setns_init), on first use
+def __getattr__(name: str):
+    if name not in ("EXEC_NAMESPACES", "ExecConfig", "exec_init"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import setns_init
+    return getattr(setns_init, name)
 
 
 def _sysctl(key: str, value: str) -> None:
