@@ -4,7 +4,7 @@ are faces of it. This module is a facade of verbs; each concept lives in its own
     image_verbs.py and container_verbs.py: the facade's verbs of images and of containers
     (as podman's ImageEngine and ContainerEngine); here the rooms, volumes, networks, system
     images.py (the image store)      container/ (create, start, attach, exec, signals, rm)
-    options.py (Docker's options -> the OCI spec)   spec/ (the spec and the state as types)
+    options/ (Docker's options -> the OCI spec)   spec/ (the spec and the state as types)
     inspect.py   gc.py   network/   distribution/ (pull, push, save, load)   runtime/   kernel/
 
     engine = Engine()                       # BOCKER_ROOT or /var/lib/bocker
