@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from bocker_magics.engine.kernel import devices
+from bocker_magics.engine.kernel import devices, devices_bpf
 from bocker_magics.engine.kernel.cgroups import V1Driver, V2Driver, controller_mounts, v2_mount
 from bocker_magics.engine.kernel.devices import (
     DEFAULT_NODES,
@@ -358,7 +358,7 @@ def test_load_failure_leaves_no_attachment(version, monkeypatch):
     try:
         cg = w.group()
         # a broken compiler: the error is one line and the group gets no program
-        monkeypatch.setattr(devices, "compile_program", lambda rules: devices._insn(0x95))
+        monkeypatch.setattr(devices_bpf, "compile_program", lambda rules: devices._insn(0x95))  # where attach_v2 finds it
         with pytest.raises(BockerError) as ei:
             apply(default_rules(), cg)
         assert "verifier" in one_line(ei.value)

@@ -202,8 +202,8 @@ def test_each_caller_keeps_its_own_message_about_a_size():
 
 
 def test_a_dockerfile_tmpfs_size_is_the_same_parser():
-    from bocker_magics.engine.build import instructions
-    assert instructions.parse_size is parse_size
+    from bocker_magics.engine.build import parts  # RUN --mount's values (type=tmpfs,size=)
+    assert parts.parse_size is parse_size
 
 
 # -- one atomic write ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The OCI runtime spec model (engine/spec.py): round trips, real engines' config.json files,
+"""The OCI runtime spec model (engine/spec/): round trips, real engines' config.json files,
 our validation against the runtime spec's own JSON schema, set_paths, and the state type.
 
 No containers run here. The schema is the one the Debian package golang-github-opencontainers-
@@ -566,7 +566,7 @@ def test_a_pattern_answers_as_its_regex(pattern):
 
 def test_the_shim_can_import_it_stdlib_only():
     """python -I -S (no site-packages), as the shim runs: nothing outside the stdlib loads."""
-    package_parent = str(Path(oci.__file__).resolve().parents[2])
+    package_parent = str(Path(oci.__file__).resolve().parents[3])  # spec/__init__.py
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import bocker_magics.engine.spec; "
             "print(' '.join(sorted(sys.modules)))")
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code, package_parent],

@@ -4,7 +4,7 @@ one gives back (RunResult).
 
 A container's directory is an OCI bundle with the engine's record beside it:
 
-    containers/<id>/config.json     the spec (spec.py): all it runs with
+    containers/<id>/config.json     the spec (spec/): all it runs with
     containers/<id>/container.json  the engine's record (ContainerRecord): name, image, network
     containers/<id>/state.json      the state (spec.State): the OCI state and the engine's phase
     containers/<id>/log             what it printed (runtime/logfile.py)

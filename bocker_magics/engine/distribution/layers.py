@@ -11,186 +11,32 @@ component at a time from a directory fd with O_NOFOLLOW, so no entry can reach o
 layer (`../`, absolute names, a symlinked parent, a hard link to outside all fail with a
 LayerError naming the entry). The caller extracts into a scratch dir and moves it into place
 only when the whole tar was read and its digests checked.
+
+Here: the format's names and extraction. compression.py: the streams (hashing, gzip and zstd
+both ways); layertar.py: a layer dir back to a tar blob (write_tar, write_blob), reached from
+here too, imported on first use (a pull never loads it).
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import os
 import stat
 import tarfile
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from ...errors import LayerError
+from .compression import _CHUNK, Decompressed, HashingReader  # noqa: F401  (the two classes: from here as before)
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 # overlay's own xattrs in a tar could forge whiteouts, opaque dirs or redirects: never applied
 _FORBIDDEN_XATTR = ("trusted.overlay.",)
-_CHUNK = 1 << 20
 _XATTR_PAX = "SCHILY.xattr."
-
-
-# == decompression ==========================================================================
-class HashingReader(io.RawIOBase):
-    """Reads through `raw`, keeping the sha256 and the count of what passed."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw = raw
-        self.sha = hashlib.sha256()
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.raw.read(len(b))
-        n = len(data)
-        b[:n] = data
-        self.sha.update(data)
-        self.count += n
-        return n
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.sha.update(data)
-        self.count += len(data)
-        return data
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self.sha.hexdigest()
-
-
-class Decompressed(io.RawIOBase):
-    """The uncompressed bytes of a layer blob (gzip, zstd or plain tar, told by its magic),
-    with the sha256 of what came out: the layer's diff_id."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw = raw
-        self.sha = hashlib.sha256()
-        self.count = 0
-        self._buf = b""
-        self._eof = False
-        head = raw.read(4)
-        if head[:2] == b"\x1f\x8b":
-            self._z: zlib._Decompress | None = zlib.decompressobj(31)
-            self._pending = head
-            self._read = self._gunzip
-        elif head == b"\x28\xb5\x2f\xfd":
-            self._pending = head
-            self._read = self._unzstd
-        else:
-            self._z = None
-            self._pending = head
-            self._read = self._plain
-
-    def readable(self) -> bool:
-        return True
-
-    def _plain(self, n: int) -> bytes:
-        if self._pending:
-            data, self._pending = self._pending, b""
-            return data
-        return self.raw.read(n)
-
-    def _gunzip(self, n: int) -> bytes:
-        while True:
-            if self._pending:
-                data, self._pending = self._pending, b""
-            else:
-                data = self.raw.read(max(n, 1 << 16))
-            if not data:
-                if self._z is not None and not self._z.eof and self._z.unconsumed_tail == b"":
-                    if self._started:
-                        raise LayerError("The layer's gzip stream ends early: the blob is truncated")
-                return b""
-            self._started = True
-            out = self._z.decompress(data)
-            while self._z.eof and self._z.unused_data:  # another gzip member follows
-                rest = self._z.unused_data
-                self._z = zlib.decompressobj(31)
-                out += self._z.decompress(rest)
-            if out:
-                return out
-
-    _started = False
-
-    def _unzstd(self, n: int) -> bytes:
-        # in-process (PyPI zstandard), streamed like gzip: frames one after another, a
-        # truncated stream is an error, never a short layer
-        while True:
-            if self._zstd is None:
-                import zstandard  # only when a zstd layer comes in
-                self._zstd_mod = zstandard
-                self._zstd = zstandard.ZstdDecompressor().decompressobj()
-            if self._pending:
-                data, self._pending = self._pending, b""
-            else:
-                data = self.raw.read(max(n, 1 << 16))
-            if not data:
-                if self._started and not self._zstd.eof:
-                    raise LayerError("The layer's zstd stream ends early: the blob is truncated")
-                return b""
-            self._started = True
-            try:
-                out = self._zstd.decompress(data)
-                while self._zstd.eof and self._zstd.unused_data:  # another frame follows
-                    rest = self._zstd.unused_data
-                    self._zstd = self._zstd_mod.ZstdDecompressor().decompressobj()
-                    out += self._zstd.decompress(rest)
-            except self._zstd_mod.ZstdError as e:
-                raise LayerError(f"The layer's zstd stream is corrupt ({e})") from None
-            if out:
-                return out
-
-    _zstd = None
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            chunks = []
-            while chunk := self.read(_CHUNK):
-                chunks.append(chunk)
-            return b"".join(chunks)
-        if self._at >= len(self._buf) and not self._eof:
-            try:
-                self._buf, self._at = self._read(n), 0
-            except zlib.error as e:
-                raise LayerError(f"The layer's gzip stream is corrupt ({e})") from None
-            if not self._buf:
-                self._eof = True
-            self.sha.update(self._buf)
-            self.count += len(self._buf)
-        # an offset into what was decompressed, not `buf = buf[n:]`: a chunk of several MB
-        # (text inflates) read 10 KB at a time by tarfile would be copied again on every read
-        if self._at == 0 and n >= len(self._buf):
-            data = self._buf
-        else:
-            data = self._buf[self._at:self._at + n]
-        self._at += len(data)
-        return data
-
-    _at = 0
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-    def drain(self) -> None:
-        """Read to the end, so the digests cover the whole blob (tar padding included)."""
-        while self.read(_CHUNK):
-            pass
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self.sha.hexdigest()
 
 
 class _Forward(io.RawIOBase):
@@ -456,151 +302,9 @@ def extract(stream: BinaryIO, dest: Path, whiteouts: bool = True) -> int:
     return count
 
 
-# == a layer dir back to a tar =============================================================
-def _tarinfo(path: str, rel: str, st: os.stat_result) -> tarfile.TarInfo:
-    ti = tarfile.TarInfo(rel)
-    ti.uid, ti.gid = st.st_uid, st.st_gid
-    ti.uname = ti.gname = ""
-    ti.mode = stat.S_IMODE(st.st_mode)
-    ti.mtime = int(st.st_mtime)
-    xattrs = {}
-    for name in sorted(os.listxattr(path, follow_symlinks=False)):
-        if not name.startswith(_FORBIDDEN_XATTR):
-            value = os.getxattr(path, name, follow_symlinks=False)
-            xattrs[_XATTR_PAX + name] = value.decode("utf-8", "surrogateescape")
-    ti.pax_headers = xattrs
-    return ti
-
-
-def _entries(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
-    def rec(path: str, rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
-        for name in sorted(os.listdir(path)):
-            p, r = os.path.join(path, name), f"{rel}{name}"
-            st = os.lstat(p)
-            yield p, r, st
-            if stat.S_ISDIR(st.st_mode):
-                yield from rec(p, r + "/")
-    yield from rec(root, "")
-
-
-def write_tar(layer_dir: Path, out: BinaryIO) -> None:
-    """A layer dir (overlay form, as commit and pull make them) as a layer tar: char 0/0
-    becomes `.wh.NAME`, an opaque directory gets a `.wh..wh..opq` entry, hard links stay links.
-    The same dir gives the same bytes (sorted names, no user names, PAX format)."""
-    links: dict[tuple[int, int], str] = {}
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
-                      errors="surrogateescape") as tf:
-        for path, rel, st in _entries(str(layer_dir)):
-            mode = st.st_mode
-            if stat.S_ISCHR(mode) and st.st_rdev == 0:
-                head, _, name = rel.rpartition("/")
-                ti = tarfile.TarInfo(f"{head}/{WHITEOUT}{name}" if head else f"{WHITEOUT}{name}")
-                ti.mtime, ti.mode, ti.uname, ti.gname = int(st.st_mtime), 0o644, "", ""
-                tf.addfile(ti)
-                continue
-            ti = _tarinfo(path, rel, st)
-            if stat.S_ISDIR(mode):
-                ti.type = tarfile.DIRTYPE
-                opaque = False
-                try:
-                    opaque = os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-                except OSError:
-                    pass
-                tf.addfile(ti)
-                if opaque:
-                    marker = tarfile.TarInfo(f"{rel}/{OPAQUE}")
-                    marker.mtime, marker.mode, marker.uname, marker.gname = int(st.st_mtime), 0o644, "", ""
-                    tf.addfile(marker)
-            elif stat.S_ISREG(mode):
-                key = (st.st_dev, st.st_ino)
-                if st.st_nlink > 1 and key in links:
-                    ti.type, ti.linkname = tarfile.LNKTYPE, links[key]
-                    tf.addfile(ti)
-                    continue
-                if st.st_nlink > 1:
-                    links[key] = rel
-                ti.size = st.st_size
-                with open(path, "rb") as f:
-                    tf.addfile(ti, f)
-            elif stat.S_ISLNK(mode):
-                ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(path)
-                tf.addfile(ti)
-            elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-                ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
-                ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-                tf.addfile(ti)
-            elif stat.S_ISFIFO(mode):
-                ti.type = tarfile.FIFOTYPE
-                tf.addfile(ti)
-            # sockets have no tar form: left out, as Docker does
-
-
-class _HashingWriter:
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.sha = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.sha.update(data)
-        self.size += len(data)
-        self.out.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self.out.flush()
-
-
-class _GzipWriter:
-    """gzip with a fixed header (no name, no time): the same tar gives the same blob."""
-
-    def __init__(self, out: _HashingWriter, level: int = 6) -> None:
-        self.out = out
-        self.z = zlib.compressobj(level, zlib.DEFLATED, 31)
-        self.raw = _HashingWriter(io.BytesIO())  # only for the diff_id
-
-    def write(self, data: bytes) -> int:
-        self.raw.sha.update(data)
-        self.raw.size += len(data)
-        out = self.z.compress(data)
-        if out:
-            self.out.write(out)
-        return len(data)
-
-    def close(self) -> None:
-        self.out.write(self.z.flush())
-
-
-class _ZstdWriter(_GzipWriter):
-    """zstd (level 3, one frame, no content size: it is streamed), the same tar giving the same blob."""
-
-    def __init__(self, out: _HashingWriter, level: int = 3) -> None:
-        import zstandard
-        self.out = out
-        self.z = zstandard.ZstdCompressor(level=level).compressobj()  # type: ignore[assignment]
-        self.raw = _HashingWriter(io.BytesIO())
-
-    def close(self) -> None:
-        self.out.write(self.z.flush())
-
-
-def write_blob(layer_dir: Path, out: BinaryIO, gzip: bool = True, compression: str | None = None
-               ) -> tuple[str, str, int]:
-    """The layer as a tar blob into `out`, compressed with `compression` (gzip | zstd | none;
-    None: gzip when `gzip`). Returns (diff_id, blob digest, blob size)."""
-    hw = _HashingWriter(out)
-    if compression is None:
-        compression = "gzip" if gzip else "none"
-    if compression == "zstd":
-        zw = _ZstdWriter(hw)
-        write_tar(layer_dir, zw)  # type: ignore[arg-type]
-        zw.close()
-        return "sha256:" + zw.raw.sha.hexdigest(), "sha256:" + hw.sha.hexdigest(), hw.size
-    if compression == "gzip":
-        gz = _GzipWriter(hw, level=1)
-        write_tar(layer_dir, gz)  # type: ignore[arg-type]
-        gz.close()
-        return "sha256:" + gz.raw.sha.hexdigest(), "sha256:" + hw.sha.hexdigest(), hw.size
-    write_tar(layer_dir, hw)  # type: ignore[arg-type]
-    digest = "sha256:" + hw.sha.hexdigest()
-    return digest, digest, hw.size
+# == a layer dir back to a tar: layertar.py, imported on first use ========================
+def __getattr__(name: str):
+    if name not in ("write_tar", "write_blob"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import layertar
+    return getattr(layertar, name)

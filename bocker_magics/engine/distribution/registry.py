@@ -20,17 +20,16 @@ reference.py, credentials credentials.py, media types oci.py).
 - `endpoint` (scheme://host[:port]) is where requests go when it is not the registry itself:
   a mirror of Docker Hub, or the hub's endpoint the tests point at a loopback registry.
 - Proxies from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (proxy.py): CONNECT tunnels for https.
+The client's parts: transport.py (connections, TLS, proxies, redirects), auth.py (challenges
+and tokens), blobs.py (a blob read, verified and resumed), and here the requests with retries.
 Stdlib only (http.client): a pull must not need anything the engine does not already have.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import http.client
-import io
 import json
-import re
 import ssl
 import threading
 import time
@@ -42,21 +41,13 @@ from typing import Any, BinaryIO
 from ...errors import AuthError, DigestMismatch, NotFound, RegistryError
 from . import tls
 from .oci import ACCEPT, INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST
-from .proxy import Proxy, proxy_for
-from .reference import check_digest, is_loopback
+from .reference import check_digest
 
+from .auth import TokenAuth, _Token, parse_challenge  # noqa: F401  (parse_challenge: from here as before)
+from .blobs import BlobReader, _message, _size
+from .transport import RETRY_STATUS, Transport
 _VAGUE_TYPES = {"", "application/json", "text/plain", "application/octet-stream"}
 MAX_MANIFEST = 4 << 20
-RETRY_STATUS = {408, 429, 500, 502, 503, 504}
-
-
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="…",service="…",scope="…"` -> ("bearer", {...})."""
-    scheme, _, rest = header.strip().partition(" ")
-    params = {k.lower(): v for k, v in re.findall(r'([A-Za-z_]+)\s*=\s*"([^"]*)"', rest)}
-    for k, v in re.findall(r'([A-Za-z_]+)\s*=\s*([^",\s]+)', rest):
-        params.setdefault(k.lower(), v)
-    return scheme.lower(), params
 
 
 # == progress ==============================================================================
@@ -75,13 +66,9 @@ ProgressFn = Callable[[Progress], None]
 
 # == the client ============================================================================
 @dataclass
-class _Token:
-    value: str
-    expires: float
+class RegistryClient(Transport, TokenAuth):
+    """One registry: its connections (transport.py), its auth (auth.py), the requests below."""
 
-
-@dataclass
-class RegistryClient:
     registry: str
     insecure: bool = False
     credentials: tuple[str, str] | None = None
@@ -98,190 +85,6 @@ class RegistryClient:
     _challenge: tuple[str, dict[str, str]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _local: threading.local = field(default_factory=threading.local)
-
-    # -- connections -----------------------------------------------------------------------
-    @property
-    def netloc(self) -> str:
-        """Where requests go: the endpoint's host[:port], else the registry's."""
-        return urllib.parse.urlsplit(self.endpoint).netloc if self.endpoint else self.registry
-
-    @property
-    def scheme(self) -> str:
-        if self._scheme is None:
-            if self.endpoint:
-                self._scheme = urllib.parse.urlsplit(self.endpoint).scheme
-            elif is_loopback(self.netloc) and not self.certs(self.netloc).dirs:
-                self._scheme = "http"
-            else:
-                self._scheme = "https"
-        return self._scheme
-
-    def url(self, path: str) -> str:
-        return f"{self.scheme}://{self.netloc}{path}"
-
-    def certs(self, netloc: str) -> tls.RegistryCerts:
-        with self._lock:
-            found = self._certs.get(netloc)
-        if found is None:
-            from ..config import DEFAULT_CERTS_D
-            dirs = self.certs_d if self.certs_d is not None else [str(d) for d in DEFAULT_CERTS_D]
-            found = tls.find_certs(netloc, dirs)
-            with self._lock:
-                self._certs[netloc] = found
-        return found
-
-    def _context(self, netloc: str) -> ssl.SSLContext:
-        """One SSL context per host: its certs.d CAs and client certificate; verification off
-        only for the registry itself when it is insecure (or a loopback one that speaks only
-        https without a certs.d directory, as Docker treats loopback)."""
-        with self._lock:
-            ctx = self._contexts.get(netloc)
-        if ctx is None:
-            verify = True
-            if netloc == self.netloc:
-                if self._verify is None:
-                    self._verify = not self.insecure
-                verify = self._verify
-            ctx = tls.make_context(self.certs(netloc), verify)
-            with self._lock:
-                self._contexts[netloc] = ctx
-        return ctx
-
-    def _conn(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
-        pool = self._local.__dict__.setdefault("pool", {})
-        conn = pool.get((scheme, netloc))
-        if conn is None:
-            if scheme not in ("http", "https"):
-                raise RegistryError(f"Unsupported URL scheme '{scheme}' from the registry")
-            proxy = proxy_for(scheme, netloc)
-            if scheme == "https":
-                ctx = self._context(netloc)
-                if proxy is not None:  # a tunnel: TLS (and its name check) end to end with the registry
-                    conn = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=self.timeout, context=ctx)
-                    host, _, port = netloc.rpartition(":") if netloc.rsplit(":", 1)[-1].isdigit() else (netloc, "", "")
-                    conn.set_tunnel(host.strip("[]"), int(port) if port else 443, headers=proxy.headers)
-                else:
-                    conn = http.client.HTTPSConnection(netloc, timeout=self.timeout, context=ctx)
-            elif proxy is not None:  # plain http through a proxy: requests in absolute form
-                conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=self.timeout)
-            else:
-                conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
-            conn.bocker_proxy = proxy  # type: ignore[attr-defined]
-            pool[(scheme, netloc)] = conn
-        return conn
-
-    def _failure(self, e: BaseException, netloc: str) -> RegistryError:
-        """A connection failure as one line: a TLS one says what to do; through a proxy, says so."""
-        if tls.is_tls_failure(e):
-            return tls.tls_error(e, self.certs(netloc), netloc)
-        proxy = proxy_for(self.scheme, netloc) if netloc == self.netloc else None
-        via = f" through the proxy {proxy}" if proxy is not None else ""
-        what = self.registry if netloc == self.netloc and not self.endpoint else netloc
-        return RegistryError(f"Could not reach {what}{via}: {e}")
-
-    def _drop(self, scheme: str, netloc: str) -> None:
-        pool = self._local.__dict__.setdefault("pool", {})
-        conn = pool.pop((scheme, netloc), None)
-        if conn is not None:
-            conn.close()
-
-    def close(self) -> None:
-        for conn in self._local.__dict__.get("pool", {}).values():
-            conn.close()
-        self._local.__dict__["pool"] = {}
-
-    def _exchange(self, method: str, url: str, headers: dict[str, str],
-                  body: bytes | Callable[[], BinaryIO] | None) -> http.client.HTTPResponse:
-        """One request, following redirects. Authorization goes only to the first URL's host."""
-        first = urllib.parse.urlsplit(url).netloc
-        for _ in range(8):
-            parts = urllib.parse.urlsplit(url)
-            h = dict(headers)
-            if parts.netloc != first:
-                h.pop("Authorization", None)
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            conn = self._conn(parts.scheme, parts.netloc)
-            proxy: Proxy | None = getattr(conn, "bocker_proxy", None)
-            if proxy is not None and parts.scheme == "http":
-                path = f"http://{parts.netloc}{path or '/'}"
-                h.update(proxy.headers)
-            try:
-                conn.request(method, path or "/", body=body() if callable(body) else body, headers=h)
-                resp = conn.getresponse()
-            except BaseException:
-                self._drop(parts.scheme, parts.netloc)
-                raise
-            location = resp.getheader("Location")
-            if resp.status in (301, 302, 303, 307, 308) and location:
-                resp.read()
-                url = urllib.parse.urljoin(url, location)
-                if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-                    raise RegistryError(f"{self.registry} redirected to an unsupported URL")
-                if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
-                    method, body = "GET", None
-                continue
-            resp.bocker_conn = (parts.scheme, parts.netloc)  # type: ignore[attr-defined]
-            return resp
-        raise RegistryError(f"Too many redirects from {self.registry}")
-
-    # -- auth ------------------------------------------------------------------------------
-    def _auth_header(self, scope: str) -> dict[str, str]:
-        with self._lock:
-            challenge = self._challenge
-            token = self._tokens.get(scope)
-        if challenge is None:
-            return {}
-        kind, params = challenge
-        if kind == "basic":
-            if self.credentials is None:
-                return {}
-            return {"Authorization": "Basic " + base64.b64encode(":".join(self.credentials).encode()).decode()}
-        if token is None or time.time() >= token.expires:
-            token = self._fetch_token(scope)
-        return {"Authorization": f"Bearer {token.value}"}
-
-    def _fetch_token(self, scope: str) -> _Token:
-        assert self._challenge is not None
-        _, params = self._challenge
-        realm = params.get("realm")
-        if not realm or urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
-            raise AuthError(f"{self.registry} asked for a token without a usable realm ({realm!r})")
-        query = {k: v for k, v in (("service", params.get("service")), ("scope", scope)) if v}
-        url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
-        headers = {"Accept": "application/json"}
-        if self.credentials is not None:
-            headers["Authorization"] = "Basic " + base64.b64encode(":".join(self.credentials).encode()).decode()
-        for attempt in range(self.retries):
-            try:
-                resp = self._exchange("GET", url, headers, None)
-                data = resp.read()
-            except (OSError, http.client.HTTPException) as e:
-                if attempt + 1 == self.retries or tls.is_tls_failure(e):
-                    raise self._failure(e, urllib.parse.urlsplit(url).netloc) from None
-                time.sleep(self.backoff * 2 ** attempt)
-                continue
-            if resp.status in RETRY_STATUS and attempt + 1 < self.retries:
-                time.sleep(self._retry_after(resp, attempt))
-                continue
-            break
-        if resp.status in (401, 403):
-            raise AuthError(f"{self.registry} refused the credentials: 'bocker login {self.registry}' "
-                            "with a user that may read it" if self.credentials else
-                            f"{self.registry} needs credentials: run 'bocker login {self.registry}'")
-        if resp.status != 200:
-            raise AuthError(f"The token service of {self.registry} answered {resp.status}")
-        try:
-            doc = json.loads(data)
-            value = doc.get("token") or doc.get("access_token")
-            expires_in = float(doc.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError):
-            value = None
-        if not value:
-            raise AuthError(f"The token service of {self.registry} sent no token")
-        token = _Token(value, time.time() + max(expires_in - 5, 1))
-        with self._lock:
-            self._tokens[scope] = token
-        return token
 
     # -- requests --------------------------------------------------------------------------
     def _retry_after(self, resp: http.client.HTTPResponse, attempt: int) -> float:
@@ -433,132 +236,3 @@ class RegistryClient:
                             headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
                             expect=(201, 204), what=f"upload of {digest[:19]}")
         resp.read()
-
-
-def _message(data: bytes) -> str:
-    try:
-        errors = json.loads(data).get("errors") or []
-        return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or data[:200].decode(errors="replace")
-    except (ValueError, AttributeError):
-        return data[:200].decode(errors="replace").strip() or "no message"
-
-
-def _size(descriptor: dict[str, Any]) -> int:
-    size = descriptor.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise RegistryError(f"The descriptor of {descriptor.get('digest')} has no valid size")
-    return size
-
-
-class BlobReader(io.RawIOBase):
-    """A blob as a stream: resumed with Range after a dropped connection, its size and digest
-    checked as it is read; reading to its end raises DigestMismatch if the bytes are wrong."""
-
-    def __init__(self, client: RegistryClient, repo: str, digest: str, size: int,
-                 progress: Callable[[int], None] | None) -> None:
-        self.client, self.repo, self.digest, self.size = client, repo, digest, size
-        self.progress = progress
-        self.sha = hashlib.sha256()
-        self.count = 0
-        self.resp: http.client.HTTPResponse | None = None
-        self.failures = 0
-        self.verified = False
-
-    def readable(self) -> bool:
-        return True
-
-    def _open(self) -> None:
-        headers = {"Range": f"bytes={self.count}-"} if self.count else {}
-        resp = self.client.request("GET", f"/v2/{self.repo}/blobs/{self.digest}",
-                                   scope=f"repository:{self.repo}:pull", headers=headers,
-                                   expect=(200, 206), what=f"blob {self.digest[:19]} of {self.repo}")
-        if self.count and resp.status == 206:
-            m = re.match(r"bytes (\d+)-", resp.getheader("Content-Range") or "")
-            if not m or int(m.group(1)) != self.count:
-                resp.close()
-                raise RegistryError(f"{self.client.registry} resumed {self.digest[:19]} at the wrong offset")
-        elif self.count:  # no Range support: read again from the start, skipping what we have
-            skip = self.count
-            while skip:
-                chunk = resp.read(min(skip, 1 << 20))
-                if not chunk:
-                    raise http.client.IncompleteRead(b"")
-                skip -= len(chunk)
-        self.resp = resp
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            n = 1 << 20
-        while True:
-            if self.count >= self.size and self.resp is None:
-                self._verify()
-                return b""
-            try:
-                if self.resp is None:
-                    self._open()
-                assert self.resp is not None
-                data = self.resp.read(min(n, self.size - self.count + 1) or 1)
-                if not data and self.count < self.size:
-                    raise http.client.IncompleteRead(b"", self.size - self.count)
-            except (OSError, http.client.HTTPException) as e:
-                self._close_resp(broken=True)
-                self.failures += 1
-                if self.failures >= self.client.retries:
-                    raise RegistryError(f"Lost the connection to {self.client.registry} while reading "
-                                        f"{self.digest[:19]} ({e}); gave up after {self.failures} tries") from None
-                time.sleep(self.client.backoff * 2 ** (self.failures - 1))
-                continue
-            if not data:
-                self._close_resp()
-                self._verify()
-                return b""
-            self.failures = 0
-            self.count += len(data)
-            if self.count > self.size:
-                self._close_resp(broken=True)
-                raise DigestMismatch(f"The blob {self.digest[:19]} is larger than its {self.size} bytes: refused")
-            self.sha.update(data)
-            if self.progress:
-                self.progress(self.count)
-            if self.count == self.size:
-                # the last byte: finish this response so the connection can be reused
-                self.resp.read()  # type: ignore[union-attr]
-                self._close_resp()
-            return data
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-    def read_all(self) -> bytes:
-        chunks = []
-        while chunk := self.read(1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _close_resp(self, broken: bool = False) -> None:
-        if self.resp is not None:
-            if broken or not self.resp.isclosed():
-                self.resp.close()
-                if broken:  # what is left unread would be read as the next response
-                    self.client._drop(*getattr(self.resp, "bocker_conn", ("", "")))
-            self.resp = None
-
-    def _verify(self) -> None:
-        if self.verified:
-            return
-        if self.count != self.size:
-            raise DigestMismatch(f"The blob {self.digest[:19]} has {self.count} bytes, not {self.size}: refused")
-        got = "sha256:" + self.sha.hexdigest()
-        if got != self.digest:
-            raise DigestMismatch(f"The blob {self.digest[:19]}… has the digest {got[:19]}…: refused "
-                                 "(corrupt or tampered with)")
-        self.verified = True
-
-    def close(self) -> None:
-        self._close_resp(broken=self.count < self.size)
-        super().close()
-
-    def __enter__(self) -> BlobReader:
-        return self

@@ -5,7 +5,8 @@ Runs in the container's first process, after it has its own mount namespace and 
 execs the command. The steps are ordered and named as in runc's rootfs_linux.go; each
 unusual one says why. Two modes share every step: the engine's, where the root is an overlay
 of the image's layers mounted here first (never in the host's namespace), and a runtime's
-(bocker-runc), where the bundle's root directory is already filled in.
+(bocker-runc), where the bundle's root directory is already filled in. The mount options and
+paths resolved inside the root are mounts.py's; the nodes of /dev, devfs.py's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import stat
 from ..._record import Record
 from ...errors import RootfsError
 from . import linux, userns
+from .devfs import make_devices, populate_dev
 from .linux import (
     MNT_DETACH,
     MS_BIND,
@@ -30,43 +32,16 @@ from .linux import (
     MS_REMOUNT,
     MS_SLAVE,
 )
+from .mounts import (  # noqa: F401  (FLAGS, PROPAGATION, secure_join: the callers')
+    FLAGS,
+    PROPAGATION,
+    MountOptions,
+    mask_path,
+    parse_options,
+    readonly_path,
+    secure_join,
+)
 
-MS_SYNCHRONOUS = 16
-MS_MANDLOCK = 64
-MS_DIRSYNC = 128
-MS_NOATIME = 1024
-MS_NODIRATIME = 2048
-MS_SILENT = 32768
-MS_UNBINDABLE = 1 << 17
-MS_SHARED = 1 << 20
-MS_RELATIME = 1 << 21
-MS_STRICTATIME = 1 << 24
-
-# OCI mount option -> (flag, set it?)
-FLAGS = {
-    "defaults": (0, False), "ro": (MS_RDONLY, True), "rw": (MS_RDONLY, False),
-    "suid": (MS_NOSUID, False), "nosuid": (MS_NOSUID, True), "dev": (MS_NODEV, False),
-    "nodev": (MS_NODEV, True), "exec": (MS_NOEXEC, False), "noexec": (MS_NOEXEC, True),
-    "sync": (MS_SYNCHRONOUS, True), "async": (MS_SYNCHRONOUS, False), "dirsync": (MS_DIRSYNC, True),
-    "remount": (MS_REMOUNT, True), "mand": (MS_MANDLOCK, True), "nomand": (MS_MANDLOCK, False),
-    "atime": (MS_NOATIME, False), "noatime": (MS_NOATIME, True), "diratime": (MS_NODIRATIME, False),
-    "nodiratime": (MS_NODIRATIME, True), "bind": (MS_BIND, True), "rbind": (MS_BIND | MS_REC, True),
-    "relatime": (MS_RELATIME, True), "norelatime": (MS_RELATIME, False),
-    "strictatime": (MS_STRICTATIME, True), "nostrictatime": (MS_STRICTATIME, False),
-    "silent": (MS_SILENT, True), "loud": (MS_SILENT, False),
-}
-PROPAGATION = {
-    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "shared": MS_SHARED,
-    "rshared": MS_SHARED | MS_REC, "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
-    "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
-}
-# Options that only say how a caller made the mount, and need nothing from us.
-NOTES = {"x-mount.mkdir"}
-# (name, major, minor): the devices the OCI runtime spec says every container has.
-DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
-                   ("tty", 5, 0))
-DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-             ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
 # Mount types whose mount point must be a real directory of the root: mounting them over a
 # symlink would put the kernel's files on whatever path the image points at (CVE-2019-19921).
 KERNEL_FS = ("proc", "sysfs")
@@ -113,87 +88,6 @@ class RootContext(Record):
         self.userns_maps = userns_maps  # its uid_map and gid_map, as written
 
 
-class MountOptions(Record):
-    __slots__ = ("flags", "clear", "propagation", "data", "copy_up")
-
-    def __init__(
-        self,
-        flags: int = 0,
-        clear: int = 0,
-        propagation: list[int] | None = None,
-        data: list[str] | None = None,
-        copy_up: bool = False,
-    ) -> None:
-        self.flags = flags
-        self.clear = clear  # flags an option explicitly turned off (rw, suid, ...)
-        self.propagation = [] if propagation is None else propagation
-        self.data = [] if data is None else data
-        self.copy_up = copy_up  # tmpcopyup: a tmpfs starts with what the directory held
-
-    @property
-    def bind(self) -> bool:
-        return bool(self.flags & MS_BIND)
-
-
-def parse_options(options: list[str], where: str) -> MountOptions:
-    out = MountOptions()
-    for opt in options:
-        if opt in FLAGS:
-            flag, on = FLAGS[opt]
-            if on:
-                out.flags |= flag
-                out.clear &= ~flag
-            else:
-                out.flags &= ~flag
-                out.clear |= flag
-        elif opt in PROPAGATION:
-            out.propagation.append(PROPAGATION[opt])
-        elif opt in NOTES or opt.startswith("x-"):
-            continue
-        elif opt in ("tmpcopyup", "notmpcopyup"):
-            out.copy_up = opt == "tmpcopyup"
-        elif opt in ("idmap", "ridmap", "rro", "copy-symlink"):
-            raise RootfsError(f"The mount option '{opt}' of {where} is not supported by bocker yet: "
-                              "remove it from the configuration")
-        else:
-            out.data.append(opt)
-    return out
-
-
-def secure_join(root: str, unsafe: str) -> str:
-    """`unsafe` resolved inside `root`, following symlinks as if `root` were '/'.
-
-    A symlink in the image (say /data -> /etc) must never make a bind mount land on the
-    host's own /etc: resolve each component ourselves, confined to the root.
-    """
-    parts = [p for p in unsafe.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except FileNotFoundError:
-            resolved.append(part)
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > 40:
-                raise RootfsError(f"Too many symbolic links in '{unsafe}' inside the image")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
-
-
 def _make_mount_point(target: str, source_is_dir: bool) -> None:
     """A directory (or, for a file bound over a file, an empty file) to mount on. Made by
     path walk, but a race with a symlink swap is impossible here: no container process
@@ -211,70 +105,83 @@ def prepare(spec, ctx: RootContext, before_pivot=None) -> None:
     """Everything up to and including pivot_root; leaves cwd at '/'. The caller sets the
     hostname, sysctls and the console, then calls finalize(). before_pivot() runs with every
     mount made, just before pivot_root: where runc runs the OCI hooks of those phases."""
-    root = ctx.root
-    # 1. Mount propagation: nothing we mount may reach the host. Hosts with systemd mount /
-    #    shared; the spec's choice, or runc's default rslave (the host's later mounts still
-    #    reach binds that ask for them, ours never go back), cuts every link back first. Were
-    #    it shared (rshared: a pod's Bidirectional mounts), the mount the root lives on is made
-    #    private: pivot_root refuses a shared parent, and our bind of the root must not
-    #    propagate to the host (runc's rootfsParentMountPrivate).
-    #    An unbindable root is made so after pivot_root (finalize): an unbindable mount can't
-    #    be bound, and the root is bound onto itself below; private until then.
+    _cut_propagation(spec, ctx.root)
+    _mount_root(ctx)
+    dev_is_tmpfs = _mount_spec_mounts(spec, ctx)
+    # 4. /dev: on a tmpfs of ours, the spec's default devices and its own (never the host's
+    #    whole /dev), and the usual links.
+    if dev_is_tmpfs:
+        populate_dev(ctx.root, spec.linux.devices)
+    else:
+        make_devices(ctx.root, spec.linux.devices)
+    if before_pivot is not None:
+        before_pivot()
+    _pivot(ctx)
+
+
+def _cut_propagation(spec, root: str) -> None:
+    """1. Mount propagation: nothing we mount may reach the host. Hosts with systemd mount /
+    shared; the spec's choice, or runc's default rslave (the host's later mounts still reach
+    binds that ask for them, ours never go back), cuts every link back first. Were it shared
+    (rshared: a pod's Bidirectional mounts), the mount the root lives on is made private:
+    pivot_root refuses a shared parent, and our bind of the root must not propagate to the
+    host (runc's rootfsParentMountPrivate).
+    An unbindable root is made so after pivot_root (finalize): an unbindable mount can't be
+    bound, and the root is bound onto itself below; private until then."""
     propagation = spec.linux.rootfs_propagation
     first = MS_PRIVATE | MS_REC if "unbindable" in propagation else PROPAGATION.get(propagation, MS_SLAVE | MS_REC)
     linux.mount(None, "/", None, first)
     _parent_mount_private(root)
 
-    # 2. The root itself: the image's layers as one overlay (engine), or the bundle's
-    #    directory bound onto itself (pivot_root needs a mount point).
-    if ctx.overlay is not None:
-        ov = ctx.overlay
-        # lowerdirs relative to the layer store (we chdir there): the option string stays
-        # under the kernel's one-page limit with many layers
-        try:
-            if ctx.userns_fd is not None:
-                _idmap_layers(ov, ctx)
-            os.chdir(ov.layers_dir)
-            options = f"lowerdir={':'.join(ov.lowerdirs)},upperdir={ov.upper},workdir={ov.work}"
-            linux.mount("overlay", root, "overlay", 0, options)  # overlayfs keeps its mounter's fs ids
-        except RootfsError:
-            raise
-        except OSError as e:
-            if e.errno == errno.ENODEV:
-                raise RootfsError("No overlayfs on this host: load it with 'modprobe overlay'") from None
-            raise RootfsError(f"Could not mount the image's layers: {os.strerror(e.errno)}") from None
-    else:
+
+def _mount_root(ctx: RootContext) -> None:
+    """2. The root itself: the image's layers as one overlay (engine), or the bundle's
+    directory bound onto itself (pivot_root needs a mount point)."""
+    root = ctx.root
+    if ctx.overlay is None:
         if not os.path.isdir(root):
             raise RootfsError(f"The root {root} is not a directory: fill the bundle's root first")
         linux.mount(root, root, None, MS_BIND | MS_REC)
+        return
+    ov = ctx.overlay
+    # lowerdirs relative to the layer store (we chdir there): the option string stays
+    # under the kernel's one-page limit with many layers
+    try:
+        if ctx.userns_fd is not None:
+            _idmap_layers(ov, ctx)
+        os.chdir(ov.layers_dir)
+        options = f"lowerdir={':'.join(ov.lowerdirs)},upperdir={ov.upper},workdir={ov.work}"
+        linux.mount("overlay", root, "overlay", 0, options)  # overlayfs keeps its mounter's fs ids
+    except RootfsError:
+        raise
+    except OSError as e:
+        if e.errno == errno.ENODEV:
+            raise RootfsError("No overlayfs on this host: load it with 'modprobe overlay'") from None
+        raise RootfsError(f"Could not mount the image's layers: {os.strerror(e.errno)}") from None
 
-    # 3. The spec's mounts, in order; each target resolved inside the root.
+
+def _mount_spec_mounts(spec, ctx: RootContext) -> bool:
+    """3. The spec's mounts, in order; each target resolved inside the root. True when /dev
+    is a tmpfs of the spec's (then populated as ours)."""
     dev_is_tmpfs = False
     for i, m in enumerate(spec.mounts):
         where = f"mounts[{i}] ({m.destination})"
         if not m.destination.startswith("/"):
             raise RootfsError(f"The mount destination '{m.destination}' is not absolute: give /path")
-        _mount_one(root, m, ctx, where)
+        _mount_one(ctx.root, m, ctx, where)
         if os.path.normpath(m.destination) == "/dev" and m.type == "tmpfs":
             dev_is_tmpfs = True
+    return dev_is_tmpfs
 
-    # 4. /dev: on a tmpfs of ours, the spec's default devices and its own (never the host's
-    #    whole /dev), and the usual links.
-    if dev_is_tmpfs:
-        _populate_dev(root, spec.linux.devices)
-    else:
-        _make_devices(root, spec.linux.devices)
 
-    if before_pivot is not None:
-        before_pivot()
-
-    # 5. pivot_root, not chroot: chroot leaves the host's root reachable (the classic
-    #    mkdir + chroot + cd .. escape). pivot_root(".", ".") stacks the old root under the
-    #    new one; unmounting "." then detaches the old root entirely (runc's trick, no
-    #    temporary directory needed).
-    os.chdir(root)
+def _pivot(ctx: RootContext) -> None:
+    """5. pivot_root, not chroot: chroot leaves the host's root reachable (the classic
+    mkdir + chroot + cd .. escape). pivot_root(".", ".") stacks the old root under the new
+    one; unmounting "." then detaches the old root entirely (runc's trick, no temporary
+    directory needed)."""
+    os.chdir(ctx.root)
     if ctx.no_pivot:
-        linux.mount(root, "/", None, MS_MOVE)
+        linux.mount(ctx.root, "/", None, MS_MOVE)
         os.chroot(".")
     else:
         old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -467,85 +374,3 @@ def _cgroup(root: str, m, opts: MountOptions, ctx: RootContext) -> None:
     linux.mount(None, cgroot, None, MS_REMOUNT | ro | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
-def _populate_dev(root: str, devices) -> None:
-    """runc's order: every device node first (the spec's defaults, then the spec's own:
-    a privileged container lists every host device, /dev/ptmx among them), then /dev/ptmx
-    as a link to the devpts instance's, then the other links where nothing is there yet.
-    Were the links made first, /dev/ptmx would resolve through ptmx -> pts/ptmx to the
-    devpts node (which can be neither unlinked nor made)."""
-    # resolved inside the root, as every path of a mount step: were the image's /dev a link
-    # (refused before this, in _mount_one), nodes must never be made where it points
-    dev = secure_join(root, "/dev")
-    for name, major, minor in DEFAULT_DEVICES:
-        _mknod(os.path.join(dev, name), stat.S_IFCHR, major, minor, 0o666, 0, 0)
-    _make_devices(root, devices)
-    ptmx = os.path.join(dev, "ptmx")
-    try:
-        os.unlink(ptmx)
-    except FileNotFoundError:
-        pass
-    os.symlink("pts/ptmx", ptmx)
-    for name, target in DEV_LINKS:
-        if name == "ptmx" or (name == "core" and not os.path.exists("/proc/kcore")):
-            continue  # as runc: no link to a file this kernel lacks
-        try:
-            os.symlink(target, os.path.join(dev, name))
-        except FileExistsError:
-            pass  # the spec's own device or a mount is there: runc leaves it
-
-
-def _make_devices(root: str, devices) -> None:
-    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
-    for d in devices:
-        # the directory resolved inside the root, the node's own name never followed: a
-        # link there (an image's, or one made before) is not a way out of /dev
-        parent, name = os.path.split(os.path.normpath("/" + d.path.lstrip("/")))
-        if not name:
-            raise RootfsError(f"The device path '{d.path}' names no file: give /dev/NAME")
-        target = os.path.join(secure_join(root, parent), name)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        mode = 0o666 if d.file_mode is None else d.file_mode & 0o7777
-        _mknod(target, kinds[d.type], d.major, d.minor, mode, d.uid or 0, d.gid or 0, host=d.path)
-
-
-def _mknod(path: str, kind: int, major: int, minor: int, mode: int, uid: int, gid: int,
-           host: str | None = None) -> None:
-    """A device node; one that exists is taken as made (runc: a mount or a node of the same
-    name was there first). Where mknod is refused (a user namespace), the host's node of
-    that path is bound over an empty file, as runc does."""
-    try:
-        os.mknod(path, mode | kind, os.makedev(major, minor) if kind != stat.S_IFIFO else 0)
-    except FileExistsError:
-        return
-    except PermissionError as e:
-        if host is None or not os.path.exists(host):
-            raise RootfsError(f"Could not make the device {path.rsplit('/dev/', 1)[-1]}: {e.strerror}") from None
-        with open(path, "a"):
-            pass
-        linux.mount(host, path, None, MS_BIND)
-        return
-    except OSError as e:
-        raise RootfsError(f"Could not make the device {path.rsplit('/dev/', 1)[-1]}: {e.strerror}") from None
-    os.chmod(path, mode)  # mknod applies the umask
-    if uid or gid:
-        os.chown(path, uid, gid)
-
-
-def mask_path(path: str) -> None:
-    """Hide a path: a file gets /dev/null bound over it, a directory an empty read-only tmpfs."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        linux.mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k")
-    else:
-        linux.mount("/dev/null", path, None, MS_BIND)
-
-
-def readonly_path(path: str) -> None:
-    """A read-only bind mount of the path over itself."""
-    if not os.path.exists(path):
-        return
-    linux.mount(path, path, None, MS_BIND | MS_REC)
-    linux.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC)

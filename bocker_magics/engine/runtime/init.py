@@ -13,7 +13,7 @@ container's pid 1:
     `bocker-runc start`) -> cgroup namespace -> startContainer hooks -> seccomp -> exec
 
 One more process in a running container (`bocker exec`, `bocker-runc exec`) takes the same
-last steps from `exec_init`, the child of a fork whose parent joined the container's pid
+last steps from `exec_init` (setns_init.py, runc's name for it; reached from here too), the child of a fork whose parent joined the container's pid
 namespace: cgroup, the other namespaces (mount last), console or stdio, process setup, exec.
 
 Messages go over the sync socket (protocol.Sync); an error at any step is reported there as
@@ -24,16 +24,14 @@ and knows the program runs. Stdlib + ctypes only: pid 1 is a fork of a `python -
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import stat as _stat
-import struct
-import termios
 
 from ..._record import Record
 from ...errors import HookError, ProcessError, RootfsError
 from ..kernel import linux, rootfs, userns
 from ..kernel.process import Seccomp, exec_process
+from .console import pid1_console, receive_fd  # noqa: F401  (receive_fd: the callers')
 from .hooks import run_hooks
 from .protocol import SYNC_ERROR, SYNC_GO, SYNC_HOOKS, SYNC_READY, SYNC_RESUME, Sync
 
@@ -42,10 +40,6 @@ NS_FLAGS = {"mount": linux.CLONE_NEWNS, "uts": linux.CLONE_NEWUTS, "ipc": linux.
             "network": linux.CLONE_NEWNET, "cgroup": linux.CLONE_NEWCGROUP, "time": 0x80}  # CLONE_NEWTIME
 NS_FILES = {"mount": "mnt", "uts": "uts", "ipc": "ipc", "network": "net", "cgroup": "cgroup",
             "pid": "pid", "user": "user", "time": "time"}
-_TIOCGPTN = 0x80045430
-_TIOCSPTLCK = 0x40045431
-_TIOCSCTTY = 0x540E
-_TIOCSWINSZ = 0x5414
 
 
 # What of a config.json this path to pid 1 executes. bocker-runc refuses a config.json that
@@ -174,16 +168,46 @@ def container_init(spec, cfg: InitConfig) -> None:
 
 
 def _init(spec, cfg: InitConfig, sync: Sync) -> None:
+    """pid 1's steps, in order (the module's docstring has the picture)."""
+    keep = _fds_to_keep(cfg)
+    # Hold nothing of the parent's: were the monitor killed, an inherited end of its pipes
+    # would keep pid 1 (and the engine) waiting for ever.
+    _close_fds_except(keep)
+    _enter_namespaces(spec, cfg)
+    hooks = _CreateHooks(spec, sync, cfg.hook_state)
+    _prepare_root(spec, cfg, hooks)
+    _name_and_sysctls(spec)
+    master = None
+    if spec.process.terminal:
+        master = pid1_console(spec, cfg.console)
+    if spec.linux.namespace("mount") is not None:
+        rootfs.finalize(spec)
+    # pid 1 is in its cgroup since its fork: a cgroup namespace now, while pid 1 still holds
+    # CAP_SYS_ADMIN (the capabilities go in exec_process)
+    cgroup_ns = spec.linux.namespace("cgroup")
+    if cgroup_ns is not None and not cgroup_ns.path:
+        linux.unshare(linux.CLONE_NEWCGROUP)
+    if master is None and cfg.stdio is not None:
+        for i, fd in enumerate(cfg.stdio):
+            if fd != i:
+                os.dup2(fd, i)
+    resolve_program(spec.process)
+    # 4. The process: everything that can fail has run when READY is sent.
+    exec_process(spec.process, seccomp=cfg.seccomp, ready=lambda: _ready(spec, cfg, sync, hooks.state),
+                 userns_fd=cfg.userns_fd)
+
+
+def _fds_to_keep(cfg: InitConfig) -> set[int]:
     keep = {0, 1, 2, cfg.sync, *(range(3, 3 + cfg.preserve_fds))}
     keep |= {fd for fd in (cfg.console, cfg.netns_fd, cfg.exec_fifo, cfg.userns_fd) if fd is not None}
     if cfg.stdio is not None:
         keep |= set(cfg.stdio)
-    # Hold nothing of the parent's: were the monitor killed, an inherited end of its pipes
-    # would keep pid 1 (and the engine) waiting for ever.
-    _close_fds_except(keep)
+    return keep
 
-    # 1. Namespaces: join the ones with a path (and the engine's network namespace), make
-    #    the rest. cgroup waits for the root (below); user is entered last (exec_process).
+
+def _enter_namespaces(spec, cfg: InitConfig) -> None:
+    """1. Namespaces: join the ones with a path (and the engine's network namespace), make
+    the rest. cgroup waits for the root (below); user is entered last (exec_process)."""
     joins: list[tuple[int, int]] = []
     flags = 0
     for ns in spec.linux.namespaces:
@@ -206,37 +230,50 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
     if flags & linux.CLONE_NEWNET:
         linux.loopback_up()
 
-    # 2. Hooks, once the root's mounts are made and before pivot_root (runc's moment): the
-    #    parent runs prestart and createRuntime in the runtime's namespaces (and answers with
-    #    the state our own hooks read: it knows our host pid), then createContainer runs here,
-    #    in the container's namespaces.
-    hook_state = cfg.hook_state
-    if spec.hooks.start_container:
-        __import__("subprocess")  # startContainer hooks run after pivot_root: import it now
 
-    def hooks() -> None:
-        nonlocal hook_state
-        own_hooks = spec.hooks.create_container or spec.hooks.start_container
-        if spec.hooks.prestart or spec.hooks.create_runtime or (own_hooks and not hook_state):
-            sync.send(type=SYNC_HOOKS)
-            answer = sync.receive()
+class _CreateHooks:
+    """2. Hooks, once the root's mounts are made and before pivot_root (runc's moment): the
+    parent runs prestart and createRuntime in the runtime's namespaces (and answers with the
+    state our own hooks read: it knows our host pid), then createContainer runs here, in the
+    container's namespaces. Called once; `state` is what startContainer's hooks read later."""
+
+    __slots__ = ("spec", "sync", "state")
+
+    def __init__(self, spec, sync: Sync, state: str) -> None:
+        self.spec = spec
+        self.sync = sync
+        self.state = state
+        if spec.hooks.start_container:
+            __import__("subprocess")  # startContainer hooks run after pivot_root: import it now
+
+    def __call__(self) -> None:
+        hooks = self.spec.hooks
+        own_hooks = hooks.create_container or hooks.start_container
+        if hooks.prestart or hooks.create_runtime or (own_hooks and not self.state):
+            self.sync.send(type=SYNC_HOOKS)
+            answer = self.sync.receive()
             if answer.get("type") != SYNC_RESUME:
                 raise HookError(answer.get("message") or "the runtime went away during its hooks")
-            hook_state = answer.get("state") or hook_state
-        run_hooks(spec.hooks.create_container, hook_state, "createContainer")
+            self.state = answer.get("state") or self.state
+        run_hooks(hooks.create_container, self.state, "createContainer")
 
-    # 3. The root, then what needs it.
-    has_mount_ns = spec.linux.namespace("mount") is not None
+
+def _prepare_root(spec, cfg: InitConfig, hooks: _CreateHooks) -> None:
+    """3. The root (the hooks run inside, before pivot_root), as the remapped root when a user
+    namespace is entered last."""
     if cfg.userns_fd is not None:
         cfg.root.userns_fd = cfg.userns_fd
         cfg.root.mapped_root = userns.host_root(spec)
         cfg.root.userns_maps = (userns.map_text(spec.linux.uid_mappings), userns.map_text(spec.linux.gid_mappings))
         if cfg.root.mapped_root is not None:
             userns.take_ids(*cfg.root.mapped_root)  # what pid 1 creates is the container root's
-    if has_mount_ns:
+    if spec.linux.namespace("mount") is not None:
         rootfs.prepare(spec, cfg.root, before_pivot=hooks)
     else:
         hooks()
+
+
+def _name_and_sysctls(spec) -> None:
     uts = spec.linux.namespace("uts")
     own_uts = uts is not None and not uts.path  # never the name of a namespace it joined (another's)
     if spec.hostname and own_uts:
@@ -245,111 +282,32 @@ def _init(spec, cfg: InitConfig, sync: Sync) -> None:
         linux.setdomainname(spec.domainname)
     for key, value in spec.linux.sysctl.items():
         _sysctl(key, value)
-    master = None
-    if spec.process.terminal:
-        master = _console(spec, cfg)
-    if has_mount_ns:
-        rootfs.finalize(spec)
-    # pid 1 is in its cgroup since its fork: a cgroup namespace now, while pid 1 still holds
-    # CAP_SYS_ADMIN (the capabilities go in exec_process)
-    cgroup_ns = spec.linux.namespace("cgroup")
-    if cgroup_ns is not None and not cgroup_ns.path:
-        linux.unshare(linux.CLONE_NEWCGROUP)
-    if master is None and cfg.stdio is not None:
-        for i, fd in enumerate(cfg.stdio):
-            if fd != i:
-                os.dup2(fd, i)
-    resolve_program(spec.process)
-
-    # 4. The process: everything that can fail has run when READY is sent.
-    def ready() -> None:
-        sync.send(type=SYNC_READY)
-        if cfg.exec_fifo is not None:
-            # bocker-runc: blocks until `start` opens the fifo for reading
-            # by name in its directory, not through /proc/self/fd: with a user namespace we are
-            # another uid now, and a process that is not dumpable can't open its own /proc files
-            fd = os.open(EXEC_FIFO, os.O_WRONLY | os.O_CLOEXEC, dir_fd=cfg.exec_fifo)
-            os.write(fd, b"0")
-            os.close(fd)
-        else:
-            answer = sync.receive()
-            if answer.get("type") != SYNC_GO:
-                os._exit(125)  # the monitor or the engine could not finish the start: it reports why
-        run_hooks(spec.hooks.start_container, hook_state, "startContainer")
-        _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync})
-
-    exec_process(spec.process, seccomp=cfg.seccomp, ready=ready, userns_fd=cfg.userns_fd)
 
 
-# -- one more process in a running container -------------------------------------------------
-# mnt last: entering the mount namespace moves our root and cwd to the container's root.
-EXEC_NAMESPACES = ("ipc", "uts", "net", "cgroup", "mnt")
+def _ready(spec, cfg: InitConfig, sync: Sync, hook_state: str) -> None:
+    """The last step before the exec: READY, then wait for the go."""
+    sync.send(type=SYNC_READY)
+    if cfg.exec_fifo is not None:
+        # bocker-runc: blocks until `start` opens the fifo for reading
+        # by name in its directory, not through /proc/self/fd: with a user namespace we are
+        # another uid now, and a process that is not dumpable can't open its own /proc files
+        fd = os.open(EXEC_FIFO, os.O_WRONLY | os.O_CLOEXEC, dir_fd=cfg.exec_fifo)
+        os.write(fd, b"0")
+        os.close(fd)
+    else:
+        answer = sync.receive()
+        if answer.get("type") != SYNC_GO:
+            os._exit(125)  # the monitor or the engine could not finish the start: it reports why
+    run_hooks(spec.hooks.start_container, hook_state, "startContainer")
+    _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync})
 
 
-class ExecConfig(Record):
-    """What exec_init needs besides the process; fds are this process's."""
-
-    __slots__ = ("sync", "namespaces", "cgroup_dirs", "stdio", "console", "seccomp", "preserve_fds")
-
-    def __init__(
-        self,
-        sync: int,
-        namespaces: dict[str, int],
-        cgroup_dirs: list[str],
-        stdio: tuple[int, int, int] | None = None,
-        console: int | None = None,
-        seccomp: Seccomp | None = None,
-        preserve_fds: int = 0,
-    ) -> None:
-        self.sync = sync  # SOCK_SEQPACKET to the parent (an error, or EOF on exec)
-        self.namespaces = namespaces  # kind (EXEC_NAMESPACES) -> an fd of the container's
-        self.cgroup_dirs = cgroup_dirs  # the container's cgroup directories
-        self.stdio = stdio  # fds to become 0, 1, 2 (None: keep ours)
-        self.console = console  # with process.terminal: the pty master goes there
-        self.seccomp = seccomp
-        self.preserve_fds = preserve_fds  # 3..3+N-1 stay open
-
-
-def exec_init(process, cfg: ExecConfig) -> None:
-    """The child of a fork whose parent joined the container's pid namespace: join its
-    cgroup and namespaces, take the console or stdio, exec the process. Never returns; an
-    error goes to the parent over the sync socket as one line."""
-    sync = Sync(cfg.sync)
-    try:
-        for directory in dict.fromkeys(cfg.cgroup_dirs):
-            # v1: a single-threaded process moving itself by `tasks` skips the global
-            # threadgroup lock (it waits for an RCU grace period); v2 has cgroup.procs only
-            tasks = os.path.join(directory, "tasks")
-            with open(tasks if os.path.exists(tasks) else os.path.join(directory, "cgroup.procs"), "w") as f:
-                f.write("0")
-        for kind in EXEC_NAMESPACES:
-            if kind in cfg.namespaces:
-                linux.setns(cfg.namespaces[kind], 0)
-        linux.pause_point("exec")
-        if "user" in cfg.namespaces:
-            # a remapped container: what we create (the working directory, a pty) is its root's
-            # (its /proc is ours now, and its pid 1 there holds the maps)
-            mapped = userns.mapped_root_of("1")
-            if mapped is not None:
-                userns.take_ids(*mapped)
-        if process.terminal:
-            if cfg.console is None:
-                raise ProcessError("process.terminal is set but no console socket was given (--console-socket)")
-            master, slave, _ = open_pty(process.console_size)
-            take_terminal(master, slave, cfg.console)
-        elif cfg.stdio is not None:
-            for i, fd in enumerate(cfg.stdio):
-                os.dup2(fd, i)
-        resolve_program(process)
-        exec_process(process, seccomp=cfg.seccomp, userns_fd=cfg.namespaces.get("user"),
-                     ready=lambda: _close_fds_from(3 + cfg.preserve_fds, keep={cfg.sync}))
-    except Exception as e:
-        code = getattr(e, "code", 125)
-        message = getattr(e, "message", None) or (f"Could not enter the container: {e.strerror}"
-                                                  if isinstance(e, OSError) else f"Bug: {e!r}")
-        sync.send(type=SYNC_ERROR, message=message, code=code if isinstance(code, int) else 125,
-                  lookup=getattr(e, "lookup", None))
-    os._exit(125)
+# -- one more process in a running container: setns_init.py (runc's setns_init), on first use
+def __getattr__(name: str):
+    if name not in ("EXEC_NAMESPACES", "ExecConfig", "exec_init"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import setns_init
+    return getattr(setns_init, name)
 
 
 def _sysctl(key: str, value: str) -> None:
@@ -393,49 +351,6 @@ def _lookup_error(prog: str, reason: str, code: int, **lookup) -> ProcessError:
     return e
 
 
-def _console(spec, cfg: InitConfig) -> int:
-    """pid 1's console: a pty whose slave also becomes /dev/console."""
-    if cfg.console is None:
-        raise ProcessError("process.terminal is set but no console socket was given (--console-socket)")
-    master, slave, slave_path = open_pty(spec.process.console_size)
-    console = "/dev/console"
-    if not os.path.exists(console):
-        with open(console, "a"):
-            pass
-    linux.mount(slave_path, console, None, linux.MS_BIND)
-    take_terminal(master, slave, cfg.console)
-    return master
-
-
-def open_pty(size=None) -> tuple[int, int, str]:
-    """A pty from the container's own devpts (/dev/ptmx after pivot_root or setns into its
-    mount namespace): (master, slave, slave's path)."""
-    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
-    number = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0" * 4))[0]
-    slave_path = f"/dev/pts/{number}"
-    slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
-    if size is not None and size.height and size.width:
-        fcntl.ioctl(slave, _TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
-    attrs = termios.tcgetattr(slave)
-    attrs[1] |= termios.ONLCR | termios.OPOST  # \n is \r\n on a terminal, as on a real one
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-    return master, slave, slave_path
-
-
-def take_terminal(master: int, slave: int, console_fd: int) -> None:
-    """Send the master to the caller over the console socket (as runc sends it to podman's
-    conmon or containerd's shim), then make the slave our controlling terminal and fds 0-2."""
-    linux.send_fds(console_fd, b"/dev/ptmx", [master])
-    os.close(master)
-    os.setsid()
-    fcntl.ioctl(slave, _TIOCSCTTY, 0)
-    for i in (0, 1, 2):
-        os.dup2(slave, i)
-    if slave > 2:
-        os.close(slave)
-
-
 def _close_fds_except(keep: set[int]) -> None:
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
@@ -455,15 +370,6 @@ def _close_fds_from(first: int, keep: set[int]) -> None:
                 os.close(fd)
             except OSError:
                 pass
-
-
-def receive_fd(sock) -> int:
-    """One fd sent with SCM_RIGHTS (the pty master, on the caller's side)."""
-    _, fds = linux.recv_fds(sock if isinstance(sock, int) else sock.fileno(), 1024, 1)
-    if not fds:
-        raise OSError("no fd came over the console socket")
-    return fds[0]
-
 
 
 def describe(e: BaseException) -> str:

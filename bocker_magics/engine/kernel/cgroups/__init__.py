@@ -7,8 +7,8 @@
     cg.apply_resources(resources)     # `runc update`: the fields given, nothing else
     cg.stats(); cg.freeze(); cg.thaw(); cg.destroy()
 
-The drivers write exactly what the spec's linux.resources says (engine/spec.py; Docker's
-units and rules are engine/limits.py's and engine/options.py's, above the spec). Callers
+The drivers write exactly what the spec's linux.resources says (engine/spec/; Docker's
+units and rules are engine/limits.py's and engine/options/'s, above the spec). Callers
 never ask which version they got: the differences live in ``v1.py``/``v1_resources.py`` and
 ``v2.py``/``v2_resources.py`` (the shape of youki's ``libcgroups``). Stdlib only, cheap to
 import.

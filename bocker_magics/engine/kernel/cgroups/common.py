@@ -1,7 +1,7 @@
 """The cgroup interface shared by the v1 and v2 drivers (youki's ``libcgroups/src/common.rs``).
 
 Callers see :class:`CgroupStats`, :class:`CgroupDriver` and :class:`Cgroup`, and give a group
-the spec's linux.resources (engine/spec.py) as they are: :meth:`Cgroup.create` and
+the spec's linux.resources (engine/spec/) as they are: :meth:`Cgroup.create` and
 :meth:`Cgroup.apply_resources` write what it says. Everything that differs between cgroup v1
 and v2 (hierarchies, file names, units, the freezer, how a group is killed) lives in
 ``v1.py``/``v1_resources.py`` and ``v2.py``/``v2_resources.py``.
@@ -13,14 +13,24 @@ imports this module, so no subprocess, no ``re``, no third-party packages.
 from __future__ import annotations
 
 import _signal  # signal's C half: signal.py makes enums, and enum is a cost on every bocker-runc verb
-import errno
 import os
 import time
 from abc import ABC, abstractmethod
 
-from bocker_magics._record import Record, Value
 from bocker_magics.engine.kernel import cgroupfs  # the files a status reads: bocker-runc reads them without us
 from bocker_magics.errors import BockerError, Conflict, InvalidArgument, NotFound
+
+from .files import (  # noqa: F401  (the drivers' and callers' names, from here as before)
+    Mount,
+    read_int,
+    read_keyed,
+    read_mounts,
+    read_text,
+    rmdir_quiet,
+    write_file,
+    write_limit,
+)
+from .stats import CgroupStats
 
 TYPE_CHECKING = False  # not typing's: the monitor does not import typing
 if TYPE_CHECKING:
@@ -50,164 +60,6 @@ def weight_to_shares(weight: int) -> int:
     """
     weight = min(max(weight, MIN_WEIGHT), MAX_WEIGHT)
     return min(1 + (weight * 262142 + 9998) // 9999, MAX_SHARES)
-
-
-# --------------------------------------------------------------------------- stats
-
-
-class CgroupStats(Record):
-    """Accounting of one group; the same fields on v1 and v2. A field is None when the
-    controller behind it is not available (or, for limits, when there is no limit)."""
-
-    __slots__ = (
-        "cpu_seconds", "cpu_shares", "cpu_weight", "cpu_quota_cpus", "memory_current", "memory_peak",
-        "memory_limit", "oom_kills", "pids_current", "pids_limit",
-    )
-
-    def __init__(
-        self,
-        cpu_seconds: float | None = None,
-        cpu_shares: int | None = None,
-        cpu_weight: int | None = None,
-        cpu_quota_cpus: float | None = None,
-        memory_current: int | None = None,
-        memory_peak: int | None = None,
-        memory_limit: int | None = None,
-        oom_kills: int | None = None,
-        pids_current: int | None = None,
-        pids_limit: int | None = None,
-    ) -> None:
-        self.cpu_seconds = cpu_seconds  # CPU time used by all tasks, user + system
-        self.cpu_shares = cpu_shares  # v1 shares; on v2 the weight converted back
-        self.cpu_weight = cpu_weight  # v2 weight; on v1 the shares converted
-        self.cpu_quota_cpus = cpu_quota_cpus  # quota / period; None = no quota
-        self.memory_current = memory_current  # bytes charged now
-        self.memory_peak = memory_peak  # high-water mark in bytes
-        self.memory_limit = memory_limit  # bytes; None = unlimited
-        self.oom_kills = oom_kills  # tasks killed by the OOM killer in this group
-        self.pids_current = pids_current
-        self.pids_limit = pids_limit  # None = max
-
-
-# --------------------------------------------------------------------------- files
-
-
-def read_text(path: str) -> str | None:
-    """The file's text, or None when it does not exist."""
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
-def read_int(path: str) -> int | None:
-    """An integer file; None when missing, or when it holds "max"."""
-    text = read_text(path)
-    if text is None:
-        return None
-    text = text.strip()
-    if text == "max":
-        return None
-    return int(text)
-
-
-def read_keyed(path: str) -> dict[str, int] | None:
-    """A flat keyed file ("key value" lines: cpu.stat, memory.events, memory.oom_control)."""
-    text = read_text(path)
-    if text is None:
-        return None
-    out: dict[str, int] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            try:
-                out[parts[0]] = int(parts[1])
-            except ValueError:
-                pass
-    return out
-
-
-def write_file(path: str, value: str) -> None:
-    """Write a control file with one write(2), so the kernel's error surfaces here.
-
-    (A buffered ``open().write`` would report it only at close, if at all.)
-    """
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
-
-
-def write_limit(path: str, value: str, label: str) -> None:
-    """Write one limit; the kernel's refusal becomes one line naming the limit and value."""
-    try:
-        write_file(path, value)
-    except OSError as e:
-        name = os.path.basename(path)
-        cls = InvalidArgument if e.errno in (errno.EINVAL, errno.ERANGE, errno.EBUSY) else BockerError
-        raise cls(
-            f"the kernel refused {label} ({name}={value.strip()}: {e.strerror}); choose another value"
-        ) from None
-
-
-def rmdir_quiet(path: str) -> bool:
-    """rmdir; True when the directory is gone (or never was)."""
-    try:
-        os.rmdir(path)
-        return True
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-
-
-# --------------------------------------------------------------------------- mounts
-
-
-class Mount(Value):
-    """One line of /proc/self/mountinfo."""
-
-    __slots__ = ("mount_point", "root", "fstype", "super_options")
-
-    def __init__(self, mount_point: str, root: str, fstype: str, super_options: tuple[str, ...]) -> None:
-        self.mount_point = mount_point
-        self.root = root
-        self.fstype = fstype
-        self.super_options = super_options
-
-
-def _unescape(s: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as \ooo
-    if "\\" not in s:
-        return s
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and i + 3 < len(s) and s[i + 1 : i + 4].isdigit():
-            out.append(chr(int(s[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
-
-
-def read_mounts(path: str = "/proc/self/mountinfo") -> list[Mount]:
-    """The cgroup and cgroup2 mounts of this mount namespace, in mountinfo order."""
-    mounts = []
-    with open(path) as f:
-        for line in f:
-            if "cgroup" not in line:
-                continue
-            left, sep, right = line.partition(" - ")
-            if not sep:
-                continue
-            lf, rf = left.split(), right.split()
-            if len(lf) < 5 or len(rf) < 3 or rf[0] not in ("cgroup", "cgroup2"):
-                continue
-            mounts.append(Mount(_unescape(lf[4]), _unescape(lf[3]), rf[0], tuple(rf[2].split(","))))
-    return mounts
 
 
 # --------------------------------------------------------------------------- names

@@ -12,7 +12,7 @@ from bocker_magics.errors import HostUnsupported
 
 from .common import write_file, write_limit
 
-# The drivers read spec.linux.resources (engine/spec.py's Resources) and write exactly what
+# The drivers read spec.linux.resources (engine/spec/resources.py) and write exactly what
 # it says; a value of 0 (or false, or empty) is "not set", as runc reads the spec's Go types.
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import errno
 import os
 
-from bocker_magics.engine.kernel import cgroupfs
-from bocker_magics.engine.kernel.devices import DeviceRule, attach_v2
+from bocker_magics.engine.kernel import cgroupfs, devices
+from bocker_magics.engine.kernel.devices import DeviceRule
 from bocker_magics.errors import BockerError, HostUnsupported
 
 from . import v2_resources
@@ -122,7 +122,7 @@ class V2Cgroup(Cgroup):
         # v2 has no devices controller: a device program attached to the group's directory
         # (it needs none enabled, so the controller-less unified mount of a hybrid host works)
         self._must_exist()
-        attach_v2(self.path, rules)
+        devices.attach_v2(self.path, rules)  # devices_bpf.py, loaded here on first use
 
     def stats(self) -> CgroupStats:
         self._must_exist()
