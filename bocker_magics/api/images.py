@@ -230,19 +230,19 @@ class ImagesApi:
     def image_delete(self, r, ref: str) -> None:
         img = self.ids.image(ref)
         names = list(img.names)
-        in_use = [c for c in self.engine.ps() if c.image == img.id]
-        if in_use and not r.flag("force"):
-            c = in_use[0]
-            raise ApiError(409, f"conflict: unable to remove repository reference \"{ref}\" (must force) - "
-                                f"container {docker_id(c.id)[:12]} is using its referenced image "
-                                f"{docker_id(img.id)[:12]}")
         name = local_name(ref)
         full = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-        if full in names and len(names) > 1:  # one of its names: only that goes
+        if full in names and len(names) > 1:  # one of its names: only that goes (containers or not)
             from ..engine import untag
             untag(self.engine, full)
             r.reply(200, [{"Untagged": full}])
             return
+        in_use = [c for c in self.engine.ps() if c.image == img.id]
+        if in_use and not r.flag("force"):  # its last name: it would be left dangling
+            c = in_use[0]
+            raise ApiError(409, f"conflict: unable to remove repository reference \"{ref}\" (must force) - "
+                                f"container {docker_id(c.id)[:12]} is using its referenced image "
+                                f"{docker_id(img.id)[:12]}")
         self.engine.rmi(img.id)
         r.reply(200, [{"Untagged": n} for n in names] + [{"Deleted": image_id(img.id)}])
 

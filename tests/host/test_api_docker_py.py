@@ -206,6 +206,19 @@ def test_images_push_and_pull_through_a_loopback_registry(client):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def test_removing_one_name_of_an_image_a_container_uses(client):
+    # Docker untags one of several names whatever uses the image; only its last name is refused
+    c = client.containers.create("busybox", "true")
+    try:
+        client.images.get("busybox").tag("second/name", "v1")
+        client.images.remove("second/name:v1")
+        assert "second/name:v1" not in client.images.get("busybox").tags
+        with pytest.raises(docker.errors.APIError, match="must force"):
+            client.images.remove(client.images.get("busybox").id)
+    finally:
+        c.remove()
+
+
 def test_create_options_become_the_engines_run_options(client, tmp_path):
     (tmp_path / "bound.txt").write_text("bound in\n")
     tmp_path.chmod(0o755)   # user 1000 in the container reads it
