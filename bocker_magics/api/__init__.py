@@ -7,6 +7,8 @@ docker-py, docker-compose and testcontainers drive the same engine `bocker` does
     ids.py      Docker's 64-hex ids over bocker's ps_/img_ ids
     app.py      the Api: the endpoints of containers.py, exec.py, images.py, build.py,
                 networks.py, volumes.py, system.py, events.py
+    containers.py's parts: runconfig.py (a create body -> RunOptions), container_json.py
+                (inspect and list shapes), attach.py (attach, wait), archive.py (archive, export)
 """
 
 from .server import DEFAULT_HOST, DEFAULT_IDLE, make_service, serve
