@@ -17,7 +17,6 @@ MODULE_EXCEPTIONS = {
     "commands.py": "not split yet (another change is editing it)",
     "magics.py": "not split yet (another change is editing it)",
     "server.py": "not split yet (another change is editing it)",
-    "api/server.py": "not split yet (the API face: another change is editing it)",
     "runc.py": "not split yet (the runtime's face: another change is editing it)",
     "engine/stacks/stack.py": "not split yet (another change is editing it)",
     "engine/network/networks.py": "not split yet (several networks per container just landed in it)",
