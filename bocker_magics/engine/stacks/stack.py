@@ -5,48 +5,39 @@ labels them, so `ps --filter label=com.docker.compose.project=P` and Compose's o
 them. `up` again changes only what changed (a service's config hash is one of its labels).
 
 Nothing here knows the kernel: every step is a call of the Engine facade, as a face makes it.
+Its parts: labels.py (the labels and the config hash), service_options.py (a service as run
+options), waits.py (dependency conditions, `up --wait`), stack_logs.py (the merged logs).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from ...errors import BockerError, Conflict, InvalidArgument, NotFound
+from ...errors import Conflict, InvalidArgument, NotFound
+from .labels import (  # noqa: F401  (the parts' names, from here as before)
+    LABEL_DEPENDS,
+    LABEL_FILES,
+    LABEL_HASH,
+    LABEL_NUMBER,
+    LABEL_ONEOFF,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    LABEL_WORKDIR,
+    ServiceContainer,
+    config_hash,
+)
 from .model import Project, Service
+from .service_options import ServiceOptions
+from .stack_logs import StackLogs
+from .waits import StackError, Waits  # noqa: F401
 
-LABEL_PROJECT = "com.docker.compose.project"
-LABEL_SERVICE = "com.docker.compose.service"
-LABEL_NUMBER = "com.docker.compose.container-number"
-LABEL_ONEOFF = "com.docker.compose.oneoff"
-LABEL_HASH = "com.docker.compose.config-hash"
-LABEL_WORKDIR = "com.docker.compose.project.working_dir"
-LABEL_FILES = "com.docker.compose.project.config_files"
-LABEL_DEPENDS = "com.docker.compose.depends_on"
 WAIT_TIMEOUT = 120.0
 
 
-class StackError(BockerError):
-    """A service that can't come up as asked (a failed dependency, an unhealthy one)."""
 
-
-@dataclass
-class ServiceContainer:
-    service: str
-    number: int
-    container: object  # engine Container
-
-
-def config_hash(service: Service) -> str:
-    """What decides whether `up` recreates a service's containers: its whole normal form."""
-    text = json.dumps(service.to_config(), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-class Stack:
+class Stack(ServiceOptions, Waits, StackLogs):
     def __init__(self, engine, project: Project, say: Callable[[str], None] | None = None) -> None:
         self.engine, self.project = engine, project
         self.say = say or (lambda line: None)
@@ -155,45 +146,6 @@ class Stack:
         except NotFound:
             return False
 
-    def _wait_for_dependencies(self, service: Service, timeout: float) -> None:
-        for dep, condition in service.depends_on.items():
-            if dep not in self.project.services:
-                continue  # an optional one (required: false) that is not in this file
-            deadline = time.monotonic() + timeout
-            for sc in self.containers(dep):
-                self._wait_condition(dep, sc.container.id, condition.condition, deadline)
-
-    def _wait_condition(self, service: str, cid: str, condition: str, deadline: float) -> None:
-        if condition == "service_started":
-            return
-        while True:
-            c = self.engine.container(cid)
-            status, health = c.status_text, self.health_of(c)
-            if condition == "service_healthy":
-                if health == "healthy":
-                    self.say(f"Container {c.name}  Healthy")
-                    return
-                if health is None:
-                    raise StackError(f"dependency {service} has no healthcheck: service_healthy can't be waited on")
-                if health == "unhealthy":
-                    raise StackError(f"dependency failed to start: container {c.name} is unhealthy")
-            elif condition == "service_completed_successfully":
-                if not c.running:
-                    code = c.state.exit_code if c.state is not None else None
-                    if code == 0:
-                        return
-                    raise StackError(f"service {service} didn't complete successfully: exit {code}")
-            if not c.running and condition == "service_healthy":
-                raise StackError(f"dependency failed to start: container {c.name} exited ({status})")
-            if time.monotonic() >= deadline:
-                raise StackError(f"timed out waiting for {service} to be {condition.removeprefix('service_')}")
-            time.sleep(0.1)
-
-    @staticmethod
-    def health_of(container) -> str | None:
-        health = getattr(container, "health", None)
-        return health() if callable(health) else health
-
     def _converge(self, service: Service, force: bool) -> list[ServiceContainer]:
         digest = config_hash(service)
         existing = {sc.number: sc for sc in self.containers(service.name)}
@@ -223,99 +175,6 @@ class Stack:
             self.engine.rm(sc.container.id, force=True)
             self.say(f"Container {sc.container.name}  Removed")
         return out
-
-    def run_options(self, service: Service, number: int, digest: str, oneoff: bool = False):
-        """The service as `docker run` options (the one place a compose key becomes an engine
-        option)."""
-        from ..options import RunOptions
-
-        labels = {**service.labels, LABEL_PROJECT: self.project.name, LABEL_SERVICE: service.name,
-                  LABEL_NUMBER: str(number), LABEL_ONEOFF: str(oneoff), LABEL_HASH: digest,
-                  LABEL_WORKDIR: self.project.working_dir, LABEL_FILES: ",".join(self.project.files),
-                  LABEL_DEPENDS: ",".join(f"{d}:{c.condition}:{str(c.restart).lower()}"
-                                          for d, c in service.depends_on.items())}
-        volumes, tmpfs, mounts = [], [], []
-        for m in service.mounts:
-            if m.type == "tmpfs":
-                tmpfs.append(m.target + (f":size={m.tmpfs_size}" if m.tmpfs_size else ""))
-            elif m.type == "volume" and not m.source:
-                volumes.append(m.target)
-            else:
-                source = self.project.volumes[m.source].name if m.type == "volume" else m.source
-                volumes.append(f"{source}:{m.target}" + (":ro" if m.read_only else ""))
-        network = service.network_mode or None
-        if network is None and service.networks:
-            network = self.project.networks[next(iter(service.networks))].name
-        entrypoint = None if service.entrypoint is None else (service.entrypoint[0] if service.entrypoint else "")
-        options = RunOptions(
-            name=self.project.container_name(service, number) if not oneoff else None,
-            hostname=service.hostname or None, env=[f"{k}={v}" for k, v in service.environment.items()],
-            workdir=service.working_dir or None, volumes=volumes, limits=self._limits(service), detach=True,
-            cap_add=list(service.cap_add), cap_drop=list(service.cap_drop), privileged=service.privileged,
-            network=network, publish=[p.docker_spelling() for p in service.ports], dns=list(service.dns),
-            user=service.user or None, group_add=list(service.group_add), read_only=service.read_only,
-            tmpfs=tmpfs, mounts=mounts, ulimits=[f"{k}={s}:{h}" for k, (s, h) in service.ulimits.items()],
-            oom_score_adj=service.oom_score_adj, sysctls=[f"{k}={v}" for k, v in service.sysctls.items()],
-            devices=list(service.devices), security_opt=list(service.security_opt),
-            interactive=service.stdin_open, tty=service.tty, entrypoint=entrypoint,
-            labels=[f"{k}={v}" for k, v in labels.items()], pid=service.pid or None, ipc=service.ipc or None,
-            uts=service.uts or None, stop_signal=service.stop_signal or None,
-            stop_timeout=int(service.stop_grace_period) if service.stop_grace_period is not None else None,
-            init=service.init, restart=service.restart if service.restart != "no" else None)
-        self._extend_options(options, service)
-        return options
-
-    def _extend_options(self, options, service: Service) -> None:
-        """The service's networks (the first at create, the others attached as eth1...), its
-        name and aliases on each (and a static address where ipv4_address gives one), its
-        healthcheck."""
-        attach = [(self.project.networks[key].name, net) for key, net in service.networks.items()]
-        if not service.network_mode and attach:
-            first, *more = attach
-            options.network_aliases = list(dict.fromkeys([service.name, *first[1].aliases]))
-            options.ip = first[1].ipv4_address or None
-            options.more_networks = [{"name": name, "aliases": list(dict.fromkeys([service.name, *net.aliases])),
-                                      "ip": net.ipv4_address} for name, net in more]
-        else:
-            options.network_aliases = [service.name]
-        check = service.healthcheck
-        if check is not None:
-            options.health = {k: v for k, v in (("test", check.test or None), ("interval", check.interval),
-                                                ("timeout", check.timeout), ("retries", check.retries),
-                                                ("start_period", check.start_period)) if v is not None}
-        options.no_healthcheck = service.healthcheck_disabled
-
-    @staticmethod
-    def command_of(service: Service) -> list[str] | None:
-        """The command to run: an entrypoint of several words puts the rest before the command
-        (Docker's --entrypoint takes the program only), and resets the image's CMD as Docker does."""
-        if service.entrypoint is None:
-            return service.command
-        return [*service.entrypoint[1:], *(service.command or [])]
-
-    def _limits(self, service: Service):
-        if not (service.mem_limit or service.cpus or service.cpu_shares or service.pids_limit):
-            return None
-        from ..limits import Limits
-        from .sizes import parse_size
-
-        limits = Limits(memory=parse_size(service.mem_limit) if service.mem_limit else None,
-                        cpu_shares=service.cpu_shares, cpus=service.cpus, pids=service.pids_limit)
-        try:
-            limits.validate()
-        except InvalidArgument as e:
-            raise InvalidArgument(f"service {service.name}: {e}") from None
-        return limits
-
-    def wait_healthy(self, started: list[ServiceContainer], timeout: float) -> None:
-        """`up --wait`: every container running, and healthy where it has a healthcheck."""
-        deadline = time.monotonic() + timeout
-        for sc in started:
-            c = self.engine.container(sc.container.id)
-            if self.health_of(c) is not None:
-                self._wait_condition(sc.service, c.id, "service_healthy", deadline)
-            elif not c.running:
-                raise StackError(f"container {c.name} exited ({c.status_text})")
 
     # -- the other verbs ----------------------------------------------------------------------
     def down(self, *, volumes: bool = False, rmi: str | None = None, remove_orphans: bool = False) -> None:
@@ -442,58 +301,7 @@ class Stack:
                 out.append((sc, None))
         return out
 
-    def log_lines(self, services: list[str] | None = None, *, tail: int | None = None, follow: bool = False,
-                  started: list[ServiceContainer] | None = None):
-        """Every container's log as Compose prints it: (prefix, stream, line) with the prefix
-        `SERVICE-N`, lines of all the containers merged as they come; following: until every
-        one has stopped."""
-        import queue
-        import threading
 
-        chosen = started if started is not None else self._pick(services)
-        if not chosen:
-            return
-        width = max(len(f"{sc.service}-{sc.number}") for sc in chosen)
-        lines: queue.Queue = queue.Queue()
-        done = object()
-        stop = threading.Event()
-
-        def read(sc: ServiceContainer) -> None:
-            prefix = f"{sc.service}-{sc.number}".ljust(width)
-            partial: dict[str, bytes] = {}
-            try:
-                for r in self.engine.log_records(sc.container.id, tail=tail, follow=follow):
-                    if stop.is_set():
-                        break
-                    data = partial.pop(r.stream, b"") + r.text(False)
-                    *whole, rest = data.split(b"\n")
-                    for line in whole:
-                        lines.put((prefix, r.stream, line))
-                    if rest:
-                        partial[r.stream] = rest
-                for stream, rest in partial.items():
-                    lines.put((prefix, stream, rest))
-            except BockerError:
-                pass  # removed while we read it
-            finally:
-                lines.put(done)
-
-        threads = [threading.Thread(target=read, args=(sc,), daemon=True) for sc in chosen]
-        for t in threads:
-            t.start()
-        remaining = len(threads)
-        try:
-            while remaining:
-                try:
-                    item = lines.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if item is done:
-                    remaining -= 1
-                else:
-                    yield item
-        finally:
-            stop.set()
 
 
 def open_stack(engine, *, files: list[str] | None = None, project: str | None = None, cwd=None,
