@@ -1,6 +1,7 @@
-"""Container networking: networks and their address leases (networks.py), the data they are
-made of (model.py), netlink through pyroute2 (netlink.py), NAT rules (nat.py), the /etc files
-of a container (etc_files.py), published ports (ports.py) and their relay (relay.py).
+"""Container networking: networks (networks.py), their address leases (leases.py) and a
+container's interfaces on them (interfaces.py), the data they are made of (model.py), netlink
+through pyroute2 (netlink.py), NAT rules (nat.py), the /etc files of a container
+(etc_files.py), published ports (ports.py) and their relay (relay.py).
 
 The names below are loaded on first use (PEP 562): the monitor imports relay.py alone, and
 `bocker ps` imports none of this.
