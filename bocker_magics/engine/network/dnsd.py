@@ -27,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from .resolver import Names, Resolver, Server, listen_in
+from .resolver import Names, Resolver
+from .resolver_server import Server, listen_in
 
 DNS_FILE = "dns.json"
 IDLE_EXIT = float(os.environ.get("BOCKER_DNSD_IDLE", "60"))  # seconds with nothing to serve, then it leaves
