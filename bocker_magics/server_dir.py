@@ -84,7 +84,7 @@ def _peer(conn: socket.socket) -> tuple[int, int]:
     return pid, uid
 
 
-# -- start, and retiring older versions -----------------------------------------------------------
+# -- telling servers to leave, retiring older versions, stopping and finding them ----------------
 def tell_to_leave(sdir: ServerDir, name: str) -> tuple[int | None, bool]:
     """Ask the server listening as `name` to leave once its requests are done: (its pid,
     whether it said yes); (None, False) when nobody listens there."""

@@ -118,7 +118,7 @@ def whole_number(flag: str, text: str) -> int:
         raise InvalidArgument(f"Invalid value '{text}' for {flag}: it must be a whole number") from None
 
 
-# -- arguments --------------------------------------------------------------------------
+# -- arguments several verbs share ----------------------------------------------------------
 def no_arguments(p: argparse.ArgumentParser) -> None:
     pass
 

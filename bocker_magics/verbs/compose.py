@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from ..engine import Engine
 
 
-# -- compose: a stack of services (engine/stacks) ---------------------------------------------
 @dataclass
 class ComposeResult:
     """What a compose verb did: its action, its own arguments, the stack and the action's value

@@ -73,7 +73,7 @@ def _ps(e: Engine, a: argparse.Namespace, ctx: Context):
     return e.ps(filters=a.filter, last=1 if a.latest else last)
 
 
-# -- containers: pause, top, port, rename, cp, prune ------------------------------------
+# -- top, port, cp ------------------------------------------------------------------------
 def _top_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("container", help="container id or name")
     p.add_argument("ps_options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
