@@ -15,224 +15,58 @@ filesystem context: CLONE_FS) and environment. The server holds no container: ea
 by its monitor (runtime/monitor.py) as in process, so a server that exits, or is killed,
 loses none; what a server killed mid-start left is what `bocker gc` removes, as after a
 killed `bocker run`.
+
+Here: the server (its loop, a connection, a request's run) and its start (main). The thread
+a request runs in (its streams, terminal, CLONE_FS, interrupts; the kept workers) is
+server_threads.py; the servers of a root seen from outside (the directory, the log, telling
+one to leave, stopping them, finding them) is server_dir.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import os
-import queue
 import select
 import signal
 import socket
-import struct
 import sys
-import termios
 import threading
 import time
 import traceback
-import tty as _tty
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import client
-from .client import SERVER_DIR, address, code_version, decode_request, namespace_ids, root_of, server_identity
-from .terminal import Terminal
+from .client import code_version, decode_request, namespace_ids, root_of, server_identity
+from .server_dir import (  # noqa: F401  (importable from here, as before)
+    LOG_LIMIT,
+    Log,
+    ServerDir,
+    _alive,
+    _peer,
+    retire_older,
+    server_processes,
+    stop_servers,
+    tell_to_leave,
+)
+from .server_threads import (  # noqa: F401
+    CLONE_FS,
+    RemoteTerminal,
+    Request,
+    ThreadStream,
+    Workers,
+    _async_raise,
+    _exit_status,
+    _streams,
+    _text_stream,
+    _unshare_fs,
+)
 
-CLONE_FS = 0x00000200
 DEFAULT_IDLE = 600.0
 POLL = 0.25           # how often it looks at its socket (its root) and the clock
 VERSION_POLL = 2.0    # how often it looks at its code
 MAX_FDS = 4
 REQUEST_TIMEOUT = 10.0  # for a peer to send its request once connected
-LOG_LIMIT = 1 << 20
-
-
-# -- the streams of the thread that serves a request ------------------------------------------
-class _Streams(threading.local):
-    stdin: Any = None
-    stdout: Any = None
-    stderr: Any = None
-    own_fs: bool = False  # this thread unshared its filesystem context (CLONE_FS)
-
-
-_streams = _Streams()
-
-
-class ThreadStream:
-    """sys.stdout (stdin, stderr) of the thread that serves a request: its client's; the
-    server's own (its log) elsewhere. print() and the renderers need no change."""
-
-    def __init__(self, name: str, default: Any) -> None:
-        self._name = name
-        self._default = default
-
-    def current(self) -> Any:
-        return getattr(_streams, self._name) or self._default
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self.current(), attr)
-
-
-class RemoteTerminal(Terminal):
-    """The client's terminal, through its fd 0: raw mode set here (termios works on any fd
-    of a terminal), SIGWINCH relayed as a message (a signal reaches the client, not us)."""
-
-    @contextlib.contextmanager
-    def raw(self) -> Iterator[RemoteTerminal]:
-        saved = termios.tcgetattr(self.fd)
-        try:
-            _tty.setraw(self.fd, termios.TCSANOW)
-            yield self
-        finally:
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, saved)
-
-    def notify_winch(self) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._winch_w, b"w")
-
-
-def _async_raise(ident: int, exc: type[BaseException] | None) -> None:
-    """Raise `exc` in the thread `ident` at its next bytecode (None: cancel a pending one)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
-                                               ctypes.py_object(exc) if exc is not None else None)
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _unshare_fs() -> None:
-    if _libc.unshare(CLONE_FS) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
-@dataclass
-class Request:
-    """One command being served: its thread, its client's messages, its terminal."""
-
-    ident: int
-    interrupts: Any
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    done: bool = False
-    terminals: list[RemoteTerminal] = field(default_factory=list)
-
-    def stop(self, hang_up: bool) -> None:
-        """Ctrl-C (or the client gone): the attach loop hears it; anything else gets a
-        KeyboardInterrupt, as a Ctrl-C in process would raise."""
-        with self.lock:
-            if self.done:
-                return
-            if self.interrupts.streaming:
-                self.interrupts.hang_up() if hang_up else self.interrupts.interrupt()
-            else:
-                _async_raise(self.ident, KeyboardInterrupt)
-
-    def finish(self) -> None:
-        while True:
-            try:
-                with self.lock:
-                    self.done = True
-                    _async_raise(self.ident, None)
-                return
-            except KeyboardInterrupt:
-                continue  # raised just before: done is set on the next pass
-
-
-class Workers:
-    """Threads kept for the next request: starting a thread is cheap, but now and then
-    (the kernel's clone under load) slow, and it is on the path of every command."""
-
-    KEEP = 16  # idle threads kept; more leave
-
-    def __init__(self, log) -> None:
-        self._idle: list[queue.SimpleQueue] = []
-        self._lock = threading.Lock()
-        self._log = log
-
-    def submit(self, fn, *args: Any) -> None:
-        with self._lock:
-            q = self._idle.pop() if self._idle else None
-        if q is None:
-            q = queue.SimpleQueue()
-            threading.Thread(target=self._loop, args=(q,), daemon=True, name="bocker-worker").start()
-        q.put((fn, args))
-
-    def _loop(self, q: queue.SimpleQueue) -> None:
-        while True:
-            fn, args = q.get()
-            try:
-                fn(*args)
-            except BaseException:
-                self._log("a worker failed:\n" + traceback.format_exc())
-            with self._lock:
-                if len(self._idle) >= self.KEEP:
-                    return
-                self._idle.append(q)
-
-
-# -- the server's directory ----------------------------------------------------------------------
-class ServerDir:
-    """BOCKER_ROOT/server, reached through a short-lived fd each time: a server holds no file
-    under its root (an rm -rf of the root, and the tests' host checks, see none open)."""
-
-    def __init__(self, root: str) -> None:
-        self.path = os.path.join(root, SERVER_DIR)
-
-    def at(self, entry: str, fn):
-        fd = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            return fn(address(fd, entry))
-        finally:
-            os.close(fd)
-
-    def inode(self, entry: str) -> int | None:
-        try:
-            return self.at(entry, os.stat).st_ino
-        except OSError:
-            return None
-
-    def unlink(self, entry: str) -> None:
-        with contextlib.suppress(OSError):
-            self.at(entry, os.unlink)
-
-    def entries(self) -> list[str]:
-        try:
-            return os.listdir(self.path)
-        except OSError:
-            return []
-
-
-class Log:
-    """The server's log, BOCKER_ROOT/server/<name's first part>.log: each write opens,
-    appends and closes (see ServerDir); gone with the root."""
-
-    def __init__(self, sdir: ServerDir, name: str) -> None:
-        self.sdir = sdir
-        self.entry = name.split("-")[0] + ".log"
-        with contextlib.suppress(OSError):
-            if sdir.at(self.entry, os.stat).st_size > LOG_LIMIT:
-                sdir.at(self.entry, lambda p: os.truncate(p, 0))
-
-    def write(self, text: str) -> int:
-        def append(path: str) -> None:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                os.write(fd, text.encode("utf-8", "backslashreplace"))
-            finally:
-                os.close(fd)
-        with contextlib.suppress(OSError):
-            self.sdir.at(self.entry, append)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
 
 
 # -- the server ---------------------------------------------------------------------------
@@ -443,13 +277,6 @@ class Server:
                         t.notify_winch()
 
 
-def _peer(conn: socket.socket) -> tuple[int, int]:
-    """The peer's (pid, uid), as the kernel saw them at connect (SO_PEERCRED)."""
-    pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                         struct.calcsize("3i")))
-    return pid, uid
-
-
 def _receive(conn: socket.socket) -> tuple[bytes, list[int]]:
     """The request: its first packet says its length and carries the fds."""
     msg, fds, _flags, _addr = socket.recv_fds(conn, client.CHUNK + 64, MAX_FDS)
@@ -466,112 +293,6 @@ def _receive(conn: socket.socket) -> tuple[bytes, list[int]]:
         parts.append(chunk)
         have += len(chunk)
     return b"".join(parts), fds
-
-
-def _text_stream(fd: int, errors: str, unbuffered: bool) -> io.TextIOWrapper:
-    tty = os.isatty(fd)
-    stream = io.TextIOWrapper(io.BufferedWriter(io.FileIO(fd, "w", closefd=True)), encoding="utf-8",
-                              errors=errors, line_buffering=tty and not unbuffered, write_through=unbuffered)
-    return stream
-
-
-def _exit_status(code: Any, stderr: Any) -> int:
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    stderr.write(f"{code}\n")
-    return 1
-
-
-# -- start, and retiring older versions -----------------------------------------------------------
-def tell_to_leave(sdir: ServerDir, name: str) -> tuple[int | None, bool]:
-    """Ask the server listening as `name` to leave once its requests are done: (its pid,
-    whether it said yes); (None, False) when nobody listens there."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-    try:
-        s.settimeout(5)
-        sdir.at(name + ".sock", s.connect)
-        pid = _peer(s)[0]
-        try:
-            s.send(b"quit")
-            return pid, s.recv(64).startswith(b"bye")
-        except OSError:
-            return pid, False
-    except OSError:
-        return None, False
-    finally:
-        s.close()
-
-
-def retire_older(sdir: ServerDir, name: str, log) -> None:
-    """Servers of this identity's older versions: told to leave (their socket goes at once,
-    so no client reaches them; they finish the requests they serve)."""
-    base = name.split("-")[0]
-    for entry in sdir.entries():
-        if entry.startswith(base + "-") and entry.endswith(".sock") and entry != name + ".sock":
-            other = entry[:-len(".sock")]
-            pid, agreed = tell_to_leave(sdir, other)
-            if pid is None:  # nobody listens: a socket a killed server left
-                sdir.unlink(entry)
-                sdir.unlink(other + ".lock")
-            elif agreed:
-                log(f"told the older version {other} (pid {pid}) to leave")
-            else:  # it does not answer: its containers are its monitors', nothing is lost
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                sdir.unlink(entry)
-                log(f"killed the older version {other} (pid {pid}): it did not answer")
-
-
-def stop_servers(root: str, timeout: float = 10.0) -> list[int]:
-    """Stop every server of a root (tests, a clean-up): told to leave, killed if still
-    there after `timeout`. Returns their pids."""
-    sdir = ServerDir(root)
-    pids = []
-    for entry in sdir.entries():
-        if entry.endswith(".sock"):
-            pid, _ = tell_to_leave(sdir, entry[:-len(".sock")])
-            if pid is not None:
-                pids.append(pid)
-    deadline = time.monotonic() + timeout
-    for pid in pids:
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    return pids
-
-
-def server_processes(root: str | None = None) -> list[int]:
-    """Pids of bocker servers (of the root given or of roots under it, by the root in their
-    command line): what the tests' last check looks for."""
-    base = os.path.realpath(root) if root is not None else None
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            if b"bocker_magics.server" not in argv or not _alive(int(pid)):
-                continue
-            rest = argv[argv.index(b"bocker_magics.server") + 1:]
-            theirs = os.fsdecode(rest[2]) if len(rest) >= 3 else ""
-            if base is not None and theirs != base and not theirs.startswith(base + os.sep):
-                continue
-            out.append(int(pid))
-        except OSError:
-            continue
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-        return data[data.rindex(b")") + 2:][:1] not in (b"Z", b"X")
-    except OSError:
-        return False
 
 
 def _warm(engine: Any, log) -> None:

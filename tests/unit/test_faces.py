@@ -135,7 +135,9 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
-FACES = {"cli": {"cli", "client", "server"}, "magics": {"magics"}, "runc": {"runc"}}
+FACES = {"cli": {"cli", "client", "server", "server_dir", "server_threads"},
+         "magics": {"magics", "magic_tables", "magic_ways"},
+         "runc": {"runc", "runc_verbs"}}
 
 
 @pytest.mark.parametrize("face", sorted(FACES))
@@ -144,9 +146,11 @@ def test_no_face_imports_another_face(face):
     for module in FACES[face]:
         found = _imports(PACKAGE / f"{module}.py") & others
         assert not found, f"{module}.py imports {found}"
-    for shared in ("commands", "rendering", "cell_views"):
-        found = _imports(PACKAGE / f"{shared}.py") & {f"bocker_magics.{m}" for ms in FACES.values() for m in ms}
-        assert not found, f"{shared}.py imports a face: {found}"
+    shared = ["commands.py", "rendering.py", "cell_views.py",
+              *(f"verbs/{p.name}" for p in (PACKAGE / "verbs").glob("*.py"))]
+    for name in shared:  # the verbs' table and its parts (verbs/), the lines, the views
+        found = _imports(PACKAGE / name) & {f"bocker_magics.{m}" for ms in FACES.values() for m in ms}
+        assert not found, f"{name} imports a face: {found}"
 
 
 # -- one signal parser --------------------------------------------------------------------------

@@ -14,10 +14,6 @@ MAX_FUNCTION_LINES = 80
 
 # path under bocker_magics/ -> why it is still over MAX_MODULE_LINES
 MODULE_EXCEPTIONS = {
-    "commands.py": "not split yet (another change is editing it)",
-    "magics.py": "not split yet (another change is editing it)",
-    "server.py": "not split yet (another change is editing it)",
-    "runc.py": "not split yet (the runtime's face: another change is editing it)",
     "engine/runtime/monitor.py": "not split yet (another change is editing it)",
 }
 # "path:function" -> why it is still over MAX_FUNCTION_LINES
