@@ -65,11 +65,16 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_now(reg) -> float:
-    """This process's CPU (every thread), its children's (skopeo) and the registry's."""
+def _cpu_now(reg) -> tuple[float, float]:
+    """This process's CPU (every thread) and its children's (skopeo); the registry's."""
     import resource
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + _proc_cpu(reg.proc.pid)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, _proc_cpu(reg.proc.pid)
+
+
+def _cpu_since(reg, before: tuple[float, float]) -> tuple[float, float]:
+    now = _cpu_now(reg)
+    return now[0] - before[0], now[1] - before[1]
 
 
 def timed_pull(work: Path, ref: str, tag: str, i: int, env: dict[str, str] | None = None, reg=None) -> float:
@@ -79,12 +84,12 @@ def timed_pull(work: Path, ref: str, tag: str, i: int, env: dict[str, str] | Non
     os.environ.update(env or {})
     engine = Engine(root)
     try:
-        cpu = _cpu_now(reg) if reg else 0.0
+        cpu = _cpu_now(reg) if reg else (0.0, 0.0)
         t = time.perf_counter()
         img = engine.pull(ref)
         took = time.perf_counter() - t
         if reg:
-            CPU.setdefault(tag, []).append(_cpu_now(reg) - cpu)
+            CPU.setdefault(tag, []).append(_cpu_since(reg, cpu))
         assert len(img.layers) == 4
         return took
     finally:
@@ -99,12 +104,12 @@ def timed_pull(work: Path, ref: str, tag: str, i: int, env: dict[str, str] | Non
 
 def timed_skopeo(work: Path, ref: str, i: int, reg=None, tag: str = "skopeo") -> float:
     dest = work / f"skopeo-{i}"
-    cpu = _cpu_now(reg) if reg else 0.0
+    cpu = _cpu_now(reg) if reg else (0.0, 0.0)
     t = time.perf_counter()
     run("skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{ref}", f"dir:{dest}")
     took = time.perf_counter() - t
     if reg:
-        CPU.setdefault(tag, []).append(_cpu_now(reg) - cpu)
+        CPU.setdefault(tag, []).append(_cpu_since(reg, cpu))
     shutil.rmtree(dest)
     return took
 
@@ -114,11 +119,14 @@ def ms(xs: list[float]) -> str:
 
 
 def cpu_ratio(a: str, b: str) -> str:
-    """CPU seconds (client + registry), less sensitive than wall time to a busy machine."""
+    """CPU seconds (client + registry), less sensitive than wall time to a busy machine; and
+    each side's."""
     if a not in CPU or b not in CPU:
         return ""
-    x, y = statistics.median(CPU[a]), statistics.median(CPU[b])
-    return f"   [CPU, client + registry: {x:.2f} s vs {y:.2f} s: {x / y:.2f}]"
+    x, y = (statistics.median(sum(c) for c in CPU[k]) for k in (a, b))
+    xc, yc, xr, yr = (statistics.median(c[i] for c in CPU[k]) for i in (0, 1) for k in (a, b))
+    return (f"   [CPU, client + registry: {x:.2f} s vs {y:.2f} s: {x / y:.2f}; client {xc:.2f} vs {yc:.2f}, "
+            f"registry {xr:.2f} vs {yr:.2f}]")
 
 
 def main() -> int:

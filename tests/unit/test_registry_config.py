@@ -158,3 +158,19 @@ def test_zstd_layers_stream_in_process_and_a_bad_stream_is_a_layer_error(tmp_pat
             d = Decompressed(io.BytesIO(bad))
             while d.read(1 << 16):
                 pass
+
+
+def test_a_registry_context_is_made_once_while_its_files_are_unchanged(tmp_path):
+    from tests.support.tls_fixtures import CA
+    d = tmp_path / "certs.d" / "reg.test:5000"
+    d.mkdir(parents=True)
+    CA.make(d / "ca.crt")
+    certs = tls.find_certs("reg.test:5000", [str(tmp_path / "certs.d")])
+    first = tls.make_context(certs, verify=True)
+    assert tls.make_context(certs, verify=True) is first       # the system's bundle is read once
+    assert tls.make_context(certs, verify=False) is not first  # insecure: another context
+    CA.make(d / "ca.crt", cn="another CA")                     # the file replaced: read again
+    assert tls.make_context(certs, verify=True) is not first
+    (d / "ca.crt").unlink()                                    # gone: the one line, as before
+    with pytest.raises(InvalidArgument, match="Could not read"):
+        tls.make_context(certs, verify=True)
