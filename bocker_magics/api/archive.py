@@ -29,8 +29,9 @@ class ArchiveApi:
                  "linkTarget": st.link_target}
         return base64.b64encode(json.dumps(value).encode()).decode()
 
-    @route("HEAD", "/containers/(?P<ref>[^/]+)/archive")
-    def container_archive_head(self, r, ref: str) -> None:
+    def _archive_target(self, r, ref: str):
+        """The container, the path asked for and its stat header (400 without a path, 404
+        for a path that is not there)."""
         c = self.ids.container(ref)
         path = r.arg("path") or ""
         if not path:
@@ -39,18 +40,16 @@ class ArchiveApi:
             header = self._path_stat_header(c.id, path)
         except NotFound:
             raise ApiError(404, f"Could not find the file {path} in container {ref}") from None
+        return c, path, header
+
+    @route("HEAD", "/containers/(?P<ref>[^/]+)/archive")
+    def container_archive_head(self, r, ref: str) -> None:
+        c, path, header = self._archive_target(r, ref)
         r.reply(200, b"", "application/json", {"X-Docker-Container-Path-Stat": header})
 
     @route("GET", "/containers/(?P<ref>[^/]+)/archive")
     def container_archive_get(self, r, ref: str) -> None:
-        c = self.ids.container(ref)
-        path = r.arg("path") or ""
-        if not path:
-            raise ApiError(400, "path is empty")
-        try:
-            header = self._path_stat_header(c.id, path)
-        except NotFound:
-            raise ApiError(404, f"Could not find the file {path} in container {ref}") from None
+        c, path, header = self._archive_target(r, ref)
         stream = r.stream("application/x-tar", headers={"X-Docker-Container-Path-Stat": header})
         self.engine.cp(f"{c.id}:{path}", "-", archive=True, stdout=_StreamWriter(stream))
         stream.close()
