@@ -10,6 +10,9 @@ so it outlives the engine), that runs one container from its bundle to its end:
   5. removes the cgroup. The mounts die with the container's mount namespace: none is
      ever made in the host's.
 
+Steps 1-2 run in a short-lived child of the monitor, the starter, for each (re)start; the
+monitor itself keeps only what lives as long as the container (Monitor says why: memory).
+
 The exec monitor does the same for one more process in a running container: it joins the
 container's namespaces and cgroup instead of making them. protocol.py has the picture of
 who says what to whom. Stdlib only: this is a `python -I -S` process.
@@ -389,6 +392,7 @@ class Child:
     def __init__(self, pid: int, sync: Sync, sources: dict[int, str], stdin_fd: int | None,
                  console: socket.socket | None) -> None:
         self.pid, self.sync, self.sources, self.stdin_fd, self.console = pid, sync, sources, stdin_fd, console
+        self.master: int | None = None  # the pty's, once pid 1 sent it
 
 
 def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
@@ -458,32 +462,89 @@ def cgroup_of(driver, spec: Spec, launch_id: str):
 
 # -- the monitor ---------------------------------------------------------------------------------
 DRIVERS: dict = {}  # cgroup parent -> driver, detected by the shim before it forks
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 
 
 class Monitor:
+    """Two processes hold a container (measured, issue 22: memory per container).
+
+    The *holder* (this object in the process the shim forked) lives as long as the container:
+    its log, its attach socket and clients, its published ports, its healthchecks, its exit
+    status and OOM record, its restarts. The *starter*, a child of the holder, does the
+    work of each (re)start: reads the spec, writes the state, makes the cgroup, makes pid 1
+    and takes it through the engine's go; it hands pid 1's stdio to the holder and exits.
+    The holder is a subreaper, so pid 1 is its child from then on (it reaps it, as before).
+
+    Why: a forked Python process owns a page as soon as it writes to it, and CPython writes
+    to every object it touches (reference counts). Everything the start touches (the spec
+    model, the cgroup drivers, init.py, the state's encoding) would stay in the holder's
+    own memory for the container's life; in the starter it goes when the starter exits.
+    The holder idles on what its event loop uses. After the container ends, the holder
+    reads the spec and state again (cleanup, restart); a container that restarts pays that
+    once more.
+
+    A starter killed (kill -9, BOCKER_CRASH_AT) takes its holder with it: what it left is
+    gc's, as when a monitor is killed. A holder killed takes its starter with it
+    (PR_SET_PDEATHSIG)."""
+
     def __init__(self, launch: Launch, fds: dict[str, int]) -> None:
         self.launch = launch
         self.bundle = launch.bundle
         self.ctl = Channel(fds["ctl"])
         self.attach_fd = fds.get("attach")
         self.netns_fd = fds.get("netns")
-        self.spec = Spec.load(os.path.join(self.bundle, "config.json"))
-        me = os.getpid()
-        self.state = State(id=launch.id, status="creating", bundle=self.bundle, phase="starting",
-                           monitor_pid=me, monitor_start=linux.process_start_time(me) or 0,
-                           boot_id=launch.boot_id, annotations=dict(self.spec.annotations))
-        previous = self._previous_state()
-        if previous is not None:
-            self.state.created_at = previous.created_at
-            self.state.creator_pid, self.state.creator_start = previous.creator_pid, previous.creator_start
+        self.holder = os.getpid()  # the state's monitor_pid: the process that lives as long as the container
+        self.holder_start = linux.process_start_time(self.holder) or 0
         self.loop = Loop()
+        # read only by the starter, or by the holder once the container ended (or a healthcheck runs)
+        self.spec: Spec | None = None
+        self.state: State | None = None
         self.cgroup = None
         self.driver = None
         self.pid: int | None = None
+        self.pid_start = 0
         self.checker = None
+        self._ran_for = 0.0
+        self._state_text = b""  # the state of the run, as its starter sent it (read when it ends)
         if launch.healthcheck:
             from .health import Checker, Healthcheck
             self.checker = Checker(Healthcheck(**launch.healthcheck), self.bundle, self.loop, self._spawn_check)
+
+    # -- what both read: the spec, the state, the cgroup -----------------------------------------
+    def _load_spec(self) -> Spec:
+        if self.spec is None:
+            self.spec = Spec.load(os.path.join(self.bundle, "config.json"))
+        return self.spec
+
+    def _load_cgroup(self) -> None:
+        if self.cgroup is None:
+            self.driver = DRIVERS.get(self.launch.cgroup_parent) or detect(parent=self.launch.cgroup_parent)
+            self.cgroup = cgroup_of(self.driver, self._load_spec(), self.launch.id)
+
+    def _new_state(self) -> State:
+        try:
+            annotations = dict(self._load_spec().annotations)
+        except Exception:
+            annotations = {}
+        state = State(id=self.launch.id, status="creating", bundle=self.bundle, phase="starting",
+                      monitor_pid=self.holder, monitor_start=self.holder_start,
+                      boot_id=self.launch.boot_id, annotations=annotations)
+        previous = self._previous_state()
+        if previous is not None:
+            state.created_at = previous.created_at
+            state.creator_pid, state.creator_start = previous.creator_pid, previous.creator_start
+        return state
+
+    def _load_state(self) -> State:
+        """The state as the starter reported it, else as it saved it, else a new one."""
+        if self.state is None and self._state_text:
+            self.state = State.from_json(self._state_text)
+        if self.state is None:
+            previous = self._previous_state()
+            ours = previous is not None and previous.monitor_pid == self.holder
+            self.state = previous if ours else self._new_state()
+        return self.state
 
     def _previous_state(self) -> State | None:
         try:
@@ -494,36 +555,26 @@ class Monitor:
     def save(self, fsync: bool = True) -> None:
         self.state.save(os.path.join(self.bundle, "state.json"), fsync=fsync)
 
+    # -- the holder ----------------------------------------------------------------------------
     def run(self) -> int:
         relay = stdio = None
+        code, oom = 255, False
         try:
-            self.save(fsync=False)
-            linux.crash_point("starting")
-            self.driver = DRIVERS.get(self.launch.cgroup_parent) or detect(parent=self.launch.cgroup_parent)
-            self.cgroup = cgroup_of(self.driver, self.spec, self.launch.id)
-            # every field of spec.linux.resources, its devices policy included: bocker-runc's
-            # create calls the same
-            self.cgroup.create(self.spec.linux.resources)
-            linux.crash_point("cgroup")
-            for d in ("upper", "work", "merged"):
-                os.makedirs(os.path.join(self.bundle, d), exist_ok=True)
+            # what lives as long as the container, ready before it starts: its log, its
+            # clients, its attach socket, its ports
             log = LogWriter(os.path.join(self.bundle, "log"))
             relay = self._ports()
-            stdio = Stdio(self.loop, log, self.spec.process.terminal)
+            stdio = Stdio(self.loop, log, tty=False)
             if self.attach_fd is not None:
                 stdio.add_client(socket.socket(fileno=self.attach_fd), owner=True)
             stdio.listen(self.bundle)
-            seccomp = _seccomp(self.launch.seccomp, self.spec)
-            root = RootContext(root=os.path.join(self.bundle, "merged"),
-                               overlay=Overlay(self.launch.layers_dir, self.launch.lowerdirs,
-                                               os.path.join(self.bundle, "upper"), os.path.join(self.bundle, "work")),
-                               cgroups=self.cgroup.paths())
             first = True
             while True:
-                code, oom = self._run_once(stdio, root, seccomp, first)
+                code, oom = self._run_once(stdio, first)
                 first = False
                 if not self._restart(code):
                     break
+            self._load_state()
             self.state.status, self.state.phase = "stopped", "exited"
             self.state.exit_code, self.state.oom_killed = code, oom
             self.state.finished_at = time.time()
@@ -533,16 +584,12 @@ class Monitor:
         except BockerError as e:
             self._failed(str(e), 125)
         except OSError as e:
-            import errno
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                self._failed(f"No space left on BOCKER_ROOT ({os.path.dirname(os.path.dirname(self.bundle))}): "
-                             "free space or move BOCKER_ROOT", 125)
-            else:
-                self._failed(f"Could not run the container: {e.strerror} ({e.filename or ''})", 125)
+            self._failed(*_os_failure(e, self.bundle))
         except Exception:
             import traceback
             self._failed("Bug: " + traceback.format_exc(), 125)
         finally:
+            self._load_state()
             self._cleanup(relay)
         try:
             self.save()
@@ -560,6 +607,7 @@ class Monitor:
         return 0
 
     def _failed(self, message: str, code: int) -> None:
+        self._load_state()
         self.state.status, self.state.phase = "stopped", "failed"
         self.state.error, self.state.exit_code = message, code
         self.state.pid = 0
@@ -572,15 +620,174 @@ class Monitor:
         relay.attach(self.loop)
         return relay
 
-    def _run_once(self, stdio: Stdio, root: RootContext, seccomp: Seccomp | None, first: bool) -> tuple[int, bool]:
-        child = spawn(self.spec, root, stdin=self.launch.stdin, netns_fd=self.netns_fd, seccomp=seccomp,
+    def _run_once(self, stdio: Stdio, first: bool) -> tuple[int, bool]:
+        """One run of pid 1: started by a starter, then held here until it exits."""
+        started = self._start(first)
+        self.pid, self.pid_start = started["pid"], started["pid_start"]
+        if first and self.netns_fd is not None and self.launch.restart.name == "no":
+            os.close(self.netns_fd)  # pid 1 holds the namespace now
+            self.netns_fd = None
+        now = time.time()
+        stdio.tty = started["tty"]
+        stdio.broadcast(CONTROL, json.dumps({"event": EVENT_STARTED, "pid": self.pid}).encode())
+        linux.crash_point("running")
+        stdio.start(started["sources"], started["stdin_fd"], started["master"])
+        if self.checker is not None:
+            self.checker.start()
+        while stdio.output_open:
+            if self.checker is None:
+                self.loop.run_once()
+            else:
+                self.loop.run_once(self.checker.due())
+                self.checker.tick()
+        if self.checker is not None:
+            self.checker.stop()  # nothing checks a stopped container
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        stdio.end_run()
+        linux.crash_point("exited")
+        self._ran_for = time.time() - now
+        self._load_cgroup()
+        return _exit_code(status), self.cgroup.oom_killed()
+
+    def _start(self, first: bool) -> dict:
+        """Fork a starter and wait for its word: started (pid 1 runs, its stdio comes with
+        it) or failed (raised here). A starter that dies without a word was killed: so is
+        its holder (the container's remains are gc's)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        capabilities._prctl(PR_SET_CHILD_SUBREAPER, 1)  # pid 1 is ours once its starter exits
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                ours.close()
+                capabilities._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a holder killed takes its starter
+                if os.getppid() != self.holder:
+                    os._exit(1)
+                code = self._starter(first, theirs)
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        theirs.close()
+        try:
+            msg, fds, _, _ = socket.recv_fds(ours, MAX_REPORT, 4)
+        except OSError:
+            msg, fds = b"", []
+        finally:
+            ours.close()
+        os.waitpid(pid, 0)  # once it is gone, pid 1 is our child
+        # and no more orphans come to us: pid 1's own (no pid namespace of its own) go to init
+        capabilities._prctl(PR_SET_CHILD_SUBREAPER, 0)
+        if not msg:
+            os._exit(1)  # killed: as a killed monitor leaves it (gc's), for the same reasons
+        head, _, self._state_text = msg.partition(b"\n")
+        report = json.loads(head)
+        if report["event"] == EVENT_FAILED:
+            for fd in fds:
+                os.close(fd)
+            if report.get("cgroup_error"):
+                self._load_state()
+                self.state.error = report["cgroup_error"]
+            raise StartFailure(report["message"], report["code"])
+        named = dict(zip(report["fds"], fds))
+        sources = {named[k]: k for k in ("stdout", "stderr") if k in named}
+        master = named.get("master")
+        if master is not None:
+            sources = {master: "stdout"}
+        report.update(sources=sources, master=master, stdin_fd=master if master is not None else named.get("stdin"))
+        self.state = None  # the starter wrote it since: read again when needed
+        return report
+
+    # -- the starter ---------------------------------------------------------------------------
+    def _starter(self, first: bool, report: socket.socket) -> int:
+        child = None
+        try:
+            try:
+                child = self._start_pid1(first)
+            except BaseException:
+                if self.pid is not None:  # a bug while pid 1 ran: never leave it behind
+                    try:
+                        os.kill(self.pid, signal.SIGKILL)
+                        os.waitpid(self.pid, 0)
+                    except OSError:
+                        pass
+                raise
+        except StartFailure as e:
+            return self._report_failed(report, e.message, e.code)
+        except BockerError as e:
+            return self._report_failed(report, str(e), 125)
+        except OSError as e:
+            return self._report_failed(report, *_os_failure(e, self.bundle))
+        except Exception:
+            import traceback
+            return self._report_failed(report, "Bug: " + traceback.format_exc(), 125)
+        names, fds = [], []
+        for fd, stream in child.sources.items():
+            names.append(stream)
+            fds.append(fd)
+        if child.stdin_fd is not None:
+            names.append("stdin")
+            fds.append(child.stdin_fd)
+        if child.master is not None:
+            names.append("master")
+            fds.append(child.master)
+        message = json.dumps({"event": EVENT_STARTED, "pid": child.pid, "pid_start": self.state.pid_start,
+                              "tty": bool(self.spec.process.terminal), "fds": names}).encode()
+        message += b"\n" + json.dumps(self.state.to_json()).encode()
+        try:
+            socket.send_fds(report, [message], fds)
+        except OSError:
+            return 1  # the holder is gone (killed): so are we, as it was
+        return 0
+
+    def _report_failed(self, report: socket.socket, message: str, code: int) -> int:
+        cgroup_error = None
+        if self.cgroup is not None and self._made_cgroup:
+            try:
+                self.cgroup.destroy()
+                self.driver.remove_parent()  # the engine's own dir goes with its last container
+            except Exception as e:
+                cgroup_error = f"cgroup not removed: {e}"
+        try:
+            report.send(json.dumps({"event": EVENT_FAILED, "message": message, "code": code,
+                                    "cgroup_error": cgroup_error}).encode())
+        except OSError:
+            return 1
+        return 0
+
+    _made_cgroup = False
+
+    def _start_pid1(self, first: bool) -> Child:
+        """The start of one run, up to the program running: the state, the cgroup, pid 1,
+        the engine's go. Returns pid 1 with its stdio (or its pty's master)."""
+        spec = self._load_spec()
+        if first:
+            self.state = self._new_state()
+            self.save(fsync=False)
+            linux.crash_point("starting")
+        else:
+            self._load_state()
+        self._load_cgroup()
+        self._made_cgroup = True  # a first run makes it; a restart's is the run's own
+        if first:
+            # every field of spec.linux.resources, its devices policy included: bocker-runc's
+            # create calls the same
+            self.cgroup.create(spec.linux.resources)
+            linux.crash_point("cgroup")
+            for d in ("upper", "work", "merged"):
+                os.makedirs(os.path.join(self.bundle, d), exist_ok=True)
+        seccomp = _seccomp(self.launch.seccomp, spec)
+        root = RootContext(root=os.path.join(self.bundle, "merged"),
+                           overlay=Overlay(self.launch.layers_dir, self.launch.lowerdirs,
+                                           os.path.join(self.bundle, "upper"), os.path.join(self.bundle, "work")),
+                           cgroups=self.cgroup.paths())
+        child = spawn(spec, root, stdin=self.launch.stdin, netns_fd=self.netns_fd, seccomp=seccomp,
                       cgroup_files=self.cgroup.join_files())
         self.pid = child.pid
         if self.netns_fd is not None and first:
             self.state.netns = os.fstat(self.netns_fd).st_ino
-            if self.launch.restart.name == "no":
-                os.close(self.netns_fd)  # pid 1 holds the namespace now
-                self.netns_fd = None
         linux.crash_point("forked")
         problem = None  # pid 1 joins its cgroup itself (spawn), before anything else
         if first and self.launch.endpoint is not None:
@@ -606,6 +813,7 @@ class Monitor:
             self._reap(child)
             raise StartFailure(final["message"], final.get("code", 125))
         child.sync.close()
+        child.master = master
         now = time.time()
         self.state.status, self.state.phase, self.state.pid = "running", "running", child.pid
         self.state.pid_start = linux.process_start_time(child.pid) or 0
@@ -621,30 +829,7 @@ class Monitor:
         self.save(fsync=False)
         if first:
             self.ctl.send(event=EVENT_STARTED, pid=child.pid)
-        stdio.broadcast(CONTROL, json.dumps({"event": EVENT_STARTED, "pid": child.pid}).encode())
-        linux.crash_point("running")
-        sources = dict(child.sources)
-        stdin_fd = child.stdin_fd
-        if master is not None:
-            sources = {master: "stdout"}
-            stdin_fd = master
-        stdio.start(sources, stdin_fd, master)
-        if self.checker is not None:
-            self.checker.start()
-        while stdio.output_open:
-            if self.checker is None:
-                self.loop.run_once()
-            else:
-                self.loop.run_once(self.checker.due())
-                self.checker.tick()
-        if self.checker is not None:
-            self.checker.stop()  # nothing checks a stopped container
-        _, status = os.waitpid(child.pid, 0)
-        self.pid = None
-        stdio.end_run()
-        linux.crash_point("exited")
-        self._ran_for = time.time() - now
-        return _exit_code(status), self.cgroup.oom_killed()
+        return child
 
     def _spawn_check(self, argv: list[str], out_fd: int, timeout: float) -> int:
         """A healthcheck's runner (health.run_check): the check runs as `exec` runs a process,
@@ -652,7 +837,8 @@ class Monitor:
         working directory, and its seccomp filter."""
         from .health import run_check
 
-        pid, pid_start = self.pid, self.state.pid_start
+        self._load_cgroup()
+        pid, pid_start = self.pid, self.pid_start
         spec, cgroup_dirs = self.spec, list(self.cgroup.paths().values())
 
         def enter():
@@ -687,6 +873,7 @@ class Monitor:
         policy = self.launch.restart
         if policy.name == "no" or os.path.exists(os.path.join(self.bundle, STOP_MARK)):
             return False
+        self._load_state()
         if policy.name == "on-failure" and (code == 0 or (policy.max_retries and
                                                           self.state.restart_count >= policy.max_retries)):
             return False
@@ -700,6 +887,7 @@ class Monitor:
             if os.path.exists(os.path.join(self.bundle, STOP_MARK)):
                 return False
         self.state.restart_count += 1
+        self.save(fsync=False)  # the next starter reads it
         return True
 
     def _cleanup(self, relay) -> None:
@@ -714,6 +902,11 @@ class Monitor:
         if self.netns_fd is not None:
             os.close(self.netns_fd)
             self.netns_fd = None
+        if self.state.phase == "exited":  # the starter made the cgroup; a failed start removed its own
+            try:
+                self._load_cgroup()
+            except Exception as e:
+                self.state.error = self.state.error or f"cgroup not removed: {e}"
         if self.cgroup is not None:
             try:
                 if self.state.phase == "exited":  # the final accounting, before it goes
@@ -741,6 +934,16 @@ def _more_leases(bundle: str) -> list[str]:
             return [line.strip() for line in f if line.strip()]
     except OSError:
         return []
+
+
+MAX_REPORT = 1 << 20  # a state with its annotations
+
+
+def _os_failure(e: OSError, bundle: str) -> tuple[str, int]:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"No space left on BOCKER_ROOT ({os.path.dirname(os.path.dirname(bundle))}): "
+                "free space or move BOCKER_ROOT", 125)
+    return f"Could not run the container: {e.strerror} ({e.filename or ''})", 125
 
 
 def release_lease(lease: str | None, container_id: str) -> None:
