@@ -23,7 +23,6 @@ MODULE_EXCEPTIONS = {
     "engine/stacks/stack.py": "not split yet (another change is editing it)",
     "engine/network/networks.py": "not split yet (several networks per container just landed in it)",
     "engine/network/resolver.py": "not split yet (its answer cache just landed in it)",
-    "engine/runtime/monitor.py": "not split yet (another change is editing it)",
 }
 # "path:function" -> why it is still over MAX_FUNCTION_LINES
 FUNCTION_EXCEPTIONS = {
