@@ -16,6 +16,9 @@ N containers (median of 5), `stop -t 1` of all of them in one command, `rm` of a
 Targets (issue 22): memory per container <= 1.0 x podman's; start <= 0.5 x podman's.
 
     sudo .venv/bin/python benchmarks/bench_density.py [--count 50] [--engines bocker podman docker] [--json FILE]
+                                                     [--bocker PATH]
+
+--bocker: another bocker to measure (an A/B of two checkouts: a script that runs its bin/bocker).
 
 Exit status: 0, 1 if an engine failed, 2 if the host was not left clean.
 """
@@ -118,11 +121,12 @@ class Engine:
 
 class Bocker(Engine):
     name = "bocker"
+    command: list[str] | None = None  # --bocker
 
     def __init__(self, work: Path, tar: Path, parent: str) -> None:
         super().__init__(work, tar, parent)
         self.root = work / "bocker-root"
-        self.bocker = default_bocker()
+        self.bocker = self.command or default_bocker()
         self._env = {**os.environ, "BOCKER_ROOT": str(self.root), "BOCKER_CGROUP_PARENT": parent,
                      "PYTHONPATH": str(REPO)}
         self.cmd("load", str(tar))
@@ -263,7 +267,10 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=50)
     ap.add_argument("--engines", nargs="*", default=list(ENGINES), choices=list(ENGINES))
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--bocker", metavar="PATH", help="the bocker command to measure (default: this checkout's)")
     args = ap.parse_args()
+    if args.bocker:
+        Bocker.command = [args.bocker]
     if os.geteuid() != 0:
         print("bench_density.py needs root", file=sys.stderr)
         return 1

@@ -119,7 +119,7 @@ class _Splice:
 
 class PortRelay:
     """Published ports: listening sockets on the host, each accepted connection spliced to
-    the container's address. `loop` is the monitor's event loop (runtime/monitor.Loop)."""
+    the container's address. `loop` is the monitor's event loop (runtime/eventloop.Loop)."""
 
     def __init__(self, target: str | None, publish: list) -> None:
         self.target = target

@@ -10,520 +10,98 @@ so it outlives the engine), that runs one container from its bundle to its end:
   5. removes the cgroup. The mounts die with the container's mount namespace: none is
      ever made in the host's.
 
-The exec monitor does the same for one more process in a running container: it joins the
-container's namespaces and cgroup instead of making them. protocol.py has the picture of
-who says what to whom. Stdlib only: this is a `python -I -S` process.
+Steps 1-2 run in a short-lived child of the monitor, the starter (starter.py), for each
+(re)start; the monitor itself keeps only what lives as long as the container (Monitor says
+why: memory). Step 3 is stdio.py on eventloop.py's loop; pid 1 and its pipes, pid1.py.
+
+The exec monitor (execmon.py) does the same for one more process in a running container: it
+joins the container's namespaces and cgroup instead of making them. The shim rehearses what
+every monitor runs (rehearsal.py). protocol.py has the picture of who says what to whom. The
+names of those modules stay importable from here. Stdlib only: this is a `python -I -S`
+process.
 """
 
 from __future__ import annotations
 
-import collections
-import errno
-import fcntl
 import json
 import os
-import selectors
 import signal
 import socket
-import struct
 import time
 
 from ...errors import BockerError, StartFailure
-
-# procfs and seccomp: imported here, so once by the shim; a monitor needs both at every start
-# (a Seccomp loads its module when it is made, in the forked monitor: at each start)
-from ..kernel import capabilities, linux
-from ..kernel import procfs as _procfs  # noqa: F401
-from ..kernel import seccomp as _seccomp_loader  # noqa: F401
-from ..kernel.cgroups import detect
-from ..kernel.process import Seccomp
-from ..kernel.rootfs import Overlay, RootContext
-from ..spec import Process, Spec, State, object_json, read_object
-from .init import EXEC_NAMESPACES, ExecConfig, InitConfig, exec_init, fork_pid1, receive_fd
+from ..kernel import linux
+from .eventloop import Loop
+from .execmon import check_entry, exec_monitor, open_namespaces  # noqa: F401 (monitor.exec_monitor)
 from .logfile import LogWriter
-from .protocol import (
-    CONTROL,
-    EVENT_DETACHED,
-    EVENT_EXITED,
-    EVENT_FAILED,
-    EVENT_NETNS,
-    EVENT_STARTED,
-    OP_DETACH,
-    OP_EOF,
-    OP_GO,
-    OP_HELLO,
-    OP_RESIZE,
-    STDERR,
-    STDIN,
-    STDOUT,
-    SYNC_ERROR,
-    SYNC_GO,
-    SYNC_READY,
-    Channel,
-    ExecLaunch,
-    Launch,
-    Sync,
-    control,
-)
+from .monitorfiles import DRIVERS, MonitorFiles  # noqa: F401 (monitor.DRIVERS: the shim's)
+from .pid1 import Child, cgroup_of, exit_code, seccomp_of, spawn  # noqa: F401 (names of monitor.py)
+from .protocol import CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_STARTED, Channel, Launch, control
+from .starter import MAX_REPORT, Starter, os_failure, start_run  # noqa: F401 (names of monitor.py)
+from .stdio import ATTACH_SOCKET, CHUNK, HIGH_WATER, Client, Stdio  # noqa: F401 (names of monitor.py)
 
-CHUNK = 65536
-HIGH_WATER = 4 << 20      # a client this far behind stops the container's output until it reads
-ATTACH_SOCKET = "attach.sock"
 STOP_MARK = "stopped-by-user"  # the engine's stop/kill leaves it: no restart after that exit
-_TIOCSWINSZ = 0x5414
 
 
-# -- a small event loop ------------------------------------------------------------------------
-class Loop:
-    """selectors with a read and a write callback per file."""
+class Monitor(MonitorFiles):
+    """Two processes hold a container (measured, issue 22: memory per container).
 
-    def __init__(self) -> None:
-        self.sel = selectors.DefaultSelector()
+    The *holder* (this object in the process the shim forked) lives as long as the container:
+    its log, its attach socket and clients, its published ports, its healthchecks, its exit
+    status and OOM record, its restarts. The *starter*, a child of the holder, does the
+    work of each (re)start: reads the spec, writes the state, makes the cgroup, makes pid 1
+    and takes it through the engine's go; it hands pid 1's stdio to the holder and exits.
+    The holder is a subreaper, so pid 1 is its child from then on (it reaps it, as before).
 
-    def watch(self, f, read=None, write=None) -> None:
-        events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
-        try:
-            key = self.sel.get_key(f)
-        except (KeyError, ValueError):
-            key = None
-        if not events:
-            if key is not None:
-                self.sel.unregister(f)
-            return
-        if key is None:
-            self.sel.register(f, events, (read, write))
-        else:
-            self.sel.modify(f, events, (read, write))
+    Why: a forked Python process owns a page as soon as it writes to it, and CPython writes
+    to every object it touches (reference counts). Everything the start touches (the spec
+    model, the cgroup drivers, init.py, the state's encoding) would stay in the holder's
+    own memory for the container's life; in the starter it goes when the starter exits.
+    The holder idles on what its event loop uses. After the container ends, the holder
+    reads the spec and state again (cleanup, restart); a container that restarts pays that
+    once more.
 
-    def remove(self, f) -> None:
-        try:
-            self.sel.unregister(f)
-        except (KeyError, ValueError):
-            pass
+    A starter killed (kill -9, BOCKER_CRASH_AT) takes its holder with it: what it left is
+    gc's, as when a monitor is killed. A holder killed takes its starter with it
+    (PR_SET_PDEATHSIG)."""
 
-    def run_once(self, timeout: float | None = None) -> None:
-        for key, mask in self.sel.select(timeout):
-            read, write = key.data
-            if mask & selectors.EVENT_READ and read:
-                read(key.fileobj)
-            # the read may have unregistered it
-            if mask & selectors.EVENT_WRITE and write and self._still(key.fileobj, write):
-                write(key.fileobj)
-
-    def _still(self, f, cb) -> bool:
-        try:
-            return self.sel.get_key(f).data[1] is cb
-        except (KeyError, ValueError):
-            return False
-
-    def close(self) -> None:
-        self.sel.close()
-
-
-# -- the container's stdio -------------------------------------------------------------------
-class Client:
-    """An attached client: a SOCK_SEQPACKET socket speaking protocol.py's frames."""
-
-    def __init__(self, sock: socket.socket, owner: bool) -> None:
-        self.sock = sock
-        sock.setblocking(False)
-        self.owner = owner          # the one that started the run: its stdin EOF closes stdin
-        self.stdin = owner          # sends input (hello may say otherwise)
-        self.streams = {"stdout", "stderr"}
-        self.queue: collections.deque[bytes] = collections.deque()
-        self.queued = 0
-
-
-class Stdio:
-    """Output of the container (pipes, or the pty master) to the log and the clients; input
-    from the clients to its stdin (a pipe, or the pty master)."""
-
-    def __init__(self, loop: Loop, log: LogWriter | None, tty: bool) -> None:
-        self.loop = loop
-        self.log = log
-        self.tty = tty
-        self.clients: list[Client] = []
-        self.sources: dict[int, str] = {}       # fd -> stream
-        self.stdin_fd: int | None = None
-        self.stdin_buffer = bytearray()
-        self.stdin_closing = False
-        self.master: int | None = None
-        self.paused = False                      # output reading stopped: a client is behind
-        self.listener: socket.socket | None = None
-
-    # sources and sinks of one run of the container
-    def start(self, sources: dict[int, str], stdin_fd: int | None, master: int | None) -> None:
-        self.sources = dict(sources)
-        self.master = master
-        self.stdin_fd = stdin_fd
-        for fd in self.sources:
-            os.set_blocking(fd, False)
-        if stdin_fd is not None:
-            os.set_blocking(stdin_fd, False)
-        self.stdin_buffer.clear()
-        self.stdin_closing = False
-        self._rewatch()
-
-    @property
-    def output_open(self) -> bool:
-        return bool(self.sources)
-
-    def _rewatch(self) -> None:
-        for fd in self.sources:
-            read = None if self.paused else self._read
-            write = self._write_stdin if (fd == self.stdin_fd and self.stdin_buffer) else None
-            self.loop.watch(fd, read=read, write=write)
-        if self.stdin_fd is not None and self.stdin_fd not in self.sources:
-            self.loop.watch(self.stdin_fd, write=self._write_stdin if self.stdin_buffer else None)
-
-    def _read(self, fd: int) -> None:
-        try:
-            data = os.read(fd, CHUNK)
-        except BlockingIOError:
-            return
-        except OSError as e:
-            if e.errno != errno.EIO:  # EIO: a pty whose every slave fd is closed
-                raise
-            data = b""
-        if not data:
-            self._close_source(fd)
-            return
-        stream = self.sources[fd]
-        if self.log is not None:
-            self.log.write(stream, data)
-        self.broadcast(STDOUT if stream == "stdout" else STDERR, data, stream)
-
-    def _close_source(self, fd: int) -> None:
-        self.sources.pop(fd, None)
-        if fd == self.stdin_fd:
-            self.stdin_fd = None
-        self.loop.remove(fd)
-        os.close(fd)
-        if fd == self.master:
-            self.master = None
-
-    def broadcast(self, kind: bytes, data: bytes, stream: str | None = None) -> None:
-        for c in list(self.clients):
-            if stream is None or stream in c.streams:
-                self.send(c, kind + data)
-
-    def send(self, c: Client, message: bytes) -> None:
-        if not c.queue:
-            try:
-                c.sock.send(message)
-                return
-            except BlockingIOError:
-                pass
-            except OSError:
-                self.drop(c)
-                return
-        c.queue.append(message)
-        c.queued += len(message)
-        self.loop.watch(c.sock, read=self._from_client, write=self._flush_client)
-        if c.queued > HIGH_WATER and not self.paused:
-            self.paused = True
-            self._rewatch()
-
-    def _flush_client(self, sock: socket.socket) -> None:
-        c = self._client(sock)
-        if c is None:
-            return
-        while c.queue:
-            try:
-                sock.send(c.queue[0])
-            except BlockingIOError:
-                return
-            except OSError:
-                self.drop(c)
-                return
-            c.queued -= len(c.queue.popleft())
-        self.loop.watch(sock, read=self._from_client)
-        if self.paused and all(x.queued <= HIGH_WATER // 2 for x in self.clients):
-            self.paused = False
-            self._rewatch()
-
-    def _client(self, sock: socket.socket) -> Client | None:
-        return next((c for c in self.clients if c.sock is sock), None)
-
-    # clients
-    def add_client(self, sock: socket.socket, owner: bool) -> Client:
-        c = Client(sock, owner)
-        self.clients.append(c)
-        self.loop.watch(sock, read=self._from_client)
-        return c
-
-    def listen(self, bundle: str) -> None:
-        """The attach socket, for `bocker attach` (bound by a relative path: a BOCKER_ROOT of
-        any length fits in a socket address)."""
-        path = os.path.join(bundle, ATTACH_SOCKET)
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-        dirfd = os.open(bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            s.bind(f"/proc/self/fd/{dirfd}/{ATTACH_SOCKET}")
-        finally:
-            os.close(dirfd)
-        os.chmod(path, 0o600)
-        s.listen(8)
-        s.setblocking(False)
-        self.listener = s
-        self.loop.watch(s, read=self._accept)
-
-    def _accept(self, listener: socket.socket) -> None:
-        try:
-            sock, _ = listener.accept()
-        except OSError:
-            return
-        self.add_client(sock, owner=False)
-
-    def _from_client(self, sock: socket.socket) -> None:
-        c = self._client(sock)
-        if c is None:
-            return
-        try:
-            msg = sock.recv(CHUNK + 1)
-        except BlockingIOError:
-            return
-        except OSError:
-            msg = b""
-        if not msg:
-            self.drop(c)
-            return
-        kind, data = msg[:1], msg[1:]
-        if kind == STDIN and c.stdin:
-            self.feed(data)
-        elif kind == CONTROL:
-            self._control(c, json.loads(data or b"{}"))
-
-    def _control(self, c: Client, op: dict) -> None:
-        what = op.get("op")
-        if what == OP_HELLO:
-            c.stdin = bool(op.get("stdin", c.stdin))
-            c.streams = {s for s in ("stdout", "stderr") if op.get(s, True)}
-        elif what == OP_RESIZE and self.master is not None:
-            rows, cols = int(op.get("rows", 0)), int(op.get("cols", 0))
-            if rows > 0 and cols > 0:
-                fcntl.ioctl(self.master, _TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        elif what == OP_EOF:
-            if c.owner or op.get("close_stdin"):
-                self.close_stdin()
-        elif what == OP_DETACH:
-            self.send(c, control(event=EVENT_DETACHED))
-            self.drop(c, flush=True)
-
-    def drop(self, c: Client, flush: bool = False) -> None:
-        if c not in self.clients:
-            return
-        self.clients.remove(c)
-        self.loop.remove(c.sock)
-        if flush:
-            c.sock.setblocking(True)
-            try:
-                for m in c.queue:
-                    c.sock.send(m)
-            except OSError:
-                pass
-        c.sock.close()
-        if self.paused and all(x.queued <= HIGH_WATER // 2 for x in self.clients):
-            self.paused = False
-            self._rewatch()
-
-    # stdin
-    def feed(self, data: bytes) -> None:
-        if self.stdin_fd is None or self.stdin_closing:
-            return
-        self.stdin_buffer += data
-        self._write_stdin(self.stdin_fd)
-
-    def _write_stdin(self, fd: int) -> None:
-        while self.stdin_buffer and self.stdin_fd is not None:
-            try:
-                n = os.write(self.stdin_fd, self.stdin_buffer)
-            except BlockingIOError:
-                break
-            except OSError:  # the container closed its stdin
-                self.stdin_buffer.clear()
-                break
-            del self.stdin_buffer[:n]
-        if not self.stdin_buffer and self.stdin_closing:
-            self._finish_stdin()
-        self._rewatch()
-
-    def close_stdin(self) -> None:
-        if self.tty or self.stdin_fd is None:
-            return  # a terminal's EOF is a ^D the program reads
-        self.stdin_closing = True
-        if not self.stdin_buffer:
-            self._finish_stdin()
-
-    def _finish_stdin(self) -> None:
-        if self.stdin_fd is not None and self.stdin_fd not in self.sources:
-            self.loop.remove(self.stdin_fd)
-            os.close(self.stdin_fd)
-        self.stdin_fd = None
-
-    def end_run(self) -> None:
-        """The run's pipes are done with (a restart makes new ones)."""
-        for fd in list(self.sources):
-            self._close_source(fd)
-        self._finish_stdin()
-
-    def finish(self, message: bytes) -> None:
-        """Tell every client how it ended, deliver what is queued, close."""
-        for c in list(self.clients):
-            self.send(c, message)
-            self.drop(c, flush=True)
-        if self.listener is not None:
-            self.loop.remove(self.listener)
-            self.listener.close()
-            self.listener = None
-
-
-# -- pid 1 ---------------------------------------------------------------------------------------
-class Child:
-    """One run of the container's pid 1, and the pipes (or pty) it was given."""
-
-    def __init__(self, pid: int, sync: Sync, sources: dict[int, str], stdin_fd: int | None,
-                 console: socket.socket | None) -> None:
-        self.pid, self.sync, self.sources, self.stdin_fd, self.console = pid, sync, sources, stdin_fd, console
-
-
-def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
-          seccomp: Seccomp | None, hook_state: str = "", cgroup_files: list[str] = ()) -> Child:
-    """Pid 1 (init.fork_pid1: its pid namespace, cgroup and init.py), with its stdio: pipes,
-    or a console socket for its pty."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    tty = spec.process.terminal
-    console_ours = console_theirs = None
-    sources: dict[int, str] = {}
-    child_fds: list[int] = []
-    if tty:
-        console_ours, console_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        stdio = None
-        stdin_w = None
-    else:
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        if stdin:
-            in_r, stdin_w = os.pipe2(os.O_CLOEXEC)
-        else:
-            in_r, stdin_w = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC), None
-        stdio = (in_r, out_w, err_w)
-        child_fds = [in_r, out_w, err_w]
-        sources = {out_r: "stdout", err_r: "stderr"}
-
-    def config(userns_fd: int | None) -> InitConfig:  # in the child: our ends go
-        ours.close()
-        if console_ours is not None:
-            console_ours.close()
-        for fd in sources:
-            os.close(fd)
-        if stdin_w is not None:
-            os.close(stdin_w)
-        return InitConfig(root=root, sync=theirs.detach(), stdio=stdio,
-                          console=console_theirs.detach() if console_theirs is not None else None,
-                          netns_fd=netns_fd, userns_fd=userns_fd, seccomp=seccomp, hook_state=hook_state)
-
-    pid = fork_pid1(spec, config, cgroup_files)
-    theirs.close()
-    for fd in child_fds:
-        os.close(fd)
-    if console_theirs is not None:
-        console_theirs.close()
-    return Child(pid, Sync(ours), sources, stdin_w, console_ours)
-
-
-def _exit_code(status: int) -> int:
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
-def _seccomp(path: str | None, spec: Spec) -> Seccomp | None:
-    if not path:
-        return None
-    from ..kernel.seccomp import filter_flags
-    with open(path, "rb") as f:
-        program = f.read()
-    flags = filter_flags(object_json(spec.linux.seccomp)) if spec.linux.seccomp is not None else 0
-    return Seccomp(program, flags)
-
-
-def cgroup_of(driver, spec: Spec, launch_id: str):
-    return driver.group_at(spec.linux.cgroups_path) if spec.linux.cgroups_path else driver.group(launch_id)
-
-
-# -- the monitor ---------------------------------------------------------------------------------
-DRIVERS: dict = {}  # cgroup parent -> driver, detected by the shim before it forks
-
-
-class Monitor:
     def __init__(self, launch: Launch, fds: dict[str, int]) -> None:
-        self.launch = launch
-        self.bundle = launch.bundle
+        holder = os.getpid()  # the state's monitor_pid: the process that lives as long as the container
+        super().__init__(launch, holder, linux.process_start_time(holder) or 0)
         self.ctl = Channel(fds["ctl"])
         self.attach_fd = fds.get("attach")
         self.netns_fd = fds.get("netns")
-        self.spec = Spec.load(os.path.join(self.bundle, "config.json"))
-        me = os.getpid()
-        self.state = State(id=launch.id, status="creating", bundle=self.bundle, phase="starting",
-                           monitor_pid=me, monitor_start=linux.process_start_time(me) or 0,
-                           boot_id=launch.boot_id, annotations=dict(self.spec.annotations))
-        previous = self._previous_state()
-        if previous is not None:
-            self.state.created_at = previous.created_at
-            self.state.creator_pid, self.state.creator_start = previous.creator_pid, previous.creator_start
         self.loop = Loop()
-        self.cgroup = None
-        self.driver = None
+        # the spec, state and cgroup (MonitorFiles) are read only by the starter, or by the
+        # holder once the container ended (or a healthcheck runs)
         self.pid: int | None = None
+        self.pid_start = 0
         self.checker = None
+        self._ran_for = 0.0
         if launch.healthcheck:
             from .health import Checker, Healthcheck
             self.checker = Checker(Healthcheck(**launch.healthcheck), self.bundle, self.loop, self._spawn_check)
 
-    def _previous_state(self) -> State | None:
-        try:
-            return State.load(os.path.join(self.bundle, "state.json"))
-        except Exception:
-            return None
-
-    def save(self, fsync: bool = True) -> None:
-        self.state.save(os.path.join(self.bundle, "state.json"), fsync=fsync)
-
+    # -- the holder ----------------------------------------------------------------------------
     def run(self) -> int:
         relay = stdio = None
+        code, oom = 255, False
         try:
-            self.save(fsync=False)
-            linux.crash_point("starting")
-            self.driver = DRIVERS.get(self.launch.cgroup_parent) or detect(parent=self.launch.cgroup_parent)
-            self.cgroup = cgroup_of(self.driver, self.spec, self.launch.id)
-            # every field of spec.linux.resources, its devices policy included: bocker-runc's
-            # create calls the same
-            self.cgroup.create(self.spec.linux.resources)
-            linux.crash_point("cgroup")
-            for d in ("upper", "work", "merged"):
-                os.makedirs(os.path.join(self.bundle, d), exist_ok=True)
+            # what lives as long as the container, ready before it starts: its log, its
+            # clients, its attach socket, its ports
             log = LogWriter(os.path.join(self.bundle, "log"))
             relay = self._ports()
-            stdio = Stdio(self.loop, log, self.spec.process.terminal)
+            stdio = Stdio(self.loop, log, tty=False)
             if self.attach_fd is not None:
                 stdio.add_client(socket.socket(fileno=self.attach_fd), owner=True)
             stdio.listen(self.bundle)
-            seccomp = _seccomp(self.launch.seccomp, self.spec)
-            root = RootContext(root=os.path.join(self.bundle, "merged"),
-                               overlay=Overlay(self.launch.layers_dir, self.launch.lowerdirs,
-                                               os.path.join(self.bundle, "upper"), os.path.join(self.bundle, "work")),
-                               cgroups=self.cgroup.paths())
             first = True
             while True:
-                code, oom = self._run_once(stdio, root, seccomp, first)
+                code, oom = self._run_once(stdio, first)
                 first = False
                 if not self._restart(code):
                     break
+            self._load_state()
             self.state.status, self.state.phase = "stopped", "exited"
             self.state.exit_code, self.state.oom_killed = code, oom
             self.state.finished_at = time.time()
@@ -533,16 +111,12 @@ class Monitor:
         except BockerError as e:
             self._failed(str(e), 125)
         except OSError as e:
-            import errno
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                self._failed(f"No space left on BOCKER_ROOT ({os.path.dirname(os.path.dirname(self.bundle))}): "
-                             "free space or move BOCKER_ROOT", 125)
-            else:
-                self._failed(f"Could not run the container: {e.strerror} ({e.filename or ''})", 125)
+            self._failed(*os_failure(e, self.bundle))
         except Exception:
             import traceback
             self._failed("Bug: " + traceback.format_exc(), 125)
         finally:
+            self._load_state()
             self._cleanup(relay)
         try:
             self.save()
@@ -560,6 +134,7 @@ class Monitor:
         return 0
 
     def _failed(self, message: str, code: int) -> None:
+        self._load_state()
         self.state.status, self.state.phase = "stopped", "failed"
         self.state.error, self.state.exit_code = message, code
         self.state.pid = 0
@@ -572,63 +147,18 @@ class Monitor:
         relay.attach(self.loop)
         return relay
 
-    def _run_once(self, stdio: Stdio, root: RootContext, seccomp: Seccomp | None, first: bool) -> tuple[int, bool]:
-        child = spawn(self.spec, root, stdin=self.launch.stdin, netns_fd=self.netns_fd, seccomp=seccomp,
-                      cgroup_files=self.cgroup.join_files())
-        self.pid = child.pid
-        if self.netns_fd is not None and first:
-            self.state.netns = os.fstat(self.netns_fd).st_ino
-            if self.launch.restart.name == "no":
-                os.close(self.netns_fd)  # pid 1 holds the namespace now
-                self.netns_fd = None
-        linux.crash_point("forked")
-        problem = None  # pid 1 joins its cgroup itself (spawn), before anything else
-        if first and self.launch.endpoint is not None:
-            self.ctl.send(event=EVENT_NETNS, pid=child.pid)  # the engine answers once it is plugged in
-            answer = self.ctl.receive()
-            if answer.get("op") != OP_GO:
-                problem = answer.get("message", "the engine went away")
-        report = child.sync.receive()
-        master = None
-        if report.get("type") == SYNC_READY and child.console is not None:
-            master = receive_fd(child.console)
-            child.console.close()
-        if report.get("type") != SYNC_READY:
-            self._reap(child)
-            raise StartFailure(report.get("message") or problem or "pid 1 died before it was ready",
-                               report.get("code", 125))
-        if problem:
-            self._reap(child)
-            raise StartFailure(problem, 125)
-        child.sync.send(type=SYNC_GO)
-        final = child.sync.receive()  # {} (EOF) once the program was exec'ed
-        if final.get("type") == SYNC_ERROR:
-            self._reap(child)
-            raise StartFailure(final["message"], final.get("code", 125))
-        child.sync.close()
+    def _run_once(self, stdio: Stdio, first: bool) -> tuple[int, bool]:
+        """One run of pid 1: started by a starter, then held here until it exits."""
+        started = self._start(first)
+        self.pid, self.pid_start = started["pid"], started["pid_start"]
+        if first and self.netns_fd is not None and self.launch.restart.name == "no":
+            os.close(self.netns_fd)  # pid 1 holds the namespace now
+            self.netns_fd = None
         now = time.time()
-        self.state.status, self.state.phase, self.state.pid = "running", "running", child.pid
-        self.state.pid_start = linux.process_start_time(child.pid) or 0
-        self.state.started_at = now
-        self.state.cgroup_driver, self.state.cgroup = self.driver.name, self.cgroup.paths()
-        if self.state.netns is None:  # none/host: pid 1 has exec'ed, so it has unshared (if still there)
-            try:
-                self.state.netns = os.stat(f"/proc/{child.pid}/ns/net").st_ino
-            except OSError:
-                pass
-        # not synced: were the host to crash now, the state says "starting" and gc knows what to do;
-        # the exit status is synced (the final save)
-        self.save(fsync=False)
-        if first:
-            self.ctl.send(event=EVENT_STARTED, pid=child.pid)
-        stdio.broadcast(CONTROL, json.dumps({"event": EVENT_STARTED, "pid": child.pid}).encode())
+        stdio.tty = started["tty"]
+        stdio.broadcast(CONTROL, json.dumps({"event": EVENT_STARTED, "pid": self.pid}).encode())
         linux.crash_point("running")
-        sources = dict(child.sources)
-        stdin_fd = child.stdin_fd
-        if master is not None:
-            sources = {master: "stdout"}
-            stdin_fd = master
-        stdio.start(sources, stdin_fd, master)
+        stdio.start(started["sources"], started["stdin_fd"], started["master"])
         if self.checker is not None:
             self.checker.start()
         while stdio.output_open:
@@ -639,47 +169,28 @@ class Monitor:
                 self.checker.tick()
         if self.checker is not None:
             self.checker.stop()  # nothing checks a stopped container
-        _, status = os.waitpid(child.pid, 0)
+        _, status = os.waitpid(self.pid, 0)
         self.pid = None
         stdio.end_run()
         linux.crash_point("exited")
         self._ran_for = time.time() - now
-        return _exit_code(status), self.cgroup.oom_killed()
+        self._load_cgroup()
+        return exit_code(status), self.cgroup.oom_killed()
+
+
+    def _start(self, first: bool) -> dict:
+        """One run's start, by a starter (starter.start_run)."""
+        return start_run(self, self.ctl, self.netns_fd, first)
 
     def _spawn_check(self, argv: list[str], out_fd: int, timeout: float) -> int:
-        """A healthcheck's runner (health.run_check): the check runs as `exec` runs a process,
-        in every namespace and the cgroup of pid 1, with the container's environment, user and
-        working directory, and its seccomp filter."""
+        """A healthcheck's runner (health.run_check): it enters the container as `exec` does
+        (execmon.check_entry)."""
         from .health import run_check
 
-        pid, pid_start = self.pid, self.state.pid_start
-        spec, cgroup_dirs = self.spec, list(self.cgroup.paths().values())
-
-        def enter():
-            ns_fds = open_namespaces(pid, pid_start)
-            if "pid" in ns_fds:
-                linux.setns(ns_fds["pid"], linux.CLONE_NEWPID)
-            process = read_object(Process, json.dumps({**object_json(spec.process), "args": argv,
-                                                       "terminal": False}).encode(), "healthcheck")
-            seccomp = _seccomp(self.launch.seccomp, spec)
-
-            def exec_check(argv_: list[str], out: int, sync: int) -> None:
-                null = os.open("/dev/null", os.O_RDONLY)
-                exec_init(process, ExecConfig(sync=sync, namespaces=ns_fds, cgroup_dirs=cgroup_dirs,
-                                              stdio=(null, out, out), seccomp=seccomp))
-
-            return exec_check
-
+        self._load_cgroup()
+        enter = check_entry(self.pid, self.pid_start, self.spec, list(self.cgroup.paths().values()),
+                            self.launch.seccomp, argv)
         return run_check(argv, out_fd, timeout, enter)
-
-    def _reap(self, child: Child) -> None:
-        try:
-            os.kill(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(child.pid, 0)
-        self.pid = None
-        child.sync.close()
 
     def _restart(self, code: int) -> bool:
         """The restart policy (--restart), with Docker's back-off: 100 ms, doubled after each
@@ -687,6 +198,7 @@ class Monitor:
         policy = self.launch.restart
         if policy.name == "no" or os.path.exists(os.path.join(self.bundle, STOP_MARK)):
             return False
+        self._load_state()
         if policy.name == "on-failure" and (code == 0 or (policy.max_retries and
                                                           self.state.restart_count >= policy.max_retries)):
             return False
@@ -700,6 +212,7 @@ class Monitor:
             if os.path.exists(os.path.join(self.bundle, STOP_MARK)):
                 return False
         self.state.restart_count += 1
+        self.save(fsync=False)  # the next starter reads it
         return True
 
     def _cleanup(self, relay) -> None:
@@ -714,6 +227,11 @@ class Monitor:
         if self.netns_fd is not None:
             os.close(self.netns_fd)
             self.netns_fd = None
+        if self.state.phase == "exited":  # the starter made the cgroup; a failed start removed its own
+            try:
+                self._load_cgroup()
+            except Exception as e:
+                self.state.error = self.state.error or f"cgroup not removed: {e}"
         if self.cgroup is not None:
             try:
                 if self.state.phase == "exited":  # the final accounting, before it goes
@@ -735,12 +253,14 @@ class Monitor:
             pass
 
 
+
 def _more_leases(bundle: str) -> list[str]:
     try:
         with open(os.path.join(bundle, "leases")) as f:
             return [line.strip() for line in f if line.strip()]
     except OSError:
         return []
+
 
 
 def release_lease(lease: str | None, container_id: str) -> None:
@@ -764,106 +284,5 @@ def monitor(launch: Launch, fds: dict[str, int]) -> int:
     return code
 
 
-# -- exec: one more process in a running container ------------------------------------------------
 
-
-def open_namespaces(target: int, pid_start: int | None) -> dict[str, int]:
-    """fds of the namespaces of `target` (the container's pid 1) that are not already ours;
-    ProcessLookupError when it is gone or is another process by now."""
-    ns_fds = {}
-    for kind in EXEC_NAMESPACES + ("pid", "user"):
-        try:
-            ns_fds[kind] = os.open(f"/proc/{target}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-    # checked after opening: the fds now name that process's namespaces for good
-    if pid_start is not None and linux.process_start_time(target) != pid_start:
-        for fd in ns_fds.values():
-            os.close(fd)
-        raise ProcessLookupError
-    same = {k for k, fd in ns_fds.items() if os.fstat(fd).st_ino == os.stat(f"/proc/self/ns/{k}").st_ino}
-    for k in same:  # joining our own namespace again is a no-op, and cgroup's is refused
-        os.close(ns_fds.pop(k))
-    return ns_fds
-
-
-def exec_monitor(launch: ExecLaunch, fds: dict[str, int]) -> int:
-    """Fork a process into every namespace and the cgroup of the container's pid 1, exec
-    the process there, relay its stdio, report its exit status."""
-    ctl = Channel(fds["ctl"])
-    try:
-        ns_fds = open_namespaces(launch.pid, launch.pid_start)
-    except (OSError, ProcessLookupError):
-        ctl.send(event=EVENT_FAILED, message=f"Container '{launch.id}' exists but is not running", code=1)
-        return 0
-    spec = Spec.load(os.path.join(launch.bundle, "config.json"))
-    try:
-        with open(launch.process_file, "rb") as f:
-            process = read_object(Process, f.read(), "exec process")
-    finally:
-        try:
-            os.unlink(launch.process_file)
-        except OSError:
-            pass
-    # Not dumpable (inherited by the child until it execs the program): a container process
-    # can't open /proc/PID/exe, mem or fd of a process that is still the host's interpreter.
-    capabilities.set_dumpable(False)
-    if "pid" in ns_fds:
-        linux.setns(ns_fds["pid"], linux.CLONE_NEWPID)  # our child is born in the container's pid ns
-    seccomp = _seccomp(launch.seccomp, spec)
-    sync_ours, sync_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    tty = process.terminal
-    sources: dict[int, str] = {}
-    stdin_w = None
-    if tty:
-        console_ours, console_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    else:
-        console_ours = console_theirs = None
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        if launch.stdin:
-            in_r, stdin_w = os.pipe2(os.O_CLOEXEC)
-        else:
-            in_r = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        sources = {out_r: "stdout", err_r: "stderr"}
-    pid = os.fork()
-    if pid == 0:
-        sync_ours.close()
-        exec_init(process, ExecConfig(sync=sync_theirs.fileno(), namespaces=ns_fds,
-                                      cgroup_dirs=list(launch.cgroup.values()),
-                                      stdio=None if tty else (in_r, out_w, err_w),
-                                      console=console_theirs.fileno() if tty else None, seccomp=seccomp))
-        os._exit(125)
-    sync_theirs.close()
-    for fd in ns_fds.values():
-        os.close(fd)
-    master = None
-    if tty:
-        console_theirs.close()
-    else:
-        for fd in (in_r, out_w, err_w):
-            os.close(fd)
-    sync = Sync(sync_ours)
-    report = sync.receive()  # EOF: exec'ed
-    if report.get("type") == SYNC_ERROR:
-        os.waitpid(pid, 0)
-        ctl.send(event=EVENT_FAILED, message=report["message"], code=report.get("code", 125))
-        return 0
-    if tty:
-        master = receive_fd(console_ours)
-        console_ours.close()
-        sources, stdin_w = {master: "stdout"}, master
-    ctl.send(event=EVENT_STARTED, pid=pid)
-    loop = Loop()
-    stdio = Stdio(loop, None, tty)
-    if "attach" in fds:
-        stdio.add_client(socket.socket(fileno=fds["attach"]), owner=True)
-    stdio.start(sources, stdin_w, master)
-    while stdio.output_open:
-        loop.run_once()
-    _, status = os.waitpid(pid, 0)
-    code = _exit_code(status)
-    stdio.end_run()
-    stdio.finish(control(event=EVENT_EXITED, code=code, oom_killed=False))
-    ctl.send(event=EVENT_EXITED, code=code, oom_killed=False)
-    return 0
+from .rehearsal import REHEARSALS, rehearse  # noqa: E402,F401 (the shim's; it needs Monitor)

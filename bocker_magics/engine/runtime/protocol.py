@@ -13,6 +13,9 @@
       |========= stdin, resize, eof, detach =================>|   -> log, clients, ports  |
       |<------------------------- Event exited {code, oom} ---| wait, record, clean up    |
       |                                                       |   (or restart: fork again)
+    The monitor's start half (cgroup, pid 1, the netns/go/started exchange) runs in a child
+    of it, the starter, which hands pid 1 and its stdio over and exits (monitor.Monitor says
+    why: memory); the monitor, a subreaper, then waits for pid 1 as its parent.
     `bocker attach` connects to the monitor's attach socket (containers/<id>/attach.sock)
     and speaks the same frames. `exec` is the same picture with an exec monitor that joins
     the container's namespaces instead of making them.

@@ -92,6 +92,10 @@ def _warm(request: dict) -> bool:
         State(id="warm", bundle=request["bundle"], annotations=dict(spec.annotations)).to_json()
     except Exception:
         pass  # a bundle that is gone or broken: its monitor says so
+    try:
+        monitors.rehearse(request)  # and what every monitor runs up to its idle loop
+    except Exception:
+        pass
     return True
 
 
