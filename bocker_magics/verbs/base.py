@@ -138,16 +138,29 @@ def listing_arguments(p: argparse.ArgumentParser, what: str, table: str) -> None
     p.add_argument("--no-trunc", action="store_true", help="long values whole")
 
 
-def each(call):
+PARALLEL = 50  # containers handled at once, as Docker's CLI does them (parallelOperation)
+
+
+def each(call, parallel: bool = False):
     """A verb that takes several containers: each in turn; one that fails says so and the
-    rest still run, as Docker's CLI does (the error of the first failure is raised after)."""
+    rest still run, as Docker's CLI does (the error of the first failure is raised after).
+    `parallel`: up to PARALLEL at once, as Docker's CLI stops, kills, pauses and removes them
+    (a stop that waits out its timeout waits for no other); what is printed keeps their order."""
+    def one(e: Engine, ref: str):
+        try:
+            return call(e, ref), None
+        except BockerError as err:
+            return None, err
+
     def run(e: Engine, refs: list[str]):
-        done, errors = [], []
-        for ref in refs:
-            try:
-                done.append(call(e, ref))
-            except BockerError as err:
-                errors.append(err)
+        if parallel and len(refs) > 1:
+            import concurrent.futures
+            with concurrent.futures.ThreadPoolExecutor(min(PARALLEL, len(refs))) as pool:
+                outcomes = list(pool.map(lambda ref: one(e, ref), refs))
+        else:
+            outcomes = [one(e, ref) for ref in refs]
+        done = [result for result, err in outcomes if err is None]
+        errors = [err for _, err in outcomes if err is not None]
         if errors:
             err = errors[0]
             err.done = done  # what did happen, for the face to print

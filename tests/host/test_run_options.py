@@ -184,6 +184,22 @@ def test_stop_signal_and_timeout(fresh_root):
     bocker("rm", "sig", "slow", check=True)
 
 
+def test_stop_of_several_stops_them_at_once(fresh_root, tmp_path):
+    # as Docker's CLI (parallelOperation): each of the three exits on TERM only once all three
+    # got theirs, so one after another the first would wait out its timeout and be killed (137)
+    tmp_path.chmod(0o777)
+    script = ("trap 'touch /s/$N; until [ -e /s/a ] && [ -e /s/b ] && [ -e /s/c ]; do sleep 0.05; done; exit 3' TERM; "
+              "while true; do sleep 0.05; done")
+    for n in ("a", "b", "c"):
+        detached("--name", f"par-{n}", "-e", f"N={n}", "-v", f"{tmp_path}:/s", "--stop-timeout", "20", "busybox", script)
+    wait_for(lambda: all(status(f"par-{n}") == "running" for n in "abc"))
+    r = bocker("stop", "par-a", "par-b", "par-c", check=True)
+    assert r.stdout == "par-a\npar-b\npar-c\n"  # in the order given, as each one ends
+    assert [status(f"par-{n}") for n in "abc"] == ["exited (3)"] * 3
+    assert bocker("rm", "par-a", "par-b", "par-c", "nothing-such").returncode != 0
+    assert bocker("ps", "-a", "-q", "--filter", "name=par-").stdout == ""  # the rest were removed
+
+
 def test_restart_policies(fresh_root):
     detached("--name", "onf", "--restart", "on-failure:3", "busybox", "exit 4")
     wait_for(lambda: status("onf") == "exited (4)", timeout=30)
