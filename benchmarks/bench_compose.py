@@ -54,7 +54,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -63,6 +62,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 import bench_run as common  # noqa: E402
+from bench_cli import default_bocker  # noqa: E402
+
 from tests.support import peers  # noqa: E402
 from tests.support.compose_peer import ComposePeer  # noqa: E402
 
@@ -118,16 +119,6 @@ for i in range(count):
         sys.exit(f"bad answer for {name}: flags {data[2:4].hex()}, {int.from_bytes(data[6:8], 'big')} answers")
 print(json.dumps(times))
 """
-
-
-def default_bocker() -> list[str]:
-    installed = Path(sys.executable).parent / "bocker"
-    try:
-        if "bocker_magics.client" in installed.read_text():
-            return [str(installed)]
-    except OSError:
-        pass
-    return [sys.executable, str(REPO / "bin" / "bocker")]
 
 
 def main() -> int:

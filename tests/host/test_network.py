@@ -17,22 +17,8 @@ from pathlib import Path
 import pytest
 
 from bocker_magics.engine.network import rules_present
-from tests.support.hostcheck import leftovers
+from tests.support.hostcheck import leftovers, veths, wait_until
 from tests.support.session import CGROUP_PARENT, bocker
-
-
-def veths() -> list[str]:
-    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True).stdout
-    return [l.split(":")[1].strip().split("@")[0] for l in out.splitlines()]
-
-
-def wait_until(predicate, timeout=5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def free_port() -> int:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 
 import pytest
 
+from tests.support.hostcheck import veths, wait_until
 from tests.support.session import bocker
 from tests.support.upstream_dns import Upstream
 
@@ -25,18 +25,6 @@ SUBNET = {NET_A: "10.240.1.0/24", NET_B: "10.240.2.0/24", NET_INT: "10.240.3.0/2
 RUN = ["run", "-d", "--dns", "127.0.0.1"]
 
 
-def veths() -> list[str]:
-    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True).stdout
-    return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
-
-
-def wait_until(predicate, timeout=5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def ex(cid: str, script: str) -> subprocess.CompletedProcess:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 
 def _cgroup_mounts() -> list[str]:
@@ -77,3 +78,19 @@ def network_leftovers(netns_fd: int | None = None) -> list[str]:
             rules = subprocess.run(prefix + ["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True).stdout
             found += [f"iptables {r}" for r in rules.splitlines() if "bocker:" in r]
     return found
+
+
+def veths() -> list[str]:
+    """The veth interfaces of this network namespace, by name."""
+    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True).stdout
+    return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+
+
+def wait_until(predicate, timeout=5.0) -> bool:
+    """Whether `predicate()` holds within `timeout` seconds (asked every 50 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
