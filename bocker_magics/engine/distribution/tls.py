@@ -85,9 +85,9 @@ def make_context(certs: RegistryCerts, verify: bool) -> ssl.SSLContext:
     """The system's CAs plus the registry's, its client certificate if any; no verification
     when not `verify` (an insecure registry: its client certificate is still given).
 
-    Kept for the process while its files are unchanged: reading the system's CA bundle takes
-    ~40 ms of CPU, a tenth of a 100 MB pull over https (bench_pull); the bocker server pulls
-    for every command, so from its second pull of a registry on, none is read again."""
+    Kept for the process while its files are unchanged: reading the system's CA bundle is a
+    noticeable share of a pull's CPU (bench_pull, benchmarks/README.md); the bocker server
+    pulls for every command, so from its second pull of a registry on, none is read again."""
     system = ssl.get_default_verify_paths()
     files = [*certs.cas, *(p for pair in certs.pairs[:1] for p in pair)]
     key = (verify, _files_key(files), _files_key([f for f in (system.cafile, system.capath) if f]))

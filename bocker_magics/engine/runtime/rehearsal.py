@@ -22,8 +22,8 @@ def rehearse(request: dict) -> None:
     times (the shim's _warm): CPython writes into a function's code object (its warm-up
     counter, then the quickened bytecode and its caches) during its first calls, and fills
     caches on first use; done here, every monitor (a fork of the shim) finds that done and
-    shares those pages instead of copying them. Measured (10 idle containers): a monitor's
-    own memory (Private_Dirty) at its idle loop 1850 -> 1670 KiB, for ~40 ms once per shim.
+    shares those pages instead of copying them (a monitor's own memory at its idle loop goes
+    down, once per shim: bench_density, README's Density).
     Nothing of it outlives the call: no file (the log is /dev/null), no process, no socket."""
     launch = Launch.from_json(request)
     launch.healthcheck = None  # a Checker would write the health file
