@@ -8,7 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-venv)
+# gcc and libc6-dev: an idle container's monitor is a small C program built at set-up
+# (bocker_magics/engine/runtime/sleeper.c; without a compiler monitors stay Python)
+APT_PACKAGES=(busybox-static runc iptables iproute2 util-linux procps python3-venv gcc libc6-dev)
 # the tests also compile a static C program (the chroot-escape check)
 # pull/push/save/load tests: a real registry (docker-registry) filled by skopeo and umoci
 # the peers bocker is tested and measured against (tests/support/peers.py): podman, containerd, docker,
@@ -95,6 +97,8 @@ setup() {
   # cached, and every command would compile what it imports again. Existing .pyc files are
   # still read with it set; this is quick when nothing changed.
   .venv/bin/python -m compileall -q -j 0 bocker_magics || true
+  # the sleeper (an idle container's monitor), built now rather than at the first run
+  .venv/bin/python -m bocker_magics.engine.runtime.sleeper >/dev/null || true
 }
 
 case "${1:-}" in

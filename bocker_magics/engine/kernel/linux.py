@@ -141,9 +141,10 @@ def loopback_up() -> None:
         s.close()
 
 
-def readonly_interpreter_namespace() -> None:
-    """Enter a mount namespace of our own where the running interpreter's file is on a
-    read-only bind mount; the caller then re-execs it from there.
+def readonly_interpreter_namespace(*more: str | None) -> None:
+    """Enter a mount namespace of our own where the running interpreter's file (and `more`
+    files: the sleeper, runtime/sleeper.py) is on a read-only bind mount; the caller then
+    re-execs it from there.
 
     Every process the shim forks (monitors, and exec's child, which is briefly a Python
     process inside the container's pid namespace) then has a /proc/PID/exe that can't be
@@ -153,8 +154,9 @@ def readonly_interpreter_namespace() -> None:
     exe = os.readlink("/proc/self/exe")
     unshare(CLONE_NEWNS)
     mount(None, "/", None, MS_REC | MS_SLAVE)
-    mount(exe, exe, None, MS_BIND)
-    mount(None, exe, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    for path in (exe, *(p for p in more if p)):
+        mount(path, path, None, MS_BIND)
+        mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
 def on_fresh_thread(fn):

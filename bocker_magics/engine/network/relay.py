@@ -139,6 +139,17 @@ class PortRelay:
             s.setblocking(False)
             self.listeners[s] = p.container_port
 
+    @classmethod
+    def adopt(cls, target: str | None, listeners: list) -> PortRelay:
+        """The listening sockets, bound already ([fd, container port] each: a monitor resumed
+        from its sleeper, runtime/sleeper.py)."""
+        relay = cls(target, [])
+        for fd, port in listeners:
+            s = socket.socket(fileno=fd)
+            s.setblocking(False)
+            relay.listeners[s] = port
+        return relay
+
     def attach(self, loop) -> None:
         self.loop = loop
         for listener in self.listeners:

@@ -65,6 +65,13 @@ class LogWriter:
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
         self.full = False  # the disk filled up: the rest is relayed, not kept
 
+    @classmethod
+    def adopt(cls, fd: int, full: bool) -> LogWriter:
+        """The log, open already (a monitor resumed from its sleeper, sleeper.py)."""
+        w = cls.__new__(cls)
+        w.fd, w.full = fd, full
+        return w
+
     def write(self, stream: str, data: bytes) -> None:
         ts = timestamp()
         tag = stream.encode()

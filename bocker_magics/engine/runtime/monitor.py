@@ -13,6 +13,9 @@ so it outlives the engine), that runs one container from its bundle to its end:
 Steps 1-2 run in a short-lived child of the monitor, the starter (starter.py), for each
 (re)start; the monitor itself keeps only what lives as long as the container (Monitor says
 why: memory). Step 3 is stdio.py on eventloop.py's loop; pid 1 and its pipes, pid1.py.
+While the container is idle (no client, no connection, no check soon) the monitor's process
+execs the sleeper, a small C program that logs pid 1's output and execs this module again on
+anything else (sleeper.py: why and how; _idle, _sleep and _adopt here).
 
 The exec monitor (execmon.py) does the same for one more process in a running container: it
 joins the container's namespaces and cgroup instead of making them. The shim rehearses what
@@ -33,6 +36,7 @@ from ...errors import BockerError, StartFailure
 from ..kernel import linux
 from .eventloop import Loop
 from .execmon import check_entry, exec_monitor, open_namespaces  # noqa: F401 (monitor.exec_monitor)
+from . import sleeper
 from .logfile import LogWriter
 from .monitorfiles import DRIVERS, MonitorFiles  # noqa: F401 (monitor.DRIVERS: the shim's)
 from .pid1 import Child, cgroup_of, exit_code, seccomp_of, spawn  # noqa: F401 (names of monitor.py)
@@ -77,30 +81,32 @@ class Monitor(MonitorFiles):
         self.pid: int | None = None
         self.pid_start = 0
         self.checker = None
+        self.relay = None
         self._ran_for = 0.0
         if launch.healthcheck:
             from .health import Checker, Healthcheck
             self.checker = Checker(Healthcheck(**launch.healthcheck), self.bundle, self.loop, self._spawn_check)
 
     # -- the holder ----------------------------------------------------------------------------
-    def run(self) -> int:
-        relay = stdio = None
+    def run(self, resumed: dict | None = None) -> int:
+        stdio = None
         code, oom = 255, False
         try:
-            # what lives as long as the container, ready before it starts: its log, its
-            # clients, its attach socket, its ports
-            log = LogWriter(os.path.join(self.bundle, "log"))
-            relay = self._ports()
-            stdio = Stdio(self.loop, log, tty=False)
-            if self.attach_fd is not None:
-                stdio.add_client(socket.socket(fileno=self.attach_fd), owner=True)
-            stdio.listen(self.bundle)
-            first = True
-            while True:
-                code, oom = self._run_once(stdio, first)
-                first = False
-                if not self._restart(code):
-                    break
+            if resumed is None:
+                # what lives as long as the container, ready before it starts: its log, its
+                # clients, its attach socket, its ports
+                log = LogWriter(os.path.join(self.bundle, "log"))
+                self.relay = self._ports()
+                stdio = Stdio(self.loop, log, tty=False)
+                if self.attach_fd is not None:
+                    stdio.add_client(socket.socket(fileno=self.attach_fd), owner=True)
+                stdio.listen(self.bundle)
+                code, oom = self._run_once(stdio, True)
+            else:  # the sleeper's (sleeper.py): all of that was made before, and pid 1 runs
+                stdio = self._adopt(resumed)
+                code, oom = self._hold(stdio, resumed["started"])
+            while self._restart(code):
+                code, oom = self._run_once(stdio, False)
             self._load_state()
             self.state.status, self.state.phase = "stopped", "exited"
             self.state.exit_code, self.state.oom_killed = code, oom
@@ -117,7 +123,7 @@ class Monitor(MonitorFiles):
             self._failed("Bug: " + traceback.format_exc(), 125)
         finally:
             self._load_state()
-            self._cleanup(relay)
+            self._cleanup(self.relay)
         try:
             self.save()
         except OSError:  # a full disk: the events below still say how it ended
@@ -161,7 +167,14 @@ class Monitor(MonitorFiles):
         stdio.start(started["sources"], started["stdin_fd"], started["master"])
         if self.checker is not None:
             self.checker.start()
+        return self._hold(stdio, now)
+
+    def _hold(self, stdio: Stdio, started: float) -> tuple[int, bool]:
+        """Relay pid 1's stdio (and ports, and checks) until its output ends; reap it. While
+        the container is idle, the sleeper holds it in this process (sleeper.py)."""
         while stdio.output_open:
+            if self._idle(stdio):
+                self._sleep(stdio, started)  # returns only if the sleeper could not run
             if self.checker is None:
                 self.loop.run_once()
             else:
@@ -173,10 +186,61 @@ class Monitor(MonitorFiles):
         self.pid = None
         stdio.end_run()
         linux.crash_point("exited")
-        self._ran_for = time.time() - now
+        self._ran_for = time.time() - started
         self._load_cgroup()
         return exit_code(status), self.cgroup.oom_killed()
 
+    def _idle(self, stdio: Stdio) -> bool:
+        """Nothing for Python to do until an event the sleeper wakes us for: no client, no
+        connection, no check soon, nothing ready on the loop (what woke us is handled
+        first), pid 1 not ended."""
+        if sleeper.path is None or stdio.clients or stdio.stdin_buffer or stdio.paused or stdio.stdin_closing:
+            return False
+        if self.relay is not None and self.relay.splices:
+            return False
+        c = self.checker
+        if c is not None and (c._running is not None or c.next_at is None
+                              or c.next_at - time.monotonic() < sleeper.MIN_SLEEP):
+            return False
+        if self.loop.sel.select(0):
+            return False
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+        except ChildProcessError:
+            return False
+
+    def _sleep(self, stdio: Stdio, started: float) -> None:
+        c, relay = self.checker, self.relay
+        ports = [(s.fileno(), port) for s, port in relay.listeners.items()] if relay is not None else []
+        fds = {"ctl": self.ctl.fd, "netns": self.netns_fd, "listener": stdio.listener.fileno(),
+               "log": stdio.log.fd, "stdin": stdio.stdin_fd, "master": stdio.master}
+        record = {"launch": self.launch.to_json(), "pid": self.pid, "pid_start": self.pid_start, "tty": stdio.tty,
+                  "started": started, "delay": getattr(self, "_delay", None), "log_full": stdio.log.full,
+                  "fds": fds, "sources": stdio.sources, "ports": ports,
+                  "health": {"next_at": c.next_at, "started": c.container_started} if c is not None else None}
+        keep = [fd for fd in (self.ctl.fd, self.netns_fd, stdio.stdin_fd) if fd is not None and fd not in stdio.sources]
+        sleeper.sleep(record, log_fd=stdio.log.fd, pid=self.pid, deadline=c.next_at if c is not None else None,
+                      log_full=stdio.log.full, sources=stdio.sources,
+                      wakes=[stdio.listener.fileno(), *(fd for fd, _ in ports)], keep=keep)
+
+    def _adopt(self, r: dict):
+        """The resumed monitor: the objects of what the sleeper held (its fds)."""
+        fds = r["fds"]
+        self.pid, self.pid_start = r["pid"], r["pid_start"]
+        if r["delay"] is not None:
+            self._delay = r["delay"]
+        if r["ports"]:
+            from ..network.relay import PortRelay
+            self.relay = PortRelay.adopt(self.launch.endpoint.address if self.launch.endpoint else None, r["ports"])
+            self.relay.attach(self.loop)
+        stdio = Stdio(self.loop, LogWriter.adopt(fds["log"], r["log_full"]), tty=r["tty"])
+        stdio.adopt_listener(socket.socket(fileno=fds["listener"]))
+        stdio.start(r["sources"], fds["stdin"], fds["master"])
+        if self.checker is not None and r["health"]:
+            from .health import Health
+            self.checker.health = Health.load(self.bundle) or Health()
+            self.checker.container_started, self.checker.next_at = r["health"]["started"], r["health"]["next_at"]
+        return stdio
 
     def _start(self, first: bool) -> dict:
         """One run's start, by a starter (starter.start_run)."""
@@ -276,13 +340,19 @@ def release_lease(lease: str | None, container_id: str) -> None:
         pass
 
 
-def monitor(launch: Launch, fds: dict[str, int]) -> int:
-    code = Monitor(launch, fds).run()
+def monitor(launch: Launch, fds: dict[str, int], resumed: dict | None = None) -> int:
+    code = Monitor(launch, fds).run(resumed)
     # after the end is recorded and cleaned up: the engine's exit command (exitcommand.py)
     from .exitcommand import start_exit_command
     start_exit_command(launch.exit_command)
     return code
 
+
+
+def resume_monitor(record: dict) -> int:
+    """The monitor again, in the sleeper's process (sleeper.resume)."""
+    fds = record["fds"]
+    return monitor(Launch.from_json(record["launch"]), {"ctl": fds["ctl"], "netns": fds["netns"]}, record)
 
 
 from .rehearsal import REHEARSALS, rehearse  # noqa: E402,F401 (the shim's; it needs Monitor)

@@ -20,6 +20,7 @@ import sys
 from ..kernel import linux
 from ..kernel.cgroups import detect
 from . import monitor as monitors
+from . import sleeper
 from .protocol import EVENT_PONG, OP_EXEC, OP_PING, ExecLaunch, Launch
 
 MAX_FDS = 4
@@ -105,10 +106,13 @@ BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
 
 
 def boot() -> None:
-    """First pass: move into a mount namespace where the interpreter is read-only, and
-    exec again from there. Second pass ('protected' appended): serve."""
+    """First pass: find (or build) the sleeper (sleeper.py), move into a mount namespace where
+    the interpreter and the sleeper are read-only, and exec again from there. Second pass
+    ('protected' and the sleeper's path appended): serve."""
     package_parent, fd, *rest = sys.argv[1:]
-    if rest != ["protected"]:
-        linux.readonly_interpreter_namespace()
-        os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", BOOT, package_parent, fd, "protected"])
+    if rest[:1] != ["protected"]:
+        path = sleeper.binary()
+        linux.readonly_interpreter_namespace(path)
+        os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", BOOT, package_parent, fd, "protected", path or "-"])
+    sleeper.path = rest[1] if len(rest) > 1 and rest[1] != "-" else None
     serve(int(fd))

@@ -171,6 +171,10 @@ class Stdio:
             os.close(dirfd)
         os.chmod(path, 0o600)
         s.listen(8)
+        self.adopt_listener(s)
+
+    def adopt_listener(self, s: socket.socket) -> None:
+        """The attach socket, bound and listening (by listen(), or before a sleep: sleeper.py)."""
         s.setblocking(False)
         self.listener = s
         self.loop.watch(s, read=self._accept)
