@@ -11,7 +11,9 @@ For each engine, N containers are started one after another (each start timed); 
 (/proc/PID/smaps_rollup) of every process of the engine that is not a container's own (bocker:
 its server, shim and monitors; podman: conmon; docker: dockerd, containerd and the shims) is
 summed, the sum before the N started is subtracted, and the rest divided by N. Then `ps` with
-N containers (median of 5), `stop -t 1` of all of them in one command, `rm` of all of them.
+N containers (median of 5), `stats --no-stream` of all, `stop -t 1` of all of them in one
+command, `rm` of all of them; then N started again by --clients commands at a time (8), timed
+as a whole, stopped and removed.
 
 Targets (issue 22): memory per container <= 1.0 x podman's; start <= 0.5 x podman's.
 
@@ -103,6 +105,9 @@ class Engine:
     def run_detached(self) -> str:
         raise NotImplementedError
 
+    def stats(self) -> list[str]:
+        raise NotImplementedError
+
     def argv(self, *args: str) -> list[str]:
         raise NotImplementedError
 
@@ -155,6 +160,9 @@ class Bocker(Engine):
     def ps(self) -> list[str]:
         return self.argv("ps")
 
+    def stats(self) -> list[str]:
+        return self.argv("stats")  # one table (the CLI's stats never streams)
+
     def close(self) -> list[str]:
         from bocker_magics.server import stop_servers
 
@@ -196,6 +204,9 @@ class PeerEngine(Engine):
     def ps(self) -> list[str]:
         return self.argv("ps", "-a")
 
+    def stats(self) -> list[str]:
+        return self.argv("stats", "--no-stream")
+
     def close(self) -> list[str]:
         return [f"{self.name}: {x}" for x in self.peer.close()]
 
@@ -233,7 +244,7 @@ class Docker(PeerEngine):
 ENGINES = {"bocker": Bocker, "podman": Podman, "docker": Docker}
 
 
-def measure(engine: Engine, count: int) -> dict:
+def measure(engine: Engine, count: int, clients: int) -> dict:
     before = engine.memory_kib()
     starts = []
     for _ in range(count):
@@ -251,20 +262,53 @@ def measure(engine: Engine, count: int) -> dict:
         ps.append(time.perf_counter() - t)
     listed = len(out.splitlines()) - 1
     t = time.perf_counter()
+    stats = subprocess.run(engine.stats(), env=engine.env(), capture_output=True, text=True, timeout=600)
+    stats_s = time.perf_counter() - t
+    if stats.returncode != 0 or len(stats.stdout.splitlines()) - 1 != count:
+        raise peers.PeerError(f"{engine.name} stats --no-stream -> {stats.returncode}, "
+                              f"{len(stats.stdout.splitlines()) - 1} rows: {stats.stderr[-300:]}")
+    stop, rm = stop_and_remove(engine)
+    parallel = start_in_parallel(engine, count, clients)
+    stop_and_remove(engine)
+    return {"count": count, "start_ms": statistics.median(starts) * 1000, "start_all_s": sum(starts),
+            "start_all_parallel_s": parallel, "clients": clients,
+            "memory_before_kib": before, "memory_after_kib": after,
+            "memory_per_container_kib": (after - before) / count, "ps_ms": statistics.median(ps) * 1000,
+            "ps_listed": listed, "stats_s": stats_s, "stop_all_s": stop, "rm_all_s": rm}
+
+
+def stop_and_remove(engine: Engine) -> tuple[float, float]:
+    """`stop -t 1` of all in one command, then `rm` of all: the seconds each took."""
+    t = time.perf_counter()
     subprocess.run(engine.stop_all(), env=engine.env(), capture_output=True, timeout=900, check=True)
     stop = time.perf_counter() - t
     t = time.perf_counter()
     subprocess.run(engine.rm_all(), env=engine.env(), capture_output=True, timeout=900, check=True)
-    rm = time.perf_counter() - t
-    return {"count": count, "start_ms": statistics.median(starts) * 1000, "start_all_s": sum(starts),
-            "memory_before_kib": before, "memory_after_kib": after,
-            "memory_per_container_kib": (after - before) / count, "ps_ms": statistics.median(ps) * 1000,
-            "ps_listed": listed, "stop_all_s": stop, "rm_all_s": rm}
+    return stop, time.perf_counter() - t
+
+
+def start_in_parallel(engine: Engine, count: int, clients: int) -> float:
+    """`count` containers started by `clients` commands at a time: the seconds to start all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_):
+        return subprocess.run(engine.run_detached(), env=engine.env(), capture_output=True, text=True, timeout=300)
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(one, range(count)))
+    took = time.perf_counter() - t
+    failed = [r for r in results if r.returncode != 0]
+    if failed:
+        raise peers.PeerError(f"{engine.name} run -d ({clients} at a time): {len(failed)} failed: "
+                              f"{(failed[0].stdout + failed[0].stderr)[-300:]}")
+    return took
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=50)
+    ap.add_argument("--clients", type=int, default=8, help="commands at a time for the parallel start (default 8)")
     ap.add_argument("--engines", nargs="*", default=list(ENGINES), choices=list(ENGINES))
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--bocker", metavar="PATH", help="the bocker command to measure (default: this checkout's)")
@@ -287,7 +331,7 @@ def main() -> int:
             try:
                 engine = ENGINES[name](work, tar, parent)
                 print(f"{name}: {args.count} containers ...", flush=True)
-                results[name] = measure(engine, args.count)
+                results[name] = measure(engine, args.count, args.clients)
             except (peers.PeerError, peers.PeerUnavailable, subprocess.SubprocessError) as e:
                 print(f"{name}: {e}", file=sys.stderr)
                 status = 1
@@ -297,10 +341,12 @@ def main() -> int:
     finally:
         leftovers += peers.remove_cgroups(parent)
         leftovers = common.remove_work(work, leftovers)
-    print(f"\n{'engine':8} {'start, each':>12} {'memory/container':>17} {'ps':>9} {'stop all':>9} {'rm all':>8}")
+    print(f"\n{'engine':8} {'start, each':>12} {'memory/container':>17} {'ps':>9} {'stats':>8} {'stop all':>9} "
+          f"{'rm all':>8} {'start all':>10} {f'{args.clients} at a time':>13}")
     for name, r in results.items():
         print(f"{name:8} {r['start_ms']:>9.1f} ms {r['memory_per_container_kib']:>13.0f} KiB "
-              f"{r['ps_ms']:>6.1f} ms {r['stop_all_s']:>7.2f} s {r['rm_all_s']:>6.2f} s")
+              f"{r['ps_ms']:>6.1f} ms {r['stats_s']:>6.2f} s {r['stop_all_s']:>7.2f} s {r['rm_all_s']:>6.2f} s "
+              f"{r['start_all_s']:>8.2f} s {r['start_all_parallel_s']:>11.2f} s")
     ratios = {}
     if "bocker" in results and "podman" in results:
         b, p = results["bocker"], results["podman"]
