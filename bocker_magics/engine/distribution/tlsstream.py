@@ -110,17 +110,8 @@ class TLSStream:
     def close(self) -> None:
         self.sock.close()
 
-    def settimeout(self, timeout: float | None) -> None:
-        self.sock.settimeout(timeout)
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
     def version(self) -> str | None:
         return self._tls.version()
-
-    def cipher(self) -> tuple[str, str, int] | None:
-        return self._tls.cipher()
 
 
 class _Reader(io.RawIOBase):
