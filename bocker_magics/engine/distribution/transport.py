@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from ...errors import RegistryError
-from . import tls
+from . import tls, tlsstream
 from .proxy import Proxy, proxy_for
 from .reference import is_loopback
 
@@ -80,11 +80,11 @@ class Transport:
             if scheme == "https":
                 ctx = self._context(netloc)
                 if proxy is not None:  # a tunnel: TLS (and its name check) end to end with the registry
-                    conn = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=self.timeout, context=ctx)
+                    conn = tlsstream.HTTPSConnection(proxy.host, proxy.port, timeout=self.timeout, context=ctx)
                     host, _, port = netloc.rpartition(":") if netloc.rsplit(":", 1)[-1].isdigit() else (netloc, "", "")
                     conn.set_tunnel(host.strip("[]"), int(port) if port else 443, headers=proxy.headers)
                 else:
-                    conn = http.client.HTTPSConnection(netloc, timeout=self.timeout, context=ctx)
+                    conn = tlsstream.HTTPSConnection(netloc, timeout=self.timeout, context=ctx)
             elif proxy is not None:  # plain http through a proxy: requests in absolute form
                 conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=self.timeout)
             else:
