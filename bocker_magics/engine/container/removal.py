@@ -37,7 +37,7 @@ def _rm(rooms: Room, c: Container, force: bool, volumes: bool) -> str:
         remove_anonymous_volumes(rooms, c.record.anonymous_volumes, owner=c.id)
     shutil.rmtree(rooms.store.container_dir(c.id), ignore_errors=True)
     if c.image:
-        rooms.images.forget_if_unused(c.image, in_use=any(o.image == c.image for o in rooms.list()))
+        rooms.images.forget_if_unused(c.image, in_use=lambda: any(o.image == c.image for o in rooms.list()))
     return c.id
 
 
