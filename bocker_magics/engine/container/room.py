@@ -12,14 +12,17 @@ pays for none of it.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import BockerError, InvalidArgument, NotFound
 from ..spec import Spec, State
 from ..store import CONTAINER_PREFIX, Store, is_id, read_json
 from .record import Container, ContainerRecord
+from .snapshots import Snapshots
 from .status import Status, derive
 
 if TYPE_CHECKING:
@@ -43,6 +46,8 @@ class Room:
         self.volumes = volumes
         self.launcher = launcher
         self.default_limits = default_limits
+        self.snapshots = Snapshots()  # the parsed files of each container, while unchanged
+        self._freezer_groups: dict[str, Cgroup] = {}
 
     @cached_property
     def boot_id(self) -> str:
@@ -67,33 +72,62 @@ class Room:
         return self._driver.group(cid) if self._driver is not None else None
 
     def _frozen(self, cid: str) -> bool:
-        group = self.cgroup(cid)
-        return group is not None and group.is_frozen()
+        # the group of each container asked (made once: a v1 group probes its hierarchies)
+        group = self._freezer_groups.get(cid)
+        if group is None:
+            group = self.cgroup(cid)
+            if group is None:
+                return False
+            self._freezer_groups[cid] = group
+        return group.is_frozen()
 
     # -- reading ---------------------------------------------------------------------------
     def load(self, cid: str) -> Container:
-        cdir = self.store.container_dir(cid)
-        if not cdir.is_dir():
+        """The container as its files and the host say now. Its two files are parsed again
+        only when they changed since the last read (snapshots.py); its status is always
+        derived afresh (its monitor's life, its freezer)."""
+        cdir = os.path.join(self.store.containers, cid)
+        read_at = self.snapshots.now()
+        keys = self.snapshots.keys(cdir)
+        snap = self.snapshots.get(cid, keys)
+        if snap is not None:
+            record, state = snap.record, snap.state
+            kept_state = state.kept
+        else:
+            loaded = self._read(cid, cdir)
+            if isinstance(loaded, Container):
+                self.snapshots.forget(cid)
+                return loaded
+            kept_record, kept_state = loaded
+            snap = self.snapshots.keep(cid, cdir, keys, kept_record, kept_state, read_at)
+            # kept: each caller thaws its own copy; else these are read for this caller alone
+            record, state = (snap.record, snap.state) if snap is not None else (kept_record, kept_state)
+        rec = record.kept if snap is not None else record
+        status = derive(kept_state, self.boot_id, lambda: self._frozen(cid))
+        return Container(
+            id=cid, name=rec.name, image=rec.image, image_name=rec.image_name,
+            command=rec.command, created=rec.created, status=status,
+            exit_code=kept_state.exit_code, oom_killed=kept_state.oom_killed,
+            pid=kept_state.pid or None, started_at=kept_state.started_at, finished_at=kept_state.finished_at,
+            record=record, state=state, bundle=cdir)
+
+    def _read(self, cid: str, cdir: str) -> tuple[ContainerRecord, State] | Container:
+        """Its record and state from their files; a broken Container if they can't be read."""
+        if not os.path.isdir(cdir):
             raise NotFound(f"No container named '{cid}' exists")
         try:
-            record = ContainerRecord.from_json(read_json(cdir / "container.json"))
+            record = ContainerRecord.from_json(read_json(Path(cdir, "container.json")))
         except FileNotFoundError:
             raise NotFound(f"No container named '{cid}' exists") from None
         except (ValueError, TypeError, KeyError) as e:
             return self._broken(cid, f"its record (container.json) is unreadable: {e}")
         try:
-            state = State.load(cdir / "state.json")
+            state = State.load(os.path.join(cdir, "state.json"))
         except FileNotFoundError:
             return self._broken(cid, "it has no state.json", record)
         except BockerError as e:
             return self._broken(cid, f"its state is unreadable ({e})", record)
-        status = derive(state, self.boot_id, lambda: self._frozen(cid))
-        return Container(
-            id=cid, name=record.name, image=record.image, image_name=record.image_name,
-            command=record.command, created=record.created, status=status,
-            exit_code=state.exit_code, oom_killed=state.oom_killed,
-            pid=state.pid or None, started_at=state.started_at, finished_at=state.finished_at,
-            record=record, state=state, bundle=str(cdir))
+        return record, state
 
     def _broken(self, cid: str, problem: str, record: ContainerRecord | None = None) -> Container:
         return Container(id=cid, name=record.name if record else None, image=record.image if record else "",
@@ -106,10 +140,15 @@ class Room:
 
     def list(self) -> list[Container]:
         out = []
-        for d in self.store.containers.iterdir():
-            if d.name.startswith(CONTAINER_PREFIX):
-                with contextlib.suppress(NotFound):
-                    out.append(self.load(d.name))
+        with os.scandir(self.store.containers) as entries:
+            names = [e.name for e in entries if e.name.startswith(CONTAINER_PREFIX)]
+        for name in names:
+            with contextlib.suppress(NotFound):
+                out.append(self.load(name))
+        ids = set(names)
+        self.snapshots.retain(ids)
+        for gone in [cid for cid in self._freezer_groups if cid not in ids]:
+            self._freezer_groups.pop(gone, None)
         return sorted(out, key=lambda c: c.created)
 
     def find(self, ref: str) -> Container | None:
