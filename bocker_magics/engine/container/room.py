@@ -91,25 +91,24 @@ class Room:
         keys = self.snapshots.keys(cdir)
         snap = self.snapshots.get(cid, keys)
         if snap is not None:
-            record, state = snap.record, snap.state
-            kept_state = state.kept
+            record, state = snap.record.kept, snap.state.kept
         else:
             loaded = self._read(cid, cdir)
             if isinstance(loaded, Container):
                 self.snapshots.forget(cid)
                 return loaded
-            kept_record, kept_state = loaded
-            snap = self.snapshots.keep(cid, cdir, keys, kept_record, kept_state, read_at)
-            # kept: each caller thaws its own copy; else these are read for this caller alone
-            record, state = (snap.record, snap.state) if snap is not None else (kept_record, kept_state)
-        rec = record.kept if snap is not None else record
-        status = derive(kept_state, self.boot_id, lambda: self._frozen(cid))
+            record, state = loaded
+            snap = self.snapshots.keep(cid, cdir, keys, record, state, read_at)
+        # what is kept is only read here; the caller gets it Frozen (a copy of its own once it
+        # reads it). What is not kept (a file too young) was read for this caller alone.
+        given = (snap.record, snap.state) if snap is not None else (record, state)
+        status = derive(state, self.boot_id, lambda: self._frozen(cid))
         return Container(
-            id=cid, name=rec.name, image=rec.image, image_name=rec.image_name,
-            command=rec.command, created=rec.created, status=status,
-            exit_code=kept_state.exit_code, oom_killed=kept_state.oom_killed,
-            pid=kept_state.pid or None, started_at=kept_state.started_at, finished_at=kept_state.finished_at,
-            record=record, state=state, bundle=cdir)
+            id=cid, name=record.name, image=record.image, image_name=record.image_name,
+            command=record.command, created=record.created, status=status,
+            exit_code=state.exit_code, oom_killed=state.oom_killed,
+            pid=state.pid or None, started_at=state.started_at, finished_at=state.finished_at,
+            record=given[0], state=given[1], bundle=cdir)
 
     def _read(self, cid: str, cdir: str) -> tuple[ContainerRecord, State] | Container:
         """Its record and state from their files; a broken Container if they can't be read."""
