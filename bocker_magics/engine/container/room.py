@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from ...errors import BockerError, InvalidArgument, NotFound
 from ..spec import Spec, State
 from ..store import CONTAINER_PREFIX, Store, is_id, read_json
+from ..kernel import cgroupfs
+from .probes import Probes
 from .record import Container, ContainerRecord
 from .snapshots import Snapshots
 from .status import Status, derive
@@ -47,7 +49,8 @@ class Room:
         self.launcher = launcher
         self.default_limits = default_limits
         self.snapshots = Snapshots()  # the parsed files of each container, while unchanged
-        self._freezer_groups: dict[str, Cgroup] = {}
+        self.probes = Probes()  # each monitor's life and each freezer, held open while asked
+        self._freezer_files: dict[str, str] = {}
 
     @cached_property
     def boot_id(self) -> str:
@@ -72,14 +75,14 @@ class Room:
         return self._driver.group(cid) if self._driver is not None else None
 
     def _frozen(self, cid: str) -> bool:
-        # the group of each container asked (made once: a v1 group probes its hierarchies)
-        group = self._freezer_groups.get(cid)
-        if group is None:
+        # the freezer file of each container asked, found once (a v1 group probes its
+        # hierarchies), then read through self.probes ("" when it has none)
+        path = self._freezer_files.get(cid)
+        if path is None:
             group = self.cgroup(cid)
-            if group is None:
-                return False
-            self._freezer_groups[cid] = group
-        return group.is_frozen()
+            path = (cgroupfs.frozen_file(group.paths()) if group is not None else None) or ""
+            self._freezer_files[cid] = path
+        return bool(path) and self.probes.frozen(path)
 
     # -- reading ---------------------------------------------------------------------------
     def load(self, cid: str) -> Container:
@@ -102,7 +105,7 @@ class Room:
         # what is kept is only read here; the caller gets it Frozen (a copy of its own once it
         # reads it). What is not kept (a file too young) was read for this caller alone.
         given = (snap.record, snap.state) if snap is not None else (record, state)
-        status = derive(state, self.boot_id, lambda: self._frozen(cid))
+        status = derive(state, self.boot_id, lambda: self._frozen(cid), self.probes.alive)
         return Container(
             id=cid, name=record.name, image=record.image, image_name=record.image_name,
             command=record.command, created=record.created, status=status,
@@ -146,8 +149,9 @@ class Room:
                 out.append(self.load(name))
         ids = set(names)
         self.snapshots.retain(ids)
-        for gone in [cid for cid in self._freezer_groups if cid not in ids]:
-            self._freezer_groups.pop(gone, None)
+        for gone in [cid for cid in self._freezer_files if cid not in ids]:
+            self._freezer_files.pop(gone, None)
+        self.probes.sweep()
         return sorted(out, key=lambda c: c.created)
 
     def find(self, ref: str) -> Container | None:
