@@ -26,6 +26,8 @@ import threading
 
 from ..kernel import cgroupfs, procfs
 
+_pidfd_open = getattr(os, "pidfd_open", None)
+
 
 def _open_files_limit() -> int:
     import resource
@@ -62,9 +64,11 @@ class Probes:
                 del self._pidfds[key]
                 os.close(fd)
                 return False
+        if _pidfd_open is None:  # a Python built without it
+            return procfs.alive(pid, start)
         try:
-            fd = os.pidfd_open(pid)
-        except OSError:  # gone (ESRCH), or no fd to be had (EMFILE): /proc answers
+            fd = _pidfd_open(pid)
+        except OSError:  # gone (ESRCH), no fd to be had (EMFILE), a kernel before 5.3: /proc answers
             return procfs.alive(pid, start)
         # opened first: if `pid` is still the process that started at `start`, fd holds it
         if not procfs.alive(pid, start):
