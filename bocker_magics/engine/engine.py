@@ -104,6 +104,8 @@ class Engine(ImageVerbs, ContainerVerbs):
             raise HostUnsupported("bocker needs root: run it with sudo (namespaces, mounts and cgroups are root's)")
 
     def close(self) -> None:
+        if "containers" in self.__dict__:
+            self.containers.probes.close()  # the pidfds and freezer files ps holds
         if "launcher" in self.__dict__:
             self.launcher.close()
         if "networks" in self.__dict__:

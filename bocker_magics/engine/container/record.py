@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..network.plan import NetworkPlan
 from ..runtime.protocol import RestartPolicy
+from .snapshots import Frozen
 from .status import Status
 
 if TYPE_CHECKING:
@@ -67,9 +68,36 @@ class ContainerRecord:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
+class OwnCopy:
+    """Container.record and .state: given a Frozen (what the engine keeps of the files,
+    snapshots.py), the first read makes it the reader's own copy; anything else is kept as
+    given. A dataclass field's default (None) is this object itself: __set__ turns it to None."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = "_" + name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.attr]
+        if type(value) is Frozen:
+            value = obj.__dict__[self.attr] = value.thaw()
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.attr] = None if value is self else value
+
+    def peek(self, obj: Any) -> Any:
+        """The value to read from (never to change, never to hand on): a Frozen's kept
+        object, without copying it."""
+        value = obj.__dict__[self.attr]
+        return value.kept if type(value) is Frozen else value
+
+
 @dataclass
 class Container:
-    """A container as `ps` and `inspect` see it: its record and its state, read together."""
+    """A container as `ps` and `inspect` see it: its record and its state, read together.
+    Its record and state are its own (a copy of what the engine keeps, made when first read)."""
 
     id: str
     name: str | None
@@ -83,8 +111,8 @@ class Container:
     pid: int | None = None
     started_at: float | None = None
     finished_at: float | None = None
-    record: ContainerRecord | None = field(default=None, repr=False)
-    state: State | None = field(default=None, repr=False)
+    record: ContainerRecord | None = field(default=OwnCopy(), repr=False)  # type: ignore[assignment]
+    state: State | None = field(default=OwnCopy(), repr=False)  # type: ignore[assignment]
     problem: str = ""            # why a broken one is broken
     bundle: str = ""             # its directory (health.json is there)
 
@@ -92,13 +120,15 @@ class Container:
     def health(self) -> str | None:
         """starting, healthy or unhealthy while it runs with a healthcheck; None without one
         (a stopped container keeps its last record in inspect, not in its status)."""
-        if self.record is None or not self.record.healthcheck or not self.status.is_running:
+        record = self._peek("record")
+        if record is None or not record.healthcheck or not self.status.is_running:
             return None
         record = self.health_record()
         return record.status if record is not None else "starting"  # its monitor writes it as it starts
 
     def health_record(self):
-        if self.record is None or not self.record.healthcheck or not self.bundle:
+        record = self._peek("record")
+        if record is None or not record.healthcheck or not self.bundle:
             return None
         from ..runtime.health import Health
         return Health.load(self.bundle)
@@ -120,11 +150,17 @@ class Container:
     @property
     def starting(self) -> bool:
         """Being started right now (an engine is handing it to a monitor)."""
-        return self.status is Status.CREATED and self.state is not None and self.state.phase == "starting"
+        state = self._peek("state")
+        return self.status is Status.CREATED and state is not None and state.phase == "starting"
 
     @property
     def restart_count(self) -> int:
-        return self.state.restart_count if self.state is not None else 0
+        state = self._peek("state")
+        return state.restart_count if state is not None else 0
+
+    def _peek(self, name: str) -> Any:
+        """Its record or state to read a field of, without copying what the engine keeps."""
+        return Container.__dict__[name].peek(self)
 
 
 @dataclass

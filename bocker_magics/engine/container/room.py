@@ -12,14 +12,19 @@ pays for none of it.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import BockerError, InvalidArgument, NotFound
 from ..spec import Spec, State
 from ..store import CONTAINER_PREFIX, Store, is_id, read_json
+from ..kernel import cgroupfs
+from .probes import Probes
 from .record import Container, ContainerRecord
+from .snapshots import Snapshots
 from .status import Status, derive
 
 if TYPE_CHECKING:
@@ -43,6 +48,9 @@ class Room:
         self.volumes = volumes
         self.launcher = launcher
         self.default_limits = default_limits
+        self.snapshots = Snapshots()  # the parsed files of each container, while unchanged
+        self.probes = Probes()  # each monitor's life and each freezer, held open while asked
+        self._freezer_files: dict[str, str] = {}
 
     @cached_property
     def boot_id(self) -> str:
@@ -67,33 +75,61 @@ class Room:
         return self._driver.group(cid) if self._driver is not None else None
 
     def _frozen(self, cid: str) -> bool:
-        group = self.cgroup(cid)
-        return group is not None and group.is_frozen()
+        # the freezer file of each container asked, found once (a v1 group probes its
+        # hierarchies), then read through self.probes ("" when it has none)
+        path = self._freezer_files.get(cid)
+        if path is None:
+            group = self.cgroup(cid)
+            path = (cgroupfs.frozen_file(group.paths()) if group is not None else None) or ""
+            self._freezer_files[cid] = path
+        return bool(path) and self.probes.frozen(path)
 
     # -- reading ---------------------------------------------------------------------------
     def load(self, cid: str) -> Container:
-        cdir = self.store.container_dir(cid)
-        if not cdir.is_dir():
-            raise NotFound(f"No container named '{cid}' exists")
-        try:
-            record = ContainerRecord.from_json(read_json(cdir / "container.json"))
-        except FileNotFoundError:
-            raise NotFound(f"No container named '{cid}' exists") from None
-        except (ValueError, TypeError, KeyError) as e:
-            return self._broken(cid, f"its record (container.json) is unreadable: {e}")
-        try:
-            state = State.load(cdir / "state.json")
-        except FileNotFoundError:
-            return self._broken(cid, "it has no state.json", record)
-        except BockerError as e:
-            return self._broken(cid, f"its state is unreadable ({e})", record)
-        status = derive(state, self.boot_id, lambda: self._frozen(cid))
+        """The container as its files and the host say now. Its two files are parsed again
+        only when they changed since the last read (snapshots.py); its status is always
+        derived afresh (its monitor's life, its freezer)."""
+        cdir = os.path.join(self.store.containers, cid)
+        read_at = self.snapshots.now()
+        keys = self.snapshots.keys(cdir)
+        snap = self.snapshots.get(cid, keys)
+        if snap is not None:
+            record, state = snap.record.kept, snap.state.kept
+        else:
+            loaded = self._read(cid, cdir)
+            if isinstance(loaded, Container):
+                self.snapshots.forget(cid)
+                return loaded
+            record, state = loaded
+            snap = self.snapshots.keep(cid, cdir, keys, record, state, read_at)
+        # what is kept is only read here; the caller gets it Frozen (a copy of its own once it
+        # reads it). What is not kept (a file too young) was read for this caller alone.
+        given = (snap.record, snap.state) if snap is not None else (record, state)
+        status = derive(state, self.boot_id, lambda: self._frozen(cid), self.probes.alive)
         return Container(
             id=cid, name=record.name, image=record.image, image_name=record.image_name,
             command=record.command, created=record.created, status=status,
             exit_code=state.exit_code, oom_killed=state.oom_killed,
             pid=state.pid or None, started_at=state.started_at, finished_at=state.finished_at,
-            record=record, state=state, bundle=str(cdir))
+            record=given[0], state=given[1], bundle=cdir)
+
+    def _read(self, cid: str, cdir: str) -> tuple[ContainerRecord, State] | Container:
+        """Its record and state from their files; a broken Container if they can't be read."""
+        if not os.path.isdir(cdir):
+            raise NotFound(f"No container named '{cid}' exists")
+        try:
+            record = ContainerRecord.from_json(read_json(Path(cdir, "container.json")))
+        except FileNotFoundError:
+            raise NotFound(f"No container named '{cid}' exists") from None
+        except (ValueError, TypeError, KeyError) as e:
+            return self._broken(cid, f"its record (container.json) is unreadable: {e}")
+        try:
+            state = State.load(os.path.join(cdir, "state.json"))
+        except FileNotFoundError:
+            return self._broken(cid, "it has no state.json", record)
+        except BockerError as e:
+            return self._broken(cid, f"its state is unreadable ({e})", record)
+        return record, state
 
     def _broken(self, cid: str, problem: str, record: ContainerRecord | None = None) -> Container:
         return Container(id=cid, name=record.name if record else None, image=record.image if record else "",
@@ -106,10 +142,16 @@ class Room:
 
     def list(self) -> list[Container]:
         out = []
-        for d in self.store.containers.iterdir():
-            if d.name.startswith(CONTAINER_PREFIX):
-                with contextlib.suppress(NotFound):
-                    out.append(self.load(d.name))
+        with os.scandir(self.store.containers) as entries:
+            names = [e.name for e in entries if e.name.startswith(CONTAINER_PREFIX)]
+        for name in names:
+            with contextlib.suppress(NotFound):
+                out.append(self.load(name))
+        ids = set(names)
+        self.snapshots.retain(ids)
+        for gone in [cid for cid in self._freezer_files if cid not in ids]:
+            self._freezer_files.pop(gone, None)
+        self.probes.sweep()
         return sorted(out, key=lambda c: c.created)
 
     def find(self, ref: str) -> Container | None:

@@ -5,13 +5,24 @@ Stdlib only, no ctypes: bocker-runc's `state` and `delete` read it at every call
 
 from __future__ import annotations
 
+import os
+
 
 def stat(pid: int) -> tuple[str, int] | None:
     """(state letter, start time in clock ticks since boot) of `pid`, or None if it is gone."""
+    # os.open and os.read, not open(): a third of the syscalls (`ps` asks of every
+    # container's monitor); the file is far shorter than one read's 4096 bytes
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if not data:
         return None
     # the command name (field 2) may hold spaces and parentheses: split after the last ')'
     fields = data[data.rindex(b")") + 2:].split()
