@@ -15,16 +15,12 @@ import time
 from pathlib import Path
 
 from tests.host.test_network import free_port
+from tests.support.hostcheck import wait_until
 from tests.support.session import BOCKER, bocker
 
 
-def wait_for(predicate, timeout: float = 30.0, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
+def wait_for(predicate, timeout: float = 30.0) -> bool:
+    return wait_until(predicate, timeout=timeout)
 
 
 def monitor_pid(cid: str) -> int:
