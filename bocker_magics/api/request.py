@@ -123,12 +123,7 @@ class Request:
             data = body.encode()
         else:
             data = json.dumps(body).encode() + b"\n"
-        h = self.handler
-        h.send_response(status)
-        for k, v in COMMON_HEADERS:
-            h.send_header(k, v)
-        for k, v in (headers or {}).items():
-            h.send_header(k, v)
+        h = self._status_line(status, headers)
         if status not in (204, 304):
             h.send_header("Content-Type", content_type)
             h.send_header("Content-Length", str(len(data)))
@@ -138,15 +133,20 @@ class Request:
         h.wfile.flush()
         self.answered = True
 
-    def stream(self, content_type: str = "application/json", status: int = 200,
-               headers: dict[str, str] | None = None) -> Stream:
-        """Send the headers now (chunked); write chunks as they come, then close()."""
+    def _status_line(self, status: int, headers: dict[str, str] | None):
+        """The status line, the headers every answer carries, and `headers`: the handler."""
         h = self.handler
         h.send_response(status)
         for k, v in COMMON_HEADERS:
             h.send_header(k, v)
         for k, v in (headers or {}).items():
             h.send_header(k, v)
+        return h
+
+    def stream(self, content_type: str = "application/json", status: int = 200,
+               headers: dict[str, str] | None = None) -> Stream:
+        """Send the headers now (chunked); write chunks as they come, then close()."""
+        h = self._status_line(status, headers)
         h.send_header("Content-Type", content_type)
         h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
