@@ -158,3 +158,17 @@ def test_bad_arguments_are_one_line_and_status_2(binary):
 def test_python_monitors_when_asked(monkeypatch):
     monkeypatch.setenv("BOCKER_HOLDER", "python")
     assert sleeper.binary() is None
+
+
+def test_a_sleeper_that_cannot_run_leaves_the_monitor_in_python(monkeypatch, tmp_path, capfd):
+    """The exec fails (the binary went): sleep() returns, the fds it made inheritable are not
+    any more, and this monitor does not try again."""
+    monkeypatch.setattr(sleeper, "path", str(tmp_path / "gone"))
+    r, w = os.pipe()
+    sleeper.sleep({}, log_fd=w, pid=os.getpid(), deadline=None, log_full=False, sources={r: "stdout"},
+                  wakes=[], keep=[])
+    assert sleeper.path is None
+    assert not os.get_inheritable(r) and not os.get_inheritable(w)
+    assert "the monitor stays in Python" in capfd.readouterr().err
+    os.close(r)
+    os.close(w)

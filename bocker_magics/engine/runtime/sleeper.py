@@ -112,24 +112,34 @@ def sleep(record: dict, *, log_fd: int, pid: int, deadline: float | None, log_fu
     if path is None:
         return
     record["sleeper"] = path  # the resumed monitor sleeps again
-    memfd = os.memfd_create("bocker-monitor", 0)  # close-on-exec off: the resumed monitor reads it
-    os.write(memfd, json.dumps(record).encode())
-    os.lseek(memfd, 0, os.SEEK_SET)
     fds = [log_fd, *sources, *wakes, *keep]
-    for fd in fds:
-        os.set_inheritable(fd, True)
-    argv = [path, str(log_fd), str(pid), str(int(deadline * 1e9)) if deadline else "0", "1" if log_full else "0",
-            ",".join(f"{fd}:{'e' if s == 'stderr' else 'o'}" for fd, s in sources.items()) or "-",
-            ",".join(str(fd) for fd in wakes) or "-",
-            sys.executable, "-I", "-S", "-c", RESUME, PACKAGE_PARENT, str(memfd)]
-    linux.crash_point("sleeping")
+    memfd = None
     try:
+        memfd = os.memfd_create("bocker-monitor", 0)  # close-on-exec off: the resumed monitor reads it
+        os.write(memfd, json.dumps(record).encode())
+        os.lseek(memfd, 0, os.SEEK_SET)
+        for fd in fds:
+            os.set_inheritable(fd, True)
+        argv = [path, str(log_fd), str(pid), str(int(deadline * 1e9)) if deadline else "0", "1" if log_full else "0",
+                ",".join(f"{fd}:{'e' if s == 'stderr' else 'o'}" for fd, s in sources.items()) or "-",
+                ",".join(str(fd) for fd in wakes) or "-",
+                sys.executable, "-I", "-S", "-c", RESUME, PACKAGE_PARENT, str(memfd)]
+        linux.crash_point("sleeping")
         os.execv(path, argv)
-    except OSError as e:
-        print(f"bocker: the monitor stays in Python: could not exec {path}: {e.strerror}", file=sys.stderr)
-    os.close(memfd)
+    except OSError as e:  # no memfd, or no exec: this monitor goes on in Python, as without a sleeper
+        print(f"bocker: the monitor stays in Python: could not run the sleeper {path}: {e.strerror}",
+              file=sys.stderr)
+        stay_python()
+    if memfd is not None:
+        os.close(memfd)
     for fd in fds:
         os.set_inheritable(fd, False)
+
+
+def stay_python() -> None:
+    """This monitor does not try the sleeper again (it could not exec it)."""
+    global path
+    path = None
 
 
 # -- the sleeper's side: to resume -------------------------------------------------------------
