@@ -22,18 +22,10 @@ import pytest
 from bocker_magics import client
 from bocker_magics.server import server_processes, stop_servers
 from tests.support.hostcheck import leftovers
+from tests.support.hostcheck import wait_until
 from tests.support.session import BOCKER, CGROUP_PARENT, SERVER, bocker
 
 pytestmark = pytest.mark.skipif(not SERVER, reason="BOCKER_NO_SERVER=1: the command runs in process")
-
-
-def wait_until(check, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def servers(root: Path) -> list[int]:
@@ -122,7 +114,7 @@ def test_a_changed_version_is_replaced(root, tmp_path):
                                                           + "\n# changed\n")
     r = bocker("ps", env=env, check=True)
     assert r.stdout.startswith("CONTAINER_ID")
-    assert wait_until(lambda: old not in servers(root))  # told to leave by its successor
+    assert wait_until(lambda: old not in servers(root), timeout=10)  # told to leave by its successor
     (new,) = servers(root)
     assert new != old
     assert len(sockets(root)) == 1
@@ -149,7 +141,7 @@ def test_kill_9_of_the_server_loses_no_container(root):
     cid = r.stdout.strip()
     (pid,) = servers(root)
     os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: servers(root) == [])
+    assert wait_until(lambda: servers(root) == [], timeout=10)
     line = bocker("ps", "--format", "{{.ID}} {{.Status}}", check=True).stdout.splitlines()[0]
     assert line == f"{cid} running"
     assert servers(root) and servers(root) != [pid]  # a new one, started by ps
@@ -181,7 +173,8 @@ def test_kill_9_of_the_client_leaves_the_container_running(root):
     assert p.stdout.readline() == "up\n"
     p.kill()
     p.wait()
-    assert wait_until(lambda: bocker("ps", "--format", "{{.Status}}").stdout.splitlines()[0] == "running")
+    assert wait_until(lambda: bocker("ps", "--format", "{{.Status}}").stdout.splitlines()[0] == "running",
+                      timeout=10)
     # the server served the hang-up and is free again
     assert bocker("rm", "-f", "survivor", check=True).stdout == "Removed: survivor\n"
     assert leftovers(str(root), CGROUP_PARENT, only_children=True) == []
