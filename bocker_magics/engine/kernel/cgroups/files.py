@@ -9,14 +9,7 @@ import os
 from bocker_magics._record import Value
 from bocker_magics.errors import BockerError, InvalidArgument
 
-
-def read_text(path: str) -> str | None:
-    """The file's text, or None when it does not exist."""
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
+from ..cgroupfs import read as read_text  # the file's text, or None when it does not exist
 
 
 def read_int(path: str) -> int | None:
