@@ -172,3 +172,35 @@ def test_a_sleeper_that_cannot_run_leaves_the_monitor_in_python(monkeypatch, tmp
     assert "the monitor stays in Python" in capfd.readouterr().err
     os.close(r)
     os.close(w)
+
+
+def _modules_after(statement: str) -> set[str]:
+    """The modules a fresh `python -I -S` (as the sleeper and the engine start them) has
+    loaded after `statement`."""
+    root = str(Path(sleeper.__file__).resolve().parents[3])
+    code = f"import sys; sys.path.insert(0, {root!r}); {statement}; print(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+START = {"bocker_magics.engine.runtime.starter", "bocker_magics.engine.runtime.init",
+         "bocker_magics.engine.runtime.pid1", "bocker_magics.engine.runtime.execmon",
+         "bocker_magics.engine.runtime.rehearsal", "bocker_magics.engine.kernel.rootfs",
+         "bocker_magics.engine.kernel.seccomp"}
+
+
+def test_a_resumed_monitor_imports_what_holding_and_ending_take():
+    """Each wake-up starts an interpreter: what sleeper.resume imports is what holding the
+    container and ending it take, not a start's, an exec's or json's (re)."""
+    loaded = _modules_after("from bocker_magics.engine.runtime.sleeper import resume; "
+                            "from bocker_magics.engine.runtime.monitor import resume_monitor")
+    assert "bocker_magics.engine.runtime.stdio" in loaded
+    assert not loaded & START, sorted(loaded & START)
+    assert not loaded & {"json", "re"}, sorted(loaded & {"json", "re"})
+
+
+def test_the_shim_loads_a_starts_modules_before_it_forks():
+    """What monitor.py imports only when needed, the shim has loaded: a forked monitor shares
+    those pages (issue 22's memory) instead of importing them at its first start."""
+    loaded = _modules_after("import bocker_magics.engine.runtime.shim")
+    assert START <= loaded, sorted(START - loaded)

@@ -182,6 +182,13 @@ def on_fresh_thread(fn):
     return box.get("value")
 
 
+def exit_code(status: int) -> int:
+    """A wait status as a shell gives it: the exit status, or 128 + the signal that ended it."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
 def process_start_time(pid: int) -> int | None:
     """The start time of `pid` in clock ticks since boot (procfs.start_time)."""
     from .procfs import start_time

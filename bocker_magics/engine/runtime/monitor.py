@@ -19,30 +19,31 @@ anything else (sleeper.py: why and how; _idle, _sleep and _adopt here).
 
 The exec monitor (execmon.py) does the same for one more process in a running container: it
 joins the container's namespaces and cgroup instead of making them. The shim rehearses what
-every monitor runs (rehearsal.py). protocol.py has the picture of who says what to whom. The
-names of those modules stay importable from here. Stdlib only: this is a `python -I -S`
-process.
+every monitor runs (rehearsal.py). protocol.py has the picture of who says what to whom.
+Stdlib only: this is a `python -I -S` process.
+
+What a resumed monitor imports (sleeper.resume: an interpreter of its own, at every wake-up)
+is what holding the container and ending it take. A start (starter.py: init.py, pid1.py, the
+root's and seccomp's modules), an exec or a healthcheck (execmon.py) is imported when one
+comes; the shim imports them all before it forks, so a forked monitor finds them loaded.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import time
 
+from ... import _cjson  # json without its imports (re): every wake-up from the sleeper pays them
 from ...errors import BockerError, StartFailure
 from ..kernel import linux
 from .eventloop import Loop
-from .execmon import check_entry, exec_monitor, open_namespaces  # noqa: F401 (monitor.exec_monitor)
 from . import sleeper
 from .logfile import LogWriter
 from .monitorfiles import DRIVERS, MonitorFiles  # noqa: F401 (monitor.DRIVERS: the shim's)
-from .pid1 import Child, cgroup_of, exit_code, seccomp_of, spawn  # noqa: F401 (names of monitor.py)
 from .protocol import CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_STARTED, Channel, Launch, control
-from .starter import MAX_REPORT, Starter, os_failure, start_run  # noqa: F401 (names of monitor.py)
-from .stdio import ATTACH_SOCKET, CHUNK, HIGH_WATER, Client, Stdio  # noqa: F401 (names of monitor.py)
+from .stdio import ATTACH_SOCKET, Stdio  # noqa: F401 (monitor.ATTACH_SOCKET, as before)
 
 STOP_MARK = "stopped-by-user"  # the engine's stop/kill leaves it: no restart after that exit
 
@@ -117,6 +118,7 @@ class Monitor(MonitorFiles):
         except BockerError as e:
             self._failed(str(e), 125)
         except OSError as e:
+            from .starter import os_failure
             self._failed(*os_failure(e, self.bundle))
         except Exception:
             import traceback
@@ -162,7 +164,7 @@ class Monitor(MonitorFiles):
             self.netns_fd = None
         now = time.time()
         stdio.tty = started["tty"]
-        stdio.broadcast(CONTROL, json.dumps({"event": EVENT_STARTED, "pid": self.pid}).encode())
+        stdio.broadcast(CONTROL, _cjson.dumps({"event": EVENT_STARTED, "pid": self.pid}).encode())
         linux.crash_point("running")
         stdio.start(started["sources"], started["stdin_fd"], started["master"])
         if self.checker is not None:
@@ -188,7 +190,7 @@ class Monitor(MonitorFiles):
         linux.crash_point("exited")
         self._ran_for = time.time() - started
         self._load_cgroup()
-        return exit_code(status), self.cgroup.oom_killed()
+        return linux.exit_code(status), self.cgroup.oom_killed()
 
     def _idle(self, stdio: Stdio) -> bool:
         """Nothing for Python to do until an event the sleeper wakes us for: no client, no
@@ -244,11 +246,13 @@ class Monitor(MonitorFiles):
 
     def _start(self, first: bool) -> dict:
         """One run's start, by a starter (starter.start_run)."""
+        from .starter import start_run
         return start_run(self, self.ctl, self.netns_fd, first)
 
     def _spawn_check(self, argv: list[str], out_fd: int, timeout: float) -> int:
         """A healthcheck's runner (health.run_check): it enters the container as `exec` does
         (execmon.check_entry)."""
+        from .execmon import check_entry
         from .health import run_check
 
         self._load_cgroup()
@@ -354,5 +358,3 @@ def resume_monitor(record: dict) -> int:
     fds = record["fds"]
     return monitor(Launch.from_json(record["launch"]), {"ctl": fds["ctl"], "netns": fds["netns"]}, record)
 
-
-from .rehearsal import REHEARSALS, rehearse  # noqa: E402,F401 (the shim's; it needs Monitor)

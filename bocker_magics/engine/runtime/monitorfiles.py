@@ -7,10 +7,14 @@ import os
 
 from ..kernel.cgroups import detect
 from ..spec import Spec, State
-from .pid1 import cgroup_of
 from .protocol import Launch
 
 DRIVERS: dict = {}  # cgroup parent -> driver, detected by the shim before it forks
+
+
+def cgroup_of(driver, spec: Spec, launch_id: str):
+    """The container's group: the spec's cgroupsPath, else the driver's group for its id."""
+    return driver.group_at(spec.linux.cgroups_path) if spec.linux.cgroups_path else driver.group(launch_id)
 
 
 class MonitorFiles:

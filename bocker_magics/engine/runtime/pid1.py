@@ -12,10 +12,12 @@ import socket
 # (a Seccomp loads its module when it is made, in the forked monitor: at each start)
 from ..kernel import procfs as _procfs  # noqa: F401
 from ..kernel import seccomp as _seccomp_loader  # noqa: F401
+from ..kernel.linux import exit_code  # noqa: F401  (pid1.exit_code: the exec monitor's)
 from ..kernel.process import Seccomp
 from ..kernel.rootfs import RootContext
 from ..spec import Spec, object_json
 from .init import InitConfig, fork_pid1
+from .monitorfiles import cgroup_of  # noqa: F401  (pid1.cgroup_of, as before)
 from .protocol import Sync
 
 
@@ -73,12 +75,6 @@ def spawn(spec: Spec, root: RootContext, *, stdin: bool, netns_fd: int | None,
     return Child(pid, Sync(ours), sources, stdin_w, console_ours)
 
 
-def exit_code(status: int) -> int:
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
 def seccomp_of(path: str | None, spec: Spec) -> Seccomp | None:
     if not path:
         return None
@@ -87,8 +83,4 @@ def seccomp_of(path: str | None, spec: Spec) -> Seccomp | None:
         program = f.read()
     flags = filter_flags(object_json(spec.linux.seccomp)) if spec.linux.seccomp is not None else 0
     return Seccomp(program, flags)
-
-
-def cgroup_of(driver, spec: Spec, launch_id: str):
-    return driver.group_at(spec.linux.cgroups_path) if spec.linux.cgroups_path else driver.group(launch_id)
 

@@ -19,6 +19,7 @@ import sys
 
 from ..kernel import linux
 from ..kernel.cgroups import detect
+from . import execmon, rehearsal, starter  # noqa: F401  (what monitor.py imports only when needed: here, before any fork)
 from . import monitor as monitors
 from . import sleeper
 from .protocol import EVENT_PONG, OP_EXEC, OP_PING, ExecLaunch, Launch
@@ -67,7 +68,7 @@ def serve(sock_fd: int) -> None:
                                 os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
                 named = dict(zip(request.get("fds", ["ctl", "attach"]), fds))
                 if request.get("op") == OP_EXEC:
-                    code = monitors.exec_monitor(ExecLaunch.from_json(request), named)
+                    code = execmon.exec_monitor(ExecLaunch.from_json(request), named)
                 else:
                     code = monitors.monitor(Launch.from_json(request), named)
             except BaseException:
@@ -94,7 +95,7 @@ def _warm(request: dict) -> bool:
     except Exception:
         pass  # a bundle that is gone or broken: its monitor says so
     try:
-        monitors.rehearse(request)  # and what every monitor runs up to its idle loop
+        rehearsal.rehearse(request)  # and what every monitor runs up to its idle loop
     except Exception:
         pass
     return True

@@ -24,10 +24,10 @@ as before. Stdlib only: the monitor and the shim import this.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
+from ... import _cjson as json  # loads and dumps without json's imports (re): each resume pays them
 from ..kernel import linux
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -9,11 +9,11 @@ from __future__ import annotations
 import collections
 import errno
 import fcntl
-import json
 import os
 import socket
 import struct
 
+from ... import _cjson  # json's loads without its imports (re): a resumed monitor pays them
 from .eventloop import Loop
 from .logfile import LogWriter
 from .protocol import CONTROL, EVENT_DETACHED, OP_DETACH, OP_EOF, OP_HELLO, OP_RESIZE, STDERR, STDIN, STDOUT, control
@@ -203,7 +203,7 @@ class Stdio:
         if kind == STDIN and c.stdin:
             self.feed(data)
         elif kind == CONTROL:
-            self._control(c, json.loads(data or b"{}"))
+            self._control(c, _cjson.loads(data or b"{}"))
 
     def _control(self, c: Client, op: dict) -> None:
         what = op.get("op")

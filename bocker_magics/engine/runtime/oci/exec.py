@@ -252,4 +252,5 @@ def wait_foreground(pid: int, relay: ConsoleRelay | None) -> int:
     if relay is not None:
         relay.relay()
     _, status = os.waitpid(pid, 0)
-    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    from ...kernel.linux import exit_code
+    return exit_code(status)
