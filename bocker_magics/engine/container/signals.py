@@ -85,14 +85,83 @@ def stop(rooms: Room, ref: str, timeout: float | None = None) -> str:
     return c.id
 
 
+POLL = 0.02       # seconds between looks at the state, while nothing tells of a change
+POLL_HELD = 0.25  # at most, while the monitor's pidfd tells of its exit
+
+
 def wait(rooms: Room, ref: str, timeout: float | None = None) -> int | None:
-    """Block until the container is no longer running; its exit code (None on timeout)."""
+    """Block until the container is no longer running; its exit code (None on timeout).
+
+    A monitor records the end, then exits, unless a restart follows (its --restart, and no
+    stop asked for). Where none can follow, its exit wakes the wait at once (a pidfd), and
+    the state is read again only now and then meanwhile, less often as time goes by: a stop
+    of many (each in a thread of the server) leaves the CPU to the monitors recording their
+    ends. Else (a restart may come, within 100 ms: this run's end must be seen before it),
+    or without a pidfd, the state is read every POLL."""
     cid = rooms.get(ref).id
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        c = rooms.load(cid)
-        if not c.status.is_alive and not c.starting:
-            return c.exit_code
-        if deadline is not None and time.monotonic() >= deadline:
-            return None
-        time.sleep(0.02)
+    watch = _MonitorWatch()
+    stop_mark = rooms.store.container_dir(cid) / STOP_MARK
+    try:
+        while True:
+            c = rooms.load(cid)
+            if not c.status.is_alive and not c.starting:
+                return c.exit_code
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return None
+            last_run = c.record is None or c.record.restart.name == "no" or stop_mark.exists()
+            pause = watch.pause(c.state) if last_run else POLL
+            if deadline is not None:
+                pause = min(pause, deadline - now)
+            watch.wait(pause)
+    finally:
+        watch.close()
+
+
+class _MonitorWatch:
+    """The pidfd of the monitor a wait watches (the state's monitor_pid, checked against its
+    start time), and how long to wait on it next."""
+
+    def __init__(self) -> None:
+        self.key: tuple[int, int] | None = None
+        self.fd: int | None = None
+        self.step = POLL
+
+    def pause(self, state) -> float:
+        key = (state.monitor_pid, state.monitor_start) if state is not None else None
+        if key != self.key:  # another monitor (a restart by another engine): watch that one
+            self.close()
+            self.key, self.step = key, POLL
+            self.fd = _pidfd(*key) if key is not None else None
+        if self.fd is None:
+            return POLL
+        pause, self.step = self.step, min(self.step * 1.5, POLL_HELD)
+        return pause
+
+    def wait(self, seconds: float) -> None:
+        if self.fd is None:
+            time.sleep(max(0.0, seconds))
+            return
+        import select
+        if select.select([self.fd], [], [], max(0.0, seconds))[0]:
+            self.close()  # it exited: what it recorded is read now (and every POLL, if not yet)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _pidfd(pid: int | None, start: int | None) -> int | None:
+    """A pidfd of `pid` if it is the process that started at `start`, else None."""
+    if not pid or not pid_alive(pid, start):
+        return None
+    try:
+        fd = os.pidfd_open(pid)
+    except (OSError, AttributeError):  # gone meanwhile, or no pidfd_open: read every POLL
+        return None
+    if not pid_alive(pid, start):  # the pid was reused between the look and the open
+        os.close(fd)
+        return None
+    return fd
