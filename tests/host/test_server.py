@@ -21,8 +21,7 @@ import pytest
 
 from bocker_magics import client
 from bocker_magics.server import server_processes, stop_servers
-from tests.support.hostcheck import leftovers
-from tests.support.hostcheck import wait_until
+from tests.support.hostcheck import leftovers, wait_until
 from tests.support.session import BOCKER, CGROUP_PARENT, SERVER, bocker
 
 pytestmark = pytest.mark.skipif(not SERVER, reason="BOCKER_NO_SERVER=1: the command runs in process")

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from tests.host.test_network import free_port

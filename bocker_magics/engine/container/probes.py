@@ -35,6 +35,22 @@ def _open_files_limit() -> int:
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
+def pidfd_of(pid: int, start: int) -> tuple[int | None, bool]:
+    """(a pidfd that holds `pid`, True) when `pid` is the process that started at `start`;
+    else (None, whether it is), /proc answering alone where no pidfd can be had."""
+    if _pidfd_open is None:  # a Python built without it
+        return None, procfs.alive(pid, start)
+    try:
+        fd = _pidfd_open(pid)
+    except OSError:  # gone (ESRCH), no fd to be had (EMFILE), a kernel before 5.3: /proc answers
+        return None, procfs.alive(pid, start)
+    # opened first: if `pid` is still the process that started at `start`, fd holds it
+    if not procfs.alive(pid, start):
+        os.close(fd)
+        return None, False
+    return fd, True
+
+
 def _exited(pidfd: int) -> bool:
     p = select.poll()
     p.register(pidfd, select.POLLIN)
@@ -64,18 +80,10 @@ class Probes:
                 del self._pidfds[key]
                 os.close(fd)
                 return False
-        if _pidfd_open is None:  # a Python built without it
-            return procfs.alive(pid, start)
-        try:
-            fd = _pidfd_open(pid)
-        except OSError:  # gone (ESRCH), no fd to be had (EMFILE), a kernel before 5.3: /proc answers
-            return procfs.alive(pid, start)
-        # opened first: if `pid` is still the process that started at `start`, fd holds it
-        if not procfs.alive(pid, start):
-            os.close(fd)
-            return False
-        self._hold(self._pidfds, key, fd)
-        return True
+        fd, alive = pidfd_of(pid, start)
+        if fd is not None:
+            self._hold(self._pidfds, key, fd)
+        return alive
 
     def frozen(self, path: str) -> bool:
         """What the freezer file at `path` (cgroupfs.frozen_file) says now; False once it

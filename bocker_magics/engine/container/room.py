@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import BockerError, InvalidArgument, NotFound
+from ..kernel import cgroupfs
 from ..spec import Spec, State
 from ..store import CONTAINER_PREFIX, Store, is_id, read_json
-from ..kernel import cgroupfs
 from .probes import Probes
 from .record import Container, ContainerRecord
 from .snapshots import Snapshots

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import time
 from typing import TYPE_CHECKING
@@ -143,7 +144,6 @@ class _MonitorWatch:
         if self.fd is None:
             time.sleep(max(0.0, seconds))
             return
-        import select
         if select.select([self.fd], [], [], max(0.0, seconds))[0]:
             self.close()  # it exited: what it recorded is read now (and every POLL, if not yet)
 
@@ -154,14 +154,9 @@ class _MonitorWatch:
 
 
 def _pidfd(pid: int | None, start: int | None) -> int | None:
-    """A pidfd of `pid` if it is the process that started at `start`, else None."""
-    if not pid or not pid_alive(pid, start):
+    """A pidfd of `pid` if it is the process that started at `start`, else None (read
+    every POLL)."""
+    if not pid or not start:
         return None
-    try:
-        fd = os.pidfd_open(pid)
-    except (OSError, AttributeError):  # gone meanwhile, or no pidfd_open: read every POLL
-        return None
-    if not pid_alive(pid, start):  # the pid was reused between the look and the open
-        os.close(fd)
-        return None
-    return fd
+    from .probes import pidfd_of
+    return pidfd_of(pid, start)[0]

@@ -16,7 +16,6 @@ from . import tls, tlsstream
 from .proxy import Proxy, proxy_for
 from .reference import is_loopback
 
-
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 

@@ -38,8 +38,8 @@ import time
 from ... import _cjson  # json without its imports (re): every wake-up from the sleeper pays them
 from ...errors import BockerError, StartFailure
 from ..kernel import linux
-from .eventloop import Loop
 from . import sleeper
+from .eventloop import Loop
 from .logfile import LogWriter
 from .monitorfiles import DRIVERS, MonitorFiles  # noqa: F401 (monitor.DRIVERS: the shim's)
 from .protocol import CONTROL, EVENT_EXITED, EVENT_FAILED, EVENT_STARTED, Channel, Launch, control

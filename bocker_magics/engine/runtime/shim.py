@@ -19,9 +19,10 @@ import sys
 
 from ..kernel import linux
 from ..kernel.cgroups import detect
-from . import execmon, rehearsal, starter  # noqa: F401  (what monitor.py imports only when needed: here, before any fork)
+
+# execmon, rehearsal, starter: what monitor.py imports only when needed, loaded here before any fork
+from . import execmon, rehearsal, sleeper, starter  # noqa: F401
 from . import monitor as monitors
-from . import sleeper
 from .protocol import EVENT_PONG, OP_EXEC, OP_PING, ExecLaunch, Launch
 
 MAX_FDS = 4
